@@ -1,0 +1,313 @@
+"""The patient record: the facts the core reads. Units are explicit in field names.
+
+The flat top-level fields are a public contract shared with ``osteocare screen``'s CSV columns. The
+structured lists (DXA exams, fractures, conditions, labs, medications ...) carry the history the treatment
+engine reads. Validation turns every problem into an :class:`~osteocare.core.errors.InputError` naming the
+field, the value and what is allowed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Literal, get_args
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from .errors import InputError
+from .limits import check_range
+
+Sex = Literal["female", "male"]
+Ethnicity = Literal[
+    "white",
+    "indian",
+    "pakistani",
+    "bangladeshi",
+    "other_asian",
+    "black_caribbean",
+    "black_african",
+    "chinese",
+    "other",
+]
+Smoking = Literal["non_smoker", "ex_smoker", "light", "moderate", "heavy"]
+Alcohol = Literal["none", "lt1", "1to2", "3to6", "7to9", "gt9"]
+MenopausalStatus = Literal["premenopausal", "perimenopausal", "postmenopausal"]
+Site = Literal["femoral_neck", "total_hip", "lumbar_spine", "radius_33", "trochanter"]
+Manufacturer = Literal["hologic", "ge_lunar", "norland"]
+FractureSite = Literal[
+    "hip", "vertebra", "wrist", "humerus", "pelvis", "rib", "ankle", "tibia_fibula", "femur_other",
+    "clavicle", "other",
+]
+
+#: The 0/1 risk-factor flags of the public contract (QFracture definitions; docs/calculators.md).
+FLAGS: tuple[str, ...] = (
+    "antidepressant",
+    "cancer",
+    "asthma_copd",
+    "care_home",
+    "corticosteroids",
+    "cvd",
+    "dementia",
+    "endocrine",
+    "epilepsy",
+    "falls",
+    "prior_fracture",
+    "hrt_oestrogen",
+    "liver",
+    "malabsorption",
+    "parkinsons",
+    "ra_sle",
+    "renal",
+    "type1_diabetes",
+    "type2_diabetes",
+    "parental_osteoporosis",
+)
+
+ETHNICITIES: tuple[str, ...] = get_args(Ethnicity)
+SMOKING: tuple[str, ...] = get_args(Smoking)
+ALCOHOL: tuple[str, ...] = get_args(Alcohol)
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class DxaMeasurement(_Model):
+    """One site of one DXA exam: raw BMD and/or the densitometer's own scores."""
+
+    site: Site
+    date: dt.date | None = None
+    bmd_g_cm2: float | None = None
+    t_score: float | None = Field(default=None, description="T-score as reported by the densitometer")
+    z_score: float | None = None
+    manufacturer: Manufacturer | None = None
+    device_model: str | None = None
+    reference: str | None = Field(default=None, description="Reference database of the reported T-score")
+    evaluable_vertebrae: int | None = Field(default=None, ge=0, le=4)
+
+    @field_validator("bmd_g_cm2")
+    @classmethod
+    def _bmd(cls, v: float | None) -> float | None:
+        return check_range("bmd_g_cm2", v)
+
+    @field_validator("t_score")
+    @classmethod
+    def _t(cls, v: float | None) -> float | None:
+        return check_range("t_score", v)
+
+    @field_validator("z_score")
+    @classmethod
+    def _z(cls, v: float | None) -> float | None:
+        return check_range("z_score", v)
+
+
+class Fracture(_Model):
+    site: FractureSite
+    date: dt.date | None = None
+    fragility: bool = True
+    on_treatment: bool = False
+
+
+class Fall(_Model):
+    date: dt.date | None = None
+    injurious: bool = False
+
+
+class Condition(_Model):
+    code: str = Field(description="Condition id from knowledge/conditions (e.g. 'myocardial_infarction')")
+    onset: dt.date | None = None
+    resolved: dt.date | None = None
+
+
+class Lab(_Model):
+    name: str = Field(description="creatinine, calcium, vitamin_d_25oh, ...")
+    value: float
+    unit: str
+    date: dt.date | None = None
+
+
+class Medication(_Model):
+    drug: str = Field(description="Drug id from knowledge/drugs (e.g. 'alendronate')")
+    start: dt.date | None = None
+    end: dt.date | None = None
+    last_dose: dt.date | None = None
+
+
+class Intolerance(_Model):
+    drug: str
+    reaction: str
+    date: dt.date | None = None
+    severity: Literal["mild", "moderate", "severe"] | None = None
+
+
+class VertebraHeights(_Model):
+    level: str = Field(description="e.g. T12, L1")
+    anterior_mm: float
+    middle_mm: float | None = None
+    posterior_mm: float
+
+    @field_validator("anterior_mm", "middle_mm", "posterior_mm")
+    @classmethod
+    def _h(cls, v: float | None) -> float | None:
+        return check_range("vertebral height (mm)", v, "vertebral_height_mm")
+
+
+class PatientRecord(_Model):
+    """Everything the core reads about one patient. Flat fields = the screening CSV columns."""
+
+    id: str = Field(min_length=1)
+    sex: Sex
+    age: int = Field(description="Whole years")
+    bmi: float | None = None
+    weight_kg: float | None = None
+    height_cm: float | None = None
+    ethnicity: Ethnicity | None = Field(
+        default=None, description="QFracture ethnic group; not recorded -> the deployment default"
+    )
+    smoking: Smoking = "non_smoker"
+    alcohol: Alcohol = "none"
+
+    antidepressant: bool = False
+    cancer: bool = False
+    asthma_copd: bool = False
+    care_home: bool = False
+    corticosteroids: bool = False
+    cvd: bool = False
+    dementia: bool = False
+    endocrine: bool = False
+    epilepsy: bool = False
+    falls: bool = False
+    prior_fracture: bool = False
+    hrt_oestrogen: bool = False
+    liver: bool = False
+    malabsorption: bool = False
+    parkinsons: bool = False
+    ra_sle: bool = False
+    renal: bool = False
+    type1_diabetes: bool = False
+    type2_diabetes: bool = False
+    parental_osteoporosis: bool = False
+
+    years: int = 10
+    femoral_neck_t_score: float | None = None
+    total_hip_t_score: float | None = None
+    lumbar_spine_t_score: float | None = None
+    femoral_neck_bmd_g_cm2: float | None = None
+    frax_mof_percent: float | None = None
+    frax_hip_percent: float | None = None
+    glucocorticoid_mg_per_day: float | None = None
+
+    # Richer history (treatment engine).
+    menopausal_status: MenopausalStatus | None = None
+    densitometer_manufacturer: Manufacturer | None = Field(
+        default=None, description="Manufacturer of the device that measured femoral_neck_bmd_g_cm2"
+    )
+    creatinine_umol_l: float | None = None
+    creatinine_mg_dl: float | None = None
+    glucocorticoid_months: float | None = Field(default=None, ge=0)
+    frax_country: str | None = None
+    frax_with_bmd: bool | None = None
+    frax_glucocorticoids_ticked: bool | None = None
+    dietary_calcium_mg_per_day: float | None = None
+    dxa: list[DxaMeasurement] = Field(default_factory=list)
+    fractures: list[Fracture] = Field(default_factory=list)
+    falls_history: list[Fall] = Field(default_factory=list)
+    conditions: list[Condition] = Field(default_factory=list)
+    labs: list[Lab] = Field(default_factory=list)
+    medications: list[Medication] = Field(default_factory=list)
+    intolerances: list[Intolerance] = Field(default_factory=list)
+    vertebrae: list[VertebraHeights] = Field(default_factory=list)
+
+    @field_validator("age")
+    @classmethod
+    def _age(cls, v: int) -> int:
+        check_range("age", v)
+        return v
+
+    @field_validator("weight_kg", "height_cm", "bmi", "glucocorticoid_mg_per_day", "creatinine_umol_l",
+                     "creatinine_mg_dl", "femoral_neck_bmd_g_cm2", "dietary_calcium_mg_per_day")
+    @classmethod
+    def _plausible(cls, v: float | None, info: Any) -> float | None:
+        name = info.field_name
+        return check_range(name, v, "bmd_g_cm2" if name.endswith("bmd_g_cm2") else name)
+
+    @field_validator("femoral_neck_t_score", "total_hip_t_score", "lumbar_spine_t_score")
+    @classmethod
+    def _tscore(cls, v: float | None, info: Any) -> float | None:
+        return check_range(info.field_name, v, "t_score")
+
+    @field_validator("frax_mof_percent", "frax_hip_percent")
+    @classmethod
+    def _frax(cls, v: float | None, info: Any) -> float | None:
+        return check_range(info.field_name, v, "frax_percent")
+
+    @field_validator("years")
+    @classmethod
+    def _years(cls, v: int) -> int:
+        check_range("years", v)
+        return v
+
+    @model_validator(mode="after")
+    def _body(self) -> PatientRecord:
+        if self.bmi is None and (self.weight_kg is None) != (self.height_cm is None):
+            missing = "height_cm" if self.height_cm is None else "weight_kg"
+            raise InputError(missing, None, "both weight_kg and height_cm, or bmi")
+        if self.creatinine_umol_l is not None and self.creatinine_mg_dl is not None:
+            raise InputError("creatinine_mg_dl", self.creatinine_mg_dl,
+                             "only one of creatinine_umol_l and creatinine_mg_dl")
+        if self.sex == "male" and self.menopausal_status is not None:
+            raise InputError("menopausal_status", self.menopausal_status, "no value for a male patient")
+        return self
+
+    @property
+    def bmi_kg_m2(self) -> float | None:
+        """BMI as entered, else weight / height^2, not rounded (QFracture needs it unrounded)."""
+        if self.bmi is not None:
+            return self.bmi
+        if self.weight_kg is not None and self.height_cm is not None:
+            h = self.height_cm / 100.0
+            bmi = self.weight_kg / (h * h)
+            check_range("bmi (from weight_kg and height_cm)", bmi, "bmi")
+            return bmi
+        return None
+
+
+def _describe(err: dict[str, Any]) -> InputError:
+    loc = ".".join(str(p) for p in err.get("loc", ())) or "record"
+    value = err.get("input")
+    ctx = err.get("ctx") or {}
+    exc = ctx.get("error")
+    if isinstance(exc, InputError):
+        if loc != exc.field and loc != "record":
+            exc = InputError(loc, exc.value, exc.allowed, unit=exc.unit)
+        return exc
+    kind = err.get("type", "")
+    if kind == "literal_error":
+        allowed = "one of " + str(ctx.get("expected", ""))
+    elif kind == "missing":
+        allowed = "a value (this field is required)"
+        value = None
+    elif kind == "extra_forbidden":
+        allowed = "no such field (unknown field; see `osteocare schema`)"
+    else:
+        allowed = str(err.get("msg", "a valid value"))
+    return InputError(loc, value, allowed)
+
+
+class RecordErrors(InputError):
+    """Several input problems at once; ``errors`` lists each as an :class:`InputError`."""
+
+    def __init__(self, errors: list[InputError]) -> None:
+        self.errors = errors
+        first = errors[0]
+        super().__init__(first.field, first.value, first.allowed, unit=first.unit)
+        self.args = ("; ".join(str(e) for e in errors),)
+
+
+def parse_record(data: Any) -> PatientRecord:
+    """Validate a mapping into a :class:`PatientRecord` or raise :class:`RecordErrors`."""
+    if not isinstance(data, dict):
+        raise InputError("record", type(data).__name__, "a JSON object with the patient's fields")
+    try:
+        return PatientRecord.model_validate(data)
+    except ValidationError as exc:
+        raise RecordErrors([_describe(e) for e in exc.errors()]) from None
