@@ -20,6 +20,8 @@ import numpy.typing as npt
 
 from ..errors import KnowledgeError
 from ..knowledge import load
+from ..records import PatientRecord
+from ..results import CalculatorResult, Quantity, RuleFired, cite
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -233,3 +235,100 @@ def score(
             s0 = eq.survivor[surv_a[idx]]
             out[idx] = 100.0 * (1.0 - np.power(s0, np.exp(a)))
     return mof, hip, code
+
+
+# --- single patient -------------------------------------------------------------------------------
+
+
+@cache
+def _input_codes() -> tuple[dict[str, int], dict[str, int], dict[str, int], dict[str, str], str]:
+    kf = load("qfracture-inputs")
+    return (
+        dict(kf.value("ethrisk_codes")),
+        dict(kf.value("smoke_cat_codes")),
+        dict(kf.value("alcohol_cat6_codes")),
+        dict(kf.value("boolean_inputs")),
+        str(kf.value("default_ethnicity_vietnam")),
+    )
+
+
+def input_codes() -> tuple[dict[str, int], dict[str, int], dict[str, int], dict[str, str], str]:
+    """(ethnicity->ethrisk, smoking->smoke_cat, alcohol->alcohol_cat6, flag->QFracture input, default ethnicity)."""
+    return _input_codes()
+
+
+def assess_qfracture(record: PatientRecord) -> CalculatorResult:
+    """QFracture-2012 MOF and hip risk for one patient, with its explanation and the authors' disclaimer."""
+    eth_codes, smoke_codes, alc_codes, flag_map, default_eth = _input_codes()
+    res = CalculatorResult(calculator=MODEL_ID, name=NAME, citations=[cite(MODEL_ID, "BMJ2012")])
+    bmi = record.bmi_kg_m2
+    if bmi is None:
+        res.applicable = False
+        res.reason = "BMI (or weight_kg and height_cm) is not recorded"
+        return res
+    ethnicity = record.ethnicity
+    if ethnicity is None:
+        ethnicity = default_eth
+        res.warnings.append(
+            f"Ethnicity not recorded: '{default_eth}' used (OsteoCare's documented choice for Vietnamese "
+            "patients; the model has no Vietnamese category)."
+        )
+    if ethnicity in ("other_asian", "chinese", "other"):
+        res.warnings.append("QFracture-2012 was derived in UK primary care and is not validated for this population.")
+    flags = {q: np.array([float(getattr(record, name))]) for name, q in flag_map.items()}
+    mof, hip, code = score(
+        female=np.array([record.sex == "female"]),
+        age=np.array([float(record.age)]),
+        bmi=np.array([bmi]),
+        ethrisk=np.array([eth_codes[ethnicity]]),
+        smoke_cat=np.array([smoke_codes[record.smoking]]),
+        alcohol_cat6=np.array([alc_codes[record.alcohol]]),
+        surv=np.array([record.years]),
+        flags=flags,
+    )
+    if code[0] != OK:
+        res.applicable = False
+        res.reason = reason_text(int(code[0]), float(record.age), bmi, record.years)
+        return res
+    res.values = {
+        "major_osteoporotic_fracture_percent": Quantity(value=float(mof[0]), unit="%"),
+        "hip_fracture_percent": Quantity(value=float(hip[0]), unit="%"),
+        "horizon_years": Quantity(value=record.years, unit="years"),
+        "bmi_kg_m2": Quantity(value=bmi, unit="kg/m2"),
+    }
+    used = [name for name, q in flag_map.items() if getattr(record, name)]
+    eq_names = [equations()[(record.sex, o)].name for o in OUTCOMES]
+    res.rules_fired.append(
+        RuleFired(
+            rule_id="QFRACTURE-2012-EQUATIONS",
+            text=(
+                f"Equations {', '.join(eq_names)}; {record.years}-year horizon; ethnicity {ethnicity}, "
+                f"smoking {record.smoking}, alcohol {record.alcohol}; risk factors present: "
+                f"{', '.join(used) if used else 'none'}."
+            ),
+            status="verified",
+            citations=(cite(MODEL_ID, "ClinRisk2012"),),
+        )
+    )
+    res.rules_fired.append(
+        RuleFired(
+            rule_id="QFRACTURE-INPUT-CODES",
+            text="Input categories and risk-factor labels follow the reference code's variable names.",
+            status=load("qfracture-inputs").fact("boolean_inputs").status,  # type: ignore[arg-type]
+            citations=(cite("qfracture-inputs", "ClinRisk2012"),),
+        )
+    )
+    unused = [
+        name
+        for name, q in flag_map.items()
+        if getattr(record, name) and all(q not in equations()[(record.sex, o)].booleans for o in OUTCOMES)
+    ]
+    if unused:
+        res.warnings.append(f"Not used by the {record.sex} equations: {', '.join(unused)}.")
+    if float(hip[0]) > float(mof[0]):
+        res.warnings.append(
+            "Hip fracture risk is above the major osteoporotic fracture risk; both raw equation values are "
+            "shown, as the 2012 reference code returns them."
+        )
+    res.warnings.append(DISCLAIMER)
+    return res.finish()

@@ -1,0 +1,76 @@
+#!/usr/bin/env python3
+"""One entry point that sets everything up on a fresh machine with only Python 3.11+.
+
+    python3 dev.py run     # set up, then assess the example patients in examples/
+    python3 dev.py test    # set up (incl. test-only system packages), then run the whole test suite
+
+Set-up: a private bootstrap venv (.venv-bootstrap) gets uv; uv installs the locked dependencies
+(uv.lock) into .venv. Nothing is installed globally except, for `test`, the Debian packages the browser
+tests need (when run as root on Debian and missing).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+BOOT = ROOT / ".venv-bootstrap"
+UV_VERSION = "0.13.9"
+
+
+def sh(*cmd: str | os.PathLike[str], env: dict[str, str] | None = None, check: bool = True) -> int:
+    print("+", " ".join(str(c) for c in cmd), flush=True)
+    return subprocess.run([str(c) for c in cmd], cwd=ROOT, env=env, check=check).returncode
+
+
+def uv() -> Path:
+    found = shutil.which("uv")
+    if found:
+        return Path(found)
+    exe = BOOT / "bin" / "uv"
+    if not exe.exists():
+        if not (BOOT / "bin" / "python").exists():
+            venv.EnvBuilder(with_pip=True).create(BOOT)
+        sh(BOOT / "bin" / "python", "-m", "pip", "install", "-q", "--disable-pip-version-check", f"uv=={UV_VERSION}")
+    return exe
+
+
+def env() -> dict[str, str]:
+    e = dict(os.environ)
+    e.setdefault("UV_PYTHON_DOWNLOADS", "never")
+    e.setdefault("UV_PYTHON", sys.executable)
+    return e
+
+
+def sync() -> Path:
+    u = uv()
+    sh(u, "sync", "--frozen", env=env())
+    return u
+
+
+def run(args: list[str]) -> int:
+    u = sync()
+    examples = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "examples").glob("*.json"))
+    return sh(u, "run", "--frozen", "osteocare", "assess", *examples, *args, env=env(), check=False)
+
+
+def test(args: list[str]) -> int:
+    u = sync()
+    return sh(u, "run", "--frozen", "pytest", "-n", "2", *args, env=env(), check=False)
+
+
+def main() -> int:
+    if len(sys.argv) < 2 or sys.argv[1] not in {"run", "test"}:
+        print(__doc__)
+        return 2
+    cmd, rest = sys.argv[1], sys.argv[2:]
+    return run(rest) if cmd == "run" else test(rest)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
