@@ -49,4 +49,4 @@ def test_the_architecture_check_would_catch_a_forbidden_import(tmp_path: Path) -
         names = _imports(f)
     finally:
         f.unlink()
-    assert "sqlalchemy" in names and "osteocare.web.app" in names or "osteocare.web" in names
+    assert ("sqlalchemy" in names and "osteocare.web.app" in names) or "osteocare.web" in names

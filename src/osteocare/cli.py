@@ -73,6 +73,39 @@ def assess(
 
 
 @app.command()
+def screen(
+    input: Annotated[Path, typer.Argument(help="Patients, one row each (.csv or .parquet)")],
+    out_path: Annotated[Path, typer.Option("--out", help="Output file (.csv or .parquet)")],
+    chunk_rows: Annotated[int, typer.Option(help="Rows per chunk (bounds memory)")] = 250_000,
+) -> None:
+    """Score a file of patients with the calculators, flagging bad rows and carrying on."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from .batch.screen import count_rows, screen_file
+
+    try:
+        total = count_rows(input) if input.exists() else None
+        with Progress(TextColumn("screening"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                      console=err, transient=True) as progress:
+            task = progress.add_task("rows", total=total)
+            summary = screen_file(input, out_path, chunk_rows=chunk_rows,
+                                  on_chunk=lambda n: progress.advance(task, n))
+    except OsteoCareError as exc:
+        raise _fail(str(exc)) from None
+    t = Table(title=f"Screened {summary.rows} rows -> {out_path}")
+    t.add_column("what")
+    t.add_column("count", justify="right")
+    t.add_row("scored", str(summary.scored))
+    t.add_row("flagged (not scored)", str(summary.flagged))
+    for reason, n in summary.flag_reasons.most_common():
+        t.add_row(f"  flagged: {reason}", str(n))
+    for name, ctr in summary.counts.items():
+        for k, v in sorted(ctr.items()):
+            t.add_row(f"{name} = {k}", str(v))
+    err.print(t)
+
+
+@app.command()
 def schema() -> None:
     """Print the JSON Schema of the patient record."""
     sys.stdout.write(json.dumps(PatientRecord.model_json_schema(), indent=2) + "\n")

@@ -310,4 +310,4 @@ def parse_record(data: Any) -> PatientRecord:
     try:
         return PatientRecord.model_validate(data)
     except ValidationError as exc:
-        raise RecordErrors([_describe(e) for e in exc.errors()]) from None
+        raise RecordErrors([_describe(dict(e)) for e in exc.errors()]) from None

@@ -22,6 +22,7 @@ from ..errors import KnowledgeError
 from ..knowledge import load
 from ..records import PatientRecord
 from ..results import CalculatorResult, Quantity, RuleFired, cite
+from ..status import lowest
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -73,8 +74,8 @@ class Equation:
 
 
 def _equation(name: str, raw: Mapping[str, Any]) -> Equation:
-    age_terms = []
-    bmi_terms = []
+    age_terms: list[tuple[Callable[[FloatArray], FloatArray], float, float]] = []
+    bmi_terms: list[tuple[Callable[[FloatArray], FloatArray], float, float]] = []
     for key, t in raw["continuous_transforms"].items():
         fn = _TRANSFORMS.get(t["expression"])
         if fn is None:
@@ -165,6 +166,28 @@ def reason_codes(age: FloatArray, bmi: FloatArray, surv: IntArray) -> IntArray:
     code = np.where(age < alo, AGE_LOW, code)
     code = np.where(np.isnan(age) | np.isnan(bmi), MISSING, code)
     return code
+
+
+def ethnicity_default_note() -> str:
+    return (
+        f"Ethnicity not recorded: '{_input_codes()[4]}' used (OsteoCare's documented choice for Vietnamese "
+        "patients; the model has no Vietnamese category)."
+    )
+
+
+def reason_summaries() -> dict[int, str]:
+    """Reason code -> text without the patient's value (for columns of millions of rows)."""
+    eq = next(iter(equations().values()))
+    (alo, ahi), (blo, bhi) = eq.age_range, eq.bmi_range
+    hlo, hhi = horizon_range()
+    return {
+        AGE_LOW: f"age below the model range {alo:g}-{ahi:g} years",
+        AGE_HIGH: f"age above the model range {alo:g}-{ahi:g} years",
+        BMI_LOW: f"BMI below the model range {blo:g}-{bhi:g} kg/m2",
+        BMI_HIGH: f"BMI above the model range {blo:g}-{bhi:g} kg/m2",
+        BAD_HORIZON: f"horizon outside the published range {hlo}-{hhi} years",
+        MISSING: "age or BMI is missing",
+    }
 
 
 def reason_text(code: int, age: float, bmi: float, surv: int) -> str:
@@ -266,13 +289,9 @@ def assess_qfracture(record: PatientRecord) -> CalculatorResult:
         res.applicable = False
         res.reason = "BMI (or weight_kg and height_cm) is not recorded"
         return res
-    ethnicity = record.ethnicity
-    if ethnicity is None:
-        ethnicity = default_eth
-        res.warnings.append(
-            f"Ethnicity not recorded: '{default_eth}' used (OsteoCare's documented choice for Vietnamese "
-            "patients; the model has no Vietnamese category)."
-        )
+    ethnicity: str = record.ethnicity or default_eth
+    if record.ethnicity is None:
+        res.warnings.append(ethnicity_default_note())
     if ethnicity in ("other_asian", "chinese", "other"):
         res.warnings.append("QFracture-2012 was derived in UK primary care and is not validated for this population.")
     flags = {q: np.array([float(getattr(record, name))]) for name, q in flag_map.items()}
@@ -314,7 +333,7 @@ def assess_qfracture(record: PatientRecord) -> CalculatorResult:
         RuleFired(
             rule_id="QFRACTURE-INPUT-CODES",
             text="Input categories and risk-factor labels follow the reference code's variable names.",
-            status=load("qfracture-inputs").fact("boolean_inputs").status,  # type: ignore[arg-type]
+            status=lowest([load("qfracture-inputs").fact("boolean_inputs").status]),
             citations=(cite("qfracture-inputs", "ClinRisk2012"),),
         )
     )

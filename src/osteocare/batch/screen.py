@@ -1,0 +1,170 @@
+"""``osteocare screen``: score a file of patients, one row each, in bounded memory.
+
+Input CSV or Parquet is read in chunks; each chunk is validated (bad rows flagged, never fatal), scored
+with the core's vectorised kernels, and appended to the output (CSV or Parquet). A summary counts rows,
+rows flagged, and categories.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from ..core.errors import InputError
+from .columns import CATEGORY_INPUTS, NUMERIC_INPUTS, read_columns
+from .scoring import score_chunk
+
+DEFAULT_CHUNK_ROWS = 250_000
+COUNTED = ("who_category", "osta_category", "caroc_category", "stratum", "action")
+
+
+def file_format(path: Path) -> str:
+    suffix = path.suffix.lower()
+    if suffix in (".csv", ".txt"):
+        return "csv"
+    if suffix in (".parquet", ".pq"):
+        return "parquet"
+    raise InputError(str(path), path.suffix or "(no extension)", "a .csv or .parquet file")
+
+
+def _csv_batches(path: Path, chunk_rows: int) -> Iterator[pa.RecordBatch]:
+    # Every input column is read as text and converted by the validator, so that one bad cell flags one
+    # row instead of stopping the run; ids stay text (leading zeros are kept).
+    convert = pacsv.ConvertOptions(
+        column_types={c: pa.string() for c in ("id", *CATEGORY_INPUTS, *NUMERIC_INPUTS)},
+        strings_can_be_null=True,
+        null_values=[""],
+    )
+    read = pacsv.ReadOptions(block_size=max(1 << 20, chunk_rows * 200), encoding="utf8")
+    try:
+        reader = pacsv.open_csv(path, read_options=read, convert_options=convert)
+    except pa.ArrowInvalid as exc:
+        raise InputError(str(path), "malformed CSV", f"a CSV file with a header row ({exc})") from None
+    while True:
+        try:
+            batch = reader.read_next_batch()
+        except StopIteration:
+            return
+        except pa.ArrowInvalid as exc:
+            raise InputError(str(path), "malformed CSV", f"a well-formed CSV file ({exc})") from None
+        yield batch
+
+
+def _parquet_batches(path: Path, chunk_rows: int) -> Iterator[pa.RecordBatch]:
+    try:
+        pf = pq.ParquetFile(path)
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise InputError(str(path), "unreadable Parquet", f"a Parquet file ({exc})") from None
+    yield from pf.iter_batches(batch_size=chunk_rows)
+
+
+def read_batches(path: Path, chunk_rows: int = DEFAULT_CHUNK_ROWS) -> Iterator[pa.RecordBatch]:
+    if not path.exists():
+        raise InputError("input", str(path), "an existing file")
+    fmt = file_format(path)
+    if fmt == "csv":
+        yield from _csv_batches(path, chunk_rows)
+    else:
+        yield from _parquet_batches(path, chunk_rows)
+
+
+def count_rows(path: Path) -> int | None:
+    if file_format(path) == "parquet":
+        return int(pq.ParquetFile(path).metadata.num_rows)
+    return None
+
+
+class Writer:
+    """Append record batches to a CSV or Parquet file; written to a temporary name, renamed at the end."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.fmt = file_format(path)
+        self.tmp = path.with_name(f".{path.name}.partial")
+        self._w: pacsv.CSVWriter | pq.ParquetWriter | None = None
+
+    def write(self, batch: pa.RecordBatch) -> None:
+        if self._w is None:
+            if self.fmt == "csv":
+                self._w = pacsv.CSVWriter(self.tmp, batch.schema)
+            else:
+                self._w = pq.ParquetWriter(self.tmp, batch.schema)
+        self._w.write_batch(batch)
+
+    def close(self, ok: bool) -> None:
+        if self._w is not None:
+            self._w.close()
+        if ok and self.tmp.exists():
+            self.tmp.replace(self.path)
+        elif self.tmp.exists():
+            self.tmp.unlink()
+
+
+@dataclass
+class Summary:
+    rows: int = 0
+    flagged: int = 0
+    scored: int = 0
+    counts: dict[str, Counter[str]] = field(default_factory=dict)
+    flag_reasons: Counter[str] = field(default_factory=Counter)
+
+    def add(self, out: pa.RecordBatch) -> None:
+        self.rows += out.num_rows
+        err = out.column("error")
+        nflag = out.num_rows - err.null_count
+        self.flagged += nflag
+        self.scored += out.num_rows - nflag
+        if nflag:
+            for msg in err.drop_null().to_pylist():
+                self.flag_reasons[str(msg).split(":", 1)[0]] += 1
+        for name in COUNTED:
+            if name in out.schema.names:
+                vc = out.column(name).value_counts()
+                ctr = self.counts.setdefault(name, Counter())
+                for item in vc:
+                    key = item["values"].as_py()
+                    ctr["(none)" if key is None else str(key)] += item["counts"].as_py()
+
+    def merge(self, other: Summary) -> None:
+        self.rows += other.rows
+        self.flagged += other.flagged
+        self.scored += other.scored
+        self.flag_reasons.update(other.flag_reasons)
+        for k, v in other.counts.items():
+            self.counts.setdefault(k, Counter()).update(v)
+
+
+def screen_batch(batch: pa.RecordBatch) -> pa.RecordBatch:
+    """Validate and score one chunk (the unit of work for every engine)."""
+    return score_chunk(batch, read_columns(batch))
+
+
+def screen_file(
+    src: Path,
+    dst: Path,
+    *,
+    chunk_rows: int = DEFAULT_CHUNK_ROWS,
+    on_chunk: Callable[[int], None] | None = None,
+) -> Summary:
+    """Screen ``src`` into ``dst`` chunk by chunk. Nothing is left at ``dst`` if the run fails."""
+    file_format(dst)
+    summary = Summary()
+    writer = Writer(dst)
+    ok = False
+    try:
+        for batch in read_batches(src, chunk_rows):
+            out = screen_batch(batch)
+            writer.write(out)
+            summary.add(out)
+            if on_chunk:
+                on_chunk(batch.num_rows)
+        ok = True
+    finally:
+        writer.close(ok)
+    return summary

@@ -1,0 +1,114 @@
+"""osteocare screen: bad rows flagged with the reason, the rest scored like `assess` scores them."""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from osteocare.batch.screen import screen_batch, screen_file
+from osteocare.core.assessment import assess
+from osteocare.core.records import FLAGS, parse_record
+
+ROWS = """id,sex,age,weight_kg,height_cm,ethnicity,smoking,alcohol,prior_fracture,falls
+1,female,65,68,165,white,non_smoker,none,0,0
+2,female,250,68,165,white,non_smoker,none,0,0
+3,male,70,92,175,,moderate,none,0,0
+4,female,25,50,150,,,,,
+5,female,70,abc,160,white,,,,1
+6,female,70,60,160,martian,,,,
+7,female,70,60,160,white,,,,2
+,male,70,60,160,,,,,
+"""
+
+
+def _screen(tmp_path: Path, text: str, out_name: str = "out.csv") -> list[dict[str, str]]:
+    src = tmp_path / "in.csv"
+    src.write_text(text)
+    dst = tmp_path / out_name
+    screen_file(src, dst, chunk_rows=3)
+    with dst.open() as f:
+        return list(csv.DictReader(f))
+
+
+def test_it_flags_each_bad_row_with_field_value_and_range_and_scores_the_rest(tmp_path: Path) -> None:
+    rows = {r["id"] or "(none)": r for r in _screen(tmp_path, ROWS)}
+    assert float(rows["1"]["qfracture_mof_percent"]) == pytest.approx(4.551261, abs=1e-6)  # reference vector 1
+    assert rows["2"]["error"] == "age: 250 is not allowed; expected a value from 0 to 120 years"
+    assert rows["2"]["qfracture_mof_percent"] == ""
+    assert "not a number" in rows["5"]["error"] and "'abc'" in rows["5"]["error"]
+    assert rows["6"]["error"].startswith("ethnicity: 'martian' is not allowed; expected one of white")
+    assert rows["7"]["error"] == "falls: 2 is not allowed; expected 0 or 1"
+    assert rows["(none)"]["error"].startswith("id: missing")
+    assert "age below the model range 30-100" in rows["4"]["warnings"]
+    assert rows["4"]["error"] == ""
+    assert "Ethnicity not recorded" in rows["3"]["warnings"]
+
+
+def test_a_malformed_file_is_a_clear_error_and_leaves_no_output(tmp_path: Path) -> None:
+    src = tmp_path / "in.csv"
+    src.write_text('id,sex,age\n1,female,70\n2,"female,70\n')
+    out = tmp_path / "out.csv"
+    proc = subprocess.run([sys.executable, "-m", "osteocare.cli", "screen", str(src), "--out", str(out)],
+                          capture_output=True, text=True)
+    assert proc.returncode != 0
+    assert "CSV" in proc.stderr
+    assert not out.exists()
+
+
+def test_it_reads_and_writes_parquet(tmp_path: Path) -> None:
+    src = tmp_path / "in.parquet"
+    pq.write_table(pa.table({"id": ["a", "b"], "sex": ["female", "male"], "age": [65, 70], "ethnicity": ["white", "white"],
+                             "bmi": [68 / 1.65**2, 25.0]}), src)
+    dst = tmp_path / "out.parquet"
+    summary = screen_file(src, dst)
+    t = pq.read_table(dst)
+    assert summary.rows == 2 and summary.flagged == 0
+    assert t.column("qfracture_mof_percent")[0].as_py() == pytest.approx(4.551261, abs=1e-6)
+
+
+row_st = st.fixed_dictionaries(
+    {
+        "id": st.text("abc123", min_size=1, max_size=6),
+        "sex": st.sampled_from(["female", "male"]),
+        "age": st.integers(20, 105),
+        "bmi": st.floats(15, 45, allow_nan=False),
+        "ethnicity": st.sampled_from(["white", "indian", "other_asian", "chinese", "black_caribbean", "other"]),
+        "smoking": st.sampled_from(["non_smoker", "ex_smoker", "light", "moderate", "heavy"]),
+        "alcohol": st.sampled_from(["none", "lt1", "1to2", "3to6", "7to9", "gt9"]),
+        "years": st.integers(1, 10),
+    },
+    optional={
+        **{f: st.booleans() for f in FLAGS},
+        "femoral_neck_t_score": st.floats(-5, 2).map(lambda x: round(x, 1)),
+        "total_hip_t_score": st.floats(-5, 2).map(lambda x: round(x, 1)),
+        "lumbar_spine_t_score": st.floats(-5, 2).map(lambda x: round(x, 1)),
+    },
+)
+
+
+@settings(max_examples=60)
+@given(st.lists(row_st, min_size=1, max_size=20))
+def test_every_screened_row_equals_assess_on_the_same_facts(rows: list[dict]) -> None:
+    columns = {k: [r.get(k) for r in rows] for k in {k for r in rows for k in r}}
+    for f in FLAGS:
+        if f in columns:
+            columns[f] = [None if v is None else int(v) for v in columns[f]]
+    out = screen_batch(pa.RecordBatch.from_pydict(columns)).to_pylist()
+    for row, got in zip(rows, out, strict=True):
+        a = assess(parse_record(row))
+        q = a.results.get("qfracture-2012")
+        if q is None:
+            assert got["qfracture_mof_percent"] is None
+        else:
+            assert got["qfracture_mof_percent"] == q.values["major_osteoporotic_fracture_percent"].value
+            assert got["qfracture_hip_percent"] == q.values["hip_fracture_percent"].value
+        assert got["error"] is None, json.dumps(row)
