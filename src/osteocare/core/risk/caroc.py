@@ -1,0 +1,357 @@
+"""CAROC 2010 (Canadian Association of Radiologists and Osteoporosis Canada) risk category, on arrays.
+
+Rules and evaluation order (``knowledge/calculators/caroc.yaml``; risk-calculators.md 4):
+
+1. CAROC-SCOPE: age >= 50, treatment-naive (otherwise out of scope).
+2. CAROC-HIGHFX: fragility fracture of hip or vertebra, or more than one fragility fracture -> high, stop.
+3. CAROC-BASAL: basal category from the table by sex, age row and femoral neck T-score (SECONDARY table);
+   "undefined" if the FN T-score is missing. Age row = the 5-year band the age falls in (CONVENTION).
+4. CAROC-LSTH: basal low or undefined and T <= -2.5 at lumbar spine or total hip -> moderate.
+5. CAROC-MOD2: fragility fracture after 40 and prolonged glucocorticoids -> high; else CAROC-MOD1: either
+   factor -> one category up ("undefined" stays undefined).
+
+T-scores are rounded half away from zero to one decimal and compared in integer tenths, so a boundary such
+as -2.5 is never on the wrong side because of binary floating point.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+from typing import Final
+
+import numpy as np
+import numpy.typing as npt
+
+from ..knowledge import load
+from ..numeric import round_half_away
+from ..records import PatientRecord, Site
+from ..results import CalculatorResult, Quantity, RuleFired, cite, not_applicable
+from ..status import Status, lowest
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+BoolArray = npt.NDArray[np.bool_]
+
+CALCULATOR: Final = "caroc-2010"
+NAME: Final = "CAROC 2010 fracture risk category"
+KNOWLEDGE_ID: Final = "caroc"
+
+#: Category codes of the array kernel (ordered by risk; OUT_OF_SCOPE and UNDEFINED are not risks).
+OUT_OF_SCOPE, UNDEFINED, LOW, MODERATE, HIGH = -1, 0, 1, 2, 3
+CATEGORY_NAMES: Final[dict[int, str]] = {
+    OUT_OF_SCOPE: "out_of_scope",
+    UNDEFINED: "undefined",
+    LOW: "low",
+    MODERATE: "moderate",
+    HIGH: "high",
+}
+
+
+@dataclass(frozen=True)
+class _Table:
+    rows: IntArray  # age rows, ascending
+    low_cut: IntArray  # [sex (0 female, 1 male), row] in tenths of a T-score
+    high_cut: IntArray
+    min_age: int
+    lsth: int  # tenths
+    gc_mg: float
+    gc_months: float
+    decimals: int
+
+
+@cache
+def _table() -> _Table:
+    kf = load(KNOWLEDGE_ID)
+    raw = kf.value("basal_table")
+    rows = sorted(int(r) for r in raw["female"])
+    low = np.zeros((2, len(rows)), dtype=np.int64)
+    high = np.zeros((2, len(rows)), dtype=np.int64)
+    for s, sex in enumerate(("female", "male")):
+        by_row = {int(k): v for k, v in raw[sex].items()}
+        for i, r in enumerate(rows):
+            first, second = by_row[r]
+            low[s, i] = _tenths_scalar(first)
+            high[s, i] = _tenths_scalar(second)
+    return _Table(
+        rows=np.array(rows, dtype=np.int64),
+        low_cut=low,
+        high_cut=high,
+        min_age=int(kf.value("scope_min_age")),
+        lsth=_tenths_scalar(kf.value("lsth_t_at_or_below")),
+        gc_mg=float(kf.value("mod1_glucocorticoid_mg_per_day")),
+        gc_months=float(kf.value("mod1_glucocorticoid_months")),
+        decimals=int(kf.value("t_score_decimals")),
+    )
+
+
+def _tenths_scalar(x: float) -> int:
+    return int(np.rint(float(round_half_away(x, 1)) * 10))
+
+
+def _tenths(x: npt.ArrayLike, decimals: int) -> FloatArray:
+    """T-scores rounded (half away from zero) to the reported precision, in tenths; NaN stays NaN."""
+    out: FloatArray = np.rint(round_half_away(x, decimals) * 10.0)
+    return out
+
+
+@dataclass(frozen=True)
+class CarocArrays:
+    """Per-row CAROC output: category and basal codes, the age row used and which rules fired."""
+
+    category: IntArray
+    basal: IntArray
+    age_row: IntArray  # 0 where out of scope
+    highfx: BoolArray
+    lsth: BoolArray
+    mod2: BoolArray
+    mod1: BoolArray
+
+
+def prolonged_glucocorticoids(mg_per_day: npt.ArrayLike, months: npt.ArrayLike) -> BoolArray:
+    """CAROC-MOD1's glucocorticoid factor: >= 7.5 mg/day prednisone equivalent for >= 3 months (NaN -> no)."""
+    t = _table()
+    dose = round_half_away(mg_per_day, 9)  # strip binary noise only
+    dur = round_half_away(months, 9)
+    out: BoolArray = (dose >= t.gc_mg) & (dur >= t.gc_months)
+    return out
+
+
+def classify(
+    *,
+    female: npt.ArrayLike,
+    age: npt.ArrayLike,
+    fn_t: npt.ArrayLike,
+    ls_t: npt.ArrayLike = np.nan,
+    th_t: npt.ArrayLike = np.nan,
+    fracture_after_40: npt.ArrayLike = False,
+    hip_or_vertebral_fracture: npt.ArrayLike = False,
+    multiple_fractures: npt.ArrayLike = False,
+    glucocorticoids: npt.ArrayLike = False,
+    on_treatment: npt.ArrayLike = False,
+) -> CarocArrays:
+    """CAROC category for every row (missing T-scores as NaN). ``glucocorticoids`` = prolonged use as in
+    :func:`prolonged_glucocorticoids`."""
+    t = _table()
+    floats = [np.asarray(x, dtype=np.float64) for x in (age, fn_t, ls_t, th_t)]
+    flags = [
+        np.asarray(x, dtype=bool)
+        for x in (
+            female,
+            fracture_after_40,
+            hip_or_vertebral_fracture,
+            multiple_fractures,
+            glucocorticoids,
+            on_treatment,
+        )
+    ]
+    shape = np.broadcast_shapes((1,), *(a.shape for a in (*floats, *flags)))
+    age_a, fn_a, ls_a, th_a = (np.broadcast_to(a, shape) for a in floats)
+    fem, fx40, hipvert, multi, gc, treated = (np.broadcast_to(a, shape) for a in flags)
+    fn10 = _tenths(fn_a, t.decimals)
+    ls10 = _tenths(ls_a, t.decimals)
+    th10 = _tenths(th_a, t.decimals)
+
+    in_scope = (age_a >= t.min_age) & ~treated
+    row_idx = np.clip(np.searchsorted(t.rows, age_a, side="right") - 1, 0, len(t.rows) - 1)
+    sex_idx = np.where(fem, 0, 1)
+    low_cut = t.low_cut[sex_idx, row_idx]
+    high_cut = t.high_cut[sex_idx, row_idx]
+    has_fn = ~np.isnan(fn10)
+    basal = np.where(fn10 > low_cut, LOW, np.where(fn10 < high_cut, HIGH, MODERATE))
+    basal = np.where(has_fn, basal, UNDEFINED)
+
+    highfx = in_scope & (hipvert | multi)
+    rest = in_scope & ~highfx
+    lsth = rest & ((basal == LOW) | (basal == UNDEFINED)) & ((ls10 <= t.lsth) | (th10 <= t.lsth))
+    cat = np.where(lsth, MODERATE, basal)
+    mod2 = rest & fx40 & gc
+    mod1 = rest & ~mod2 & (fx40 | gc)
+    stepped = np.where(cat == UNDEFINED, UNDEFINED, np.minimum(cat + 1, HIGH))
+    cat = np.where(mod2, HIGH, np.where(mod1, stepped, cat))
+    cat = np.where(highfx, HIGH, cat)
+    cat = np.where(in_scope, cat, OUT_OF_SCOPE)
+    return CarocArrays(
+        category=cat.astype(np.int64),
+        basal=np.where(in_scope & ~highfx, basal, np.where(in_scope, basal, OUT_OF_SCOPE)).astype(np.int64),
+        age_row=np.where(in_scope, t.rows[row_idx], 0).astype(np.int64),
+        highfx=highfx,
+        lsth=lsth,
+        mod2=mod2,
+        mod1=mod1,
+    )
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Single patient
+
+
+def _site_t(record: PatientRecord, flat: float | None, site: Site) -> float | None:
+    """The flat T-score field if entered, else the most recent DXA measurement of that site."""
+    if flat is not None:
+        return flat
+    found = [m for m in record.dxa if m.site == site and m.t_score is not None]
+    if not found:
+        return None
+    dated = [m for m in found if m.date is not None]
+    pick = max(dated, key=lambda m: m.date) if dated else found[-1]  # type: ignore[arg-type, return-value]
+    return pick.t_score
+
+
+def _status(fact: str) -> Status:
+    return lowest([load(KNOWLEDGE_ID).fact(fact).status])
+
+
+def _rule(rule_id: str, text: str, fact: str, source: str = "CMAJ2010") -> RuleFired:
+    return RuleFired(rule_id=rule_id, text=text, status=_status(fact), citations=(cite(KNOWLEDGE_ID, source),))
+
+
+def _fmt(x: float) -> str:
+    return f"{x:+.1f}".replace("+", "+" if x > 0 else "")
+
+
+def assess_caroc(record: PatientRecord) -> CalculatorResult:
+    """CAROC 2010 category for one treatment-naive patient aged 50 or over, with the rules that fired."""
+    kf = load(KNOWLEDGE_ID)
+    t = _table()
+    if record.age < t.min_age:
+        return not_applicable(
+            CALCULATOR, NAME, f"age {record.age} is below {t.min_age}: CAROC applies from age {t.min_age} (CAROC-SCOPE)"
+        )
+    if record.medications:
+        drugs = ", ".join(sorted({m.drug for m in record.medications}))
+        return not_applicable(
+            CALCULATOR,
+            NAME,
+            f"CAROC applies to treatment-naive patients only and cannot show risk reduction on therapy; "
+            f"medications recorded: {drugs} (CAROC-SCOPE)",
+        )
+    fn = _site_t(record, record.femoral_neck_t_score, "femoral_neck")
+    ls = _site_t(record, record.lumbar_spine_t_score, "lumbar_spine")
+    th = _site_t(record, record.total_hip_t_score, "total_hip")
+    fragile = [f for f in record.fractures if f.fragility]
+    sites = set(kf.value("high_fracture_sites"))
+    hipvert = [f.site for f in fragile if f.site in sites]
+    n_fx = max(len(fragile), 1 if record.prior_fracture else 0)
+    multi = n_fx > int(kf.value("high_fracture_count_above"))
+    fx40 = n_fx > 0
+    dose = record.glucocorticoid_mg_per_day
+    months = record.glucocorticoid_months
+    gc = bool(prolonged_glucocorticoids(np.nan if dose is None else dose, np.nan if months is None else months))
+    out = classify(
+        female=record.sex == "female",
+        age=record.age,
+        fn_t=np.nan if fn is None else fn,
+        ls_t=np.nan if ls is None else ls,
+        th_t=np.nan if th is None else th,
+        fracture_after_40=fx40,
+        hip_or_vertebral_fracture=bool(hipvert),
+        multiple_fractures=multi,
+        glucocorticoids=gc,
+    )
+    cat = CATEGORY_NAMES[int(out.category[0])]
+    basal = CATEGORY_NAMES[int(out.basal[0])]
+    row = int(out.age_row[0])
+    res = CalculatorResult(calculator=CALCULATOR, name=NAME, category=cat)
+    res.rules_fired.append(
+        _rule(
+            "CAROC-SCOPE",
+            f"Age {record.age} >= {t.min_age} and no osteoporosis medication recorded (treatment-naive).",
+            "treatment_naive_only",
+        )
+    )
+    warnings: list[str] = []
+    if bool(out.highfx[0]):
+        why = (
+            f"fragility fracture of the {' and '.join(sorted(set(hipvert)))}"
+            if hipvert
+            else f"{n_fx} fragility fractures"
+        )
+        res.rules_fired.append(_rule("CAROC-HIGHFX", f"{why[0].upper()}{why[1:]} -> high.", "high_fracture_sites"))
+    else:
+        if fn is None:
+            res.rules_fired.append(
+                _rule("CAROC-BASAL", "No femoral neck T-score: basal risk undefined.", "t_score_reference")
+            )
+        else:
+            sex_i = 0 if record.sex == "female" else 1
+            i = int(np.searchsorted(t.rows, row))
+            first, second = t.low_cut[sex_i, i] / 10, t.high_cut[sex_i, i] / 10
+            fn_r = float(round_half_away(fn, t.decimals))
+            band = f"{row}-{int(t.rows[i + 1]) - 1}" if i < len(t.rows) - 1 else f"{row}+"
+            res.rules_fired.append(
+                _rule(
+                    "CAROC-TSCORE",
+                    "The femoral neck T-score must use the NHANES III white-women reference, for women and men.",
+                    "t_score_reference",
+                )
+            )
+            res.rules_fired.append(
+                _rule(
+                    "CAROC-BASAL",
+                    f"{record.sex.capitalize()}, age row {row} (5-year band {band}), femoral neck T {_fmt(fn_r)}: "
+                    f"low if T > {_fmt(first)}, moderate if {_fmt(second)} <= T <= {_fmt(first)}, high if "
+                    f"T < {_fmt(second)} -> basal {basal}.",
+                    "basal_table",
+                    "BoneFit",
+                )
+            )
+        if bool(out.lsth[0]):
+            where = [
+                f"{name} T {_fmt(float(round_half_away(v, 1)))}"
+                for name, v in (("lumbar spine", ls), ("total hip", th))
+                if v is not None and _tenths_scalar(v) <= t.lsth
+            ]
+            res.rules_fired.append(
+                _rule(
+                    "CAROC-LSTH",
+                    f"Basal risk {basal} and {' and '.join(where)} <= {_fmt(t.lsth / 10)} -> moderate.",
+                    "lsth_t_at_or_below",
+                )
+            )
+        factors = []
+        if fx40:
+            factors.append("a fragility fracture after age 40")
+        if gc:
+            factors.append(f"glucocorticoids >= {t.gc_mg:g} mg/day for >= {t.gc_months:g} months")
+        if bool(out.mod2[0]):
+            res.rules_fired.append(_rule("CAROC-MOD2", f"Both {factors[0]} and {factors[1]} -> high.", "mod2_both_factors"))
+        elif bool(out.mod1[0]):
+            if basal == "undefined" and not bool(out.lsth[0]):
+                text = f"{factors[0].capitalize()}: one category up, but an undefined category stays undefined."
+            else:
+                text = f"{factors[0].capitalize()} -> one category up, to {cat}."
+            res.rules_fired.append(_rule("CAROC-MOD1", text, "mod1_fracture_after_age"))
+        if fx40:
+            warnings.append(
+                "CAROC counts a prior fragility fracture as one after age 40 (the record does not carry the age "
+                "at fracture); confirm it occurred after 40."
+            )
+    if not gc and (record.corticosteroids or (dose is not None and dose >= t.gc_mg)) and months is None:
+        warnings.append(
+            "Glucocorticoid duration (glucocorticoid_months) or dose not recorded: the CAROC glucocorticoid "
+            f"factor (>= {t.gc_mg:g} mg/day for >= {t.gc_months:g} months in the prior year) was not applied."
+        )
+    if cat == "undefined":
+        warnings.append("CAROC category undefined: enter the femoral neck T-score (NHANES III white-women reference).")
+    res.warnings.extend(warnings)
+    res.values["age_row"] = Quantity(value=row, unit="years")
+    if fn is not None:
+        res.values["femoral_neck_t_score"] = Quantity(value=float(round_half_away(fn, 1)), unit="{T-score}")
+    res.details.update(
+        basal_category=basal,
+        age_row=row,
+        evaluation_order=list(kf.value("evaluation_order")),
+        inputs={
+            "fragility_fracture_after_40": fx40,
+            "hip_or_vertebral_fracture": bool(hipvert),
+            "multiple_fractures": multi,
+            "prolonged_glucocorticoids": gc,
+            "lumbar_spine_t_score": ls,
+            "total_hip_t_score": th,
+        },
+    )
+    res.citations = [cite(KNOWLEDGE_ID, "CMAJ2010"), cite(KNOWLEDGE_ID, "Leslie2011")]
+    if any(r.rule_id == "CAROC-BASAL" and r.status != "verified" for r in res.rules_fired):
+        res.citations.append(cite(KNOWLEDGE_ID, "BoneFit"))
+    return res.finish()
