@@ -860,8 +860,6 @@ def assess_bone_density(record: PatientRecord, *, as_of: dt.date) -> CalculatorR
     entries = _t_entries(record, data, res, notes)
     for e in entries:
         res.rules_fired.append(_entry_rule(e))
-        if e.converted:
-            res.citations.append(_kcite(SBMD_ID))
     res.details = {"t_scores": [e.as_dict() for e in entries], "notes": notes, "group": group}
     for site in diagnostic_sites():
         for e in entries:
@@ -876,9 +874,12 @@ def assess_bone_density(record: PatientRecord, *, as_of: dt.date) -> CalculatorR
                 res.values[f"{site}_bmd_{e.reference}_scale_g_cm2"] = Quantity(
                     value=float(round_half_away(e.reference_scale_bmd_g_cm2, 3)), unit="g/cm2")
     res.warnings.extend(notes)
-    if group == "z":
-        return _finish_z(record, data, res)
-    return _finish_t(record, as_of, entries, res)
+    out = _finish_z(record, data, res) if group == "z" else _finish_t(record, as_of, entries, res)
+    for rule in out.rules_fired:
+        for c in rule.citations:
+            if c not in out.citations:
+                out.citations.append(c)
+    return out
 
 
 def _finish_t(record: PatientRecord, as_of: dt.date, entries: list[_TEntry], res: CalculatorResult) -> CalculatorResult:
