@@ -57,16 +57,16 @@ def test_cockcroft_gault_matches_the_brief_examples_from_cockcroft_gault_1976(
 def test_cockcroft_gault_scores_all_brief_examples_in_one_vectorised_call() -> None:
     sexes, ages, weights, scrs, expected = zip(*CG_CASES, strict=True)
     crcl = cockcroft_gault(
-        age=np.array(ages), weight_kg=np.array(weights), creatinine_mg_dl=np.array(scrs),
+        age=np.array(ages),
+        weight_kg=np.array(weights),
+        creatinine_mg_dl=np.array(scrs),
         female=np.array([s == "female" for s in sexes]),
     )
     np.testing.assert_allclose(round_half_away(crcl, 1), expected, atol=1e-9)
 
 
 @pytest.mark.parametrize(("sex", "age", "scr", "expected"), EPI_CASES)
-def test_ckd_epi_2021_matches_the_brief_examples_from_inker_2021(
-    sex: str, age: int, scr: float, expected: float
-) -> None:
+def test_ckd_epi_2021_matches_the_brief_examples_from_inker_2021(sex: str, age: int, scr: float, expected: float) -> None:
     egfr = ckd_epi_2021(age=age, creatinine_mg_dl=scr, female=sex == "female")
     assert float(round_half_away(egfr, 1)) == pytest.approx(expected, abs=1e-9)
 
@@ -158,9 +158,7 @@ scrs = st.floats(min_value=0.2, max_value=20)
 
 
 @given(age=ages, weight=weights, scr=scrs, bump=st.floats(min_value=0.01, max_value=5), female=st.booleans())
-def test_crcl_falls_as_creatinine_rises(
-    age: int, weight: float, scr: float, bump: float, female: bool
-) -> None:
+def test_crcl_falls_as_creatinine_rises(age: int, weight: float, scr: float, bump: float, female: bool) -> None:
     lo = cockcroft_gault(age=age, weight_kg=weight, creatinine_mg_dl=scr + bump, female=female)
     hi = cockcroft_gault(age=age, weight_kg=weight, creatinine_mg_dl=scr, female=female)
     assert lo < hi
@@ -190,9 +188,7 @@ def test_crcl_and_egfr_fall_with_age(age: int, weight: float, scr: float, female
     weight=st.one_of(st.none(), st.floats(min_value=20, max_value=300)),
     umol=st.one_of(st.none(), st.floats(min_value=20, max_value=2000)),
 )
-def test_it_never_raises_on_a_valid_record(
-    sex: str, age: int, weight: float | None, umol: float | None
-) -> None:
+def test_it_never_raises_on_a_valid_record(sex: str, age: int, weight: float | None, umol: float | None) -> None:
     kw: dict[str, object] = {"id": "p", "sex": sex, "age": age, "creatinine_umol_l": umol}
     if weight is not None:
         kw.update(weight_kg=weight, height_cm=170.0)

@@ -70,9 +70,7 @@ def test_osta_categories_are_secondary_and_carry_a_visible_warning() -> None:
     assert any("status: secondary" in w for w in res.warnings)
 
 
-@pytest.mark.parametrize(
-    ("idx", "category"), [(-2, "high"), (-1, "moderate"), (3, "moderate"), (4, "low")]
-)
+@pytest.mark.parametrize(("idx", "category"), [(-2, "high"), (-1, "moderate"), (3, "moderate"), (4, "low")])
 def test_ost_for_men_follows_adler_2003_cut_offs(idx: int, category: str) -> None:
     # Adler 2003 (brief 3): high <= -2; moderate -1 to 3; low >= 4. VERIFIED.
     assert CATEGORY_NAMES[int(categorise(idx, OST_MEN))] == category
@@ -87,9 +85,7 @@ def test_ost_for_a_man_is_verified_and_uses_his_weight_and_age() -> None:
     assert res.status == "verified"
 
 
-@pytest.mark.parametrize(
-    ("idx", "category"), [(-4, "high"), (-3, "moderate"), (1, "moderate"), (2, "low")]
-)
+@pytest.mark.parametrize(("idx", "category"), [(-4, "high"), (-3, "moderate"), (1, "moderate"), (2, "low")])
 def test_ost_for_us_women_follows_the_third_party_cut_offs(idx: int, category: str) -> None:
     # Brief 3: high < -3; moderate -3 to 1; low > 1 (UNVERIFIED).
     assert CATEGORY_NAMES[int(categorise(idx, OST_US_WOMEN))] == category
@@ -134,9 +130,7 @@ def test_a_heavier_patient_of_the_same_age_is_never_in_a_higher_category(
 
 
 @given(w10=tenths, age=st.integers(min_value=0, max_value=119), female=st.booleans())
-def test_an_older_patient_of_the_same_weight_is_never_in_a_lower_category(
-    w10: int, age: int, female: bool
-) -> None:
+def test_an_older_patient_of_the_same_weight_is_never_in_a_lower_category(w10: int, age: int, female: bool) -> None:
     tool = OSTA if female else OST_MEN
     order = {LOW: 0, MODERATE: 1, HIGH: 2}
     young = order[int(categorise(index(w10 / 10, age), tool))]

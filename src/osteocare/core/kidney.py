@@ -181,8 +181,7 @@ def assess_kidney(record: PatientRecord) -> CalculatorResult:
         res.rules_fired.append(
             RuleFired(
                 rule_id="UNITS-CREATININE",
-                text=f"Creatinine {scr.value:g} umol/L converted to mg/dL by dividing by "
-                f"{creatinine_factor():g}.",
+                text=f"Creatinine {scr.value:g} umol/L converted to mg/dL by dividing by {creatinine_factor():g}.",
                 status=lowest([creatinine_factor_status()]),
                 citations=tuple(conv),
             )
@@ -205,8 +204,7 @@ def assess_kidney(record: PatientRecord) -> CalculatorResult:
     else:
         crcl = float(
             round_half_away(
-                cockcroft_gault(age=record.age, weight_kg=record.weight_kg, creatinine_mg_dl=scr.mg_dl,
-                                female=female),
+                cockcroft_gault(age=record.age, weight_kg=record.weight_kg, creatinine_mg_dl=scr.mg_dl, female=female),
                 d,
             )
         )
@@ -222,8 +220,7 @@ def assess_kidney(record: PatientRecord) -> CalculatorResult:
         )
     res.details["drug_label_measure"] = "crcl_cockcroft_gault"
     res.details["note"] = (
-        "Drug labels use Cockcroft-Gault CrCl (mL/min); the denosumab boxed warning uses eGFR "
-        "(mL/min/1.73 m2)."
+        "Drug labels use Cockcroft-Gault CrCl (mL/min); the denosumab boxed warning uses eGFR (mL/min/1.73 m2)."
     )
     res.citations = [cite(KNOWLEDGE_ID, "CG1976"), cite(KNOWLEDGE_ID, "Inker2021"), *conv]
     return res.finish()

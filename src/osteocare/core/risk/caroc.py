@@ -186,16 +186,26 @@ def classify(
 # Single patient
 
 
-def _site_t(record: PatientRecord, flat: float | None, site: Site) -> float | None:
-    """The flat T-score field if entered, else the most recent DXA measurement of that site."""
+_FLAT_T: Final[dict[str, str]] = {
+    "femoral_neck": "femoral_neck_t_score",
+    "total_hip": "total_hip_t_score",
+    "lumbar_spine": "lumbar_spine_t_score",
+}
+
+
+def record_t_score(record: PatientRecord, site: Site) -> float | None:
+    """The T-score of ``site``: the flat field if entered, else the most recent DXA measurement of that site
+    (dated measurements preferred; among undated ones the last listed)."""
+    flat = getattr(record, _FLAT_T[site], None) if site in _FLAT_T else None
     if flat is not None:
-        return flat
+        return float(flat)
     found = [m for m in record.dxa if m.site == site and m.t_score is not None]
     if not found:
         return None
-    dated = [m for m in found if m.date is not None]
-    pick = max(dated, key=lambda m: m.date) if dated else found[-1]  # type: ignore[arg-type, return-value]
-    return pick.t_score
+    dated = [(m.date, i, m.t_score) for i, m in enumerate(found) if m.date is not None]
+    if dated:
+        return max(dated, key=lambda d: (d[0], d[1]))[2]
+    return found[-1].t_score
 
 
 def _status(fact: str) -> Status:
@@ -226,9 +236,9 @@ def assess_caroc(record: PatientRecord) -> CalculatorResult:
             f"CAROC applies to treatment-naive patients only and cannot show risk reduction on therapy; "
             f"medications recorded: {drugs} (CAROC-SCOPE)",
         )
-    fn = _site_t(record, record.femoral_neck_t_score, "femoral_neck")
-    ls = _site_t(record, record.lumbar_spine_t_score, "lumbar_spine")
-    th = _site_t(record, record.total_hip_t_score, "total_hip")
+    fn = record_t_score(record, "femoral_neck")
+    ls = record_t_score(record, "lumbar_spine")
+    th = record_t_score(record, "total_hip")
     fragile = [f for f in record.fractures if f.fragility]
     sites = set(kf.value("high_fracture_sites"))
     hipvert = [f.site for f in fragile if f.site in sites]

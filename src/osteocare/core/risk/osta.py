@@ -182,8 +182,7 @@ def assess_osta(record: PatientRecord, *, tool: Tool | None = None) -> Calculato
             )
     if chosen == "osta" and record.ethnicity is None:
         res.warnings.append(
-            f"Ethnicity not recorded: OSTA (derived in Asian women) used by the deployment default "
-            f"({_default_ethnicity()})."
+            f"Ethnicity not recorded: OSTA (derived in Asian women) used by the deployment default ({_default_ethnicity()})."
         )
     res.details["tool"] = chosen
     res.details["truncation"] = kf.value("index_truncation")
