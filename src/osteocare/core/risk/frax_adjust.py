@@ -422,7 +422,7 @@ def assess_frax(record: PatientRecord, *, age_specific: bool = False) -> Calcula
     band = int(out.gc_band[0])
     if band != GC_NOT_APPLIED:
         mode = "age-specific" if age_specific else "all ages"
-        col = f"{int(gc_age_column(record.age)[0])} column" if age_specific else "all-ages column"
+        col = f"{int(gc_age_column(record.age))} column" if age_specific else "all-ages column"
         mp, hp = int(out.mof_gc_percent[0]), int(out.hip_gc_percent[0])
         res.rules_fired.append(
             RuleFired(
