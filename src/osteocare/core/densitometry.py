@@ -525,7 +525,7 @@ def significant_change(
     change = round_half_away(np.abs(bmd_change(bmd_before, bmd_after, unit=unit)), nd)
     limit = round_half_away(np.asarray(lsc, dtype=np.float64), nd)
     with np.errstate(invalid="ignore"):
-        out: BoolArray = np.asarray(change >= limit, dtype=bool)
+        out: BoolArray = np.atleast_1d(np.asarray(change >= limit, dtype=bool))
     return out
 
 
@@ -538,7 +538,7 @@ def precision_study(repeat_scans_g_cm2: npt.ArrayLike, *, site: str | None = Non
     a = np.asarray(repeat_scans_g_cm2, dtype=np.float64)
     sd = rms_sd(a)
     check_range("precision error (RMS-SD)", sd, "precision_error_g_cm2")
-    lsc = float(least_significant_change(sd)[()])
+    lsc = float(least_significant_change(sd).item())
     kf = load(LSC_ID)
     m, k = a.shape
     designs = [(int(p), int(s)) for p, s in kf.value("precision_study_designs")]
@@ -600,9 +600,9 @@ def compare_scans(
         res.reason = problem
         return res
     assert before.bmd_g_cm2 is not None and after.bmd_g_cm2 is not None
-    lsc = float(least_significant_change(precision_error)[()])
-    change = float(bmd_change(before.bmd_g_cm2, after.bmd_g_cm2, unit=unit)[()])
-    sig = bool(significant_change(before.bmd_g_cm2, after.bmd_g_cm2, lsc, unit=unit)[()])
+    lsc = float(least_significant_change(precision_error).item())
+    change = float(bmd_change(before.bmd_g_cm2, after.bmd_g_cm2, unit=unit).item())
+    sig = bool(significant_change(before.bmd_g_cm2, after.bmd_g_cm2, lsc, unit=unit).item())
     direction = "decrease" if change < 0 else "increase"
     res.category = f"significant_{direction}" if sig else "no_significant_change"
     res.values = {
