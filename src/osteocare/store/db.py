@@ -1,0 +1,113 @@
+"""Engine and session factory for the clinic store, built from :class:`~osteocare.settings.Settings`.
+
+Transactions:
+
+* :meth:`Database.write` is one unit of work: everything inside commits together or not at all.
+  On SQLite it starts with ``BEGIN IMMEDIATE`` so that two writers queue for the write lock (with a busy
+  timeout) instead of failing when both try to upgrade a read lock; on PostgreSQL it is a normal
+  READ COMMITTED transaction, and uniqueness races are settled by unique constraints.
+* :meth:`Database.read` is a read-only session (rolled back at the end).
+
+SQLite runs in WAL mode with foreign keys on: a writer killed mid-transaction leaves only uncommitted WAL
+frames, which are discarded on the next open.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Session, sessionmaker
+
+from ..settings import Settings, get_settings, normalise_database_url
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+def _sqlite_file(url: str) -> Path | None:
+    rest = url.split("://", 1)[1] if "://" in url else ""
+    path = rest[1:] if rest.startswith("/") else rest
+    path = path.split("?", 1)[0]
+    if path in ("", ":memory:"):
+        return None
+    return Path(path)
+
+
+def make_engine(url: str, *, echo: bool = False) -> Engine:
+    """An engine for ``url``; for a SQLite file, its folder is created first."""
+    url = normalise_database_url(url)
+    if url.startswith("sqlite"):
+        f = _sqlite_file(url)
+        if f is not None:
+            f.parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, echo=echo, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+        in_memory = f is None
+
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+            dbapi_conn.isolation_level = None  # we emit BEGIN ourselves (see _on_begin)
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+            if not in_memory:
+                cur.execute("PRAGMA journal_mode=WAL")
+                cur.execute("PRAGMA synchronous=FULL")
+            cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _on_begin(conn: Connection) -> None:
+            immediate = conn.get_execution_options().get("osteocare_write", False)
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+        return engine
+    return create_engine(url, echo=echo, pool_pre_ping=True)
+
+
+class Database:
+    """The store: one engine, a write-session factory and a read-session factory."""
+
+    def __init__(self, url: str, *, echo: bool = False) -> None:
+        self.url = normalise_database_url(url)
+        self.engine = make_engine(self.url, echo=echo)
+        self._writer = sessionmaker(self.engine.execution_options(osteocare_write=True), expire_on_commit=False)
+        self._reader = sessionmaker(self.engine, expire_on_commit=False)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @contextmanager
+    def write(self) -> Iterator[Session]:
+        """One transaction: commit on success, roll back everything on any exception."""
+        with self._writer.begin() as session:
+            yield session
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        session = self._reader()
+        try:
+            yield session
+        finally:
+            session.rollback()
+            session.close()
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    def __repr__(self) -> str:
+        return f"Database({self.engine.url.render_as_string(hide_password=True)!r})"
+
+
+def open_database(settings: Settings | None = None, *, upgrade: bool = True) -> Database:
+    """Open the configured store, creating and migrating it to the latest schema on first use."""
+    settings = settings or get_settings()
+    db = Database(settings.database_url, echo=settings.sql_echo)
+    if upgrade:
+        from .migrate import upgrade as run_upgrade
+
+        run_upgrade(db)
+    return db

@@ -1,0 +1,76 @@
+"""Migrations: an empty database goes to head and back, on SQLite and PostgreSQL; the schema matches the models."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import inspect
+
+from osteocare.store.db import Database
+from osteocare.store.migrate import alembic_config, current_revision, downgrade, head_revision, upgrade
+from osteocare.store.models import Base
+from osteocare.store.testing import fresh_postgres_database, postgres_unreachable_reason, under_ci
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
+    if request.param == "sqlite":
+        db = Database(f"sqlite:///{tmp_path / 'empty.sqlite3'}")
+        try:
+            yield db
+        finally:
+            db.dispose()
+        return
+    reason = postgres_unreachable_reason()
+    if reason is not None:
+        if under_ci():
+            pytest.fail(f"CI=true and {reason}", pytrace=False)
+        pytest.skip(reason)
+    with fresh_postgres_database() as url:
+        db = Database(url)
+        try:
+            yield db
+        finally:
+            db.dispose()
+
+
+def _tables(db: Database) -> set[str]:
+    return set(inspect(db.engine).get_table_names()) - {"alembic_version"}
+
+
+def test_it_migrates_an_empty_database_to_head_and_back(empty_db: Database) -> None:
+    assert _tables(empty_db) == set()
+    upgrade(empty_db)
+    assert current_revision(empty_db) == head_revision()
+    assert _tables(empty_db) == set(Base.metadata.tables)
+    downgrade(empty_db, "base")
+    assert current_revision(empty_db) is None
+    assert _tables(empty_db) == set()
+    upgrade(empty_db)
+    assert _tables(empty_db) == set(Base.metadata.tables)
+
+
+def test_the_migrated_schema_matches_the_models(empty_db: Database) -> None:
+    upgrade(empty_db)
+    with empty_db.engine.connect() as conn:
+        ctx = MigrationContext.configure(conn, opts={"compare_type": True})
+        diff = compare_metadata(ctx, Base.metadata)
+    assert diff == [], diff
+
+
+def test_upgrading_twice_is_a_no_op(empty_db: Database) -> None:
+    upgrade(empty_db)
+    upgrade(empty_db)
+    assert current_revision(empty_db) == head_revision()
+
+
+def test_the_alembic_configuration_needs_no_ini_file(tmp_path: Path) -> None:
+    db = Database(f"sqlite:///{tmp_path / 'x.sqlite3'}")
+    cfg = alembic_config(db)
+    assert cfg.config_file_name is None
+    assert cfg.get_main_option("script_location") == "osteocare.store:migrations"
+    db.dispose()
