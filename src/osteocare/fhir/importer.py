@@ -1,0 +1,1054 @@
+"""FHIR R4 import: Bundles (transaction, collection, searchset, ...) -> PatientRecords with an import report.
+
+The importer reads the JSON leniently (real-world bundles are messy) and checks each resource it uses against
+the R4B models of ``fhir.resources``: a resource that does not validate is still read where possible and the
+report says so. Codes are looked up in the knowledge code maps (:mod:`osteocare.fhir.codes`); an unknown code is
+reported as skipped, never guessed. Units are converted only by the factors in the knowledge files; any other
+unit is skipped with the reason. Facts dated after the as-of date are not used.
+
+Public functions: :func:`import_bundle`, :func:`import_path`, :func:`import_json`, :func:`record_from_fhir`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from ..core.errors import InputError
+from ..core.limits import check_range
+from ..core.records import DxaMeasurement, PatientRecord, RecordErrors, parse_record
+from ..core.status import FactStatus
+from ..core.units import canonical_creatinine_unit, canonical_vitamin_d_unit
+from . import codes
+from .codes import CodeEntry, lookup
+from .local import LOCAL_SYSTEM, local_entry
+from .report import Diagnosis, ImportReport, SiteUnknownScore
+
+UCUM = "http://unitsofmeasure.org"
+USED_TYPES = (
+    "Patient", "Observation", "Condition", "Procedure", "MedicationRequest", "MedicationStatement",
+    "MedicationAdministration", "DiagnosticReport", "Medication",
+)
+#: Resources read for their facts (the others in USED_TYPES only support them).
+FACT_TYPES = ("Observation", "Condition", "Procedure", "MedicationRequest", "MedicationStatement",
+              "MedicationAdministration")
+
+
+class ImportResult(NamedTuple):
+    record: PatientRecord | None
+    report: ImportReport
+
+
+# ============================================================================ small readers
+def parse_fhir_date(value: Any) -> tuple[dt.date | None, str | None]:
+    """A FHIR date/dateTime/instant -> (date, problem). Partial dates give the first day, with a problem."""
+    if not isinstance(value, str) or not value.strip():
+        return None, "no date"
+    v = value.strip()
+    m = re.match(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?", v)
+    if not m:
+        return None, f"unreadable date {v!r}"
+    y, mo, d = m.group(1), m.group(2), m.group(3)
+    try:
+        day = dt.date(int(y), int(mo or 1), int(d or 1))
+    except ValueError:
+        return None, f"unreadable date {v!r}"
+    if d is None:
+        return day, f"partial date {v!r} read as {day.isoformat()}"
+    return day, None
+
+
+def _codings(cc: Any) -> list[dict[str, Any]]:
+    if not isinstance(cc, dict):
+        return []
+    return [c for c in cc.get("coding") or [] if isinstance(c, dict)]
+
+
+def _cc_text(cc: Any) -> str:
+    if not isinstance(cc, dict):
+        return ""
+    parts = [str(cc.get("text") or "")] + [str(c.get("display") or "") for c in _codings(cc)]
+    return " ".join(dict.fromkeys(p.strip() for p in parts if p and p.strip()))
+
+
+def _code_str(c: dict[str, Any]) -> str:
+    return f"{c.get('system') or '(no system)'}|{c.get('code') or '(no code)'}"
+
+
+def _first_known(cc: Any, order: tuple[str, ...] = ()) -> tuple[CodeEntry | None, dict[str, Any] | None]:
+    """The first coding with a known code (preferring systems in ``order``), and that coding."""
+    found: list[tuple[int, CodeEntry, dict[str, Any]]] = []
+    for c in _codings(cc):
+        if c.get("system") == LOCAL_SYSTEM:
+            e = local_entry(str(c.get("code") or ""))
+        else:
+            e = lookup(c.get("system"), c.get("code"))
+        if e is not None:
+            rank = order.index(e.system) if e.system in order else len(order)
+            found.append((rank, e, c))
+    if not found:
+        return None, None
+    found.sort(key=lambda t: t[0])
+    return found[0][1], found[0][2]
+
+
+def _describe_codes(cc: Any) -> str:
+    cs = _codings(cc)
+    if not cs:
+        return "no coding" + (f" (text {cc.get('text')!r})" if isinstance(cc, dict) and cc.get("text") else "")
+    return ", ".join(_code_str(c) for c in cs)
+
+
+def _ref_key(ref: Any) -> str | None:
+    """A reference -> a key comparable with an entry's fullUrl or 'Type/id'."""
+    if isinstance(ref, dict):
+        ref = ref.get("reference")
+    if not isinstance(ref, str) or not ref:
+        return None
+    if ref.startswith(("urn:uuid:", "urn:oid:", "#")):
+        return ref
+    m = re.search(r"([A-Za-z]+)/([A-Za-z0-9\-.]{1,64})(?:/_history/[^/]+)?$", ref)
+    return f"{m.group(1)}/{m.group(2)}" if m else ref
+
+
+def _is_synthea(res: dict[str, Any], bundle_synthea: bool, markers: list[str]) -> bool:
+    if bundle_synthea:
+        return True
+    blob = json.dumps({k: res.get(k) for k in ("meta", "identifier", "text")}).casefold()
+    return any(m.casefold() in blob for m in markers)
+
+
+# ============================================================================ R4B validation
+def _validate(res: dict[str, Any]) -> str | None:
+    """None if the resource validates under the R4B models, else the first problem."""
+    try:
+        from fhir.resources.R4B import get_fhir_model_class
+
+        cls = get_fhir_model_class(str(res.get("resourceType")))
+    except Exception:  # unknown resource type
+        return f"unknown FHIR R4B resource type {res.get('resourceType')!r}"
+    try:
+        cls.model_validate(res)
+    except Exception as exc:  # any pydantic or FHIR validation error
+        text = str(exc).splitlines()
+        return " ".join(text[:3])[:300]
+    return None
+
+
+# ============================================================================ bundle walk
+@dataclass
+class _Entry:
+    full_url: str | None
+    res: dict[str, Any]
+
+    @property
+    def type(self) -> str:
+        return str(self.res.get("resourceType"))
+
+    @property
+    def label(self) -> str:
+        rid = self.res.get("id") or (self.full_url or "?").rsplit(":", 1)[-1]
+        return f"{self.type}/{rid}"
+
+    def keys(self) -> set[str]:
+        out = set()
+        if self.full_url:
+            out.add(self.full_url)
+            k = _ref_key(self.full_url)
+            if k:
+                out.add(k)
+        if self.res.get("id"):
+            out.add(f"{self.type}/{self.res['id']}")
+        return out
+
+
+def _walk(bundle: dict[str, Any], out: list[_Entry], notes: list[str]) -> None:
+    for i, e in enumerate(bundle.get("entry") or []):
+        if not isinstance(e, dict):
+            notes.append(f"entry {i} is not an object; ignored")
+            continue
+        res = e.get("resource")
+        if not isinstance(res, dict):
+            notes.append(f"entry {i} has no resource (e.g. a response entry); ignored")
+            continue
+        if res.get("resourceType") == "Bundle":
+            _walk(res, out, notes)
+            continue
+        search = e.get("search") or {}
+        if isinstance(search, dict) and search.get("mode") == "outcome":
+            notes.append(f"entry {i}: search outcome ({res.get('resourceType')}) ignored")
+            continue
+        out.append(_Entry(e.get("fullUrl"), res))
+
+
+def _subject(res: dict[str, Any]) -> str | None:
+    return _ref_key(res.get("subject") or res.get("patient"))
+
+
+# ============================================================================ per-patient builder
+@dataclass
+class _Course:
+    drug: str
+    start: dt.date | None
+    end: dt.date | None
+    last_dose: dt.date | None = None
+    label: str = ""
+
+
+@dataclass
+class _Builder:
+    patient: _Entry
+    report: ImportReport
+    as_of: dt.date
+    synthea: bool
+    index: dict[str, _Entry]
+    sex: str | None = None
+    age: int | None = None
+    fields: dict[str, Any] = field(default_factory=dict)
+    body: dict[str, list[tuple[dt.date | None, float, str]]] = field(default_factory=dict)
+    dxa: dict[tuple[str, dt.date | None, str | None], dict[str, Any]] = field(default_factory=dict)
+    labs: list[dict[str, Any]] = field(default_factory=list)
+    fractures: list[dict[str, Any]] = field(default_factory=list)
+    falls: list[dict[str, Any]] = field(default_factory=list)
+    courses: list[_Course] = field(default_factory=list)
+    conditions: list[dict[str, Any]] = field(default_factory=list)
+    doses: list[tuple[str, dt.date, str]] = field(default_factory=list)
+    menopause_from_code: tuple[str, FactStatus] | None = None
+
+    # -------------------------------------------------------------- helpers
+    def add(self, entry: _Entry, outcome: str, reason: str, ce: CodeEntry | None = None,
+            coding: dict[str, Any] | None = None, target: str | None = None,
+            status: FactStatus | None = None) -> None:
+        self.report.add(
+            entry.label, outcome, reason,  # type: ignore[arg-type]
+            code=_code_str(coding) if coding else (f"{ce.system_uri}|{ce.code}" if ce else None),
+            display=(coding or {}).get("display"),
+            target=target,
+            status=status or (ce.status if ce else None),
+            knowledge_id=ce.knowledge_id if ce else None,
+        )
+
+    def date_of(self, entry: _Entry, *candidates: tuple[str, Any]) -> tuple[dt.date | None, list[str]]:
+        """First readable date among (label, value) candidates; problems to flag."""
+        problems = []
+        for label, v in candidates:
+            if isinstance(v, dict):  # Period
+                v = v.get("start") or v.get("end")
+            if v is None:
+                continue
+            day, problem = parse_fhir_date(v)
+            if day is not None:
+                if label not in ("effective", "onset", "performed", "authoredOn", "effectiveDateTime"):
+                    problems.append(f"date taken from {label}")
+                if problem:
+                    problems.append(problem)
+                return day, problems
+            if problem:
+                problems.append(f"{label}: {problem}")
+        problems.append("no date")
+        return None, problems
+
+    def future(self, day: dt.date | None) -> bool:
+        return day is not None and day > self.as_of
+
+    # -------------------------------------------------------------- Patient
+    def read_patient(self) -> None:
+        p = self.patient.res
+        label = self.patient.label
+        gender = p.get("gender")
+        if gender in ("female", "male"):
+            self.sex = gender
+            self.report.add(label, "mapped", f"sex {gender} from Patient.gender", target="sex")
+        else:
+            birthsex = next(
+                (x.get("valueCode") for x in p.get("extension") or []
+                 if isinstance(x, dict) and str(x.get("url", "")).endswith("us-core-birthsex")), None)
+            if birthsex in ("F", "M"):
+                self.sex = "female" if birthsex == "F" else "male"
+                self.report.add(label, "flagged", f"Patient.gender is {gender!r}; sex {self.sex} taken from the US Core "
+                                "birth-sex extension", target="sex")
+            else:
+                self.report.add(label, "error", f"Patient.gender is {gender!r}: the calculators need female or male; "
+                                "no record can be made")
+        birth, problem = parse_fhir_date(p.get("birthDate"))
+        if birth is None:
+            self.report.add(label, "error", f"Patient.birthDate: {problem}; the age is unknown and no record can be "
+                            "made (add the birth date)")
+        else:
+            if birth > self.as_of:
+                self.report.add(label, "error", f"born {birth.isoformat()}, after the as-of date {self.as_of}")
+            else:
+                age = self.as_of.year - birth.year - ((self.as_of.month, self.as_of.day) < (birth.month, birth.day))
+                self.age = age
+                self.report.add(label, "flagged" if problem else "mapped",
+                                f"age {age} on {self.as_of.isoformat()} from birth date {birth.isoformat()}"
+                                + (f" ({problem})" if problem else ""), target="age")
+        died = p.get("deceasedDateTime")
+        if p.get("deceasedBoolean") is True or died:
+            when = parse_fhir_date(died)[0] if died else None
+            self.report.add(label, "flagged", "the patient is recorded as deceased"
+                            + (f" on {when.isoformat()}" if when else ""), target=None)
+        for x in p.get("extension") or []:
+            if isinstance(x, dict) and str(x.get("url", "")).endswith(("us-core-race", "us-core-ethnicity")):
+                self.report.add(label, "skipped", f"{x['url'].rsplit('/', 1)[-1]}: race and ethnicity codes are not in "
+                                "the knowledge code maps; QFracture's ethnicity is left to the deployment default")
+                break
+
+    # -------------------------------------------------------------- Observation
+    def read_observation(self, e: _Entry) -> None:
+        r = e.res
+        status = r.get("status")
+        if status in ("entered-in-error", "cancelled"):
+            self.report.add(e.label, "skipped", f"status {status}")
+            return
+        ce, coding = _first_known(r.get("code"), ("local", "loinc"))
+        day, problems = self.date_of(e, ("effective", r.get("effectiveDateTime") or r.get("effectivePeriod")
+                                         or r.get("effectiveInstant")), ("issued", r.get("issued")))
+        if status in ("preliminary", "registered"):
+            problems.append(f"status {status}")
+        if ce is None:
+            comps = [c for c in r.get("component") or [] if isinstance(c, dict)]
+            known = [(c, *_first_known(c.get("code"))) for c in comps]
+            known = [k for k in known if k[1] is not None]
+            if not known:
+                self.report.add(e.label, "skipped", "code not in the knowledge code maps: " + _describe_codes(r.get("code")))
+                return
+            for comp, cce, ccoding in known:
+                self.observation_value(e, cce, ccoding, comp, day, problems, r)
+            return
+        if ce.get("concept") in ("dxa_report", "dxa_panel"):
+            self.report.add(e.label, "mapped", f"{ce.get('concept')}: grouping only; its member Observations are read",
+                            code=f"{ce.system_uri}|{ce.code}", status=ce.status)
+            return
+        self.observation_value(e, ce, coding, r, day, problems, r)
+        for comp in r.get("component") or []:
+            if isinstance(comp, dict):
+                cce, ccoding = _first_known(comp.get("code"), ("loinc",))
+                if cce is not None and cce.get("concept") in ("dxa_t_score", "dxa_z_score", "dxa_bmd"):
+                    self.observation_value(e, cce, ccoding, comp, day, list(problems), r)
+
+    def quantity(self, holder: dict[str, Any]) -> tuple[float | None, str | None, str | None]:
+        """(value, unit, problem) from valueQuantity (or a numeric valueString/valueInteger)."""
+        q = holder.get("valueQuantity")
+        if isinstance(q, dict):
+            if q.get("comparator"):
+                return None, None, f"value has comparator {q['comparator']!r}: not a measured value"
+            v = q.get("value")
+            if not isinstance(v, int | float) or isinstance(v, bool):
+                return None, None, "valueQuantity has no numeric value"
+            unit = q.get("code") if q.get("system") == UCUM and q.get("code") else q.get("unit") or q.get("code")
+            return float(v), unit, None
+        if isinstance(holder.get("valueInteger"), int):
+            return float(holder["valueInteger"]), None, None
+        if isinstance(holder.get("valueDecimal"), int | float):
+            return float(holder["valueDecimal"]), None, None
+        s = holder.get("valueString")
+        if isinstance(s, str):
+            try:
+                return float(s.strip()), None, "value written as text"
+            except ValueError:
+                return None, None, f"text value {s!r} is not a number"
+        if holder.get("dataAbsentReason"):
+            return None, None, "value absent (dataAbsentReason " + _cc_text(holder["dataAbsentReason"]) + ")"
+        return None, None, "no value"
+
+    def observation_value(self, e: _Entry, ce: CodeEntry, coding: dict[str, Any] | None, holder: dict[str, Any],
+                          day: dt.date | None, problems: list[str], res: dict[str, Any]) -> None:
+        if ce.system == "local":
+            if ce.get("concept") == "field":
+                self.local_value(e, ce, holder, day)
+            else:
+                self.add(e, "skipped", f"local code {ce.code}: derived by OsteoCare, recomputed rather than imported", ce)
+            return
+        concept = str(ce.get("concept"))
+        value, unit, vproblem = self.quantity(holder)
+        if value is None:
+            self.add(e, "skipped", vproblem or "no value", ce, coding)
+            return
+        if self.future(day):
+            self.add(e, "skipped", f"dated {day} after the as-of date {self.as_of}", ce, coding)
+            return
+        flags = list(problems) + ([vproblem] if vproblem else [])
+        if concept in ("body_weight", "body_height", "bmi"):
+            self.body_value(e, ce, coding, concept, value, unit, day, flags)
+        elif concept.startswith("dxa_"):
+            self.dxa_value(e, ce, coding, concept, value, unit, day, flags, res)
+        elif concept == "lab":
+            self.lab_value(e, ce, coding, value, unit, day, flags)
+        else:
+            self.add(e, "skipped", f"concept {concept} is not read from an Observation", ce, coding)
+
+    def convert(self, concept: str, value: float, unit: str | None) -> tuple[float | None, str]:
+        conv = codes.table("loinc").rule("unit_conversions").get(concept)
+        if conv is None:
+            return None, f"no unit rule for {concept}"
+        factors: dict[str, float] = conv["factors"]
+        u = unit
+        if u is not None and u not in factors:
+            u = codes.canonical_spelling(u) or u
+        mis: dict[str, str] = codes.table("loinc").rule("misspelled_units")
+        if u in mis:
+            return value * float(factors[mis[u]]), f"unit {unit!r} read as {mis[u]} (the HL7 DXA example's error)"
+        if u is None or u == "":
+            if concept in ("dxa_t_score", "dxa_z_score"):
+                return value, "no unit (a score has no dimension)"
+            return None, f"no unit; {conv['canonical']} expected"
+        if u not in factors:
+            return None, f"unit {unit!r} is not one OsteoCare converts ({', '.join(factors)})"
+        f = float(factors[u])
+        return value * f, ("" if f == 1 else f"converted from {unit} to {conv['canonical']}")
+
+    def body_value(self, e: _Entry, ce: CodeEntry, coding: dict[str, Any] | None, concept: str, value: float,
+                   unit: str | None, day: dt.date | None, flags: list[str]) -> None:
+        v, how = self.convert(concept, value, unit)
+        if v is None:
+            self.add(e, "skipped", how, ce, coding)
+            return
+        name = {"body_weight": "weight_kg", "body_height": "height_cm", "bmi": "bmi"}[concept]
+        try:
+            check_range(name, v)
+        except InputError as exc:
+            self.add(e, "skipped", str(exc), ce, coding)
+            return
+        self.body.setdefault(name, []).append((day, v, e.label))
+        if how:
+            flags.append(how)
+        note = "; ".join(f for f in flags if f)
+        self.add(e, "flagged" if note else "mapped", f"{name} = {v:g}" + (f" ({note})" if note else ""), ce, coding,
+                 target=name)
+
+    def _body_site_text(self, res: dict[str, Any]) -> str:
+        return _cc_text(res.get("bodySite")) + " " + " ".join(
+            str(n.get("text") or "") for n in res.get("note") or [] if isinstance(n, dict))
+
+    def dxa_value(self, e: _Entry, ce: CodeEntry, coding: dict[str, Any] | None, concept: str, value: float,
+                  unit: str | None, day: dt.date | None, flags: list[str], res: dict[str, Any]) -> None:
+        kind = {"dxa_t_score": "t_score", "dxa_z_score": "z_score", "dxa_bmd": "bmd_g_cm2"}[concept]
+        v, how = self.convert(concept, value, unit)
+        if v is None:
+            self.add(e, "skipped", how, ce, coding)
+            return
+        if how:
+            flags.append(how)
+        loinc = codes.table("loinc")
+        site = str(ce.get("site"))
+        body = self._body_site_text(res).casefold()
+        rule = loinc.rule("synthea_generic_t_score")
+        display = str((coding or {}).get("display") or "")
+        if ce.code == rule["code"] and (display in rule["displays"] or _is_synthea(res, self.synthea,
+                                                                                 rule["synthea_markers"])):
+            why = ("LOINC 38265-5 is the forearm T-score, but this Observation uses it as a generic 'DXA [T-score]' "
+                   "(the Synthea quirk): read as a T-score with site unknown; it feeds no site-specific rule")
+            self.report.site_unknown_scores.append(SiteUnknownScore(kind=kind, value=v, date=day, code=ce.code,
+                                                                    region="unknown", reason=why))
+            self.add(e, "flagged", why, ce, coding, target="report.site_unknown_scores",
+                     status=loinc.rule_status("synthea_generic_t_score"))
+            return
+        target_site: str | None = None
+        note = ""
+        if site in ("total_hip", "lumbar_spine"):
+            target_site = site
+        elif site == "femur":
+            for sub, words in loinc.rule("femur_sub_regions").items():
+                if any(w.casefold() in body for w in words):
+                    target_site = sub
+                    note = f"Femur code with bodySite naming {sub.replace('_', ' ')}"
+                    break
+            if target_site is None:
+                target_site = "femoral_neck"
+                note = "Femur code read as the femoral neck (codes.md 2.1)" + (
+                    "" if not body.strip() else f"; bodySite {body.strip()!r} did not name a sub-region")
+        elif site == "forearm":
+            for sub, words in loinc.rule("forearm_sub_regions").items():
+                if any(w.casefold() in body for w in words):
+                    target_site = sub
+                    note = "forearm code with bodySite naming the 33% radius"
+            if target_site is None:
+                why = ("forearm score without the 33% radius named in bodySite: kept in the report, not used "
+                       "(ISCD diagnoses on the 33% radius only)")
+                self.report.site_unknown_scores.append(SiteUnknownScore(
+                    kind=kind, value=v, date=day, code=ce.code, region="forearm (sub-region unknown)", reason=why))
+                self.add(e, "flagged", why, ce, coding, target="report.site_unknown_scores")
+                return
+        elif site == "calcaneus":
+            self.add(e, "skipped", f"calcaneus {kind} {v:g}: not a diagnostic site (ISCD: lumbar spine, total hip, "
+                     "femoral neck, 33% radius); the record has no calcaneus site", ce, coding)
+            return
+        else:
+            why = "DXA value for an unspecified bone: kept in the report, not used"
+            self.report.site_unknown_scores.append(SiteUnknownScore(kind=kind, value=v, date=day, code=ce.code,
+                                                                    region="unspecified bone", reason=why))
+            self.add(e, "flagged", why, ce, coding, target="report.site_unknown_scores")
+            return
+        lat = ce.get("laterality")
+        try:
+            DxaMeasurement.model_validate({"site": target_site, kind: v})
+        except Exception as exc:  # InputError raised inside pydantic validation
+            self.add(e, "skipped", f"{kind} {v:g}: {exc}".splitlines()[0], ce, coding)
+            return
+        key = (target_site, day, lat)
+        slot = self.dxa.setdefault(key, {"site": target_site, "date": day})
+        if kind in slot and slot[kind] != v:
+            flags.append(f"a second {kind} for {target_site} on {day} ({slot[kind]:g}) was replaced")
+        slot[kind] = v
+        for comp in res.get("component") or []:
+            if not isinstance(comp, dict):
+                continue
+            for c in _codings(comp.get("code")):
+                le = local_entry(str(c.get("code") or "")) if c.get("system") == LOCAL_SYSTEM else None
+                if le is not None and le.get("concept") == "dxa_component":
+                    val = comp.get("valueString") if "valueString" in comp else comp.get("valueInteger")
+                    if val is not None:
+                        slot[str(le.get("field"))] = val
+        if note:
+            flags.append(note)
+        if lat:
+            flags.append(f"{lat} side; the record has no laterality")
+        text = "; ".join(f for f in flags if f)
+        hard = [f for f in flags if f and not f.startswith(("Femur code read", "Femur code with", "forearm code"))]
+        self.add(e, "flagged" if hard else "mapped", f"dxa[{target_site}].{kind} = {v:g}" + (f" ({text})" if text else ""),
+                 ce, coding, target=f"dxa[{target_site}].{kind}")
+
+    def lab_value(self, e: _Entry, ce: CodeEntry, coding: dict[str, Any] | None, value: float, unit: str | None,
+                  day: dt.date | None, flags: list[str]) -> None:
+        name = str(ce.get("lab"))
+        try:
+            if name == "creatinine":
+                u = canonical_creatinine_unit(unit, "unit")
+                check_range("creatinine", value, "creatinine_umol_l" if u == "umol/L" else "creatinine_mg_dl")
+            elif name.startswith(("vitamin_d", "vitamin_d2")):
+                u = canonical_vitamin_d_unit(unit, "unit")
+            else:
+                allowed: list[str] = codes.table("loinc").rule("lab_units").get(name, [])
+                u = codes.canonical_spelling(unit) if unit is not None else None
+                u = u if u in allowed else (unit if unit in allowed else None)
+                if u is None:
+                    raise InputError("unit", unit, "a unit of " + " or ".join(allowed))
+        except InputError as exc:
+            self.add(e, "skipped", str(exc), ce, coding)
+            return
+        if ce.code == "1989-3":
+            flags.append("25-OH vitamin D3 code read as the total 25-OH vitamin D (many laboratories report the total "
+                         "under it)")
+        self.labs.append({"name": name, "value": value, "unit": u, "date": day})
+        text = "; ".join(f for f in flags if f)
+        self.add(e, "flagged" if text else "mapped", f"labs[{name}] = {value:g} {u}" + (f" ({text})" if text else ""),
+                 ce, coding, target=f"labs[{name}]")
+
+    def local_value(self, e: _Entry, ce: CodeEntry, holder: dict[str, Any], day: dt.date | None) -> None:
+        from .local import read_local_value
+
+        name = str(ce.get("field"))
+        ok, value, why = read_local_value(name, holder)
+        if not ok:
+            self.add(e, "skipped", why, ce)
+            return
+        self.fields[name] = value
+        self.add(e, "mapped", f"{name} = {value!r} (OsteoCare local code)", ce, target=name)
+
+    # -------------------------------------------------------------- Condition
+    def read_condition(self, e: _Entry) -> None:
+        r = e.res
+        ver = " ".join(c.get("code", "") for c in _codings(r.get("verificationStatus")))
+        if ver in ("refuted", "entered-in-error"):
+            self.report.add(e.label, "skipped", f"verification status {ver}")
+            return
+        ce, coding = _first_known(r.get("code"), ("local", "snomed", "icd10cm", "icd10who"))
+        if ce is None:
+            cs = _codings(r.get("code"))
+            nosys = [c for c in cs if not c.get("system") and re.match(r"^[A-Z]\d\d", str(c.get("code") or ""))]
+            why = ("an ICD-10 code without a system: the WHO and US editions differ, so it is not guessed"
+                   if nosys else "code not in the knowledge code maps: " + _describe_codes(r.get("code")))
+            self.report.add(e.label, "skipped", why)
+            return
+        clinical = " ".join(c.get("code", "") for c in _codings(r.get("clinicalStatus")))
+        day, problems = self.date_of(e, ("onset", r.get("onsetDateTime") or r.get("onsetPeriod")),
+                                     ("recordedDate", r.get("recordedDate")))
+        if ver in ("unconfirmed", "provisional", "differential"):
+            problems.append(f"verification status {ver}")
+        if self.future(day):
+            self.add(e, "skipped", f"onset {day} after the as-of date {self.as_of}", ce, coding)
+            return
+        self.apply_concept(e, ce, coding, day, problems, active=clinical not in ("resolved", "inactive", "remission"),
+                           abated=r.get("abatementDateTime"))
+
+    def apply_concept(self, e: _Entry, ce: CodeEntry, coding: dict[str, Any] | None, day: dt.date | None,
+                      problems: list[str], *, active: bool | None = None, abated: Any = None,
+                      from_reason: bool = False) -> None:
+        concept = ce.get("concept")
+        text = "; ".join(p for p in problems if p)
+        if ce.system == "local" and concept == "fracture":
+            self.add_fracture(e, ce, coding, str(ce.get("site")), day, problems, fragility=ce.get("fragility"),
+                              on_treatment=bool(ce.get("on_treatment")))
+            return
+        if concept == "record_condition":
+            resolved = parse_fhir_date(abated)[0] if abated else None
+            self.conditions.append({"code": str(ce.get("condition")), "onset": day, "resolved": resolved})
+            self.add(e, "mapped", f"conditions: {ce.get('condition')} (OsteoCare local code)", ce, coding,
+                     target="conditions")
+            return
+        if concept in ("diagnosis", "finding", "diagnosis_with_fracture"):
+            self.report.diagnoses.append(Diagnosis(diagnosis=str(ce.get("diagnosis")),
+                                                   code=f"{ce.system_uri}|{ce.code}", onset=day, active=active,
+                                                   status=ce.status))
+            self.add(e, "mapped", f"diagnosis {ce.get('diagnosis')} (listed in the report: the patient record has no "
+                     "field for it)" + (f" ({text})" if text else ""), ce, coding, target="report.diagnoses")
+            implied = ce.get("implies") or {}
+            if implied.get("menopausal_status") and self.sex == "female":
+                self.menopause_from_code = (f"{ce.system_uri}|{ce.code}", ce.status)
+            if concept == "diagnosis_with_fracture":
+                self.add_fracture(e, ce, coding, str(ce.get("site")), day, problems, fragility=ce.get("fragility"))
+        elif concept == "fracture":
+            self.add_fracture(e, ce, coding, str(ce.get("site")), day, problems, fragility=ce.get("fragility"))
+        elif concept == "fall":
+            if day is not None and any(f["date"] == day for f in self.falls):
+                self.add(e, "mapped", f"fall on {day} already recorded", ce, coding)
+                return
+            self.falls.append({"date": day, "injurious": bool(ce.get("injurious"))})
+            self.add(e, "flagged" if text else "mapped", f"falls_history: fall on {day or 'unknown date'}"
+                     + (f" ({text})" if text else ""), ce, coding, target="falls_history")
+        elif concept == "dxa_procedure":
+            self.report.dxa_exams.append(day)
+            self.add(e, "mapped", f"DXA scan on {day or 'unknown date'} (listed in the report)", ce, coding,
+                     target="report.dxa_exams")
+        else:
+            self.add(e, "skipped", f"concept {concept} is not read here", ce, coding)
+
+    def add_fracture(self, e: _Entry, ce: CodeEntry, coding: dict[str, Any] | None, site: str, day: dt.date | None,
+                     problems: list[str], *, fragility: Any, on_treatment: bool = False) -> None:
+        flags = [p for p in problems if p]
+        if fragility is None:
+            rule = codes.table("snomed").rule("fracture_cause_unknown")
+            fragility = bool(rule["fragility"])
+            flags.append("the code does not state the cause: recorded as a fragility fracture; confirm")
+        for f in self.fractures:
+            if f["site"] == site and f["date"] == day and day is not None:
+                self.add(e, "mapped", f"fracture ({site}, {day}) already recorded from {f['from']}", ce, coding)
+                return
+        self.fractures.append({"site": site, "date": day, "fragility": bool(fragility), "on_treatment": on_treatment,
+                               "from": e.label})
+        text = "; ".join(flags)
+        self.add(e, "flagged" if text else "mapped", f"fractures: {site} on {day or 'unknown date'}"
+                 + (f" ({text})" if text else ""), ce, coding, target="fractures")
+
+    # -------------------------------------------------------------- Procedure
+    def read_procedure(self, e: _Entry) -> None:
+        r = e.res
+        if r.get("status") in ("not-done", "entered-in-error", "preparation"):
+            self.report.add(e.label, "skipped", f"status {r.get('status')}")
+            return
+        day, problems = self.date_of(e, ("performed", r.get("performedDateTime") or r.get("performedPeriod")))
+        if self.future(day):
+            self.report.add(e.label, "skipped", f"performed {day} after the as-of date {self.as_of}")
+            return
+        ce, coding = _first_known(r.get("code"), ("local", "snomed"))
+        used = False
+        if ce is not None and ce.get("concept") in ("dxa_procedure", "fracture"):
+            self.apply_concept(e, ce, coding, day, problems)
+            used = True
+        for reason in r.get("reasonCode") or []:
+            rce, rcoding = _first_known(reason, ("snomed", "icd10cm", "icd10who"))
+            if rce is not None and rce.get("concept") in ("fracture", "diagnosis_with_fracture"):
+                self.add_fracture(e, rce, rcoding, str(rce.get("site")), day,
+                                  [*problems, "fracture from the procedure's reason"], fragility=rce.get("fragility"))
+                used = True
+        if not used:
+            why = ("code not in the knowledge code maps: " + _describe_codes(r.get("code"))) if ce is None else (
+                f"concept {ce.get('concept')} is not read from a Procedure")
+            self.report.add(e.label, "skipped", why)
+
+    # -------------------------------------------------------------- medications
+    def medication_concept(self, r: dict[str, Any]) -> tuple[Any, str]:
+        cc = r.get("medicationCodeableConcept")
+        if isinstance(cc, dict):
+            return cc, ""
+        ref = r.get("medicationReference")
+        key = _ref_key(ref)
+        if key and key.startswith("#"):
+            for c in r.get("contained") or []:
+                if isinstance(c, dict) and c.get("id") == key[1:]:
+                    return c.get("code"), "contained Medication"
+        if key and key in self.index:
+            return self.index[key].res.get("code"), "referenced Medication"
+        if isinstance(ref, dict) and ref.get("display"):
+            return {"text": ref["display"]}, "medicationReference display only"
+        return None, "medication not found"
+
+    def identify_drug(self, cc: Any) -> tuple[str | None, CodeEntry | None, dict[str, Any] | None, list[str], str]:
+        """(drug id, entry, coding, flags, reason if not identified)."""
+        flags: list[str] = []
+        text = _cc_text(cc)
+        rx = codes.table("rxnorm")
+        excluded: dict[str, list[str]] = rx.rule("excluded_products")
+        rce, rcoding = _first_known(cc, ("local", "rxnorm"))
+        if rce is not None and rce.system == "local" and rce.get("concept") == "drug":
+            return str(rce.get("drug")), rce, rcoding, flags, ""
+        if rce is not None and rce.system == "rxnorm":
+            if rce.get("excluded"):
+                return None, rce, rcoding, [], str(rce.get("reason"))
+            if rce.get("drug") is None:
+                flags.append(str(rce.get("reason")))
+            else:
+                return str(rce.get("drug")), rce, rcoding, flags, ""
+        ace = next((lookup(c.get("system"), c.get("code")) for c in _codings(cc)
+                    if lookup(c.get("system"), c.get("code")) is not None and codes.system_names().get(
+                        str(c.get("system"))) == "atc"), None)
+        if ace is not None:
+            drug = str(ace.get("drug"))
+            for word in excluded.get(drug, []):
+                if word.casefold() in text.casefold():
+                    return None, ace, None, [], f"oncology product ({word!r} in {text!r}): not an osteoporosis medicine"
+            if drug == "denosumab" and "60" not in text:
+                flags.append("ATC M05BX04 does not state the strength (60 mg osteoporosis vs 120 mg oncology); confirm")
+            acoding = next(c for c in _codings(cc) if c.get("code") and str(c.get("code")).upper() == ace.code)
+            return drug, ace, acoding, flags, ""
+        names: dict[str, list[str]] = rx.rule("ingredient_names")
+        for drug, stems in names.items():
+            if text and codes.word_match(text, stems):
+                for word in excluded.get(drug, []):
+                    if word.casefold() in text.casefold():
+                        return None, None, None, [], f"oncology product ({word!r} in {text!r}): not an osteoporosis medicine"
+                flags.append(f"recognised by its ingredient name in {text.strip()!r} (codes.md 4)")
+                return drug, None, None, flags, ""
+        return None, None, None, flags, ("not an osteoporosis medicine or supplement in the knowledge code maps: "
+                                         + _describe_codes(cc))
+
+    def read_medication(self, e: _Entry) -> None:
+        r = e.res
+        t = e.type
+        status = r.get("status")
+        cc, how = self.medication_concept(r)
+        drug, ce, coding, flags, why = self.identify_drug(cc)
+        if drug is None:
+            self.add(e, "skipped", why, ce, coding)
+            return
+        if how and how != "referenced Medication" and how != "contained Medication":
+            flags.append(how)
+        name_status: FactStatus | None = "convention" if ce is None else None
+        if t == "MedicationRequest":
+            if status in ("entered-in-error", "cancelled", "draft"):
+                self.add(e, "skipped", f"{drug}: status {status} (never given)", ce, coding)
+                return
+            if r.get("intent") in ("proposal", "plan"):
+                self.add(e, "skipped", f"{drug}: intent {r.get('intent')} - a proposal is not a medication taken", ce,
+                         coding)
+                return
+            dosage = (r.get("dosageInstruction") or [{}])[0] if isinstance(r.get("dosageInstruction"), list) else {}
+            bounds = ((dosage.get("timing") or {}).get("repeat") or {}).get("boundsPeriod") or {}
+            validity = (r.get("dispenseRequest") or {}).get("validityPeriod") or {}
+            start, p = self.date_of(e, ("authoredOn", r.get("authoredOn")), ("boundsPeriod.start", bounds.get("start")),
+                                    ("validityPeriod.start", validity.get("start")))
+            end = parse_fhir_date(bounds.get("end") or validity.get("end"))[0]
+            finished = status in ("stopped", "completed")
+        elif t == "MedicationStatement":
+            if status in ("entered-in-error", "not-taken", "intended"):
+                self.add(e, "skipped", f"{drug}: status {status}", ce, coding)
+                return
+            period = r.get("effectivePeriod") or {}
+            start, p = self.date_of(e, ("effective", r.get("effectiveDateTime") or period.get("start")),
+                                    ("dateAsserted", r.get("dateAsserted")))
+            end = parse_fhir_date(period.get("end"))[0]
+            finished = status in ("stopped", "completed")
+        else:  # MedicationAdministration
+            if status not in ("completed", "in-progress", None):
+                self.add(e, "skipped", f"{drug}: status {status} (no dose given)", ce, coding)
+                return
+            day, p = self.date_of(e, ("effective", r.get("effectiveDateTime") or r.get("effectivePeriod")))
+            if day is None:
+                self.add(e, "skipped", f"{drug} dose without a date: cannot count it", ce, coding)
+                return
+            if self.future(day):
+                self.add(e, "skipped", f"dose on {day} after the as-of date {self.as_of}", ce, coding)
+                return
+            self.doses.append((drug, day, e.label))
+            text = "; ".join(flags + [x for x in p if x])
+            self.add(e, "flagged" if text else "mapped",
+                     f"medications[{drug}]: dose on {day}" + (f" ({text})" if text else ""), ce, coding,
+                     target=f"medications[{drug}].last_dose", status=name_status)
+            return
+        flags += [x for x in p if x]
+        if self.future(start):
+            self.add(e, "skipped", f"{drug}: starts {start} after the as-of date {self.as_of}", ce, coding)
+            return
+        if finished and end is None:
+            end = start
+            flags.append(f"status {status} without an end date: recorded as ended on its start date")
+        if end is not None and end > self.as_of:
+            end = None
+        self.courses.append(_Course(drug, start, end, label=e.label))
+        text = "; ".join(flags)
+        self.add(e, "flagged" if text else "mapped",
+                 f"medications[{drug}] from {start or 'unknown'} to {end or 'now'}" + (f" ({text})" if text else ""),
+                 ce, coding, target=f"medications[{drug}]", status=name_status)
+
+    # -------------------------------------------------------------- assemble
+    def medications(self) -> list[dict[str, Any]]:
+        courses = list(self.courses)
+        for drug, day, _label in sorted(self.doses, key=lambda d: d[1]):
+            home = next((c for c in courses if c.drug == drug and (c.start is None or c.start <= day)
+                         and (c.end is None or day <= c.end)), None)
+            if home is None:
+                home = next((c for c in courses if c.drug == drug and c.label == "administrations"), None)
+            if home is None:
+                home = _Course(drug, day, None, label="administrations")
+                courses.append(home)
+            home.last_dose = day if home.last_dose is None or day > home.last_dose else home.last_dose
+            if home.start is None or day < home.start:
+                home.start = day if home.label == "administrations" else home.start
+        return [{"drug": c.drug, "start": c.start, "end": c.end, "last_dose": c.last_dose} for c in courses]
+
+    def latest(self, name: str) -> tuple[dt.date | None, float, str] | None:
+        vals = self.body.get(name) or []
+        if not vals:
+            return None
+        return max(vals, key=lambda t: (t[0] or dt.date.min))
+
+    def build(self) -> PatientRecord | None:
+        rep = self.report
+        if self.sex is None or self.age is None:
+            return None
+        data: dict[str, Any] = {"id": str(self.patient.res.get("id") or self.patient.label.split("/")[-1]),
+                                "sex": self.sex, "age": self.age}
+        w, h, b = self.latest("weight_kg"), self.latest("height_cm"), self.latest("bmi")
+        if w and h:
+            data["weight_kg"], data["height_cm"] = w[1], h[1]
+            wh_day = max(w[0] or dt.date.min, h[0] or dt.date.min)
+            if b and (b[0] or dt.date.min) >= wh_day:
+                data["bmi"] = b[1]
+                rep.notes.append(f"BMI {b[1]:g} from the BMI Observation of {b[0]} (weight {w[1]:g} kg of {w[0]}, "
+                                 f"height {h[1]:g} cm of {h[0]})")
+            else:
+                rep.notes.append(f"BMI computed from weight {w[1]:g} kg ({w[0]}) and height {h[1]:g} cm ({h[0]})")
+        elif b:
+            data["bmi"] = b[1]
+            if w:
+                rep.notes.append("weight without a height: only the BMI Observation is used")
+            if h:
+                rep.notes.append("height without a weight: only the BMI Observation is used")
+        elif w or h:
+            rep.notes.append("weight or height alone, without a BMI Observation: no BMI")
+        data["dxa"] = [{k: v for k, v in slot.items()} for slot in self.dxa.values()]
+        data["labs"] = self.labs
+        data["fractures"] = [{k: v for k, v in f.items() if k != "from"} for f in self.fractures]
+        data["falls_history"] = self.falls
+        data["conditions"] = self.conditions
+        data["medications"] = self.medications()
+        if self.fractures:
+            data["prior_fracture"] = True
+            rep.notes.append("prior_fracture set from the imported fractures (QFracture counts a previous fracture at an "
+                             "osteoporotic site): confirm")
+        if self.falls:
+            data["falls"] = True
+        if self.menopause_from_code and "menopausal_status" not in self.fields:
+            data["menopausal_status"] = "postmenopausal"
+            rep.add(self.patient.label, "flagged", f"menopausal_status postmenopausal implied by WHO ICD-10 "
+                    f"{self.menopause_from_code[0]}", code=self.menopause_from_code[0],
+                    status=self.menopause_from_code[1], target="menopausal_status")
+        data.update(self.fields)
+        record = self._validate(data)
+        if record is not None:
+            from ..core.records import FLAGS
+
+            left = [f for f in ("smoking", "alcohol", "ethnicity", "menopausal_status") if f not in data]
+            left += [f for f in FLAGS if f not in data]
+            rep.defaults = left
+            if any(f in left for f in FLAGS):
+                rep.notes.append("risk-factor flags not coded in the knowledge code maps (e.g. cardiovascular disease, "
+                                 "corticosteroids) are left false: QFracture may underestimate the risk; review them")
+        return record
+
+    def _validate(self, data: dict[str, Any]) -> PatientRecord | None:
+        for _ in range(20):
+            try:
+                return parse_record(data)
+            except RecordErrors as exc:
+                errors = exc.errors
+            except InputError as exc:
+                errors = [exc]
+            progressed = False
+            for err in errors:
+                parts = err.field.split(".")
+                top = parts[0]
+                if top in ("id", "sex", "age"):
+                    self.report.add(self.patient.label, "error", f"{err}; no record can be made")
+                    return None
+                if top in data and isinstance(data[top], list) and len(parts) > 1 and parts[1].isdigit():
+                    idx = int(parts[1])
+                    if idx < len(data[top]):
+                        self.report.add(self.patient.label, "skipped", f"{top}[{idx}] dropped: {err}")
+                        data[top].pop(idx)
+                        progressed = True
+                        break
+                if top in data:
+                    self.report.add(self.patient.label, "skipped", f"{top} dropped: {err}")
+                    data.pop(top)
+                    progressed = True
+                elif top in ("weight_kg", "height_cm") or "height" in err.field or "weight" in err.field:
+                    for k in ("weight_kg", "height_cm"):
+                        data.pop(k, None)
+                    self.report.add(self.patient.label, "skipped", f"weight and height dropped: {err}")
+                    progressed = True
+            if not progressed:
+                self.report.add(self.patient.label, "error", f"record not valid: {errors[0]}")
+                return None
+        return None
+
+
+# ============================================================================ public API
+def import_bundle(bundle: Any, *, as_of: dt.date | None = None, source: str = "bundle",
+                  validate: bool = True) -> list[ImportResult]:
+    """Import one FHIR R4 Bundle (a dict, JSON text or an R4B model) into one result per Patient.
+
+    Each result has the :class:`PatientRecord` (None when the patient lacks sex or birth date) and its
+    :class:`ImportReport`. Never raises for bad content: problems are in the reports. A bundle without any
+    Patient gives one result with no record and a report saying why.
+    """
+    day = as_of or dt.date.today()
+    if hasattr(bundle, "model_dump"):
+        bundle = bundle.model_dump(mode="json", by_alias=True, exclude_none=True)
+    if isinstance(bundle, str | bytes):
+        try:
+            bundle = json.loads(bundle)
+        except ValueError as exc:
+            rep = ImportReport(source=source, as_of=day)
+            rep.add("Bundle", "error", f"not valid JSON: {exc}")
+            return [ImportResult(None, rep)]
+    if not isinstance(bundle, dict):
+        rep = ImportReport(source=source, as_of=day)
+        rep.add("Bundle", "error", f"not a FHIR resource (a JSON object was expected, got {type(bundle).__name__})")
+        return [ImportResult(None, rep)]
+    notes: list[str] = []
+    entries: list[_Entry] = []
+    rtype = bundle.get("resourceType")
+    btype = bundle.get("type") if rtype == "Bundle" else None
+    if rtype == "Bundle":
+        _walk(bundle, entries, notes)
+    elif isinstance(rtype, str):
+        entries = [_Entry(None, bundle)]
+        notes.append(f"a single {rtype} resource, not a Bundle")
+    else:
+        rep = ImportReport(source=source, as_of=day)
+        rep.add("Bundle", "error", "no resourceType: not a FHIR resource")
+        return [ImportResult(None, rep)]
+    if btype and btype not in ("transaction", "collection", "searchset", "batch", "document", "message", "history",
+                               "transaction-response", "batch-response"):
+        notes.append(f"unknown bundle type {btype!r}; read as a collection")
+    index: dict[str, _Entry] = {}
+    for en in entries:
+        for k in en.keys():
+            index.setdefault(k, en)
+    patients = [en for en in entries if en.type == "Patient"]
+    read = Counter(en.type for en in entries)
+    synthea = any(en.type == "Patient" and "synthea" in json.dumps(
+        {k: en.res.get(k) for k in ("identifier", "text", "meta")}).casefold() for en in entries)
+
+    def new_report(pid: str | None) -> ImportReport:
+        rep = ImportReport(source=source, bundle_type=btype, patient=pid, as_of=day, read=dict(read))
+        rep.notes.extend(notes)
+        return rep
+
+    if not patients:
+        rep = new_report(None)
+        rep.add("Bundle", "error", "no Patient resource in the bundle: no record can be made")
+        return [ImportResult(None, rep)]
+    owner: dict[str, _Entry] = {}
+    for p in patients:
+        for k in p.keys():
+            owner[k] = p
+    builders = {id(p): _Builder(p, new_report(str(p.res.get("id") or p.label)), day, synthea, index) for p in patients}
+    unused: Counter[str] = Counter()
+    for en in entries:
+        if en.type not in FACT_TYPES:
+            if en.type not in USED_TYPES:
+                unused[en.type] += 1
+            continue
+        subj = _subject(en.res)
+        p = owner.get(subj) if subj else None
+        b = builders[id(p)] if p is not None else None
+        if b is None:
+            if subj is None and len(patients) == 1:
+                b = builders[id(patients[0])]
+                b.report.add(en.label, "flagged", "no subject: assigned to the only patient in the bundle")
+            else:
+                for bb in builders.values():
+                    bb.report.add(en.label, "skipped", f"subject {subj or 'missing'} is not a patient of this bundle")
+                continue
+        if validate:
+            problem = _validate(en.res)
+            if problem:
+                b.report.add(en.label, "flagged", f"does not validate under FHIR R4B ({problem}); read leniently")
+        try:
+            {
+                "Observation": b.read_observation,
+                "Condition": b.read_condition,
+                "Procedure": b.read_procedure,
+                "MedicationRequest": b.read_medication,
+                "MedicationStatement": b.read_medication,
+                "MedicationAdministration": b.read_medication,
+            }[en.type](en)
+        except Exception as exc:  # one bad resource never stops the import
+            b.report.add(en.label, "error", f"could not be read: {type(exc).__name__}: {exc}")
+    results = []
+    for p in patients:
+        b = builders[id(p)]
+        b.read_patient()
+        # Patient facts first in the report
+        b.report.entries.sort(key=lambda x: 0 if x.resource == p.label else 1)
+        for t, n in sorted(unused.items()):
+            b.report.add(f"{t} (x{n})", "skipped", f"{t} resources are not used by OsteoCare")
+        try:
+            record = b.build()
+        except Exception as exc:
+            b.report.add(p.label, "error", f"record could not be built: {type(exc).__name__}: {exc}")
+            record = None
+        b.report.record_created = record is not None
+        results.append(ImportResult(record, b.report))
+    return results
+
+
+def import_json(path: str | Path, *, as_of: dt.date | None = None) -> list[ImportResult]:
+    """Import one JSON file (a Bundle or a single resource)."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        rep = ImportReport(source=str(p), as_of=as_of or dt.date.today())
+        rep.add("file", "error", f"cannot read: {exc}")
+        return [ImportResult(None, rep)]
+    return import_bundle(text, as_of=as_of, source=str(p))
+
+
+def import_path(path: str | Path, *, as_of: dt.date | None = None) -> list[ImportResult]:
+    """Import a file, or every ``*.json`` file in a directory (sorted by name)."""
+    p = Path(path)
+    if p.is_dir():
+        out: list[ImportResult] = []
+        for f in sorted(p.glob("*.json")):
+            out.extend(import_json(f, as_of=as_of))
+        return out
+    return import_json(p, as_of=as_of)
+
+
+def record_from_fhir(path: str | Path, *, as_of: dt.date | None = None) -> tuple[PatientRecord, ImportReport]:
+    """The one patient of a FHIR bundle file and its import report (for ``osteocare assess --fhir``).
+
+    Raises :class:`InputError` when the file holds no usable patient or more than one.
+    """
+    results = import_json(path, as_of=as_of)
+    made = [r for r in results if r.record is not None]
+    if len(results) > 1 and len(made) != 1:
+        raise InputError(str(path), f"{len(results)} patients", "a bundle with exactly one patient (use import-fhir "
+                         "for several)")
+    if not made:
+        rep = results[0].report
+        errors = [f"{e.resource}: {e.reason}" for e in rep.entries if e.outcome == "error"]
+        raise InputError(str(path), "no usable patient", "a Patient with gender and birth date"
+                         + (f" ({'; '.join(errors)})" if errors else ""))
+    rec = made[0].record
+    assert rec is not None
+    return rec, made[0].report
