@@ -17,6 +17,7 @@ from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
+from numba import njit
 
 from ..errors import KnowledgeError
 from ..knowledge import load
@@ -42,7 +43,7 @@ DISCLAIMER: Final = (
 )
 
 # Reason codes for rows that cannot be scored (0 = scored).
-OK, AGE_LOW, AGE_HIGH, BMI_LOW, BMI_HIGH, BAD_HORIZON, MISSING = 0, 1, 2, 3, 4, 5, 6
+OK, AGE_LOW, AGE_HIGH, BMI_LOW, BMI_HIGH, BAD_HORIZON, MISSING, NOT_WHOLE_AGE = 0, 1, 2, 3, 4, 5, 6, 7
 
 _TRANSFORMS: Final[dict[str, Callable[[FloatArray], FloatArray]]] = {
     "pow((age/10),2)": lambda x: x * x,
@@ -68,6 +69,7 @@ class Equation:
     smoke: FloatArray
     age_terms: tuple[tuple[Callable[[FloatArray], FloatArray], float, float], ...]
     bmi_terms: tuple[tuple[Callable[[FloatArray], FloatArray], float, float], ...]
+    bmi_exprs: tuple[tuple[str, float, float], ...]
     survivor: FloatArray  # index = years; survivor[0] unused (NaN)
     age_range: tuple[float, float]
     bmi_range: tuple[float, float]
@@ -76,6 +78,7 @@ class Equation:
 def _equation(name: str, raw: Mapping[str, Any]) -> Equation:
     age_terms: list[tuple[Callable[[FloatArray], FloatArray], float, float]] = []
     bmi_terms: list[tuple[Callable[[FloatArray], FloatArray], float, float]] = []
+    bmi_exprs: list[tuple[str, float, float]] = []
     for key, t in raw["continuous_transforms"].items():
         fn = _TRANSFORMS.get(t["expression"])
         if fn is None:
@@ -83,6 +86,8 @@ def _equation(name: str, raw: Mapping[str, Any]) -> Equation:
         (age_terms if "age" in t["expression"] else bmi_terms).append(
             (fn, float(t["centre"]), float(t["beta"]))
         )
+        if "bmi" in t["expression"]:
+            bmi_exprs.append((str(t["expression"]), float(t["centre"]), float(t["beta"])))
     surv = raw["survivor_by_year"]
     survivor = np.full(max(int(k) for k in surv) + 1, np.nan)
     for k, v in surv.items():
@@ -102,6 +107,7 @@ def _equation(name: str, raw: Mapping[str, Any]) -> Equation:
         smoke=np.asarray(cond["Ismoke"]["values"], dtype=np.float64),
         age_terms=tuple(age_terms),
         bmi_terms=tuple(bmi_terms),
+        bmi_exprs=tuple(bmi_exprs),
         survivor=survivor,
         age_range=(float(ranges["age"][0]), float(ranges["age"][1])),
         bmi_range=(float(ranges["bmi"][0]), float(ranges["bmi"][1])),
@@ -127,47 +133,6 @@ def horizon_range() -> tuple[int, int]:
     return int(lo), int(hi)
 
 
-def linear_predictor(
-    eq: Equation,
-    *,
-    age: FloatArray,
-    bmi: FloatArray,
-    ethrisk: IntArray,
-    smoke_cat: IntArray,
-    alcohol_cat6: IntArray,
-    flags: Mapping[str, npt.ArrayLike],
-) -> FloatArray:
-    """The linear predictor ``a`` of one equation (no range checks; see :func:`score`)."""
-    a = eq.alcohol[alcohol_cat6] + eq.ethrisk[ethrisk] + eq.smoke[smoke_cat]
-    x_age = age / 10.0
-    for fn, centre, beta in eq.age_terms:
-        a = a + beta * (fn(x_age) - centre)
-    x_bmi = bmi / 10.0
-    for fn, centre, beta in eq.bmi_terms:
-        a = a + beta * (fn(x_bmi) - centre)
-    for name, beta in zip(eq.booleans, eq.boolean_betas, strict=True):
-        f = flags.get(name)
-        if f is not None:
-            a = a + beta * np.asarray(f, dtype=np.float64)
-    out: FloatArray = np.asarray(a, dtype=np.float64)
-    return out
-
-
-def reason_codes(age: FloatArray, bmi: FloatArray, surv: IntArray) -> IntArray:
-    """Per row: 0 if QFracture applies, else the first reason code that stops it."""
-    eq = next(iter(equations().values()))
-    (alo, ahi), (blo, bhi) = eq.age_range, eq.bmi_range
-    hlo, hhi = horizon_range()
-    code = np.zeros(np.shape(age), dtype=np.int64)
-    code = np.where((surv < hlo) | (surv > hhi), BAD_HORIZON, code)
-    code = np.where(bmi > bhi, BMI_HIGH, code)
-    code = np.where(bmi < blo, BMI_LOW, code)
-    code = np.where(age > ahi, AGE_HIGH, code)
-    code = np.where(age < alo, AGE_LOW, code)
-    code = np.where(np.isnan(age) | np.isnan(bmi), MISSING, code)
-    return code
-
-
 def ethnicity_default_note() -> str:
     return (
         f"Ethnicity not recorded: '{_input_codes()[4]}' used (OsteoCare's documented choice for Vietnamese "
@@ -187,6 +152,7 @@ def reason_summaries() -> dict[int, str]:
         BMI_HIGH: f"BMI above the model range {blo:g}-{bhi:g} kg/m2",
         BAD_HORIZON: f"horizon outside the published range {hlo}-{hhi} years",
         MISSING: "age or BMI is missing",
+        NOT_WHOLE_AGE: "age is not in whole years (the model takes completed years)",
     }
 
 
@@ -202,8 +168,170 @@ def reason_text(code: int, age: float, bmi: float, surv: int) -> str:
         BMI_HIGH: f"BMI {bmi:.1f} is above the model range {blo:g}-{bhi:g} kg/m2",
         BAD_HORIZON: f"horizon {surv} years is outside the published range {hlo}-{hhi} years",
         MISSING: "age or BMI is missing",
+        NOT_WHOLE_AGE: f"age {age:g} is not in whole years (the model takes completed years)",
     }
     return texts[code]
+
+
+_BMI_BASIS: Final = ("pow((bmi/10),-1)", "pow((bmi/10),-2)", "pow((bmi/10),-0.5)")
+_MAX_AGE: Final = 101  # table rows for integer ages 0..100; only the valid range is ever read
+
+
+_KERNEL_BLOCK: Final = 2048  # rows per block inside the kernel (cache-resident work arrays)
+_GROUP_BITS: Final = 10  # risk-factor flags are summed through tables of 2^10 precomputed sums
+
+
+@njit(cache=True, nogil=True)
+def _kernel(
+    fem: Any, age: Any, bmi: Any, eth: Any, smk: Any, alc: Any, surv: Any, limits: Any, code: Any, flags: Any,
+    cat: Any, age_tab: Any, bmi_beta: Any, bmi_const: Any, flag_tab: Any, log_s0: Any, n_years: int,
+    max_age: int, mof: Any, hip: Any,
+) -> None:  # pragma: no cover - compiled; exercised by every QFracture test
+    """score = 100 * (1 - S0^exp(a)) = -100 * expm1(exp(a) * ln S0); the same summation order for any n.
+
+    Per block: (1) range checks, table terms and BMI terms; (2) one pass per risk-factor flag, which the
+    compiler vectorises; (3) the survival transform.
+    """
+    n = fem.shape[0]
+    n_flags = flags.shape[0]
+    n_groups = flag_tab.shape[2]
+    group_bits = _GROUP_BITS
+    bits = np.empty(_KERNEL_BLOCK, dtype=np.int32)
+    block = _KERNEL_BLOCK
+    a0 = np.empty(block)
+    a1 = np.empty(block)
+    sxs = np.empty(block, dtype=np.int64)
+    yis = np.empty(block, dtype=np.int64)
+    for lo in range(0, n, block):
+        hi = min(lo + block, n)
+        for i in range(lo, hi):
+            k = i - lo
+            ag = age[i]
+            bm = bmi[i]
+            sv = surv[i]
+            c = OK
+            if np.isnan(ag) or np.isnan(bm):
+                c = MISSING
+            elif ag < limits[0]:
+                c = AGE_LOW
+            elif ag > limits[1]:
+                c = AGE_HIGH
+            elif bm < limits[2]:
+                c = BMI_LOW
+            elif bm > limits[3]:
+                c = BMI_HIGH
+            elif sv < limits[4] or sv > limits[5]:
+                c = BAD_HORIZON
+            elif ag != np.floor(ag):
+                c = NOT_WHOLE_AGE
+            code[i] = c
+            sx = 0 if fem[i] else 1
+            if c != OK:  # harmless stand-ins; the result is replaced by NaN below
+                ag = 50.0
+                bm = 25.0
+                sv = 1
+                ci = sx * 300
+            else:
+                ci = sx * 300 + (eth[i] * 5 + smk[i]) * 6 + alc[i]
+            sxs[k] = sx
+            yis[k] = sx * n_years + sv
+            u = 10.0 / bm
+            u2 = u * u
+            r = np.sqrt(u)
+            ai = sx * max_age + int(ag)
+            a0[k] = (cat[0, ci] + age_tab[0, ai] + bmi_const[0, sx]
+                     + bmi_beta[0, sx, 0] * u + bmi_beta[0, sx, 1] * u2 + bmi_beta[0, sx, 2] * r)
+            a1[k] = (cat[1, ci] + age_tab[1, ai] + bmi_const[1, sx]
+                     + bmi_beta[1, sx, 0] * u + bmi_beta[1, sx, 1] * u2 + bmi_beta[1, sx, 2] * r)
+        for g in range(n_groups):
+            for k in range(hi - lo):
+                bits[k] = 0
+            for jj in range(group_bits):
+                j = g * group_bits + jj
+                if j >= n_flags:
+                    break
+                f = flags[j]
+                for i in range(lo, hi):
+                    bits[i - lo] |= np.int32(f[i]) << jj
+            for i in range(lo, hi):
+                k = i - lo
+                sx = sxs[k]
+                a0[k] += flag_tab[0, sx, g, bits[k]]
+                a1[k] += flag_tab[1, sx, g, bits[k]]
+        for i in range(lo, hi):
+            k = i - lo
+            if code[i] != OK:
+                mof[i] = np.nan
+                hip[i] = np.nan
+            else:
+                mof[i] = -100.0 * np.expm1(np.exp(a0[k]) * log_s0[0, yis[k]])
+                hip[i] = -100.0 * np.expm1(np.exp(a1[k]) * log_s0[1, yis[k]])
+
+
+@dataclass(frozen=True)
+class _Tables:
+    """The equations folded into lookup tables, per outcome; row 0 = female, row 1 = male.
+
+    Each entry is computed once from the coefficient file with the same transforms as the model form;
+    the kernel then adds table entries instead of re-evaluating terms for every patient.
+    """
+
+    flags: tuple[str, ...]
+    cat: FloatArray  # (outcome, sex*300 + (ethrisk*5 + smoke)*6 + alcohol)
+    age: FloatArray  # (outcome, sex*101 + age): centred age terms
+    bmi: FloatArray  # (outcome, sex, basis): betas on [10/bmi, (10/bmi)^2, sqrt(10/bmi)]
+    bmi_const: FloatArray  # (outcome, sex): -sum(beta * centre) of the BMI terms
+    flag_betas: FloatArray  # (flag, outcome*2 + sex); 0 where an equation does not use the flag
+    flag_tab: FloatArray  # (outcome, sex, group, bitmask): sum of the betas of the flags set in the mask
+    log_s0: FloatArray  # (outcome, sex*n_years + years)
+    n_years: int
+    limits: FloatArray  # age low/high, BMI low/high, horizon low/high (inclusive)
+
+
+@cache
+def _tables() -> _Tables:
+    eqs = equations()
+    flags = tuple(sorted({b for eq in eqs.values() for b in eq.booleans}))
+    n_years = max(len(eq.survivor) for eq in eqs.values())
+    cat = np.zeros((2, 600))
+    age = np.zeros((2, 2 * _MAX_AGE))
+    bmi = np.zeros((2, 2, len(_BMI_BASIS)))
+    bmi_const = np.zeros((2, 2))
+    flag_betas = np.zeros((len(flags), 4))  # (flag, outcome*2 + sex)
+    log_s0 = np.full((2, 2 * n_years), np.nan)
+    ages = np.arange(_MAX_AGE, dtype=np.float64)
+    for (sex, outcome), eq in eqs.items():
+        o = OUTCOMES.index(outcome)
+        sx = 0 if sex == "female" else 1
+        e, sm, al = np.meshgrid(np.arange(10), np.arange(5), np.arange(6), indexing="ij")
+        cat[o, sx * 300 : (sx + 1) * 300] = (eq.ethrisk[e] + eq.smoke[sm] + eq.alcohol[al]).ravel()
+        with np.errstate(divide="ignore", invalid="ignore"):
+            terms = sum((beta * (fn(ages / 10.0) - centre) for fn, centre, beta in eq.age_terms), np.zeros(_MAX_AGE))
+        age[o, sx * _MAX_AGE : (sx + 1) * _MAX_AGE] = np.where(np.isfinite(terms), terms, np.nan)
+        for expr, centre, beta in eq.bmi_exprs:
+            bmi[o, sx, _BMI_BASIS.index(expr)] += beta
+            bmi_const[o, sx] -= beta * centre
+        for j, name in enumerate(flags):
+            if name in eq.booleans:
+                flag_betas[j, o * 2 + sx] = eq.boolean_betas[eq.booleans.index(name)]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            log_s0[o, sx * n_years : sx * n_years + len(eq.survivor)] = np.log(eq.survivor)
+    eq = next(iter(eqs.values()))
+    if any(e.age_range != eq.age_range or e.bmi_range != eq.bmi_range for e in eqs.values()):
+        raise KnowledgeError(f"{MODEL_ID}: the four equations must share one valid range")
+    limits = np.array([*eq.age_range, *eq.bmi_range, *horizon_range()], dtype=np.float64)
+    if limits[1] >= _MAX_AGE:
+        raise KnowledgeError(f"{MODEL_ID}: age range beyond the kernel's table")
+    n_groups = -(-len(flags) // _GROUP_BITS)
+    flag_tab = np.zeros((2, 2, n_groups, 1 << _GROUP_BITS))
+    masks = np.arange(1 << _GROUP_BITS)
+    for g in range(n_groups):
+        idx = list(range(g * _GROUP_BITS, min((g + 1) * _GROUP_BITS, len(flags))))
+        bits = ((masks[:, None] >> np.arange(len(idx))[None, :]) & 1).astype(np.float64)
+        for o in range(2):
+            for sx in range(2):
+                flag_tab[o, sx, g] = bits @ flag_betas[idx, o * 2 + sx]
+    return _Tables(flags, cat, age, bmi, bmi_const, flag_betas, flag_tab, log_s0, n_years, limits)
 
 
 def score(
@@ -220,43 +348,33 @@ def score(
     """Score every row. Returns (MOF %, hip %, reason code); rows with a non-zero code get NaN.
 
     ``flags`` maps QFracture input names (``b_falls``, ``fh_osteoporosis`` ...) to 0/1 arrays; an input an
-    equation does not use is ignored by it. Categorical codes must already be valid (the record layer
-    validates them); age/BMI/horizon outside the model range give a reason code instead of a score.
+    equation does not use is ignored by it (its beta is 0 in that equation's column). Categorical codes must
+    be valid (the record layer validates them); age (integer years), BMI and horizon outside the model range
+    give a reason code instead of a score - never a clamped value.
     """
     fem = np.asarray(female, dtype=bool)
-    age_a = np.asarray(age, dtype=np.float64)
-    bmi_a = np.asarray(bmi, dtype=np.float64)
-    surv_a = np.asarray(surv, dtype=np.int64)
-    eth = np.asarray(ethrisk, dtype=np.int64)
-    smk = np.asarray(smoke_cat, dtype=np.int64)
-    alc = np.asarray(alcohol_cat6, dtype=np.int64)
     n = fem.shape[0] if fem.ndim else 1
-    fem, age_a, bmi_a, surv_a, eth, smk, alc = (
-        np.broadcast_to(x, (n,)) for x in (fem, age_a, bmi_a, surv_a, eth, smk, alc)
+
+    def col(x: npt.ArrayLike, dtype: type) -> npt.NDArray[Any]:
+        return np.broadcast_to(np.asarray(x, dtype=dtype), (n,))
+
+    fem = col(fem, bool)
+    age_a, bmi_a = col(age, np.float64), col(bmi, np.float64)
+    surv_a, eth, smk, alc = (col(x, np.int64) for x in (surv, ethrisk, smoke_cat, alcohol_cat6))
+    t = _tables()
+    code = np.empty(n, dtype=np.int64)
+    flag_cols = np.zeros((len(t.flags), n), dtype=np.uint8)
+    for j, k in enumerate(t.flags):
+        if k in flags:
+            flag_cols[j] = np.asarray(flags[k]) != 0
+    mof = np.empty(n)
+    hip = np.empty(n)
+    _kernel(
+        np.ascontiguousarray(fem), np.ascontiguousarray(age_a), np.ascontiguousarray(bmi_a),
+        np.ascontiguousarray(eth), np.ascontiguousarray(smk), np.ascontiguousarray(alc),
+        np.ascontiguousarray(surv_a), t.limits, code, flag_cols,
+        t.cat, t.age, t.bmi, t.bmi_const, t.flag_tab, t.log_s0, t.n_years, _MAX_AGE, mof, hip,
     )
-    code = reason_codes(age_a, bmi_a, surv_a)
-    ok = code == OK
-    mof = np.full(n, np.nan)
-    hip = np.full(n, np.nan)
-    fl = {k: np.broadcast_to(np.asarray(v, dtype=np.float64), (n,)) for k, v in flags.items()}
-    for sex, is_sex in (("female", fem), ("male", ~fem)):
-        idx = np.flatnonzero(ok & is_sex)
-        if idx.size == 0:
-            continue
-        sub_flags = {k: v[idx] for k, v in fl.items()}
-        for outcome, out in (("major_osteoporotic_fracture", mof), ("hip_fracture", hip)):
-            eq = equations()[(sex, outcome)]
-            a = linear_predictor(
-                eq,
-                age=age_a[idx],
-                bmi=bmi_a[idx],
-                ethrisk=eth[idx],
-                smoke_cat=smk[idx],
-                alcohol_cat6=alc[idx],
-                flags=sub_flags,
-            )
-            s0 = eq.survivor[surv_a[idx]]
-            out[idx] = 100.0 * (1.0 - np.power(s0, np.exp(a)))
     return mof, hip, code
 
 
