@@ -16,7 +16,7 @@ from .core.errors import OsteoCareError
 from .core.records import PatientRecord, parse_record
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
-out = Console()
+out = Console(width=120) if not sys.stdout.isatty() else Console()
 err = Console(stderr=True)
 
 

@@ -12,7 +12,13 @@ from .. import __version__
 from .knowledge import load, release
 from .records import PatientRecord
 from .results import CalculatorResult
+from .densitometry import assess_bone_density
+from .kidney import assess_kidney
 from .risk import qfracture
+from .risk.caroc import assess_caroc
+from .risk.frax_adjust import assess_frax
+from .risk.osta import assess_osta
+from .vertebral import grade_vertebrae
 from .status import Status, lowest
 
 Calculator = Callable[[PatientRecord], CalculatorResult]
@@ -45,7 +51,15 @@ class Assessment(BaseModel):
 
 
 def _calculators(as_of: dt.date) -> list[Calculator]:
-    return [qfracture.assess_qfracture]
+    return [
+        lambda r: assess_bone_density(r, as_of=as_of),
+        lambda r: grade_vertebrae(r.vertebrae),
+        qfracture.assess_qfracture,
+        assess_frax,
+        assess_osta,
+        assess_caroc,
+        assess_kidney,
+    ]
 
 
 def assess(record: PatientRecord, *, guideline: str | None = None, as_of: dt.date | None = None) -> Assessment:
