@@ -13,7 +13,9 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ..core.risk import qfracture
+from ..core import densitometry as dens
+from ..core.knowledge import load
+from ..core.risk import caroc, osta, qfracture
 from .columns import Columns
 
 Outputs = dict[str, pa.Array]
@@ -63,7 +65,59 @@ def score_qfracture(c: Columns) -> tuple[Outputs, list[pa.Array]]:
     )
 
 
-SCORERS: list[Scorer] = [score_qfracture]
+def _null_where(mask: npt.NDArray[np.bool_], text: str) -> pa.Array:
+    return pc.if_else(pa.array(mask), pa.scalar(text, pa.string()), pa.scalar(None, pa.string()))
+
+
+def score_bone_density(c: Columns) -> tuple[Outputs, list[pa.Array]]:
+    """WHO category from the lowest of the entered T-scores, for the ISCD T-score group only."""
+    iscd = load(dens.ISCD_ID)
+    men_min = float(iscd.value("t_score_men_min_age"))
+    women_min = float(iscd.value("unknown_menopause_postmenopausal_from_age"))
+    t_group = np.where(c.female, c.age >= women_min, c.age >= men_min)
+    scores = {site: c.optional[f"{site}_t_score"] for site in ("lumbar_spine", "total_hip", "femoral_neck")}
+    low, _site = dens.lowest_score(scores)
+    fracture = c.flags["b_fracture4"] == 1 if bool(iscd.value("prior_fracture_flag_is_fragility")) else False
+    cat = dens.who_category(low, fracture)
+    has_t = ~np.isnan(low)
+    use = t_group & has_t
+    who = pa.array(np.where(use, cat, None), pa.string())
+    lowest = pa.array(np.where(has_t, low, np.nan), pa.float64(), from_pandas=True)
+    notes = [_null_where(has_t & ~t_group,
+                         "WHO category not given: ISCD uses Z-scores for premenopausal women and men under 50")]
+    return {"who_category": who, "lowest_t_score": lowest}, notes
+
+
+def score_osta(c: Columns) -> tuple[Outputs, list[pa.Array]]:
+    eth_codes = qfracture.input_codes()[0]
+    asian_codes = [eth_codes[e] for e in osta.asian_ethnicities() if e in eth_codes]
+    idx, cat, tool = osta.screen(female=c.female, age=c.age, weight_kg=c.weight_kg,
+                                 asian=np.isin(c.ethrisk, asian_codes))
+    has = ~np.isnan(idx)
+    names = np.array(osta.CATEGORY_NAMES, dtype=object)[cat]
+    tools = np.array(osta.TOOLS, dtype=object)[tool]
+    return (
+        {
+            "osta_index": pa.array(np.where(has, idx, np.nan), pa.float64(), from_pandas=True),
+            "osta_category": pa.array(np.where(has, names, None), pa.string()),
+            "osta_tool": pa.array(np.where(has, tools, None), pa.string()),
+        },
+        [_null_where(~has & ~np.isnan(c.age), "OSTA/OST not computed: weight_kg is not recorded")],
+    )
+
+
+def score_caroc(c: Columns) -> tuple[Outputs, list[pa.Array]]:
+    out = caroc.classify(
+        female=c.female, age=c.age, fn_t=c.optional["femoral_neck_t_score"], ls_t=c.optional["lumbar_spine_t_score"],
+        th_t=c.optional["total_hip_t_score"], fracture_after_40=c.flags["b_fracture4"] == 1,
+    )
+    names = np.array([caroc.CATEGORY_NAMES[k] for k in sorted(caroc.CATEGORY_NAMES)], dtype=object)
+    cat = names[out.category - min(caroc.CATEGORY_NAMES)]
+    scored = out.category != caroc.OUT_OF_SCOPE
+    return {"caroc_category": pa.array(np.where(scored, cat, None), pa.string())}, []
+
+
+SCORERS: list[Scorer] = [score_qfracture, score_osta, score_bone_density, score_caroc]
 
 
 def score_chunk(batch: pa.RecordBatch | pa.Table, c: Columns) -> pa.RecordBatch:
