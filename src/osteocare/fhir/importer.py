@@ -594,7 +594,8 @@ class _Builder:
             return
         if concept in ("diagnosis", "finding", "diagnosis_with_fracture"):
             self.report.diagnoses.append(Diagnosis(diagnosis=str(ce.get("diagnosis")),
-                                                   code=f"{ce.system_uri}|{ce.code}", onset=day, active=active,
+                                                   code=_code_str(coding) if coding else f"{ce.system_uri}|{ce.code}",
+                                                   onset=day, active=active,
                                                    status=ce.status))
             self.add(e, "mapped", f"diagnosis {ce.get('diagnosis')} (listed in the report: the patient record has no "
                      "field for it)" + (f" ({text})" if text else ""), ce, coding, target="report.diagnoses")
@@ -961,6 +962,8 @@ def import_bundle(bundle: Any, *, as_of: dt.date | None = None, source: str = "b
         for k in p.keys():
             owner[k] = p
     builders = {id(p): _Builder(p, new_report(str(p.res.get("id") or p.label)), day, synthea, index) for p in patients}
+    for b0 in builders.values():
+        b0.read_patient()
     unused: Counter[str] = Counter()
     for en in entries:
         if en.type not in FACT_TYPES:
@@ -996,9 +999,6 @@ def import_bundle(bundle: Any, *, as_of: dt.date | None = None, source: str = "b
     results = []
     for p in patients:
         b = builders[id(p)]
-        b.read_patient()
-        # Patient facts first in the report
-        b.report.entries.sort(key=lambda x: 0 if x.resource == p.label else 1)
         for t, n in sorted(unused.items()):
             b.report.add(f"{t} (x{n})", "skipped", f"{t} resources are not used by OsteoCare")
         try:
