@@ -77,21 +77,38 @@ def screen(
     input: Annotated[Path, typer.Argument(help="Patients, one row each (.csv or .parquet)")],
     out_path: Annotated[Path, typer.Option("--out", help="Output file (.csv or .parquet)")],
     chunk_rows: Annotated[int, typer.Option(help="Rows per chunk (bounds memory)")] = 250_000,
+    engine: Annotated[str, typer.Option(help="local, or dask (run the chunks on a Dask cluster)")] = "local",
+    scheduler: Annotated[str | None, typer.Option(help="Dask scheduler address, e.g. tcp://host:8786")] = None,
+    plot: Annotated[bool, typer.Option(help="Write OUT.summary.png and OUT.summary.html")] = True,
 ) -> None:
     """Score a file of patients with the calculators, flagging bad rows and carrying on."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from .batch.screen import count_rows, screen_file
+    from .core.risk.qfracture import DISCLAIMER
 
+    if chunk_rows < 1:
+        raise _fail(f"--chunk-rows: {chunk_rows} is not allowed; expected a whole number of at least 1")
     try:
         total = count_rows(input) if input.exists() else None
         with Progress(TextColumn("screening"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                       console=err, transient=True) as progress:
             task = progress.add_task("rows", total=total)
-            summary = screen_file(input, out_path, chunk_rows=chunk_rows,
+            summary = screen_file(input, out_path, chunk_rows=chunk_rows, engine=engine, scheduler=scheduler,
                                   on_chunk=lambda n: progress.advance(task, n))
     except OsteoCareError as exc:
         raise _fail(str(exc)) from None
+    notes = [
+        "QFracture-2012 columns: " + DISCLAIMER,
+        "Decision support for clinicians; screening output is not a diagnosis.",
+    ]
+    about = out_path.with_name(out_path.name + ".about.json")
+    from .core.knowledge import release
+
+    rel = release()
+    about.write_text(json.dumps({"input": str(input), "output": str(out_path), "engine": engine,
+                                 "knowledge_version": rel.version, "knowledge_sha256": rel.sha256,
+                                 "summary": summary.as_dict(), "notes": notes}, indent=2) + "\n")
     t = Table(title=f"Screened {summary.rows} rows -> {out_path}")
     t.add_column("what")
     t.add_column("count", justify="right")
@@ -103,6 +120,35 @@ def screen(
         for k, v in sorted(ctr.items()):
             t.add_row(f"{name} = {k}", str(v))
     err.print(t)
+    if plot and summary.rows:
+        from .batch.plots import write
+
+        png, page = write(summary, out_path, notes=notes)
+        err.print(f"summary plot: {png}  page: {page}")
+    err.print(f"[dim]{notes[0]}[/dim]")
+
+
+@app.command("generate-population")
+def generate_population(
+    n: Annotated[int, typer.Argument(help="Number of patients")],
+    out_path: Annotated[Path, typer.Option("--out", help="Output file (.csv or .parquet)")],
+    seed: Annotated[int, typer.Option(help="Random seed (same seed, same population)")] = 1,
+) -> None:
+    """Make a synthetic population (illustrative distributions) for demos and benchmarks."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from .batch.population import generate
+
+    if n < 1:
+        raise _fail(f"N: {n} is not allowed; expected a whole number of at least 1")
+    try:
+        with Progress(TextColumn("generating"), BarColumn(), MofNCompleteColumn(), console=err,
+                      transient=True) as progress:
+            task = progress.add_task("rows", total=n)
+            generate(n, out_path, seed=seed, on_chunk=lambda k: progress.advance(task, k))
+    except OsteoCareError as exc:
+        raise _fail(str(exc)) from None
+    err.print(f"wrote {n} synthetic patients to {out_path}")
 
 
 @app.command()
