@@ -10,9 +10,9 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
-from .screen import HIST_EDGES, Summary  # noqa: E402
+from .screen import HIST_EDGES, Summary
 
 TITLES = {
     "qfracture_mof_percent": "QFracture-2012: 10-year major osteoporotic fracture risk (%)",
