@@ -381,7 +381,15 @@ class ScheduleItem(Base):
     __table_args__ = (
         CheckConstraint(_in("kind", ITEM_KINDS), name="kind"),
         CheckConstraint(_in("status", ITEM_STATUSES), name="status"),
-        UniqueConstraint("course_id", "kind", "seq"),
+        # One appointment per dose number of a course.
+        Index(
+            "uq_schedule_items_course_dose_seq",
+            "course_id",
+            "seq",
+            unique=True,
+            sqlite_where=text("kind = 'dose'"),
+            postgresql_where=text("kind = 'dose'"),
+        ),
         Index("ix_schedule_items_status_due_on", "status", "due_on"),
         Index("ix_schedule_items_status_scheduled_at", "status", "scheduled_at"),
         Index("ix_schedule_items_patient_id_status", "patient_id", "status"),

@@ -4,7 +4,7 @@ Timestamps are naive UTC ``DateTime`` columns (the models' ``UTCDateTime`` type 
 
 Revision ID: 0001
 Revises: (none)
-Create Date: 2026-11-25 20:35:06.163429
+Create Date: 2026-11-25 20:43:04.428738
 """
 
 from __future__ import annotations
@@ -333,13 +333,19 @@ def upgrade() -> None:
             ["patient_id"], ["patients.id"], name=op.f("fk_schedule_items_patient_id_patients"), ondelete="CASCADE"
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_schedule_items")),
-        sa.UniqueConstraint("course_id", "kind", "seq", name=op.f("uq_schedule_items_course_id_kind_seq")),
     )
     with op.batch_alter_table("schedule_items", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_schedule_items_course_id"), ["course_id"], unique=False)
         batch_op.create_index("ix_schedule_items_patient_id_status", ["patient_id", "status"], unique=False)
         batch_op.create_index("ix_schedule_items_status_due_on", ["status", "due_on"], unique=False)
         batch_op.create_index("ix_schedule_items_status_scheduled_at", ["status", "scheduled_at"], unique=False)
+        batch_op.create_index(
+            "uq_schedule_items_course_dose_seq",
+            ["course_id", "seq"],
+            unique=True,
+            sqlite_where=sa.text("kind = 'dose'"),
+            postgresql_where=sa.text("kind = 'dose'"),
+        )
 
     op.create_table(
         "administered_doses",
@@ -487,6 +493,11 @@ def downgrade() -> None:
 
     op.drop_table("administered_doses")
     with op.batch_alter_table("schedule_items", schema=None) as batch_op:
+        batch_op.drop_index(
+            "uq_schedule_items_course_dose_seq",
+            sqlite_where=sa.text("kind = 'dose'"),
+            postgresql_where=sa.text("kind = 'dose'"),
+        )
         batch_op.drop_index("ix_schedule_items_status_scheduled_at")
         batch_op.drop_index("ix_schedule_items_status_due_on")
         batch_op.drop_index("ix_schedule_items_patient_id_status")

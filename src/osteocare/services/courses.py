@@ -1,0 +1,173 @@
+"""Treatment courses: check, start (from a recommendation or the clinician's choice), stop, list.
+
+Starting a course always runs the treatment engine's contraindication check on the stored record and keeps it
+with the course. A ``must_not`` or ``caution`` finding needs a written override reason (treatment.md 0:
+absolute contraindication = the drug is not offered; relative = needs a recorded clinician override with a
+reason); without one :class:`OverrideRequired` is raised and nothing is written.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Literal
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from ..core.errors import InputError
+from ..core.knowledge import release
+from ..store import models as m
+from ..store.audit import audit
+from ..store.records import load_patient, record_of
+from ._common import course_row, course_view
+from .checks import contraindication_check
+from .context import Clinic
+from .drugs import course_drug_ids, regimen
+from .errors import Conflict, InvalidState, NotFound, OverrideRequired
+from .schedule import on_course_stop, plan_course_start
+from .views import ContraindicationReport, CourseView
+
+Origin = Literal["recommendation", "clinician", "imported"]
+
+
+def check_course(clinic: Clinic, record_id: str, drug: str, *, as_of: dt.date | None = None,
+                 region: str | None = None) -> ContraindicationReport:
+    """The contraindication check the clinician sees before starting ``drug`` (no write except the audit)."""
+    regimen(drug)
+    day = as_of or clinic.today()
+    with clinic.db.read() as s:
+        p = load_patient(s, record_id)
+        if p is None:
+            raise NotFound("patient", record_id)
+        rec = record_of(p, as_of=day)
+        pid = p.id
+    report = contraindication_check(rec, drug, as_of=day, region=region)
+    with clinic.db.write() as s:
+        audit(s, actor=clinic.actor, action="read", entity="contraindication_check", entity_id=drug,
+              patient_id=pid)
+    return report
+
+
+def start_course(
+    clinic: Clinic,
+    record_id: str,
+    drug: str,
+    *,
+    start_date: dt.date | None = None,
+    origin: Origin = "clinician",
+    assessment_id: int | None = None,
+    override_reason: str | None = None,
+    anchor_weekday: int | None = None,
+    anchor_day: int | None = None,
+    first_dose_due: dt.date | None = None,
+    region: str | None = None,
+) -> CourseView:
+    """Start a course of ``drug``. The schedule (interval, where it is given) comes from the drug's knowledge file.
+
+    ``origin='recommendation'`` needs the stored ``assessment_id`` it came from. A finding that needs an
+    override raises :class:`OverrideRequired` unless ``override_reason`` is given. ``anchor_weekday`` /
+    ``anchor_day`` fix the patient's day for weekly / monthly pills (default: the start date's). For a clinic
+    drug the first dose is due on ``first_dose_due`` (default: the start date).
+    """
+    reg = regimen(drug)
+    if reg.interval is None:
+        raise InputError("drug", drug, "a drug with a dosing interval in its knowledge file: "
+                         + ", ".join(course_drug_ids()))
+    start = start_date or clinic.today()
+    reason = (override_reason or "").strip() or None
+    if origin == "recommendation" and assessment_id is None:
+        raise InputError("assessment_id", None, "the stored assessment the recommendation came from")
+    if anchor_weekday is not None and not 0 <= anchor_weekday <= 6:
+        raise InputError("anchor_weekday", anchor_weekday, "0 (Monday) to 6 (Sunday)")
+    if anchor_day is not None and not 1 <= anchor_day <= 31:
+        raise InputError("anchor_day", anchor_day, "1 to 31")
+    if first_dose_due is not None and first_dose_due < start:
+        raise InputError("first_dose_due", first_dose_due.isoformat(), f"on or after the start date {start}")
+    with clinic.db.read() as s:
+        p = load_patient(s, record_id)
+        if p is None:
+            raise NotFound("patient", record_id)
+        rec = record_of(p, as_of=start)
+    report = contraindication_check(rec, drug, as_of=start, region=region)
+    need = report.needs_override
+    if need and reason is None:
+        raise OverrideRequired(drug, [f.model_dump(mode="json") for f in need])
+    weekly = reg.interval.unit == "day" and reg.interval.count % 7 == 0
+    monthly = reg.interval.unit == "month" and not reg.given_in_clinic
+    try:
+        with clinic.db.write() as s:
+            p = load_patient(s, record_id)
+            if p is None:
+                raise NotFound("patient", record_id)
+            if assessment_id is not None:
+                a = s.get(m.StoredAssessment, assessment_id)
+                if a is None or a.patient_id != p.id:
+                    raise NotFound("assessment of this patient", assessment_id)
+            course = m.TreatmentCourse(
+                patient_id=p.id, drug=drug, regimen=reg.describe(), setting=reg.setting, route=reg.route,
+                dose_value=reg.dose_value, dose_unit=reg.dose_unit, start_date=start, status="active",
+                origin=origin, assessment_id=assessment_id, check_json=report.model_dump_json(),
+                override_reason=reason,
+                anchor_weekday=(anchor_weekday if anchor_weekday is not None else start.weekday()) if weekly else None,
+                anchor_day=(anchor_day if anchor_day is not None else start.day) if monthly else None,
+                knowledge_version=release().version, started_by=clinic.actor,
+            )
+            s.add(course)
+            s.flush()
+            notes = plan_course_start(s, course, reg, first_due=first_dose_due)
+            audit(s, actor=clinic.actor, action="create", entity="course", entity_id=course.id, patient_id=p.id,
+                  detail={"drug": drug, "origin": origin, "override": [f.rule_id for f in need] if need else [],
+                          "check_available": report.available})
+            view = course_view(s, course, record_id=record_id)
+    except IntegrityError as exc:
+        text = str(exc.orig)
+        if "uq_courses_active_patient_drug" in text or "courses.patient_id, courses.drug" in text:
+            raise Conflict(f"patient {record_id!r} already has an active course of {drug}") from None
+        raise
+    view.warnings = notes
+    if not report.available:
+        view.warnings.insert(0, f"Contraindication check not run: {report.reason}")
+    return view
+
+
+def stop_course(clinic: Clinic, course_id: int, *, reason: str, stop_date: dt.date | None = None) -> CourseView:
+    """Stop an active course (open appointments are cancelled). Stopping denosumab schedules DMAB-SWITCH."""
+    if not reason.strip():
+        raise InputError("reason", reason, "why the course is stopped")
+    with clinic.db.write() as s:
+        c = course_row(s, course_id)
+        if c.status != "active":
+            raise InvalidState(f"course {course_id} is {c.status}, not active")
+        day = stop_date or clinic.today()
+        if day < c.start_date:
+            raise InputError("stop_date", day.isoformat(), f"on or after the start date {c.start_date}")
+        c.status, c.stop_date, c.stop_reason, c.stopped_by = "stopped", day, reason.strip(), clinic.actor
+        warnings = on_course_stop(s, c, stop_date=day)
+        audit(s, actor=clinic.actor, action="update", entity="course", entity_id=c.id, patient_id=c.patient_id,
+              detail={"stopped": day.isoformat(), "reason": reason.strip()})
+        rid = s.scalar(select(m.Patient.record_id).where(m.Patient.id == c.patient_id))
+        view = course_view(s, c, record_id=str(rid))
+    view.warnings = warnings
+    return view
+
+
+def courses_of(clinic: Clinic, record_id: str, *, active_only: bool = False) -> list[CourseView]:
+    with clinic.db.read() as s:
+        p = load_patient(s, record_id)
+        if p is None:
+            raise NotFound("patient", record_id)
+        return [course_view(s, c, record_id=record_id) for c in p.courses
+                if not active_only or c.status == "active"]
+
+
+def get_course(clinic: Clinic, course_id: int) -> CourseView:
+    with clinic.db.read() as s:
+        c = course_row(s, course_id)
+        rid = s.scalar(select(m.Patient.record_id).where(m.Patient.id == c.patient_id))
+        return course_view(s, c, record_id=str(rid))
+
+
+def check_of(course: CourseView) -> str:
+    """The stored check as JSON text, exactly as it was shown when the course started."""
+    return json.dumps(course.check.model_dump(mode="json"), indent=2)

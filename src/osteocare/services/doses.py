@@ -1,0 +1,225 @@
+"""Doses: the checks before a clinic dose, recording a dose (once per appointment), booking appointments.
+
+Recording a clinic dose is one transaction: the dose (with lot number and observation), the check snapshot,
+closing the appointment and scheduling the next dose from this one. Two clients recording the same
+appointment at once give one dose: the appointment row is locked (PostgreSQL ``SELECT ... FOR UPDATE``; SQLite
+``BEGIN IMMEDIATE``) and, whatever happens, the unique constraint on ``administered_doses.item_id`` refuses
+a second dose; the loser gets :class:`DoseAlreadyRecorded`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from ..core.errors import InputError
+from ..store import models as m
+from ..store.audit import audit
+from ..store.models import utcnow
+from ..store.records import load_patient, record_of
+from ._common import course_row, dose_view, item_row, item_view
+from .checks import evaluate_predose_checks
+from .context import Clinic
+from .drugs import regimen
+from .errors import DoseAlreadyRecorded, InvalidState, NotFound
+from .schedule import after_dose
+from .views import DoseResult, DoseView, ItemView, PreDoseCheckResult
+
+CONFIRMABLE_OUTCOMES = ("ok", "not_ok", "to_review")
+
+
+def predose_checks(clinic: Clinic, item_id: int, *, as_of: dt.date | None = None) -> list[PreDoseCheckResult]:
+    """The checks due before the dose of appointment ``item_id``, evaluated on ``as_of`` (default today)."""
+    day = as_of or clinic.today()
+    with clinic.db.read() as s:
+        it = item_row(s, item_id)
+        if it.kind != "dose" or it.course_id is None:
+            raise InvalidState(f"appointment {item_id} is not a dose")
+        c = course_row(s, it.course_id)
+        p = load_patient(s, s.scalar(select(m.Patient.record_id).where(m.Patient.id == c.patient_id)) or "")
+        assert p is not None
+        prev = s.scalar(select(m.AdministeredDose.given_on).where(m.AdministeredDose.course_id == c.id)
+                        .order_by(m.AdministeredDose.given_on.desc()).limit(1))
+        return evaluate_predose_checks(s, patient=p, record=record_of(p, as_of=day), reg=regimen(c.drug),
+                                       item=it, as_of=day, settings=clinic.settings, previous_dose=prev)
+
+
+def confirm_check(clinic: Clinic, item_id: int, check_id: str, *, outcome: str, detail: str) -> None:
+    """Record the clinician's answer to a check (e.g. dental review done: ok) for this appointment."""
+    if outcome not in CONFIRMABLE_OUTCOMES:
+        raise InputError("outcome", outcome, "one of " + ", ".join(CONFIRMABLE_OUTCOMES))
+    if not detail.strip():
+        raise InputError("detail", detail, "what was checked (e.g. 'dental review 2025-01-10, no invasive work')")
+    with clinic.db.write() as s:
+        it = item_row(s, item_id)
+        if it.course_id is None:
+            raise InvalidState(f"appointment {item_id} has no course")
+        items = regimen(course_row(s, it.course_id).drug).check_items
+        if check_id not in items:
+            raise InputError("check_id", check_id, "one of " + ", ".join(items))
+        s.add(m.PreDoseCheck(item_id=it.id, check_id=check_id, outcome=outcome, detail=detail.strip(),
+                             checked_by=clinic.actor, checked_at=utcnow()))
+        audit(s, actor=clinic.actor, action="create", entity="predose_check", entity_id=f"{item_id}:{check_id}",
+              patient_id=it.patient_id, detail={"outcome": outcome})
+
+
+def book_appointment(clinic: Clinic, item_id: int, *, at: dt.datetime, location: str | None = None) -> ItemView:
+    """Book a time for an open item. A naive ``at`` is read in the clinic's time zone."""
+    when = at if at.tzinfo is not None else at.replace(tzinfo=clinic.settings.zone)
+    with clinic.db.write() as s:
+        it = item_row(s, item_id)
+        if it.status != "open":
+            raise InvalidState(f"appointment {item_id} is {it.status}")
+        it.scheduled_at = when.astimezone(dt.UTC)
+        it.location = location
+        audit(s, actor=clinic.actor, action="update", entity="appointment", entity_id=it.id,
+              patient_id=it.patient_id, detail={"scheduled_at": it.scheduled_at.isoformat(), "location": location})
+        p = s.get(m.Patient, it.patient_id)
+        assert p is not None
+        drug = course_row(s, it.course_id).drug if it.course_id is not None else None
+        return item_view(it, record_id=p.record_id, patient_name=None, drug=drug, today=clinic.today())
+
+
+def record_dose(
+    clinic: Clinic,
+    *,
+    item_id: int | None = None,
+    course_id: int | None = None,
+    given_on: dt.date | None = None,
+    given_at: dt.datetime | None = None,
+    lot_number: str | None = None,
+    body_site: str | None = None,
+    given_by: str | None = None,
+    observation_minutes: int | None = None,
+    observation_notes: str | None = None,
+    dose_value: float | None = None,
+    dose_unit: str | None = None,
+) -> DoseResult:
+    """Record a dose actually given, for an appointment (``item_id``) or a course (``course_id``).
+
+    For a clinic drug given by course, the dose goes to the course's open dose appointment. A clinic dose needs
+    its lot number. The next dose falls due one interval after this one (if it is the latest). Raises
+    :class:`DoseAlreadyRecorded` if the appointment already has its dose.
+    """
+    if (item_id is None) == (course_id is None):
+        raise InputError("item_id/course_id", None, "exactly one of the appointment id and the course id")
+    day = given_on or (given_at.astimezone(clinic.settings.zone).date() if given_at else clinic.today())
+    if day > clinic.today():
+        raise InputError("given_on", day.isoformat(), f"a date not after today ({clinic.today()})")
+    if given_at is not None and given_at.tzinfo is None:
+        given_at = given_at.replace(tzinfo=clinic.settings.zone)
+    if observation_minutes is not None and observation_minutes < 0:
+        raise InputError("observation_minutes", observation_minutes, "0 or more", unit="min")
+    lot = (lot_number or "").strip() or None
+    warnings: list[str] = []
+    try:
+        with clinic.db.write() as s:
+            it: m.ScheduleItem | None = None
+            if item_id is not None:
+                it = s.scalars(select(m.ScheduleItem).where(m.ScheduleItem.id == item_id).with_for_update()
+                               ).one_or_none()
+                if it is None:
+                    raise NotFound("appointment", item_id)
+                if it.kind != "dose" or it.course_id is None:
+                    raise InvalidState(f"appointment {item_id} is a {it.kind}, not a dose")
+                c = course_row(s, it.course_id)
+            else:
+                assert course_id is not None
+                c = s.scalars(select(m.TreatmentCourse).where(m.TreatmentCourse.id == course_id)
+                              .with_for_update()).one_or_none()
+                if c is None:
+                    raise NotFound("course", course_id)
+                reg0 = regimen(c.drug)
+                if reg0.given_in_clinic:
+                    it = s.scalars(select(m.ScheduleItem).where(
+                        m.ScheduleItem.course_id == c.id, m.ScheduleItem.kind == "dose",
+                        m.ScheduleItem.status == "open").order_by(m.ScheduleItem.due_on).limit(1)
+                        .with_for_update()).first()
+                    if it is None:
+                        raise InvalidState(f"course {course_id} has no open clinic dose")
+            if it is not None and it.status != "open":
+                existing = s.scalar(select(m.AdministeredDose.id).where(m.AdministeredDose.item_id == it.id))
+                if existing is not None:
+                    raise DoseAlreadyRecorded(it.id, existing)
+                raise InvalidState(f"appointment {it.id} is {it.status}")
+            if c.status != "active":
+                raise InvalidState(f"course {c.id} is {c.status}")
+            if day < c.start_date:
+                raise InputError("given_on", day.isoformat(), f"on or after the course start {c.start_date}")
+            reg = regimen(c.drug)
+            if reg.given_in_clinic:
+                same_day = s.scalars(select(m.AdministeredDose).where(
+                    m.AdministeredDose.course_id == c.id, m.AdministeredDose.given_on == day)).first()
+                if same_day is not None:  # a clinic drug is never given twice on one day: a duplicate entry
+                    raise DoseAlreadyRecorded(same_day.item_id or 0, same_day.id)
+            if reg.given_in_clinic and lot is None:
+                raise InputError("lot_number", lot_number, "the lot (batch) number of the injection or infusion")
+            policy = clinic.settings.observation_minutes
+            if reg.given_in_clinic and policy is not None and (observation_minutes or 0) < policy:
+                warnings.append(f"Observation after the dose: {observation_minutes or 0} min recorded; local policy "
+                                f"is {policy} min.")
+            patient = s.get(m.Patient, c.patient_id)
+            assert patient is not None
+            if it is not None:
+                prev = s.scalar(select(m.AdministeredDose.given_on).where(m.AdministeredDose.course_id == c.id)
+                                .order_by(m.AdministeredDose.given_on.desc()).limit(1))
+                has_snapshot = s.scalar(select(m.PreDoseCheck.id).where(m.PreDoseCheck.item_id == it.id).limit(1))
+                full = load_patient(s, patient.record_id)
+                assert full is not None
+                checks = evaluate_predose_checks(s, patient=full, record=record_of(full, as_of=day), reg=reg,
+                                                 item=it, as_of=day, settings=clinic.settings, previous_dose=prev)
+                for ch in checks:
+                    if has_snapshot is None or ch.lab_id is not None:
+                        s.add(m.PreDoseCheck(item_id=it.id, check_id=ch.check_id, outcome=ch.outcome,
+                                             detail=ch.detail, lab_id=ch.lab_id, fact_status=ch.status,
+                                             checked_by=clinic.actor, checked_at=utcnow()))
+                    if ch.outcome in ("not_ok", "missing"):
+                        warnings.append(f"Pre-dose check {ch.check_id}: {ch.detail}")
+            dose = m.AdministeredDose(
+                patient_id=c.patient_id, course_id=c.id, item_id=it.id if it is not None else None, drug=c.drug,
+                given_on=day, given_at=given_at.astimezone(dt.UTC) if given_at else None,
+                dose_value=dose_value if dose_value is not None else reg.dose_value,
+                dose_unit=dose_unit if dose_unit is not None else reg.dose_unit, route=reg.route,
+                body_site=body_site, lot_number=lot, given_by=given_by or clinic.actor,
+                observation_minutes=observation_minutes, observation_notes=observation_notes,
+                recorded_by=clinic.actor, recorded_at=utcnow(),
+            )
+            s.add(dose)
+            s.flush()
+            nxt, completed = after_dose(s, c, dose, it)
+            audit(s, actor=clinic.actor, action="create", entity="dose", entity_id=dose.id, patient_id=c.patient_id,
+                  detail={"course": c.id, "item": it.id if it is not None else None, "given_on": day.isoformat(),
+                          "lot": lot})
+            result = DoseResult(
+                dose=dose_view(dose),
+                next_item=item_view(nxt, record_id=patient.record_id, patient_name=None, drug=c.drug,
+                                    today=clinic.today()) if nxt is not None else None,
+                course_completed=completed, warnings=warnings,
+            )
+    except IntegrityError as exc:
+        if item_id is None and course_id is None:  # pragma: no cover - guarded above
+            raise
+        key = item_id
+        if key is None:
+            with clinic.db.read() as s:
+                key = s.scalar(select(m.ScheduleItem.id).where(
+                    m.ScheduleItem.course_id == course_id, m.ScheduleItem.kind == "dose",
+                    m.ScheduleItem.status == "done").order_by(m.ScheduleItem.closed_at.desc()).limit(1))
+        with clinic.db.read() as s:
+            existing = s.scalar(select(m.AdministeredDose.id).where(m.AdministeredDose.item_id == key))
+        if existing is not None and key is not None:
+            raise DoseAlreadyRecorded(key, existing) from None
+        raise exc
+    return result
+
+
+def doses_of(clinic: Clinic, record_id: str) -> list[DoseView]:
+    from ._common import patient_row
+
+    with clinic.db.read() as s:
+        p = patient_row(s, record_id)
+        rows = s.scalars(select(m.AdministeredDose).where(m.AdministeredDose.patient_id == p.id)
+                         .order_by(m.AdministeredDose.given_on, m.AdministeredDose.id))
+        return [dose_view(d) for d in rows]

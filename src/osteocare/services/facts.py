@@ -1,0 +1,181 @@
+"""Clinical facts recorded in the clinic: DXA exams (per site), labs (with units), fractures, falls, conditions.
+
+A DXA exam or a lab result also closes the follow-up items it answers: the open items of that kind (and lab
+name) due on or before the result's date; if none is due yet, the next open one (an early test counts).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..core.errors import InputError
+from ..core.limits import check_range
+from ..core.records import Condition as RCondition
+from ..core.records import DxaMeasurement, Manufacturer, Site
+from ..core.records import Fall as RFall
+from ..core.records import Fracture as RFracture
+from ..core.units import MG_DL, UMOL_L, canonical_creatinine_unit, canonical_vitamin_d_unit
+from ..store import models as m
+from ..store.audit import audit
+from ..store.models import utcnow
+from ._common import lab_view, patient_row
+from .context import Clinic
+from .views import LabView
+
+
+class SiteResult(BaseModel):
+    """One site of a DXA exam."""
+
+    model_config = ConfigDict(extra="forbid")
+    site: Site
+    bmd_g_cm2: float | None = None
+    t_score: float | None = None
+    z_score: float | None = None
+    evaluable_vertebrae: int | None = Field(default=None, ge=0, le=4)
+
+
+class DxaExamIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    exam_date: dt.date
+    sites: list[SiteResult] = Field(min_length=1)
+    manufacturer: Manufacturer | None = None
+    device_model: str | None = None
+    reference: str | None = Field(default=None, description="Reference database of the reported T-scores")
+
+
+def close_items(session: Session, patient_id: int, kind: str, on: dt.date, *, lab_name: str | None = None,
+                actor: str) -> list[int]:
+    """Close the open items of ``kind`` answered by a result dated ``on``; returns their ids."""
+    stmt = select(m.ScheduleItem).where(m.ScheduleItem.patient_id == patient_id, m.ScheduleItem.kind == kind,
+                                        m.ScheduleItem.status == "open")
+    if lab_name is not None:
+        stmt = stmt.where(m.ScheduleItem.lab_name == lab_name)
+    items = list(session.scalars(stmt.order_by(m.ScheduleItem.due_on, m.ScheduleItem.id)))
+    due = [i for i in items if i.due_on <= on]
+    if not due and items:
+        due = [items[0]]
+    now = utcnow()
+    for it in due:
+        it.status = "done"
+        it.closed_at = now
+    return [i.id for i in due]
+
+
+def add_dxa_exam(clinic: Clinic, record_id: str, exam: DxaExamIn) -> int:
+    """Record a DXA exam with its sites; returns the exam id. Closes due follow-up DXA items."""
+    for s_ in exam.sites:  # same validation as the record (plausibility limits)
+        DxaMeasurement(site=s_.site, bmd_g_cm2=s_.bmd_g_cm2, t_score=s_.t_score, z_score=s_.z_score)
+    sites = [x.site for x in exam.sites]
+    if len(set(sites)) != len(sites):
+        raise InputError("sites", sites, "each site at most once per exam")
+    with clinic.db.write() as s:
+        p = patient_row(s, record_id)
+        e = m.DxaExam(patient_id=p.id, exam_date=exam.exam_date, manufacturer=exam.manufacturer,
+                      device_model=exam.device_model, reference=exam.reference)
+        e.sites = [m.DxaSite(**x.model_dump()) for x in exam.sites]
+        s.add(e)
+        s.flush()
+        closed = close_items(s, p.id, "dxa", exam.exam_date, actor=clinic.actor)
+        audit(s, actor=clinic.actor, action="create", entity="dxa_exam", entity_id=e.id, patient_id=p.id,
+              detail={"sites": sites, "closed_items": closed})
+        return e.id
+
+
+def _check_lab(name: str, value: float, unit: str) -> str:
+    if not math.isfinite(value):
+        raise InputError("value", value, "a finite number", unit=unit)
+    if not unit.strip():
+        raise InputError("unit", unit, "the unit of the value (e.g. umol/L, mmol/L, nmol/L)")
+    key = name.strip().casefold()
+    if key == "creatinine":
+        canon = canonical_creatinine_unit(unit, "unit")
+        check_range("value", value, "creatinine_umol_l" if canon == UMOL_L else "creatinine_mg_dl")
+        return canon if canon in (UMOL_L, MG_DL) else unit
+    if key == "vitamin_d_25oh":
+        return canonical_vitamin_d_unit(unit, "unit")
+    return unit.strip()
+
+
+def add_lab(clinic: Clinic, record_id: str, *, name: str, value: float, unit: str, date: dt.date,
+            reference_low: float | None = None, reference_high: float | None = None) -> LabView:
+    """Record a lab result with its unit (and the laboratory's reference range, if reported)."""
+    name = name.strip().lower()
+    if not name:
+        raise InputError("name", name, "a lab name such as creatinine, calcium, vitamin_d_25oh")
+    unit = _check_lab(name, value, unit)
+    if reference_low is not None and reference_high is not None and reference_low > reference_high:
+        raise InputError("reference_low", reference_low, f"at most reference_high ({reference_high})", unit=unit)
+    with clinic.db.write() as s:
+        p = patient_row(s, record_id)
+        lab = m.Lab(patient_id=p.id, name=name, value=value, unit=unit, date=date, reference_low=reference_low,
+                    reference_high=reference_high)
+        s.add(lab)
+        s.flush()
+        closed = close_items(s, p.id, "lab", date, lab_name=name, actor=clinic.actor)
+        _after_lab(s, p.id, name, date)
+        audit(s, actor=clinic.actor, action="create", entity="lab", entity_id=lab.id, patient_id=p.id,
+              detail={"name": name, "closed_items": closed})
+        return lab_view(lab)
+
+
+def _after_lab(session: Session, patient_id: int, name: str, on: dt.date) -> None:
+    from .schedule import after_monitoring_lab
+
+    after_monitoring_lab(session, patient_id, name, on)
+
+
+def add_fracture(clinic: Clinic, record_id: str, fracture: RFracture) -> int:
+    with clinic.db.write() as s:
+        p = patient_row(s, record_id)
+        row = m.Fracture(patient_id=p.id, **fracture.model_dump())
+        s.add(row)
+        s.flush()
+        audit(s, actor=clinic.actor, action="create", entity="fracture", entity_id=row.id, patient_id=p.id)
+        return row.id
+
+
+def add_fall(clinic: Clinic, record_id: str, fall: RFall) -> int:
+    with clinic.db.write() as s:
+        p = patient_row(s, record_id)
+        row = m.Fall(patient_id=p.id, **fall.model_dump())
+        s.add(row)
+        s.flush()
+        audit(s, actor=clinic.actor, action="create", entity="fall", entity_id=row.id, patient_id=p.id)
+        return row.id
+
+
+def add_condition(clinic: Clinic, record_id: str, condition: RCondition) -> int:
+    with clinic.db.write() as s:
+        p = patient_row(s, record_id)
+        row = m.Condition(patient_id=p.id, **condition.model_dump())
+        s.add(row)
+        s.flush()
+        audit(s, actor=clinic.actor, action="create", entity="condition", entity_id=row.id, patient_id=p.id)
+        return row.id
+
+
+def latest_labs(session: Session, patient_id: int, names: list[str]) -> dict[str, m.Lab]:
+    """The most recent dated result of each lab name (undated results are ignored)."""
+    out: dict[str, m.Lab] = {}
+    if not names:
+        return out
+    rows = session.scalars(
+        select(m.Lab)
+        .where(m.Lab.patient_id == patient_id, m.Lab.name.in_(names), m.Lab.date.is_not(None))
+        .order_by(m.Lab.date, m.Lab.id)
+    )
+    for r in rows:
+        out[r.name] = r
+    return out
+
+
+def labs_of(clinic: Clinic, record_id: str) -> list[LabView]:
+    with clinic.db.read() as s:
+        p = patient_row(s, record_id)
+        rows = s.scalars(select(m.Lab).where(m.Lab.patient_id == p.id).order_by(m.Lab.date, m.Lab.id))
+        return [lab_view(x) for x in rows]

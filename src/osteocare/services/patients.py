@@ -1,0 +1,223 @@
+"""Patients: add, import, read (audited), update, find."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.exc import IntegrityError
+
+from ..core.errors import InputError, OsteoCareError
+from ..core.records import PatientRecord, parse_record
+from ..store import models as m
+from ..store.audit import audit
+from ..store.records import load_patient, patient_from_record, record_of, update_patient
+from ._common import patient_row, summary
+from .context import Clinic
+from .errors import Conflict, NotFound
+from .views import ImportResult, PatientSummary
+
+#: Keys an import row may carry besides the PatientRecord fields (clinic identity, not read by the core).
+IDENTITY_KEYS = ("given_name", "family_name", "birth_date", "phone")
+
+
+def _identity(given_name: str | None, family_name: str | None, birth_date: dt.date | None,
+              phone: str | None) -> dict[str, Any]:
+    return {"given_name": given_name, "family_name": family_name, "birth_date": birth_date, "phone": phone}
+
+
+def add_patient(clinic: Clinic, record: PatientRecord, *, given_name: str | None = None,
+                family_name: str | None = None, birth_date: dt.date | None = None,
+                phone: str | None = None) -> PatientSummary:
+    """Add one patient. Raises :class:`Conflict` if the record id is already in use."""
+    try:
+        with clinic.db.write() as s:
+            p = patient_from_record(record, **_identity(given_name, family_name, birth_date, phone))
+            s.add(p)
+            s.flush()
+            audit(s, actor=clinic.actor, action="create", entity="patient", entity_id=p.record_id,
+                  patient_id=p.id)
+            return summary(p, clinic.today())
+    except IntegrityError as exc:
+        if _exists(clinic, record.id):
+            raise Conflict(f"patient {record.id!r} already exists") from None
+        raise exc
+
+
+def _exists(clinic: Clinic, record_id: str) -> bool:
+    with clinic.db.read() as s:
+        return s.scalar(select(func.count()).select_from(m.Patient).where(m.Patient.record_id == record_id)) > 0
+
+
+def split_import_row(row: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(record fields, identity fields) of one import row."""
+    data = dict(row)
+    ident = {k: data.pop(k) for k in IDENTITY_KEYS if k in data}
+    if isinstance(ident.get("birth_date"), str):
+        try:
+            ident["birth_date"] = dt.date.fromisoformat(ident["birth_date"])
+        except ValueError:
+            raise InputError("birth_date", ident["birth_date"], "a date YYYY-MM-DD") from None
+    return data, ident
+
+
+def import_patients(clinic: Clinic, rows: Iterable[Mapping[str, Any]], *, update_existing: bool = False) -> ImportResult:
+    """Import patient records (PatientRecord fields plus optional given_name, family_name, birth_date, phone).
+
+    All or nothing: every row is validated first; if any row is invalid (or, without ``update_existing``, names
+    a patient that already exists) nothing is written and :attr:`ImportResult.errors` says why, per record id.
+    """
+    result = ImportResult()
+    parsed: list[tuple[PatientRecord, dict[str, Any]]] = []
+    seen: set[str] = set()
+    for i, row in enumerate(rows):
+        key = str(row.get("id", f"row {i + 1}")) if isinstance(row, Mapping) else f"row {i + 1}"
+        try:
+            if not isinstance(row, Mapping):
+                raise InputError("record", type(row).__name__, "a JSON object with the patient's fields")
+            data, ident = split_import_row(row)
+            rec = parse_record(data)
+        except OsteoCareError as exc:
+            result.errors[key] = str(exc)
+            continue
+        if rec.id in seen:
+            result.errors[key] = "the same id appears twice in the import"
+            continue
+        seen.add(rec.id)
+        parsed.append((rec, ident))
+    if result.errors:
+        return result
+    with clinic.db.write() as s:
+        existing = set(s.scalars(select(m.Patient.record_id).where(m.Patient.record_id.in_(seen)))) if seen else set()
+        if existing and not update_existing:
+            for rid in sorted(existing):
+                result.errors[rid] = "a patient with this id already exists (use --update to replace the facts)"
+            return result
+        for rec, ident in parsed:
+            if rec.id in existing:
+                p = load_patient(s, rec.id)
+                assert p is not None
+                update_patient(p, rec)
+                for k, v in ident.items():
+                    setattr(p, k, v)
+                s.flush()
+                audit(s, actor=clinic.actor, action="update", entity="patient", entity_id=rec.id, patient_id=p.id,
+                      detail={"via": "import"})
+                result.updated.append(rec.id)
+            else:
+                p = patient_from_record(rec, **ident)
+                s.add(p)
+                s.flush()
+                audit(s, actor=clinic.actor, action="create", entity="patient", entity_id=rec.id, patient_id=p.id,
+                      detail={"via": "import"})
+                result.created.append(rec.id)
+    return result
+
+
+def get_record(clinic: Clinic, record_id: str, *, as_of: dt.date | None = None,
+               include_courses: bool = True) -> PatientRecord:
+    """The patient's record as the core reads it (courses included as medications). The read is audited."""
+    with clinic.db.read() as s:
+        p = load_patient(s, record_id)
+        if p is None:
+            raise NotFound("patient", record_id)
+        rec = record_of(p, as_of=as_of or clinic.today(), include_courses=include_courses)
+        pid = p.id
+    with clinic.db.write() as s:
+        audit(s, actor=clinic.actor, action="read", entity="patient", entity_id=record_id, patient_id=pid,
+              detail={"what": "record"})
+    return rec
+
+
+def update_record(clinic: Clinic, record: PatientRecord, **identity: Any) -> PatientSummary:
+    """Replace the patient's facts with ``record`` (courses, doses and reactions stay)."""
+    unknown = set(identity) - set(IDENTITY_KEYS)
+    if unknown:
+        raise InputError(sorted(unknown)[0], identity[sorted(unknown)[0]], "one of " + ", ".join(IDENTITY_KEYS))
+    with clinic.db.write() as s:
+        p = load_patient(s, record.id)
+        if p is None:
+            raise NotFound("patient", record.id)
+        update_patient(p, record)
+        for k, v in identity.items():
+            setattr(p, k, v)
+        s.flush()
+        audit(s, actor=clinic.actor, action="update", entity="patient", entity_id=record.id, patient_id=p.id)
+        return summary(p, clinic.today())
+
+
+def get_patient(clinic: Clinic, record_id: str) -> PatientSummary:
+    with clinic.db.read() as s:
+        return summary(patient_row(s, record_id), clinic.today())
+
+
+def find_patients(clinic: Clinic, text: str = "", *, limit: int = 50) -> list[PatientSummary]:
+    """Patients whose id or name contains ``text`` (case-insensitive), by family name."""
+    with clinic.db.read() as s:
+        stmt = select(m.Patient)
+        if text:
+            like = f"%{text.lower()}%"
+            stmt = stmt.where(or_(func.lower(m.Patient.record_id).like(like),
+                                  func.lower(m.Patient.family_name).like(like),
+                                  func.lower(m.Patient.given_name).like(like)))
+        stmt = stmt.order_by(m.Patient.family_name, m.Patient.record_id).limit(limit)
+        today = clinic.today()
+        return [summary(p, today) for p in s.scalars(stmt)]
+
+
+def audit_trail(clinic: Clinic, record_id: str, *, limit: int = 200) -> list[dict[str, Any]]:
+    """Who read or changed this patient's records, newest first."""
+    with clinic.db.read() as s:
+        p = patient_row(s, record_id)
+        rows = s.scalars(select(m.AuditEntry).where(m.AuditEntry.patient_id == p.id)
+                         .order_by(m.AuditEntry.at.desc(), m.AuditEntry.id.desc()).limit(limit))
+        return [{"at": a.at, "actor": a.actor, "action": a.action, "entity": a.entity, "entity_id": a.entity_id,
+                 "detail": a.detail} for a in rows]
+
+
+def show_patient(clinic: Clinic, record_id: str, *, today: dt.date | None = None) -> Any:
+    """Everything the clinic shows about one patient (a :class:`~osteocare.services.views.PatientView`).
+
+    The read is audited.
+    """
+    from ._common import course_view, dose_view, item_view, lab_view, reaction_view
+    from .alerts import patient_alerts
+    from .views import PatientView
+
+    day = today or clinic.today()
+    with clinic.db.read() as s:
+        p = load_patient(s, record_id)
+        if p is None:
+            raise NotFound("patient", record_id)
+        name = " ".join(x for x in (p.given_name, p.family_name) if x) or None
+        drugs = {c.id: c.drug for c in p.courses}
+        items = s.scalars(select(m.ScheduleItem).where(m.ScheduleItem.patient_id == p.id)
+                          .order_by(m.ScheduleItem.due_on, m.ScheduleItem.id))
+        doses = s.scalars(select(m.AdministeredDose).where(m.AdministeredDose.patient_id == p.id)
+                          .order_by(m.AdministeredDose.given_on, m.AdministeredDose.id))
+        reactions = s.scalars(select(m.Reaction).where(m.Reaction.patient_id == p.id).order_by(m.Reaction.id))
+        assessments = s.execute(select(m.StoredAssessment.id, m.StoredAssessment.as_of, m.StoredAssessment.guideline,
+                                       m.StoredAssessment.knowledge_version, m.StoredAssessment.status,
+                                       m.StoredAssessment.created_at)
+                                .where(m.StoredAssessment.patient_id == p.id).order_by(m.StoredAssessment.id)).all()
+        view = PatientView(
+            summary=summary(p, day),
+            record=record_of(p, as_of=day),
+            courses=[course_view(s, c, record_id=record_id) for c in p.courses],
+            schedule=[item_view(it, record_id=record_id, patient_name=name,
+                                drug=drugs.get(it.course_id) if it.course_id else None, today=day) for it in items],
+            doses=[dose_view(d) for d in doses],
+            reactions=[reaction_view(r, record_id) for r in reactions],
+            labs=[lab_view(x) for x in p.labs],
+            alerts=[],
+            assessments=[{"id": a.id, "as_of": a.as_of, "guideline": a.guideline, "knowledge_version":
+                          a.knowledge_version, "status": a.status, "created_at": a.created_at} for a in assessments],
+        )
+        pid = p.id
+    view.alerts = patient_alerts(clinic, record_id, today=day)
+    with clinic.db.write() as s:
+        audit(s, actor=clinic.actor, action="read", entity="patient", entity_id=record_id, patient_id=pid,
+              detail={"what": "overview"})
+    return view

@@ -1,0 +1,123 @@
+"""Reactions to a drug: kind, severity, onset and outcome. Recorded as an intolerance, a reaction becomes a
+``PatientRecord.intolerances`` entry, so later recommendations see it (e.g. an allergy is read as a
+hypersensitivity reaction by the engine's conditions knowledge)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import select
+
+from ..core.errors import InputError
+from ..store import models as m
+from ..store.audit import audit
+from ..store.models import REACTION_KINDS, REACTION_OUTCOMES, SEVERITIES, utcnow
+from ._common import patient_row, reaction_view
+from .context import Clinic
+from .drugs import drug_ids
+from .errors import NotFound
+from .views import ReactionView
+
+#: How each reaction kind reads in the intolerance text the engine sees.
+REACTION_LABELS: dict[str, str] = {
+    "fever": "fever",
+    "muscle_aches": "muscle aches (myalgia)",
+    "joint_pain": "joint pain (arthralgia)",
+    "acute_phase_reaction": "acute-phase (flu-like) reaction",
+    "allergy": "allergy (hypersensitivity reaction)",
+    "injection_site_reaction": "injection-site reaction",
+    "digestive_irritation": "digestive irritation",
+    "hypocalcaemia": "hypocalcaemia",
+    "headache": "headache",
+    "orthostatic_hypotension": "orthostatic hypotension",
+    "other": "other reaction",
+}
+assert set(REACTION_LABELS) == set(REACTION_KINDS)
+
+
+def record_reaction(
+    clinic: Clinic,
+    record_id: str,
+    *,
+    kind: str,
+    severity: str,
+    drug: str | None = None,
+    onset_on: dt.date | None = None,
+    outcome: str = "unknown",
+    resolved_on: dt.date | None = None,
+    description: str | None = None,
+    intolerance: bool = False,
+    course_id: int | None = None,
+    dose_id: int | None = None,
+) -> ReactionView:
+    """Record a reaction. With ``dose_id`` (or ``course_id``) the drug is taken from it.
+
+    ``intolerance=True`` also adds an intolerance to the patient's record (drug, reaction text, date, severity).
+    """
+    if kind not in REACTION_KINDS:
+        raise InputError("kind", kind, "one of " + ", ".join(REACTION_KINDS))
+    if severity not in SEVERITIES:
+        raise InputError("severity", severity, "one of " + ", ".join(SEVERITIES))
+    if outcome not in REACTION_OUTCOMES:
+        raise InputError("outcome", outcome, "one of " + ", ".join(REACTION_OUTCOMES))
+    if kind == "other" and not (description or "").strip():
+        raise InputError("description", description, "a description of the reaction (kind 'other')")
+    if resolved_on is not None and onset_on is not None and resolved_on < onset_on:
+        raise InputError("resolved_on", resolved_on.isoformat(), f"on or after the onset {onset_on}")
+    if onset_on is not None and onset_on > clinic.today():
+        raise InputError("onset_on", onset_on.isoformat(), "a date not after today")
+    with clinic.db.write() as s:
+        p = patient_row(s, record_id)
+        if dose_id is not None:
+            d = s.get(m.AdministeredDose, dose_id)
+            if d is None or d.patient_id != p.id:
+                raise NotFound("dose of this patient", dose_id)
+            course_id, drug = d.course_id, d.drug
+            if onset_on is not None and onset_on < d.given_on:
+                raise InputError("onset_on", onset_on.isoformat(), f"on or after the dose ({d.given_on})")
+        elif course_id is not None:
+            c = s.get(m.TreatmentCourse, course_id)
+            if c is None or c.patient_id != p.id:
+                raise NotFound("course of this patient", course_id)
+            drug = c.drug
+        if drug is None:
+            raise InputError("drug", None, "the drug (or a course or dose of this patient)")
+        if drug not in drug_ids():
+            raise InputError("drug", drug, "one of " + ", ".join(drug_ids()))
+        r = m.Reaction(patient_id=p.id, course_id=course_id, dose_id=dose_id, drug=drug, kind=kind,
+                       description=(description or "").strip() or None, severity=severity, onset_on=onset_on,
+                       outcome=outcome, resolved_on=resolved_on, intolerance=intolerance, recorded_by=clinic.actor,
+                       recorded_at=utcnow())
+        s.add(r)
+        s.flush()
+        if intolerance:
+            text = REACTION_LABELS[kind] + (f": {r.description}" if r.description else "")
+            s.add(m.Intolerance(patient_id=p.id, drug=drug, reaction=text, date=onset_on, severity=severity,
+                                reaction_id=r.id))
+        audit(s, actor=clinic.actor, action="create", entity="reaction", entity_id=r.id, patient_id=p.id,
+              detail={"drug": drug, "kind": kind, "severity": severity, "intolerance": intolerance})
+        return reaction_view(r, record_id)
+
+
+def update_reaction_outcome(clinic: Clinic, reaction_id: int, *, outcome: str,
+                            resolved_on: dt.date | None = None) -> ReactionView:
+    if outcome not in REACTION_OUTCOMES:
+        raise InputError("outcome", outcome, "one of " + ", ".join(REACTION_OUTCOMES))
+    with clinic.db.write() as s:
+        r = s.get(m.Reaction, reaction_id)
+        if r is None:
+            raise NotFound("reaction", reaction_id)
+        if resolved_on is not None and r.onset_on is not None and resolved_on < r.onset_on:
+            raise InputError("resolved_on", resolved_on.isoformat(), f"on or after the onset {r.onset_on}")
+        r.outcome, r.resolved_on = outcome, resolved_on
+        audit(s, actor=clinic.actor, action="update", entity="reaction", entity_id=r.id, patient_id=r.patient_id,
+              detail={"outcome": outcome})
+        rid = s.scalar(select(m.Patient.record_id).where(m.Patient.id == r.patient_id))
+        return reaction_view(r, str(rid))
+
+
+def reactions_of(clinic: Clinic, record_id: str) -> list[ReactionView]:
+    with clinic.db.read() as s:
+        p = patient_row(s, record_id)
+        rows = s.scalars(select(m.Reaction).where(m.Reaction.patient_id == p.id).order_by(m.Reaction.id))
+        return [reaction_view(r, record_id) for r in rows]

@@ -1,0 +1,219 @@
+"""The course schedule: what falls due, and when, from the drug's knowledge file and the doses actually given.
+
+* Clinic drugs (injections, infusions): one open dose appointment at a time. The first is due on the start date
+  (or ``first_due``); each later one is due one interval after the **last dose actually given** (a late dose
+  moves every later date; see :mod:`osteocare.core.schedule`). A drug with a maximum number of doses
+  (romosozumab) completes its course at the last dose, and the follow-on decision falls due.
+* Home drugs (pills, daily injections): no per-dose appointments; the calendar export carries the reminders.
+* Every course: its review points (holiday decision, re-evaluation, end of an anabolic course), the annual
+  review, the follow-up DXA and the drug's monitoring labs.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from ..core.schedule import add_months, days_covered, next_due
+from ..core.status import Status, lowest
+from ..store import models as m
+from ..store.models import utcnow
+from .drugs import (
+    Regimen,
+    annual_review,
+    calcitriol_labs,
+    dmab_predisposed_labs,
+    dmab_switch,
+    followup_dxa,
+    regimen,
+)
+
+
+def _item(session: Session, course: m.TreatmentCourse | None, *, patient_id: int, kind: str, due_on: dt.date,
+          reason: str, rule_id: str | None, status: Status, seq: int | None = None,
+          lab_name: str | None = None) -> m.ScheduleItem:
+    it = m.ScheduleItem(patient_id=patient_id, course_id=course.id if course is not None else None, kind=kind,
+                        seq=seq, lab_name=lab_name, due_on=due_on, reason=reason, rule_id=rule_id,
+                        fact_status=status, status="open")
+    session.add(it)
+    return it
+
+
+def open_items(session: Session, course_id: int, kind: str | None = None) -> list[m.ScheduleItem]:
+    stmt = select(m.ScheduleItem).where(m.ScheduleItem.course_id == course_id, m.ScheduleItem.status == "open")
+    if kind is not None:
+        stmt = stmt.where(m.ScheduleItem.kind == kind)
+    return list(session.scalars(stmt.order_by(m.ScheduleItem.due_on, m.ScheduleItem.id)))
+
+
+def pth_days_used(session: Session, patient_id: int, group: tuple[str, ...], *, before: dt.date,
+                  exclude_course: int | None = None) -> tuple[int, list[str]]:
+    """Days of PTH-analogue treatment before ``before`` (courses, and medication history with dates)."""
+    periods: list[tuple[dt.date, dt.date]] = []
+    notes: list[str] = []
+    last_day = before - dt.timedelta(days=1)
+    for c in session.scalars(select(m.TreatmentCourse).where(m.TreatmentCourse.patient_id == patient_id,
+                                                             m.TreatmentCourse.drug.in_(group))):
+        if c.id == exclude_course or c.start_date > last_day:
+            continue
+        periods.append((c.start_date, min(c.stop_date or last_day, last_day)))
+    for med in session.scalars(select(m.Medication).where(m.Medication.patient_id == patient_id,
+                                                          m.Medication.drug.in_(group))):
+        end = med.end or med.last_dose
+        if med.start is None or end is None:
+            notes.append(f"{med.drug} in the medication history without start and end dates: not counted")
+            continue
+        periods.append((med.start, min(end, last_day)))
+    return days_covered(periods), notes
+
+
+def plan_course_start(session: Session, course: m.TreatmentCourse, reg: Regimen, *,
+                      first_due: dt.date | None = None) -> list[str]:
+    """Create the first items of a new course; returns notes to show."""
+    notes: list[str] = []
+    start = course.start_date
+    pid = course.patient_id
+    if reg.given_in_clinic:
+        _item(session, course, patient_id=pid, kind="dose", seq=1, due_on=first_due or start,
+              reason=f"{reg.name} dose 1", rule_id=reg.overdue_rule, status=reg.interval_status)
+    reviews: list[tuple[dt.date, str, str, Status]] = []
+    for point in reg.reviews:
+        if point.months is not None:
+            reviews.append((add_months(start, point.months), point.rule_id, point.text, point.status))
+        elif point.rule_id == "ANAB-COURSE-END" and reg.lifetime_days is not None:
+            used, more = pth_days_used(session, pid, reg.lifetime_group, before=start, exclude_course=course.id)
+            notes += more
+            left = max(reg.lifetime_days - used, 0)
+            end = start + dt.timedelta(days=max(left - 1, 0))
+            if used:
+                notes.append(f"{used} days of PTH-analogue treatment already used; {left} days left")
+            reviews.append((end, point.rule_id, point.text, point.status))
+    for due, rule, text, status in reviews:
+        _item(session, course, patient_id=pid, kind="review", due_on=due, reason=text, rule_id=rule, status=status)
+    if reviews:
+        first = min(reviews, key=lambda r: r[0])
+        course.review_on, course.review_rule = first[0], first[1]
+    months, text, status = annual_review()
+    _item(session, course, patient_id=pid, kind="review", seq=1, due_on=add_months(start, months),
+          reason=text, rule_id="MON-ANNUAL", status=status)
+    lo, hi, text, status = followup_dxa()
+    has_dxa = session.scalar(select(func.count()).select_from(m.ScheduleItem).where(
+        m.ScheduleItem.patient_id == pid, m.ScheduleItem.kind == "dxa", m.ScheduleItem.status == "open"))
+    if not has_dxa:
+        _item(session, course, patient_id=pid, kind="dxa", due_on=add_months(start, lo),
+              reason=f"{text} Due from {add_months(start, lo).isoformat()}, by {add_months(start, hi).isoformat()}.",
+              rule_id="BHOF-MON", status=status)
+    if reg.drug == "calcitriol":
+        first_months, _repeat, labs, status = calcitriol_labs()
+        for lab in labs:
+            for k, mo in enumerate(first_months, start=1):
+                _item(session, course, patient_id=pid, kind="lab", seq=k, lab_name=lab,
+                      due_on=add_months(start, mo), rule_id="MON-LAB-CTR", status=status,
+                      reason=f"Calcitriol monitoring: {lab} at {mo} month{'s' if mo != 1 else ''}")
+    session.flush()
+    return notes
+
+
+def _predisposed(course: m.TreatmentCourse) -> bool:
+    try:
+        report = json.loads(course.check_json)
+    except ValueError:
+        return False
+    return any(f.get("rule_id") == "DMAB-PREDISPOSED" for f in report.get("findings", []))
+
+
+def after_dose(session: Session, course: m.TreatmentCourse, dose: m.AdministeredDose,
+               item: m.ScheduleItem | None) -> tuple[m.ScheduleItem | None, bool]:
+    """Close the appointment, schedule the next dose from the last dose given; (next item, course completed)."""
+    reg = regimen(course.drug)
+    now = utcnow()
+    if item is not None:
+        item.status = "done"
+        item.closed_at = now
+    session.flush()
+    given = list(session.scalars(select(m.AdministeredDose.given_on)
+                                 .where(m.AdministeredDose.course_id == course.id)))
+    last = max(given)
+    if reg.max_doses is not None and len(given) >= reg.max_doses:
+        for it in open_items(session, course.id, "dose"):
+            it.status, it.closed_at = "cancelled", now
+        course.status = "completed"
+        course.stop_date = max(last, course.start_date)
+        course.stop_reason = f"maximum of {reg.max_doses} doses given"
+        for point in reg.reviews:
+            if point.months is None and point.rule_id != "ANAB-COURSE-END":
+                _item(session, course, patient_id=course.patient_id, kind="review", due_on=last,
+                      reason=point.text, rule_id=point.rule_id, status=point.status)
+                course.review_on, course.review_rule = last, point.rule_id
+        session.flush()
+        return None, True
+    nxt: m.ScheduleItem | None = None
+    if reg.given_in_clinic and reg.interval is not None:
+        due = next_due(last, reg.interval)
+        pending = open_items(session, course.id, "dose")
+        if pending:
+            nxt = pending[0]
+            nxt.due_on = due
+            for extra in pending[1:]:
+                extra.status, extra.closed_at = "cancelled", now
+        else:
+            top = session.scalar(select(func.max(m.ScheduleItem.seq)).where(
+                m.ScheduleItem.course_id == course.id, m.ScheduleItem.kind == "dose")) or 0
+            nxt = _item(session, course, patient_id=course.patient_id, kind="dose", seq=top + 1, due_on=due,
+                        reason=f"{reg.name} dose {top + 1}", rule_id=reg.overdue_rule, status=reg.interval_status)
+    if reg.drug_class == "denosumab" and _predisposed(course):
+        lo, hi, labs, status = dmab_predisposed_labs()
+        for lab in labs:
+            _item(session, course, patient_id=course.patient_id, kind="lab", lab_name=lab,
+                  due_on=dose.given_on + dt.timedelta(days=lo), rule_id="MON-LAB-DMAB", status=status,
+                  reason=f"{lab} {lo}-{hi} days after the denosumab injection of {dose.given_on.isoformat()} "
+                         "(predisposed to hypocalcaemia)")
+    session.flush()
+    return nxt, False
+
+
+def after_monitoring_lab(session: Session, patient_id: int, name: str, on: dt.date) -> None:
+    """Calcitriol: once the first checks of a lab are done, the next falls due a repeat interval after it."""
+    courses = list(session.scalars(select(m.TreatmentCourse).where(
+        m.TreatmentCourse.patient_id == patient_id, m.TreatmentCourse.status == "active",
+        m.TreatmentCourse.drug == "calcitriol")))
+    if not courses:
+        return
+    _first, repeat, labs, status = calcitriol_labs()
+    if name not in labs:
+        return
+    for c in courses:
+        still_open = session.scalar(select(func.count()).select_from(m.ScheduleItem).where(
+            m.ScheduleItem.course_id == c.id, m.ScheduleItem.kind == "lab", m.ScheduleItem.lab_name == name,
+            m.ScheduleItem.status == "open"))
+        if still_open:
+            continue
+        top = session.scalar(select(func.max(m.ScheduleItem.seq)).where(
+            m.ScheduleItem.course_id == c.id, m.ScheduleItem.kind == "lab", m.ScheduleItem.lab_name == name)) or 0
+        _item(session, c, patient_id=patient_id, kind="lab", seq=top + 1, lab_name=name,
+              due_on=add_months(on, repeat), rule_id="MON-LAB-CTR", status=status,
+              reason=f"Calcitriol monitoring: {name} every {repeat} months")
+    session.flush()
+
+
+def on_course_stop(session: Session, course: m.TreatmentCourse, *, stop_date: dt.date) -> list[str]:
+    """Cancel what the course had pending; for denosumab, schedule the follow-on decision (DMAB-SWITCH)."""
+    now = utcnow()
+    for it in open_items(session, course.id):
+        it.status, it.closed_at = "cancelled", now
+    warnings: list[str] = []
+    reg = regimen(course.drug)
+    if reg.drug_class == "denosumab":
+        months, text, status = dmab_switch()
+        last = session.scalar(select(func.max(m.AdministeredDose.given_on)).where(
+            m.AdministeredDose.course_id == course.id))
+        due = add_months(last, months) if last is not None else stop_date
+        _item(session, course, patient_id=course.patient_id, kind="review", due_on=due, reason=text,
+              rule_id="DMAB-SWITCH", status=lowest([status]))
+        warnings.append("Denosumab must not be stopped without a follow-on antiresorptive (DMAB-NOSTOP): "
+                        f"start it by {due.isoformat()} (DMAB-SWITCH).")
+    session.flush()
+    return warnings
