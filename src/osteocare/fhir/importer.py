@@ -26,7 +26,7 @@ from ..core.status import FactStatus
 from ..core.units import canonical_creatinine_unit, canonical_vitamin_d_unit
 from . import codes
 from .codes import CodeEntry, lookup
-from .local import LOCAL_SYSTEM, local_entry
+from .local import LOCAL_SYSTEM, local_entry, record_id_system
 from .report import Diagnosis, ImportReport, SiteUnknownScore
 
 UCUM = "http://unitsofmeasure.org"
@@ -211,7 +211,7 @@ class _Builder:
     age: int | None = None
     fields: dict[str, Any] = field(default_factory=dict)
     body: dict[str, list[tuple[dt.date | None, float, str]]] = field(default_factory=dict)
-    dxa: dict[tuple[str, dt.date | None, str | None], dict[str, Any]] = field(default_factory=dict)
+    dxa: dict[tuple[str, dt.date | None, str | None, int], dict[str, Any]] = field(default_factory=dict)
     labs: list[dict[str, Any]] = field(default_factory=list)
     fractures: list[dict[str, Any]] = field(default_factory=list)
     falls: list[dict[str, Any]] = field(default_factory=list)
@@ -219,6 +219,7 @@ class _Builder:
     conditions: list[dict[str, Any]] = field(default_factory=list)
     doses: list[tuple[str, dt.date, str]] = field(default_factory=list)
     menopause_from_code: tuple[str, FactStatus] | None = None
+    birth_problem: str | None = None
 
     # -------------------------------------------------------------- helpers
     def add(self, entry: _Entry, outcome: str, reason: str, ce: CodeEntry | None = None,
@@ -277,8 +278,8 @@ class _Builder:
                                 "no record can be made")
         birth, problem = parse_fhir_date(p.get("birthDate"))
         if birth is None:
-            self.report.add(label, "error", f"Patient.birthDate: {problem}; the age is unknown and no record can be "
-                            "made (add the birth date)")
+            self.birth_problem = (f"Patient.birthDate: {problem}; the age is unknown and no record can be made (add "
+                                  "the birth date)")
         else:
             if birth > self.as_of:
                 self.report.add(label, "error", f"born {birth.isoformat()}, after the as-of date {self.as_of}")
@@ -362,6 +363,14 @@ class _Builder:
         if ce.system == "local":
             if ce.get("concept") == "field":
                 self.local_value(e, ce, holder, day)
+            elif ce.get("concept") == "local_lab":
+                value, unit, why = self.quantity(holder)
+                if value is None:
+                    self.add(e, "skipped", why or "no value", ce)
+                else:
+                    self.labs.append({"name": str(ce.get("lab")), "value": value, "unit": unit or "1", "date": day})
+                    self.add(e, "mapped", f"labs[{ce.get('lab')}] = {value:g} {unit} (OsteoCare local code)", ce,
+                             target=f"labs[{ce.get('lab')}]")
             else:
                 self.add(e, "skipped", f"local code {ce.code}: derived by OsteoCare, recomputed rather than imported", ce)
             return
@@ -491,10 +500,13 @@ class _Builder:
         except Exception as exc:  # InputError raised inside pydantic validation
             self.add(e, "skipped", f"{kind} {v:g}: {exc}".splitlines()[0], ce, coding)
             return
-        key = (target_site, day, lat)
-        slot = self.dxa.setdefault(key, {"site": target_site, "date": day})
-        if kind in slot and slot[kind] != v:
-            flags.append(f"a second {kind} for {target_site} on {day} ({slot[kind]:g}) was replaced")
+        n = 0
+        while kind in self.dxa.get((target_site, day, lat, n), {}) and self.dxa[(target_site, day, lat, n)][kind] != v:
+            n += 1
+        if n:
+            flags.append(f"another {kind} for {target_site} on {day or 'the same unknown date'}: kept as a separate "
+                         "measurement")
+        slot = self.dxa.setdefault((target_site, day, lat, n), {"site": target_site, "date": day})
         slot[kind] = v
         for comp in res.get("component") or []:
             if not isinstance(comp, dict):
@@ -811,9 +823,20 @@ class _Builder:
 
     def build(self) -> PatientRecord | None:
         rep = self.report
+        local_age = self.fields.pop("age", None)
+        if self.age is None and local_age is not None:
+            self.age = int(local_age)
+            rep.add(self.patient.label, "flagged", f"no birth date: age {self.age} taken from OsteoCare's local age "
+                    "Observation (age on the exporting assessment's date)", target="age")
+        elif local_age is not None:
+            rep.notes.append("OsteoCare local age Observation ignored: the birth date gives the age")
+        if self.age is None and self.birth_problem:
+            rep.add(self.patient.label, "error", self.birth_problem)
         if self.sex is None or self.age is None:
             return None
-        data: dict[str, Any] = {"id": str(self.patient.res.get("id") or self.patient.label.split("/")[-1]),
+        rid = next((str(i["value"]) for i in self.patient.res.get("identifier") or []
+                    if isinstance(i, dict) and i.get("system") == record_id_system() and i.get("value")), None)
+        data: dict[str, Any] = {"id": rid or str(self.patient.res.get("id") or self.patient.label.split("/")[-1]),
                                 "sex": self.sex, "age": self.age}
         w, h, b = self.latest("weight_kg"), self.latest("height_cm"), self.latest("bmi")
         if w and h:
@@ -839,7 +862,7 @@ class _Builder:
         data["falls_history"] = self.falls
         data["conditions"] = self.conditions
         data["medications"] = self.medications()
-        if self.fractures:
+        if self.fractures and "prior_fracture" not in self.fields:
             data["prior_fracture"] = True
             rep.notes.append("prior_fracture set from the imported fractures (QFracture counts a previous fracture at an "
                              "osteoporotic site): confirm")

@@ -27,6 +27,10 @@ def record_fields() -> tuple[str, ...]:
     return tuple(load(KNOWLEDGE_ID).value("record_fields"))
 
 
+def record_id_system() -> str:
+    return str(load(KNOWLEDGE_ID).value("record_id_system"))
+
+
 def calculator_system() -> str:
     return str(load(KNOWLEDGE_ID).value("risk_assessment_method"))
 
@@ -64,7 +68,9 @@ def local_entry(code: str) -> CodeEntry | None:
         return _entry(code, {"concept": "fall", "injurious": True})
     if code in ("dxa-manufacturer", "dxa-device-model", "dxa-reference", "dxa-evaluable-vertebrae"):
         return _entry(code, {"concept": "dxa_component", "field": code[4:].replace("-", "_")})
-    if code in ("crcl-cockcroft-gault", "assessment-status"):
+    if head == "lab" and rest:
+        return _entry(code, {"concept": "local_lab", "lab": rest})
+    if code in ("crcl-cockcroft-gault", "assessment-status", "who-category", "lowest-t-score", "derived-t-score"):
         return _entry(code, {"concept": "derived", "field": code})
     return None
 
