@@ -98,8 +98,11 @@ def screen(
                                   on_chunk=lambda n: progress.advance(task, n))
     except OsteoCareError as exc:
         raise _fail(str(exc)) from None
+    from .core.risk.qfracture import ethnicity_default_note
+
     notes = [
         "QFracture-2012 columns: " + DISCLAIMER,
+        ethnicity_default_note(),
         "Decision support for clinicians; screening output is not a diagnosis.",
     ]
     about = out_path.with_name(out_path.name + ".about.json")

@@ -44,3 +44,17 @@ def test_dask_engine_needs_a_scheduler_address(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="--scheduler"):
         screen_file(src, tmp_path / "o.parquet", engine="dask")
     assert not (tmp_path / "o.parquet").exists()
+
+
+def test_chunks_with_and_without_notes_share_one_output_schema(tmp_path: Path) -> None:
+    import pyarrow as pa
+
+    src = tmp_path / "in.parquet"
+    # first chunk: no notes at all; second chunk: notes and a flagged row
+    pq.write_table(pa.table({"id": ["1", "2", "3", "4"], "sex": ["female"] * 4, "age": [65, 65, 25, 250],
+                             "bmi": [25.0] * 4, "ethnicity": ["white", "white", None, "white"]}), src)
+    out = tmp_path / "out.parquet"
+    screen_file(src, out, chunk_rows=2)
+    t = pq.read_table(out)
+    assert t.num_rows == 4
+    assert t.column("error").to_pylist()[3].startswith("age: 250")

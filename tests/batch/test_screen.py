@@ -50,7 +50,7 @@ def test_it_flags_each_bad_row_with_field_value_and_range_and_scores_the_rest(tm
     assert rows["(none)"]["error"].startswith("id: missing")
     assert "age below the model range 30-100" in rows["4"]["warnings"]
     assert rows["4"]["error"] == ""
-    assert "Ethnicity not recorded" in rows["3"]["warnings"]
+    assert "ethnicity not recorded: other_asian used" in rows["3"]["warnings"]
 
 
 def test_a_malformed_file_is_a_clear_error_and_leaves_no_output(tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import yaml
 
 from ..core.records import FLAGS
@@ -50,7 +51,9 @@ def chunk(rng: np.random.Generator, start: int, n: int) -> pa.RecordBatch:
     smoking = np.where(female, _choice(rng, p["smoking"]["female"], n), _choice(rng, p["smoking"]["male"], n))
     alcohol = np.where(female, _choice(rng, p["alcohol"]["female"], n), _choice(rng, p["alcohol"]["male"], n))
     cols: dict[str, Any] = {
-        "id": pa.array([f"P{start + i:09d}" for i in range(n)], pa.string()),
+        "id": pc.binary_join_element_wise(
+            "P", pc.utf8_lpad(pc.cast(pa.array(np.arange(start, start + n)), pa.string()), 9, "0"), ""
+        ),
         "sex": np.where(female, "female", "male").astype(object),
         "age": age,
         "weight_kg": weight,

@@ -1,12 +1,16 @@
 """Score one chunk of validated columns with the core's vectorised calculators.
 
 One implementation: every number comes from the same core kernels that ``assess`` uses; this module only
-arranges columns. A row-by-row equivalence test (tests/batch) checks it against ``assess``.
+arranges columns. A property test (tests/batch) checks every row against ``assess``.
+
+Notes and category labels are kept as small integer codes per row and turned into text once per distinct
+value (dictionary encoding), so that ten million rows cost ten million integers, not strings.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
@@ -18,44 +22,66 @@ from ..core.knowledge import load
 from ..core.risk import caroc, osta, qfracture
 from .columns import Columns
 
+IntArray = npt.NDArray[np.int64]
+
+
+@dataclass(frozen=True)
+class Note:
+    """Per-row note: code 0 = none, code k = ``texts[k - 1]``."""
+
+    codes: IntArray
+    texts: Sequence[str]
+
+
 Outputs = dict[str, pa.Array]
-Scorer = Callable[[Columns], tuple[Outputs, list[pa.Array]]]
+Scorer = Callable[[Columns], tuple[Outputs, list[Note]]]
 
 
-def _text(codes: npt.NDArray[np.int64], table: dict[int, str]) -> pa.Array:
-    """Map integer codes to constant strings (None for codes not in ``table``) without a Python row loop."""
-    keys = sorted(table)
-    lookup = pa.array([table[k] for k in keys], pa.string())
-    pos = np.searchsorted(keys, codes)
-    pos = np.clip(pos, 0, len(keys) - 1)
-    hit = np.asarray(keys)[pos] == codes
-    return pc.if_else(pa.array(hit), pc.take(lookup, pa.array(pos)), pa.scalar(None, pa.string()))
+def labels(codes: IntArray, names: Sequence[str | None]) -> pa.Array:
+    """Text column from integer codes (index into ``names``; a None name gives a null)."""
+    dictionary = pa.array([n if n is not None else "" for n in names], pa.string())
+    null = np.array([n is None for n in names], dtype=bool)[codes]
+    return pa.DictionaryArray.from_arrays(pa.array(codes.astype(np.int32), mask=null), dictionary)
 
 
-def join_notes(notes: list[pa.Array]) -> pa.Array:
-    """Join per-row notes with '; ', skipping nulls (null when a row has none)."""
-    out = notes[0]
-    for nxt in notes[1:]:
-        both = pc.binary_join_element_wise(out, nxt, "; ")
-        out = pc.if_else(pc.is_null(out), nxt, pc.if_else(pc.is_null(nxt), out, both))
-    return out
+def note_if(mask: npt.NDArray[np.bool_], text: str) -> Note:
+    return Note(mask.astype(np.int64), (text,))
 
 
-def score_qfracture(c: Columns) -> tuple[Outputs, list[pa.Array]]:
+def join_notes(notes: list[Note], n: int) -> pa.Array:
+    """One '; '-joined text per row (null when a row has none), built once per distinct combination."""
+    notes = [x for x in notes if x.codes.any()]
+    if not notes:
+        return labels(np.zeros(n, dtype=np.int64), [None])
+    key = np.zeros(n, dtype=np.int64)
+    for x in notes:
+        key = key * (len(x.texts) + 1) + x.codes
+    uniq, inverse = np.unique(key, return_inverse=True)
+    texts: list[str | None] = []
+    for k in uniq:
+        parts = []
+        for x in reversed(notes):
+            base = len(x.texts) + 1
+            code = int(k % base)
+            k //= base
+            if code:
+                parts.append(x.texts[code - 1])
+        texts.append("; ".join(reversed(parts)) if parts else None)
+    return labels(inverse.astype(np.int64), texts)
+
+
+def score_qfracture(c: Columns) -> tuple[Outputs, list[Note]]:
     mof, hip, code = qfracture.score(
-        female=c.female, age=np.nan_to_num(c.age, nan=0.0), bmi=np.nan_to_num(c.bmi, nan=0.0),
-        ethrisk=c.ethrisk, smoke_cat=c.smoke_cat, alcohol_cat6=c.alcohol_cat6, surv=c.years, flags=c.flags,
+        female=c.female, age=c.age, bmi=c.bmi, ethrisk=c.ethrisk, smoke_cat=c.smoke_cat,
+        alcohol_cat6=c.alcohol_cat6, surv=c.years, flags=c.flags,
     )
-    code = np.where(np.isnan(c.age) | np.isnan(c.bmi), qfracture.MISSING, code)
-    mof = np.where(code == qfracture.OK, mof, np.nan)
-    hip = np.where(code == qfracture.OK, hip, np.nan)
-    reasons = {k: f"{qfracture.NAME} not applicable: {v}" for k, v in qfracture.reason_summaries().items()}
-    warn = _text(code, reasons)
-    notes = [warn]
-    if c.ethnicity_defaulted is not None and c.ethnicity_defaulted.any():
-        notes.append(pc.if_else(pa.array(c.ethnicity_defaulted & (code == qfracture.OK)),
-                                pa.scalar(qfracture.ethnicity_default_note(), pa.string()),
-                                pa.scalar(None, pa.string())))
+    reasons = qfracture.reason_summaries()
+    keys = sorted(reasons)
+    lookup = np.zeros(max(keys) + 1, dtype=np.int64)
+    lookup[keys] = np.arange(1, len(keys) + 1)
+    notes = [Note(lookup[code], [f"{qfracture.NAME} not applicable: {reasons[k]}" for k in keys])]
+    if c.ethnicity_defaulted is not None:
+        notes.append(note_if(c.ethnicity_defaulted & (code == qfracture.OK), qfracture.ethnicity_default_short()))
     return (
         {
             "qfracture_mof_percent": pa.array(mof, pa.float64(), from_pandas=True),
@@ -65,56 +91,48 @@ def score_qfracture(c: Columns) -> tuple[Outputs, list[pa.Array]]:
     )
 
 
-def _null_where(mask: npt.NDArray[np.bool_], text: str) -> pa.Array:
-    return pc.if_else(pa.array(mask), pa.scalar(text, pa.string()), pa.scalar(None, pa.string()))
-
-
-def score_bone_density(c: Columns) -> tuple[Outputs, list[pa.Array]]:
+def score_bone_density(c: Columns) -> tuple[Outputs, list[Note]]:
     """WHO category from the lowest of the entered T-scores, for the ISCD T-score group only."""
     iscd = load(dens.ISCD_ID)
     men_min = float(iscd.value("t_score_men_min_age"))
     women_min = float(iscd.value("unknown_menopause_postmenopausal_from_age"))
     t_group = np.where(c.female, c.age >= women_min, c.age >= men_min)
     scores = {site: c.optional[f"{site}_t_score"] for site in ("lumbar_spine", "total_hip", "femoral_neck")}
-    low, _site = dens.lowest_score(scores)
+    low, _ = dens.lowest_score(scores, with_site=False)
     fracture = c.flags["b_fracture4"] == 1 if bool(iscd.value("prior_fracture_flag_is_fragility")) else False
-    cat = dens.who_category(low, fracture)
+    grade = dens.who_grade(low, fracture)
     has_t = ~np.isnan(low)
     use = t_group & has_t
-    who = pa.array(np.where(use, cat, None), pa.string())
-    lowest = pa.array(np.where(has_t, low, np.nan), pa.float64(), from_pandas=True)
-    notes = [_null_where(has_t & ~t_group,
-                         "WHO category not given: ISCD uses Z-scores for premenopausal women and men under 50")]
-    return {"who_category": who, "lowest_t_score": lowest}, notes
+    who = labels(np.where(use, grade, -1) + 1, [None, *dens.WHO_CATEGORIES])
+    notes = [note_if(has_t & ~t_group,
+                     "WHO category not given: ISCD uses Z-scores for premenopausal women and men under 50")]
+    return {"who_category": who, "lowest_t_score": pa.array(low, pa.float64(), from_pandas=True)}, notes
 
 
-def score_osta(c: Columns) -> tuple[Outputs, list[pa.Array]]:
+def score_osta(c: Columns) -> tuple[Outputs, list[Note]]:
     eth_codes = qfracture.input_codes()[0]
     asian_codes = [eth_codes[e] for e in osta.asian_ethnicities() if e in eth_codes]
     idx, cat, tool = osta.screen(female=c.female, age=c.age, weight_kg=c.weight_kg,
                                  asian=np.isin(c.ethrisk, asian_codes))
     has = ~np.isnan(idx)
-    names = np.array(osta.CATEGORY_NAMES, dtype=object)[cat]
-    tools = np.array(osta.TOOLS, dtype=object)[tool]
     return (
         {
-            "osta_index": pa.array(np.where(has, idx, np.nan), pa.float64(), from_pandas=True),
-            "osta_category": pa.array(np.where(has, names, None), pa.string()),
-            "osta_tool": pa.array(np.where(has, tools, None), pa.string()),
+            "osta_index": pa.array(idx, pa.float64(), from_pandas=True),
+            "osta_category": labels(np.where(has, cat, 0), [None, *osta.CATEGORY_NAMES[1:]]),
+            "osta_tool": labels(np.where(has, tool + 1, 0), [None, *osta.TOOLS]),
         },
-        [_null_where(~has & ~np.isnan(c.age), "OSTA/OST not computed: weight_kg is not recorded")],
+        [note_if(~has & ~np.isnan(c.age), "OSTA/OST not computed: weight_kg is not recorded")],
     )
 
 
-def score_caroc(c: Columns) -> tuple[Outputs, list[pa.Array]]:
+def score_caroc(c: Columns) -> tuple[Outputs, list[Note]]:
     out = caroc.classify(
         female=c.female, age=c.age, fn_t=c.optional["femoral_neck_t_score"], ls_t=c.optional["lumbar_spine_t_score"],
         th_t=c.optional["total_hip_t_score"], fracture_after_40=c.flags["b_fracture4"] == 1,
     )
-    names = np.array([caroc.CATEGORY_NAMES[k] for k in sorted(caroc.CATEGORY_NAMES)], dtype=object)
-    cat = names[out.category - min(caroc.CATEGORY_NAMES)]
-    scored = out.category != caroc.OUT_OF_SCOPE
-    return {"caroc_category": pa.array(np.where(scored, cat, None), pa.string())}, []
+    keys = sorted(caroc.CATEGORY_NAMES)
+    names: list[str | None] = [None if k == caroc.OUT_OF_SCOPE else caroc.CATEGORY_NAMES[k] for k in keys]
+    return {"caroc_category": labels(out.category - keys[0], names)}, []
 
 
 SCORERS: list[Scorer] = [score_qfracture, score_osta, score_bone_density, score_caroc]
@@ -123,21 +141,14 @@ SCORERS: list[Scorer] = [score_qfracture, score_osta, score_bone_density, score_
 def score_chunk(batch: pa.RecordBatch | pa.Table, c: Columns) -> pa.RecordBatch:
     """Output columns for one chunk: id, the scores, ``warnings`` and ``error`` (why a row was not scored)."""
     outputs: Outputs = {}
-    notes: list[pa.Array] = []
+    notes: list[Note] = []
     for scorer in SCORERS:
         o, w = scorer(c)
         outputs.update(o)
         notes.extend(w)
-    bad = pa.array(c.bad)
-    null_str = pa.scalar(None, pa.string())
-    for name, arr in list(outputs.items()):
-        outputs[name] = pc.if_else(bad, pa.scalar(None, arr.type), arr)
-    if notes:
-        warnings = join_notes(notes)
-        warnings = pc.if_else(bad, null_str, warnings)
-    else:
-        warnings = pa.nulls(c.n, pa.string())
-    if c.errors:
+    if c.bad.any():
+        outputs = {k: _blank(v, c.bad) for k, v in outputs.items()}
+        notes = [Note(np.where(c.bad, 0, x.codes), x.texts) for x in notes]
         err_list: list[str | None] = [None] * c.n
         for i, msg in c.errors.items():
             err_list[i] = msg
@@ -147,5 +158,12 @@ def score_chunk(batch: pa.RecordBatch | pa.Table, c: Columns) -> pa.RecordBatch:
     ids = batch.column("id") if "id" in batch.schema.names else pa.nulls(c.n, pa.string())
     if isinstance(ids, pa.ChunkedArray):
         ids = ids.combine_chunks()
-    cols = {"id": ids, **outputs, "warnings": warnings, "error": error}
+    cols = {"id": ids, **outputs, "warnings": join_notes(notes, c.n), "error": error}
     return pa.RecordBatch.from_pydict(cols)
+
+
+def _blank(arr: pa.Array, bad: npt.NDArray[np.bool_]) -> pa.Array:
+    if isinstance(arr, pa.DictionaryArray):
+        idx = pc.if_else(pa.array(bad), pa.scalar(None, arr.indices.type), arr.indices)
+        return pa.DictionaryArray.from_arrays(idx, arr.dictionary)
+    return pc.if_else(pa.array(bad), pa.scalar(None, arr.type), arr)

@@ -432,11 +432,14 @@ def diagnostic_sites() -> tuple[str, ...]:
     return tuple(str(s) for s in load(ISCD_ID).value("diagnostic_sites"))
 
 
-def lowest_score(scores: Mapping[str, npt.ArrayLike], ndigits: int = 1) -> tuple[FloatArray, StrArray]:
+def lowest_score(
+    scores: Mapping[str, npt.ArrayLike], ndigits: int = 1, *, with_site: bool = True
+) -> tuple[FloatArray, StrArray]:
     """Lowest score per row over the ISCD diagnostic sites, rounded half away from zero to ``ndigits``.
 
     Returns (lowest rounded score, site code); NaN and "" where no site has a value. Ties go to the first
-    site in the ISCD order (lumbar spine, total hip, femoral neck, 33% radius).
+    site in the ISCD order (lumbar spine, total hip, femoral neck, 33% radius). ``with_site=False`` skips
+    the site codes (an empty array), for screening millions of rows.
     """
     order = diagnostic_sites()
     for s in scores:
@@ -448,6 +451,9 @@ def lowest_score(scores: Mapping[str, npt.ArrayLike], ndigits: int = 1) -> tuple
     stacked = np.stack(
         _broadcast(*(round_half_away(np.asarray(scores[s], dtype=np.float64), ndigits) for s in sites))
     )
+    if not with_site:
+        low_only: FloatArray = np.fmin.reduce(stacked, axis=0)
+        return low_only, np.array([], dtype=np.str_)
     filled = np.where(np.isnan(stacked), np.inf, stacked)
     idx = np.argmin(filled, axis=0)
     low = np.take_along_axis(stacked, idx[None, ...], axis=0)[0]

@@ -140,6 +140,11 @@ def ethnicity_default_note() -> str:
     )
 
 
+def ethnicity_default_short() -> str:
+    """The per-row form of :func:`ethnicity_default_note` (screening output; the long form goes in the summary)."""
+    return f"ethnicity not recorded: {_input_codes()[4]} used"
+
+
 def reason_summaries() -> dict[int, str]:
     """Reason code -> text without the patient's value (for columns of millions of rows)."""
     eq = next(iter(equations().values()))

@@ -1,0 +1,135 @@
+"""Screening throughput: I/O floor vs `osteocare screen` vs `assess` row by row, peak memory, QFracture kernel.
+
+    .venv/bin/python benchmarks/screen.py                     # 1 million and 10 million rows
+    .venv/bin/python benchmarks/screen.py --rows 200000       # a quick run
+
+Each measurement runs in its own process (so peak RSS is that measurement's own), pinned to one core for
+the kernel. Compare the ratios printed in one run; absolute figures move with the machine's load.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+C_REFERENCE_PER_S = 7.4e6  # issue 7: ClinRisk's C reference code, one core of this machine kind
+
+
+def child(kind: str, src: str, dst: str, sample: int) -> dict[str, float]:
+    import numpy as np
+    import pyarrow as pa
+
+    from osteocare.batch.columns import INPUT_COLUMNS
+    from osteocare.batch.population import batches
+    from osteocare.batch.screen import Writer, read_batches, screen_batch, screen_file
+
+    screen_batch(next(batches(1000)))  # warm up: knowledge files loaded, compiled kernel loaded
+    t0 = time.perf_counter()
+    rows = 0
+    if kind == "floor":
+        w = Writer(Path(dst))
+        n_out = 12  # as many output columns as screen writes
+        for b in read_batches(Path(src)):
+            cols = [b.column(c) for c in INPUT_COLUMNS if c in b.schema.names]
+            arrays = [c.combine_chunks() if isinstance(c, pa.ChunkedArray) else c for c in cols]
+            w.write(pa.RecordBatch.from_arrays(arrays[:n_out], [f"c{i}" for i in range(min(n_out, len(arrays)))]))
+            rows += b.num_rows
+        w.close(True)
+    elif kind == "screen":
+        rows = screen_file(Path(src), Path(dst)).rows
+    elif kind == "assess":
+        import pyarrow.parquet as pq
+
+        from osteocare.core.assessment import assess
+        from osteocare.core.records import parse_record
+
+        table = pq.read_table(src).slice(0, sample).to_pylist()
+        t0 = time.perf_counter()
+        for row in table:
+            rec = {k: v for k, v in row.items() if v is not None and v == v}
+            try:
+                assess(parse_record(rec))
+            except Exception:  # bad rows: the screen flags them; count the attempt
+                pass
+            rows += 1
+    elif kind == "kernel":
+        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+        from osteocare.core.risk import qfracture as q
+
+        n = int(sample)
+        rng = np.random.default_rng(1)
+        flags = {k: rng.random(n) < 0.1 for eq in q.equations().values() for k in eq.booleans}
+        args = dict(female=rng.random(n) < 0.6, age=rng.integers(30, 101, n).astype(np.float64),
+                    bmi=rng.uniform(20, 40, n), ethrisk=rng.integers(1, 10, n), smoke_cat=rng.integers(0, 5, n),
+                    alcohol_cat6=rng.integers(0, 6, n), surv=np.full(n, 10), flags=flags)
+        q.score(**{k: (v[:10] if k != "flags" else {f: a[:10] for f, a in v.items()}) for k, v in args.items()})
+        best = float("inf")
+        for _ in range(5):
+            t = time.perf_counter()
+            q.score(**args)
+            best = min(best, time.perf_counter() - t)
+        return {"rows": n, "seconds": best, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    secs = time.perf_counter() - t0
+    return {"rows": rows, "seconds": secs, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def run(kind: str, src: Path, dst: Path, sample: int) -> dict[str, float]:
+    env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
+    out = subprocess.run([sys.executable, __file__, "--child", kind, str(src), str(dst), str(sample)],
+                         check=True, capture_output=True, text=True, env=env)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rows", type=int, nargs="+", default=[1_000_000, 10_000_000])
+    ap.add_argument("--sample", type=int, default=2000, help="rows for the row-by-row assess measurement")
+    ap.add_argument("--kernel-rows", type=int, default=5_000_000)
+    ap.add_argument("--workdir", type=Path, default=None)
+    ap.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
+    a = ap.parse_args()
+    if a.child:
+        print(json.dumps(child(a.child[0], a.child[1], a.child[2], int(a.child[3]))))
+        return
+    work = a.workdir or Path(tempfile.mkdtemp(prefix="osteocare-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
+    from osteocare.batch.population import generate
+
+    print(f"machine: {os.cpu_count()} cores; workdir {work}")
+    k = run("kernel", work, work, a.kernel_rows)
+    kps = k["rows"] / k["seconds"]
+    print(f"QFracture kernel, one core, in-memory columns, both outcomes: {kps / 1e6:.1f} M patients/s "
+          f"= {kps / C_REFERENCE_PER_S:.1f} x the C reference's ~7.4 M/s (target >= 3x)")
+    peaks = {}
+    for n in a.rows:
+        src = work / f"pop-{n}.parquet"
+        if not src.exists():
+            t = time.perf_counter()
+            generate(n, src)
+            print(f"generated {n} rows in {time.perf_counter() - t:.1f} s")
+        fl = run("floor", src, work / "floor.parquet", 0)
+        sc = run("screen", src, work / "screen.parquet", 0)
+        asr = run("assess", src, work / "x", a.sample)
+        fa, fb, fc = (r["rows"] / r["seconds"] for r in (fl, sc, asr))
+        peaks[n] = sc["peak_rss_mb"]
+        print(f"\n{n:,} rows (Parquet in, Parquet out)")
+        print(f"  (a) I/O floor (read inputs, write 12 columns): {fa:12,.0f} rows/s   peak {fl['peak_rss_mb']:.0f} MB")
+        print(f"  (b) osteocare screen:                          {fb:12,.0f} rows/s   peak {sc['peak_rss_mb']:.0f} MB")
+        print(f"  (c) assess row by row ({a.sample} rows, extrapolated): {fc:8,.0f} rows/s")
+        print(f"  b/a = {fb / fa:.2f} (target >= 0.5)   b/c = {fb / fc:,.0f} (target >= 100)")
+    if len(peaks) > 1:
+        ns = sorted(peaks)
+        print("\npeak memory of screen: " + ", ".join(f"{n:,} rows {peaks[n]:.0f} MB" for n in ns)
+              + f"; ratio largest/smallest {peaks[ns[-1]] / peaks[ns[0]]:.2f} (target <= 1)")
+
+
+if __name__ == "__main__":
+    main()
