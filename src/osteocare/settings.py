@@ -27,12 +27,15 @@ Variable                                   Meaning (default)
 ``OSTEOCARE_REMINDER_CLINIC``              Alarms before a clinic appointment, comma-separated RFC 5545
                                            durations (default ``-P14D,-P1D``; codes.md 6 suggests a
                                            second, early alarm for denosumab).
+``OSTEOCARE_HOME_DOSE_TIME``              Local time of home-dose reminders, HH:MM (default ``08:00``;
+                                           twice-daily drugs also at +12 h).
 ``OSTEOCARE_SQL_ECHO``                     ``1`` to log SQL (default off).
 =========================================  ==========================================================
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import getpass
 import os
 import re
@@ -69,6 +72,7 @@ class Settings(BaseModel):
     predose_lab_max_age_days: int | None = Field(default=None, description="Local policy; None = not configured")
     reminder_home: str = "-PT30M"
     reminder_clinic: tuple[str, ...] = ("-P14D", "-P1D")
+    home_dose_time: dt.time = dt.time(8, 0)
     sql_echo: bool = False
 
     @property
@@ -143,6 +147,11 @@ def get_settings(env: Mapping[str, str] | None = None) -> Settings:
         if clinic_raw
         else ("-P14D", "-P1D")
     )
+    raw_time = env.get("OSTEOCARE_HOME_DOSE_TIME", "").strip() or "08:00"
+    try:
+        home_time = dt.time.fromisoformat(raw_time)
+    except ValueError:
+        raise SettingsError("OSTEOCARE_HOME_DOSE_TIME", raw_time, "a local time HH:MM such as 08:00") from None
     echo = env.get("OSTEOCARE_SQL_ECHO", "").strip().lower()
     if echo not in ("", "0", "1", "true", "false"):
         raise SettingsError("OSTEOCARE_SQL_ECHO", echo, "1 or 0")
@@ -155,5 +164,6 @@ def get_settings(env: Mapping[str, str] | None = None) -> Settings:
         predose_lab_max_age_days=_int(env, "OSTEOCARE_PREDOSE_LAB_MAX_AGE_DAYS", minimum=0),
         reminder_home=_duration("OSTEOCARE_REMINDER_HOME", env.get("OSTEOCARE_REMINDER_HOME", "-PT30M")),
         reminder_clinic=clinic,
+        home_dose_time=home_time,
         sql_echo=echo in ("1", "true"),
     )

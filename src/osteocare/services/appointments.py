@@ -1,0 +1,92 @@
+"""Appointments and other schedule items: list a patient's schedule, book, complete, cancel.
+
+Completing an annual review (MON-ANNUAL) schedules the next one from the day it was done. A DXA exam or a lab
+result recorded with :mod:`osteocare.services.facts` closes its items by itself; doses are closed by
+:func:`osteocare.services.doses.record_dose`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import select
+
+from ..core.errors import InputError
+from ..core.schedule import add_months
+from ..store import models as m
+from ..store.audit import audit
+from ..store.models import utcnow
+from ._common import display_name, item_row, item_view, patient_row
+from .context import Clinic
+from .doses import book_appointment
+from .drugs import annual_review
+from .errors import InvalidState
+from .views import ItemView
+
+__all__ = ["book_appointment", "cancel_item", "complete_item", "patient_schedule"]
+
+
+def patient_schedule(clinic: Clinic, record_id: str, *, include_closed: bool = False,
+                     today: dt.date | None = None) -> list[ItemView]:
+    day = today or clinic.today()
+    with clinic.db.read() as s:
+        p = patient_row(s, record_id)
+        stmt = (select(m.ScheduleItem, m.TreatmentCourse.drug)
+                .outerjoin(m.TreatmentCourse, m.TreatmentCourse.id == m.ScheduleItem.course_id)
+                .where(m.ScheduleItem.patient_id == p.id))
+        if not include_closed:
+            stmt = stmt.where(m.ScheduleItem.status == "open")
+        rows = s.execute(stmt.order_by(m.ScheduleItem.due_on, m.ScheduleItem.id)).all()
+        name = display_name(p.given_name, p.family_name, p.record_id)
+        return [item_view(it, record_id=record_id, patient_name=name, drug=drug, today=day) for it, drug in rows]
+
+
+def complete_item(clinic: Clinic, item_id: int, *, done_on: dt.date | None = None, note: str = "") -> ItemView:
+    """Mark a review, DXA or lab item done (doses are recorded with ``record_dose``)."""
+    day = done_on or clinic.today()
+    if day > clinic.today():
+        raise InputError("done_on", day.isoformat(), "a date not after today")
+    with clinic.db.write() as s:
+        it = item_row(s, item_id)
+        if it.kind == "dose":
+            raise InvalidState("a dose appointment is completed by recording the dose")
+        if it.status != "open":
+            raise InvalidState(f"appointment {item_id} is {it.status}")
+        it.status, it.closed_at = "done", utcnow()
+        nxt = None
+        if it.rule_id == "MON-ANNUAL" and it.course_id is not None:
+            course = s.get(m.TreatmentCourse, it.course_id)
+            if course is not None and course.status == "active":
+                months, text, status = annual_review()
+                nxt = m.ScheduleItem(patient_id=it.patient_id, course_id=it.course_id, kind="review",
+                                     seq=(it.seq or 0) + 1, due_on=add_months(day, months), reason=text,
+                                     rule_id="MON-ANNUAL", fact_status=status, status="open")
+                s.add(nxt)
+        if it.rule_id is not None and it.course_id is not None:
+            course = s.get(m.TreatmentCourse, it.course_id)
+            if course is not None and course.review_rule == it.rule_id:
+                course.review_on, course.review_rule = None, None
+        audit(s, actor=clinic.actor, action="update", entity="appointment", entity_id=it.id,
+              patient_id=it.patient_id, detail={"done_on": day.isoformat(), "note": note})
+        s.flush()
+        p = s.get(m.Patient, it.patient_id)
+        assert p is not None
+        drug = s.get(m.TreatmentCourse, it.course_id).drug if it.course_id is not None else None  # type: ignore[union-attr]
+        return item_view(it, record_id=p.record_id, patient_name=None, drug=drug, today=clinic.today())
+
+
+def cancel_item(clinic: Clinic, item_id: int, *, reason: str) -> ItemView:
+    if not reason.strip():
+        raise InputError("reason", reason, "why the appointment is cancelled")
+    with clinic.db.write() as s:
+        it = item_row(s, item_id)
+        if it.status != "open":
+            raise InvalidState(f"appointment {item_id} is {it.status}")
+        if it.kind == "dose":
+            raise InvalidState("a dose appointment moves with the course: stop the course, or book another time")
+        it.status, it.closed_at = "cancelled", utcnow()
+        audit(s, actor=clinic.actor, action="update", entity="appointment", entity_id=it.id,
+              patient_id=it.patient_id, detail={"cancelled": reason.strip()})
+        p = s.get(m.Patient, it.patient_id)
+        assert p is not None
+        return item_view(it, record_id=p.record_id, patient_name=None, drug=None, today=clinic.today())
