@@ -190,6 +190,50 @@ def _subject(res: dict[str, Any]) -> str | None:
     return _ref_key(res.get("subject") or res.get("patient"))
 
 
+def identify_drug(cc: Any) -> tuple[str | None, CodeEntry | None, dict[str, Any] | None, list[str], str]:
+    """A medication concept -> (drug id, code entry, coding, flags, reason if not identified).
+
+    Order: OsteoCare local code, RxNorm (of the code map), ATC, then the ingredient name (flagged). Oncology
+    products named in the knowledge are excluded with the reason.
+    """
+    flags: list[str] = []
+    text = _cc_text(cc)
+    rx = codes.table("rxnorm")
+    excluded: dict[str, list[str]] = rx.rule("excluded_products")
+    rce, rcoding = _first_known(cc, ("local", "rxnorm"))
+    if rce is not None and rce.system == "local" and rce.get("concept") == "drug":
+        return str(rce.get("drug")), rce, rcoding, flags, ""
+    if rce is not None and rce.system == "rxnorm":
+        if rce.get("excluded"):
+            return None, rce, rcoding, [], str(rce.get("reason"))
+        if rce.get("drug") is None:
+            flags.append(str(rce.get("reason")))
+        else:
+            return str(rce.get("drug")), rce, rcoding, flags, ""
+    ace = next((lookup(c.get("system"), c.get("code")) for c in _codings(cc)
+                if lookup(c.get("system"), c.get("code")) is not None and codes.system_names().get(
+                    str(c.get("system"))) == "atc"), None)
+    if ace is not None:
+        drug = str(ace.get("drug"))
+        for word in excluded.get(drug, []):
+            if word.casefold() in text.casefold():
+                return None, ace, None, [], f"oncology product ({word!r} in {text!r}): not an osteoporosis medicine"
+        if drug == "denosumab" and "60" not in text:
+            flags.append("ATC M05BX04 does not state the strength (60 mg osteoporosis vs 120 mg oncology); confirm")
+        acoding = next(c for c in _codings(cc) if c.get("code") and str(c.get("code")).upper() == ace.code)
+        return drug, ace, acoding, flags, ""
+    names: dict[str, list[str]] = rx.rule("ingredient_names")
+    for drug, stems in names.items():
+        if text and codes.word_match(text, stems):
+            for word in excluded.get(drug, []):
+                if word.casefold() in text.casefold():
+                    return None, None, None, [], f"oncology product ({word!r} in {text!r}): not an osteoporosis medicine"
+            flags.append(f"recognised by its ingredient name in {text.strip()!r} (codes.md 4)")
+            return drug, None, None, flags, ""
+    return None, None, None, flags, ("not an osteoporosis medicine or supplement in the knowledge code maps: "
+                                     + _describe_codes(cc))
+
+
 # ============================================================================ per-patient builder
 @dataclass
 class _Course:
@@ -693,43 +737,7 @@ class _Builder:
         return None, "medication not found"
 
     def identify_drug(self, cc: Any) -> tuple[str | None, CodeEntry | None, dict[str, Any] | None, list[str], str]:
-        """(drug id, entry, coding, flags, reason if not identified)."""
-        flags: list[str] = []
-        text = _cc_text(cc)
-        rx = codes.table("rxnorm")
-        excluded: dict[str, list[str]] = rx.rule("excluded_products")
-        rce, rcoding = _first_known(cc, ("local", "rxnorm"))
-        if rce is not None and rce.system == "local" and rce.get("concept") == "drug":
-            return str(rce.get("drug")), rce, rcoding, flags, ""
-        if rce is not None and rce.system == "rxnorm":
-            if rce.get("excluded"):
-                return None, rce, rcoding, [], str(rce.get("reason"))
-            if rce.get("drug") is None:
-                flags.append(str(rce.get("reason")))
-            else:
-                return str(rce.get("drug")), rce, rcoding, flags, ""
-        ace = next((lookup(c.get("system"), c.get("code")) for c in _codings(cc)
-                    if lookup(c.get("system"), c.get("code")) is not None and codes.system_names().get(
-                        str(c.get("system"))) == "atc"), None)
-        if ace is not None:
-            drug = str(ace.get("drug"))
-            for word in excluded.get(drug, []):
-                if word.casefold() in text.casefold():
-                    return None, ace, None, [], f"oncology product ({word!r} in {text!r}): not an osteoporosis medicine"
-            if drug == "denosumab" and "60" not in text:
-                flags.append("ATC M05BX04 does not state the strength (60 mg osteoporosis vs 120 mg oncology); confirm")
-            acoding = next(c for c in _codings(cc) if c.get("code") and str(c.get("code")).upper() == ace.code)
-            return drug, ace, acoding, flags, ""
-        names: dict[str, list[str]] = rx.rule("ingredient_names")
-        for drug, stems in names.items():
-            if text and codes.word_match(text, stems):
-                for word in excluded.get(drug, []):
-                    if word.casefold() in text.casefold():
-                        return None, None, None, [], f"oncology product ({word!r} in {text!r}): not an osteoporosis medicine"
-                flags.append(f"recognised by its ingredient name in {text.strip()!r} (codes.md 4)")
-                return drug, None, None, flags, ""
-        return None, None, None, flags, ("not an osteoporosis medicine or supplement in the knowledge code maps: "
-                                         + _describe_codes(cc))
+        return identify_drug(cc)
 
     def read_medication(self, e: _Entry) -> None:
         r = e.res
@@ -925,8 +933,11 @@ class _Builder:
 
 # ============================================================================ public API
 def import_bundle(bundle: Any, *, as_of: dt.date | None = None, source: str = "bundle",
-                  validate: bool = True) -> list[ImportResult]:
+                  validate: bool = True, single_patient: bool = False) -> list[ImportResult]:
     """Import one FHIR R4 Bundle (a dict, JSON text or an R4B model) into one result per Patient.
+
+    ``single_patient``: the resources were fetched for one patient (e.g. CDS Hooks prefetch), so a resource whose
+    subject reference does not resolve in the bundle belongs to the bundle's only Patient (flagged).
 
     Each result has the :class:`PatientRecord` (None when the patient lacks sex or birth date) and its
     :class:`ImportReport`. Never raises for bad content: problems are in the reports. A bundle without any
@@ -997,9 +1008,10 @@ def import_bundle(bundle: Any, *, as_of: dt.date | None = None, source: str = "b
         p = owner.get(subj) if subj else None
         b = builders[id(p)] if p is not None else None
         if b is None:
-            if subj is None and len(patients) == 1:
+            if len(patients) == 1 and (subj is None or single_patient):
                 b = builders[id(patients[0])]
-                b.report.add(en.label, "flagged", "no subject: assigned to the only patient in the bundle")
+                b.report.add(en.label, "flagged", f"{'no subject' if subj is None else f'subject {subj} not in the bundle'}"
+                             ": assigned to the only patient in the bundle")
             else:
                 for bb in builders.values():
                     bb.report.add(en.label, "skipped", f"subject {subj or 'missing'} is not a patient of this bundle")
