@@ -38,7 +38,9 @@ def _read_json(path: Path) -> Any:
 def assess(
     patients: Annotated[list[Path], typer.Argument(help="Patient record JSON file(s)")],
     as_json: Annotated[bool, typer.Option("--json", help="Print the whole result as JSON")] = False,
-    guideline: Annotated[str | None, typer.Option(help="Guideline rule set id")] = None,
+    guideline: Annotated[str | None, typer.Option(
+        help="Guideline rule set: endocrine-society-2019, aace-2020, bhof-2022, nogg-2022, iof-esceo-2020 "
+        "(default: the deployment's)")] = None,
     as_of: Annotated[str | None, typer.Option(help="Assessment date, YYYY-MM-DD (default today)")] = None,
 ) -> None:
     """Assess patients: bone density, fracture risk, kidney function (and treatment, where available)."""
