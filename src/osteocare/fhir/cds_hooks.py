@@ -429,14 +429,19 @@ def _order_meds(req: CdsRequest) -> list[dict[str, Any]]:
     return orders
 
 
-def _order_cards(c: Any, req: CdsRequest, links: list[Link]) -> list[Card]:
+def order_cards(c: Any, orders: list[dict[str, Any]], links: list[Link] | None = None, *,
+                region: str | None = None) -> list[Card]:
+    """Cards for draft MedicationRequests ``orders`` given the patient's clinical picture ``c``
+    (:class:`~osteocare.fhir.clinical.Clinical`, or any object with record, facts, as_of, recommendation):
+    one card per contraindication the treatment engine finds, one listing the checks it could not make, and
+    one when a denosumab dose is overdue."""
     from ..core.drugs import check_drug
     from ..core.guidelines.rulesets import drug_files
 
     cards: list[Card] = []
     known = drug_files()
     drugs_ordered: list[str] = []
-    for mr in _order_meds(req):
+    for mr in orders:
         cc = mr.get("medicationCodeableConcept")
         if cc is None and isinstance(mr.get("medicationReference"), dict):
             cc = {"text": mr["medicationReference"].get("display") or ""}
@@ -445,7 +450,7 @@ def _order_cards(c: Any, req: CdsRequest, links: list[Link]) -> list[Card]:
             continue
         drugs_ordered.append(drug)
         name = str(known[drug].data.get("name", drug))
-        check = check_drug(c.record, c.facts, drug, as_of=c.as_of)
+        check = check_drug(c.record, c.facts, drug, as_of=c.as_of, region=region)
         rid = f"MedicationRequest/{mr.get('id')}" if mr.get("id") else None
         for h in check.hits:
             critical = h.kind == "must_not"
@@ -514,9 +519,9 @@ def handle(hook_id: str, request: dict[str, Any], *, fetch: Fetch | None = None,
                  _risk_card(c, _links(base_url, rid, "fracture-risk")),
                  *_recommendation_cards(c, _links(base_url, rid, "treatment"))]
     else:
-        cards = _order_cards(c, req, _links(base_url, rid, "contraindications"))
+        cards = order_cards(c, _order_meds(req), _links(base_url, rid, "contraindications"))
     return CdsResponse(cards=cards).model_dump(mode="json", exclude_none=True)
 
 
 __all__ = ["SERVICES", "Card", "CdsHooksError", "CdsRequest", "CdsResponse", "discovery", "handle", "http_fetcher",
-           "prefetch_templates"]
+           "order_cards", "prefetch_templates"]
