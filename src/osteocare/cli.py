@@ -36,7 +36,8 @@ def _read_json(path: Path) -> Any:
 
 @app.command()
 def assess(
-    patients: Annotated[list[Path], typer.Argument(help="Patient record JSON file(s)")],
+    patients: Annotated[list[Path] | None, typer.Argument(help="Patient record JSON file(s)")] = None,
+    fhir: Annotated[list[Path] | None, typer.Option("--fhir", help="A FHIR R4 bundle with one patient")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the whole result as JSON")] = False,
     guideline: Annotated[str | None, typer.Option(
         help="Guideline rule set: endocrine-society-2019, aace-2020, bhof-2022, nogg-2022, iof-esceo-2020 "
@@ -53,11 +54,23 @@ def assess(
         except ValueError:
             raise _fail(f"--as-of: {as_of!r} is not a date; expected YYYY-MM-DD") from None
     records: list[tuple[Path, PatientRecord]] = []
-    for p in patients:
+    if not patients and not fhir:
+        raise _fail("give patient record JSON file(s) or --fhir BUNDLE")
+    for p in patients or []:
         try:
             records.append((p, parse_record(_read_json(p))))
         except OsteoCareError as exc:
             raise _fail(f"{p}: {exc}") from None
+    for b in fhir or []:
+        from .cli_fhir import record_from_fhir
+
+        try:
+            rec, report = record_from_fhir(b, as_of=day)
+        except OsteoCareError as exc:
+            raise _fail(f"{b}: {exc}") from None
+        if not as_json:
+            err.print(f"[dim]{b}: FHIR import: {report.summary()}[/dim]", highlight=False)
+        records.append((b, rec))
     results = []
     for p, rec in records:
         try:
@@ -176,6 +189,23 @@ def knowledge() -> None:
         style = {"verified": "green", "secondary": "yellow", "unverified": "red"}[kf.status]
         t.add_row(kid, kf.version, f"[{style}]{kf.status}[/{style}]", kf.kind, where[kid], kf.title)
     out.print(t)
+
+
+def _register_adapters() -> None:
+    from . import cli_fhir
+
+    cli_fhir.register(app)
+    for name in ("cli_clinic", "cli_web"):
+        try:
+            mod = __import__(f"osteocare.{name}", fromlist=["register"])
+        except ModuleNotFoundError as exc:  # an adapter not installed in this build
+            if exc.name != f"osteocare.{name}":
+                raise
+            continue
+        mod.register(app)
+
+
+_register_adapters()
 
 
 def main() -> None:
