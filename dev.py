@@ -59,7 +59,28 @@ def run(args: list[str]) -> int:
     return sh(u, "run", "--frozen", "osteocare", "assess", *examples, *args, env=env(), check=False)
 
 
+def _port_open(host: str, port: int) -> bool:
+    import socket
+
+    with socket.socket() as sock:
+        sock.settimeout(1.0)
+        return sock.connect_ex((host, port)) == 0
+
+
+def system_deps() -> None:
+    """What the tests need from the machine: Debian's Chromium (browser tests) and a running PostgreSQL."""
+    is_root = hasattr(os, "geteuid") and os.geteuid() == 0
+    if not Path("/usr/bin/chromium").exists() and is_root and shutil.which("apt-get"):
+        env_apt = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+        sh("apt-get", "update", "-qq", env=env_apt, check=False)
+        sh("apt-get", "install", "-y", "-qq", "chromium", env=env_apt, check=False)
+    if not _port_open("127.0.0.1", 5432) and shutil.which("pg_ctlcluster") and Path("/etc/postgresql").is_dir():
+        for version in sorted(p.name for p in Path("/etc/postgresql").iterdir()):
+            sh("pg_ctlcluster", "--skip-systemctl-redirect", version, "main", "start", check=False)
+
+
 def test(args: list[str]) -> int:
+    system_deps()
     u = sync()
     return sh(u, "run", "--frozen", "pytest", "-n", "2", *args, env=env(), check=False)
 
