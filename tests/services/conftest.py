@@ -7,11 +7,17 @@ fails (never skipped under CI).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import datetime as dt
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+from osteocare.core.records import PatientRecord
+from osteocare.services.context import Clinic
+from osteocare.services.facts import add_lab
+from osteocare.services.patients import add_patient
+from osteocare.settings import get_settings
 from osteocare.store.db import Database
 from osteocare.store.migrate import upgrade
 from osteocare.store.testing import (
@@ -56,3 +62,33 @@ def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
         yield database
     finally:
         database.dispose()
+
+
+#: "Today" in the service tests: a Monday.
+TODAY = dt.date(2025, 3, 3)
+
+
+@pytest.fixture
+def clinic(db: Database) -> Clinic:
+    """A clinic on ``db`` with "today" pinned to :data:`TODAY` and default settings."""
+    return Clinic(db, get_settings({"OSTEOCARE_DATABASE_URL": db.url}), "tester", fixed_today=TODAY)
+
+
+@pytest.fixture
+def patient(clinic: Clinic) -> Callable[..., str]:
+    """``patient(rid, **record_fields)`` adds a 70-year-old woman (55 kg, 155 cm) with normal baseline labs."""
+
+    def make(rid: str = "P1", *, labs: bool = True, **fields: object) -> str:
+        data: dict[str, object] = {"id": rid, "sex": "female", "age": 70, "weight_kg": 55.0, "height_cm": 155.0,
+                                   "menopausal_status": "postmenopausal", "femoral_neck_t_score": -2.8}
+        data.update(fields)
+        add_patient(clinic, PatientRecord.model_validate(data), given_name="Lan", family_name="Nguyen")
+        if labs:
+            day = TODAY - dt.timedelta(days=20)
+            add_lab(clinic, rid, name="creatinine", value=70, unit="umol/L", date=day)
+            add_lab(clinic, rid, name="calcium", value=2.35, unit="mmol/L", date=day, reference_low=2.1,
+                    reference_high=2.6)
+            add_lab(clinic, rid, name="vitamin_d_25oh", value=35, unit="ng/mL", date=day)
+        return rid
+
+    return make

@@ -35,18 +35,19 @@ ENGINE = "osteocare.core.drugs.check_drug"
 
 
 def _derived_facts(record: PatientRecord, as_of: dt.date) -> tuple[Any, list[str]]:
-    """The calculator outputs the engine reads. Uses the core's own builder where it exists."""
+    """The calculator outputs the engine reads, from the core's own calculators (``assess`` + ``derived_facts``)."""
     from ..core import assessment
 
     builder = getattr(assessment, "derived_facts", None)
     if builder is not None:
-        return builder(record, as_of=as_of), []
+        result = assessment.assess(record, as_of=as_of)
+        return builder(result.results), []
     from ..core.guidelines.facts import derived_facts_from_record
     from ..core.kidney import assess_kidney
 
     facts = derived_facts_from_record(record)
     notes = ["Derived facts taken from the record's own fields; kidney function from the kidney calculator "
-             "(the core has no derived-facts builder yet)."]
+             "(this core has no derived-facts builder)."]
     update: dict[str, Any] = {}
     try:
         k = assess_kidney(record)

@@ -20,6 +20,7 @@ class Clinic:
     db: Database
     settings: Settings
     actor: str
+    fixed_today: dt.date | None = None  # tests and demos: pin "today"
 
     @classmethod
     def open(cls, settings: Settings | None = None, *, actor: str | None = None) -> Clinic:
@@ -31,8 +32,14 @@ class Clinic:
         return replace(self, actor=actor)
 
     def today(self) -> dt.date:
-        """Today in the clinic's time zone."""
+        """Today in the clinic's time zone (or the pinned day)."""
+        if self.fixed_today is not None:
+            return self.fixed_today
         return dt.datetime.now(self.settings.zone).date()
+
+    def on(self, day: dt.date) -> Clinic:
+        """The same clinic with "today" pinned to ``day``."""
+        return replace(self, fixed_today=day)
 
     def close(self) -> None:
         self.db.dispose()

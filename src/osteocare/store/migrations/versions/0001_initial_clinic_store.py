@@ -4,7 +4,7 @@ Timestamps are naive UTC ``DateTime`` columns (the models' ``UTCDateTime`` type 
 
 Revision ID: 0001
 Revises: (none)
-Create Date: 2026-11-25 20:43:04.428738
+Create Date: 2026-11-25 20:53:55.440560
 """
 
 from __future__ import annotations
@@ -243,9 +243,9 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("patient_id", sa.Integer(), nullable=False),
         sa.Column("drug", sa.String(length=64), nullable=False),
-        sa.Column("regimen", sa.String(length=64), nullable=False),
+        sa.Column("regimen", sa.Text(), nullable=False),
         sa.Column("setting", sa.String(length=8), nullable=False),
-        sa.Column("route", sa.String(length=16), nullable=False),
+        sa.Column("route", sa.String(length=40), nullable=False),
         sa.Column("dose_value", sa.Float(), nullable=True),
         sa.Column("dose_unit", sa.String(length=16), nullable=True),
         sa.Column("start_date", sa.Date(), nullable=False),
@@ -358,7 +358,7 @@ def upgrade() -> None:
         sa.Column("given_at", sa.DateTime(), nullable=True),
         sa.Column("dose_value", sa.Float(), nullable=True),
         sa.Column("dose_unit", sa.String(length=16), nullable=True),
-        sa.Column("route", sa.String(length=16), nullable=False),
+        sa.Column("route", sa.String(length=40), nullable=False),
         sa.Column("body_site", sa.String(length=40), nullable=True),
         sa.Column("lot_number", sa.String(length=64), nullable=True),
         sa.Column("given_by", sa.String(length=120), nullable=True),

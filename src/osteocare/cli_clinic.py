@@ -1,0 +1,580 @@
+"""Clinic commands: patients, exams, labs, courses, doses, reactions, worklist, calendar, demo, database.
+
+Thin: parse, call a service, print, set the exit code. Register on the main app with :func:`register`.
+Exit codes: 0 done; 2 bad input or not found; 3 a contraindication needs a written override reason;
+4 conflict (already exists, already recorded, wrong state).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from .core.errors import OsteoCareError
+
+out = Console()
+err = Console(stderr=True)
+
+patient_app = typer.Typer(no_args_is_help=True, help="Add, import and show patients.")
+exam_app = typer.Typer(no_args_is_help=True, help="Record DXA exams.")
+lab_app = typer.Typer(no_args_is_help=True, help="Record laboratory results.")
+course_app = typer.Typer(no_args_is_help=True, help="Check, start and stop treatment courses.")
+dose_app = typer.Typer(no_args_is_help=True, help="Pre-dose checks and recording doses.")
+reaction_app = typer.Typer(no_args_is_help=True, help="Record reactions to a drug.")
+appointment_app = typer.Typer(no_args_is_help=True, help="Book, complete or cancel appointments.")
+db_app = typer.Typer(no_args_is_help=True, help="Database migrations.")
+
+STATUS_STYLE = {"verified": "green", "secondary": "yellow", "unverified": "red"}
+
+
+def _fail(msg: str, code: int = 2) -> typer.Exit:
+    err.print(f"[red]error:[/red] {msg}", highlight=False, soft_wrap=True)
+    return typer.Exit(code)
+
+
+def _date(value: str | None, option: str) -> dt.date | None:
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise _fail(f"{option}: {value!r} is not a date; expected YYYY-MM-DD") from None
+
+
+@contextmanager
+def _clinic() -> Iterator[Any]:
+    from .services.context import Clinic
+    from .services.errors import Conflict, DoseAlreadyRecorded, InvalidState, OverrideRequired
+
+    try:
+        clinic = Clinic.open()
+    except OsteoCareError as exc:
+        raise _fail(str(exc)) from None
+    try:
+        yield clinic
+    except OverrideRequired as exc:
+        err.print(f"[red]must not / needs override:[/red] {exc}", highlight=False, soft_wrap=True)
+        for f in exc.findings:
+            err.print(f"  - {f['kind']} {f['rule_id']}: {f['text']} (status: {f['status']})", highlight=False)
+        err.print("Give --override-reason \"...\" to start anyway; the reason is stored with the course.")
+        raise typer.Exit(3) from None
+    except (Conflict, DoseAlreadyRecorded, InvalidState) as exc:
+        raise _fail(str(exc), 4) from None
+    except OsteoCareError as exc:
+        raise _fail(str(exc)) from None
+    finally:
+        clinic.close()
+
+
+def _status(status: str) -> str:
+    style = STATUS_STYLE.get(status, "white")
+    return f"[{style}]{status}[/{style}]"
+
+
+def _print_json(obj: Any) -> None:
+    sys.stdout.write(json.dumps(obj, indent=2, default=str, ensure_ascii=False) + "\n")
+
+
+# --- patients ----------------------------------------------------------------------------------------------
+
+
+def _read_rows(path: Path) -> list[Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise _fail(f"{path}: no such file") from None
+    try:
+        if path.suffix == ".jsonl":
+            return [json.loads(line) for line in text.splitlines() if line.strip()]
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise _fail(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    return data if isinstance(data, list) else [data]
+
+
+@patient_app.command("add")
+def patient_add(
+    record_id: Annotated[str | None, typer.Option("--id", help="Patient id (record id)")] = None,
+    sex: Annotated[str | None, typer.Option(help="female or male")] = None,
+    age: Annotated[int | None, typer.Option(help="Age in whole years (or give --birth-date)")] = None,
+    birth_date: Annotated[str | None, typer.Option(help="YYYY-MM-DD")] = None,
+    given_name: Annotated[str | None, typer.Option()] = None,
+    family_name: Annotated[str | None, typer.Option()] = None,
+    phone: Annotated[str | None, typer.Option()] = None,
+    from_json: Annotated[Path | None, typer.Option("--json", help="A patient record JSON file")] = None,
+) -> None:
+    """Add one patient (from options, or a record JSON file with optional name fields)."""
+    from .core.records import parse_record
+    from .services.patients import add_patient, split_import_row
+
+    if from_json is not None:
+        rows = _read_rows(from_json)
+        if len(rows) != 1:
+            raise _fail(f"{from_json}: expected one record; use `patient import` for several")
+        data, ident = split_import_row(rows[0])
+    else:
+        bd = _date(birth_date, "--birth-date")
+        if record_id is None or sex is None or (age is None and bd is None):
+            raise _fail("give --id, --sex and --age or --birth-date (or --json FILE)")
+        if age is None and bd is not None:
+            from .store.records import age_on
+
+            age = age_on(bd, dt.date.today())
+        data = {"id": record_id, "sex": sex, "age": age}
+        ident = {"given_name": given_name, "family_name": family_name, "birth_date": bd, "phone": phone}
+    with _clinic() as clinic:
+        try:
+            rec = parse_record(data)
+        except OsteoCareError as exc:
+            raise _fail(str(exc)) from None
+        s = add_patient(clinic, rec, **ident)
+    out.print(f"added patient {s.record_id} ({s.display_name}, {s.sex}, {s.age} y)")
+
+
+@patient_app.command("import")
+def patient_import(
+    path: Annotated[Path, typer.Argument(help="JSON list, JSON object or JSON Lines (.jsonl) of patient records")],
+    update: Annotated[bool, typer.Option("--update", help="Replace the facts of patients that already exist")] = False,
+) -> None:
+    """Import patient records, all or nothing."""
+    from .services.patients import import_patients
+
+    rows = _read_rows(path)
+    with _clinic() as clinic:
+        res = import_patients(clinic, rows, update_existing=update)
+    if res.errors:
+        for key, msg in res.errors.items():
+            err.print(f"[red]{key}[/red]: {msg}", highlight=False, soft_wrap=True)
+        raise _fail(f"nothing imported: {len(res.errors)} record(s) refused")
+    out.print(f"imported {len(res.created)} new, {len(res.updated)} updated patient(s)")
+
+
+@patient_app.command("show")
+def patient_show(
+    record_id: Annotated[str, typer.Argument(help="Patient id")],
+    as_json: Annotated[bool, typer.Option("--json", help="Everything as JSON")] = False,
+) -> None:
+    """Show a patient: courses, schedule, doses, reactions and alerts (the read is audited)."""
+    from .services.patients import show_patient
+
+    with _clinic() as clinic:
+        v = show_patient(clinic, record_id)
+    if as_json:
+        _print_json(v.model_dump(mode="json"))
+        return
+    s = v.summary
+    out.print(f"[bold]{s.display_name}[/bold] ({s.record_id}) {s.sex}, {s.age} y", highlight=False)
+    for a in v.alerts:
+        colour = {"urgent": "red", "warning": "yellow", "info": "cyan"}[a.severity]
+        out.print(f"  [{colour}]{a.severity.upper()}[/{colour}] {a.text} (status: {a.status})", highlight=False)
+    t = Table(title="Courses")
+    for col in ("id", "drug", "where", "start", "status", "doses", "last dose", "next due", "review"):
+        t.add_column(col)
+    for c in v.courses:
+        t.add_row(str(c.id), c.drug, c.setting, str(c.start_date), c.status, str(c.doses_given), str(c.last_dose or ""),
+                  str(c.next_due or ""), f"{c.review_on or ''} {c.review_rule or ''}")
+    out.print(t)
+    t = Table(title="Open schedule")
+    for col in ("id", "kind", "drug", "due", "booked", "state", "why"):
+        t.add_column(col)
+    for it in v.schedule:
+        if it.status == "open":
+            t.add_row(str(it.id), it.kind + (f" {it.seq}" if it.seq else ""), it.drug or it.lab_name or "",
+                      str(it.due_on), str(it.scheduled_at or ""), it.timeliness or "", it.reason[:70])
+    out.print(t)
+    if v.reactions:
+        t = Table(title="Reactions")
+        for col in ("drug", "kind", "severity", "onset", "outcome", "intolerance"):
+            t.add_column(col)
+        for r in v.reactions:
+            t.add_row(r.drug, r.kind, r.severity, str(r.onset_on or ""), r.outcome, "yes" if r.intolerance else "")
+        out.print(t)
+
+
+# --- exams and labs ----------------------------------------------------------------------------------------
+
+
+def _site_values(pairs: list[str], option: str) -> dict[str, float]:
+    outd: dict[str, float] = {}
+    for p in pairs:
+        site, _, value = p.partition("=")
+        try:
+            outd[site.strip()] = float(value)
+        except ValueError:
+            raise _fail(f"{option}: {p!r} is not SITE=NUMBER (e.g. femoral_neck=-2.7)") from None
+    return outd
+
+
+@exam_app.command("add")
+def exam_add(
+    record_id: Annotated[str, typer.Argument(help="Patient id")],
+    date: Annotated[str, typer.Option(help="Exam date YYYY-MM-DD")],
+    t: Annotated[list[str] | None, typer.Option("--t", help="SITE=T-score, repeatable")] = None,
+    bmd: Annotated[list[str] | None, typer.Option("--bmd", help="SITE=BMD in g/cm2, repeatable")] = None,
+    z: Annotated[list[str] | None, typer.Option("--z", help="SITE=Z-score, repeatable")] = None,
+    manufacturer: Annotated[str | None, typer.Option(help="hologic, ge_lunar or norland")] = None,
+    device: Annotated[str | None, typer.Option(help="Device model")] = None,
+    reference: Annotated[str | None, typer.Option(help="Reference database of the T-scores")] = None,
+) -> None:
+    """Record a DXA exam, per site (sites: femoral_neck, total_hip, lumbar_spine, radius_33, trochanter)."""
+    from pydantic import ValidationError
+
+    from .services.facts import DxaExamIn, add_dxa_exam
+
+    ts, bs, zs = _site_values(t or [], "--t"), _site_values(bmd or [], "--bmd"), _site_values(z or [], "--z")
+    sites = sorted(set(ts) | set(bs) | set(zs))
+    if not sites:
+        raise _fail("give at least one --t, --bmd or --z SITE=VALUE")
+    try:
+        exam = DxaExamIn(exam_date=_date(date, "--date"), manufacturer=manufacturer, device_model=device,  # type: ignore[arg-type]
+                         reference=reference,
+                         sites=[{"site": s, "t_score": ts.get(s), "bmd_g_cm2": bs.get(s), "z_score": zs.get(s)}
+                                for s in sites])  # type: ignore[misc]
+    except ValidationError as exc:
+        raise _fail(str(exc).splitlines()[0] + ": " + "; ".join(e["msg"] for e in exc.errors())) from None
+    with _clinic() as clinic:
+        exam_id = add_dxa_exam(clinic, record_id, exam)
+    out.print(f"recorded DXA exam {exam_id} for {record_id}: {', '.join(sites)}")
+
+
+@lab_app.command("add")
+def lab_add(
+    record_id: Annotated[str, typer.Argument(help="Patient id")],
+    name: Annotated[str, typer.Argument(help="creatinine, calcium, vitamin_d_25oh, phosphate, ...")],
+    value: Annotated[float, typer.Argument()],
+    unit: Annotated[str, typer.Argument(help="Unit of the value, e.g. umol/L, mmol/L, ng/mL")],
+    date: Annotated[str | None, typer.Option(help="Sample date YYYY-MM-DD (default today)")] = None,
+    low: Annotated[float | None, typer.Option(help="Laboratory's lower reference limit")] = None,
+    high: Annotated[float | None, typer.Option(help="Laboratory's upper reference limit")] = None,
+) -> None:
+    """Record a lab result with its unit."""
+    from .services.facts import add_lab
+
+    with _clinic() as clinic:
+        lab = add_lab(clinic, record_id, name=name, value=value, unit=unit,
+                      date=_date(date, "--date") or clinic.today(), reference_low=low, reference_high=high)
+    out.print(f"recorded {lab.name} {lab.value:g} {lab.unit} on {lab.date} for {record_id}")
+
+
+# --- courses -------------------------------------------------------------------------------------------------
+
+
+def _print_check(report: Any) -> None:
+    if not report.available:
+        out.print(f"[yellow]Contraindication check not run:[/yellow] {report.reason}", highlight=False)
+        return
+    if not report.findings:
+        out.print("Contraindication check: nothing found.")
+    for f in report.findings:
+        colour = {"must_not": "red", "caution": "yellow", "fix_first": "cyan"}.get(f.kind, "white")
+        out.print(f"  [{colour}]{f.kind}[/{colour}] {f.rule_id}: {f.text} (status: {_status(f.status)})",
+                  highlight=False)
+    for u in report.undecided:
+        out.print(f"  undecided {u.get('rule_id')}: {u.get('text')} - missing {', '.join(u.get('missing', []))}",
+                  highlight=False)
+
+
+@course_app.command("check")
+def course_check(
+    record_id: Annotated[str, typer.Argument(help="Patient id")],
+    drug: Annotated[str, typer.Argument(help="Drug id, e.g. denosumab")],
+    as_of: Annotated[str | None, typer.Option(help="YYYY-MM-DD")] = None,
+) -> None:
+    """Show the contraindication check for a drug."""
+    from .services.courses import check_course
+
+    with _clinic() as clinic:
+        report = check_course(clinic, record_id, drug, as_of=_date(as_of, "--as-of"))
+    _print_check(report)
+
+
+@course_app.command("start")
+def course_start(
+    record_id: Annotated[str, typer.Argument(help="Patient id")],
+    drug: Annotated[str, typer.Argument(help="Drug id, e.g. alendronate, denosumab, zoledronic_acid")],
+    start: Annotated[str | None, typer.Option(help="Start date YYYY-MM-DD (default today)")] = None,
+    from_assessment: Annotated[int | None, typer.Option(help="Stored assessment id it was recommended in")] = None,
+    override_reason: Annotated[str | None, typer.Option(help="Written reason to go ahead despite a finding")] = None,
+    weekday: Annotated[int | None, typer.Option(help="Weekly pills: 0=Monday .. 6=Sunday")] = None,
+    day: Annotated[int | None, typer.Option(help="Monthly pills: day of the month")] = None,
+    first_due: Annotated[str | None, typer.Option(help="Clinic drugs: first dose due date")] = None,
+) -> None:
+    """Start a course; the contraindication check is shown, and a 'must not' needs --override-reason."""
+    from .services.courses import start_course
+
+    with _clinic() as clinic:
+        v = start_course(clinic, record_id, drug, start_date=_date(start, "--start"),
+                         origin="recommendation" if from_assessment is not None else "clinician",
+                         assessment_id=from_assessment, override_reason=override_reason, anchor_weekday=weekday,
+                         anchor_day=day, first_dose_due=_date(first_due, "--first-due"))
+    _print_check(v.check)
+    for w in v.warnings:
+        out.print(f"[yellow]note:[/yellow] {w}", highlight=False)
+    out.print(f"started course {v.id}: {v.regimen}; next due {v.next_due or '-'}; review {v.review_on or '-'} "
+              f"{v.review_rule or ''}", highlight=False)
+
+
+@course_app.command("stop")
+def course_stop(
+    course_id: Annotated[int, typer.Argument(help="Course id")],
+    reason: Annotated[str, typer.Option(help="Why the course stops")],
+    date: Annotated[str | None, typer.Option(help="Stop date YYYY-MM-DD (default today)")] = None,
+) -> None:
+    """Stop a course (pending appointments are cancelled)."""
+    from .services.courses import stop_course
+
+    with _clinic() as clinic:
+        v = stop_course(clinic, course_id, reason=reason, stop_date=_date(date, "--date"))
+    for w in v.warnings:
+        out.print(f"[yellow]warning:[/yellow] {w}", highlight=False)
+    out.print(f"stopped course {v.id} ({v.drug}) on {v.stop_date}")
+
+
+# --- doses, appointments, reactions ---------------------------------------------------------------------------
+
+
+@dose_app.command("checks")
+def dose_checks(appointment: Annotated[int, typer.Argument(help="Appointment (schedule item) id")]) -> None:
+    """The checks due before a clinic dose."""
+    from .services.doses import predose_checks
+
+    with _clinic() as clinic:
+        checks = predose_checks(clinic, appointment)
+    for c in checks:
+        colour = {"ok": "green", "not_ok": "red", "missing": "red"}.get(c.outcome, "yellow")
+        out.print(f"[{colour}]{c.outcome:>14}[/{colour}] {c.check_id}: {c.detail}", highlight=False)
+
+
+@dose_app.command("record")
+def dose_record(
+    appointment: Annotated[int | None, typer.Option(help="Appointment (schedule item) id")] = None,
+    course: Annotated[int | None, typer.Option(help="Course id (clinic drugs: its open appointment)")] = None,
+    date: Annotated[str | None, typer.Option(help="Date given YYYY-MM-DD (default today)")] = None,
+    lot: Annotated[str | None, typer.Option(help="Lot (batch) number; required for clinic doses")] = None,
+    site: Annotated[str | None, typer.Option(help="Injection or infusion site")] = None,
+    given_by: Annotated[str | None, typer.Option(help="Who gave it (default: you)")] = None,
+    observation_minutes: Annotated[int | None, typer.Option(help="Observation after the dose, minutes")] = None,
+    notes: Annotated[str | None, typer.Option(help="Observation notes")] = None,
+) -> None:
+    """Record a dose actually given; the next dose falls due from this one."""
+    from .services.doses import record_dose
+
+    with _clinic() as clinic:
+        res = record_dose(clinic, item_id=appointment, course_id=course, given_on=_date(date, "--date"),
+                          lot_number=lot, body_site=site, given_by=given_by,
+                          observation_minutes=observation_minutes, observation_notes=notes)
+    for w in res.warnings:
+        out.print(f"[yellow]warning:[/yellow] {w}", highlight=False)
+    d = res.dose
+    out.print(f"recorded dose {d.id}: {d.drug} {d.dose_value or ''} {d.dose_unit or ''} on {d.given_on}"
+              + (f", lot {d.lot_number}" if d.lot_number else ""), highlight=False)
+    if res.course_completed:
+        out.print("course completed (maximum number of doses given); plan the follow-on treatment")
+    elif res.next_item is not None:
+        out.print(f"next dose due {res.next_item.due_on} (appointment {res.next_item.id})")
+
+
+@appointment_app.command("book")
+def appointment_book(
+    appointment: Annotated[int, typer.Argument(help="Appointment (schedule item) id")],
+    at: Annotated[str, typer.Option(help="Local date and time, YYYY-MM-DDTHH:MM")],
+    location: Annotated[str | None, typer.Option()] = None,
+) -> None:
+    """Book a time for an item."""
+    from .services.appointments import book_appointment
+
+    try:
+        when = dt.datetime.fromisoformat(at)
+    except ValueError:
+        raise _fail(f"--at: {at!r} is not YYYY-MM-DDTHH:MM") from None
+    with _clinic() as clinic:
+        it = book_appointment(clinic, appointment, at=when, location=location)
+    out.print(f"booked appointment {it.id} at {it.scheduled_at}")
+
+
+@appointment_app.command("complete")
+def appointment_complete(
+    appointment: Annotated[int, typer.Argument(help="Appointment (schedule item) id")],
+    date: Annotated[str | None, typer.Option(help="Done on YYYY-MM-DD (default today)")] = None,
+    note: Annotated[str, typer.Option()] = "",
+) -> None:
+    """Mark a review, DXA or lab item done."""
+    from .services.appointments import complete_item
+
+    with _clinic() as clinic:
+        it = complete_item(clinic, appointment, done_on=_date(date, "--date"), note=note)
+    out.print(f"appointment {it.id} done")
+
+
+@reaction_app.command("record")
+def reaction_record(
+    record_id: Annotated[str, typer.Argument(help="Patient id")],
+    kind: Annotated[str, typer.Option(help="fever, muscle_aches, joint_pain, acute_phase_reaction, allergy, "
+                                           "injection_site_reaction, digestive_irritation, hypocalcaemia, headache, "
+                                           "orthostatic_hypotension, other")],
+    severity: Annotated[str, typer.Option(help="mild, moderate or severe")],
+    drug: Annotated[str | None, typer.Option(help="Drug id (or give --course / --dose)")] = None,
+    course: Annotated[int | None, typer.Option(help="Course id")] = None,
+    dose: Annotated[int | None, typer.Option(help="Dose id")] = None,
+    onset: Annotated[str | None, typer.Option(help="Onset date YYYY-MM-DD")] = None,
+    outcome: Annotated[str, typer.Option(help="ongoing, resolving, resolved, resolved_with_sequelae, unknown")] = "unknown",
+    resolved: Annotated[str | None, typer.Option(help="Resolved on YYYY-MM-DD")] = None,
+    description: Annotated[str | None, typer.Option()] = None,
+    intolerance: Annotated[bool, typer.Option("--intolerance", help="Record as an intolerance (the engine sees "
+                                                                    "it in later recommendations)")] = False,
+) -> None:
+    """Record a reaction with severity, onset and outcome."""
+    from .services.reactions import record_reaction
+
+    with _clinic() as clinic:
+        r = record_reaction(clinic, record_id, kind=kind, severity=severity, drug=drug, course_id=course,
+                            dose_id=dose, onset_on=_date(onset, "--onset"), outcome=outcome,
+                            resolved_on=_date(resolved, "--resolved"), description=description,
+                            intolerance=intolerance)
+    out.print(f"recorded reaction {r.id}: {r.kind} ({r.severity}) to {r.drug}"
+              + (" - recorded as an intolerance" if r.intolerance else ""))
+
+
+# --- worklist, calendar, demo, db -------------------------------------------------------------------------
+
+
+def worklist_cmd(
+    date: Annotated[str | None, typer.Option(help="The day, YYYY-MM-DD (default today)")] = None,
+    days: Annotated[int, typer.Option(help="'This week' = the next N days")] = 7,
+    limit: Annotated[int, typer.Option(help="Rows per section")] = 200,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """The clinic's worklist: today's appointments, due today, due this week, overdue (urgent first)."""
+    from .services.worklist import worklist
+
+    with _clinic() as clinic:
+        w = worklist(clinic, today=_date(date, "--date"), days=days, limit=limit)
+    if as_json:
+        _print_json(w.model_dump(mode="json"))
+        return
+    c = w.counts
+    out.print(f"[bold]Worklist {w.today}[/bold]: {c['appointments_today']} appointments, {c['due_today']} due "
+              f"today, {c['due_this_week']} due by {w.week_end}, {c['overdue']} overdue ({c['overdue_doses']} doses)",
+              highlight=False)
+    if w.overdue:
+        t = Table(title="Overdue")
+        for col in ("severity", "patient", "item", "due", "late", "what", "status"):
+            t.add_column(col)
+        for a in w.overdue:
+            colour = {"urgent": "red", "warning": "yellow", "info": "cyan"}[a.severity]
+            t.add_row(f"[{colour}]{a.severity}[/{colour}]", f"{a.patient_name} ({a.record_id})", str(a.item_id),
+                      str(a.due_on), f"{a.days_late} d", a.text[:90], _status(a.status))
+        out.print(t)
+    for title, items in (("Appointments today", w.appointments_today), ("Due today", w.due_today),
+                         ("Due this week", w.due_this_week)):
+        if not items:
+            continue
+        t = Table(title=title)
+        for col in ("id", "patient", "kind", "drug", "due", "time", "why"):
+            t.add_column(col)
+        for it in items:
+            when = it.scheduled_at.astimezone(clinic.settings.zone).strftime("%H:%M") if it.scheduled_at else ""
+            t.add_row(str(it.id), f"{it.patient_name} ({it.record_id})", it.kind, it.drug or it.lab_name or "",
+                      str(it.due_on), when, it.reason[:60])
+        out.print(t)
+    if w.truncated:
+        out.print(f"[yellow]Only the first {limit} rows per section are shown.[/yellow]")
+
+
+def calendar_cmd(
+    record_id: Annotated[str, typer.Argument(help="Patient id")],
+    out_path: Annotated[Path | None, typer.Option("--out", help="Write to this .ics file (default stdout)")] = None,
+    months: Annotated[int, typer.Option(help="How far ahead")] = 12,
+) -> None:
+    """Export a patient's schedule as iCalendar (.ics) with reminders; no drug names in titles."""
+    from .services.calendar import patient_calendar
+
+    with _clinic() as clinic:
+        data = patient_calendar(clinic, record_id, horizon_months=months)
+    if out_path is None:
+        sys.stdout.buffer.write(data)
+    else:
+        out_path.write_bytes(data)
+        out.print(f"wrote {out_path}")
+
+
+def demo_cmd(
+    patients: Annotated[int, typer.Option(help="How many demo patients")] = 300,
+    seed: Annotated[int, typer.Option()] = 2024,
+) -> None:
+    """Load a realistic demo clinic (invented patients on various courses, some overdue)."""
+    from .services.demo import load_demo
+
+    with _clinic() as clinic:
+        s = load_demo(clinic, patients=patients, seed=seed)
+    out.print(f"demo clinic: {s.patients} patients, {sum(s.courses.values())} courses "
+              f"({', '.join(f'{k} {v}' for k, v in sorted(s.courses.items()))}), {s.doses} doses, "
+              f"{s.reactions} reactions, {s.appointments_today} appointments today", highlight=False)
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: Annotated[str, typer.Option(help="Target revision")] = "head") -> None:
+    """Migrate the database up (creates it on first use)."""
+    from .settings import get_settings
+    from .store.db import Database
+    from .store.migrate import current_revision, upgrade
+
+    try:
+        db = Database(get_settings().database_url)
+        upgrade(db, revision)
+        out.print(f"database at revision {current_revision(db)}")
+        db.dispose()
+    except OsteoCareError as exc:
+        raise _fail(str(exc)) from None
+
+
+@db_app.command("downgrade")
+def db_downgrade(revision: Annotated[str, typer.Option(help="Target revision ('base' = empty)")]) -> None:
+    """Migrate the database down."""
+    from .settings import get_settings
+    from .store.db import Database
+    from .store.migrate import current_revision, downgrade
+
+    try:
+        db = Database(get_settings().database_url)
+        downgrade(db, revision)
+        out.print(f"database at revision {current_revision(db) or 'base'}")
+        db.dispose()
+    except OsteoCareError as exc:
+        raise _fail(str(exc)) from None
+
+
+@db_app.command("current")
+def db_current() -> None:
+    """Show the database's migration revision."""
+    from .settings import get_settings
+    from .store.db import Database
+    from .store.migrate import current_revision, head_revision
+
+    db = Database(get_settings().database_url)
+    out.print(f"current {current_revision(db) or 'base'}, latest {head_revision()}")
+    db.dispose()
+
+
+def register(app: typer.Typer) -> None:
+    """Add the clinic commands to the main ``osteocare`` app."""
+    app.add_typer(patient_app, name="patient")
+    app.add_typer(exam_app, name="exam")
+    app.add_typer(lab_app, name="lab")
+    app.add_typer(course_app, name="course")
+    app.add_typer(dose_app, name="dose")
+    app.add_typer(appointment_app, name="appointment")
+    app.add_typer(reaction_app, name="reaction")
+    app.add_typer(db_app, name="db")
+    app.command("worklist")(worklist_cmd)
+    app.command("calendar")(calendar_cmd)
+    app.command("demo")(demo_cmd)
