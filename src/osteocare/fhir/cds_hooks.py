@@ -252,7 +252,7 @@ def _resources_of(value: Any) -> list[dict[str, Any]]:
     if not isinstance(value, dict):
         return []
     if value.get("resourceType") == "Bundle":
-        out = []
+        out: list[dict[str, Any]] = []
         for e in value.get("entry") or []:
             r = e.get("resource") if isinstance(e, dict) else None
             if isinstance(r, dict):

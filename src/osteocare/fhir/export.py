@@ -75,7 +75,8 @@ def _loinc(entry: codes.CodeEntry) -> dict[str, Any]:
 def _first_verified(name: str, **match: Any) -> codes.CodeEntry | None:
     found = codes.codes_where(name, **match)
     verified = [e for e in found if e.status == "verified"]
-    return (verified or found or [None])[0]
+    best = verified or found
+    return best[0] if best else None
 
 
 def _dxa_code(site: str, kind: str) -> tuple[codes.CodeEntry | None, str | None]:
@@ -142,7 +143,7 @@ def _patient_facts(out: _Out, record: PatientRecord, as_of: dt.date) -> tuple[st
         basis.append(out.add(f"body:{name}", _obs(pat, [_loinc(e)], category="vital-signs",
                                                   valueQuantity=_qty(v, unit))))
     for i, m in enumerate(record.dxa):
-        comps = []
+        comps: list[dict[str, Any]] = []
         for fname, code in (("manufacturer", "dxa-manufacturer"), ("device_model", "dxa-device-model"),
                             ("reference", "dxa-reference")):
             if getattr(m, fname):
@@ -219,19 +220,20 @@ def _patient_facts(out: _Out, record: PatientRecord, as_of: dt.date) -> tuple[st
         if cond.resolved:
             c["abatementDateTime"] = cond.resolved.isoformat()
         basis.append(out.add(f"condition:{i}", c))
-    for i, m in enumerate(record.medications):
-        concept = _drug_concept(m.drug)
-        ended = m.end is not None and m.end <= as_of
+    for i, med in enumerate(record.medications):
+        med_concept = _drug_concept(med.drug)
+        ended = med.end is not None and med.end <= as_of
         ms: dict[str, Any] = {"resourceType": "MedicationStatement", "status": "completed" if ended else "active",
-                              "medicationCodeableConcept": concept, "subject": {"reference": pat}}
-        period = {k: v for k, v in (("start", _day(m.start)), ("end", _day(m.end))) if v}
+                              "medicationCodeableConcept": med_concept, "subject": {"reference": pat}}
+        period = {k: v for k, v in (("start", _day(med.start)), ("end", _day(med.end))) if v}
         if period:
             ms["effectivePeriod"] = period
         basis.append(out.add(f"med:{i}", ms))
-        if m.last_dose:
+        if med.last_dose:
             basis.append(out.add(f"med:{i}:last_dose", {
-                "resourceType": "MedicationAdministration", "status": "completed", "medicationCodeableConcept": concept,
-                "subject": {"reference": pat}, "effectiveDateTime": m.last_dose.isoformat()}))
+                "resourceType": "MedicationAdministration", "status": "completed",
+                "medicationCodeableConcept": med_concept, "subject": {"reference": pat},
+                "effectiveDateTime": med.last_dose.isoformat()}))
     return pat, basis
 
 
@@ -292,7 +294,7 @@ def _risk_assessments(out: _Out, a: Assessment, results: dict[str, Any], pat: st
 
 
 def _derived_t_scores(out: _Out, results: dict[str, Any], pat: str, as_of: dt.date) -> list[str]:
-    made = []
+    made: list[str] = []
     bd = results.get("bone-density")
     if bd is None or not bd.applicable:
         return made

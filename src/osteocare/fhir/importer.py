@@ -359,11 +359,11 @@ class _Builder:
         if ce is None:
             comps = [c for c in r.get("component") or [] if isinstance(c, dict)]
             known = [(c, *_first_known(c.get("code"))) for c in comps]
-            known = [k for k in known if k[1] is not None]
-            if not known:
+            usable = [(c, k, kc) for c, k, kc in known if k is not None]
+            if not usable:
                 self.report.add(e.label, "skipped", "code not in the knowledge code maps: " + _describe_codes(r.get("code")))
                 return
-            for comp, cce, ccoding in known:
+            for comp, cce, ccoding in usable:
                 self.observation_value(e, cce, ccoding, comp, day, problems, r)
             return
         if ce.get("concept") in ("dxa_report", "dxa_panel"):
@@ -373,9 +373,9 @@ class _Builder:
         self.observation_value(e, ce, coding, r, day, problems, r)
         for comp in r.get("component") or []:
             if isinstance(comp, dict):
-                cce, ccoding = _first_known(comp.get("code"), ("loinc",))
-                if cce is not None and cce.get("concept") in ("dxa_t_score", "dxa_z_score", "dxa_bmd"):
-                    self.observation_value(e, cce, ccoding, comp, day, list(problems), r)
+                sub, sub_coding = _first_known(comp.get("code"), ("loinc",))
+                if sub is not None and sub.get("concept") in ("dxa_t_score", "dxa_z_score", "dxa_bmd"):
+                    self.observation_value(e, sub, sub_coding, comp, day, list(problems), r)
 
     def quantity(self, holder: dict[str, Any]) -> tuple[float | None, str | None, str | None]:
         """(value, unit, problem) from valueQuantity (or a numeric valueString/valueInteger)."""
@@ -573,6 +573,7 @@ class _Builder:
     def lab_value(self, e: _Entry, ce: CodeEntry, coding: dict[str, Any] | None, value: float, unit: str | None,
                   day: dt.date | None, flags: list[str]) -> None:
         name = str(ce.get("lab"))
+        u: str | None
         try:
             if name == "creatinine":
                 u = canonical_creatinine_unit(unit, "unit")
@@ -1005,8 +1006,8 @@ def import_bundle(bundle: Any, *, as_of: dt.date | None = None, source: str = "b
                 unused[en.type] += 1
             continue
         subj = _subject(en.res)
-        p = owner.get(subj) if subj else None
-        b = builders[id(p)] if p is not None else None
+        owner_entry = owner.get(subj) if subj else None
+        b = builders[id(owner_entry)] if owner_entry is not None else None
         if b is None:
             if len(patients) == 1 and (subj is None or single_patient):
                 b = builders[id(patients[0])]

@@ -70,7 +70,7 @@ class ImportReport(BaseModel):
 
     # ------------------------------------------------------------------ building
     def add(self, resource: str, outcome: Outcome, reason: str, **kw: object) -> ReportEntry:
-        e = ReportEntry(resource=resource, outcome=outcome, reason=reason, **kw)  # type: ignore[arg-type]
+        e = ReportEntry(resource=resource, outcome=outcome, reason=reason, **kw)  # type: ignore[arg-type,unused-ignore]
         self.entries.append(e)
         return e
 
@@ -102,7 +102,7 @@ class ImportReport(BaseModel):
                     by_status[e.status].append(e.code)
         for st in ("unverified", "secondary"):
             if st in by_status:
-                w = status_warning(st, "Imported facts coded " + ", ".join(by_status[st]))  # type: ignore[arg-type]
+                w = status_warning(st, "Imported facts coded " + ", ".join(by_status[st]))  # type: ignore[arg-type,unused-ignore]
                 if w:
                     out.append(w)
         for e in self.entries:
