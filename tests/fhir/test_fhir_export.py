@@ -168,6 +168,8 @@ def test_the_export_of_an_assessment_without_its_record_still_validates() -> Non
     b = export_assessment(assess(rec, as_of=AS_OF))
     Bundle.model_validate(b)
     assert b["entry"][0]["resource"]["identifier"][0]["value"] == rec.id
+    types = {e["resource"]["resourceType"] for e in b["entry"]}
+    assert {"RiskAssessment", "CarePlan", "MedicationRequest", "Provenance"} <= types  # from the assessment alone
 
 
 FILES = sorted(SYNTHEA.glob("*.json")) if SYNTHEA.exists() else []

@@ -353,7 +353,10 @@ def _who_card(c: Any, result: ImportResult, links: list[Link], notes: list[str])
         detail = "; ".join(w for w in bd.warnings[:5])
         return _card(summary, (detail or "") + _status_line(bd.status, "WHO category") + _import_note(result, notes),
                      _indicator(bd.status), links)
-    why = bd.reason if bd is not None and bd.reason else "no bone density result"
+    from .clinical import not_applicable_reason
+
+    why = not_applicable_reason(c, "bone-density") or (bd.reason if bd is not None and bd.reason else
+                                                         "no bone density result")
     unk = result.report.site_unknown_scores
     extra = ""
     if unk:

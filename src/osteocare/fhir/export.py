@@ -408,11 +408,11 @@ def export_assessment(assessment: Assessment, record: PatientRecord | None = Non
     targets += _derived_t_scores(out, allr, pat, as_of)
     rec = recommendation if recommendation is not None else assessment.recommendation
     if isinstance(rec, dict):
-        try:
-            from ..core.drugs import Recommendation
+        from ..core.drugs import Recommendation
 
+        try:
             rec = Recommendation.model_validate(rec)
-        except Exception:
+        except ValueError:
             rec = None
     targets += _care_plan(out, rec, pat, as_of)
     _provenance(out, assessment, targets or [pat])
