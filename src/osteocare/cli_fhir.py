@@ -14,6 +14,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from .core.errors import OsteoCareError
@@ -123,12 +124,12 @@ def register(app: typer.Typer) -> None:
             try:
                 day = dt.date.fromisoformat(as_of)
             except ValueError:
-                err.print(f"[red]error:[/red] --as-of: {as_of!r} is not a date; expected YYYY-MM-DD")
+                err.print(f"[red]error:[/red] --as-of: {escape(repr(as_of))} is not a date; expected YYYY-MM-DD")
                 raise typer.Exit(2) from None
         results: list[ImportResult] = []
         for p in paths:
             if not p.exists():
-                err.print(f"[red]error:[/red] {p}: no such file or folder")
+                err.print(f"[red]error:[/red] {escape(str(p))}: no such file or folder")
                 raise typer.Exit(2)
             results.extend(import_path(p, as_of=day))
         if not results:
@@ -136,15 +137,15 @@ def register(app: typer.Typer) -> None:
             raise typer.Exit(2)
         for r in results:
             if verbose or r.record is None:
-                err.print(r.report.summary(), highlight=False, soft_wrap=True)
+                err.print(r.report.summary(), markup=False, highlight=False, soft_wrap=True)
             for w in r.report.warnings:
                 if "(status:" in w:
-                    err.print(f"[yellow]warning:[/yellow] {r.report.patient}: {w}", highlight=False, soft_wrap=True)
+                    err.print(f"warning: {r.report.patient}: {w}", markup=False, highlight=False, soft_wrap=True)
         err.print(_table(results))
         if report is not None:
             report.write_text(json.dumps([r.report.model_dump(mode="json") for r in results], indent=2) + "\n",
                               encoding="utf-8")
-            err.print(f"import reports written to {report}")
+            err.print(f"import reports written to {report}", markup=False)
         made = [r for r in results if r.record is not None]
         failed = len(results) - len(made)
         if not store:
@@ -154,10 +155,10 @@ def register(app: typer.Typer) -> None:
         try:
             created, updated, errors = _store(made, update)
         except OsteoCareError as exc:
-            err.print(f"[red]error:[/red] storing the patients: {exc}")
+            err.print(f"[red]error:[/red] storing the patients: {escape(str(exc))}")
             raise typer.Exit(2) from None
         for rid, why in errors.items():
-            err.print(f"[red]not stored:[/red] {rid}: {why}", highlight=False, soft_wrap=True)
+            err.print(f"not stored: {rid}: {why}", markup=False, highlight=False, soft_wrap=True)
         err.print(f"stored: {len(created)} created, {len(updated)} updated"
                   + (f"; {len(errors)} refused (nothing written)" if errors else ""))
         raise typer.Exit(1 if failed or errors else 0)

@@ -363,3 +363,10 @@ def test_record_from_fhir_returns_the_one_patient_or_refuses_with_the_reason() -
         record_from_fhir(BUNDLES / "two-patients.json", as_of=AS_OF)
     with pytest.raises(InputError, match="birth"):
         record_from_fhir(BUNDLES / "no-birthdate.json", as_of=AS_OF)
+
+
+def test_the_brief_summary_leaves_out_the_skipped_details() -> None:
+    _, rep = load("dxa.json")
+    brief = rep.summary(brief=True)
+    assert "calcaneus" not in brief and "skipped" in brief and "flagged" in brief
+    assert len(brief) < len(rep.summary())

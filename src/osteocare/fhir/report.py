@@ -110,8 +110,11 @@ class ImportReport(BaseModel):
                 out.append(f"{e.resource}: {e.reason}")
         return out
 
-    def summary(self) -> str:
-        """A short plain-text report for a terminal or a log."""
+    def summary(self, *, brief: bool = False) -> str:
+        """A plain-text report for a terminal or a log (plain text: print it with markup off).
+
+        ``brief`` leaves out the skipped resources (their count stays) and the defaults.
+        """
         c = self.counts
         lines = [
             f"FHIR import of {self.source} (bundle type {self.bundle_type or 'unknown'}), patient "
@@ -128,14 +131,14 @@ class ImportReport(BaseModel):
             elif e.outcome != "mapped":
                 code = f" [{e.code}]" if e.code else ""
                 lines.append(f"  {e.outcome:7} {e.resource}{code}: {e.reason}")
-        for (reason, code), es in grouped.items():
+        for (reason, code), es in ({} if brief else grouped).items():
             where = es[0].resource + (f" and {len(es) - 1} more" if len(es) > 1 else "")
             lines.append(f"  skipped {where}{f' [{code}]' if code else ''}: {reason}")
         for d in self.diagnoses:
             lines.append(f"  diagnosis (no record field): {d.diagnosis} [{d.code}] onset {d.onset or 'unknown'}")
         for s in self.site_unknown_scores:
             lines.append(f"  {s.kind} {s.value:g} on {s.date or 'unknown date'}, site {s.region}: {s.reason}")
-        if self.defaults:
+        if self.defaults and not brief:
             lines.append("  left at their defaults (not in the bundle): " + ", ".join(self.defaults))
         lines += [f"  note: {n}" for n in self.notes]
         lines += [f"  WARNING: {w}" for w in self.warnings if "(status:" in w]
