@@ -169,6 +169,9 @@ class Patient(Base):
     frax_with_bmd: Mapped[bool | None] = mapped_column(Boolean)
     frax_glucocorticoids_ticked: Mapped[bool | None] = mapped_column(Boolean)
     dietary_calcium_mg_per_day: Mapped[float | None] = mapped_column(Float)
+    extra_json: Mapped[str | None] = mapped_column(
+        Text, doc="Record fields without a column of their own (newer fields, nested answers), as JSON"
+    )
 
     dxa_exams: Mapped[list[DxaExam]] = relationship(
         back_populates="patient", cascade="all, delete-orphan", order_by="DxaExam.id"

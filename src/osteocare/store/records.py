@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import secrets
 from typing import Any
 
@@ -37,10 +38,21 @@ LIST_FIELDS: tuple[str, ...] = (
     "intolerances",
     "vertebrae",
 )
-#: Scalar record fields stored as ``patients`` columns (``id`` is ``record_id``; ``age`` may come from birth date).
+_COLUMNS = set(m.Patient.__table__.columns.keys())
+#: Record fields stored as ``patients`` columns (``id`` is ``record_id``; ``age`` may come from the birth date).
 FLAT_FIELDS: tuple[str, ...] = tuple(
-    f for f in PatientRecord.model_fields if f not in LIST_FIELDS and f not in ("id",)
+    f for f in PatientRecord.model_fields if f not in LIST_FIELDS and f != "id" and f in _COLUMNS
 )
+#: Every other record field (added to the record after the store's schema) goes to ``patients.extra_json``.
+EXTRA_FIELDS: tuple[str, ...] = tuple(
+    f for f in PatientRecord.model_fields if f not in LIST_FIELDS and f != "id" and f not in _COLUMNS
+)
+
+
+def _extra_json(record: PatientRecord) -> str | None:
+    if not EXTRA_FIELDS:
+        return None
+    return json.dumps(record.model_dump(mode="json", include=set(EXTRA_FIELDS)), sort_keys=True)
 
 
 def age_on(birth_date: dt.date, day: dt.date) -> int:
@@ -96,6 +108,7 @@ def patient_from_record(record: PatientRecord, *, birth_date: dt.date | None = N
     p = m.Patient(record_id=record.id, calendar_token=new_calendar_token(), birth_date=birth_date, **identity)
     for f in FLAT_FIELDS:
         setattr(p, f, getattr(record, f))
+    p.extra_json = _extra_json(record)
     _set_children(p, record, course_meds=set())
     return p
 
@@ -104,6 +117,7 @@ def update_patient(patient: m.Patient, record: PatientRecord) -> None:
     """Replace ``patient``'s facts with ``record``'s (identity, courses, doses and reactions are kept)."""
     for f in FLAT_FIELDS:
         setattr(patient, f, getattr(record, f))
+    patient.extra_json = _extra_json(record)
     _set_children(patient, record, course_meds={_course_med_key(c) for c in patient.courses})
 
 
@@ -141,6 +155,9 @@ def record_of(patient: m.Patient, *, as_of: dt.date | None = None, include_cours
     """Rebuild the :class:`PatientRecord`. ``age`` comes from the birth date on ``as_of`` when known."""
     data: dict[str, Any] = {f: getattr(patient, f) for f in FLAT_FIELDS}
     data["id"] = patient.record_id
+    if patient.extra_json:
+        extra = json.loads(patient.extra_json)
+        data.update({k: v for k, v in extra.items() if k in PatientRecord.model_fields})
     if patient.birth_date is not None:
         data["age"] = age_on(patient.birth_date, as_of or dt.date.today())
     dxa: list[DxaMeasurement] = []

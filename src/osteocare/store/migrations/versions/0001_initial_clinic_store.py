@@ -4,7 +4,7 @@ Timestamps are naive UTC ``DateTime`` columns (the models' ``UTCDateTime`` type 
 
 Revision ID: 0001
 Revises: (none)
-Create Date: 2026-11-25 20:53:55.440560
+Create Date: 2026-11-25 20:55:25.996126
 """
 
 from __future__ import annotations
@@ -95,6 +95,7 @@ def upgrade() -> None:
         sa.Column("frax_with_bmd", sa.Boolean(), nullable=True),
         sa.Column("frax_glucocorticoids_ticked", sa.Boolean(), nullable=True),
         sa.Column("dietary_calcium_mg_per_day", sa.Float(), nullable=True),
+        sa.Column("extra_json", sa.Text(), nullable=True),
         sa.CheckConstraint("sex IN ('female', 'male')", name=op.f("ck_patients_sex")),
         sa.CheckConstraint("age IS NOT NULL OR birth_date IS NOT NULL", name=op.f("ck_patients_age_or_birth_date")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_patients")),
