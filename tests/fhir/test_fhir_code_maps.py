@@ -78,3 +78,11 @@ def test_every_drug_code_is_read(entry: CodeEntry) -> None:
         assert found[0].outcome == "flagged" and "strength" in found[0].reason
     else:
         assert found[0].outcome == "mapped" and found[0].target == f"medications[{entry.get('drug')}]"
+
+
+def test_every_drug_a_code_map_names_has_a_drug_knowledge_file() -> None:
+    from osteocare.core.guidelines.rulesets import drug_files
+
+    named = {str(e.get("drug")) for n in ("rxnorm", "atc") for e in table(n).entries.values() if e.get("drug")}
+    named |= set(table("rxnorm").rule("ingredient_names")) | set(table("rxnorm").rule("excluded_products"))
+    assert named <= set(drug_files()), named - set(drug_files())

@@ -49,7 +49,7 @@ RICH: dict[str, Any] = {
              {"name": "pth", "value": 5.1, "unit": "pmol/L", "date": "2024-03-01"}],
     "medications": [{"drug": "denosumab", "start": "2022-06-01", "last_dose": "2024-06-01"},
                     {"drug": "alendronate", "start": "2017-01-01", "end": "2022-05-01"},
-                    {"drug": "colecalciferol", "start": "2020-01-01"}],
+                    {"drug": "vitamin_d", "start": "2020-01-01"}, {"drug": "calcium", "start": "2020-01-01"}],
 }
 
 

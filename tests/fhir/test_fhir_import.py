@@ -229,7 +229,7 @@ def test_it_maps_medication_requests_statements_and_administrations() -> None:
     assert rec is not None
     meds = {m.drug: m for m in rec.medications}
     assert set(meds) == {"denosumab", "zoledronic_acid", "teriparatide", "raloxifene", "risedronate", "ibandronate",
-                         "colecalciferol", "calcium_carbonate"}
+                         "vitamin_d", "calcium"}
     d = meds["denosumab"]
     assert (d.start, d.end, d.last_dose) == (dt.date(2022, 1, 10), None, dt.date(2022, 7, 12))
     assert (meds["zoledronic_acid"].start, meds["zoledronic_acid"].end) == (dt.date(2019, 3, 1), dt.date(2019, 3, 1))
