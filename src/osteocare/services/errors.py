@@ -35,7 +35,7 @@ class OverrideRequired(ServiceError):
     def __init__(self, drug: str, findings: list[dict[str, Any]]) -> None:
         self.drug = drug
         self.findings = findings
-        ids = ", ".join(str(f.get("id")) for f in findings)
+        ids = ", ".join(str(f.get("rule_id")) for f in findings)
         super().__init__(
             f"{drug}: the contraindication check found {ids}; starting anyway needs a written override reason"
         )
