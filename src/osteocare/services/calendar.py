@@ -97,7 +97,8 @@ def build_calendar(clinic: Clinic, session: Session, patient: m.Patient, *, toda
                 continue
             given = len(course.doses)
             left = None if reg.max_doses is None else reg.max_doses - given - 1
-            for k, day in enumerate(planned_due_dates(max(it.due_on, today), reg.interval, 24), start=1):
+            base = it.scheduled_at.astimezone(zone).date() if it.scheduled_at is not None else max(it.due_on, today)
+            for k, day in enumerate(planned_due_dates(base, reg.interval, 24), start=1):
                 if day > horizon or (left is not None and k > left):
                     break
                 pe = _event(f"course-{course.id}-dose-{(it.seq or 0) + k}@{host}", TITLES["dose"], stamp)
