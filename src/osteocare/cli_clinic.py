@@ -235,10 +235,10 @@ def exam_add(
     if not sites:
         raise _fail("give at least one --t, --bmd or --z SITE=VALUE")
     try:
-        exam = DxaExamIn(exam_date=_date(date, "--date"), manufacturer=manufacturer, device_model=device,  # type: ignore[arg-type]
+        exam = DxaExamIn(exam_date=_date(date, "--date"), manufacturer=manufacturer, device_model=device,
                          reference=reference,
                          sites=[{"site": s, "t_score": ts.get(s), "bmd_g_cm2": bs.get(s), "z_score": zs.get(s)}
-                                for s in sites])  # type: ignore[misc]
+                                for s in sites])
     except ValidationError as exc:
         raise _fail(str(exc).splitlines()[0] + ": " + "; ".join(e["msg"] for e in exc.errors())) from None
     with _clinic() as clinic:

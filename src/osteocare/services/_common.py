@@ -75,10 +75,10 @@ def item_view(it: m.ScheduleItem, *, record_id: str, patient_name: str | None, d
         tl = timeliness(it.due_on, today, urgent_after_days=urgent_after(drug) if it.kind == "dose" else None)
         late = days_late(it.due_on, today)
     return ItemView(
-        id=it.id, record_id=record_id, patient_name=patient_name, kind=it.kind,  # type: ignore[arg-type]
+        id=it.id, record_id=record_id, patient_name=patient_name, kind=it.kind,
         course_id=it.course_id, drug=drug, seq=it.seq, lab_name=it.lab_name, due_on=it.due_on,
-        scheduled_at=it.scheduled_at, location=it.location, status=it.status,  # type: ignore[arg-type]
-        reason=it.reason, rule_id=it.rule_id, fact_status=it.fact_status,  # type: ignore[arg-type]
+        scheduled_at=it.scheduled_at, location=it.location, status=it.status,
+        reason=it.reason, rule_id=it.rule_id, fact_status=it.fact_status,
         timeliness=tl, days_late=late,
     )
 
@@ -114,9 +114,9 @@ def course_view(session: Session, c: m.TreatmentCourse, *, record_id: str) -> Co
         .limit(1)
     ).first()
     return CourseView(
-        id=c.id, record_id=record_id, drug=c.drug, regimen=c.regimen, setting=c.setting,  # type: ignore[arg-type]
+        id=c.id, record_id=record_id, drug=c.drug, regimen=c.regimen, setting=c.setting,
         route=c.route, dose_value=c.dose_value, dose_unit=c.dose_unit, start_date=c.start_date,
-        stop_date=c.stop_date, stop_reason=c.stop_reason, status=c.status,  # type: ignore[arg-type]
+        stop_date=c.stop_date, stop_reason=c.stop_reason, status=c.status,
         origin=c.origin, assessment_id=c.assessment_id,
         check=ContraindicationReport.model_validate(json.loads(c.check_json)),
         override_reason=c.override_reason, review_on=c.review_on, review_rule=c.review_rule,

@@ -47,20 +47,20 @@ def alert_for(it: m.ScheduleItem, *, record_id: str, patient_name: str | None, d
         what = f"{_drug_name(drug)} dose {it.seq or ''}".strip()
         if tl == "urgent" and reg is not None and reg.urgent_rule is not None:
             text, st = _rule(reg.urgent_rule)
-            return Alert(**base, severity="urgent", kind="dose_overdue", rule_id=reg.urgent_rule,  # type: ignore[arg-type]
+            return Alert(**base, severity="urgent", kind="dose_overdue", rule_id=reg.urgent_rule,
                          status=lowest([st, reg.urgent_status, status]),
                          text=f"{what} is {late} days late (due {it.due_on.isoformat()}). {text}")
         if tl in ("overdue", "urgent"):
             if reg is not None and reg.overdue_rule is not None:
                 text, st = _rule(reg.overdue_rule)
-                return Alert(**base, severity="warning", kind="dose_overdue", rule_id=reg.overdue_rule,  # type: ignore[arg-type]
+                return Alert(**base, severity="warning", kind="dose_overdue", rule_id=reg.overdue_rule,
                              status=lowest([st, status]),
                              text=f"{what} is {late} days late (due {it.due_on.isoformat()}). {text}")
-            return Alert(**base, severity="warning", kind="dose_overdue", rule_id=None, status=status,  # type: ignore[arg-type]
+            return Alert(**base, severity="warning", kind="dose_overdue", rule_id=None, status=status,
                          text=f"{what} is {late} days past its due date ({it.due_on.isoformat()}). The knowledge "
                               "base sets no late-dose window for this drug.")
         word = "today" if tl == "due" else f"on {it.due_on.isoformat()}"
-        return Alert(**base, severity="info", kind="dose_due", rule_id=it.rule_id, status=status,  # type: ignore[arg-type]
+        return Alert(**base, severity="info", kind="dose_due", rule_id=it.rule_id, status=status,
                      text=f"{what} due {word}.")
     kind = {"review": "review", "dxa": "dxa", "lab": "lab"}[it.kind]
     if late:
@@ -72,7 +72,7 @@ def alert_for(it: m.ScheduleItem, *, record_id: str, patient_name: str | None, d
     label = {"review": "Review", "dxa": "Follow-up DXA", "lab": f"Lab: {it.lab_name}"}[it.kind]
     if it.kind == "review" and drug is not None:
         label = f"Review of {_drug_name(drug)}"
-    return Alert(**base, severity=sev, kind=kind, rule_id=it.rule_id, status=status,  # type: ignore[arg-type]
+    return Alert(**base, severity=sev, kind=kind, rule_id=it.rule_id, status=status,
                  text=f"{label} {when}: {it.reason}")
 
 

@@ -41,7 +41,7 @@ def _alarms(event: Event, triggers: tuple[str, ...] | list[str]) -> None:
         a = Alarm()
         a.add("action", "DISPLAY")
         a.add("description", "Reminder")
-        a.add("trigger", vDuration.from_ical(trig))
+        a.add("trigger", vDuration.from_ical(trig))  # type: ignore[no-untyped-call]
         event.add_component(a)
 
 

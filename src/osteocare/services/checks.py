@@ -159,9 +159,9 @@ def evaluate_predose_checks(session: Session, *, patient: m.Patient, record: Pat
             latest[r.name] = r
     confirmed: dict[str, m.PreDoseCheck] = {}
     if item is not None:
-        for c in session.scalars(select(m.PreDoseCheck).where(m.PreDoseCheck.item_id == item.id)
-                                 .order_by(m.PreDoseCheck.checked_at, m.PreDoseCheck.id)):
-            confirmed[c.check_id] = c
+        for row in session.scalars(select(m.PreDoseCheck).where(m.PreDoseCheck.item_id == item.id)
+                                   .order_by(m.PreDoseCheck.checked_at, m.PreDoseCheck.id)):
+            confirmed[row.check_id] = row
     max_age = settings.predose_lab_max_age_days
     out: list[PreDoseCheckResult] = []
     for check in reg.check_items:
@@ -169,7 +169,7 @@ def evaluate_predose_checks(session: Session, *, patient: m.Patient, record: Pat
         if check not in lab_names:
             c = confirmed.get(check)
             if c is not None:
-                out.append(PreDoseCheckResult(check_id=check, text=text, outcome=c.outcome,  # type: ignore[arg-type]
+                out.append(PreDoseCheckResult(check_id=check, text=text, outcome=c.outcome,
                                               detail=c.detail, confirmed_by=c.checked_by))
             else:
                 out.append(PreDoseCheckResult(check_id=check, text=text, outcome="to_review",
@@ -194,13 +194,13 @@ def evaluate_predose_checks(session: Session, *, patient: m.Patient, record: Pat
             if side is not None and check == "serum_calcium":
                 problem = f"{seen}: {side} ({_range_text(lab)}) - correct it before the dose"
             elif side is not None:
-                out.append(PreDoseCheckResult(**base, outcome="to_review",  # type: ignore[arg-type]
+                out.append(PreDoseCheckResult(**base, outcome="to_review",
                                               detail=f"{seen}: {side} ({_range_text(lab)})"))
                 continue
             else:
                 ok_detail = f"{seen}; {_range_text(lab)}"
                 if lab.reference_low is None and lab.reference_high is None:
-                    out.append(PreDoseCheckResult(**base, outcome="to_review",  # type: ignore[arg-type]
+                    out.append(PreDoseCheckResult(**base, outcome="to_review",
                                                   detail=ok_detail))
                     continue
         elif check == "vitamin_d_25oh":
@@ -223,7 +223,7 @@ def evaluate_predose_checks(session: Session, *, patient: m.Patient, record: Pat
             if check == "creatinine_crcl":
                 limit = _drug_fact(reg, "crcl_min_ml_min")
                 if crcl is None:
-                    out.append(PreDoseCheckResult(**base, outcome="to_review",  # type: ignore[arg-type]
+                    out.append(PreDoseCheckResult(**base, outcome="to_review",
                                                   detail=f"{seen}; {why}"))
                     continue
                 if limit is not None:
@@ -237,7 +237,7 @@ def evaluate_predose_checks(session: Session, *, patient: m.Patient, record: Pat
             else:
                 limit = _drug_fact(reg, "egfr_specialist_below")
                 if egfr is None:
-                    out.append(PreDoseCheckResult(**base, outcome="to_review",  # type: ignore[arg-type]
+                    out.append(PreDoseCheckResult(**base, outcome="to_review",
                                                   detail=f"{seen}; {why}"))
                     continue
                 if limit is not None:
@@ -250,17 +250,17 @@ def evaluate_predose_checks(session: Session, *, patient: m.Patient, record: Pat
                 else:
                     ok_detail = f"{seen}; eGFR {egfr:g} mL/min/1.73 m2"
         if problem is not None:
-            out.append(PreDoseCheckResult(**base, outcome="not_ok", detail=problem, status=status))  # type: ignore[arg-type]
+            out.append(PreDoseCheckResult(**base, outcome="not_ok", detail=problem, status=status))
         elif max_age is None:
             out.append(PreDoseCheckResult(
-                **base, outcome="not_configured", status=status,  # type: ignore[arg-type]
+                **base, outcome="not_configured", status=status,
                 detail=f"{ok_detail}. How recent it must be is not configured (local policy): the clinician judges.",
             ))
         elif age > max_age:
             out.append(PreDoseCheckResult(
-                **base, outcome="missing", status=status,  # type: ignore[arg-type]
+                **base, outcome="missing", status=status,
                 detail=f"{ok_detail}; older than the {max_age} days of local policy - repeat the test",
             ))
         else:
-            out.append(PreDoseCheckResult(**base, outcome="ok", detail=ok_detail, status=status))  # type: ignore[arg-type]
+            out.append(PreDoseCheckResult(**base, outcome="ok", detail=ok_detail, status=status))
     return out

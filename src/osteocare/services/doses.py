@@ -127,10 +127,11 @@ def record_dose(
                 c = course_row(s, it.course_id)
             else:
                 assert course_id is not None
-                c = s.scalars(select(m.TreatmentCourse).where(m.TreatmentCourse.id == course_id)
-                              .with_for_update()).one_or_none()
-                if c is None:
+                locked = s.scalars(select(m.TreatmentCourse).where(m.TreatmentCourse.id == course_id)
+                                   .with_for_update()).one_or_none()
+                if locked is None:
                     raise NotFound("course", course_id)
+                c = locked
                 reg0 = regimen(c.drug)
                 if reg0.given_in_clinic:
                     it = s.scalars(select(m.ScheduleItem).where(

@@ -48,7 +48,8 @@ def add_patient(clinic: Clinic, record: PatientRecord, *, given_name: str | None
 
 def _exists(clinic: Clinic, record_id: str) -> bool:
     with clinic.db.read() as s:
-        return s.scalar(select(func.count()).select_from(m.Patient).where(m.Patient.record_id == record_id)) > 0
+        n = s.scalar(select(func.count()).select_from(m.Patient).where(m.Patient.record_id == record_id))
+        return bool(n)
 
 
 def split_import_row(row: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -74,6 +74,6 @@ def record_dose_then_hang(url: str, item_id: int, today: dt.date, flushed: Any) 
         time.sleep(600)  # killed here, mid-transaction
         return out
 
-    doses.after_dose = hang_after  # type: ignore[assignment]
+    setattr(doses, "after_dose", hang_after)  # noqa: B010 - patch the name record_dose looks up
     clinic = _clinic(url, today, "nurse-crash")
     doses.record_dose(clinic, item_id=item_id, given_on=today, lot_number="CRASH")

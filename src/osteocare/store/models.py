@@ -187,7 +187,7 @@ class Patient(Base):
         back_populates="patient", cascade="all, delete-orphan", order_by="TreatmentCourse.id"
     )
 
-    __mapper_args__: ClassVar[dict[str, Any]] = {"version_id_col": version}
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 - SQLAlchemy's declared attribute
 
 
 def _patient_fk() -> Mapped[int]:
