@@ -510,12 +510,13 @@ def calendar_cmd(
 def demo_cmd(
     patients: Annotated[int, typer.Option(help="How many demo patients")] = 300,
     seed: Annotated[int, typer.Option()] = 2024,
+    prefix: Annotated[str, typer.Option(help="Patient id prefix")] = "DEMO",
 ) -> None:
     """Load a realistic demo clinic (invented patients on various courses, some overdue)."""
     from .services.demo import load_demo
 
     with _clinic() as clinic:
-        s = load_demo(clinic, patients=patients, seed=seed)
+        s = load_demo(clinic, patients=patients, seed=seed, prefix=prefix)
     out.print(f"demo clinic: {s.patients} patients, {sum(s.courses.values())} courses "
               f"({', '.join(f'{k} {v}' for k, v in sorted(s.courses.items()))}), {s.doses} doses, "
               f"{s.reactions} reactions, {s.appointments_today} appointments today", highlight=False)

@@ -95,3 +95,5 @@ def test_demo_loads_a_clinic(env: Path) -> None:
     assert code == 0 and "demo clinic: 12 patients" in out
     code, out = run("worklist")
     assert code == 0 and "Worklist" in out
+    code, out = run("demo", "--patients", "3")
+    assert code == 4 and "already loaded" in out

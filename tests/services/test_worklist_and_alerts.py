@@ -96,3 +96,13 @@ def test_calcitriol_labs_at_1_3_6_months_then_every_6_months(clinic: Clinic, pat
         add_lab(clinic, rid, name="calcium", value=2.4, unit="mmol/L", date=day)
     nxt = [i for i in patient_schedule(clinic, rid) if i.kind == "lab" and i.lab_name == "calcium"]
     assert [i.due_on for i in nxt] == [dt.date(2025, 1, 31)]
+
+
+def test_denosumab_in_a_patient_predisposed_to_hypocalcaemia_schedules_labs_after_each_dose(
+        clinic: Clinic, patient: Callable[..., str]) -> None:
+    rid = patient(conditions=[{"code": "hypoparathyroidism", "onset": "2010-01-01"}])
+    c = start_course(clinic, rid, "denosumab", start_date=dt.date(2025, 2, 3), override_reason="calcium monitored")
+    assert "DMAB-PREDISPOSED" in {f.rule_id for f in c.check.findings}
+    record_dose(clinic, course_id=c.id, given_on=dt.date(2025, 2, 3), lot_number="P")
+    labs = sorted((i.lab_name, i.due_on, i.rule_id) for i in patient_schedule(clinic, rid) if i.kind == "lab")
+    assert labs == [(n, dt.date(2025, 2, 13), "MON-LAB-DMAB") for n in ("calcium", "magnesium", "phosphate")]

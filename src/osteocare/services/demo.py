@@ -21,7 +21,7 @@ from .context import Clinic
 from .courses import start_course, stop_course
 from .doses import book_appointment, record_dose
 from .drugs import regimen
-from .errors import OverrideRequired
+from .errors import Conflict, OverrideRequired
 from .facts import DxaExamIn, SiteResult, add_dxa_exam, add_lab
 from .patients import add_patient
 from .reactions import record_reaction
@@ -107,6 +107,11 @@ def _start(clinic: Clinic, rid: str, drug: str, start: dt.date, summary: DemoSum
 def load_demo(clinic: Clinic, *, patients: int = 300, seed: int = 2024, today: dt.date | None = None,
               prefix: str = "DEMO") -> DemoSummary:
     """Load ``patients`` invented patients with courses, doses, labs, DXA exams and reactions."""
+    with clinic.db.read() as s:
+        taken = s.scalar(select(m.Patient.record_id).where(m.Patient.record_id.like(f"{prefix}-%")).limit(1))
+    if taken is not None:
+        raise Conflict(f"demo patients with the prefix {prefix!r} are already loaded (e.g. {taken}); "
+                       "use another prefix or a fresh database")
     rng = random.Random(seed)
     day = today or clinic.today()
     summary = DemoSummary()

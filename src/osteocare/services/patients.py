@@ -17,7 +17,7 @@ from ..store.records import load_patient, patient_from_record, record_of, update
 from ._common import patient_row, summary
 from .context import Clinic
 from .errors import Conflict, NotFound
-from .views import ImportResult, PatientSummary
+from .views import ImportResult, PatientSummary, PatientView
 
 #: Keys an import row may carry besides the PatientRecord fields (clinic identity, not read by the core).
 IDENTITY_KEYS = ("given_name", "family_name", "birth_date", "phone")
@@ -178,14 +178,13 @@ def audit_trail(clinic: Clinic, record_id: str, *, limit: int = 200) -> list[dic
                  "detail": a.detail} for a in rows]
 
 
-def show_patient(clinic: Clinic, record_id: str, *, today: dt.date | None = None) -> Any:
-    """Everything the clinic shows about one patient (a :class:`~osteocare.services.views.PatientView`).
+def show_patient(clinic: Clinic, record_id: str, *, today: dt.date | None = None) -> PatientView:
+    """Everything the clinic shows about one patient.
 
     The read is audited.
     """
     from ._common import course_view, dose_view, item_view, lab_view, reaction_view
     from .alerts import patient_alerts
-    from .views import PatientView
 
     day = today or clinic.today()
     with clinic.db.read() as s:
