@@ -154,3 +154,23 @@ def test_the_stored_check_is_json_with_findings_statuses_and_citations(clinic: C
     data = json.loads(c.check.model_dump_json())
     finding = next(f for f in data["findings"] if f["rule_id"] == "ALN-RCI-UGI")
     assert finding["kind"] == "caution" and finding["status"] == "verified" and finding["citation"]
+
+
+def test_stopping_an_anabolic_course_puts_the_follow_on_antiresorptive_on_the_schedule(
+        clinic: Clinic, patient: Callable[..., str]) -> None:
+    rid = patient()
+    c = start_course(clinic, rid, "teriparatide", start_date=D(2024, 3, 1), override_reason="checked")
+    stopped = stop_course(clinic, c.id, reason="course finished early", stop_date=D(2025, 2, 1))
+    assert any("ANAB-THEN-AR-PTH" in w for w in stopped.warnings)
+    assert [(i.rule_id, i.due_on) for i in patient_schedule(clinic, rid) if i.kind == "review"] == [
+        ("ANAB-THEN-AR-PTH", D(2025, 2, 1))]
+
+
+def test_a_drug_outside_the_recommendation_is_started_with_a_note(clinic: Clinic,
+                                                                  patient: Callable[..., str]) -> None:
+    rid = patient()
+    a = assess_and_store(clinic, rid)
+    offered = [o["drug"] for o in (a.result.get("recommendation") or {}).get("options", [])]
+    other = next(d for d in ("raloxifene", "calcitriol", "ibandronate") if d not in offered)
+    c = start_course(clinic, rid, other, origin="recommendation", assessment_id=a.id, override_reason="chosen")
+    assert any("not among the options" in w for w in c.warnings)

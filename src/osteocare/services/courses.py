@@ -100,10 +100,13 @@ def start_course(
             p = load_patient(s, record_id)
             if p is None:
                 raise NotFound("patient", record_id)
+            offered: list[str] | None = None
             if assessment_id is not None:
                 a = s.get(m.StoredAssessment, assessment_id)
                 if a is None or a.patient_id != p.id:
                     raise NotFound("assessment of this patient", assessment_id)
+                rec_json = (json.loads(a.result_json).get("recommendation") or {})
+                offered = [str(o.get("drug")) for o in rec_json.get("options", [])]
             course = m.TreatmentCourse(
                 patient_id=p.id, drug=drug, regimen=reg.describe(), setting=reg.setting, route=reg.route,
                 dose_value=reg.dose_value, dose_unit=reg.dose_unit, start_date=start, status="active",
@@ -126,6 +129,9 @@ def start_course(
             raise Conflict(f"patient {record_id!r} already has an active course of {drug}") from None
         raise
     view.warnings = notes
+    if origin == "recommendation" and offered is not None and drug not in offered:
+        view.warnings.insert(0, f"{drug} is not among the options of assessment {assessment_id} "
+                                f"({', '.join(offered) or 'none'}): started as the clinician's choice.")
     if not report.available:
         view.warnings.insert(0, f"Contraindication check not run: {report.reason}")
     return view

@@ -199,6 +199,13 @@ def after_monitoring_lab(session: Session, patient_id: int, name: str, on: dt.da
     session.flush()
 
 
+def _sequencing_rule(rule_id: str) -> tuple[str, Status]:
+    from ..core.knowledge import load
+
+    f = load("treatment-sequencing").fact(rule_id)
+    return str(f.value), lowest([f.status])
+
+
 def on_course_stop(session: Session, course: m.TreatmentCourse, *, stop_date: dt.date) -> list[str]:
     """Cancel what the course had pending; for denosumab, schedule the follow-on decision (DMAB-SWITCH)."""
     now = utcnow()
@@ -215,5 +222,11 @@ def on_course_stop(session: Session, course: m.TreatmentCourse, *, stop_date: dt
               rule_id="DMAB-SWITCH", status=lowest([status]))
         warnings.append("Denosumab must not be stopped without a follow-on antiresorptive (DMAB-NOSTOP): "
                         f"start it by {due.isoformat()} (DMAB-SWITCH).")
+    elif reg.action == "anabolic":
+        rule = "ANAB-THEN-AR-ROMO" if reg.drug_class == "romosozumab" else "ANAB-THEN-AR-PTH"
+        text, status = _sequencing_rule(rule)
+        _item(session, course, patient_id=course.patient_id, kind="review", due_on=stop_date, reason=text,
+              rule_id=rule, status=status)
+        warnings.append(f"{text} ({rule})")
     session.flush()
     return warnings
