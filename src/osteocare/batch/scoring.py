@@ -9,6 +9,7 @@ value (dictionary encoding), so that ten million rows cost ten million integers,
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -138,22 +139,30 @@ def score_caroc(c: Columns) -> tuple[Outputs, list[Note]]:
 SCORERS: list[Scorer] = [score_qfracture, score_osta, score_bone_density, score_caroc]
 
 
-def score_chunk(batch: pa.RecordBatch | pa.Table, c: Columns) -> pa.RecordBatch:
-    """Output columns for one chunk: id, the scores, ``warnings`` and ``error`` (why a row was not scored)."""
+def score_chunk(batch: pa.RecordBatch | pa.Table, c: Columns, *, guideline: str | None = None,
+                as_of: dt.date | None = None) -> pa.RecordBatch:
+    """Output columns for one chunk: id, the scores, the guideline stratum and suggested action, ``warnings``
+    and ``error`` (why a row was not scored). ``guideline``/``as_of`` default to the deployment's and today."""
+    from .strata import stratum_columns
+
     outputs: Outputs = {}
     notes: list[Note] = []
     for scorer in SCORERS:
         o, w = scorer(c)
         outputs.update(o)
         notes.extend(w)
+    strata, snotes = stratum_columns(c, guideline=guideline, as_of=as_of)
+    notes.extend(Note(codes, texts) for codes, texts in snotes)
     if c.bad.any():
         outputs = {k: _blank(v, c.bad) for k, v in outputs.items()}
+        outputs.update(strata)  # already null on flagged rows
         notes = [Note(np.where(c.bad, 0, x.codes), x.texts) for x in notes]
         err_list: list[str | None] = [None] * c.n
         for i, msg in c.errors.items():
             err_list[i] = msg
         error = pa.array(err_list, pa.string())
     else:
+        outputs.update(strata)
         error = pa.nulls(c.n, pa.string())
     ids = batch.column("id") if "id" in batch.schema.names else pa.nulls(c.n, pa.string())
     if isinstance(ids, pa.ChunkedArray):

@@ -7,6 +7,7 @@ rows flagged, and categories.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -24,7 +25,7 @@ from .columns import CATEGORY_INPUTS, NUMERIC_INPUTS, read_columns
 from .scoring import score_chunk
 
 DEFAULT_CHUNK_ROWS = 250_000
-COUNTED = ("who_category", "osta_category", "caroc_category", "stratum", "action")
+COUNTED = ("who_category", "osta_category", "caroc_category", "stratum", "stratum_status", "action")
 
 
 def file_format(path: Path) -> str:
@@ -121,6 +122,7 @@ class Summary:
     counts: dict[str, Counter[str]] = field(default_factory=dict)
     flag_reasons: Counter[str] = field(default_factory=Counter)
     histograms: dict[str, npt.NDArray[np.int64]] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
 
     def add(self, out: pa.RecordBatch) -> None:
         self.rows += out.num_rows
@@ -161,20 +163,22 @@ class Summary:
             "flagged": self.flagged,
             "flag_reasons": dict(self.flag_reasons.most_common()),
             "counts": {k: dict(sorted(v.items())) for k, v in self.counts.items()},
+            "notes": list(self.notes),
         }
 
 
-def screen_batch(batch: pa.RecordBatch) -> pa.RecordBatch:
+def screen_batch(batch: pa.RecordBatch, guideline: str | None = None, as_of: dt.date | None = None) -> pa.RecordBatch:
     """Validate and score one chunk (the unit of work for every engine)."""
-    return score_chunk(batch, read_columns(batch))
+    return score_chunk(batch, read_columns(batch), guideline=guideline, as_of=as_of)
 
 
-def _local(batches: Iterator[pa.RecordBatch]) -> Iterator[tuple[int, pa.RecordBatch]]:
+def _local(batches: Iterator[pa.RecordBatch], guideline: str, as_of: dt.date) -> Iterator[tuple[int, pa.RecordBatch]]:
     for batch in batches:
-        yield batch.num_rows, screen_batch(batch)
+        yield batch.num_rows, screen_batch(batch, guideline, as_of)
 
 
-def _dask(batches: Iterator[pa.RecordBatch], scheduler: str) -> Iterator[tuple[int, pa.RecordBatch]]:
+def _dask(batches: Iterator[pa.RecordBatch], scheduler: str, guideline: str,
+          as_of: dt.date) -> Iterator[tuple[int, pa.RecordBatch]]:
     """Run each chunk on a Dask cluster; results come back in input order, with a bounded number in flight."""
     from distributed import Client
 
@@ -187,7 +191,7 @@ def _dask(batches: Iterator[pa.RecordBatch], scheduler: str) -> Iterator[tuple[i
         window = 2 * workers
         pending: deque[tuple[int, Any]] = deque()
         for batch in batches:
-            pending.append((batch.num_rows, client.submit(screen_batch, batch, pure=False)))
+            pending.append((batch.num_rows, client.submit(screen_batch, batch, guideline, as_of, pure=False)))
             if len(pending) >= window:
                 n, fut = pending.popleft()
                 yield n, fut.result()
@@ -206,13 +210,23 @@ def screen_file(
     on_chunk: Callable[[int], None] | None = None,
     engine: str = "local",
     scheduler: str | None = None,
+    guideline: str | None = None,
+    as_of: dt.date | None = None,
 ) -> Summary:
     """Screen ``src`` into ``dst`` chunk by chunk. Nothing is left at ``dst`` if the run fails.
 
     ``engine="dask"`` runs the chunks on the Dask cluster at ``scheduler``; the output is identical and in
-    the same order.
+    the same order. ``guideline`` selects the rule set of the ``stratum`` column (default: the deployment's);
+    ``as_of`` is the assessment date (default: today), the same for every row.
     """
+    from ..core.guidelines import available_guidelines, default_guideline
+    from .strata import summary_notes
+
     file_format(dst)
+    gid = guideline or default_guideline()
+    if gid not in available_guidelines():
+        raise InputError("--guideline", gid, "one of " + ", ".join(available_guidelines()))
+    day = as_of or dt.date.today()
     if engine not in ("local", "dask"):
         raise InputError("--engine", engine, "one of local, dask")
     if engine == "dask" and not scheduler:
@@ -222,7 +236,7 @@ def screen_file(
     ok = False
     try:
         batches = read_batches(src, chunk_rows)
-        results = _local(batches) if engine == "local" else _dask(batches, str(scheduler))
+        results = _local(batches, gid, day) if engine == "local" else _dask(batches, str(scheduler), gid, day)
         for n, out in results:
             writer.write(out)
             summary.add(out)
@@ -231,4 +245,5 @@ def screen_file(
         ok = True
     finally:
         writer.close(ok)
+    summary.notes = summary_notes(gid, dict(summary.counts.get("stratum_status", {})))
     return summary

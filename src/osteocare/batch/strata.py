@@ -1,0 +1,519 @@
+"""Guideline stratum and suggested action per row, from the real rule engine run once per class of rows.
+
+The rule engine (:func:`osteocare.core.guidelines.stratify`) is scalar. There is no second implementation of
+the rules here. Instead:
+
+1. The selected guideline's conditions (``scope``, ``rules[*].when``, ``definitions``) are walked once to
+   collect, per fact id, the knowledge thresholds it is compared with (the condition language never compares
+   with literal numbers), the literal values of text/yes-no facts, and which record structures are read.
+2. Per row, vectorised, each such fact's value is computed as the core computes it for a record made only of
+   the flat screening columns (T-scores rounded half away from zero to 0.1 in the ISCD T-score group, FRAX
+   through the core's vectorised adjustment, glucocorticoid dose and duration, flags ...). Each value is coded
+   exactly against its thresholds: for each threshold t, (v < t) + (v <= t); unknown is its own code.
+3. Rows with equal codes cannot be told apart by the rules: they form a class. For each class not seen before
+   (memoised across chunks, per process), one real row of the class is turned into a
+   :class:`~osteocare.core.records.PatientRecord` and run through the real pieces of ``assess`` (calculators ->
+   ``derived_facts`` -> ``stratify``); the answer is reused for every row of the class.
+
+The key is deliberately generous (e.g. which T-score sites are known, whether the patient is in the ISCD
+T-score group), so that the statuses the calculators hand to the rules are the same within a class too. The
+property test in tests/batch compares every row with ``assess``.
+
+The suggested action is a project convention stored as data
+(``knowledge/calculators/screening-actions.yaml``), evaluated per class on the class's own results.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+
+from ..core.assessment import _calculators, derived_facts
+from ..core.densitometry import ISCD_ID, WHO_CATEGORIES, who_grade
+from ..core.errors import KnowledgeError
+from ..core.guidelines import default_guideline, stratify
+from ..core.guidelines.conditions import resolve_ref
+from ..core.guidelines.rulesets import guideline_file
+from ..core.knowledge import KnowledgeFile, load
+from ..core.numeric import round_half_away
+from ..core.records import ALCOHOL, ETHNICITIES, FLAGS, SMOKING, parse_record
+from ..core.results import CalculatorResult
+from ..core.risk import frax_adjust, osta, qfracture
+from ..core.status import Status, lowest, status_warning
+from .columns import OPTIONAL_FLOAT, Columns
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+BoolArray = npt.NDArray[np.bool_]
+
+ACTIONS_ID = "screening-actions"
+OSTA_CALCULATORS = ("osta", "ost-men", "ost-us-women")
+STATUSES: tuple[Status, ...] = ("verified", "secondary", "unverified")
+_T_SITES = ("lumbar_spine", "total_hip", "femoral_neck")
+_T_FACTS = frozenset({"lowest_t_score", "hip_spine_t_score", "hip_t_score", "spine_t_score", "who_category"})
+_FRAX_FACTS = frozenset({"frax_mof_percent", "frax_hip_percent"})
+_STRUCTURES = ("fractures", "falls", "condition", "taking", "took", "intolerance", "rule_fired")
+
+
+# --- 1. what the guideline's conditions read -------------------------------------------------------------------
+
+
+@dataclass
+class Reads:
+    """Per fact id the thresholds (numbers) or literals it is compared with; the record structures read."""
+
+    thresholds: dict[str, set[float]] = field(default_factory=dict)
+    literals: dict[str, list[Any]] = field(default_factory=dict)
+    structures: set[str] = field(default_factory=set)
+
+    def fact(self, name: str) -> None:
+        self.thresholds.setdefault(name, set())
+
+
+def _walk(cond: Any, kf: KnowledgeFile, out: Reads, seen_defs: frozenset[str] = frozenset()) -> None:
+    if not isinstance(cond, dict):
+        raise KnowledgeError(f"{kf.id}: a condition must be a mapping, got {cond!r}")
+    if "all" in cond or "any" in cond:
+        for c in cond.get("all", cond.get("any")):
+            _walk(c, kf, out, seen_defs)
+    elif "not" in cond:
+        _walk(cond["not"], kf, out, seen_defs)
+    elif "def" in cond:
+        name = cond["def"]
+        if name not in seen_defs:
+            _walk(kf.data["definitions"][name], kf, out, seen_defs | {name})
+    elif "fact" in cond:
+        name, op = cond["fact"], cond["op"]
+        out.fact(name)
+        if op == "known":
+            return
+        if "value_ref" in cond:
+            _, fact = resolve_ref(str(cond["value_ref"]), kf)
+            out.thresholds[name].add(float(fact.value))
+        else:
+            vals = cond["value"] if op == "in" else [cond["value"]]
+            lits = out.literals.setdefault(name, [])
+            lits.extend(v for v in vals if v not in lits)
+    else:
+        key = next((k for k in _STRUCTURES if k in cond), None)
+        if key is None:
+            raise KnowledgeError(f"{kf.id}: condition {cond!r} has no batch mapping")
+        out.structures.add(key)
+
+
+@cache
+def guideline_reads(guideline: str) -> Reads:
+    """Everything the guideline's strata (scope, rules, definitions) compare, from the knowledge file."""
+    kf = guideline_file(guideline)
+    out = Reads()
+    d = kf.data
+    if d.get("scope"):
+        _walk(d["scope"]["when"], kf, out)
+    for r in d["rules"]:
+        _walk(r["when"], kf, out)
+    for name, cond in (d.get("definitions") or {}).items():
+        _walk(cond, kf, out, frozenset({name}))
+    return out
+
+
+# --- 2. per-row fact values for a record made of the flat screening columns -----------------------------------
+
+
+@dataclass
+class RowFacts:
+    """Vectorised inputs shared by the fact functions (computed lazily, once per chunk)."""
+
+    c: Columns
+    _cache: dict[str, Any] = field(default_factory=dict)
+
+    def get(self, name: str, make: Callable[[], Any]) -> Any:
+        if name not in self._cache:
+            self._cache[name] = make()
+        return self._cache[name]
+
+    @property
+    def t_group(self) -> BoolArray:
+        """ISCD T-score group (menopausal status is not a screening column: women by age, as the core does)."""
+        def make() -> BoolArray:
+            iscd = load(ISCD_ID)
+            men = float(iscd.value("t_score_men_min_age"))
+            women = float(iscd.value("unknown_menopause_postmenopausal_from_age"))
+            return np.where(self.c.female, self.c.age >= women, self.c.age >= men)
+        out: BoolArray = self.get("t_group", make)
+        return out
+
+    def site_t(self, site: str) -> FloatArray:
+        """The site's T-score as the bone-density calculator reports it: rounded to 0.1, T-score group only."""
+        def make() -> FloatArray:
+            v = round_half_away(self.c.optional[f"{site}_t_score"], 1)
+            return np.where(self.t_group, v, np.nan)
+        out: FloatArray = self.get(f"t:{site}", make)
+        return out
+
+    def min_t(self, sites: Iterable[str]) -> FloatArray:
+        stack = np.stack([self.site_t(s) for s in sites])
+        out: FloatArray = np.fmin.reduce(stack, axis=0)
+        return out
+
+    def frax(self) -> frax_adjust.FraxAdjusted:
+        """FRAX after the core's published adjustments (the flat columns never tick glucocorticoids in FRAX)."""
+        def make() -> frax_adjust.FraxAdjusted:
+            c = self.c
+            mof, hip = c.optional["frax_mof_percent"], c.optional["frax_hip_percent"]
+            out = frax_adjust.adjust(mof=mof, hip=hip, age=c.age, gc_ticked=False,
+                                     fn_t=c.optional["femoral_neck_t_score"], ls_t=c.optional["lumbar_spine_t_score"],
+                                     with_bmd=True)
+            both = ~np.isnan(mof) & ~np.isnan(hip)
+            return frax_adjust.FraxAdjusted(
+                mof=np.where(both, out.mof, np.nan), hip=np.where(both, out.hip, np.nan), gc_band=out.gc_band,
+                mof_gc_percent=out.mof_gc_percent, hip_gc_percent=out.hip_gc_percent, ls_offset=out.ls_offset,
+                ls_applied=out.ls_applied)
+        out: frax_adjust.FraxAdjusted = self.get("frax", make)
+        return out
+
+    def flag(self, name: str) -> BoolArray:
+        flag_map = qfracture.input_codes()[3]
+        return self.c.flags[flag_map[name]] == 1
+
+    def gc_dose(self) -> FloatArray:
+        d = self.c.optional["glucocorticoid_mg_per_day"]
+        return np.where(np.isnan(d), np.where(self.flag("corticosteroids"), np.nan, 0.0), d)
+
+
+def _none(rf: RowFacts) -> FloatArray:
+    return np.full(rf.c.n, np.nan)
+
+
+def _bool(mask: BoolArray, known: BoolArray | None = None) -> FloatArray:
+    out = mask.astype(np.float64)
+    return out if known is None else np.where(known, out, np.nan)
+
+
+def _who(rf: RowFacts) -> FloatArray:
+    low = rf.min_t(_T_SITES)
+    iscd = load(ISCD_ID)
+    fracture = rf.flag("prior_fracture") if bool(iscd.value("prior_fracture_flag_is_fragility")) else False
+    grade = who_grade(low, fracture).astype(np.float64)
+    return np.where(np.isnan(low), np.nan, grade)
+
+
+def _gc_months(rf: RowFacts) -> FloatArray:
+    d = rf.c.optional["glucocorticoid_mg_per_day"]
+    zero = ~rf.flag("corticosteroids") & (np.isnan(d) | (d == 0))
+    return np.where(zero, 0.0, np.nan)
+
+
+def _current_smoker(rf: RowFacts) -> FloatArray:
+    codes = qfracture.input_codes()[1]
+    return _bool(np.isin(rf.c.smoke_cat, [codes[s] for s in ("light", "moderate", "heavy")]))
+
+
+#: Fact id -> (its values per row as numbers, NaN = unknown; the text values in code order for text facts).
+#: A fact the guideline reads that is missing here stops the run with a clear message (never a guess).
+BATCH_FACTS: dict[str, tuple[Callable[[RowFacts], FloatArray], tuple[Any, ...] | None]] = {
+    "age": (lambda rf: rf.c.age, None),
+    "sex": (lambda rf: np.where(rf.c.female, 0.0, 1.0), ("female", "male")),
+    "menopausal_status": (_none, ("premenopausal", "perimenopausal", "postmenopausal")),
+    "lowest_t_score": (lambda rf: rf.min_t(_T_SITES), None),
+    "hip_spine_t_score": (lambda rf: rf.min_t(_T_SITES), None),
+    "hip_t_score": (lambda rf: rf.min_t(("femoral_neck", "total_hip")), None),
+    "spine_t_score": (lambda rf: rf.site_t("lumbar_spine"), None),
+    "who_category": (_who, WHO_CATEGORIES),
+    "frax_mof_percent": (lambda rf: rf.frax().mof, None),
+    "frax_hip_percent": (lambda rf: rf.frax().hip, None),
+    "frax_with_bmd": (_none, (False, True)),
+    "guideline_category": (_none, ("low", "intermediate", "high", "very_high")),
+    "glucocorticoid_mg_per_day": (lambda rf: rf.gc_dose(), None),
+    "glucocorticoid_months": (_gc_months, None),
+    "on_glucocorticoids": (lambda rf: _bool(rf.flag("corticosteroids")
+                                            | (np.nan_to_num(rf.c.optional["glucocorticoid_mg_per_day"]) > 0)),
+                           (False, True)),
+    "crcl_ml_min": (_none, None),  # no creatinine column: the kidney calculator does not apply
+    "egfr_ml_min_1_73m2": (_none, None),
+    "cvd": (lambda rf: _bool(rf.flag("cvd")), (False, True)),
+    "malabsorption": (lambda rf: _bool(rf.flag("malabsorption")), (False, True)),
+    "current_smoker": (_current_smoker, (False, True)),
+    "systemic_oestrogen": (lambda rf: _bool(rf.flag("hrt_oestrogen")), (False, True)),
+    "falls_screen_positive": (lambda rf: np.where(rf.flag("falls"), 1.0, np.nan), (False, True)),
+    "pth_analogue_days": (lambda rf: np.zeros(rf.c.n), None),  # no medication history in the columns
+    "romosozumab_doses": (lambda rf: np.zeros(rf.c.n), None),
+}
+#: Record structures -> the flag columns they read (the flat columns carry no lists: nothing else varies).
+STRUCTURE_FLAGS: dict[str, tuple[str, ...]] = {
+    "fractures": ("prior_fracture",), "falls": (), "condition": (), "taking": (), "took": (), "intolerance": (),
+    "rule_fired": (),
+}
+
+
+def _code(v: FloatArray, thresholds: list[float]) -> tuple[IntArray, int]:
+    """0 = unknown; else 1 + sum over t of (v < t) + (v <= t): equal codes = equal outcome of every comparison."""
+    out = np.ones(v.shape, dtype=np.int64)
+    with np.errstate(invalid="ignore"):
+        for t in thresholds:
+            out += (v < t).astype(np.int64) + (v <= t).astype(np.int64)
+    out[np.isnan(v)] = 0
+    return out, 2 + 2 * len(thresholds)
+
+
+def _category(v: FloatArray, names: tuple[Any, ...]) -> tuple[IntArray, int]:
+    out = np.where(np.isnan(v), 0, np.nan_to_num(v) + 1).astype(np.int64)
+    return out, len(names) + 1
+
+
+# --- 3. one evaluation per class -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ClassResult:
+    stratum: str | None
+    label: str
+    status: Status
+    action: str
+    action_rule: str
+    reason: str
+    action_status: Status
+
+
+@dataclass
+class ActionRule:
+    id: str
+    action: str
+    when: dict[str, Any]
+    text: str
+
+
+@cache
+def action_rules() -> tuple[dict[str, str], tuple[ActionRule, ...]]:
+    kf = load(ACTIONS_ID)
+    known = {"stratum_in", "treat", "stratum_known", "stratum_action_in", "t_score_known", "osta_category_in"}
+    rules = []
+    for r in kf.data["rules"]:
+        bad = set(r["when"]) - known
+        if bad or r["action"] not in kf.data["actions"]:
+            raise KnowledgeError(f"{ACTIONS_ID}: rule {r['id']}: unknown condition {sorted(bad)} or action")
+        for ref in r.get("uses", []):
+            resolve_ref(str(ref), kf)
+        rules.append(ActionRule(r["id"], r["action"], dict(r["when"]), str(kf.fact(r["id"]).value)))
+    return dict(kf.data["actions"]), tuple(rules)
+
+
+def _action_reads() -> set[str]:
+    return {k for r in action_rules()[1] for k in r.when}
+
+
+def choose_action(*, guideline: str, stratum: str | None, label: str, treat: bool | None, status: Status,
+                  stratum_actions: set[str], missing: list[str], t_known: bool,
+                  osta_result: CalculatorResult | None) -> tuple[str, str, str, Status]:
+    """(action, rule id, reason, status) of the first rule of screening-actions.yaml whose conditions hold."""
+    osta_cat = osta_result.category if osta_result is not None else None
+    facts: dict[str, Callable[[Any], bool]] = {
+        "stratum_in": lambda v: stratum in v,
+        "treat": lambda v: treat is v,
+        "stratum_known": lambda v: (stratum is not None) is v,
+        "stratum_action_in": lambda v: bool(stratum_actions & set(v)),
+        "t_score_known": lambda v: t_known is v,
+        "osta_category_in": lambda v: osta_cat in v,
+    }
+    name = str(guideline_file(guideline).data["name"])
+    for r in action_rules()[1]:
+        if all(facts[k](v) for k, v in r.when.items()):
+            text = r.text.format(guideline=name, label=label, missing=", ".join(missing) or "facts the rules need")
+            st: list[str] = [status]
+            if "osta_category_in" in r.when and osta_result is not None:
+                st.append(osta_result.status)
+            return r.action, r.id, text, lowest(st)
+    raise KnowledgeError(f"{ACTIONS_ID}: no rule matched (the last rule must match every row)")
+
+
+def evaluate_record(record_data: dict[str, Any], *, guideline: str, as_of: dt.date) -> ClassResult:
+    """The real assess pieces for one record: calculators -> derived_facts -> stratify; then the action."""
+    record = parse_record(record_data)
+    results: dict[str, CalculatorResult] = {}
+    for calc in _calculators(as_of):
+        r = calc(record)
+        if r.applicable:
+            results[r.calculator] = r
+    facts = derived_facts(results, record)
+    st = stratify(record, facts, guideline=guideline, as_of=as_of)
+    osta_result = next((results[k] for k in OSTA_CALCULATORS if k in results), None)
+    action, rule, reason, astatus = choose_action(
+        guideline=guideline, stratum=st.stratum, label=st.label, treat=st.treat, status=st.status,
+        stratum_actions={f"{guideline}#{a.rule_id}" for a in st.action}, missing=st.missing,
+        t_known=facts.lowest_t_score is not None, osta_result=osta_result,
+    )
+    return ClassResult(stratum=st.stratum, label=st.label, status=st.status, action=action, action_rule=rule,
+                       reason=reason, action_status=astatus)
+
+
+def record_of_row(c: Columns, i: int) -> dict[str, Any]:
+    """One validated row of the chunk as the flat record ``parse_record`` reads."""
+    eth_codes, smoke_codes, alc_codes, flag_map, _ = qfracture.input_codes()
+    rec: dict[str, Any] = {"id": "screen-class", "sex": "female" if c.female[i] else "male", "age": int(c.age[i]),
+                           "years": int(c.years[i])}
+    if not np.isnan(c.bmi[i]):
+        rec["bmi"] = float(c.bmi[i])
+    if not np.isnan(c.weight_kg[i]):
+        rec["weight_kg"] = float(c.weight_kg[i])
+    if c.ethnicity_defaulted is None or not c.ethnicity_defaulted[i]:
+        rec["ethnicity"] = next(e for e in ETHNICITIES if eth_codes[e] == c.ethrisk[i])
+    rec["smoking"] = next(s for s in SMOKING if smoke_codes[s] == c.smoke_cat[i])
+    rec["alcohol"] = next(a for a in ALCOHOL if alc_codes[a] == c.alcohol_cat6[i])
+    for f in FLAGS:
+        rec[f] = bool(c.flags[flag_map[f]][i] == 1)
+    for name in OPTIONAL_FLOAT:
+        v = c.optional[name][i]
+        if not np.isnan(v):
+            rec[name] = float(v)
+    return rec
+
+
+class Plan:
+    """The class key of one guideline on one date, and the memo of class results (shared by every chunk)."""
+
+    def __init__(self, guideline: str, as_of: dt.date) -> None:
+        self.guideline, self.as_of = guideline, as_of
+        reads = guideline_reads(guideline)
+        missing = [f for f in reads.thresholds if f not in BATCH_FACTS]
+        missing += [s for s in reads.structures if s not in STRUCTURE_FLAGS]
+        if missing:
+            raise KnowledgeError(f"guideline {guideline}: screening cannot compute {', '.join(sorted(missing))} "
+                                 "from the screening columns; add them to osteocare.batch.strata")
+        self.facts = sorted(reads.thresholds)
+        self.thresholds = {f: sorted(reads.thresholds[f]) for f in self.facts}
+        self.flags = sorted({f for s in reads.structures for f in STRUCTURE_FLAGS[s]})
+        self.uses_t = bool(_T_FACTS & set(self.facts)) or bool(_FRAX_FACTS & set(self.facts))
+        self.action_reads = _action_reads()
+        self.results: list[ClassResult] = []
+        self.memo: dict[tuple[int, ...], int] = {}
+        self.lock = threading.Lock()
+
+    def codes(self, c: Columns) -> list[tuple[IntArray, int]]:
+        rf = RowFacts(c)
+        parts: list[tuple[IntArray, int]] = []
+        for f in self.facts:
+            fn, names = BATCH_FACTS[f]
+            v = np.asarray(fn(rf), dtype=np.float64)
+            parts.append(_category(v, names) if names is not None else _code(v, self.thresholds[f]))
+        for f in self.flags:
+            parts.append((rf.flag(f).astype(np.int64), 2))
+        if self.uses_t:  # the statuses the calculators hand on follow which T-scores exist and the ISCD group
+            parts.append((rf.t_group.astype(np.int64), 2))
+            for s in _T_SITES:
+                parts.append(((~np.isnan(c.optional[f"{s}_t_score"])).astype(np.int64), 2))
+        # the action reads whether a T-score was used, and the OSTA/OST category
+        parts.append(((~np.isnan(rf.min_t(_T_SITES))).astype(np.int64), 2))
+        if "osta_category_in" in self.action_reads:
+            eth_codes = qfracture.input_codes()[0]
+            asian = np.isin(c.ethrisk, [eth_codes[e] for e in osta.asian_ethnicities() if e in eth_codes])
+            idx, cat, tool = osta.screen(female=c.female, age=c.age, weight_kg=c.weight_kg, asian=asian)
+            has = ~np.isnan(idx)
+            parts.append((np.where(has, cat, 0).astype(np.int64), len(osta.CATEGORY_NAMES) + 1))
+            parts.append((np.where(has, tool + 1, 0).astype(np.int64), len(osta.TOOLS) + 1))
+        return parts
+
+    def classify(self, c: Columns) -> IntArray:
+        """Class result index per row (-1 for flagged rows)."""
+        out = np.full(c.n, -1, dtype=np.int64)
+        good = np.flatnonzero(~c.bad)
+        if good.size == 0:
+            return out
+        parts = [(codes[good], radix) for codes, radix in self.codes(c)]
+        key = np.zeros(good.size, dtype=np.int64)
+        span = 1
+        for codes, radix in parts:
+            if span * radix >= 2**62:  # keep the combined key in int64: renumber what we have so far
+                uniq, key = np.unique(key, return_inverse=True)
+                span = len(uniq)
+            key = key * radix + codes
+            span *= radix
+        uniq, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+        stacked = np.stack([codes for codes, _ in parts])
+        idx = np.empty(len(uniq), dtype=np.int64)
+        for k, row in enumerate(first):
+            tup = tuple(int(x) for x in stacked[:, row])
+            with self.lock:
+                hit = self.memo.get(tup)
+            if hit is None:
+                res = evaluate_record(record_of_row(c, int(good[row])), guideline=self.guideline, as_of=self.as_of)
+                with self.lock:
+                    hit = self.memo.setdefault(tup, len(self.results))
+                    if hit == len(self.results):
+                        self.results.append(res)
+            idx[k] = hit
+        out[good] = idx[inverse.ravel()]
+        return out
+
+
+_PLANS: dict[tuple[str, dt.date], Plan] = {}
+_PLANS_LOCK = threading.Lock()
+
+
+def plan(guideline: str | None, as_of: dt.date | None) -> Plan:
+    gid = guideline or default_guideline()
+    day = as_of or dt.date.today()
+    with _PLANS_LOCK:
+        p = _PLANS.get((gid, day))
+        if p is None:
+            p = _PLANS[(gid, day)] = Plan(gid, day)
+    return p
+
+
+# --- output columns ---------------------------------------------------------------------------------------------
+
+
+def _text_column(cls: IntArray, values: list[str | None]) -> pa.Array:
+    names = sorted({v for v in values if v is not None})
+    lookup = np.array([names.index(v) if v is not None else -1 for v in values] + [-1], dtype=np.int64)
+    codes = lookup[cls]  # cls == -1 picks the trailing -1
+    dictionary = pa.array(names, pa.string())
+    return pa.DictionaryArray.from_arrays(pa.array(codes.astype(np.int32), mask=codes < 0), dictionary)
+
+
+def stratum_columns(c: Columns, *, guideline: str | None = None,
+                    as_of: dt.date | None = None) -> tuple[dict[str, pa.Array], list[tuple[IntArray, list[str]]]]:
+    """Output columns (stratum, stratum_label, stratum_status, action, action_reason) and per-row notes."""
+    p = plan(guideline, as_of)
+    cls = p.classify(c)
+    res = list(p.results)
+    gname = str(guideline_file(p.guideline).data["name"])
+    cols = {
+        "stratum": _text_column(cls, [r.stratum for r in res]),
+        "stratum_label": _text_column(cls, [r.label for r in res]),
+        "stratum_status": _text_column(cls, [r.status for r in res]),
+        "action": _text_column(cls, [r.action for r in res]),
+        "action_reason": _text_column(cls, [r.reason for r in res]),
+    }
+    rank = {s: i for i, s in enumerate(STATUSES)}
+    st = np.array([rank[r.status] for r in res] + [0], dtype=np.int64)[cls]
+    ast = np.array([rank[r.action_status] if r.action_status != r.status else 0 for r in res] + [0],
+                   dtype=np.int64)[cls]
+    notes = [
+        (st, [f"{gname} risk stratum: status {s} (see the summary notes)" for s in STATUSES[1:]]),
+        (ast, [f"suggested action (OSTA/OST categories): status {s}" for s in STATUSES[1:]]),
+    ]
+    return cols, notes
+
+
+def summary_notes(guideline: str | None, stratum_status_counts: dict[str, int]) -> list[str]:
+    """The long texts behind the short per-row notes, and what the action column is."""
+    gid = guideline or default_guideline()
+    gname = str(guideline_file(gid).data["name"])
+    out = [f"Risk strata: {gname} ({gid}), from the same rule engine as `osteocare assess`."]
+    for s in STATUSES[1:]:
+        n = stratum_status_counts.get(s, 0)
+        w = status_warning(s, f"{gname} risk stratum")
+        if n and w:
+            out.append(f"{w} ({n} rows)")
+    kf = load(ACTIONS_ID)
+    out.append(f"Suggested actions ({', '.join(action_rules()[0].values())}) follow the OsteoCare screening "
+               f"convention in knowledge file {kf.id} {kf.version}; they sort a population into work lists and are "
+               "not a treatment decision.")
+    return out
