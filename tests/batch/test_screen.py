@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import json
 import subprocess
 import sys
@@ -15,8 +16,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from osteocare.batch.screen import screen_batch, screen_file
-from osteocare.core.assessment import assess
+from osteocare.batch.strata import OSTA_CALCULATORS, choose_action
+from osteocare.core.assessment import Assessment, assess
+from osteocare.core.guidelines import available_guidelines
 from osteocare.core.records import FLAGS, parse_record
+
+AS_OF = dt.date(2026, 6, 1)
+# T-scores and FRAX values on and beside the guidelines' thresholds (T is rounded half away from zero first)
+T_EDGES = [-3.5, -3.45, -3.55, -3.0, -3.05, -2.95, -2.5, -2.45, -2.55, -2.44, -1.0, -0.95, -1.05, -1.04]
+FRAX_EDGES = [3.0, 2.9, 3.1, 4.5, 4.4, 4.6, 20.0, 19.9, 20.1, 30.0, 29.9, 30.1]
 
 ROWS = """id,sex,age,weight_kg,height_cm,ethnicity,smoking,alcohol,prior_fracture,falls
 1,female,65,68,165,white,non_smoker,none,0,0
@@ -89,25 +97,44 @@ row_st = st.fixed_dictionaries(
     optional={
         "weight_kg": st.integers(35, 110),
         **{f: st.booleans() for f in FLAGS},
-        "femoral_neck_t_score": st.floats(-5, 2).map(lambda x: round(x, 1)),
-        "total_hip_t_score": st.floats(-5, 2).map(lambda x: round(x, 1)),
-        "lumbar_spine_t_score": st.floats(-5, 2).map(lambda x: round(x, 1)),
+        "femoral_neck_t_score": st.one_of(st.floats(-5, 2).map(lambda x: round(x, 1)), st.sampled_from(T_EDGES)),
+        "total_hip_t_score": st.one_of(st.floats(-5, 2).map(lambda x: round(x, 1)), st.sampled_from(T_EDGES)),
+        "lumbar_spine_t_score": st.one_of(st.floats(-5, 2).map(lambda x: round(x, 1)), st.sampled_from(T_EDGES)),
+        "frax_mof_percent": st.one_of(st.floats(0, 60).map(lambda x: round(x, 1)), st.sampled_from(FRAX_EDGES)),
+        "frax_hip_percent": st.one_of(st.floats(0, 30).map(lambda x: round(x, 1)), st.sampled_from(FRAX_EDGES)),
+        "glucocorticoid_mg_per_day": st.sampled_from([0.0, 2.5, 5.0, 7.4, 7.5, 10.0]),
     },
 )
 
 
-@settings(max_examples=60)
-@given(st.lists(row_st, min_size=1, max_size=20))
-def test_every_screened_row_equals_assess_on_the_same_facts(rows: list[dict]) -> None:
+def _expected_action(a: Assessment, guideline: str) -> tuple[str, str]:
+    """The action the screening convention gives for assess's own results."""
+    s = a.recommendation["stratum"] if a.recommendation else {}
+    bd = a.results.get("bone-density")
+    ost = next((a.results[k] for k in OSTA_CALCULATORS if k in a.results), None)
+    action, _, reason, _ = choose_action(
+        guideline=guideline, stratum=s["stratum"], label=s["label"], treat=s["treat"], status=s["status"],
+        stratum_actions={f"{guideline}#{x['rule_id']}" for x in s["action"]}, missing=s["missing"],
+        t_known=bd is not None and "lowest_t_score" in bd.values, osta_result=ost)
+    return action, reason
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(row_st, min_size=1, max_size=20), st.sampled_from(available_guidelines()))
+def test_every_screened_row_equals_assess_on_the_same_facts(rows: list[dict], guideline: str) -> None:
     for r in rows:  # weight with BMI: keep the record consistent (bmi wins, as in the record)
         r.pop("height_cm", None)
     columns = {k: [r.get(k) for r in rows] for k in {k for r in rows for k in r}}
     for f in FLAGS:
         if f in columns:
             columns[f] = [None if v is None else int(v) for v in columns[f]]
-    out = screen_batch(pa.RecordBatch.from_pydict(columns)).to_pylist()
+    out = screen_batch(pa.RecordBatch.from_pydict(columns), guideline, AS_OF).to_pylist()
     for row, got in zip(rows, out, strict=True):
-        a = assess(parse_record(row))
+        a = assess(parse_record(row), guideline=guideline, as_of=AS_OF)
+        assert a.recommendation is not None
+        s = a.recommendation["stratum"]
+        assert (got["stratum"], got["stratum_label"], got["stratum_status"]) == (s["stratum"], s["label"], s["status"])
+        assert (got["action"], got["action_reason"]) == _expected_action(a, guideline)
         q = a.results.get("qfracture-2012")
         if q is None:
             assert got["qfracture_mof_percent"] is None
