@@ -51,10 +51,10 @@ def test_it_evaluates_the_rules_once_per_class_and_reuses_the_answer_across_chun
     day = dt.date(2026, 6, 2)  # a fresh memo
     screen_batch(population, "bhof-2022", day)
     p = strata.plan("bhof-2022", day)
-    classes = len(p.results)
+    classes = len(p.strata)
     assert 0 < classes < population.num_rows / 10
     screen_batch(population, "bhof-2022", day)
-    assert len(p.results) == classes
+    assert len(p.strata) == classes
 
 
 def test_it_codes_each_fact_against_the_thresholds_the_guideline_compares_it_with() -> None:

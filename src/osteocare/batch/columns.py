@@ -97,12 +97,21 @@ def _category(col: pa.Array | None, n: int, keys: tuple[str, ...]) -> tuple[npt.
     """(index into keys, -1 where missing/unknown; missing mask; unknown mask)."""
     if col is None:
         return np.full(n, -1, dtype=np.int64), np.ones(n, dtype=bool), np.zeros(n, dtype=bool)
-    s = pc.utf8_lower(pc.utf8_trim_whitespace(pc.cast(col, pa.string())))
-    s = pc.if_else(pc.equal(s, ""), pa.scalar(None, pa.string()), s)
-    missing = np.asarray(s.is_null().to_numpy(zero_copy_only=False), dtype=bool)
-    idx = pc.index_in(s, value_set=pa.array(keys, pa.string()))
-    out = np.asarray(pc.fill_null(idx, -1).to_numpy(zero_copy_only=False), dtype=np.int64)
-    return out, missing, (out < 0) & ~missing
+    # The text work runs once per distinct value (dictionary encoding), not once per row.
+    enc = col if pa.types.is_dictionary(col.type) else pc.dictionary_encode(pc.cast(col, pa.string()))
+    words = pc.utf8_lower(pc.utf8_trim_whitespace(pc.cast(enc.dictionary, pa.string())))
+    words = pc.if_else(pc.equal(words, ""), pa.scalar(None, pa.string()), words)
+    # per distinct value: index into keys, -1 unknown, -2 missing; the last slot is for null cells
+    word_idx = np.asarray(pc.fill_null(pc.index_in(words, value_set=pa.array(keys, pa.string())), -1)
+                          .to_numpy(zero_copy_only=False), dtype=np.int64)
+    word_idx = np.where(np.asarray(words.is_null().to_numpy(zero_copy_only=False), dtype=bool), -2, word_idx)
+    lookup = np.append(word_idx, -2)
+    indices = enc.indices
+    ii = np.asarray(pc.fill_null(indices, len(word_idx)).to_numpy(zero_copy_only=False), dtype=np.int64)
+    codes = lookup[ii]
+    missing = codes == -2
+    out = np.where(missing, -1, codes)
+    return out, missing, codes == -1
 
 
 def read_columns(batch: pa.RecordBatch | pa.Table) -> Columns:
@@ -180,9 +189,9 @@ def read_columns(batch: pa.RecordBatch | pa.Table) -> Columns:
 
     for f in FLAGS:
         v = numeric(f, None)
-        v0 = np.nan_to_num(v, nan=0.0)
-        cols.flag((v0 != 0) & (v0 != 1), lambda i, f=f, v=v: f"{f}: {v[i]:g} is not allowed; expected 0 or 1")
-        cols.flags[flag_map[f]] = np.where(v0 == 1, 1.0, 0.0)
+        one = v == 1
+        cols.flag(~(one | (v == 0) | np.isnan(v)), lambda i, f=f, v=v: f"{f}: {v[i]:g} is not allowed; expected 0 or 1")
+        cols.flags[flag_map[f]] = one.astype(np.float64)
 
     for name, lim in OPTIONAL_FLOAT.items():
         cols.optional[name] = numeric(name, lim)

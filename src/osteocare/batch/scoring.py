@@ -55,9 +55,19 @@ def join_notes(notes: list[Note], n: int) -> pa.Array:
     if not notes:
         return labels(np.zeros(n, dtype=np.int64), [None])
     key = np.zeros(n, dtype=np.int64)
+    span = 1
     for x in notes:
         key = key * (len(x.texts) + 1) + x.codes
-    uniq, inverse = np.unique(key, return_inverse=True)
+        span *= len(x.texts) + 1
+    if span <= max(4 * n, 1 << 16):  # small key space: O(n) instead of a sort
+        seen = np.zeros(span, dtype=bool)
+        seen[key] = True
+        uniq = np.flatnonzero(seen)
+        slot = np.zeros(span, dtype=np.int64)
+        slot[uniq] = np.arange(uniq.size)
+        inverse = slot[key]
+    else:
+        uniq, inverse = np.unique(key, return_inverse=True)
     texts: list[str | None] = []
     for k in uniq:
         parts = []

@@ -8,6 +8,8 @@ rows flagged, and categories.
 from __future__ import annotations
 
 import datetime as dt
+import queue
+import threading
 from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -25,6 +27,7 @@ from .columns import CATEGORY_INPUTS, NUMERIC_INPUTS, read_columns
 from .scoring import score_chunk
 
 DEFAULT_CHUNK_ROWS = 250_000
+PIPELINE_DEPTH = 2
 COUNTED = ("who_category", "osta_category", "caroc_category", "stratum", "stratum_status", "action")
 
 
@@ -202,6 +205,78 @@ def _dask(batches: Iterator[pa.RecordBatch], scheduler: str, guideline: str,
         client.close()
 
 
+_DONE = object()
+
+
+def _background(items: Iterator[Any], depth: int) -> Iterator[Any]:
+    """Produce ``items`` on a helper thread, at most ``depth`` ahead (Arrow's decoding releases the GIL)."""
+    q: queue.Queue[Any] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def run() -> None:
+        try:
+            for item in items:
+                while not stop.is_set():
+                    try:
+                        q.put(item, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            q.put(_DONE)
+        except BaseException as exc:  # handed to the consumer
+            q.put(exc)
+
+    t = threading.Thread(target=run, name="osteocare-read", daemon=True)
+    t.start()
+    try:
+        while True:
+            item = q.get()
+            if item is _DONE:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        t.join()
+
+
+class _BackgroundSink:
+    """Write and count output chunks on a helper thread, at most ``depth`` waiting (bounded memory)."""
+
+    def __init__(self, writer: Writer, summary: Summary, depth: int) -> None:
+        self.q: queue.Queue[Any] = queue.Queue(maxsize=depth)
+        self.error: BaseException | None = None
+        self.writer, self.summary = writer, summary
+        self.t = threading.Thread(target=self._run, name="osteocare-write", daemon=True)
+        self.t.start()
+
+    def _run(self) -> None:
+        while True:
+            out = self.q.get()
+            if out is _DONE:
+                return
+            if self.error is None:
+                try:
+                    self.writer.write(out)
+                    self.summary.add(out)
+                except BaseException as exc:
+                    self.error = exc
+
+    def put(self, out: pa.RecordBatch) -> None:
+        if self.error is not None:
+            raise self.error
+        self.q.put(out)
+
+    def close(self) -> None:
+        self.q.put(_DONE)
+        self.t.join()
+        if self.error is not None:
+            raise self.error
+
+
 def screen_file(
     src: Path,
     dst: Path,
@@ -235,13 +310,18 @@ def screen_file(
     writer = Writer(dst)
     ok = False
     try:
-        batches = read_batches(src, chunk_rows)
+        # three stages overlap: read (helper thread), score (this thread or the cluster), write (helper thread);
+        # at most PIPELINE_DEPTH chunks wait between two stages, so memory does not grow with the file.
+        batches = _background(read_batches(src, chunk_rows), PIPELINE_DEPTH)
         results = _local(batches, gid, day) if engine == "local" else _dask(batches, str(scheduler), gid, day)
-        for n, out in results:
-            writer.write(out)
-            summary.add(out)
-            if on_chunk:
-                on_chunk(n)
+        sink = _BackgroundSink(writer, summary, PIPELINE_DEPTH)
+        try:
+            for n, out in results:
+                sink.put(out)
+                if on_chunk:
+                    on_chunk(n)
+        finally:
+            sink.close()
         ok = True
     finally:
         writer.close(ok)

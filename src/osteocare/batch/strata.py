@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
@@ -158,9 +158,13 @@ class RowFacts:
         out: FloatArray = self.get(f"t:{site}", make)
         return out
 
-    def min_t(self, sites: Iterable[str]) -> FloatArray:
-        stack = np.stack([self.site_t(s) for s in sites])
-        out: FloatArray = np.fmin.reduce(stack, axis=0)
+    def min_t(self, sites: tuple[str, ...]) -> FloatArray:
+        def make() -> FloatArray:
+            out = self.site_t(sites[0])
+            for s in sites[1:]:
+                out = np.fmin(out, self.site_t(s))
+            return out
+        out: FloatArray = self.get(f"min:{','.join(sites)}", make)
         return out
 
     def frax(self) -> frax_adjust.FraxAdjusted:
@@ -272,14 +276,24 @@ def _category(v: FloatArray, names: tuple[Any, ...]) -> tuple[IntArray, int]:
 
 
 @dataclass(frozen=True)
-class ClassResult:
+class StratumClass:
+    """What the rule engine said for one class of rows."""
+
     stratum: str | None
     label: str
     status: Status
+    treat: bool | None
+    stratum_actions: frozenset[str]
+    missing: tuple[str, ...]
+    t_known: bool
+
+
+@dataclass(frozen=True)
+class ActionClass:
     action: str
     action_rule: str
     reason: str
-    action_status: Status
+    status: Status
 
 
 @dataclass
@@ -333,8 +347,8 @@ def choose_action(*, guideline: str, stratum: str | None, label: str, treat: boo
     raise KnowledgeError(f"{ACTIONS_ID}: no rule matched (the last rule must match every row)")
 
 
-def evaluate_record(record_data: dict[str, Any], *, guideline: str, as_of: dt.date) -> ClassResult:
-    """The real assess pieces for one record: calculators -> derived_facts -> stratify; then the action."""
+def evaluate_record(record_data: dict[str, Any], *, guideline: str, as_of: dt.date) -> StratumClass:
+    """The real assess pieces for one record: calculators -> derived_facts -> stratify."""
     record = parse_record(record_data)
     results: dict[str, CalculatorResult] = {}
     for calc in _calculators(as_of):
@@ -343,14 +357,21 @@ def evaluate_record(record_data: dict[str, Any], *, guideline: str, as_of: dt.da
             results[r.calculator] = r
     facts = derived_facts(results, record)
     st = stratify(record, facts, guideline=guideline, as_of=as_of)
-    osta_result = next((results[k] for k in OSTA_CALCULATORS if k in results), None)
-    action, rule, reason, astatus = choose_action(
-        guideline=guideline, stratum=st.stratum, label=st.label, treat=st.treat, status=st.status,
-        stratum_actions={f"{guideline}#{a.rule_id}" for a in st.action}, missing=st.missing,
-        t_known=facts.lowest_t_score is not None, osta_result=osta_result,
-    )
-    return ClassResult(stratum=st.stratum, label=st.label, status=st.status, action=action, action_rule=rule,
-                       reason=reason, action_status=astatus)
+    return StratumClass(stratum=st.stratum, label=st.label, status=st.status, treat=st.treat,
+                        stratum_actions=frozenset(f"{guideline}#{a.rule_id}" for a in st.action),
+                        missing=tuple(st.missing), t_known=facts.lowest_t_score is not None)
+
+
+def evaluate_action(s: StratumClass, record_data: dict[str, Any] | None, *, guideline: str) -> ActionClass:
+    """The screening convention for one stratum class and (where the rules read it) the row's OSTA/OST."""
+    osta_result = None
+    if record_data is not None:
+        r = osta.assess_osta(parse_record(record_data))
+        osta_result = r if r.applicable else None
+    action, rule, reason, status = choose_action(
+        guideline=guideline, stratum=s.stratum, label=s.label, treat=s.treat, status=s.status,
+        stratum_actions=set(s.stratum_actions), missing=list(s.missing), t_known=s.t_known, osta_result=osta_result)
+    return ActionClass(action=action, action_rule=rule, reason=reason, status=status)
 
 
 def record_of_row(c: Columns, i: int) -> dict[str, Any]:
@@ -375,8 +396,60 @@ def record_of_row(c: Columns, i: int) -> dict[str, Any]:
     return rec
 
 
+_KEY_SPAN = 1 << 22
+
+
+def unique_rows(key: IntArray, span: int) -> tuple[IntArray, IntArray]:
+    """(one row of each distinct key, index of each row's key among them); O(n + span) for a small key space.
+
+    Any row of a class represents it: the rows of a class are indistinguishable to the rules.
+    """
+    if span <= _KEY_SPAN:
+        first_of = np.full(span, key.size, dtype=np.int64)
+        first_of[key] = np.arange(key.size, dtype=np.int64)
+        present = np.flatnonzero(first_of < key.size)
+        slot = np.full(span, -1, dtype=np.int64)
+        slot[present] = np.arange(present.size)
+        return first_of[present], slot[key]
+    _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+    return first, inverse.ravel()
+
+
+Parts = list[tuple[IntArray, int]]  # per key component: the code per row and the number of codes
+
+
+def _classes(parts: Parts, memo: dict[tuple[int, ...], int], results: list[Any], lock: threading.Lock,
+             evaluate: Callable[[int, tuple[int, ...]], Any]) -> IntArray:
+    """Index into ``results`` per row; ``evaluate(row, codes)`` runs once for each class not in ``memo``."""
+    n = parts[0][0].size
+    key = np.zeros(n, dtype=np.int64)
+    span = 1
+    for codes, radix in parts:
+        if span * radix > _KEY_SPAN:  # keep the combined key small: renumber the distinct keys so far
+            first, key = unique_rows(key, span)
+            span = first.size
+        key = key * radix + codes
+        span *= radix
+    first, inverse = unique_rows(key, span)
+    reps = [codes[first].tolist() for codes, _ in parts]
+    idx = np.empty(len(first), dtype=np.int64)
+    for k, row in enumerate(first.tolist()):
+        tup = tuple(r[k] for r in reps)
+        with lock:
+            hit = memo.get(tup)
+        if hit is None:
+            res = evaluate(row, tup)
+            with lock:
+                hit = memo.setdefault(tup, len(results))
+                if hit == len(results):
+                    results.append(res)
+        idx[k] = hit
+    out: IntArray = idx[inverse]
+    return out
+
+
 class Plan:
-    """The class key of one guideline on one date, and the memo of class results (shared by every chunk)."""
+    """The class keys of one guideline on one date, and the memo of class results (shared by every chunk)."""
 
     def __init__(self, guideline: str, as_of: dt.date) -> None:
         self.guideline, self.as_of = guideline, as_of
@@ -390,14 +463,16 @@ class Plan:
         self.thresholds = {f: sorted(reads.thresholds[f]) for f in self.facts}
         self.flags = sorted({f for s in reads.structures for f in STRUCTURE_FLAGS[s]})
         self.uses_t = bool(_T_FACTS & set(self.facts)) or bool(_FRAX_FACTS & set(self.facts))
-        self.action_reads = _action_reads()
-        self.results: list[ClassResult] = []
+        self.reads_osta = "osta_category_in" in _action_reads()
+        self.strata: list[StratumClass] = []
+        self.actions: list[ActionClass] = []
         self.memo: dict[tuple[int, ...], int] = {}
+        self.action_memo: dict[tuple[int, ...], int] = {}
         self.lock = threading.Lock()
 
-    def codes(self, c: Columns) -> list[tuple[IntArray, int]]:
-        rf = RowFacts(c)
-        parts: list[tuple[IntArray, int]] = []
+    def stratum_parts(self, rf: RowFacts) -> Parts:
+        c = rf.c
+        parts: Parts = []
         for f in self.facts:
             fn, names = BATCH_FACTS[f]
             v = np.asarray(fn(rf), dtype=np.float64)
@@ -408,48 +483,45 @@ class Plan:
             parts.append((rf.t_group.astype(np.int64), 2))
             for s in _T_SITES:
                 parts.append(((~np.isnan(c.optional[f"{s}_t_score"])).astype(np.int64), 2))
-        # the action reads whether a T-score was used, and the OSTA/OST category
-        parts.append(((~np.isnan(rf.min_t(_T_SITES))).astype(np.int64), 2))
-        if "osta_category_in" in self.action_reads:
-            eth_codes = qfracture.input_codes()[0]
-            asian = np.isin(c.ethrisk, [eth_codes[e] for e in osta.asian_ethnicities() if e in eth_codes])
-            idx, cat, tool = osta.screen(female=c.female, age=c.age, weight_kg=c.weight_kg, asian=asian)
-            has = ~np.isnan(idx)
-            parts.append((np.where(has, cat, 0).astype(np.int64), len(osta.CATEGORY_NAMES) + 1))
-            parts.append((np.where(has, tool + 1, 0).astype(np.int64), len(osta.TOOLS) + 1))
+        parts.append(((~np.isnan(rf.min_t(_T_SITES))).astype(np.int64), 2))  # the action reads: a T-score used
         return parts
 
-    def classify(self, c: Columns) -> IntArray:
-        """Class result index per row (-1 for flagged rows)."""
-        out = np.full(c.n, -1, dtype=np.int64)
+    def osta_parts(self, c: Columns) -> Parts:
+        if not self.reads_osta:
+            return []
+        eth_codes = qfracture.input_codes()[0]
+        asian = np.isin(c.ethrisk, [eth_codes[e] for e in osta.asian_ethnicities() if e in eth_codes])
+        idx, cat, tool = osta.screen(female=c.female, age=c.age, weight_kg=c.weight_kg, asian=asian)
+        has = ~np.isnan(idx)
+        return [(np.where(has, cat, 0).astype(np.int64), len(osta.CATEGORY_NAMES) + 1),
+                (np.where(has, tool + 1, 0).astype(np.int64), len(osta.TOOLS) + 1)]
+
+    def classify(self, c: Columns) -> tuple[IntArray, IntArray]:
+        """(stratum class, action class) per row; -1 for flagged rows."""
+        s_out = np.full(c.n, -1, dtype=np.int64)
+        a_out = np.full(c.n, -1, dtype=np.int64)
         good = np.flatnonzero(~c.bad)
         if good.size == 0:
-            return out
-        parts = [(codes[good], radix) for codes, radix in self.codes(c)]
-        key = np.zeros(good.size, dtype=np.int64)
-        span = 1
-        for codes, radix in parts:
-            if span * radix >= 2**62:  # keep the combined key in int64: renumber what we have so far
-                uniq, key = np.unique(key, return_inverse=True)
-                span = len(uniq)
-            key = key * radix + codes
-            span *= radix
-        uniq, first, inverse = np.unique(key, return_index=True, return_inverse=True)
-        stacked = np.stack([codes for codes, _ in parts])
-        idx = np.empty(len(uniq), dtype=np.int64)
-        for k, row in enumerate(first):
-            tup = tuple(int(x) for x in stacked[:, row])
-            with self.lock:
-                hit = self.memo.get(tup)
-            if hit is None:
-                res = evaluate_record(record_of_row(c, int(good[row])), guideline=self.guideline, as_of=self.as_of)
-                with self.lock:
-                    hit = self.memo.setdefault(tup, len(self.results))
-                    if hit == len(self.results):
-                        self.results.append(res)
-            idx[k] = hit
-        out[good] = idx[inverse.ravel()]
-        return out
+            return s_out, a_out
+        sub = good if good.size < c.n else None
+        parts = [(codes if sub is None else codes[sub], r) for codes, r in self.stratum_parts(RowFacts(c))]
+
+        def stratum(row: int, _: tuple[int, ...]) -> StratumClass:
+            return evaluate_record(record_of_row(c, int(good[row])), guideline=self.guideline, as_of=self.as_of)
+
+        s_cls = _classes(parts, self.memo, self.strata, self.lock, stratum)
+        # the action: per stratum class and OSTA/OST category (a far cheaper evaluation than the stratum's)
+        a_parts = [(s_cls, max(len(self.strata), 1))]
+        a_parts += [(codes if sub is None else codes[sub], r) for codes, r in self.osta_parts(c)]
+
+        def action(row: int, tup: tuple[int, ...]) -> ActionClass:
+            rec = record_of_row(c, int(good[row])) if self.reads_osta else None
+            return evaluate_action(self.strata[tup[0]], rec, guideline=self.guideline)
+
+        a_cls = _classes(a_parts, self.action_memo, self.actions, self.lock, action)
+        s_out[good] = s_cls
+        a_out[good] = a_cls
+        return s_out, a_out
 
 
 _PLANS: dict[tuple[str, dt.date], Plan] = {}
@@ -481,20 +553,20 @@ def stratum_columns(c: Columns, *, guideline: str | None = None,
                     as_of: dt.date | None = None) -> tuple[dict[str, pa.Array], list[tuple[IntArray, list[str]]]]:
     """Output columns (stratum, stratum_label, stratum_status, action, action_reason) and per-row notes."""
     p = plan(guideline, as_of)
-    cls = p.classify(c)
-    res = list(p.results)
+    s_cls, a_cls = p.classify(c)
+    res, acts = list(p.strata), list(p.actions)
     gname = str(guideline_file(p.guideline).data["name"])
     cols = {
-        "stratum": _text_column(cls, [r.stratum for r in res]),
-        "stratum_label": _text_column(cls, [r.label for r in res]),
-        "stratum_status": _text_column(cls, [r.status for r in res]),
-        "action": _text_column(cls, [r.action for r in res]),
-        "action_reason": _text_column(cls, [r.reason for r in res]),
+        "stratum": _text_column(s_cls, [r.stratum for r in res]),
+        "stratum_label": _text_column(s_cls, [r.label for r in res]),
+        "stratum_status": _text_column(s_cls, [r.status for r in res]),
+        "action": _text_column(a_cls, [a.action for a in acts]),
+        "action_reason": _text_column(a_cls, [a.reason for a in acts]),
     }
     rank = {s: i for i, s in enumerate(STATUSES)}
-    st = np.array([rank[r.status] for r in res] + [0], dtype=np.int64)[cls]
-    ast = np.array([rank[r.action_status] if r.action_status != r.status else 0 for r in res] + [0],
-                   dtype=np.int64)[cls]
+    st = np.array([rank[r.status] for r in res] + [0], dtype=np.int64)[s_cls]
+    ast_of = np.array([rank[a.status] for a in acts] + [0], dtype=np.int64)[a_cls]
+    ast = np.where(ast_of > st, ast_of, 0)  # only where the action is less sure than the stratum (OSTA/OST)
     notes = [
         (st, [f"{gname} risk stratum: status {s} (see the summary notes)" for s in STATUSES[1:]]),
         (ast, [f"suggested action (OSTA/OST categories): status {s}" for s in STATUSES[1:]]),
