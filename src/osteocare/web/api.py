@@ -1,0 +1,402 @@
+"""The REST API (``/api/v1``): bearer tokens, the same services as the CLI, JSON problems, paged lists."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from typing import Annotated, Any, Generic, Literal, TypeVar
+
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..core.assessment import assess
+from ..core.records import Fracture, PatientRecord
+from ..services import assessments as sa
+from ..services import calendar as scal
+from ..services import doses as sd
+from ..services import facts as sf
+from ..services import patients as sp
+from ..services import reactions as sr
+from ..services import views as v
+from ..services import worklist as sw
+from ..services.errors import NotFound
+from . import accounts, queries
+from . import questions as qs
+from .accounts import Principal
+from .deps import HTTPProblem, STAFF, acting, bearer_user, client_ip, may_see_patient, require
+
+router = APIRouter(prefix="/api/v1")
+T = TypeVar("T")
+
+Offset = Annotated[int, Query(ge=0, le=1_000_000, description="Items to skip")]
+Limit = Annotated[int, Query(ge=1, le=100, description="Items per page (at most 100)")]
+RecordId = Annotated[str, Field(min_length=1, max_length=64)]
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    total: int
+    offset: int
+    limit: int
+
+
+class Problem(BaseModel):
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str
+    instance: str | None = None
+    errors: list[dict[str, Any]] | None = Field(default=None, description="Per field: field, value, allowed")
+
+
+PROBLEMS: dict[int | str, dict[str, Any]] = {
+    code: {"model": Problem, "content": {"application/problem+json": {}}} for code in (401, 403, 404, 409, 422, 429)
+}
+
+
+def user_dep(request: Request) -> Principal | None:
+    return bearer_user(request)
+
+
+User = Annotated[Principal | None, Depends(user_dep)]
+
+
+class TokenIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    username: str = Field(min_length=1, max_length=80)
+    password: str = Field(min_length=1, max_length=1024)
+
+
+class TokenOut(BaseModel):
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"
+    expires_in: int
+    role: str
+
+
+class Me(BaseModel):
+    username: str
+    role: str
+    record_id: str | None
+    locale: str
+
+
+@router.get("/ping", tags=["meta"], summary="Trivial endpoint (load-test baseline)")
+def ping() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.post("/auth/token", response_model=TokenOut, responses=PROBLEMS, tags=["auth"])
+async def token(body: TokenIn, request: Request) -> TokenOut:
+    """Exchange a username and password for a bearer token. Repeated failures are slowed, then refused (429)."""
+    from .app import login_attempt
+
+    user = await login_attempt(request, body.username, body.password)
+    tok = await asyncio.to_thread(accounts.new_session, request.app.state.clinic, user, kind="bearer")
+    return TokenOut(access_token=tok, expires_in=accounts.TOKEN_HOURS * 3600, role=user.role)
+
+
+@router.post("/auth/logout", status_code=204, tags=["auth"], responses=PROBLEMS)
+def logout(request: Request, user: User) -> Response:
+    require(user)
+    accounts.end_session(request.app.state.clinic, request.headers["authorization"][7:].strip())
+    accounts.SESSIONS.drop("bearer:" + accounts.sha256(request.headers["authorization"][7:].strip()))
+    return Response(status_code=204)
+
+
+@router.get("/me", response_model=Me, responses=PROBLEMS, tags=["auth"])
+def me(user: User) -> Me:
+    u = require(user)
+    return Me(username=u.username, role=u.role, record_id=u.record_id, locale=u.locale)
+
+
+# --- patients --------------------------------------------------------------------------------------------------
+
+class PatientIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    record: dict[str, Any] = Field(description="The patient's facts (PatientRecord fields)")
+    given_name: str | None = Field(default=None, max_length=120)
+    family_name: str | None = Field(default=None, max_length=120)
+    birth_date: dt.date | None = None
+    phone: str | None = Field(default=None, max_length=40)
+
+
+@router.get("/patients", response_model=Page[v.PatientSummary], responses=PROBLEMS, tags=["patients"])
+def list_patients(request: Request, user: User, offset: Offset = 0, limit: Limit = 50,
+                  q: Annotated[str, Query(max_length=100, description="Id or name contains")] = "") -> Any:
+    u = require(user, *STAFF)
+    items, total = queries.patients_page(acting(request, u), q, offset=offset, limit=limit)
+    return {"items": items, "total": total, "offset": offset, "limit": limit}
+
+
+@router.post("/patients", status_code=201, response_model=v.PatientSummary, responses=PROBLEMS, tags=["patients"])
+def create_patient(request: Request, user: User, body: PatientIn) -> Any:
+    u = require(user, *STAFF)
+    from ..core.records import parse_record
+
+    rec = parse_record(body.record)
+    return sp.add_patient(acting(request, u), rec, given_name=body.given_name, family_name=body.family_name,
+                          birth_date=body.birth_date, phone=body.phone)
+
+
+@router.get("/patients/{record_id}", response_model=v.PatientView, responses=PROBLEMS, tags=["patients"])
+def get_patient(request: Request, user: User, record_id: str) -> Any:
+    u = may_see_patient(user, record_id)
+    return sp.show_patient(acting(request, u), record_id)
+
+
+@router.get("/patients/{record_id}/assessment", responses=PROBLEMS, tags=["assessments"],
+            summary="Assess the stored record now (not stored)")
+def current_assessment(request: Request, user: User, record_id: str,
+                       guideline: Annotated[str | None, Query(max_length=40)] = None,
+                       as_of: dt.date | None = None) -> dict[str, Any]:
+    u = may_see_patient(user, record_id)
+    c = acting(request, u)
+    day = as_of or c.today()
+    rec = sp.get_record(c, record_id, as_of=day)
+    return assess(rec, guideline=guideline or c.settings.guideline, as_of=day).model_dump(mode="json")
+
+
+class AssessIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    guideline: str | None = Field(default=None, max_length=40)
+    as_of: dt.date | None = None
+
+
+@router.post("/patients/{record_id}/assessments", status_code=201, response_model=v.StoredAssessmentView,
+             responses=PROBLEMS, tags=["assessments"])
+def store_assessment(request: Request, user: User, record_id: str, body: AssessIn) -> Any:
+    u = require(user, "doctor")
+    return sa.assess_and_store(acting(request, u), record_id, guideline=body.guideline, as_of=body.as_of)
+
+
+@router.get("/patients/{record_id}/assessments", response_model=Page[v.StoredAssessmentView], responses=PROBLEMS,
+            tags=["assessments"])
+def list_assessments(request: Request, user: User, record_id: str, offset: Offset = 0, limit: Limit = 20) -> Any:
+    u = may_see_patient(user, record_id)
+    c = acting(request, u)
+    items = sa.assessments_of(c, record_id)
+    queries.audit_read(c, record_id, "assessments")
+    return {"items": items[offset:offset + limit], "total": len(items), "offset": offset, "limit": limit}
+
+
+@router.post("/patients/{record_id}/dxa", status_code=201, responses=PROBLEMS, tags=["facts"])
+def add_dxa(request: Request, user: User, record_id: str, body: sf.DxaExamIn) -> dict[str, int]:
+    u = require(user, *STAFF)
+    return {"exam_id": sf.add_dxa_exam(acting(request, u), record_id, body)}
+
+
+class LabIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=40)
+    value: float
+    unit: str = Field(min_length=1, max_length=20)
+    date: dt.date
+    reference_low: float | None = None
+    reference_high: float | None = None
+
+
+@router.post("/patients/{record_id}/labs", status_code=201, response_model=v.LabView, responses=PROBLEMS, tags=["facts"])
+def add_lab(request: Request, user: User, record_id: str, body: LabIn) -> Any:
+    u = require(user, *STAFF)
+    return sf.add_lab(acting(request, u), record_id, **body.model_dump())
+
+
+@router.post("/patients/{record_id}/fractures", status_code=201, responses=PROBLEMS, tags=["facts"])
+def add_fracture(request: Request, user: User, record_id: str, body: Fracture) -> dict[str, int]:
+    u = require(user, *STAFF)
+    return {"fracture_id": sf.add_fracture(acting(request, u), record_id, body)}
+
+
+class ReactionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    kind: str = Field(max_length=40)
+    severity: str = Field(max_length=20)
+    drug: str | None = Field(default=None, max_length=40)
+    onset_on: dt.date | None = None
+    outcome: str = Field(default="unknown", max_length=40)
+    description: str | None = Field(default=None, max_length=2000)
+    intolerance: bool = False
+    course_id: int | None = Field(default=None, ge=1, le=2**31 - 1)
+    dose_id: int | None = Field(default=None, ge=1, le=2**31 - 1)
+
+
+@router.post("/patients/{record_id}/reactions", status_code=201, response_model=v.ReactionView, responses=PROBLEMS,
+             tags=["doses"])
+def add_reaction(request: Request, user: User, record_id: str, body: ReactionIn) -> Any:
+    u = may_see_patient(user, record_id, write=True, patient_may_write=True)
+    data = body.model_dump()
+    if u.role == "patient":
+        data["intolerance"] = False  # a clinician decides whether a reaction is an intolerance
+    from .app import check_owned
+
+    check_owned(request, record_id, course_id=data.get("course_id"), dose_id=data.get("dose_id"))
+    data["description"] = qs.clean_text(data["description"] or "", "description", max_len=2000, required=False) or None
+    return sr.record_reaction(acting(request, u), record_id, **data)
+
+
+class DoseIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    item_id: int | None = Field(default=None, ge=1, le=2**31 - 1, description="The appointment (schedule item)")
+    course_id: int | None = Field(default=None, ge=1, le=2**31 - 1)
+    given_on: dt.date | None = None
+    lot_number: str | None = Field(default=None, max_length=40)
+    body_site: str | None = Field(default=None, max_length=40)
+    observation_minutes: int | None = Field(default=None, ge=0, le=1440)
+    observation_notes: str | None = Field(default=None, max_length=2000)
+
+
+@router.post("/patients/{record_id}/doses", status_code=201, response_model=v.DoseResult, responses=PROBLEMS,
+             tags=["doses"])
+def add_dose(request: Request, user: User, record_id: str, body: DoseIn) -> Any:
+    u = require(user, *STAFF)
+    if body.item_id is None and body.course_id is None:
+        raise HTTPProblem(422, "Invalid input", "give item_id (the appointment) or course_id",
+                          errors=[{"field": "item_id", "value": None, "allowed": "an appointment id, or course_id"}])
+    from .app import check_owned
+
+    check_owned(request, record_id, course_id=body.course_id, item_id=body.item_id)
+    return sd.record_dose(acting(request, u), **body.model_dump(), given_by=u.username)
+
+
+@router.get("/patients/{record_id}/calendar.ics", responses={200: {"content": {"text/calendar": {}}}, **PROBLEMS},
+            tags=["patients"], response_class=Response)
+def calendar(request: Request, user: User, record_id: str) -> Response:
+    u = may_see_patient(user, record_id)
+    data = scal.patient_calendar(acting(request, u), record_id)
+    return Response(data, media_type="text/calendar",
+                    headers={"Content-Disposition": f'attachment; filename="osteocare-{record_id}.ics"'})
+
+
+@router.get("/patients/{record_id}/audit", responses=PROBLEMS, tags=["admin"])
+def patient_audit(request: Request, user: User, record_id: str, offset: Offset = 0, limit: Limit = 50) -> Any:
+    u = require(user, "admin")
+    if not queries.patient_exists(acting(request, u), record_id):
+        raise NotFound("patient", record_id)
+    items, total = queries.audit_page(acting(request, u), record_id=record_id, offset=offset, limit=limit)
+    return {"items": items, "total": total, "offset": offset, "limit": limit}
+
+
+@router.get("/worklist", response_model=v.Worklist, responses=PROBLEMS, tags=["worklist"])
+def worklist(request: Request, user: User, days: Annotated[int, Query(ge=0, le=60)] = 7,
+             limit: Annotated[int, Query(ge=1, le=1000)] = 500) -> Any:
+    u = require(user, *STAFF)
+    return sw.worklist(acting(request, u), days=days, limit=limit)
+
+
+# --- admin -----------------------------------------------------------------------------------------------------
+
+@router.get("/audit", responses=PROBLEMS, tags=["admin"])
+def audit_log(request: Request, user: User, offset: Offset = 0, limit: Limit = 50,
+              actor: Annotated[str | None, Query(max_length=120)] = None) -> Any:
+    u = require(user, "admin")
+    items, total = queries.audit_page(acting(request, u), actor=actor, offset=offset, limit=limit)
+    return {"items": items, "total": total, "offset": offset, "limit": limit}
+
+
+class UserIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    username: str = Field(min_length=1, max_length=80)
+    password: str = Field(min_length=1, max_length=1024)
+    role: Literal["doctor", "nurse", "patient", "admin"]
+    record_id: str | None = Field(default=None, max_length=64)
+    display_name: str | None = Field(default=None, max_length=120)
+    locale: Literal["en", "vi"] = "en"
+
+
+class UserOut(BaseModel):
+    user_id: int
+    username: str
+    role: str
+    record_id: str | None
+    locale: str
+
+
+@router.get("/users", response_model=Page[UserOut], responses=PROBLEMS, tags=["admin"])
+def users(request: Request, user: User, offset: Offset = 0, limit: Limit = 50) -> Any:
+    require(user, "admin")
+    items, total = accounts.list_users(request.app.state.clinic, offset=offset, limit=limit)
+    return {"items": [i.__dict__ for i in items], "total": total, "offset": offset, "limit": limit}
+
+
+@router.post("/users", status_code=201, response_model=UserOut, responses=PROBLEMS, tags=["admin"])
+def add_user(request: Request, user: User, body: UserIn) -> Any:
+    u = require(user, "admin")
+    return accounts.create_user(acting(request, u), **body.model_dump()).__dict__
+
+
+# --- questions -------------------------------------------------------------------------------------------------
+
+class QuestionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    topic: str = Field(min_length=1, max_length=200)
+    body: str = Field(min_length=1, max_length=5000)
+    name: str | None = Field(default=None, max_length=120)
+    locale: Literal["en", "vi"] = "en"
+
+
+class Asked(BaseModel):
+    id: int
+    follow_token: str
+    follow_url: str
+
+
+@router.post("/questions", status_code=201, response_model=Asked, responses=PROBLEMS, tags=["questions"])
+def ask(request: Request, user: User, body: QuestionIn) -> Any:
+    """Ask the clinic's doctors (no account needed; rate-limited). Keep ``follow_url``: it shows the answer."""
+    from .app import question_allowed
+
+    question_allowed(request, client_ip(request))
+    qv, tok = qs.ask(acting(request, user), topic=body.topic, body=body.body, asker=user, name=body.name,
+                     locale=body.locale)
+    return {"id": qv.id, "follow_token": tok, "follow_url": f"/follow/{tok}"}
+
+
+@router.get("/questions/follow/{token}", response_model=qs.QuestionView, responses=PROBLEMS, tags=["questions"])
+def follow(request: Request, token: str) -> Any:
+    return qs.follow(request.app.state.clinic, token)
+
+
+@router.get("/questions", response_model=Page[qs.QuestionView], responses=PROBLEMS, tags=["questions"])
+def question_queue(request: Request, user: User, status: Literal["open", "answered"] = "open", offset: Offset = 0,
+                   limit: Limit = 50) -> Any:
+    require(user, "doctor")
+    items, total = qs.queue(request.app.state.clinic, status=status, offset=offset, limit=limit)
+    return {"items": items, "total": total, "offset": offset, "limit": limit}
+
+
+class AnswerIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    answer: str = Field(min_length=1, max_length=10000)
+
+
+@router.post("/questions/{question_id}/answer", response_model=qs.QuestionView, responses=PROBLEMS, tags=["questions"])
+def answer(request: Request, user: User, question_id: Annotated[int, Path(ge=1, le=2**31 - 1)], body: AnswerIn) -> Any:
+    u = require(user, "doctor")
+    return qs.answer(acting(request, u), question_id, text=body.answer, doctor=u)
+
+
+class PublishIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    topic: str | None = Field(default=None, max_length=200)
+    body: str | None = Field(default=None, max_length=5000)
+
+
+@router.post("/questions/{question_id}/publish", response_model=qs.PublicQuestion, responses=PROBLEMS,
+             tags=["questions"])
+def publish(request: Request, user: User, question_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
+            body: PublishIn) -> Any:
+    u = require(user, "doctor")
+    return qs.publish(acting(request, u), question_id, topic=body.topic, body=body.body)
+
+
+@router.get("/qa", response_model=Page[qs.PublicQuestion], tags=["questions"], responses=PROBLEMS)
+def public_qa(request: Request, q: Annotated[str, Query(max_length=200)] = "", offset: Offset = 0,
+              limit: Limit = 20) -> Any:
+    items, total = qs.search_public(request.app.state.clinic, q, offset=offset, limit=limit)
+    return {"items": items, "total": total, "offset": offset, "limit": limit}
+
+
+@router.get("/qa/{question_id}", response_model=qs.PublicQuestion, tags=["questions"], responses=PROBLEMS)
+def public_one(request: Request, question_id: Annotated[int, Path(ge=1, le=2**31 - 1)]) -> Any:
+    return qs.public_one(request.app.state.clinic, question_id)

@@ -1,0 +1,107 @@
+"""Languages (English, Vietnamese): gettext catalogues in ``translations/``, dates and numbers by Babel.
+
+The ``.po`` files are the source; they are compiled in memory when the app starts (and ``.mo`` files are
+written next to them by ``python -m osteocare.web.i18n``). Knowledge-file text (e.g. how to take a drug) is
+translated with its English wording as the message id; text without a translation is shown in English.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import gettext
+import io
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from babel import Locale
+from babel.dates import format_date, format_datetime
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from babel.numbers import format_decimal
+
+LOCALES = ("en", "vi")
+DEFAULT = "en"
+HERE = Path(__file__).parent / "translations"
+
+
+@cache
+def translations(locale: str) -> gettext.NullTranslations:
+    po = HERE / locale / "LC_MESSAGES" / "messages.po"
+    if locale == DEFAULT or not po.exists():
+        return gettext.NullTranslations()
+    with po.open("rb") as f:
+        catalog = read_po(f, locale=locale)
+    buf = io.BytesIO()
+    write_mo(buf, catalog)
+    buf.seek(0)
+    return gettext.GNUTranslations(buf)
+
+
+def compile_all() -> list[Path]:
+    """Write ``messages.mo`` beside each ``messages.po``."""
+    out = []
+    for po in HERE.glob("*/LC_MESSAGES/messages.po"):
+        with po.open("rb") as f:
+            catalog = read_po(f, locale=po.parent.parent.name)
+        mo = po.with_suffix(".mo")
+        with mo.open("wb") as f:
+            write_mo(f, catalog)
+        out.append(mo)
+    return out
+
+
+def pick_locale(cookie: str | None, user_locale: str | None, accept: str | None) -> str:
+    for c in (cookie, user_locale):
+        if c in LOCALES:
+            return c  # type: ignore[return-value]
+    for part in (accept or "").split(","):
+        tag = part.split(";")[0].strip().lower()[:2]
+        if tag in LOCALES:
+            return tag
+    return DEFAULT
+
+
+class Lang:
+    """The per-request language: ``_``, ``ngettext`` and locale-aware formatting for templates and messages."""
+
+    def __init__(self, code: str, zone: dt.tzinfo | None = None) -> None:
+        self.code = code if code in LOCALES else DEFAULT
+        self.t = translations(self.code)
+        self.locale = Locale.parse(self.code)
+        self.zone = zone
+
+    def gettext(self, msg: str, **kw: Any) -> str:
+        text = self.t.gettext(msg)
+        return text.format(**kw) if kw else text
+
+    _ = gettext
+
+    def ngettext(self, one: str, many: str, n: int, **kw: Any) -> str:
+        return self.t.ngettext(one, many, n).format(n=n, **kw)
+
+    def date(self, d: dt.date | None, fmt: str = "medium") -> str:
+        if d is None:
+            return "—"
+        if isinstance(d, dt.datetime):
+            return format_datetime(d, format=fmt, locale=self.locale, tzinfo=self.zone)
+        return format_date(d, format=fmt, locale=self.locale)
+
+    def num(self, x: float | int | None, digits: int | None = None) -> str:
+        if x is None:
+            return "—"
+        if digits is not None:
+            return format_decimal(round(float(x), digits), format="#,##0." + "0" * digits if digits else "#,##0",
+                                  locale=self.locale)
+        return format_decimal(x, locale=self.locale)
+
+    def knowledge(self, text: str | None) -> str:
+        """Text from a knowledge file, translated when the catalogue has it (message id = the English text)."""
+        if not text:
+            return ""
+        return self.t.gettext(text)
+
+
+if __name__ == "__main__":
+    for p in compile_all():
+        print(p)

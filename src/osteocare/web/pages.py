@@ -1,0 +1,601 @@
+"""Server-rendered pages (Jinja2, no JavaScript build): clinicians and nurses, the patient portal, questions to
+doctors and the public Q&A, admin. Session cookie + CSRF token on every form."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, get_args
+from urllib.parse import quote
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from pydantic import ValidationError
+
+from ..core.assessment import assess
+from ..core.errors import InputError, OsteoCareError
+from ..core.knowledge import load
+from ..core.records import FractureSite, Site
+from ..services import assessments as sa
+from ..services import calendar as scal
+from ..services import doses as sd
+from ..services import facts as sf
+from ..services import patients as sp
+from ..services import reactions as sr
+from ..services import worklist as sw
+from ..services.drugs import regimen
+from ..store.models import REACTION_KINDS, REACTION_OUTCOMES, SEVERITIES
+from . import accounts, charts, queries
+from . import questions as qs
+from .accounts import Principal
+from .app import HERE, check_owned, login_attempt, problem_of, question_allowed
+from .deps import (
+    ANON_COOKIE,
+    LANG_COOKIE,
+    SESSION_COOKIE,
+    STAFF,
+    HTTPProblem,
+    acting,
+    check_csrf,
+    client_ip,
+    cookie_user,
+    csrf_token,
+    forbidden,
+    lang_of,
+    may_see_patient,
+)
+from .i18n import LOCALES, Lang
+
+router = APIRouter(include_in_schema=False)
+env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(["html"]),
+                  trim_blocks=True, lstrip_blocks=True)
+DXA_SITES = [s for s in get_args(Site) if s in ("femoral_neck", "total_hip", "lumbar_spine")]
+FRACTURE_SITES = list(get_args(FractureSite))
+LAB_NAMES = ("creatinine", "calcium", "vitamin_d_25oh", "phosphate", "magnesium", "albumin")
+ORAL_BISPHOSPHONATES = ("alendronate", "risedronate", "ibandronate")
+
+
+def page_user(request: Request) -> Principal | None:
+    return cookie_user(request)
+
+
+def render(request: Request, name: str, user: Principal | None, status: int = 200, **ctx: Any) -> HTMLResponse:
+    lang = lang_of(request, user)
+    token = csrf_token(request)
+    body = env.get_template(name).render(request=request, user=user, lang=lang, _=lang.gettext, csrf=token,
+                                         path=request.url.path, qpath=quote(str(request.url.path)),
+                                         locales=LOCALES, **ctx)
+    resp = HTMLResponse(body, status_code=status)
+    new_anon = getattr(request.state, "new_anon", None)
+    if new_anon:
+        resp.set_cookie(ANON_COOKIE, new_anon, httponly=True, samesite="lax",
+                        secure=request.app.state.options.secure_cookies)
+    return resp
+
+
+def error_page(request: Request, problem: HTTPProblem) -> Response:
+    if problem.status == 401:
+        return RedirectResponse(f"/login?next={quote(request.url.path)}", status_code=303)
+    user = None
+    try:
+        user = cookie_user(request)
+    except Exception:
+        pass
+    resp = render(request, "error.html", user, status=problem.status, problem=problem)
+    for k, v in problem.headers.items():
+        resp.headers[k] = v
+    return resp
+
+
+def need(user: Principal | None, *roles: str) -> Principal:
+    if user is None:
+        raise HTTPProblem(401, "Not signed in")
+    if roles and user.role not in roles:
+        raise forbidden(f"a {user.role} account may not open this page")
+    return user
+
+
+def _redirect(url: str) -> RedirectResponse:
+    return RedirectResponse(url, status_code=303)
+
+
+def field_errors(exc: Exception, lang: Lang) -> dict[str, str]:
+    if isinstance(exc, InputError):
+        return {exc.field: lang.gettext("{value} is not allowed: expected {allowed}", value=exc.value,
+                                        allowed=exc.allowed + (f" ({exc.unit})" if exc.unit else ""))}
+    if isinstance(exc, ValidationError):
+        out = {}
+        for e in exc.errors():
+            loc = [str(x) for x in e.get("loc", ())]
+            out[loc[-1] if loc else "form"] = lang.gettext("{value} is not allowed: {message}",
+                                                           value=e.get("input"), message=e.get("msg"))
+        return out
+    return {"form": str(exc)}
+
+
+def _date(value: str, field: str, *, required: bool = True) -> dt.date | None:
+    value = (value or "").strip()
+    if not value:
+        if required:
+            raise InputError(field, value, "a date YYYY-MM-DD")
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise InputError(field, value, "a date YYYY-MM-DD") from None
+
+
+def _float(value: str, field: str, *, required: bool = False) -> float | None:
+    value = (value or "").strip().replace(",", ".")
+    if not value:
+        if required:
+            raise InputError(field, value, "a number")
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        raise InputError(field, value, "a number") from None
+
+
+def _int(value: str | None, field: str) -> int | None:
+    value = (value or "").strip()
+    if not value:
+        return None
+    try:
+        n = int(value)
+    except ValueError:
+        raise InputError(field, value, "a whole number") from None
+    if not 0 <= n < 2**31:
+        raise InputError(field, value, "a whole number between 0 and 2147483647")
+    return n
+
+
+# --- sign in, language, home ----------------------------------------------------------------------------------
+
+@router.get("/")
+def home(request: Request, user: Principal | None = Depends(page_user)) -> Response:
+    if user is None:
+        return render(request, "home.html", None)
+    return _redirect({"doctor": "/patients", "nurse": "/worklist", "patient": "/me", "admin": "/admin"}[user.role])
+
+
+@router.get("/login")
+def login_form(request: Request, next: str = "/") -> Response:
+    return render(request, "login.html", None, next=next if next.startswith("/") and not next.startswith("//") else "/")
+
+
+@router.post("/login")
+async def login(request: Request) -> Response:
+    await check_csrf(request)
+    form = await request.form()
+    username, password = str(form.get("username") or ""), str(form.get("password") or "")
+    nxt = str(form.get("next") or "/")
+    if not nxt.startswith("/") or nxt.startswith("//"):
+        nxt = "/"
+    try:
+        user = await login_attempt(request, username, password)
+    except HTTPProblem as p:
+        lang = lang_of(request)
+        msg = (lang.gettext("Too many failed sign-ins. Try again in {n} seconds.", n=p.headers.get("Retry-After", "?"))
+               if p.status == 429 else lang.gettext("Wrong username or password."))
+        resp = render(request, "login.html", None, status=p.status, next=nxt, error=msg, username=username)
+        resp.headers.update(p.headers)
+        return resp
+    import asyncio
+
+    tok = await asyncio.to_thread(accounts.new_session, request.app.state.clinic, user, kind="cookie")
+    resp = _redirect(nxt if nxt != "/" else "/")
+    resp.set_cookie(SESSION_COOKIE, tok, httponly=True, samesite="lax", secure=request.app.state.options.secure_cookies,
+                    max_age=accounts.SESSION_HOURS * 3600)
+    if LANG_COOKIE not in request.cookies:
+        resp.set_cookie(LANG_COOKIE, user.locale, samesite="lax")
+    return resp
+
+
+@router.post("/logout")
+async def logout(request: Request) -> Response:
+    await check_csrf(request)
+    tok = request.cookies.get(SESSION_COOKIE)
+    if tok:
+        accounts.end_session(request.app.state.clinic, tok)
+        accounts.SESSIONS.drop("cookie:" + accounts.sha256(tok))
+    resp = _redirect("/")
+    resp.delete_cookie(SESSION_COOKIE)
+    return resp
+
+
+@router.get("/lang/{code}")
+def set_lang(request: Request, code: str, next: str = "/", user: Principal | None = Depends(page_user)) -> Response:
+    if code not in LOCALES:
+        raise HTTPProblem(404, "No such language", f"{code!r}: expected one of {', '.join(LOCALES)}")
+    if user is not None:
+        accounts.set_locale(request.app.state.clinic, user, code)
+    resp = _redirect(next if next.startswith("/") and not next.startswith("//") else "/")
+    resp.set_cookie(LANG_COOKIE, code, samesite="lax", max_age=365 * 24 * 3600)
+    return resp
+
+
+# --- clinicians: patients, patient page, forms ----------------------------------------------------------------
+
+@router.get("/patients")
+def patients(request: Request, q: str = "", page: int = 1, user: Principal | None = Depends(page_user)) -> Response:
+    u = need(user, *STAFF)
+    page = max(1, min(page, 100_000))
+    items, total = queries.patients_page(acting(request, u), q[:100], offset=(page - 1) * 50, limit=50)
+    return render(request, "patients.html", u, items=items, total=total, q=q, page=page,
+                  pages=max(1, (total + 49) // 50))
+
+
+def _timeline(view: Any, series: dict[str, list[dict[str, Any]]], lang: Lang) -> list[dict[str, Any]]:
+    ev: list[dict[str, Any]] = []
+    exams: dict[dt.date, list[str]] = {}
+    for site, pts in series.items():
+        for p in pts:
+            exams.setdefault(p["date"], []).append(f"{lang.gettext(site)} T {lang.num(p['t_score'], 1)}"
+                                                   if p["t_score"] is not None else lang.gettext(site))
+    for d, txt in exams.items():
+        ev.append({"date": d, "kind": "dxa", "text": lang.gettext("DXA") + ": " + "; ".join(txt)})
+    for lab in view.labs:
+        if lab.date:
+            ev.append({"date": lab.date, "kind": "lab",
+                       "text": f"{lang.gettext(lab.name)}: {lang.num(lab.value)} {lab.unit}"})
+    for c in view.courses:
+        ev.append({"date": c.start_date, "kind": "course", "text": lang.gettext("Started {drug}", drug=lang.gettext(c.drug))})
+        if c.stop_date:
+            ev.append({"date": c.stop_date, "kind": "course",
+                       "text": lang.gettext("Stopped {drug}", drug=lang.gettext(c.drug)) + (f" ({c.stop_reason})" if c.stop_reason else "")})
+    for d in view.doses:
+        ev.append({"date": d.given_on, "kind": "dose", "text": lang.gettext("Dose of {drug} given", drug=lang.gettext(d.drug))
+                   + (f" ({d.lot_number})" if d.lot_number else "")})
+    for r in view.reactions:
+        ev.append({"date": r.onset_on or r.recorded_at.date(), "kind": "reaction",
+                   "text": lang.gettext("Reaction") + f": {lang.gettext(r.kind)}, {lang.gettext(r.severity)}"
+                   + (f" ({lang.gettext(r.drug)})" if r.drug else "")})
+    for f in view.record.fractures:
+        if f.date:
+            ev.append({"date": f.date, "kind": "fracture", "text": lang.gettext("Fracture") + f": {lang.gettext(f.site)}"})
+    for a in view.assessments:
+        ev.append({"date": a["as_of"], "kind": "assessment", "text": lang.gettext("Assessment stored")})
+    ev.sort(key=lambda e: e["date"], reverse=True)
+    return ev
+
+
+def _charts(series: dict[str, list[dict[str, Any]]], lang: Lang) -> list[dict[str, Any]]:
+    labels = {"normal": lang.gettext("Normal"), "low": lang.gettext("Low bone mass"),
+              "osteoporosis": lang.gettext("Osteoporosis"), "beyond_lsc": lang.gettext("beyond the LSC"),
+              "lsc_mark": lang.gettext("> LSC")}
+    out = []
+    for site in ("lumbar_spine", "total_hip", "femoral_neck", "radius_33", "trochanter"):
+        pts = series.get(site)
+        if not pts:
+            continue
+        charts.mark_significant(pts, site)
+        out.append({"site": site, "svg": charts.trend_svg(site, pts, labels={**labels, "title": lang.gettext(site)},
+                                                          fmt_date=lang.date),
+                    "lsc": charts.lsc_percent().get(site),
+                    "has_bmd": sum(1 for p in pts if p.get("bmd_g_cm2")) >= 2})
+    return out
+
+
+def patient_context(request: Request, u: Principal, record_id: str) -> dict[str, Any]:
+    c = acting(request, u)
+    view = sp.show_patient(c, record_id)
+    series = queries.dxa_series(c, record_id)
+    lang = lang_of(request, u)
+    result = assess(view.record, guideline=c.settings.guideline, as_of=c.today()).model_dump(mode="json")
+    open_doses = [it for it in view.schedule if it.kind == "dose" and it.status == "open"]
+    active = [co for co in view.courses if co.status == "active"]
+    return {"view": view, "timeline": _timeline(view, series, lang), "charts": _charts(series, lang),
+            "a": result, "rec": result.get("recommendation") or {}, "open_doses": open_doses, "active": active,
+            "dxa_sites": DXA_SITES, "fracture_sites": FRACTURE_SITES, "lab_names": LAB_NAMES,
+            "reaction_kinds": REACTION_KINDS, "severities": SEVERITIES, "outcomes": REACTION_OUTCOMES,
+            "today": c.today()}
+
+
+@router.get("/patients/{record_id}")
+def patient_page(request: Request, record_id: str, user: Principal | None = Depends(page_user)) -> Response:
+    u = need(user)
+    if u.role == "patient" and u.record_id == record_id:
+        return _redirect("/me")
+    may_see_patient(u, record_id)
+    need(u, *STAFF)
+    return render(request, "patient.html", u, **patient_context(request, u, record_id), errors={}, form=None,
+                  done=request.query_params.get("done"))
+
+
+async def _form(request: Request) -> dict[str, str]:
+    await check_csrf(request)
+    f = await request.form()
+    return {k: str(v) for k, v in f.items()}
+
+
+def _after_form(request: Request, u: Principal, record_id: str, which: str, form: dict[str, str],
+                action: Any) -> Response:
+    lang = lang_of(request, u)
+    try:
+        action()
+    except (InputError, ValidationError) as exc:
+        return render(request, "patient.html", u, status=422, **patient_context(request, u, record_id),
+                      errors={which: field_errors(exc, lang)}, form=form, which=which, done=None)
+    except OsteoCareError as exc:
+        p = problem_of(exc)
+        if p.status == 404:
+            raise
+        return render(request, "patient.html", u, status=p.status, **patient_context(request, u, record_id),
+                      errors={which: {"form": str(exc)}}, form=form, which=which, done=None)
+    return _redirect(f"/patients/{quote(record_id)}?done={which}#{which}")
+
+
+@router.post("/patients/{record_id}/dxa")
+async def post_dxa(request: Request, record_id: str) -> Response:
+    f = await _form(request)
+    u = need(cookie_user(request), *STAFF)
+
+    def act() -> None:
+        sites = []
+        for site in DXA_SITES:
+            t = _float(f.get(f"{site}_t", ""), f"{site}_t")
+            bmd = _float(f.get(f"{site}_bmd", ""), f"{site}_bmd")
+            if t is not None or bmd is not None:
+                sites.append(sf.SiteResult(site=site, t_score=t, bmd_g_cm2=bmd))
+        if not sites:
+            raise InputError("sites", "", "a T-score or BMD for at least one site")
+        exam = sf.DxaExamIn(exam_date=_date(f.get("exam_date", ""), "exam_date"), sites=sites,
+                            manufacturer=f.get("manufacturer") or None)
+        sf.add_dxa_exam(acting(request, u), record_id, exam)
+        if u.role == "doctor" and f.get("assess"):
+            sa.assess_and_store(acting(request, u), record_id)
+
+    return _after_form(request, u, record_id, "dxa", f, act)
+
+
+@router.post("/patients/{record_id}/labs")
+async def post_lab(request: Request, record_id: str) -> Response:
+    f = await _form(request)
+    u = need(cookie_user(request), *STAFF)
+
+    def act() -> None:
+        value = _float(f.get("value", ""), "value", required=True)
+        assert value is not None
+        sf.add_lab(acting(request, u), record_id, name=f.get("name", ""), value=value, unit=f.get("unit", ""),
+                   date=_date(f.get("date", ""), "date"))  # type: ignore[arg-type]
+
+    return _after_form(request, u, record_id, "lab", f, act)
+
+
+@router.post("/patients/{record_id}/fractures")
+async def post_fracture(request: Request, record_id: str) -> Response:
+    f = await _form(request)
+    u = need(cookie_user(request), *STAFF)
+
+    def act() -> None:
+        from ..core.records import Fracture
+
+        fr = Fracture.model_validate({"site": f.get("site", ""), "date": _date(f.get("date", ""), "date"),
+                                      "fragility": bool(f.get("fragility"))})
+        sf.add_fracture(acting(request, u), record_id, fr)
+
+    return _after_form(request, u, record_id, "fracture", f, act)
+
+
+@router.post("/patients/{record_id}/doses")
+async def post_dose(request: Request, record_id: str) -> Response:
+    f = await _form(request)
+    u = need(cookie_user(request), *STAFF)
+
+    def act() -> None:
+        item = _int(f.get("item_id"), "item_id")
+        if item is None:
+            raise InputError("item_id", "", "the appointment of the dose")
+        check_owned(request, record_id, item_id=item)
+        sd.record_dose(acting(request, u), item_id=item, given_on=_date(f.get("given_on", ""), "given_on"),
+                       lot_number=f.get("lot_number") or None, body_site=f.get("body_site") or None,
+                       given_by=u.username, observation_minutes=_int(f.get("observation_minutes"), "observation_minutes"),
+                       observation_notes=qs.clean_text(f.get("observation_notes", ""), "observation_notes",
+                                                       max_len=2000, required=False) or None)
+
+    return _after_form(request, u, record_id, "dose", f, act)
+
+
+def _reaction(request: Request, u: Principal, record_id: str, f: dict[str, str]) -> None:
+    dose_id = _int(f.get("dose_id"), "dose_id")
+    course_id = _int(f.get("course_id"), "course_id")
+    check_owned(request, record_id, dose_id=dose_id, course_id=course_id)
+    sr.record_reaction(acting(request, u), record_id, kind=f.get("kind", ""), severity=f.get("severity", ""),
+                       onset_on=_date(f.get("onset_on", ""), "onset_on", required=False),
+                       outcome=f.get("outcome") or "unknown", dose_id=dose_id, course_id=course_id,
+                       description=qs.clean_text(f.get("description", ""), "description", max_len=2000,
+                                                 required=False) or None,
+                       intolerance=bool(f.get("intolerance")) and u.role in STAFF)
+
+
+@router.post("/patients/{record_id}/reactions")
+async def post_reaction(request: Request, record_id: str) -> Response:
+    f = await _form(request)
+    u = need(cookie_user(request), *STAFF)
+    return _after_form(request, u, record_id, "reaction", f, lambda: _reaction(request, u, record_id, f))
+
+
+@router.post("/patients/{record_id}/assess")
+async def post_assess(request: Request, record_id: str) -> Response:
+    f = await _form(request)
+    u = need(cookie_user(request), "doctor")
+    return _after_form(request, u, record_id, "assessment", f, lambda: sa.assess_and_store(acting(request, u), record_id))
+
+
+@router.get("/worklist")
+def worklist_page(request: Request, user: Principal | None = Depends(page_user)) -> Response:
+    u = need(user, *STAFF)
+    wl = sw.worklist(acting(request, u))
+    overdue = sorted(wl.overdue, key=lambda a: (a.drug != "denosumab", a.severity != "urgent", -a.days_late))
+    injections = [it for it in wl.appointments_today if it.kind == "dose"]
+    return render(request, "worklist.html", u, wl=wl, overdue=overdue, injections=injections)
+
+
+# --- patient portal --------------------------------------------------------------------------------------------
+
+def _how_to_take(drugs: list[str]) -> list[dict[str, Any]]:
+    out = []
+    for d in drugs:
+        try:
+            kf = load(f"drug-{d}")
+        except Exception:
+            continue
+        facts = kf.facts if hasattr(kf, "facts") else {}
+        admin = kf.value("administration") if "administration" in facts else None
+        out.append({"drug": d, "administration": admin, "oral_bisphosphonate": d in ORAL_BISPHOSPHONATES,
+                    "status": kf.fact("administration").status if admin else None})
+    return out
+
+
+def portal_context(request: Request, u: Principal) -> dict[str, Any]:
+    assert u.record_id
+    c = acting(request, u)
+    view = sp.show_patient(c, u.record_id)
+    active = [co for co in view.courses if co.status == "active"]
+    nxt = [it for it in view.schedule if it.status == "open" and it.kind == "dose"]
+    result = assess(view.record, guideline=c.settings.guideline, as_of=c.today()).model_dump(mode="json")
+    lifestyle = ((result.get("recommendation") or {}).get("lifestyle") or {}).get("items", [])
+    return {"view": view, "active": active, "next_doses": nxt[:3], "how": _how_to_take([co.drug for co in active]),
+            "lifestyle": lifestyle, "reaction_kinds": REACTION_KINDS, "severities": SEVERITIES,
+            "questions": qs.mine(c, u), "today": c.today()}
+
+
+@router.get("/me")
+def portal(request: Request, user: Principal | None = Depends(page_user)) -> Response:
+    u = need(user, "patient")
+    return render(request, "me.html", u, **portal_context(request, u), errors={}, form=None,
+                  done=request.query_params.get("done"))
+
+
+@router.post("/me/reactions")
+async def portal_reaction(request: Request) -> Response:
+    f = await _form(request)
+    u = need(cookie_user(request), "patient")
+    assert u.record_id
+    try:
+        _reaction(request, u, u.record_id, f)
+    except (InputError, ValidationError) as exc:
+        return render(request, "me.html", u, status=422, **portal_context(request, u),
+                      errors=field_errors(exc, lang_of(request, u)), form=f, done=None)
+    return _redirect("/me?done=reaction#reaction")
+
+
+@router.get("/me/calendar.ics")
+def portal_calendar(request: Request, user: Principal | None = Depends(page_user)) -> Response:
+    u = need(user, "patient")
+    assert u.record_id
+    data = scal.patient_calendar(acting(request, u), u.record_id)
+    return Response(data, media_type="text/calendar",
+                    headers={"Content-Disposition": 'attachment; filename="osteocare-my-plan.ics"'})
+
+
+# --- questions, public Q&A, doctors' queue ----------------------------------------------------------------------
+
+@router.get("/ask")
+def ask_form(request: Request, user: Principal | None = Depends(page_user)) -> Response:
+    return render(request, "ask.html", user, errors={}, form={})
+
+
+@router.post("/ask")
+async def ask_post(request: Request) -> Response:
+    f = await _form(request)
+    user = cookie_user(request)
+    lang = lang_of(request, user)
+    try:
+        question_allowed(request, client_ip(request))
+        _, token = qs.ask(acting(request, user), topic=f.get("topic", ""), body=f.get("body", ""), asker=user,
+                          name=f.get("name") or None, locale=lang.code)
+    except InputError as exc:
+        return render(request, "ask.html", user, status=422, errors=field_errors(exc, lang), form=f)
+    except HTTPProblem as p:
+        if p.status != 429:
+            raise
+        resp = render(request, "ask.html", user, status=429, form=f,
+                      errors={"form": lang.gettext("You have sent several questions just now. Please wait a few "
+                                                   "minutes before sending another.")})
+        resp.headers.update(p.headers)
+        return resp
+    return _redirect(f"/follow/{token}?new=1")
+
+
+@router.get("/follow/{token}")
+def follow_page(request: Request, token: str, new: int = 0, user: Principal | None = Depends(page_user)) -> Response:
+    q = qs.follow(request.app.state.clinic, token)
+    return render(request, "follow.html", user, q=q, new=bool(new), link=str(request.url).split("?")[0])
+
+
+@router.get("/qa")
+def qa_page(request: Request, q: str = "", page: int = 1, user: Principal | None = Depends(page_user)) -> Response:
+    page = max(1, min(page, 100_000))
+    items, total = qs.search_public(request.app.state.clinic, q[:200], offset=(page - 1) * 20, limit=20)
+    return render(request, "qa.html", user, items=items, total=total, q=q, page=page, pages=max(1, (total + 19) // 20))
+
+
+@router.get("/qa/{question_id}")
+def qa_one(request: Request, question_id: int, user: Principal | None = Depends(page_user)) -> Response:
+    if not 0 < question_id < 2**31:
+        raise HTTPProblem(404, "Not found")
+    return render(request, "qa_one.html", user, item=qs.public_one(request.app.state.clinic, question_id))
+
+
+@router.get("/doctor/questions")
+def doctor_queue(request: Request, status: str = "open", user: Principal | None = Depends(page_user)) -> Response:
+    u = need(user, "doctor")
+    status = status if status in ("open", "answered") else "open"
+    items, total = qs.queue(request.app.state.clinic, status=status, limit=100)
+    return render(request, "doctor_questions.html", u, items=items, total=total, qstatus=status, errors={})
+
+
+@router.post("/doctor/questions/{question_id}/answer")
+async def doctor_answer(request: Request, question_id: int) -> Response:
+    f = await _form(request)
+    u = need(cookie_user(request), "doctor")
+    qs.answer(acting(request, u), question_id, text=f.get("answer", ""), doctor=u)
+    return _redirect("/doctor/questions?status=answered")
+
+
+@router.post("/doctor/questions/{question_id}/publish")
+async def doctor_publish(request: Request, question_id: int) -> Response:
+    f = await _form(request)
+    u = need(cookie_user(request), "doctor")
+    qs.publish(acting(request, u), question_id, topic=f.get("topic") or None, body=f.get("body") or None)
+    return _redirect(f"/qa/{question_id}")
+
+
+# --- admin -----------------------------------------------------------------------------------------------------
+
+@router.get("/admin")
+def admin_page(request: Request, page: int = 1, record_id: str = "",
+               user: Principal | None = Depends(page_user)) -> Response:
+    u = need(user, "admin")
+    page = max(1, min(page, 100_000))
+    entries, total = queries.audit_page(acting(request, u), record_id=record_id or None, offset=(page - 1) * 50, limit=50)
+    users, _ = accounts.list_users(request.app.state.clinic, limit=100)
+    return render(request, "admin.html", u, entries=entries, total=total, page=page, pages=max(1, (total + 49) // 50),
+                  users=users, record_id=record_id, errors={}, form={})
+
+
+@router.post("/admin/users")
+async def admin_add_user(request: Request) -> Response:
+    f = await _form(request)
+    u = need(cookie_user(request), "admin")
+    try:
+        accounts.create_user(acting(request, u), username=f.get("username", ""), password=f.get("password", ""),
+                             role=f.get("role", ""), record_id=f.get("record_id") or None,
+                             display_name=f.get("display_name") or None, locale=f.get("locale") or "en")
+    except OsteoCareError as exc:
+        lang = lang_of(request, u)
+        entries, total = queries.audit_page(acting(request, u), limit=50)
+        users, _ = accounts.list_users(request.app.state.clinic, limit=100)
+        errs = field_errors(exc, lang) if isinstance(exc, InputError) else {"form": str(exc)}
+        return render(request, "admin.html", u, status=422 if isinstance(exc, InputError) else problem_of(exc).status,
+                      entries=entries, total=total, page=1, pages=1, users=users, record_id="", errors=errs, form=f)
+    return _redirect("/admin")
+
+
+def regimen_text(drug: str) -> str:
+    try:
+        return regimen(drug).name  # type: ignore[attr-defined,no-any-return]
+    except Exception:
+        return drug

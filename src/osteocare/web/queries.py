@@ -1,0 +1,102 @@
+"""Thin read helpers of the web layer over the store (what the services do not offer yet): paged patient lists,
+the DXA series per site, the audit log, and an audit entry for reads the services do not audit themselves."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+from sqlalchemy import func, or_, select
+
+from ..services.context import Clinic
+from ..services.errors import NotFound
+from ..store import models as m
+from ..store.audit import audit
+from ..store.records import age_on
+
+
+def patients_page(clinic: Clinic, text: str = "", *, offset: int = 0, limit: int = 50) -> tuple[list[dict[str, Any]], int]:
+    """Patients whose id or name contains ``text``, by family name, with the total count."""
+    from ..services._common import summary
+
+    with clinic.db.read() as s:
+        stmt = select(m.Patient)
+        if text:
+            like = f"%{text.lower()}%"
+            stmt = stmt.where(or_(func.lower(m.Patient.record_id).like(like), func.lower(m.Patient.family_name).like(like),
+                                  func.lower(m.Patient.given_name).like(like)))
+        total = int(s.scalar(select(func.count()).select_from(stmt.subquery())) or 0)
+        rows = s.scalars(stmt.order_by(m.Patient.family_name, m.Patient.given_name, m.Patient.record_id)
+                         .offset(offset).limit(limit))
+        today = clinic.today()
+        return [summary(p, today).model_dump(mode="json") for p in rows], total
+
+
+def audit_read(clinic: Clinic, record_id: str, what: str) -> None:
+    """Audit a read of a patient's record that the service called does not audit itself."""
+    with clinic.db.write() as s:
+        pid = s.scalar(select(m.Patient.id).where(m.Patient.record_id == record_id))
+        if pid is None:
+            raise NotFound("patient", record_id)
+        audit(s, actor=clinic.actor, action="read", entity="patient", entity_id=record_id, patient_id=pid,
+              detail={"what": what})
+
+
+def patient_exists(clinic: Clinic, record_id: str) -> bool:
+    with clinic.db.read() as s:
+        return s.scalar(select(m.Patient.id).where(m.Patient.record_id == record_id)) is not None
+
+
+def dxa_series(clinic: Clinic, record_id: str) -> dict[str, list[dict[str, Any]]]:
+    """Per site, the exams in date order: date, T-score, BMD (g/cm2)."""
+    with clinic.db.read() as s:
+        pid = s.scalar(select(m.Patient.id).where(m.Patient.record_id == record_id))
+        if pid is None:
+            raise NotFound("patient", record_id)
+        rows = s.execute(select(m.DxaExam.exam_date, m.DxaExam.manufacturer, m.DxaSite.site, m.DxaSite.t_score,
+                                m.DxaSite.bmd_g_cm2)
+                         .join(m.DxaSite, m.DxaSite.exam_id == m.DxaExam.id)
+                         .where(m.DxaExam.patient_id == pid).order_by(m.DxaExam.exam_date, m.DxaExam.id)).all()
+    out: dict[str, list[dict[str, Any]]] = {}
+    for d, manu, site, t, bmd in rows:
+        if d is None:
+            continue
+        out.setdefault(site, []).append({"date": d, "t_score": t, "bmd_g_cm2": bmd, "manufacturer": manu})
+    return out
+
+
+def fractures_of(clinic: Clinic, record_id: str) -> list[dict[str, Any]]:
+    with clinic.db.read() as s:
+        pid = s.scalar(select(m.Patient.id).where(m.Patient.record_id == record_id))
+        if pid is None:
+            raise NotFound("patient", record_id)
+        rows = s.scalars(select(m.Fracture).where(m.Fracture.patient_id == pid))
+        return [{c: getattr(f, c) for c in ("site", "date")} for f in rows]
+
+
+def audit_page(clinic: Clinic, *, record_id: str | None = None, actor: str | None = None, offset: int = 0,
+               limit: int = 50) -> tuple[list[dict[str, Any]], int]:
+    with clinic.db.read() as s:
+        stmt = select(m.AuditEntry, m.Patient.record_id).outerjoin(m.Patient, m.Patient.id == m.AuditEntry.patient_id)
+        if record_id:
+            stmt = stmt.where(m.Patient.record_id == record_id)
+        if actor:
+            stmt = stmt.where(m.AuditEntry.actor == actor)
+        total = int(s.scalar(select(func.count()).select_from(stmt.subquery())) or 0)
+        rows = s.execute(stmt.order_by(m.AuditEntry.id.desc()).offset(offset).limit(limit)).all()
+        items = []
+        for a, rid in rows:
+            detail: Any = a.detail
+            if detail:
+                try:
+                    detail = json.loads(detail)
+                except ValueError:
+                    pass
+            items.append({"id": a.id, "at": a.at, "actor": a.actor, "action": a.action, "entity": a.entity,
+                          "entity_id": a.entity_id, "record_id": rid, "detail": detail})
+        return items, total
+
+
+def patient_age(birth: dt.date | None, today: dt.date) -> int | None:
+    return age_on(birth, today) if birth else None
