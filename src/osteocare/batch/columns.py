@@ -175,8 +175,11 @@ def read_columns(batch: pa.RecordBatch | pa.Table) -> Columns:
              ("alcohol", ALCOHOL, alc_codes, "none"))
     for name, allowed, codes, default in specs:
         idx, missing, bad = _category(_column(batch, name), n, allowed)
-        cols.flag(bad, lambda i, name=name, allowed=allowed:
-                  f"{name}: {raw(name, i)!r} is not allowed; expected one of {', '.join(allowed)}")
+
+        def not_allowed(i: int, name: str = name, allowed: tuple[str, ...] = allowed) -> str:
+            return f"{name}: {raw(name, i)!r} is not allowed; expected one of {', '.join(allowed)}"
+
+        cols.flag(bad, not_allowed)
         code_of = np.array([codes[k] for k in allowed], dtype=np.int64)
         arr = np.where(idx >= 0, code_of[np.clip(idx, 0, None)], codes[default])
         setattr(cols, {"ethnicity": "ethrisk", "smoking": "smoke_cat", "alcohol": "alcohol_cat6"}[name], arr)
@@ -190,7 +193,11 @@ def read_columns(batch: pa.RecordBatch | pa.Table) -> Columns:
     for f in FLAGS:
         v = numeric(f, None)
         one = v == 1
-        cols.flag(~(one | (v == 0) | np.isnan(v)), lambda i, f=f, v=v: f"{f}: {v[i]:g} is not allowed; expected 0 or 1")
+
+        def not_01(i: int, f: str = f, v: FloatArray = v) -> str:
+            return f"{f}: {v[i]:g} is not allowed; expected 0 or 1"
+
+        cols.flag(~(one | (v == 0) | np.isnan(v)), not_01)
         cols.flags[flag_map[f]] = one.astype(np.float64)
 
     for name, lim in OPTIONAL_FLOAT.items():

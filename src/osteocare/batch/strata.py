@@ -82,7 +82,7 @@ def _walk(cond: Any, kf: KnowledgeFile, out: Reads, seen_defs: frozenset[str] = 
     if not isinstance(cond, dict):
         raise KnowledgeError(f"{kf.id}: a condition must be a mapping, got {cond!r}")
     if "all" in cond or "any" in cond:
-        for c in cond.get("all", cond.get("any")):
+        for c in cond["all"] if "all" in cond else cond["any"]:
             _walk(c, kf, out, seen_defs)
     elif "not" in cond:
         _walk(cond["not"], kf, out, seen_defs)
@@ -185,7 +185,8 @@ class RowFacts:
 
     def flag(self, name: str) -> BoolArray:
         flag_map = qfracture.input_codes()[3]
-        return self.c.flags[flag_map[name]] == 1
+        out: BoolArray = self.c.flags[flag_map[name]] == 1
+        return out
 
     def gc_dose(self) -> FloatArray:
         d = self.c.optional["glucocorticoid_mg_per_day"]
