@@ -512,8 +512,8 @@ async def ask_post(request: Request) -> Response:
         if p.status != 429:
             raise
         resp = render(request, "ask.html", user, status=429, form=f,
-                      errors={"form": lang.gettext("You have sent several questions just now. Please wait a few "
-                                                   "minutes before sending another.")})
+                      errors={"form": lang.gettext(
+                          "You have sent several questions just now. Please wait a few minutes before sending another.")})
         resp.headers.update(p.headers)
         return resp
     return _redirect(f"/follow/{token}?new=1")

@@ -1,0 +1,264 @@
+"""Vietnamese catalogue source: ``python -m osteocare.web.translations.vi_source`` writes vi/LC_MESSAGES/messages.po
+(and the compiled .mo). Message ids are the English strings of the templates and of the knowledge files."""
+
+from __future__ import annotations
+
+VI: dict[str, str] = {
+    "{value} is not allowed: expected {allowed}": "Giá trị {value} không hợp lệ: cần {allowed}",
+    "{value} is not allowed: {message}": "Giá trị {value} không hợp lệ: {message}",
+    "Too many failed sign-ins. Try again in {n} seconds.": "Đăng nhập sai quá nhiều lần. Hãy thử lại sau {n} giây.",
+    "Wrong username or password.": "Sai tên đăng nhập hoặc mật khẩu.",
+    "DXA": "DXA",
+    "Started {drug}": "Bắt đầu {drug}",
+    "Stopped {drug}": "Ngừng {drug}",
+    "Dose of {drug} given": "Đã dùng một liều {drug}",
+    "Reaction": "Phản ứng",
+    "Fracture": "Gãy xương",
+    "Assessment stored": "Đã lưu đánh giá",
+    "Normal": "Bình thường",
+    "Low bone mass": "Thiếu xương",
+    "Osteoporosis": "Loãng xương",
+    "beyond the LSC": "vượt quá LSC",
+    "> LSC": "> LSC",
+    "You have sent several questions just now. Please wait a few minutes before sending another.":
+        "Bạn vừa gửi nhiều câu hỏi. Vui lòng đợi vài phút trước khi gửi câu hỏi khác.",
+    "Admin": "Quản trị",
+    "Accounts": "Tài khoản",
+    "Username": "Tên đăng nhập",
+    "Role": "Vai trò",
+    "Record": "Hồ sơ",
+    "Password": "Mật khẩu",
+    "Patient record (patient accounts)": "Hồ sơ bệnh nhân (tài khoản bệnh nhân)",
+    "Language": "Ngôn ngữ",
+    "Create account": "Tạo tài khoản",
+    "Audit log": "Nhật ký truy cập",
+    "Patient record": "Hồ sơ bệnh nhân",
+    "Filter": "Lọc",
+    "When": "Thời điểm",
+    "Who": "Ai",
+    "Action": "Hành động",
+    "What": "Nội dung",
+    "Ask a doctor": "Hỏi bác sĩ",
+    "Questions about osteoporosis and other bone, joint and muscle diseases. A doctor of the clinic answers; answers "
+    "may be published without your name. In an emergency, call your local emergency number.":
+        "Câu hỏi về loãng xương và các bệnh xương, khớp, cơ khác. Bác sĩ của phòng khám sẽ trả lời; câu trả lời có thể "
+        "được đăng công khai nhưng không kèm tên bạn. Trường hợp cấp cứu, hãy gọi số cấp cứu tại địa phương.",
+    "Your name (optional, never published)": "Tên của bạn (không bắt buộc, không bao giờ được đăng)",
+    "Topic": "Chủ đề",
+    "Your question": "Câu hỏi của bạn",
+    "Send question": "Gửi câu hỏi",
+    "Patients": "Bệnh nhân",
+    "Worklist": "Danh sách công việc",
+    "Questions": "Câu hỏi",
+    "My plan": "Kế hoạch của tôi",
+    "Questions and answers": "Hỏi đáp",
+    "Sign out": "Đăng xuất",
+    "Sign in": "Đăng nhập",
+    "Decision support only: not a substitute for clinical judgement.":
+        "Chỉ hỗ trợ quyết định: không thay thế đánh giá lâm sàng của bác sĩ.",
+    "Questions from patients and readers": "Câu hỏi từ bệnh nhân và bạn đọc",
+    "Unanswered": "Chưa trả lời",
+    "Answered": "Đã trả lời",
+    "{n} questions": "{n} câu hỏi",
+    "Answer": "Trả lời",
+    "Send answer": "Gửi câu trả lời",
+    "Published": "Đã đăng",
+    "Before publishing, remove anything that could identify the person. Names are never published; e-mail addresses "
+    "and phone numbers are removed automatically.":
+        "Trước khi đăng, hãy xóa mọi thông tin có thể nhận diện người hỏi. Tên không bao giờ được đăng; địa chỉ "
+        "e-mail và số điện thoại được tự động xóa.",
+    "Public topic": "Chủ đề công khai",
+    "Public question": "Câu hỏi công khai",
+    "Publish anonymised": "Đăng ẩn danh",
+    "No questions.": "Không có câu hỏi.",
+    "Home": "Trang chủ",
+    "Your question was sent. Keep this link to read the answer:": "Câu hỏi đã được gửi. Hãy lưu đường dẫn này để đọc câu trả lời:",
+    "Not answered yet.": "Chưa có câu trả lời.",
+    "Osteoporosis care: assessment, treatment plans, doses and questions answered by doctors.":
+        "Chăm sóc loãng xương: đánh giá, kế hoạch điều trị, các liều thuốc và câu hỏi được bác sĩ trả lời.",
+    "Thank you. Your care team will see your report.": "Cảm ơn bạn. Nhóm điều trị sẽ xem báo cáo của bạn.",
+    "My medicines": "Thuốc của tôi",
+    "since {date}": "từ {date}",
+    "No medicine for your bones at the moment.": "Hiện bạn chưa dùng thuốc điều trị xương.",
+    "My next dose": "Liều tiếp theo của tôi",
+    "No dose is due.": "Chưa đến hạn liều nào.",
+    "Download my calendar": "Tải lịch của tôi",
+    "How to take {drug}": "Cách dùng {drug}",
+    "Take it first thing in the morning, before you eat or drink anything.":
+        "Uống ngay khi thức dậy buổi sáng, trước khi ăn hoặc uống bất cứ thứ gì.",
+    "Swallow it with a full glass of plain water only: not coffee, tea, juice, milk or mineral water.":
+        "Nuốt thuốc với một cốc đầy nước lọc: không dùng cà phê, trà, nước trái cây, sữa hay nước khoáng.",
+    "Stay sitting or standing upright afterwards: do not lie down.": "Sau đó hãy ngồi hoặc đứng thẳng: không nằm xuống.",
+    "Wait before your first food, drink or other medicines of the day (the exact time is below).":
+        "Chờ một khoảng thời gian trước bữa ăn, đồ uống hoặc thuốc khác đầu tiên trong ngày (thời gian cụ thể ở dưới).",
+    "Never take it at bedtime.": "Không bao giờ uống trước khi đi ngủ.",
+    "From the drug's label": "Theo tờ hướng dẫn của thuốc",
+    "Calcium, vitamin D, exercise and falls": "Canxi, vitamin D, vận động và phòng ngã",
+    "Report a reaction": "Báo cáo phản ứng",
+    "Medicine": "Thuốc",
+    "What happened": "Điều gì đã xảy ra",
+    "How bad": "Mức độ",
+    "Since when": "Từ khi nào",
+    "Tell us more": "Mô tả thêm",
+    "Send report": "Gửi báo cáo",
+    "My questions": "Câu hỏi của tôi",
+    "waiting for an answer": "đang chờ trả lời",
+    "{n} years": "{n} tuổi",
+    "Saved.": "Đã lưu.",
+    "Current assessment": "Đánh giá hiện tại",
+    "WHO category": "Phân loại WHO",
+    "not applicable": "không áp dụng",
+    "Store this assessment": "Lưu đánh giá này",
+    "Recommendation": "Khuyến nghị",
+    "Contraindications and drugs not offered": "Chống chỉ định và các thuốc không được đề xuất",
+    "Printable summary": "Bản tóm tắt để in",
+    "Treatment course": "Đợt điều trị",
+    "stopped {date}": "ngừng {date}",
+    "{n} doses given": "đã dùng {n} liều",
+    "Next dose due": "Liều tiếp theo đến hạn",
+    "No treatment course.": "Chưa có đợt điều trị.",
+    "Bone density over time": "Mật độ xương theo thời gian",
+    "T-score by site against the WHO bands; a large marker shows a BMD change from the previous exam at least as "
+    "large as the least significant change (ISCD minimum acceptable LSC for the site, until the facility enters its "
+    "own).":
+        "Chỉ số T theo vị trí so với các ngưỡng WHO; điểm đánh dấu lớn cho thấy thay đổi BMD so với lần đo trước ít "
+        "nhất bằng thay đổi có ý nghĩa tối thiểu (LSC tối thiểu chấp nhận được của ISCD cho vị trí đó, cho đến khi cơ "
+        "sở nhập LSC của mình).",
+    "no BMD values to compare": "không có giá trị BMD để so sánh",
+    "No DXA exam recorded.": "Chưa có kết quả đo DXA.",
+    "Timeline": "Dòng thời gian",
+    "DXA exam": "Đo DXA",
+    "Exam date": "Ngày đo",
+    "Manufacturer": "Hãng máy",
+    "T-score": "Chỉ số T",
+    "BMD (g/cm²)": "BMD (g/cm²)",
+    "Store a new assessment": "Lưu một đánh giá mới",
+    "Save DXA exam": "Lưu kết quả DXA",
+    "Lab result": "Kết quả xét nghiệm",
+    "Test": "Xét nghiệm",
+    "Value": "Giá trị",
+    "Unit": "Đơn vị",
+    "Date": "Ngày",
+    "Save lab result": "Lưu kết quả xét nghiệm",
+    "Site": "Vị trí",
+    "Fragility fracture": "Gãy xương do giòn xương",
+    "Save fracture": "Lưu gãy xương",
+    "Dose given": "Liều đã dùng",
+    "Appointment": "Lịch hẹn",
+    "due {date}": "hạn {date}",
+    "No open dose": "Không có liều đang chờ",
+    "Given on": "Ngày dùng",
+    "Lot number": "Số lô",
+    "Body site": "Vị trí tiêm/truyền",
+    "Observation (minutes)": "Theo dõi (phút)",
+    "Observation notes": "Ghi chú theo dõi",
+    "Save dose": "Lưu liều",
+    "After dose": "Sau liều",
+    "Or course": "Hoặc đợt điều trị",
+    "Kind": "Loại",
+    "Severity": "Mức độ",
+    "Onset": "Khởi phát",
+    "Outcome": "Diễn biến",
+    "Description": "Mô tả",
+    "Record as an intolerance": "Ghi nhận là không dung nạp",
+    "Save reaction": "Lưu phản ứng",
+    "Search by name or id": "Tìm theo tên hoặc mã",
+    "Search": "Tìm kiếm",
+    "{n} patients": "{n} bệnh nhân",
+    "Name": "Họ tên",
+    "Sex": "Giới",
+    "Age": "Tuổi",
+    "{n} answers": "{n} câu trả lời",
+    "No answer matches.": "Không có câu trả lời phù hợp.",
+    "All questions and answers": "Tất cả hỏi đáp",
+    "Today's injection and infusion appointments": "Lịch tiêm và truyền hôm nay",
+    "Time": "Giờ",
+    "Patient": "Bệnh nhân",
+    "Drug": "Thuốc",
+    "Place": "Địa điểm",
+    "None today.": "Hôm nay không có.",
+    "Overdue": "Quá hạn",
+    "late denosumab first": "denosumab trễ hạn được xếp trước",
+    "Due": "Hạn",
+    "Days late": "Số ngày trễ",
+    "Nothing overdue.": "Không có gì quá hạn.",
+    "Due today and this week": "Đến hạn hôm nay và trong tuần",
+    "Nothing due.": "Không có gì đến hạn.",
+    # vocabulary shown from data (ids)
+    "doctor": "bác sĩ", "nurse": "điều dưỡng", "patient": "bệnh nhân", "admin": "quản trị viên",
+    "female": "nữ", "male": "nam",
+    "femoral_neck": "cổ xương đùi", "total_hip": "toàn bộ khớp háng", "lumbar_spine": "cột sống thắt lưng",
+    "radius_33": "xương quay 33%", "trochanter": "mấu chuyển",
+    "hip": "khớp háng", "vertebra": "đốt sống", "wrist": "cổ tay", "humerus": "xương cánh tay", "pelvis": "xương chậu",
+    "rib": "xương sườn", "ankle": "cổ chân", "tibia_fibula": "xương chày/mác", "femur_other": "xương đùi (khác)",
+    "clavicle": "xương đòn", "other": "khác",
+    "normal": "bình thường", "low_bone_mass": "thiếu xương", "osteoporosis": "loãng xương",
+    "severe_osteoporosis": "loãng xương nặng",
+    "verified": "đã xác minh", "secondary": "nguồn thứ cấp", "unverified": "chưa xác minh", "convention": "quy ước",
+    "active": "đang dùng", "stopped": "đã ngừng", "completed": "đã hoàn thành",
+    "first_line": "lựa chọn đầu tay", "alternative": "lựa chọn thay thế",
+    "must_not": "chống chỉ định", "caution": "thận trọng", "fix_first": "cần xử trí trước",
+    "dose": "liều thuốc", "dxa": "đo DXA", "lab": "xét nghiệm", "review": "tái khám",
+    "creatinine": "creatinin", "calcium": "canxi", "vitamin_d_25oh": "25(OH) vitamin D", "phosphate": "phosphat",
+    "magnesium": "magie", "albumin": "albumin", "vitamin_d": "vitamin D", "exercise": "vận động", "falls": "phòng ngã",
+    "supplements": "thực phẩm bổ sung",
+    "alendronate": "alendronat", "risedronate": "risedronat", "ibandronate": "ibandronat",
+    "zoledronic_acid": "acid zoledronic", "denosumab": "denosumab", "teriparatide": "teriparatid",
+    "abaloparatide": "abaloparatid", "romosozumab": "romosozumab", "raloxifene": "raloxifen",
+    "calcitriol": "calcitriol",
+    "fever": "sốt", "muscle_aches": "đau cơ", "joint_pain": "đau khớp", "acute_phase_reaction": "phản ứng pha cấp",
+    "allergy": "dị ứng", "injection_site_reaction": "phản ứng tại chỗ tiêm", "digestive_irritation": "kích ứng tiêu hóa",
+    "hypocalcaemia": "hạ canxi máu", "headache": "đau đầu", "orthostatic_hypotension": "hạ huyết áp tư thế",
+    "mild": "nhẹ", "moderate": "vừa", "severe": "nặng",
+    "ongoing": "đang tiếp diễn", "resolving": "đang đỡ", "resolved": "đã hết", "resolved_with_sequelae": "hết nhưng có di chứng",
+    "unknown": "chưa rõ",
+    "read": "đọc", "create": "tạo", "update": "cập nhật", "delete": "xóa", "export": "xuất",
+    "Forbidden": "Không được phép", "Not found": "Không tìm thấy", "CSRF check failed": "Kiểm tra CSRF thất bại",
+    "Invalid input": "Dữ liệu không hợp lệ", "Not signed in": "Chưa đăng nhập", "Conflict": "Xung đột",
+    "Too many questions": "Quá nhiều câu hỏi", "Too many failed sign-ins": "Đăng nhập sai quá nhiều lần",
+    "Cannot do this": "Không thể thực hiện", "Override required": "Cần lý do vượt chống chỉ định",
+    "No such language": "Không có ngôn ngữ này", "Not Found": "Không tìm thấy", "Method Not Allowed": "Phương thức không được phép",
+    # knowledge text: how to take the oral bisphosphonates (drug files, 'administration')
+    "On rising, on an empty stomach, with a full glass (180-240 mL) of plain water only; at least 30 min before the "
+    "first food, drink or other medicine of the day; swallow whole, do not chew or suck; stay fully upright (sitting "
+    "or standing) for at least 30 min and until after the first food of the day; never at bedtime.":
+        "Khi mới thức dậy, lúc bụng đói, chỉ với một cốc đầy (180-240 mL) nước lọc; ít nhất 30 phút trước bữa ăn, đồ "
+        "uống hoặc thuốc khác đầu tiên trong ngày; nuốt nguyên viên, không nhai hoặc ngậm; giữ người thẳng (ngồi hoặc "
+        "đứng) ít nhất 30 phút và cho đến sau bữa ăn đầu tiên trong ngày; không bao giờ uống trước khi đi ngủ.",
+    "Immediate release: at least 30 min before the first food or drink of the day, with 180-240 mL plain water (not "
+    "coffee, juice or mineral water); do not lie down for 30 min; swallow whole; separate from calcium, antacids, "
+    "vitamins and iron by at least 30 min. Delayed release: immediately after breakfast with at least 120 mL plain "
+    "water; upright for 30 min.":
+        "Dạng giải phóng ngay: ít nhất 30 phút trước bữa ăn hoặc đồ uống đầu tiên trong ngày, với 180-240 mL nước lọc "
+        "(không dùng cà phê, nước trái cây hay nước khoáng); không nằm xuống trong 30 phút; nuốt nguyên viên; uống "
+        "cách canxi, thuốc kháng acid, vitamin và sắt ít nhất 30 phút. Dạng giải phóng chậm: ngay sau bữa sáng với ít "
+        "nhất 120 mL nước lọc; giữ người thẳng trong 30 phút.",
+    "Oral: at least 60 min before the first food or drink (other than plain water) and before any oral medicine or "
+    "supplement (calcium, antacids, vitamins); 180-240 mL plain water; stay upright and do not lie down for 60 min; "
+    "swallow whole.":
+        "Đường uống: ít nhất 60 phút trước bữa ăn hoặc đồ uống đầu tiên (trừ nước lọc) và trước mọi thuốc uống hoặc "
+        "thực phẩm bổ sung (canxi, thuốc kháng acid, vitamin); 180-240 mL nước lọc; giữ người thẳng và không nằm "
+        "xuống trong 60 phút; nuốt nguyên viên.",
+}
+
+
+def write() -> None:
+    from pathlib import Path
+
+    from babel.messages.catalog import Catalog
+    from babel.messages.mofile import write_mo
+    from babel.messages.pofile import write_po
+
+    cat = Catalog(locale="vi", project="OsteoCare", charset="utf-8")
+    for k, v in VI.items():
+        cat.add(k, v)
+    d = Path(__file__).parent / "vi" / "LC_MESSAGES"
+    d.mkdir(parents=True, exist_ok=True)
+    with (d / "messages.po").open("wb") as f:
+        write_po(f, cat, width=0, omit_header=False)
+    with (d / "messages.mo").open("wb") as f:
+        write_mo(f, cat)
+
+
+if __name__ == "__main__":
+    write()
