@@ -35,8 +35,15 @@ class HTTPProblem(Exception):
         out: dict[str, Any] = {"type": "about:blank", "title": self.title, "status": self.status,
                                "detail": self.detail or self.title, "instance": instance}
         if self.errors:
-            out["errors"] = jsonable_encoder(self.errors, custom_encoder={object: repr})
+            out["errors"] = [{k: _jsonable(v) for k, v in e.items()} for e in self.errors]
         return out
+
+
+def _jsonable(value: Any) -> Any:
+    try:
+        return jsonable_encoder(value)
+    except Exception:
+        return repr(value)[:200]
 
 
 def unauthorized(detail: str = "sign in first") -> HTTPProblem:

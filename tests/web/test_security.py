@@ -1,0 +1,110 @@
+"""Security: script payloads render inert, forms need their CSRF token, failed logins are slowed then refused,
+questions are rate-limited, and every error is a clear JSON problem."""
+
+from __future__ import annotations
+
+import time
+
+from fastapi.testclient import TestClient
+
+from osteocare.web.app import WebOptions, create_app
+
+from .conftest import PASSWORD, USERS, browser_for, csrf_of
+
+PAYLOADS = ['<script>alert("x")</script>', '<img src=x onerror="alert(1)">', '"><svg onload=alert(1)>',
+            "<a href=\"javascript:alert(1)\">click</a>"]
+
+
+def test_script_payloads_in_questions_render_inert(app, tokens) -> None:  # type: ignore[no-untyped-def]
+    reader = browser_for(app, None)
+    token = csrf_of(reader.get("/ask").text)
+    body = "Is it safe? " + " ".join(PAYLOADS)
+    r = reader.post("/ask", data={"csrf_token": token, "topic": "XSS " + PAYLOADS[0], "body": body, "name": PAYLOADS[1]})
+    assert r.status_code == 303
+    follow = reader.get(r.headers["location"]).text
+    doctor = browser_for(app, "doctor")
+    queue = doctor.get("/doctor/questions").text
+    for html in (follow, queue):
+        assert "<script>alert" not in html and "onerror=" not in html and "<svg onload" not in html
+        assert "javascript:alert" not in html
+    qid = int(queue.split('id="q')[-1].split('"')[0])
+    t = csrf_of(queue)
+    doctor.post(f"/doctor/questions/{qid}/answer", data={"csrf_token": t, "answer": "No <script>alert(2)</script> worries"})
+    doctor.post(f"/doctor/questions/{qid}/publish", data={"csrf_token": t})
+    page = reader.get(f"/qa/{qid}").text
+    assert "<script>alert" not in page and "onerror" not in page
+    assert "Content-Security-Policy" in reader.get("/qa").headers
+
+
+def test_a_form_without_its_csrf_token_is_refused(app, records) -> None:  # type: ignore[no-untyped-def]
+    b = browser_for(app, "doctor")
+    url = f"/patients/{records['patient']}/labs"
+    data = {"name": "calcium", "value": "2.3", "unit": "mmol/L", "date": "2026-01-01"}
+    assert b.post(url, data=data).status_code == 403
+    assert b.post(url, data={**data, "csrf_token": "forged"}).status_code == 403
+    other = browser_for(app, "nurse")  # a valid token of another session does not work either
+    assert b.post(url, data={**data, "csrf_token": csrf_of(other.get("/worklist").text)}).status_code == 403
+    assert b.post(url, data={**data, "csrf_token": csrf_of(b.get("/worklist").text)}).status_code == 303
+    anon = TestClient(app, follow_redirects=False)
+    assert anon.post("/login", data={"username": USERS["doctor"], "password": PASSWORD}).status_code == 403
+    assert anon.post("/ask", data={"topic": "t", "body": "b"}).status_code == 403
+
+
+def test_repeated_failed_logins_are_slowed_then_refused(clinic_setup) -> None:  # type: ignore[no-untyped-def]
+    clinic, _ = clinic_setup
+    app = create_app(clinic.settings, clinic=clinic, options=WebOptions(login_failures=3, login_delay_s=0.2))
+    c = TestClient(app)
+    times = []
+    for _ in range(3):
+        t0 = time.perf_counter()
+        r = c.post("/api/v1/auth/token", json={"username": USERS["nurse"], "password": "wrong password"})
+        times.append(time.perf_counter() - t0)
+        assert r.status_code == 401
+    assert times[-1] >= 0.55  # the third failure waits 3 x 0.2 s
+    r = c.post("/api/v1/auth/token", json={"username": USERS["nurse"], "password": PASSWORD})
+    assert r.status_code == 429 and int(r.headers["Retry-After"]) > 0  # even the right password, for a while
+    assert r.json()["title"] == "Too many failed sign-ins"
+    ok = c.post("/api/v1/auth/token", json={"username": USERS["doctor"], "password": PASSWORD})
+    assert ok.status_code == 200  # another account is not locked out
+    page = TestClient(app)
+    r = page.post("/login", data={"username": USERS["nurse"], "password": PASSWORD, "csrf_token": csrf_of(page.get("/login").text)})
+    assert r.status_code == 429
+
+
+def test_questions_are_rate_limited(clinic_setup) -> None:  # type: ignore[no-untyped-def]
+    clinic, _ = clinic_setup
+    app = create_app(clinic.settings, clinic=clinic, options=WebOptions(questions_per_window=2))
+    c = TestClient(app)
+    codes = [c.post("/api/v1/questions", json={"topic": "t", "body": f"question {i}"}).status_code for i in range(3)]
+    assert codes == [201, 201, 429]
+
+
+def test_errors_are_problems_naming_field_value_and_allowed(api, tokens, records) -> None:  # type: ignore[no-untyped-def]
+    h = tokens["doctor"]
+    r = api.post(f"/api/v1/patients/{records['patient']}/labs", headers=h,
+                 json={"name": "creatinine", "value": -5, "unit": "umol/L", "date": "2026-01-01"})
+    assert r.status_code == 422 and r.headers["content-type"].startswith("application/problem+json")
+    err = r.json()["errors"][0]
+    assert err["field"] == "value" and err["value"] == -5 and err["allowed"]
+    r = api.get("/api/v1/patients", headers=h, params={"limit": 1000})
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "limit" and r.json()["errors"][0]["value"] == "1000"
+    r = api.get("/api/v1/patients/NOPE", headers=h)
+    assert r.status_code == 404 and "NOPE" in r.json()["detail"]
+    r = api.post(f"/api/v1/patients/{records['patient']}/dxa", headers=h, json={"exam_date": "yesterday", "sites": []})
+    fields = {e["field"] for e in r.json()["errors"]}
+    assert r.status_code == 422 and {"exam_date", "sites"} <= fields
+
+
+def test_form_validation_messages_are_shown_by_field(app, records) -> None:  # type: ignore[no-untyped-def]
+    b = browser_for(app, "nurse")
+    url = f"/patients/{records['patient']}"
+    t = csrf_of(b.get(url).text)
+    r = b.post(url + "/labs", data={"csrf_token": t, "name": "calcium", "value": "abc", "unit": "mmol/L", "date": "2026-01-01"})
+    assert r.status_code == 422 and 'data-field="value"' in r.text
+    r = b.post(url + "/dxa", data={"csrf_token": t, "exam_date": "2026-01-01", "total_hip_t": "-19"})
+    assert r.status_code == 422 and "field-error" in r.text
+
+
+def test_lists_are_paged(api, tokens) -> None:  # type: ignore[no-untyped-def]
+    r = api.get("/api/v1/patients", headers=tokens["doctor"], params={"limit": 10, "offset": 5}).json()
+    assert r["limit"] == 10 and r["offset"] == 5 and len(r["items"]) == 10 and r["total"] >= 25
