@@ -68,7 +68,10 @@ def _parquet_batches(path: Path, chunk_rows: int) -> Iterator[pa.RecordBatch]:
         pf = pq.ParquetFile(path)
     except (pa.ArrowInvalid, OSError) as exc:
         raise InputError(str(path), "unreadable Parquet", f"a Parquet file ({exc})") from None
-    yield from pf.iter_batches(batch_size=chunk_rows)
+    # One reader per row group: a single iter_batches over the whole file keeps buffers alive as it goes
+    # (memory grew ~4 MB per chunk with pyarrow 26), which would make memory grow with the file.
+    for group in range(pf.metadata.num_row_groups):
+        yield from pf.iter_batches(batch_size=chunk_rows, row_groups=[group])
 
 
 def read_batches(path: Path, chunk_rows: int = DEFAULT_CHUNK_ROWS) -> Iterator[pa.RecordBatch]:
