@@ -29,7 +29,9 @@ def build_clinic(db_path: Path, patients: int = 25) -> tuple[Clinic, dict[str, s
     with clinic.db.read() as s:
         # a patient on a clinic-given course (denosumab or zoledronic acid) with an open dose, and any other
         rows = s.execute(select(m.Patient.record_id, m.TreatmentCourse.drug).join(m.TreatmentCourse)
-                         .where(m.TreatmentCourse.status == "active").order_by(m.Patient.record_id)).all()
+                         .join(m.ScheduleItem, m.ScheduleItem.course_id == m.TreatmentCourse.id)
+                         .where(m.TreatmentCourse.status == "active", m.ScheduleItem.kind == "dose",
+                                m.ScheduleItem.status == "open").order_by(m.Patient.record_id)).all()
     clinic_drug = next(r for r, d in rows if d in ("zoledronic_acid", "denosumab"))
     oral = next((r for r, d in rows if d in ("alendronate", "risedronate", "ibandronate") and r != clinic_drug), None)
     other = oral or next(r for r, _ in rows if r != clinic_drug)

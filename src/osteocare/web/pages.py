@@ -315,8 +315,11 @@ def _after_form(request: Request, u: Principal, record_id: str, which: str, form
     try:
         action()
     except (InputError, ValidationError) as exc:
+        errs = field_errors(exc, lang)
+        shown = set(form) | {"t_score", "bmd_g_cm2", "sites"}
+        errs = {(k if k in shown else "form"): (v if k in shown else f"{k}: {v}") for k, v in errs.items()}
         return render(request, "patient.html", u, status=422, **patient_context(request, u, record_id),
-                      errors={which: field_errors(exc, lang)}, form=form, which=which, done=None)
+                      errors={which: errs}, form=form, which=which, done=None)
     except OsteoCareError as exc:
         p = problem_of(exc)
         if p.status == 404:

@@ -1,0 +1,194 @@
+"""End to end in a real headless Chromium (Debian's, driven by Playwright) against a server on a free port.
+
+Skips with a reason when /usr/bin/chromium is missing, except on CI (CI=true), where that is a failure.
+Writes the screenshots of docs/screenshots/.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from .conftest import PASSWORD, USERS
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+
+if not Path(CHROMIUM).exists():
+    if os.environ.get("CI") == "true":
+        raise RuntimeError(f"{CHROMIUM} is missing on CI: install Debian's chromium (apt-get install -y chromium)")
+    pytest.skip(f"{CHROMIUM} not installed (apt-get install -y chromium); end-to-end browser tests skipped",
+                allow_module_level=True)
+
+from playwright.sync_api import Browser, Page, expect, sync_playwright  # noqa: E402
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[str, str]]]:
+    port = _free_port()
+    db = tmp_path_factory.mktemp("e2e") / "clinic.sqlite3"
+    proc = subprocess.Popen([sys.executable, str(Path(__file__).with_name("serve_for_tests.py")), str(db), str(port)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    assert proc.stdout is not None
+    deadline = time.time() + 60
+    line = ""
+    while time.time() < deadline:
+        line = proc.stdout.readline()
+        if line.startswith("READY") or proc.poll() is not None:
+            break
+    if not line.startswith("READY"):
+        proc.kill()
+        raise RuntimeError(f"the test server did not start: {line}{proc.stdout.read() if proc.stdout else ''}")
+    _, p1, p2 = line.split()
+    try:
+        yield f"http://127.0.0.1:{port}", {"patient": p1, "patient2": p2}
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield b
+        b.close()
+
+
+def _login(browser: Browser, base: str, role: str, locale: str = "en-GB") -> Page:
+    page = browser.new_context(base_url=base, locale=locale, viewport={"width": 1280, "height": 900}).new_page()
+    page.goto("/login")
+    page.fill("input[name=username]", USERS[role])
+    page.fill("input[name=password]", PASSWORD)
+    page.click("form[action='/login'] button[type=submit]")
+    page.wait_for_load_state()
+    return page
+
+
+def test_a_doctor_records_a_dxa_and_sees_the_assessment(server, browser) -> None:  # type: ignore[no-untyped-def]
+    base, rec = server
+    page = _login(browser, base, "doctor")
+    expect(page).to_have_url(f"{base}/patients")
+    page.fill("input[name=q]", rec["patient"])
+    page.click("form[action='/patients'] button")
+    page.click(f"a[href='/patients/{rec['patient']}']")
+    page.click("#dxa summary")
+    page.fill("input[name=exam_date]", "2025-01-10")
+    page.fill("input[name=total_hip_t]", "-2.4")
+    page.fill("input[name=total_hip_bmd]", "0.700")
+    page.click("#dxa button[type=submit]")
+    page.click("#dxa summary")
+    page.fill("input[name=exam_date]", time.strftime("%Y-%m-%d"))
+    page.fill("input[name=total_hip_t]", "-2.9")
+    page.fill("input[name=total_hip_bmd]", "0.640")
+    page.click("#dxa button[type=submit]")
+    expect(page.locator("p.ok")).to_be_visible()
+    expect(page.locator("[data-testid=who-category]")).to_contain_text("osteoporosis")
+    expect(page.locator("#assessment")).to_contain_text("WHO-CATEGORY")
+    expect(page.locator("#recommendation")).to_be_visible()
+    expect(page.locator("svg.trend circle.sig").first).to_be_attached()  # -8.6 % BMD is beyond the LSC
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "patient-page.png"), full_page=True)
+
+
+def test_a_nurse_records_an_infusion_and_a_reaction(server, browser) -> None:  # type: ignore[no-untyped-def]
+    base, rec = server
+    page = _login(browser, base, "nurse")
+    expect(page).to_have_url(f"{base}/worklist")
+    expect(page.locator("#overdue")).to_be_visible()
+    page.screenshot(path=str(SHOTS / "worklist.png"), full_page=True)
+    page.goto(f"/patients/{rec['patient']}")
+    doses_before = page.locator("#timeline li.ev-dose").count()
+    page.click("#dose summary")
+    page.fill("input[name=lot_number]", "LOT-E2E-1")
+    page.fill("input[name=observation_minutes]", "30")
+    page.click("#dose button[type=submit]")
+    expect(page.locator("p.ok")).to_be_visible()
+    assert page.locator("#timeline li.ev-dose").count() == doses_before + 1
+    page.click("#reaction summary")
+    page.select_option("#reaction select[name=dose_id]", index=1)  # the infusion just recorded
+    page.select_option("select[name=kind]", "acute_phase_reaction")
+    page.select_option("select[name=severity]", "moderate")
+    page.fill("#reaction textarea[name=description]", "Fever the day after the infusion")
+    page.click("#reaction button[type=submit]")
+    expect(page.locator("p.ok")).to_be_visible()
+    expect(page.locator("#timeline")).to_contain_text("acute_phase_reaction")
+
+
+def test_a_patient_sees_the_next_dose_and_asks_a_question(server, browser) -> None:  # type: ignore[no-untyped-def]
+    base, rec = server
+    page = _login(browser, base, "patient")
+    expect(page).to_have_url(f"{base}/me")
+    expect(page.locator("[data-testid=next-dose]").first).to_be_visible()
+    expect(page.locator("#advice")).to_contain_text("Calcium")
+    with page.expect_download() as dl:
+        page.click("a[href='/me/calendar.ics']")
+    assert dl.value.suggested_filename.endswith(".ics")
+    page.click("a[href='/ask']")
+    page.fill("input[name=topic]", "Zoledronic acid and fever")
+    page.fill("textarea[name=body]", "I had a fever after my infusion. Is that expected with zoledronic acid?")
+    page.click("form[action='/ask'] button")
+    expect(page.locator("[data-testid=follow-link]")).to_be_visible()
+    page.goto("/me")
+    expect(page.locator("#my-questions")).to_contain_text("Zoledronic acid and fever")
+
+
+def test_a_doctor_answers_and_publishes_and_a_reader_finds_it(server, browser) -> None:  # type: ignore[no-untyped-def]
+    base, _ = server
+    page = _login(browser, base, "doctor")
+    page.goto("/doctor/questions")
+    card = page.locator("article", has_text="Zoledronic acid and fever")
+    card.locator("textarea[name=answer]").fill("A short fever after the first infusion is common and usually passes "
+                                                "within three days. Tell the clinic if it lasts longer.")
+    card.locator("button").click()
+    card = page.locator("article", has_text="Zoledronic acid and fever")
+    card.locator("form[action$='/publish'] button").click()
+    expect(page.locator("h1")).to_contain_text("Zoledronic acid and fever")
+    reader = browser.new_context(base_url=base, viewport={"width": 1280, "height": 900}).new_page()
+    reader.goto("/qa")
+    reader.fill("input[name=q]", "fever infusion")
+    reader.click("form[role=search] button")
+    expect(reader.locator("article.qa")).to_contain_text("usually passes")
+    reader.screenshot(path=str(SHOTS / "qa.png"), full_page=True)
+
+
+def test_a_patient_cannot_open_another_patients_page_nor_through_the_api(server, browser) -> None:  # type: ignore[no-untyped-def]
+    base, rec = server
+    page = _login(browser, base, "patient")
+    r = page.goto(f"/patients/{rec['patient2']}")
+    assert r is not None and r.status == 403
+    tok = page.request.post("/api/v1/auth/token", data={"username": USERS["patient"], "password": PASSWORD}).json()
+    h = {"Authorization": f"Bearer {tok['access_token']}"}
+    assert page.request.get(f"/api/v1/patients/{rec['patient2']}", headers=h).status == 403
+    assert page.request.get(f"/api/v1/patients/{rec['patient']}", headers=h).status == 200
+
+
+def test_the_vietnamese_pages_render(server, browser) -> None:  # type: ignore[no-untyped-def]
+    base, rec = server
+    page = _login(browser, base, "doctor", locale="vi-VN")
+    page.goto("/lang/vi?next=/worklist")
+    expect(page.locator("h1")).to_contain_text("Danh sách công việc")
+    page.goto(f"/patients/{rec['patient']}")
+    expect(page.locator("#assessment h2")).to_contain_text("Đánh giá hiện tại")
+    expect(page.locator("html")).to_have_attribute("lang", "vi")
+    patient = _login(browser, base, "patient")
+    patient.goto("/lang/vi?next=/me")
+    expect(patient.locator("#plan")).to_contain_text("Liều tiếp theo của tôi")
+    reader = browser.new_context(base_url=base, locale="vi-VN").new_page()
+    reader.goto("/qa")
+    expect(reader.locator("h1")).to_contain_text("Hỏi đáp")
