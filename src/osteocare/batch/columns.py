@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -54,6 +55,7 @@ class Columns:
     bad: BoolArray
     errors: dict[int, str] = field(default_factory=dict)
     ethnicity_defaulted: BoolArray | None = None
+    shared: dict[str, Any] = field(default_factory=dict)  # results computed once per chunk, used by several scorers
 
     def flag(self, mask: BoolArray, message_for: Callable[[int], str]) -> None:
         """Record ``message_for(i)`` for each row in ``mask`` that has no error yet (first error wins)."""

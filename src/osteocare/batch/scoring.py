@@ -120,11 +120,19 @@ def score_bone_density(c: Columns) -> tuple[Outputs, list[Note]]:
     return {"who_category": who, "lowest_t_score": pa.array(low, pa.float64(), from_pandas=True)}, notes
 
 
+def osta_screen(c: Columns) -> tuple[npt.NDArray[np.float64], IntArray, IntArray]:
+    """OSTA/OST (index, category code, tool code) of every row, computed once per chunk."""
+    if "osta" not in c.shared:
+        eth_codes = qfracture.input_codes()[0]
+        asian_codes = [eth_codes[e] for e in osta.asian_ethnicities() if e in eth_codes]
+        c.shared["osta"] = osta.screen(female=c.female, age=c.age, weight_kg=c.weight_kg,
+                                       asian=np.isin(c.ethrisk, asian_codes))
+    out: tuple[npt.NDArray[np.float64], IntArray, IntArray] = c.shared["osta"]
+    return out
+
+
 def score_osta(c: Columns) -> tuple[Outputs, list[Note]]:
-    eth_codes = qfracture.input_codes()[0]
-    asian_codes = [eth_codes[e] for e in osta.asian_ethnicities() if e in eth_codes]
-    idx, cat, tool = osta.screen(female=c.female, age=c.age, weight_kg=c.weight_kg,
-                                 asian=np.isin(c.ethrisk, asian_codes))
+    idx, cat, tool = osta_screen(c)
     has = ~np.isnan(idx)
     return (
         {
@@ -182,7 +190,15 @@ def score_chunk(batch: pa.RecordBatch | pa.Table, c: Columns, *, guideline: str 
 
 
 def _blank(arr: pa.Array, bad: npt.NDArray[np.bool_]) -> pa.Array:
+    """``arr`` with the ``bad`` rows null: a new validity bitmap over the same values (no copy of the values)."""
     if isinstance(arr, pa.DictionaryArray):
-        idx = pc.if_else(pa.array(bad), pa.scalar(None, arr.indices.type), arr.indices)
-        return pa.DictionaryArray.from_arrays(idx, arr.dictionary)
-    return pc.if_else(pa.array(bad), pa.scalar(None, arr.type), arr)
+        return pa.DictionaryArray.from_arrays(_blank(arr.indices, bad), arr.dictionary)
+    if arr.offset != 0 or not (pa.types.is_integer(arr.type) or pa.types.is_floating(arr.type)):
+        return pc.if_else(pa.array(bad), pa.scalar(None, arr.type), arr)
+    buffers = arr.buffers()
+    valid = ~bad
+    if buffers[0] is not None:
+        old = np.unpackbits(np.frombuffer(buffers[0], dtype=np.uint8), bitorder="little")[: len(arr)]
+        valid &= old.astype(bool)
+    bitmap = pa.py_buffer(np.packbits(valid, bitorder="little"))
+    return pa.Array.from_buffers(arr.type, len(arr), [bitmap, buffers[1]], null_count=int(len(arr) - valid.sum()))

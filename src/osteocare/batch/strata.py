@@ -263,13 +263,16 @@ def _code(v: FloatArray, thresholds: list[float]) -> tuple[IntArray, int]:
     out = np.ones(v.shape, dtype=np.int64)
     with np.errstate(invalid="ignore"):
         for t in thresholds:
-            out += (v < t).astype(np.int64) + (v <= t).astype(np.int64)
+            out += v < t
+            out += v <= t
     out[np.isnan(v)] = 0
     return out, 2 + 2 * len(thresholds)
 
 
 def _category(v: FloatArray, names: tuple[Any, ...]) -> tuple[IntArray, int]:
-    out = np.where(np.isnan(v), 0, np.nan_to_num(v) + 1).astype(np.int64)
+    known = ~np.isnan(v)
+    out = np.zeros(v.shape, dtype=np.int64)
+    out[known] = v[known] + 1
     return out, len(names) + 1
 
 
@@ -416,7 +419,7 @@ def unique_rows(key: IntArray, span: int) -> tuple[IntArray, IntArray]:
     return first, inverse.ravel()
 
 
-Parts = list[tuple[IntArray, int]]  # per key component: the code per row and the number of codes
+Parts = list[tuple[npt.NDArray[Any], int]]  # per key component: the code per row (int or bool), how many codes
 
 
 def _classes(parts: Parts, memo: dict[tuple[int, ...], int], results: list[Any], lock: threading.Lock,
@@ -429,7 +432,8 @@ def _classes(parts: Parts, memo: dict[tuple[int, ...], int], results: list[Any],
         if span * radix > _KEY_SPAN:  # keep the combined key small: renumber the distinct keys so far
             first, key = unique_rows(key, span)
             span = first.size
-        key = key * radix + codes
+        key *= radix
+        key += codes
         span *= radix
     first, inverse = unique_rows(key, span)
     reps = [codes[first].tolist() for codes, _ in parts]
@@ -479,23 +483,23 @@ class Plan:
             v = np.asarray(fn(rf), dtype=np.float64)
             parts.append(_category(v, names) if names is not None else _code(v, self.thresholds[f]))
         for f in self.flags:
-            parts.append((rf.flag(f).astype(np.int64), 2))
+            parts.append((rf.flag(f), 2))
         if self.uses_t:  # the statuses the calculators hand on follow which T-scores exist and the ISCD group
-            parts.append((rf.t_group.astype(np.int64), 2))
+            parts.append((rf.t_group, 2))
             for s in _T_SITES:
-                parts.append(((~np.isnan(c.optional[f"{s}_t_score"])).astype(np.int64), 2))
-        parts.append(((~np.isnan(rf.min_t(_T_SITES))).astype(np.int64), 2))  # the action reads: a T-score used
+                parts.append((~np.isnan(c.optional[f"{s}_t_score"]), 2))
+        parts.append((~np.isnan(rf.min_t(_T_SITES)), 2))  # the action reads: a T-score was used
         return parts
 
     def osta_parts(self, c: Columns) -> Parts:
         if not self.reads_osta:
             return []
-        eth_codes = qfracture.input_codes()[0]
-        asian = np.isin(c.ethrisk, [eth_codes[e] for e in osta.asian_ethnicities() if e in eth_codes])
-        idx, cat, tool = osta.screen(female=c.female, age=c.age, weight_kg=c.weight_kg, asian=asian)
+        from .scoring import osta_screen
+
+        idx, cat, tool = osta_screen(c)
         has = ~np.isnan(idx)
-        return [(np.where(has, cat, 0).astype(np.int64), len(osta.CATEGORY_NAMES) + 1),
-                (np.where(has, tool + 1, 0).astype(np.int64), len(osta.TOOLS) + 1)]
+        return [(np.where(has, cat, 0), len(osta.CATEGORY_NAMES) + 1),
+                (np.where(has, tool + 1, 0), len(osta.TOOLS) + 1)]
 
     def classify(self, c: Columns) -> tuple[IntArray, IntArray]:
         """(stratum class, action class) per row; -1 for flagged rows."""
