@@ -27,7 +27,7 @@ from .columns import CATEGORY_INPUTS, NUMERIC_INPUTS, read_columns
 from .scoring import score_chunk
 
 DEFAULT_CHUNK_ROWS = 250_000
-PIPELINE_DEPTH = 1
+PIPELINE_DEPTH = 2
 COUNTED = ("who_category", "osta_category", "caroc_category", "stratum", "stratum_status", "action")
 
 
