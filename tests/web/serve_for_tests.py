@@ -8,10 +8,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-import uvicorn  # noqa: E402
-from conftest import build_clinic  # noqa: E402
+import uvicorn
 
-from osteocare.web.app import WebOptions, create_app  # noqa: E402
+from conftest import build_clinic
+from osteocare.web.app import WebOptions, create_app
 
 
 def main() -> None:

@@ -9,8 +9,7 @@ from typing import Annotated, Any, Generic, Literal, TypeVar
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..core.assessment import assess
-from ..core.records import Fracture, PatientRecord
+from ..core.records import Fracture
 from ..services import assessments as sa
 from ..services import calendar as scal
 from ..services import doses as sd
@@ -23,7 +22,8 @@ from ..services.errors import NotFound
 from . import accounts, queries
 from . import questions as qs
 from .accounts import Principal
-from .deps import HTTPProblem, STAFF, acting, bearer_user, client_ip, may_see_patient, require
+from .deps import STAFF, HTTPProblem, acting, bearer_user, client_ip, may_see_patient, require
+from .memo import assessment_json
 
 router = APIRouter(prefix="/api/v1")
 T = TypeVar("T")
@@ -154,7 +154,7 @@ def current_assessment(request: Request, user: User, record_id: str,
     c = acting(request, u)
     day = as_of or c.today()
     rec = sp.get_record(c, record_id, as_of=day)
-    return assess(rec, guideline=guideline or c.settings.guideline, as_of=day).model_dump(mode="json")
+    return assessment_json(rec, guideline=guideline or c.settings.guideline, as_of=day)
 
 
 class AssessIn(BaseModel):

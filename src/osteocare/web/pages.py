@@ -12,7 +12,6 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from pydantic import ValidationError
 
-from ..core.assessment import assess
 from ..core.errors import InputError, OsteoCareError
 from ..core.knowledge import load
 from ..core.records import FractureSite, Site
@@ -45,6 +44,7 @@ from .deps import (
     may_see_patient,
 )
 from .i18n import LOCALES, Lang
+from .memo import assessment_json
 
 router = APIRouter(include_in_schema=False)
 env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(["html"]),
@@ -282,7 +282,7 @@ def patient_context(request: Request, u: Principal, record_id: str) -> dict[str,
     view = sp.show_patient(c, record_id)
     series = queries.dxa_series(c, record_id)
     lang = lang_of(request, u)
-    result = assess(view.record, guideline=c.settings.guideline, as_of=c.today()).model_dump(mode="json")
+    result = assessment_json(view.record, guideline=c.settings.guideline, as_of=c.today())
     open_doses = [it for it in view.schedule if it.kind == "dose" and it.status == "open"]
     active = [co for co in view.courses if co.status == "active"]
     return {"view": view, "timeline": _timeline(view, series, lang), "charts": _charts(series, lang),
@@ -457,7 +457,7 @@ def portal_context(request: Request, u: Principal) -> dict[str, Any]:
     view = sp.show_patient(c, u.record_id)
     active = [co for co in view.courses if co.status == "active"]
     nxt = [it for it in view.schedule if it.status == "open" and it.kind == "dose"]
-    result = assess(view.record, guideline=c.settings.guideline, as_of=c.today()).model_dump(mode="json")
+    result = assessment_json(view.record, guideline=c.settings.guideline, as_of=c.today())
     lifestyle = ((result.get("recommendation") or {}).get("lifestyle") or {}).get("items", [])
     return {"view": view, "active": active, "next_doses": nxt[:3], "how": _how_to_take([co.drug for co in active]),
             "lifestyle": lifestyle, "reaction_kinds": REACTION_KINDS, "severities": SEVERITIES,
