@@ -47,9 +47,16 @@ clinic = Clinic.open(get_settings({"OSTEOCARE_DATABASE_URL": f"sqlite:///{db}"})
 load_demo(clinic, patients=n, seed=11)
 for i in range(users):
     accounts.create_user(clinic, username=f"doc{i}", password=sys.argv[5], role="doctor")
-app = create_app(clinic.settings, clinic=clinic, options=WebOptions(login_failures=1000))
+workers = int(sys.argv[6])
 print("READY", flush=True)
-uvicorn.run(app, host="127.0.0.1", port=port, log_level="error", access_log=False)
+if workers > 1:
+    import os
+    os.environ["OSTEOCARE_DATABASE_URL"] = f"sqlite:///{db}"
+    uvicorn.run("osteocare.web.app:factory", factory=True, workers=workers, host="127.0.0.1", port=port,
+                log_level="error", access_log=False)
+else:
+    app = create_app(clinic.settings, clinic=clinic, options=WebOptions(login_failures=1000))
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="error", access_log=False)
 '''
 
 RECORDS: list[str] = []
@@ -140,6 +147,7 @@ def main() -> int:
     ap.add_argument("--users", type=int, default=100)
     ap.add_argument("--seconds", type=float, default=15.0)
     ap.add_argument("--patients", type=int, default=100)
+    ap.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
     ap.add_argument("--think", type=float, default=1.0, help="paced run: seconds between a client's requests")
     args = ap.parse_args()
     port = _free_port()
@@ -147,7 +155,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         print(f"preparing a demo clinic of {args.patients} patients and {args.users} doctor accounts ...", flush=True)
         proc = subprocess.Popen([sys.executable, "-c", SERVER, str(Path(tmp) / "bench.sqlite3"), str(port),
-                                 str(args.patients), str(args.users * 2 + 10), PASSWORD],
+                                 str(args.patients), str(args.users * 2 + 10), PASSWORD, str(args.workers)],
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         assert proc.stdout is not None
         line = proc.stdout.readline()
@@ -169,7 +177,7 @@ def main() -> int:
         finally:
             proc.terminate()
             proc.wait(10)
-    print(f"\n{args.users} concurrent clients, {args.seconds:g} s per run, one uvicorn process, SQLite")
+    print(f"\n{args.users} concurrent clients, {args.seconds:g} s per run, {args.workers} uvicorn process(es), SQLite")
     show(f"paced ({args.think:g} s between a client's requests): clinical flow", paced)
     show("paced: trivial endpoint", paced_ping)
     show("saturated (no waiting): clinical flow", sat)

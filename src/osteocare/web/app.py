@@ -214,3 +214,8 @@ def check_owned(request: Request, record_id: str, *, course_id: int | None = Non
 
 def html(content: str, status: int = 200) -> HTMLResponse:
     return HTMLResponse(content, status_code=status)
+
+
+def factory() -> FastAPI:
+    """``uvicorn --factory osteocare.web.app:factory``: the app from the environment (used for several workers)."""
+    return create_app()
