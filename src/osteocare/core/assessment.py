@@ -13,7 +13,7 @@ from .densitometry import WHO_CATEGORIES, assess_bone_density
 from .drugs import recommend
 from .errors import InputError
 from .guidelines import available_guidelines, default_guideline
-from .guidelines.facts import DerivedFacts
+from .guidelines.facts import DerivedFacts, FallsScreen
 from .kidney import assess_kidney
 from .knowledge import load, release
 from .records import PatientRecord
@@ -74,7 +74,7 @@ def _value(results: dict[str, CalculatorResult], calc: str, key: str) -> Any:
     return None if q is None else q.value
 
 
-def derived_facts(results: dict[str, CalculatorResult]) -> DerivedFacts:
+def derived_facts(results: dict[str, CalculatorResult], record: PatientRecord | None = None) -> DerivedFacts:
     """What the treatment rules read, taken from the calculators' results, each with its calculator's status."""
     bd = results.get("bone-density")
     t_scores: dict[str, float] = {}
@@ -105,6 +105,12 @@ def derived_facts(results: dict[str, CalculatorResult]) -> DerivedFacts:
         crcl_ml_min=_value(results, "kidney-function", "crcl_cockcroft_gault"),
         egfr_ml_min_1_73m2=_value(results, "kidney-function", "egfr_ckd_epi_2021"),
         caroc_category=results["caroc-2010"].category if "caroc-2010" in results else None,
+        guideline_categories=dict(record.guideline_categories) if record else {},
+        falls_screen=(
+            FallsScreen(key_questions=dict(record.falls_screen_answers),
+                        brochure_items=record.falls_screen_brochure_items)
+            if record and (record.falls_screen_answers or record.falls_screen_brochure_items is not None) else None
+        ),
         statuses=statuses,
     )
 
@@ -130,7 +136,7 @@ def assess(record: PatientRecord, *, guideline: str | None = None, as_of: dt.dat
             )
     used = sorted({c.knowledge_id for r in results.values() for c in r.citations}
                   | {c.knowledge_id for r in results.values() for f in r.rules_fired for c in f.citations})
-    rec = recommend(record, derived_facts(results), guideline=gid, as_of=day)
+    rec = recommend(record, derived_facts(results, record), guideline=gid, as_of=day)
     rel = release()
     warnings = [w for r in results.values() for w in r.warnings if "(status:" in w]
     warnings += [w for w in rec.warnings if w not in warnings]

@@ -216,6 +216,17 @@ class PatientRecord(_Model):
     medications: list[Medication] = Field(default_factory=list)
     intolerances: list[Intolerance] = Field(default_factory=list)
     vertebrae: list[VertebraHeights] = Field(default_factory=list)
+    falls_screen_answers: dict[str, bool] = Field(
+        default_factory=dict,
+        description="STEADI key questions asked and answered (id -> yes/no; ids in knowledge/lifestyle/steadi.yaml)",
+    )
+    falls_screen_brochure_items: list[str] | None = Field(
+        default=None, description="Ids of the 'Stay Independent' brochure items answered yes (None: not asked)"
+    )
+    guideline_categories: dict[str, Literal["low", "intermediate", "high", "very_high"]] = Field(
+        default_factory=dict,
+        description="Guideline id -> category read by the clinician from that guideline's own tool (e.g. NOGG)",
+    )
 
     @field_validator("age")
     @classmethod
