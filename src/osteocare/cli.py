@@ -69,7 +69,7 @@ def assess(
         except OsteoCareError as exc:
             raise _fail(f"{b}: {exc}") from None
         if not as_json:
-            err.print(f"[dim]{b}: FHIR import: {report.summary()}[/dim]", highlight=False)
+            err.print(f"{b}: FHIR import: {report.summary(brief=True)}", markup=False, highlight=False, soft_wrap=True)
         records.append((b, rec))
     results = []
     for p, rec in records:
@@ -95,6 +95,10 @@ def screen(
     engine: Annotated[str, typer.Option(help="local, or dask (run the chunks on a Dask cluster)")] = "local",
     scheduler: Annotated[str | None, typer.Option(help="Dask scheduler address, e.g. tcp://host:8786")] = None,
     plot: Annotated[bool, typer.Option(help="Write OUT.summary.png and OUT.summary.html")] = True,
+    guideline: Annotated[str | None, typer.Option(
+        help="Guideline rule set for the stratum column: endocrine-society-2019, aace-2020, bhof-2022, nogg-2022, "
+        "iof-esceo-2020 (default: the deployment's)")] = None,
+    as_of: Annotated[str | None, typer.Option(help="Assessment date for every row, YYYY-MM-DD (default today)")] = None,
 ) -> None:
     """Score a file of patients with the calculators, flagging bad rows and carrying on."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -104,13 +108,19 @@ def screen(
 
     if chunk_rows < 1:
         raise _fail(f"--chunk-rows: {chunk_rows} is not allowed; expected a whole number of at least 1")
+    day = None
+    if as_of:
+        try:
+            day = dt.date.fromisoformat(as_of)
+        except ValueError:
+            raise _fail(f"--as-of: {as_of!r} is not a date; expected YYYY-MM-DD") from None
     try:
         total = count_rows(input) if input.exists() else None
         with Progress(TextColumn("screening"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                       console=err, transient=True) as progress:
             task = progress.add_task("rows", total=total)
             summary = screen_file(input, out_path, chunk_rows=chunk_rows, engine=engine, scheduler=scheduler,
-                                  on_chunk=lambda n: progress.advance(task, n))
+                                  guideline=guideline, as_of=day, on_chunk=lambda n: progress.advance(task, n))
     except OsteoCareError as exc:
         raise _fail(str(exc)) from None
     from .core.risk.qfracture import ethnicity_default_note
@@ -119,12 +129,14 @@ def screen(
         "QFracture-2012 columns: " + DISCLAIMER,
         ethnicity_default_note(),
         "Decision support for clinicians; screening output is not a diagnosis.",
+        *summary.notes,
     ]
     about = out_path.with_name(out_path.name + ".about.json")
     from .core.knowledge import release
 
     rel = release()
     about.write_text(json.dumps({"input": str(input), "output": str(out_path), "engine": engine,
+                                 "guideline": guideline, "as_of": day.isoformat() if day else None,
                                  "knowledge_version": rel.version, "knowledge_sha256": rel.sha256,
                                  "summary": summary.as_dict(), "notes": notes}, indent=2) + "\n")
     t = Table(title=f"Screened {summary.rows} rows -> {out_path}")
