@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-import calendar
 import datetime as dt
 
+from ..schedule import add_months  # the one implementation (month-end clamping)
 
-def add_months(day: dt.date, months: int) -> dt.date:
-    """``day`` plus ``months`` calendar months; a day past the end of the month becomes its last day."""
-    total = day.year * 12 + (day.month - 1) + months
-    year, month0 = divmod(total, 12)
-    last = calendar.monthrange(year, month0 + 1)[1]
-    return dt.date(year, month0 + 1, min(day.day, last))
+__all__ = ["add_months", "add_years", "whole_months_between", "within_months"]
 
 
 def add_years(day: dt.date, years: float) -> dt.date:
