@@ -8,8 +8,7 @@ fails (never skipped under CI).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 
 import pytest
 
@@ -19,50 +18,6 @@ from osteocare.services.facts import add_lab
 from osteocare.services.patients import add_patient
 from osteocare.settings import get_settings
 from osteocare.store.db import Database
-from osteocare.store.migrate import upgrade
-from osteocare.store.testing import (
-    empty_all_tables,
-    fresh_postgres_database,
-    migrated_sqlite_template,
-    postgres_unreachable_reason,
-    sqlite_copy,
-    under_ci,
-)
-
-
-@pytest.fixture(scope="session")
-def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return migrated_sqlite_template(tmp_path_factory.mktemp("sqlite-template"))
-
-
-@pytest.fixture(scope="session")
-def postgres_url() -> Iterator[str]:
-    reason = postgres_unreachable_reason()
-    if reason is not None:
-        if under_ci():
-            pytest.fail(f"CI=true and {reason}", pytrace=False)
-        pytest.skip(reason)
-    with fresh_postgres_database() as url:
-        db = Database(url)
-        try:
-            upgrade(db)
-        finally:
-            db.dispose()
-        yield url
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
-    if request.param == "sqlite":
-        database = sqlite_copy(request.getfixturevalue("sqlite_template"), tmp_path)
-    else:
-        database = Database(request.getfixturevalue("postgres_url"))
-        empty_all_tables(database)
-    try:
-        yield database
-    finally:
-        database.dispose()
-
 
 #: "Today" in the service tests: a Monday.
 TODAY = dt.date(2025, 3, 3)
