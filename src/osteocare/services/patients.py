@@ -14,7 +14,7 @@ from ..core.records import PatientRecord, parse_record
 from ..store import models as m
 from ..store.audit import audit
 from ..store.records import load_patient, patient_from_record, record_of, update_patient
-from ._common import patient_row, summary
+from ._common import audited_read, patient_row, summary
 from .context import Clinic
 from .errors import Conflict, NotFound
 from .views import ImportResult, PatientSummary, PatientView
@@ -119,17 +119,20 @@ def import_patients(clinic: Clinic, rows: Iterable[Mapping[str, Any]], *, update
 
 def get_record(clinic: Clinic, record_id: str, *, as_of: dt.date | None = None,
                include_courses: bool = True) -> PatientRecord:
-    """The patient's record as the core reads it (courses included as medications). The read is audited."""
-    with clinic.db.read() as s:
-        p = load_patient(s, record_id)
-        if p is None:
-            raise NotFound("patient", record_id)
-        rec = record_of(p, as_of=as_of or clinic.today(), include_courses=include_courses)
-        pid = p.id
-    with clinic.db.write() as s:
-        audit(s, actor=clinic.actor, action="read", entity="patient", entity_id=record_id, patient_id=pid,
-              detail={"what": "record"})
-    return rec
+    """The patient's record as the core reads it (courses included as medications). The read is audited.
+
+    The record is cached on the store's data revision: do not mutate it (``model_copy(update=...)`` instead)."""
+    pid, rev = audited_read(clinic, record_id, what="record")
+    day = as_of or clinic.today()
+
+    def load() -> PatientRecord:
+        with clinic.db.read() as s:
+            p = load_patient(s, record_id)
+            if p is None:
+                raise NotFound("patient", record_id)
+            return record_of(p, as_of=day, include_courses=include_courses)
+
+    return clinic.db.cache.get_or_load(rev, ("record", pid, day, include_courses), load)
 
 
 def update_record(clinic: Clinic, record: PatientRecord, **identity: Any) -> PatientSummary:
@@ -181,12 +184,25 @@ def audit_trail(clinic: Clinic, record_id: str, *, limit: int = 200) -> list[dic
 def show_patient(clinic: Clinic, record_id: str, *, today: dt.date | None = None) -> PatientView:
     """Everything the clinic shows about one patient.
 
-    The read is audited.
+    The read is audited. The view is cached on the store's data revision: do not mutate it.
     """
+    return patient_overview(clinic, record_id, today=today)[0]
+
+
+def patient_overview(clinic: Clinic, record_id: str, *,
+                     today: dt.date | None = None) -> tuple[PatientView, tuple[int, int | None]]:
+    """:func:`show_patient` and the (patient id, data revision) it was read at: what a caller derives from the
+    view may be cached on ``clinic.db.cache`` under that revision."""
+    pid, rev = audited_read(clinic, record_id, what="overview")
+    day = today or clinic.today()
+    view = clinic.db.cache.get_or_load(rev, ("overview", pid, day), lambda: _overview(clinic, record_id, day))
+    return view, (pid, rev)
+
+
+def _overview(clinic: Clinic, record_id: str, day: dt.date) -> PatientView:
     from ._common import course_view, dose_view, item_view, lab_view, reaction_view
     from .alerts import patient_alerts
 
-    day = today or clinic.today()
     with clinic.db.read() as s:
         p = load_patient(s, record_id)
         if p is None:
@@ -215,9 +231,5 @@ def show_patient(clinic: Clinic, record_id: str, *, today: dt.date | None = None
             assessments=[{"id": a.id, "as_of": a.as_of, "guideline": a.guideline, "knowledge_version":
                           a.knowledge_version, "status": a.status, "created_at": a.created_at} for a in assessments],
         )
-        pid = p.id
     view.alerts = patient_alerts(clinic, record_id, today=day)
-    with clinic.db.write() as s:
-        audit(s, actor=clinic.actor, action="read", entity="patient", entity_id=record_id, patient_id=pid,
-              detail={"what": "overview"})
     return view

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ..store import models as m
-from ..store.audit import audit
+from ..store.revision import revision_of
 from ._common import display_name, item_view
 from .alerts import _ORDER, _joined, alert_for
 from .context import Clinic
@@ -36,9 +36,18 @@ def day_bounds_utc(day: dt.date, zone: dt.tzinfo) -> tuple[dt.datetime, dt.datet
 
 
 def worklist(clinic: Clinic, *, today: dt.date | None = None, days: int = 7, limit: int = 500) -> Worklist:
-    """The whole clinic's worklist on ``today`` (default: today in the clinic's time zone)."""
+    """The whole clinic's worklist on ``today`` (default: today in the clinic's time zone). The read is audited;
+    the result is cached on the store's data revision (do not mutate it)."""
     t0 = time.perf_counter()
     day = today or clinic.today()
+    rev = revision_of(clinic.db)
+    clinic.db.audit_reads.append(actor=clinic.actor, action="read", entity="worklist", entity_id=day.isoformat())
+    wl = clinic.db.cache.get_or_load(rev, ("worklist", day, days, limit), lambda: _worklist(clinic, day, days, limit))
+    return wl.model_copy(update={"elapsed_ms": round((time.perf_counter() - t0) * 1000, 1)})
+
+
+def _worklist(clinic: Clinic, day: dt.date, days: int, limit: int) -> Worklist:
+    t0 = time.perf_counter()
     week_end = day + dt.timedelta(days=days)
     start, end = day_bounds_utc(day, clinic.settings.zone)
 
@@ -69,8 +78,6 @@ def worklist(clinic: Clinic, *, today: dt.date | None = None, days: int = 7, lim
     counts["urgent_shown"] = sum(1 for a in overdue if a.severity == "urgent")
     truncated = any(counts[k] > limit for k in ("appointments_today", "due_today", "due_this_week")) or (
         counts["overdue_doses"] > limit or counts["overdue"] - counts["overdue_doses"] > limit)
-    with clinic.db.write() as s:
-        audit(s, actor=clinic.actor, action="read", entity="worklist", entity_id=day.isoformat())
     return Worklist(today=day, week_end=week_end, appointments_today=appts, due_today=due_today,
                     due_this_week=week, overdue=overdue, counts=counts, truncated=truncated,
                     elapsed_ms=round((time.perf_counter() - t0) * 1000, 1))

@@ -14,6 +14,7 @@ frames, which are discarded on the next open.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -75,6 +76,16 @@ class Database:
         self.engine = make_engine(self.url, echo=echo)
         self._writer = sessionmaker(self.engine.execution_options(osteocare_write=True), expire_on_commit=False)
         self._reader = sessionmaker(self.engine, expire_on_commit=False)
+        from .revision import ReadCache, watch
+
+        watch(self._writer)
+        # SQLite has one writer at a time, and a waiting writer polls with sleeps (busy timeout): threads of this
+        # process queue on a lock instead, woken as soon as the writer before them commits.
+        self._write_lock: threading.RLock | None = threading.RLock() if self.dialect == "sqlite" else None
+        self.cache = ReadCache()  # values derived from this store, keyed on its data revision
+        from .audit import AuditAppender
+
+        self.audit_reads = AuditAppender(self)  # group-committed audit entries of reads
 
     @property
     def dialect(self) -> str:
@@ -83,7 +94,11 @@ class Database:
     @contextmanager
     def write(self) -> Iterator[Session]:
         """One transaction: commit on success, roll back everything on any exception."""
-        with self._writer.begin() as session:
+        if self._write_lock is None:
+            with self._writer.begin() as session:
+                yield session
+            return
+        with self._write_lock, self._writer.begin() as session:
             yield session
 
     @contextmanager

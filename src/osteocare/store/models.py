@@ -500,3 +500,13 @@ class AuditEntry(Base):
     entity: Mapped[str] = mapped_column(String(40))
     entity_id: Mapped[str | None] = mapped_column(String(64))
     detail: Mapped[str | None] = mapped_column(Text)
+
+
+class DataRevision(Base):
+    """One row: a counter bumped by every transaction that changes clinical data (anything but the audit log and
+    the web adapter's own tables). Read caches key on it, so a cached view is never older than the database, in
+    this process or any other one sharing the store (see :mod:`osteocare.store.revision`)."""
+
+    __tablename__ = "data_revision"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    revision: Mapped[int] = mapped_column(Integer, default=0)

@@ -96,8 +96,9 @@ def sqlite_copy(template: Path, folder: Path) -> Database:
 
 
 def empty_all_tables(db: Database) -> None:
-    """Delete every row (PostgreSQL: one TRUNCATE ... RESTART IDENTITY CASCADE)."""
-    names = [t.name for t in reversed(Base.metadata.sorted_tables)]
+    """Delete every row (PostgreSQL: one TRUNCATE ... RESTART IDENTITY CASCADE). The data revision is not reset
+    but bumped, so that nothing cached before the emptying can be served after it."""
+    names = [t.name for t in reversed(Base.metadata.sorted_tables) if t.name != "data_revision"]
     present = set(inspect(db.engine).get_table_names())
     names = [n for n in names if n in present]
     with db.engine.begin() as conn:
@@ -106,3 +107,5 @@ def empty_all_tables(db: Database) -> None:
         else:
             for n in names:
                 conn.execute(text(f'DELETE FROM "{n}"'))
+        if "data_revision" in present:
+            conn.execute(text("UPDATE data_revision SET revision = revision + 1"))

@@ -23,7 +23,7 @@ from . import accounts, queries
 from . import questions as qs
 from .accounts import Principal
 from .deps import STAFF, HTTPProblem, acting, bearer_user, client_ip, may_see_patient, require
-from .memo import assessment_json
+from .memo import assessment_bytes
 
 router = APIRouter(prefix="/api/v1")
 T = TypeVar("T")
@@ -145,16 +145,20 @@ def get_patient(request: Request, user: User, record_id: str) -> Any:
     return sp.show_patient(acting(request, u), record_id)
 
 
-@router.get("/patients/{record_id}/assessment", responses=PROBLEMS, tags=["assessments"],
-            summary="Assess the stored record now (not stored)")
+@router.get("/patients/{record_id}/assessment", tags=["assessments"], response_class=Response,
+            summary="Assess the stored record now (not stored)",
+            responses={**PROBLEMS, 200: {"description": "The assessment: results, not-applicable calculators with "
+                                         "reasons, provenance and the recommendation (as `osteocare assess --json`)",
+                                         "content": {"application/json": {"schema": {"type": "object"}}}}})
 def current_assessment(request: Request, user: User, record_id: str,
                        guideline: Annotated[str | None, Query(max_length=40)] = None,
-                       as_of: dt.date | None = None) -> dict[str, Any]:
+                       as_of: dt.date | None = None) -> Response:
     u = may_see_patient(user, record_id)
     c = acting(request, u)
     day = as_of or c.today()
     rec = sp.get_record(c, record_id, as_of=day)
-    return assessment_json(rec, guideline=guideline or c.settings.guideline, as_of=day)
+    body = assessment_bytes(rec, guideline=guideline or c.settings.guideline, as_of=day)
+    return Response(body, media_type="application/json")
 
 
 class AssessIn(BaseModel):

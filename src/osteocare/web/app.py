@@ -17,6 +17,7 @@ from fastapi.staticfiles import StaticFiles
 from itsdangerous import URLSafeTimedSerializer
 from sqlalchemy import select
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..core.errors import InputError, NotApplicable, OsteoCareError
 from ..services.context import Clinic
@@ -70,19 +71,39 @@ def create_app(settings: Settings | None = None, *, options: WebOptions | None =
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     _handlers(app)
 
-    @app.middleware("http")
-    async def headers(request: Request, call_next: Any) -> Response:
-        response: Response = await call_next(request)
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        if response.headers.get("content-type", "").startswith("text/html"):
-            response.headers.setdefault("Content-Security-Policy",
-                                        "default-src 'self'; img-src 'self' data:; style-src 'self'; "
-                                        "script-src 'self'; frame-ancestors 'none'; form-action 'self'")
-        return response
-
+    app.add_middleware(SecurityHeaders)
     return app
+
+
+_CSP = (b"default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'; "
+        b"form-action 'self'")
+_ALWAYS = ((b"x-content-type-options", b"nosniff"), (b"x-frame-options", b"DENY"), (b"referrer-policy", b"same-origin"))
+
+
+class SecurityHeaders:
+    """Adds the security headers to every response, and a Content-Security-Policy to HTML pages (a plain ASGI
+    middleware: no per-request task or stream, unlike ``@app.middleware``)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", ()))
+                present = {k.lower() for k, _ in headers}
+                headers += [(k, v) for k, v in _ALWAYS if k not in present]
+                is_html = any(k.lower() == b"content-type" and v.startswith(b"text/html") for k, v in headers)
+                if is_html and b"content-security-policy" not in present:
+                    headers.append((b"content-security-policy", _CSP))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
 
 
 def _version() -> str:

@@ -4,12 +4,14 @@ doctors and the public Q&A, admin. Session cookie + CSRF token on every form."""
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 from typing import Any, get_args
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup
 from pydantic import ValidationError
 
 from ..core.errors import InputError, OsteoCareError
@@ -22,7 +24,9 @@ from ..services import facts as sf
 from ..services import patients as sp
 from ..services import reactions as sr
 from ..services import worklist as sw
+from ..services.context import Clinic
 from ..services.drugs import regimen
+from ..services.views import PatientView
 from ..store.models import REACTION_KINDS, REACTION_OUTCOMES, SEVERITIES
 from . import accounts, charts, queries
 from . import questions as qs
@@ -277,11 +281,8 @@ def _charts(series: dict[str, list[dict[str, Any]]], lang: Lang) -> list[dict[st
     return out
 
 
-def patient_context(request: Request, u: Principal, record_id: str) -> dict[str, Any]:
-    c = acting(request, u)
-    view = sp.show_patient(c, record_id)
+def patient_context(c: Clinic, view: PatientView, record_id: str, lang: Lang) -> dict[str, Any]:
     series = queries.dxa_series(c, record_id)
-    lang = lang_of(request, u)
     result = assessment_json(view.record, guideline=c.settings.guideline, as_of=c.today())
     open_doses = [it for it in view.schedule if it.kind == "dose" and it.status == "open"]
     active = [co for co in view.courses if co.status == "active"]
@@ -292,6 +293,34 @@ def patient_context(request: Request, u: Principal, record_id: str) -> dict[str,
             "today": c.today()}
 
 
+#: Stands for the CSRF token in a cached patient page body; replaced by the request's own token.
+_CSRF_SLOT = "csrf-slot-" + secrets.token_hex(12)
+
+
+def patient_page_response(request: Request, u: Principal, record_id: str, *, status: int = 200,
+                          errors: dict[str, Any] | None = None, form: dict[str, str] | None = None,
+                          which: str | None = None, done: str | None = None) -> HTMLResponse:
+    """The patient page. Its body (the record, assessment, charts and forms) is cached on the store's data
+    revision per (patient, day, language, role, guideline) and re-rendered when any data changes; a page
+    re-shown with a form's errors is always rendered afresh. The read is audited every time."""
+    c = acting(request, u)
+    lang = lang_of(request, u)
+    view, (pid, rev) = sp.patient_overview(c, record_id)
+
+    def body(csrf: str) -> str:
+        return env.get_template("_patient_main.html").render(
+            user=u, lang=lang, _=lang.gettext, csrf=csrf, errors=errors or {}, form=form, which=which,
+            **patient_context(c, view, record_id, lang))
+
+    token = csrf_token(request)
+    if errors or form:
+        main = body(token)
+    else:
+        key = ("patient-page", pid, c.today(), lang.code, u.role, c.settings.guideline)
+        main = c.db.cache.get_or_load(rev, key, lambda: body(_CSRF_SLOT)).replace(_CSRF_SLOT, token)
+    return render(request, "patient.html", u, status=status, record_id=record_id, main=Markup(main), done=done)
+
+
 @router.get("/patients/{record_id}")
 def patient_page(request: Request, record_id: str, user: Principal | None = Depends(page_user)) -> Response:
     u = need(user)
@@ -299,8 +328,7 @@ def patient_page(request: Request, record_id: str, user: Principal | None = Depe
         return _redirect("/me")
     may_see_patient(u, record_id)
     need(u, *STAFF)
-    return render(request, "patient.html", u, **patient_context(request, u, record_id), errors={}, form=None,
-                  done=request.query_params.get("done"))
+    return patient_page_response(request, u, record_id, done=request.query_params.get("done"))
 
 
 async def _form(request: Request) -> dict[str, str]:
@@ -318,14 +346,14 @@ def _after_form(request: Request, u: Principal, record_id: str, which: str, form
         errs = field_errors(exc, lang)
         shown = set(form) | {"t_score", "bmd_g_cm2", "sites"}
         errs = {(k if k in shown else "form"): (v if k in shown else f"{k}: {v}") for k, v in errs.items()}
-        return render(request, "patient.html", u, status=422, **patient_context(request, u, record_id),
-                      errors={which: errs}, form=form, which=which, done=None)
+        return patient_page_response(request, u, record_id, status=422, errors={which: errs}, form=form,
+                                     which=which)
     except OsteoCareError as exc:
         p = problem_of(exc)
         if p.status == 404:
             raise
-        return render(request, "patient.html", u, status=p.status, **patient_context(request, u, record_id),
-                      errors={which: {"form": str(exc)}}, form=form, which=which, done=None)
+        return patient_page_response(request, u, record_id, status=p.status, errors={which: {"form": str(exc)}},
+                                     form=form, which=which)
     return _redirect(f"/patients/{quote(record_id)}?done={which}#{which}")
 
 
