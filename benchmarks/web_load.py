@@ -125,7 +125,7 @@ def run(user: type[HttpUser], host: str, users: int, seconds: float, think: floa
     elapsed = time.perf_counter() - t0
     runner.quit()
     out = {}
-    for (name, method), e in sorted(env.stats.entries.items()):
+    for (name, _method), e in sorted(env.stats.entries.items()):
         if "sign in" in name or name == "GET /login" or not e.num_requests:
             continue
         out[name] = {"requests": e.num_requests, "rps": e.num_requests / elapsed, "failures": e.num_failures,

@@ -12,6 +12,7 @@ from contextlib import contextmanager
 import pytest
 from sqlalchemy import event, func, select
 
+from osteocare.core.errors import InputError
 from osteocare.core.records import Fracture
 from osteocare.services import patients as sp
 from osteocare.services import worklist as sw
@@ -84,7 +85,7 @@ def test_every_kind_of_write_is_seen_by_the_next_read(clinic: Clinic, patient: C
 def test_a_failed_write_leaves_the_revision(clinic: Clinic, patient: Callable[..., str]) -> None:
     rid = patient()
     before = _rev(clinic)
-    with pytest.raises(Exception):
+    with pytest.raises(InputError):
         add_lab(clinic, rid, name="creatinine", value=-5, unit="umol/L", date=TODAY)
     with pytest.raises(NotFound):
         add_lab(clinic, "NO-SUCH", name="creatinine", value=70, unit="umol/L", date=TODAY)

@@ -37,7 +37,8 @@ def build_clinic(db_path: Path, patients: int = 25) -> tuple[Clinic, dict[str, s
     other = oral or next(r for r, _ in rows if r != clinic_drug)
     records = {"patient": clinic_drug, "patient2": other}
     for role, name in USERS.items():
-        accounts.create_user(clinic, username=name, password=PASSWORD, role="patient" if role.startswith("patient") else role,
+        accounts.create_user(clinic, username=name, password=PASSWORD,
+                             role="patient" if role.startswith("patient") else role,
                              record_id=records.get(role))
     return clinic, records
 

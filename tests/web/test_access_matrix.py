@@ -129,7 +129,8 @@ def test_it_refuses_clinical_forms_to_other_roles(app, records, role) -> None:  
     b = browser_for(app, role)
     token = csrf_of(b.get("/ask").text)
     for form in ("dxa", "labs", "fractures", "doses", "reactions", "assess"):
-        r = b.post(f"/patients/{records['patient']}/{form}", data={"csrf_token": token, "exam_date": dt.date.today().isoformat()})
+        r = b.post(f"/patients/{records['patient']}/{form}",
+                   data={"csrf_token": token, "exam_date": dt.date.today().isoformat()})
         assert r.status_code in (303, 403), (form, r.status_code)
         if r.status_code == 303:
             assert r.headers["location"].startswith("/login")

@@ -67,7 +67,8 @@ def test_repeated_failed_logins_are_slowed_then_refused(clinic_setup) -> None:  
     ok = c.post("/api/v1/auth/token", json={"username": USERS["doctor"], "password": PASSWORD})
     assert ok.status_code == 200  # another account is not locked out
     page = TestClient(app)
-    r = page.post("/login", data={"username": USERS["nurse"], "password": PASSWORD, "csrf_token": csrf_of(page.get("/login").text)})
+    r = page.post("/login", data={"username": USERS["nurse"], "password": PASSWORD,
+                                  "csrf_token": csrf_of(page.get("/login").text)})
     assert r.status_code == 429
 
 
@@ -99,7 +100,8 @@ def test_form_validation_messages_are_shown_by_field(app, records) -> None:  # t
     b = browser_for(app, "nurse")
     url = f"/patients/{records['patient']}"
     t = csrf_of(b.get(url).text)
-    r = b.post(url + "/labs", data={"csrf_token": t, "name": "calcium", "value": "abc", "unit": "mmol/L", "date": "2026-01-01"})
+    r = b.post(url + "/labs", data={"csrf_token": t, "name": "calcium", "value": "abc", "unit": "mmol/L",
+                                    "date": "2026-01-01"})
     assert r.status_code == 422 and 'data-field="value"' in r.text
     r = b.post(url + "/dxa", data={"csrf_token": t, "exam_date": "2026-01-01", "total_hip_t": "-19"})
     assert r.status_code == 422 and "field-error" in r.text

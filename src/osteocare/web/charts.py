@@ -79,7 +79,8 @@ def trend_svg(site: str, points: list[dict[str, Any]], *, labels: dict[str, str]
         if len(pts) > 1:
             out.append(f'<text class="axis" x="{x(days[-1]):.1f}" y="{H - 10}" text-anchor="end">'
                        f'{escape(fmt_date(pts[-1]["date"]))}</text>')
-        path = " ".join(f"{'M' if i == 0 else 'L'}{x(d):.1f},{y(t):.1f}" for i, (d, t) in enumerate(zip(days, ts, strict=True)))
+        path = " ".join(f"{'M' if i == 0 else 'L'}{x(d):.1f},{y(t):.1f}"
+                        for i, (d, t) in enumerate(zip(days, ts, strict=True)))
         out.append(f'<path class="line" d="{path}"/>')
         for p, d, t in zip(pts, days, ts, strict=True):
             sig = p.get("significant")

@@ -244,13 +244,15 @@ def _timeline(view: Any, series: dict[str, list[dict[str, Any]]], lang: Lang) ->
             ev.append({"date": lab.date, "kind": "lab",
                        "text": f"{lang.gettext(lab.name)}: {lang.num(lab.value)} {lab.unit}"})
     for c in view.courses:
-        ev.append({"date": c.start_date, "kind": "course", "text": lang.gettext("Started {drug}", drug=lang.gettext(c.drug))})
+        drug = lang.gettext(c.drug)
+        ev.append({"date": c.start_date, "kind": "course", "text": lang.gettext("Started {drug}", drug=drug)})
         if c.stop_date:
-            ev.append({"date": c.stop_date, "kind": "course",
-                       "text": lang.gettext("Stopped {drug}", drug=lang.gettext(c.drug)) + (f" ({c.stop_reason})" if c.stop_reason else "")})
+            why = f" ({c.stop_reason})" if c.stop_reason else ""
+            ev.append({"date": c.stop_date, "kind": "course", "text": lang.gettext("Stopped {drug}", drug=drug) + why})
     for d in view.doses:
-        ev.append({"date": d.given_on, "kind": "dose", "text": lang.gettext("Dose of {drug} given", drug=lang.gettext(d.drug))
-                   + (f" ({d.lot_number})" if d.lot_number else "")})
+        lot = f" ({d.lot_number})" if d.lot_number else ""
+        ev.append({"date": d.given_on, "kind": "dose",
+                   "text": lang.gettext("Dose of {drug} given", drug=lang.gettext(d.drug)) + lot})
     for r in view.reactions:
         ev.append({"date": r.onset_on or r.recorded_at.date(), "kind": "reaction",
                    "text": lang.gettext("Reaction") + f": {lang.gettext(r.kind)}, {lang.gettext(r.severity)}"

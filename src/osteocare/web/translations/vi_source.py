@@ -72,7 +72,8 @@ VI: dict[str, str] = {
     "Publish anonymised": "Đăng ẩn danh",
     "No questions.": "Không có câu hỏi.",
     "Home": "Trang chủ",
-    "Your question was sent. Keep this link to read the answer:": "Câu hỏi đã được gửi. Hãy lưu đường dẫn này để đọc câu trả lời:",
+    "Your question was sent. Keep this link to read the answer:":
+        "Câu hỏi đã được gửi. Hãy lưu đường dẫn này để đọc câu trả lời:",
     "Not answered yet.": "Chưa có câu trả lời.",
     "Osteoporosis care: assessment, treatment plans, doses and questions answered by doctors.":
         "Chăm sóc loãng xương: đánh giá, kế hoạch điều trị, các liều thuốc và câu hỏi được bác sĩ trả lời.",
@@ -210,14 +211,16 @@ VI: dict[str, str] = {
     "allergy": "dị ứng", "injection_site_reaction": "phản ứng tại chỗ tiêm", "digestive_irritation": "kích ứng tiêu hóa",
     "hypocalcaemia": "hạ canxi máu", "headache": "đau đầu", "orthostatic_hypotension": "hạ huyết áp tư thế",
     "mild": "nhẹ", "moderate": "vừa", "severe": "nặng",
-    "ongoing": "đang tiếp diễn", "resolving": "đang đỡ", "resolved": "đã hết", "resolved_with_sequelae": "hết nhưng có di chứng",
+    "ongoing": "đang tiếp diễn", "resolving": "đang đỡ", "resolved": "đã hết",
+    "resolved_with_sequelae": "hết nhưng có di chứng",
     "unknown": "chưa rõ",
     "read": "đọc", "create": "tạo", "update": "cập nhật", "delete": "xóa", "export": "xuất",
     "Forbidden": "Không được phép", "Not found": "Không tìm thấy", "CSRF check failed": "Kiểm tra CSRF thất bại",
     "Invalid input": "Dữ liệu không hợp lệ", "Not signed in": "Chưa đăng nhập", "Conflict": "Xung đột",
     "Too many questions": "Quá nhiều câu hỏi", "Too many failed sign-ins": "Đăng nhập sai quá nhiều lần",
     "Cannot do this": "Không thể thực hiện", "Override required": "Cần lý do vượt chống chỉ định",
-    "No such language": "Không có ngôn ngữ này", "Not Found": "Không tìm thấy", "Method Not Allowed": "Phương thức không được phép",
+    "No such language": "Không có ngôn ngữ này", "Not Found": "Không tìm thấy",
+    "Method Not Allowed": "Phương thức không được phép",
     # knowledge text: how to take the oral bisphosphonates (drug files, 'administration')
     "On rising, on an empty stomach, with a full glass (180-240 mL) of plain water only; at least 30 min before the "
     "first food, drink or other medicine of the day; swallow whole, do not chew or suck; stay fully upright (sitting "
