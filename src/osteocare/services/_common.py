@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -14,9 +13,6 @@ from ..store import models as m
 from ..store.records import age_on
 from .drugs import regimen
 from .errors import NotFound
-
-if TYPE_CHECKING:
-    from .context import Clinic
 from .views import (
     ContraindicationReport,
     CourseView,
@@ -26,22 +22,6 @@ from .views import (
     PatientSummary,
     ReactionView,
 )
-
-
-def audited_read(clinic: Clinic, record_id: str, *, what: str, entity: str = "patient",
-                 entity_id: str | None = None) -> tuple[int, int | None]:
-    """Audit a read of the patient's record (``what`` was read) and return (patient id, data revision). The entry
-    is committed before this returns (group commit: see :class:`~osteocare.store.audit.AuditAppender`); the
-    revision, read first, keys the read caches."""
-    from ..store.revision import patient_at
-
-    found = patient_at(clinic.db, record_id)
-    if found is None:
-        raise NotFound("patient", record_id)
-    pid, rev = found
-    clinic.db.audit_reads.append(actor=clinic.actor, action="read", entity=entity, entity_id=entity_id or record_id,
-                                 patient_id=pid, detail={"what": what})
-    return pid, rev
 
 
 def patient_row(session: Session, record_id: str, *, for_update: bool = False) -> m.Patient:

@@ -14,9 +14,10 @@ from ..core.records import PatientRecord, parse_record
 from ..store import models as m
 from ..store.audit import audit
 from ..store.records import load_patient, patient_from_record, record_of, update_patient
-from ._common import audited_read, patient_row, summary
+from ._common import patient_row, summary
 from .context import Clinic
 from .errors import Conflict, NotFound
+from .reads import ReadPlan, patient_plan
 from .views import ImportResult, PatientSummary, PatientView
 
 #: Keys an import row may carry besides the PatientRecord fields (clinic identity, not read by the core).
@@ -122,7 +123,12 @@ def get_record(clinic: Clinic, record_id: str, *, as_of: dt.date | None = None,
     """The patient's record as the core reads it (courses included as medications). The read is audited.
 
     The record is cached on the store's data revision: do not mutate it (``model_copy(update=...)`` instead)."""
-    pid, rev = audited_read(clinic, record_id, what="record")
+    return record_plan(clinic, record_id, as_of=as_of, include_courses=include_courses).run(clinic)
+
+
+def record_plan(clinic: Clinic, record_id: str, *, as_of: dt.date | None = None,
+                include_courses: bool = True) -> ReadPlan[PatientRecord]:
+    """:func:`get_record` as a :class:`~osteocare.services.reads.ReadPlan`."""
     day = as_of or clinic.today()
 
     def load() -> PatientRecord:
@@ -132,7 +138,7 @@ def get_record(clinic: Clinic, record_id: str, *, as_of: dt.date | None = None,
                 raise NotFound("patient", record_id)
             return record_of(p, as_of=day, include_courses=include_courses)
 
-    return clinic.db.cache.get_or_load(rev, ("record", pid, day, include_courses), load)
+    return patient_plan(clinic, record_id, what="record", key=("record", day, include_courses), load=load)
 
 
 def update_record(clinic: Clinic, record: PatientRecord, **identity: Any) -> PatientSummary:
@@ -186,17 +192,15 @@ def show_patient(clinic: Clinic, record_id: str, *, today: dt.date | None = None
 
     The read is audited. The view is cached on the store's data revision: do not mutate it.
     """
-    return patient_overview(clinic, record_id, today=today)[0]
+    return overview_plan(clinic, record_id, today=today).run(clinic)
 
 
-def patient_overview(clinic: Clinic, record_id: str, *,
-                     today: dt.date | None = None) -> tuple[PatientView, tuple[int, int | None]]:
-    """:func:`show_patient` and the (patient id, data revision) it was read at: what a caller derives from the
-    view may be cached on ``clinic.db.cache`` under that revision."""
-    pid, rev = audited_read(clinic, record_id, what="overview")
+def overview_plan(clinic: Clinic, record_id: str, *, today: dt.date | None = None) -> ReadPlan[PatientView]:
+    """:func:`show_patient` as a :class:`~osteocare.services.reads.ReadPlan` (its revision and patient id may key
+    what a caller derives from the view)."""
     day = today or clinic.today()
-    view = clinic.db.cache.get_or_load(rev, ("overview", pid, day), lambda: _overview(clinic, record_id, day))
-    return view, (pid, rev)
+    return patient_plan(clinic, record_id, what="overview", key=("overview", day),
+                        load=lambda: _overview(clinic, record_id, day))
 
 
 def _overview(clinic: Clinic, record_id: str, day: dt.date) -> PatientView:

@@ -15,10 +15,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ..store import models as m
-from ..store.revision import revision_of
 from ._common import display_name, item_view
 from .alerts import _ORDER, _joined, alert_for
 from .context import Clinic
+from .reads import ReadPlan, clinic_plan
 from .views import Alert, ItemView, Worklist
 
 OPEN = m.ScheduleItem.status == "open"
@@ -38,12 +38,15 @@ def day_bounds_utc(day: dt.date, zone: dt.tzinfo) -> tuple[dt.datetime, dt.datet
 def worklist(clinic: Clinic, *, today: dt.date | None = None, days: int = 7, limit: int = 500) -> Worklist:
     """The whole clinic's worklist on ``today`` (default: today in the clinic's time zone). The read is audited;
     the result is cached on the store's data revision (do not mutate it)."""
-    t0 = time.perf_counter()
+    return worklist_plan(clinic, today=today, days=days, limit=limit).run(clinic)
+
+
+def worklist_plan(clinic: Clinic, *, today: dt.date | None = None, days: int = 7,
+                  limit: int = 500) -> ReadPlan[Worklist]:
+    """:func:`worklist` as a :class:`~osteocare.services.reads.ReadPlan`."""
     day = today or clinic.today()
-    rev = revision_of(clinic.db)
-    clinic.db.audit_reads.append(actor=clinic.actor, action="read", entity="worklist", entity_id=day.isoformat())
-    wl = clinic.db.cache.get_or_load(rev, ("worklist", day, days, limit), lambda: _worklist(clinic, day, days, limit))
-    return wl.model_copy(update={"elapsed_ms": round((time.perf_counter() - t0) * 1000, 1)})
+    return clinic_plan(clinic, entity="worklist", entity_id=day.isoformat(), key=("worklist", day, days, limit),
+                       load=lambda: _worklist(clinic, day, days, limit))
 
 
 def _worklist(clinic: Clinic, day: dt.date, days: int, limit: int) -> Worklist:

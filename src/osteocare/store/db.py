@@ -110,6 +110,7 @@ class Database:
             session.close()  # ends the transaction; loaded objects stay readable (detached, not expired)
 
     def dispose(self) -> None:
+        self.audit_reads.close()
         self.engine.dispose()
 
     def __repr__(self) -> str:

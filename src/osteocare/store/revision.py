@@ -128,6 +128,18 @@ class ReadCache:
                 self._data.popitem(last=False)
         return value
 
+    def peek(self, revision: int | None, key: Hashable) -> tuple[bool, Any]:
+        """(True, value) if (``revision``, ``key``) is cached, else (False, None)."""
+        if revision is None:
+            return False, None
+        full = (revision, key)
+        with self._lock:
+            if full in self._data:
+                self._data.move_to_end(full)
+                self.hits += 1
+                return True, self._data[full]
+        return False, None
+
     def clear(self) -> None:
         with self._lock:
             self._data.clear()

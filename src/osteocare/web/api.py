@@ -19,6 +19,7 @@ from ..services import reactions as sr
 from ..services import views as v
 from ..services import worklist as sw
 from ..services.errors import NotFound
+from ..services.reads import cached_async
 from . import accounts, queries
 from . import questions as qs
 from .accounts import Principal
@@ -54,8 +55,8 @@ PROBLEMS: dict[int | str, dict[str, Any]] = {
 }
 
 
-def user_dep(request: Request) -> Principal | None:
-    return bearer_user(request)
+async def user_dep(request: Request) -> Principal | None:
+    return bearer_user(request)  # a cached look-up (see accounts.principal_for): no worker thread needed
 
 
 User = Annotated[Principal | None, Depends(user_dep)]
@@ -150,14 +151,17 @@ def get_patient(request: Request, user: User, record_id: str) -> Any:
             responses={**PROBLEMS, 200: {"description": "The assessment: results, not-applicable calculators with "
                                          "reasons, provenance and the recommendation (as `osteocare assess --json`)",
                                          "content": {"application/json": {"schema": {"type": "object"}}}}})
-def current_assessment(request: Request, user: User, record_id: str,
-                       guideline: Annotated[str | None, Query(max_length=40)] = None,
-                       as_of: dt.date | None = None) -> Response:
+async def current_assessment(request: Request, user: User, record_id: str,
+                             guideline: Annotated[str | None, Query(max_length=40)] = None,
+                             as_of: dt.date | None = None) -> Response:
     u = may_see_patient(user, record_id)
     c = acting(request, u)
     day = as_of or c.today()
-    rec = sp.get_record(c, record_id, as_of=day)
-    body = assessment_bytes(rec, guideline=guideline or c.settings.guideline, as_of=day)
+    plan = sp.record_plan(c, record_id, as_of=day)
+    rec = await plan.run_async(c)
+    g = guideline or c.settings.guideline
+    body = await cached_async(c, plan.revision, ("assessment-json", plan.patient_id, day, g),
+                              lambda: assessment_bytes(rec, guideline=g, as_of=day))
     return Response(body, media_type="application/json")
 
 
@@ -282,10 +286,14 @@ def patient_audit(request: Request, user: User, record_id: str, offset: Offset =
 
 
 @router.get("/worklist", response_model=v.Worklist, responses=PROBLEMS, tags=["worklist"])
-def worklist(request: Request, user: User, days: Annotated[int, Query(ge=0, le=60)] = 7,
-             limit: Annotated[int, Query(ge=1, le=1000)] = 500) -> Any:
+async def worklist(request: Request, user: User, days: Annotated[int, Query(ge=0, le=60)] = 7,
+                   limit: Annotated[int, Query(ge=1, le=1000)] = 500) -> Any:
     u = require(user, *STAFF)
-    return sw.worklist(acting(request, u), days=days, limit=limit)
+    c = acting(request, u)
+    plan = sw.worklist_plan(c, days=days, limit=limit)
+    wl = await plan.run_async(c)
+    body = await cached_async(c, plan.revision, ("worklist-json", plan.key), lambda: wl.model_dump_json().encode())
+    return Response(body, media_type="application/json")
 
 
 # --- admin -----------------------------------------------------------------------------------------------------

@@ -26,6 +26,7 @@ from ..services import reactions as sr
 from ..services import worklist as sw
 from ..services.context import Clinic
 from ..services.drugs import regimen
+from ..services.reads import cached_async
 from ..services.views import PatientView
 from ..store.models import REACTION_KINDS, REACTION_OUTCOMES, SEVERITIES
 from . import accounts, charts, queries
@@ -59,8 +60,8 @@ LAB_NAMES = ("creatinine", "calcium", "vitamin_d_25oh", "phosphate", "magnesium"
 ORAL_BISPHOSPHONATES = ("alendronate", "risedronate", "ibandronate")
 
 
-def page_user(request: Request) -> Principal | None:
-    return cookie_user(request)
+async def page_user(request: Request) -> Principal | None:
+    return cookie_user(request)  # a cached look-up (see accounts.principal_for): no worker thread needed
 
 
 def render(request: Request, name: str, user: Principal | None, status: int = 200, **ctx: Any) -> HTMLResponse:
@@ -299,38 +300,43 @@ def patient_context(c: Clinic, view: PatientView, record_id: str, lang: Lang) ->
 _CSRF_SLOT = "csrf-slot-" + secrets.token_hex(12)
 
 
-def patient_page_response(request: Request, u: Principal, record_id: str, *, status: int = 200,
-                          errors: dict[str, Any] | None = None, form: dict[str, str] | None = None,
-                          which: str | None = None, done: str | None = None) -> HTMLResponse:
-    """The patient page. Its body (the record, assessment, charts and forms) is cached on the store's data
-    revision per (patient, day, language, role, guideline) and re-rendered when any data changes; a page
-    re-shown with a form's errors is always rendered afresh. The read is audited every time."""
+def _patient_body(c: Clinic, u: Principal, lang: Lang, view: PatientView, record_id: str, csrf: str, *,
+                  errors: dict[str, Any] | None = None, form: dict[str, str] | None = None,
+                  which: str | None = None) -> str:
+    return env.get_template("_patient_main.html").render(
+        user=u, lang=lang, _=lang.gettext, csrf=csrf, errors=errors or {}, form=form, which=which,
+        **patient_context(c, view, record_id, lang))
+
+
+def patient_page_response(request: Request, u: Principal, record_id: str, *, status: int,
+                          errors: dict[str, Any], form: dict[str, str], which: str) -> HTMLResponse:
+    """The patient page shown again with a form's errors (rendered afresh; the read is audited)."""
     c = acting(request, u)
     lang = lang_of(request, u)
-    view, (pid, rev) = sp.patient_overview(c, record_id)
-
-    def body(csrf: str) -> str:
-        return env.get_template("_patient_main.html").render(
-            user=u, lang=lang, _=lang.gettext, csrf=csrf, errors=errors or {}, form=form, which=which,
-            **patient_context(c, view, record_id, lang))
-
-    token = csrf_token(request)
-    if errors or form:
-        main = body(token)
-    else:
-        key = ("patient-page", pid, c.today(), lang.code, u.role, c.settings.guideline)
-        main = c.db.cache.get_or_load(rev, key, lambda: body(_CSRF_SLOT)).replace(_CSRF_SLOT, token)
-    return render(request, "patient.html", u, status=status, record_id=record_id, main=Markup(main), done=done)
+    view = sp.overview_plan(c, record_id).run(c)
+    main = _patient_body(c, u, lang, view, record_id, csrf_token(request), errors=errors, form=form, which=which)
+    return render(request, "patient.html", u, status=status, record_id=record_id, main=Markup(main), done=None)
 
 
 @router.get("/patients/{record_id}")
-def patient_page(request: Request, record_id: str, user: Principal | None = Depends(page_user)) -> Response:
+async def patient_page(request: Request, record_id: str, user: Principal | None = Depends(page_user)) -> Response:
+    """The patient page. Its body (the record, assessment, charts and forms) is cached on the store's data
+    revision per (patient, day, language, role, guideline) and rendered again when any data changes; the CSRF
+    token is filled in per request. The read is audited every time, before the page is sent."""
     u = need(user)
     if u.role == "patient" and u.record_id == record_id:
         return _redirect("/me")
     may_see_patient(u, record_id)
     need(u, *STAFF)
-    return patient_page_response(request, u, record_id, done=request.query_params.get("done"))
+    c = acting(request, u)
+    lang = lang_of(request, u)
+    plan = sp.overview_plan(c, record_id)
+    view = await plan.run_async(c)
+    key = ("patient-page", plan.patient_id, c.today(), lang.code, u.role, c.settings.guideline)
+    main = await cached_async(c, plan.revision, key,
+                              lambda: _patient_body(c, u, lang, view, record_id, _CSRF_SLOT))
+    return render(request, "patient.html", u, record_id=record_id,
+                  main=Markup(main.replace(_CSRF_SLOT, csrf_token(request))), done=request.query_params.get("done"))
 
 
 async def _form(request: Request) -> dict[str, str]:
