@@ -155,3 +155,26 @@ def test_every_screened_row_equals_assess_on_the_same_facts(rows: list[dict], gu
             assert (got["osta_category"], got["osta_index"]) == (ost.category, ost.values["index"].value)
         car = a.results.get("caroc-2010")
         assert got["caroc_category"] == (car.category if car is not None else None)
+
+
+def test_the_threaded_pipeline_gives_the_same_output_as_one_chunk(tmp_path: Path) -> None:
+    from osteocare.batch.population import batches
+
+    batch = next(batches(3000, chunk_rows=3000))
+    src = tmp_path / "in.parquet"
+    pq.write_table(pa.Table.from_batches([batch]), src)
+    dst = tmp_path / "out.parquet"
+    summary = screen_file(src, dst, chunk_rows=97, as_of=AS_OF)  # 31 chunks through read, score, write threads
+    whole = pa.Table.from_batches([screen_batch(batch, None, AS_OF)])
+    got = pq.read_table(dst)
+    assert summary.rows == 3000
+    for name in whole.column_names:
+        assert got.column(name).to_pylist() == whole.column(name).to_pylist(), name
+
+
+def test_text_flags_other_than_0_and_1_are_flagged_and_empty_is_0(tmp_path: Path) -> None:
+    text = "id,sex,age,bmi,falls,prior_fracture\n1,female,70,25, 1 ,\n2,female,70,25,1.0,0\n3,female,70,25,2,1\n"
+    rows = {r["id"]: r for r in _screen(tmp_path, text)}
+    assert rows["1"]["error"] == "" and rows["2"]["error"] == ""
+    assert rows["1"]["qfracture_mof_percent"] == rows["2"]["qfracture_mof_percent"]
+    assert rows["3"]["error"] == "falls: 2 is not allowed; expected 0 or 1"

@@ -50,7 +50,7 @@ class Columns:
     smoke_cat: npt.NDArray[np.int64]
     alcohol_cat6: npt.NDArray[np.int64]
     years: npt.NDArray[np.int64]
-    flags: dict[str, FloatArray]
+    flags: dict[str, BoolArray]  # QFracture input name -> True where the flag is 1
     optional: dict[str, FloatArray]
     bad: BoolArray
     errors: dict[int, str] = field(default_factory=dict)
@@ -59,6 +59,8 @@ class Columns:
 
     def flag(self, mask: BoolArray, message_for: Callable[[int], str]) -> None:
         """Record ``message_for(i)`` for each row in ``mask`` that has no error yet (first error wins)."""
+        if not mask.any():
+            return
         new = mask & ~self.bad
         if new.any():
             for i in np.flatnonzero(new):
@@ -83,6 +85,11 @@ def _numeric(col: pa.Array | None, n: int) -> tuple[FloatArray, BoolArray, list[
         vals = pc.cast(col, pa.float64()).to_numpy(zero_copy_only=False)
         return np.asarray(vals, dtype=np.float64), np.zeros(n, dtype=bool), None
     s = pc.cast(col, pa.string())
+    try:  # the usual case: every cell a number or empty (null); else the careful path below
+        vals = pc.cast(s, pa.float64()).to_numpy(zero_copy_only=False)
+        return np.asarray(vals, dtype=np.float64), np.zeros(n, dtype=bool), None
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        pass
     s = pc.if_else(pc.equal(pc.utf8_trim_whitespace(s), ""), pa.scalar(None, pa.string()), s)
     try:
         vals = pc.cast(s, pa.float64()).to_numpy(zero_copy_only=False)
@@ -114,6 +121,36 @@ def _category(col: pa.Array | None, n: int, keys: tuple[str, ...]) -> tuple[npt.
     missing = codes == -2
     out = np.where(missing, -1, codes)
     return out, missing, codes == -1
+
+
+def _flag(cols: Columns, batch: pa.RecordBatch | pa.Table, name: str,
+          numeric: Callable[[str, str | None], FloatArray]) -> BoolArray:
+    """A 0/1 flag column (empty = 0) as booleans; any other value flags the row."""
+    col = _column(batch, name)
+    if col is None:
+        return np.zeros(cols.n, dtype=bool)
+    ints = col
+    if pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
+        try:  # the usual CSV case: every cell 0, 1 or empty (a whole number parses as the same number)
+            ints = pc.cast(col, pa.int8())
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            ints = None
+    if ints is not None and (pa.types.is_integer(ints.type) or pa.types.is_boolean(ints.type)):
+        # one pass when every value is 0, 1 or empty (empty = 0); anything else takes the careful path
+        raw = (pc.fill_null(ints, 0) if ints.null_count else ints).to_numpy(zero_copy_only=False)
+        if raw.dtype == np.bool_:
+            return raw
+        if not ((raw < 0) | (raw > 1)).any():
+            out: BoolArray = raw == 1
+            return out
+    v = numeric(name, None)
+
+    def not_01(i: int) -> str:
+        return f"{name}: {v[i]:g} is not allowed; expected 0 or 1"
+
+    one = v == 1
+    cols.flag(~(one | (v == 0) | np.isnan(v)), not_01)
+    return one
 
 
 def read_columns(batch: pa.RecordBatch | pa.Table) -> Columns:
@@ -193,14 +230,7 @@ def read_columns(batch: pa.RecordBatch | pa.Table) -> Columns:
     cols.years = np.nan_to_num(yrs, nan=10.0).astype(np.int64)
 
     for f in FLAGS:
-        v = numeric(f, None)
-        one = v == 1
-
-        def not_01(i: int, f: str = f, v: FloatArray = v) -> str:
-            return f"{f}: {v[i]:g} is not allowed; expected 0 or 1"
-
-        cols.flag(~(one | (v == 0) | np.isnan(v)), not_01)
-        cols.flags[flag_map[f]] = one.astype(np.float64)
+        cols.flags[flag_map[f]] = _flag(cols, batch, f, numeric)
 
     for name, lim in OPTIONAL_FLOAT.items():
         cols.optional[name] = numeric(name, lim)

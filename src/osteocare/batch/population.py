@@ -104,7 +104,7 @@ def batches(n: int, *, seed: int = 1, chunk_rows: int = DEFAULT_CHUNK) -> Iterat
 
 def generate(n: int, out: Path, *, seed: int = 1, chunk_rows: int = DEFAULT_CHUNK,
              on_chunk: Callable[[int], None] | None = None) -> None:
-    writer = Writer(out)
+    writer = Writer(out, plain_floats=False)  # measured values with few distinct values: dictionary pages
     ok = False
     try:
         for b in batches(n, seed=seed, chunk_rows=chunk_rows):

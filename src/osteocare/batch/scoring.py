@@ -41,8 +41,11 @@ Scorer = Callable[[Columns], tuple[Outputs, list[Note]]]
 def labels(codes: IntArray, names: Sequence[str | None]) -> pa.Array:
     """Text column from integer codes (index into ``names``; a None name gives a null)."""
     dictionary = pa.array([n if n is not None else "" for n in names], pa.string())
-    null = np.array([n is None for n in names], dtype=bool)[codes]
-    return pa.DictionaryArray.from_arrays(pa.array(codes.astype(np.int32), mask=null), dictionary)
+    indices = codes.astype(np.int32)
+    if all(n is not None for n in names):
+        return pa.DictionaryArray.from_arrays(pa.array(indices), dictionary)
+    null = np.array([n is None for n in names], dtype=bool)[indices]
+    return pa.DictionaryArray.from_arrays(pa.array(indices, mask=null), dictionary)
 
 
 def note_if(mask: npt.NDArray[np.bool_], text: str) -> Note:
@@ -109,9 +112,15 @@ def score_bone_density(c: Columns) -> tuple[Outputs, list[Note]]:
     women_min = float(iscd.value("unknown_menopause_postmenopausal_from_age"))
     t_group = np.where(c.female, c.age >= women_min, c.age >= men_min)
     scores = {site: c.optional[f"{site}_t_score"] for site in ("lumbar_spine", "total_hip", "femoral_neck")}
-    low, _ = dens.lowest_score(scores, with_site=False)
-    fracture = c.flags["b_fracture4"] == 1 if bool(iscd.value("prior_fracture_flag_is_fragility")) else False
-    grade = dens.who_grade(low, fracture)
+    # the core's functions work row by row: they run on the rows with a T-score only (the others have none)
+    rows = np.flatnonzero(~(np.isnan(scores["lumbar_spine"]) & np.isnan(scores["total_hip"])
+                            & np.isnan(scores["femoral_neck"])))
+    low = np.full(c.n, np.nan)
+    grade = np.full(c.n, -1, dtype=np.int64)
+    if rows.size:
+        low[rows], _ = dens.lowest_score({k: v[rows] for k, v in scores.items()}, with_site=False)
+        fracture = c.flags["b_fracture4"][rows] if bool(iscd.value("prior_fracture_flag_is_fragility")) else False
+        grade[rows] = dens.who_grade(low[rows], fracture)
     has_t = ~np.isnan(low)
     use = t_group & has_t
     who = labels(np.where(use, grade, -1) + 1, [None, *dens.WHO_CATEGORIES])
@@ -147,7 +156,7 @@ def score_osta(c: Columns) -> tuple[Outputs, list[Note]]:
 def score_caroc(c: Columns) -> tuple[Outputs, list[Note]]:
     out = caroc.classify(
         female=c.female, age=c.age, fn_t=c.optional["femoral_neck_t_score"], ls_t=c.optional["lumbar_spine_t_score"],
-        th_t=c.optional["total_hip_t_score"], fracture_after_40=c.flags["b_fracture4"] == 1,
+        th_t=c.optional["total_hip_t_score"], fracture_after_40=c.flags["b_fracture4"],
     )
     keys = sorted(caroc.CATEGORY_NAMES)
     names: list[str | None] = [None if k == caroc.OUT_OF_SCOPE else caroc.CATEGORY_NAMES[k] for k in keys]
@@ -175,10 +184,10 @@ def score_chunk(batch: pa.RecordBatch | pa.Table, c: Columns, *, guideline: str 
         outputs = {k: _blank(v, c.bad) for k, v in outputs.items()}
         outputs.update(strata)  # already null on flagged rows
         notes = [Note(np.where(c.bad, 0, x.codes), x.texts) for x in notes]
-        err_list: list[str | None] = [None] * c.n
-        for i, msg in c.errors.items():
-            err_list[i] = msg
-        error = pa.array(err_list, pa.string())
+        rows = np.fromiter(c.errors, dtype=np.int64, count=len(c.errors))
+        pick = np.zeros(c.n, dtype=np.int32)  # 0 -> null, k -> the k-th message
+        pick[rows] = np.arange(1, rows.size + 1, dtype=np.int32)
+        error = pa.array([None, *c.errors.values()], pa.string()).take(pa.array(pick))
     else:
         outputs.update(strata)
         error = pa.nulls(c.n, pa.string())

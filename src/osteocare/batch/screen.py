@@ -8,10 +8,12 @@ rows flagged, and categories.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import queue
 import threading
 from collections import Counter, deque
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,6 +30,7 @@ from .scoring import score_chunk
 
 DEFAULT_CHUNK_ROWS = 250_000
 PIPELINE_DEPTH = 2
+MAX_SCORING_THREADS = 4
 COUNTED = ("who_category", "osta_category", "caroc_category", "stratum", "stratum_status", "action")
 
 
@@ -95,8 +98,9 @@ def count_rows(path: Path) -> int | None:
 class Writer:
     """Append record batches to a CSV or Parquet file; written to a temporary name, renamed at the end."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, plain_floats: bool = True) -> None:
         self.path = path
+        self.plain_floats = plain_floats
         self.fmt = file_format(path)
         self.tmp = path.with_name(f".{path.name}.partial")
         self._w: pacsv.CSVWriter | pq.ParquetWriter | None = None
@@ -106,7 +110,13 @@ class Writer:
             if self.fmt == "csv":
                 self._w = pacsv.CSVWriter(self.tmp, batch.schema)
             else:
-                self._w = pq.ParquetWriter(self.tmp, batch.schema)
+                # with plain_floats, floating-point columns (computed risks and indices: mostly distinct values)
+                # are written plain, which saves building a dictionary that Parquet gives up on after its size
+                # limit anyway; every other column gets dictionary pages (categories, notes, flags)
+                dictionary: bool | list[str] = True
+                if self.plain_floats:
+                    dictionary = [f.name for f in batch.schema if not pa.types.is_floating(f.type)]
+                self._w = pq.ParquetWriter(self.tmp, batch.schema, use_dictionary=dictionary)
         self._w.write_batch(batch)
 
     def close(self, ok: bool) -> None:
@@ -180,9 +190,38 @@ def screen_batch(batch: pa.RecordBatch, guideline: str | None = None, as_of: dt.
     return score_chunk(batch, read_columns(batch), guideline=guideline, as_of=as_of)
 
 
-def _local(batches: Iterator[pa.RecordBatch], guideline: str, as_of: dt.date) -> Iterator[tuple[int, pa.RecordBatch]]:
-    for batch in batches:
-        yield batch.num_rows, screen_batch(batch, guideline, as_of)
+def scoring_threads() -> int:
+    """Chunks scored at the same time by the local engine: one per core this process may use, at most 4
+    (numpy, Arrow and the compiled QFracture kernel release the GIL for the work on the columns)."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(cores, MAX_SCORING_THREADS))
+
+
+def _local(batches: Iterator[pa.RecordBatch], guideline: str, as_of: dt.date,
+           threads: int) -> Iterator[tuple[int, pa.RecordBatch]]:
+    """Score the chunks on ``threads`` threads; results in input order, at most ``threads`` chunks in flight."""
+    if threads <= 1:
+        for batch in batches:
+            yield batch.num_rows, screen_batch(batch, guideline, as_of)
+        return
+    with ThreadPoolExecutor(threads, thread_name_prefix="osteocare-score") as pool:
+        pending: deque[tuple[int, Future[pa.RecordBatch]]] = deque()
+        try:
+            for batch in batches:
+                pending.append((batch.num_rows, pool.submit(screen_batch, batch, guideline, as_of)))
+                del batch
+                if len(pending) >= threads:
+                    n, fut = pending.popleft()
+                    yield n, fut.result()
+            while pending:
+                n, fut = pending.popleft()
+                yield n, fut.result()
+        finally:
+            for _, fut in pending:
+                fut.cancel()
 
 
 def _dask(batches: Iterator[pa.RecordBatch], scheduler: str, guideline: str,
@@ -211,6 +250,26 @@ def _dask(batches: Iterator[pa.RecordBatch], scheduler: str, guideline: str,
 
 
 _DONE = object()
+
+
+def _gated(batches: Iterator[pa.RecordBatch], tokens: threading.Semaphore,
+           closing: threading.Event) -> Iterator[pa.RecordBatch]:
+    """Read a chunk only with a token in hand; the writer gives it back once the chunk's output is written.
+
+    So at most as many chunks as there are tokens are anywhere in the pipeline (read, waiting, scored or being
+    written), whatever the length of the file: peak memory is reached after the first few chunks.
+    """
+    it = iter(batches)
+    while True:
+        while not tokens.acquire(timeout=0.1):
+            if closing.is_set():
+                return
+        try:
+            batch = next(it)
+        except StopIteration:
+            tokens.release()
+            return
+        yield batch
 
 
 def _background(items: Iterator[Any], depth: int) -> Iterator[Any]:
@@ -251,8 +310,9 @@ def _background(items: Iterator[Any], depth: int) -> Iterator[Any]:
 class _BackgroundSink:
     """Write and count output chunks on a helper thread, at most ``depth`` waiting (bounded memory)."""
 
-    def __init__(self, writer: Writer, summary: Summary, depth: int) -> None:
+    def __init__(self, writer: Writer, summary: Summary, depth: int, tokens: threading.Semaphore | None = None) -> None:
         self.q: queue.Queue[Any] = queue.Queue(maxsize=depth)
+        self.tokens = tokens
         self.error: BaseException | None = None
         self.writer, self.summary = writer, summary
         self.t = threading.Thread(target=self._run, name="osteocare-write", daemon=True)
@@ -269,6 +329,9 @@ class _BackgroundSink:
                     self.summary.add(out)
                 except BaseException as exc:
                     self.error = exc
+            del out
+            if self.tokens is not None:
+                self.tokens.release()
 
     def put(self, out: pa.RecordBatch) -> None:
         if self.error is not None:
@@ -317,15 +380,25 @@ def screen_file(
     try:
         # three stages overlap: read (helper thread), score (this thread or the cluster), write (helper thread);
         # at most PIPELINE_DEPTH chunks wait between two stages, so memory does not grow with the file.
-        batches = _background(read_batches(src, chunk_rows), PIPELINE_DEPTH)
-        results = _local(batches, gid, day) if engine == "local" else _dask(batches, str(scheduler), gid, day)
-        sink = _BackgroundSink(writer, summary, PIPELINE_DEPTH)
+        # Locally, at most (scoring threads + 2) chunks are in the pipeline at once (see _gated).
+        tokens, closing = None, threading.Event()
+        reader = read_batches(src, chunk_rows)
+        if engine == "local":
+            threads = scoring_threads()
+            tokens = threading.Semaphore(threads + 2)
+            results = _local(_background(_gated(reader, tokens, closing), PIPELINE_DEPTH), gid, day, threads)
+        else:
+            results = _dask(_background(reader, PIPELINE_DEPTH), str(scheduler), gid, day)
+        sink = _BackgroundSink(writer, summary, PIPELINE_DEPTH, tokens)
         try:
             for n, out in results:
                 sink.put(out)
+                del out
                 if on_chunk:
                     on_chunk(n)
         finally:
+            closing.set()
+            results.close()
             sink.close()
         ok = True
     finally:

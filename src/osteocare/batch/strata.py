@@ -36,7 +36,7 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
-from ..core.assessment import _calculators, derived_facts
+from ..core.assessment import derived_facts, run_calculators
 from ..core.densitometry import ISCD_ID, WHO_CATEGORIES, who_grade
 from ..core.errors import KnowledgeError
 from ..core.guidelines import default_guideline, stratify
@@ -153,8 +153,11 @@ class RowFacts:
     def site_t(self, site: str) -> FloatArray:
         """The site's T-score as the bone-density calculator reports it: rounded to 0.1, T-score group only."""
         def make() -> FloatArray:
-            v = round_half_away(self.c.optional[f"{site}_t_score"], 1)
-            return np.where(self.t_group, v, np.nan)
+            x = self.c.optional[f"{site}_t_score"]
+            use = np.flatnonzero(self.t_group & ~np.isnan(x))  # rounding is row by row: only where it is used
+            v = np.full(self.c.n, np.nan)
+            v[use] = round_half_away(x[use], 1)
+            return v
         out: FloatArray = self.get(f"t:{site}", make)
         return out
 
@@ -167,26 +170,28 @@ class RowFacts:
         out: FloatArray = self.get(f"min:{','.join(sites)}", make)
         return out
 
-    def frax(self) -> frax_adjust.FraxAdjusted:
-        """FRAX after the core's published adjustments (the flat columns never tick glucocorticoids in FRAX)."""
-        def make() -> frax_adjust.FraxAdjusted:
+    def frax(self) -> tuple[FloatArray, FloatArray]:
+        """(MOF, hip) FRAX after the core's published adjustments (the flat columns never tick glucocorticoids in
+        FRAX); unknown unless both were entered."""
+        def make() -> tuple[FloatArray, FloatArray]:
+            # the core's adjustment is row by row: it runs on the rows with both FRAX values only (the others
+            # stay unknown), the same numbers as on the whole chunk
             c = self.c
             mof, hip = c.optional["frax_mof_percent"], c.optional["frax_hip_percent"]
-            out = frax_adjust.adjust(mof=mof, hip=hip, age=c.age, gc_ticked=False,
-                                     fn_t=c.optional["femoral_neck_t_score"], ls_t=c.optional["lumbar_spine_t_score"],
-                                     with_bmd=True)
-            both = ~np.isnan(mof) & ~np.isnan(hip)
-            return frax_adjust.FraxAdjusted(
-                mof=np.where(both, out.mof, np.nan), hip=np.where(both, out.hip, np.nan), gc_band=out.gc_band,
-                mof_gc_percent=out.mof_gc_percent, hip_gc_percent=out.hip_gc_percent, ls_offset=out.ls_offset,
-                ls_applied=out.ls_applied)
-        out: frax_adjust.FraxAdjusted = self.get("frax", make)
+            both = np.flatnonzero(~np.isnan(mof) & ~np.isnan(hip))
+            mof_out, hip_out = np.full(c.n, np.nan), np.full(c.n, np.nan)
+            if both.size:
+                out = frax_adjust.adjust(mof=mof[both], hip=hip[both], age=c.age[both], gc_ticked=False,
+                                         fn_t=c.optional["femoral_neck_t_score"][both],
+                                         ls_t=c.optional["lumbar_spine_t_score"][both], with_bmd=True)
+                mof_out[both], hip_out[both] = out.mof, out.hip
+            return mof_out, hip_out
+        out: tuple[FloatArray, FloatArray] = self.get("frax", make)
         return out
 
     def flag(self, name: str) -> BoolArray:
         flag_map = qfracture.input_codes()[3]
-        out: BoolArray = self.c.flags[flag_map[name]] == 1
-        return out
+        return self.c.flags[flag_map[name]]
 
     def gc_dose(self) -> FloatArray:
         d = self.c.optional["glucocorticoid_mg_per_day"]
@@ -232,8 +237,8 @@ BATCH_FACTS: dict[str, tuple[Callable[[RowFacts], FloatArray], tuple[Any, ...] |
     "hip_t_score": (lambda rf: rf.min_t(("femoral_neck", "total_hip")), None),
     "spine_t_score": (lambda rf: rf.site_t("lumbar_spine"), None),
     "who_category": (_who, WHO_CATEGORIES),
-    "frax_mof_percent": (lambda rf: rf.frax().mof, None),
-    "frax_hip_percent": (lambda rf: rf.frax().hip, None),
+    "frax_mof_percent": (lambda rf: rf.frax()[0], None),
+    "frax_hip_percent": (lambda rf: rf.frax()[1], None),
     "frax_with_bmd": (_none, (False, True)),
     "guideline_category": (_none, ("low", "intermediate", "high", "very_high")),
     "glucocorticoid_mg_per_day": (lambda rf: rf.gc_dose(), None),
@@ -354,11 +359,7 @@ def choose_action(*, guideline: str, stratum: str | None, label: str, treat: boo
 def evaluate_record(record_data: dict[str, Any], *, guideline: str, as_of: dt.date) -> StratumClass:
     """The real assess pieces for one record: calculators -> derived_facts -> stratify."""
     record = parse_record(record_data)
-    results: dict[str, CalculatorResult] = {}
-    for calc in _calculators(as_of):
-        r = calc(record)
-        if r.applicable:
-            results[r.calculator] = r
+    results, _ = run_calculators(record, as_of=as_of)
     facts = derived_facts(results, record)
     st = stratify(record, facts, guideline=guideline, as_of=as_of)
     return StratumClass(stratum=st.stratum, label=st.label, status=st.status, treat=st.treat,
@@ -392,7 +393,7 @@ def record_of_row(c: Columns, i: int) -> dict[str, Any]:
     rec["smoking"] = next(s for s in SMOKING if smoke_codes[s] == c.smoke_cat[i])
     rec["alcohol"] = next(a for a in ALCOHOL if alc_codes[a] == c.alcohol_cat6[i])
     for f in FLAGS:
-        rec[f] = bool(c.flags[flag_map[f]][i] == 1)
+        rec[f] = bool(c.flags[flag_map[f]][i])
     for name in OPTIONAL_FLOAT:
         v = c.optional[name][i]
         if not np.isnan(v):
@@ -548,10 +549,10 @@ def plan(guideline: str | None, as_of: dt.date | None) -> Plan:
 
 def _text_column(cls: IntArray, values: list[str | None]) -> pa.Array:
     names = sorted({v for v in values if v is not None})
-    lookup = np.array([names.index(v) if v is not None else -1 for v in values] + [-1], dtype=np.int64)
+    lookup = np.array([names.index(v) if v is not None else -1 for v in values] + [-1], dtype=np.int32)
     codes = lookup[cls]  # cls == -1 picks the trailing -1
     dictionary = pa.array(names, pa.string())
-    return pa.DictionaryArray.from_arrays(pa.array(codes.astype(np.int32), mask=codes < 0), dictionary)
+    return pa.DictionaryArray.from_arrays(pa.array(codes, mask=codes < 0), dictionary)
 
 
 def stratum_columns(c: Columns, *, guideline: str | None = None,

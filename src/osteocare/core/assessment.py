@@ -68,6 +68,24 @@ def _calculators(as_of: dt.date) -> list[Calculator]:
     ]
 
 
+def run_calculators(
+    record: PatientRecord, *, as_of: dt.date
+) -> tuple[dict[str, CalculatorResult], list[NotApplicableEntry]]:
+    """Run every calculator on ``record`` as ``assess`` does: (results of those that apply, by calculator id;
+    the others, with why they do not apply), in ``assess``'s order."""
+    results: dict[str, CalculatorResult] = {}
+    not_applicable: list[NotApplicableEntry] = []
+    for calc in _calculators(as_of):
+        r = calc(record)
+        if r.applicable:
+            results[r.calculator] = r
+        else:
+            not_applicable.append(
+                NotApplicableEntry(calculator=r.calculator, name=r.name, reason=r.reason or "not applicable")
+            )
+    return results, not_applicable
+
+
 def _value(results: dict[str, CalculatorResult], calc: str, key: str) -> Any:
     r = results.get(calc)
     q = r.values.get(key) if r else None
@@ -124,16 +142,7 @@ def assess(record: PatientRecord, *, guideline: str | None = None, as_of: dt.dat
     gid = guideline or default_guideline()
     if gid not in available_guidelines():
         raise InputError("guideline", gid, "one of " + ", ".join(available_guidelines()))
-    results: dict[str, CalculatorResult] = {}
-    not_applicable: list[NotApplicableEntry] = []
-    for calc in _calculators(day):
-        r = calc(record)
-        if r.applicable:
-            results[r.calculator] = r
-        else:
-            not_applicable.append(
-                NotApplicableEntry(calculator=r.calculator, name=r.name, reason=r.reason or "not applicable")
-            )
+    results, not_applicable = run_calculators(record, as_of=day)
     used = sorted({c.knowledge_id for r in results.values() for c in r.citations}
                   | {c.knowledge_id for r in results.values() for f in r.rules_fired for c in f.citations})
     rec = recommend(record, derived_facts(results, record), guideline=gid, as_of=day)
