@@ -108,7 +108,8 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def run(user: type[HttpUser], host: str, users: int, seconds: float, think: float) -> dict[str, dict[str, float]]:
+def run(user: type[HttpUser], host: str, users: int, seconds: float, think: float,
+        warmup: float = 5.0) -> dict[str, dict[str, float]]:
     user.wait_time = between(0.5 * think, 1.5 * think) if think > 0 else constant(0)  # type: ignore[method-assign]
     user.host = host
     env = Environment(user_classes=[user], host=host)
@@ -118,7 +119,7 @@ def run(user: type[HttpUser], host: str, users: int, seconds: float, think: floa
     deadline = time.perf_counter() + 120
     while user is Clinician and len(SIGNED_IN) < users and time.perf_counter() < deadline:
         gevent.sleep(0.2)  # everyone signed in (Argon2 is slow on purpose)
-    gevent.sleep(1.0)
+    gevent.sleep(warmup)  # steady state: the first views of each patient (cache misses) are not what is measured
     env.stats.reset_all()
     t0 = time.perf_counter()
     gevent.sleep(seconds)
@@ -149,6 +150,7 @@ def main() -> int:
     ap.add_argument("--patients", type=int, default=100)
     ap.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
     ap.add_argument("--think", type=float, default=1.0, help="paced run: seconds between a client's requests")
+    ap.add_argument("--warmup", type=float, default=10.0, help="seconds of load before the measurement starts")
     args = ap.parse_args()
     port = _free_port()
     host = f"http://127.0.0.1:{port}"
@@ -170,10 +172,10 @@ def main() -> int:
             except OSError:
                 time.sleep(0.1)
         try:
-            paced = run(Clinician, host, args.users, args.seconds, args.think)
-            paced_ping = run(Trivial, host, args.users, args.seconds, args.think)
-            sat = run(Clinician, host, args.users, args.seconds, 0)
-            sat_ping = run(Trivial, host, args.users, args.seconds, 0)
+            paced = run(Clinician, host, args.users, args.seconds, args.think, args.warmup)
+            paced_ping = run(Trivial, host, args.users, args.seconds, args.think, args.warmup)
+            sat = run(Clinician, host, args.users, args.seconds, 0, args.warmup)
+            sat_ping = run(Trivial, host, args.users, args.seconds, 0, args.warmup)
         finally:
             proc.terminate()
             proc.wait(10)

@@ -10,6 +10,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect
 
+import osteocare.web.models  # noqa: F401  (registers the web tables of migration 0002 on the metadata)
 from osteocare.store.db import Database
 from osteocare.store.migrate import alembic_config, current_revision, downgrade, head_revision, upgrade
 from osteocare.store.models import Base

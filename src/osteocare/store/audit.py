@@ -85,7 +85,7 @@ class AuditAppender:
             error: BaseException | None = None
             try:
                 with self._db.write() as s:
-                    s.execute(insert(AuditEntry), [row for row, _ in batch])
+                    s.execute(insert(AuditEntry.__table__), [row for row, _ in batch])  # type: ignore[arg-type]
             except BaseException as exc:  # handed to every waiting reader
                 error = exc
             for _, done in batch:

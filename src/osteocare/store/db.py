@@ -23,6 +23,7 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.sql import Executable
 
 from ..settings import Settings, get_settings, normalise_database_url
 
@@ -82,6 +83,7 @@ class Database:
         # SQLite has one writer at a time, and a waiting writer polls with sleeps (busy timeout): threads of this
         # process queue on a lock instead, woken as soon as the writer before them commits.
         self._write_lock: threading.RLock | None = threading.RLock() if self.dialect == "sqlite" else None
+        self._sql: dict[int, tuple[Executable, str, tuple[str, ...] | None, dict[str, Any]]] = {}
         self.cache = ReadCache()  # values derived from this store, keyed on its data revision
         from .audit import AuditAppender
 
@@ -108,6 +110,36 @@ class Database:
             yield session
         finally:
             session.close()  # ends the transaction; loaded objects stay readable (detached, not expired)
+
+    def fetch_one(self, stmt: Executable, params: dict[str, Any]) -> tuple[Any, ...] | None:
+        """The first row of a small read-only ``stmt``, on a pooled DBAPI connection: no ORM session and no
+        SQLAlchemy transaction around it (the hot reads of every request). Only for statements whose result
+        columns need no type conversion (integers, text); pass module-level statements (their SQL is compiled once
+        per statement object)."""
+        sql, order, defaults = self._compiled(stmt)
+        values = {**defaults, **params}
+        args: Any = tuple(values[k] for k in order) if order is not None else values
+        raw = self.engine.raw_connection()
+        try:
+            cur = raw.cursor()
+            try:
+                cur.execute(sql, args)
+                row = cur.fetchone()
+            finally:
+                cur.close()
+        finally:
+            raw.close()  # back to the pool (which ends any implicit transaction)
+        return None if row is None else tuple(row)
+
+    def _compiled(self, stmt: Executable) -> tuple[str, tuple[str, ...] | None, dict[str, Any]]:
+        hit = self._sql.get(id(stmt))
+        if hit is not None and hit[0] is stmt:
+            return hit[1], hit[2], hit[3]
+        compiled = stmt.compile(dialect=self.engine.dialect)  # type: ignore[attr-defined]
+        order = tuple(compiled.positiontup) if compiled.positional else None
+        defaults = {k: v for k, v in compiled.params.items() if v is not None}
+        self._sql[id(stmt)] = (stmt, str(compiled), order, defaults)
+        return str(compiled), order, defaults
 
     def dispose(self) -> None:
         self.audit_reads.close()

@@ -77,20 +77,20 @@ def watch(factory: sessionmaker[Session]) -> None:
 
 
 _REVISION = select(m.DataRevision.revision).where(m.DataRevision.id == 1).scalar_subquery()
+_REVISION_NOW = select(_REVISION)
 _PATIENT_AT = select(m.Patient.id, _REVISION).where(m.Patient.record_id == bindparam("record_id"))
 
 
 def patient_at(db: Database, record_id: str) -> tuple[int, int | None] | None:
     """(patient id, data revision) of ``record_id`` in one short read (``None`` if there is no such patient)."""
-    with db.engine.connect() as conn:
-        row = conn.execute(_PATIENT_AT, {"record_id": record_id}).first()
+    row = db.fetch_one(_PATIENT_AT, {"record_id": record_id})
     return None if row is None else (int(row[0]), row[1])
 
 
 def revision_of(db: Database) -> int | None:
     """The data revision now."""
-    with db.engine.connect() as conn:
-        return conn.execute(select(_REVISION)).scalar()
+    row = db.fetch_one(_REVISION_NOW, {})
+    return None if row is None else row[0]
 
 
 def current(session: Session) -> int | None:
