@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """One entry point that sets everything up on a fresh machine with only Python 3.11+.
 
-    python3 dev.py run     # set up, then assess the example patients in examples/
+    python3 dev.py run     # set up, then start the web app on SQLite with the demo clinic (osteocare serve)
     python3 dev.py test    # set up (incl. test-only system packages), then run the whole test suite
 
 Set-up: a private bootstrap venv (.venv-bootstrap) gets uv; uv installs the locked dependencies
@@ -54,9 +54,13 @@ def sync() -> Path:
 
 
 def run(args: list[str]) -> int:
+    """The main job: the web app on the embedded default (SQLite under ./data/), with the demo clinic on first
+    start. Extra arguments go to ``osteocare serve`` (``--host``, ``--port``, ...)."""
     u = sync()
-    examples = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "examples").glob("*.json"))
-    return sh(u, "run", "--frozen", "osteocare", "assess", *examples, *args, env=env(), check=False)
+    try:
+        return sh(u, "run", "--frozen", "osteocare", "serve", *args, env=env(), check=False)
+    except KeyboardInterrupt:
+        return 0
 
 
 def _port_open(host: str, port: int) -> bool:

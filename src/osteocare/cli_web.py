@@ -87,6 +87,7 @@ def serve(
 
             typer.echo(f"loading the demo clinic ({demo_patients} invented patients) ...")
             load_demo(clinic.as_actor("demo"), patients=demo_patients)
+            _demo_accounts(clinic)
     from .web.accounts import count_admins
 
     if not count_admins(clinic):
@@ -94,6 +95,29 @@ def serve(
     app = create_app(clinic.settings, clinic=clinic)
     typer.echo(f"OsteoCare on http://{host}:{port}/  (API docs: /docs, OpenAPI: /openapi.json)")
     uvicorn.run(app, host=host, port=port, log_level="warning")
+
+
+def _demo_accounts(clinic) -> None:  # type: ignore[no-untyped-def]
+    """Sign-ins for the demo clinic: a doctor, a nurse and a patient (DEMO-0001), each with a random password made
+    for this database (there is no default password), printed once and kept in a file beside a SQLite store."""
+    import secrets
+
+    from .web.accounts import create_user
+
+    lines = []
+    for username, role, record in (("demo-doctor", "doctor", None), ("demo-nurse", "nurse", None),
+                                   ("demo-patient", "patient", "DEMO-0001")):
+        password = "-".join(secrets.token_urlsafe(6) for _ in range(3))
+        create_user(clinic, username=username, password=password, role=role, record_id=record)
+        lines.append(f"{role:8s} {username:13s} {password}")
+    text = "Demo clinic sign-ins (invented patients; made for this database only):\n" + "\n".join(lines) + "\n"
+    typer.echo(text)
+    path = clinic.settings.sqlite_path()
+    if path is not None:
+        out = Path(path).with_name("demo-accounts.txt")
+        out.write_text(text, encoding="utf-8")
+        out.chmod(0o600)
+        typer.echo(f"(also written to {out})")
 
 
 def register(app: typer.Typer) -> None:
