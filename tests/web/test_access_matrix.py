@@ -4,6 +4,7 @@ a role without access -> 403; a patient only ever reaches their own record."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import pytest
 from fastapi.routing import APIRoute
@@ -62,9 +63,34 @@ PAGES = [
     ("/doctor/questions", ("doctor",)),
     ("/admin", ("admin",)),
     ("/qa", "public"),
+    ("/qa/999999", "open"),  # public, but no such published answer: 404 for everyone
+    ("/follow/not-a-token", "open"),  # the secret-token page itself is tested in test_questions_i18n
     ("/ask", "public"),
     ("/login", "public"),
+    ("/lang/en?next=/", "public"),
     ("/", "public"),
+]
+
+# Every form of the pages, posted with the session's own CSRF token and an empty form (a course or question id
+# that does not exist), so that a role allowed in gets a validation answer (422, 404, a page again) and never
+# 401/403, and nothing clinical is written (except that the doctor's empty "assess" form stores an assessment).
+FORMS = [
+    ("/patients/{own}/dxa", STAFF),
+    ("/patients/{own}/labs", STAFF),
+    ("/patients/{own}/fractures", STAFF),
+    ("/patients/{own}/doses", STAFF),
+    ("/patients/{own}/reactions", STAFF),
+    ("/patients/{own}/assess", ("doctor",)),
+    ("/patients/{own}/courses", ("doctor",)),
+    ("/patients/{own}/courses/2147483647/stop", ("doctor",)),
+    ("/patients/{other}/courses", ("doctor",)),
+    ("/me/reactions", ("patient", "patient2")),
+    ("/doctor/questions/2147483647/answer", ("doctor",)),
+    ("/doctor/questions/2147483647/publish", ("doctor",)),
+    ("/admin/users", ("admin",)),
+    ("/ask", "public"),
+    ("/login", "public"),
+    ("/logout", "public"),  # last: it ends the session
 ]
 
 
@@ -72,13 +98,46 @@ def _fill(path: str, records: dict[str, str], role: str | None) -> str:
     return path.replace("{own}", records["patient"]).replace("{other}", records["patient2"]).replace("{role}", str(role))
 
 
+def _routes(routes, prefix: str = ""):  # type: ignore[no-untyped-def]
+    """(path, methods, in the schema) of every route, also inside included routers (FastAPI >= 0.16x keeps them
+    nested in ``app.routes``)."""
+    for r in routes:
+        if isinstance(r, APIRoute):
+            yield prefix + r.path, r.methods - {"HEAD"}, r.include_in_schema
+        elif hasattr(r, "original_router"):
+            yield from _routes(r.original_router.routes, prefix + r.include_context.prefix)
+
+
 def test_it_covers_every_api_route(app) -> None:  # type: ignore[no-untyped-def]
     listed = {(m, p) for m, p, _, _ in API}
-    for r in app.routes:
-        if isinstance(r, APIRoute) and r.include_in_schema:
-            for method in r.methods - {"HEAD"}:
-                generic = r.path.replace("{record_id}", "{own}").replace("{question_id}", "1")
-                assert (method, generic) in listed or (method, r.path) in listed, f"{method} {r.path} not in the matrix"
+    seen = 0
+    for path, methods, in_schema in _routes(app.routes):
+        if in_schema:
+            for method in methods:
+                seen += 1
+                generic = (path.replace("{record_id}", "{own}").replace("{question_id}", "1")
+                           .replace("{service_id}", "osteocare-patient-view"))
+                assert (method, generic) in listed or (method, path) in listed, f"{method} {path} not in the matrix"
+    assert seen >= 25, f"the route walk found only {seen} API routes"
+
+
+def _generic(path: str) -> str:
+    """A matrix path with its ids as ``{}``: /patients/{own}/courses/2147483647/stop -> /patients/{}/courses/{}/stop."""
+    return re.sub(r"/(\{own\}|\{other\}|2147483647|999999|not-a-token|en)(?=/|$)", "/{}", path.split("?")[0])
+
+
+def test_it_covers_every_page_and_form(app) -> None:  # type: ignore[no-untyped-def]
+    pages = {_generic(p) for p, _ in PAGES}
+    forms = {_generic(p) for p, _ in FORMS}
+    seen = 0
+    for path, methods, in_schema in _routes(app.routes):
+        if in_schema:
+            continue
+        generic = re.sub(r"\{[a-z_]+\}", "{}", path)
+        for method in methods:
+            seen += 1
+            assert generic in (pages if method == "GET" else forms), f"{method} {path} not in the page matrix"
+    assert seen >= 25, f"the route walk found only {seen} page routes"
 
 
 @pytest.mark.parametrize("role", ROLES, ids=lambda r: str(r))
@@ -112,6 +171,8 @@ def test_page_access_matrix(app, records, role) -> None:  # type: ignore[no-unty
         r = b.get(url)
         if allowed == "public":
             assert r.status_code in (200, 303), (role, url, r.status_code)
+        elif allowed == "open":
+            assert r.status_code in (200, 404), (role, url, r.status_code)
         elif role is None:
             assert r.status_code == 303 and r.headers["location"].startswith("/login"), (url, r.status_code)
         elif role in allowed:
@@ -124,11 +185,29 @@ def test_page_access_matrix(app, records, role) -> None:  # type: ignore[no-unty
             assert r.status_code == 403, (role, url, r.status_code)
 
 
+@pytest.mark.parametrize("role", ROLES, ids=lambda r: str(r))
+def test_form_access_matrix(app, records, role) -> None:  # type: ignore[no-untyped-def]
+    b = browser_for(app, role)
+    token = csrf_of(b.get("/ask").text)
+    for path, allowed in FORMS:
+        url = _fill(path, records, role)
+        r = b.post(url, data={"csrf_token": token})
+        if allowed == "public":  # (an empty sign-in is answered 401 "wrong username or password" on the form)
+            assert r.status_code != 403 and r.status_code < 500, (role, url, r.status_code)
+            assert not r.headers.get("location", "").startswith("/login"), (role, url)
+        elif role is None:
+            assert r.status_code == 303 and r.headers["location"].startswith("/login"), (url, r.status_code)
+        elif role in allowed:
+            assert r.status_code not in (401, 403) and r.status_code < 500, (role, url, r.status_code, r.text[:300])
+        else:
+            assert r.status_code == 403, (role, url, r.status_code)
+
+
 @pytest.mark.parametrize("role", ("patient", "admin", None))
 def test_it_refuses_clinical_forms_to_other_roles(app, records, role) -> None:  # type: ignore[no-untyped-def]
     b = browser_for(app, role)
     token = csrf_of(b.get("/ask").text)
-    for form in ("dxa", "labs", "fractures", "doses", "reactions", "assess"):
+    for form in ("dxa", "labs", "fractures", "doses", "reactions", "assess", "courses", "courses/1/stop"):
         r = b.post(f"/patients/{records['patient']}/{form}",
                    data={"csrf_token": token, "exam_date": dt.date.today().isoformat()})
         assert r.status_code in (303, 403), (form, r.status_code)

@@ -109,6 +109,33 @@ def test_a_doctor_records_a_dxa_and_sees_the_assessment(server, browser) -> None
     page.screenshot(path=str(SHOTS / "patient-page.png"), full_page=True)
 
 
+def test_a_doctor_starts_a_course_after_writing_the_override_reason_then_stops_it(server, browser) -> None:  # type: ignore[no-untyped-def]
+    base, _ = server
+    page = _login(browser, base, "doctor")
+    tok = page.request.post("/api/v1/auth/token", data={"username": USERS["doctor"], "password": PASSWORD}).json()
+    made = page.request.post("/api/v1/patients", headers={"Authorization": f"Bearer {tok['access_token']}"},
+                             data={"record": {"id": "E2E-COURSE-1", "sex": "male", "age": 70}})
+    assert made.status == 201, made.text()
+    page.goto("/patients/E2E-COURSE-1")
+    page.click("#course-start summary")
+    page.select_option("#course-start select[name=drug]", "raloxifene")  # not for men: needs a written reason
+    page.click("#course-start button[type=submit]")
+    expect(page.locator("[data-testid=override-needed]")).to_contain_text("RLX-NOT-FOR")
+    expect(page.locator("#course-start .field-error[data-field=override_reason]")).to_be_visible()
+    expect(page.locator("[data-testid=course-raloxifene]")).to_have_count(0)
+    page.fill("#course-start textarea[name=override_reason]", "Specialist advice; the alternatives were not tolerated.")
+    page.click("#course-start button[type=submit]")
+    expect(page.locator("p.ok")).to_be_visible()
+    course = page.locator("[data-testid=course-raloxifene]")
+    expect(course).to_contain_text("alternatives were not tolerated")
+    course.locator("details.stop-course summary").click()
+    course.locator("textarea[name=reason]").fill("Hot flushes")
+    course.locator("button[type=submit]").click()
+    expect(page.locator("p.ok")).to_be_visible()
+    expect(page.locator("[data-testid=course-raloxifene]")).to_contain_text("Hot flushes")
+    expect(page.locator("[data-testid=course-raloxifene] details.stop-course")).to_have_count(0)
+
+
 def test_a_nurse_records_an_infusion_and_a_reaction(server, browser) -> None:  # type: ignore[no-untyped-def]
     base, rec = server
     page = _login(browser, base, "nurse")
@@ -154,14 +181,18 @@ def test_a_patient_sees_the_next_dose_and_asks_a_question(server, browser) -> No
 def test_a_doctor_answers_and_publishes_and_a_reader_finds_it(server, browser) -> None:  # type: ignore[no-untyped-def]
     base, _ = server
     page = _login(browser, base, "doctor")
+    # its own question (with -n 2 the patient's question of the test above may be asked on another worker's server)
+    asked = page.request.post("/api/v1/questions", data={"topic": "Fever the day after the drip",
+                                                         "body": "Is a fever normal the day after an infusion?"})
+    assert asked.status == 201
     page.goto("/doctor/questions")
-    card = page.locator("article", has_text="Zoledronic acid and fever")
+    card = page.locator("article", has_text="Fever the day after the drip")
     card.locator("textarea[name=answer]").fill("A short fever after the first infusion is common and usually passes "
                                                 "within three days. Tell the clinic if it lasts longer.")
     card.locator("button").click()
-    card = page.locator("article", has_text="Zoledronic acid and fever")
+    card = page.locator("article", has_text="Fever the day after the drip")
     card.locator("form[action$='/publish'] button").click()
-    expect(page.locator("h1")).to_contain_text("Zoledronic acid and fever")
+    expect(page.locator("h1")).to_contain_text("Fever the day after the drip")
     reader = browser.new_context(base_url=base, viewport={"width": 1280, "height": 900}).new_page()
     reader.goto("/qa")
     reader.fill("input[name=q]", "fever infusion")

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
-from typing import Any, get_args
+from typing import Annotated, Any, get_args
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
@@ -19,13 +19,15 @@ from ..core.knowledge import load
 from ..core.records import FractureSite, Site
 from ..services import assessments as sa
 from ..services import calendar as scal
+from ..services import courses as sc
 from ..services import doses as sd
 from ..services import facts as sf
 from ..services import patients as sp
 from ..services import reactions as sr
 from ..services import worklist as sw
 from ..services.context import Clinic
-from ..services.drugs import regimen
+from ..services.drugs import course_drug_ids, regimen
+from ..services.errors import OverrideRequired
 from ..services.reads import cached_async
 from ..services.views import PatientView
 from ..store.models import REACTION_KINDS, REACTION_OUTCOMES, SEVERITIES
@@ -293,7 +295,7 @@ def patient_context(c: Clinic, view: PatientView, record_id: str, lang: Lang) ->
             "a": result, "rec": result.get("recommendation") or {}, "open_doses": open_doses, "active": active,
             "dxa_sites": DXA_SITES, "fracture_sites": FRACTURE_SITES, "lab_names": LAB_NAMES,
             "reaction_kinds": REACTION_KINDS, "severities": SEVERITIES, "outcomes": REACTION_OUTCOMES,
-            "today": c.today()}
+            "course_drugs": course_drug_ids(), "today": c.today()}
 
 
 #: Stands for the CSRF token in a cached patient page body; replaced by the request's own token.
@@ -460,6 +462,50 @@ async def post_assess(request: Request, record_id: str) -> Response:
     f = await _form(request)
     u = need(cookie_user(request), "doctor")
     return _after_form(request, u, record_id, "assessment", f, lambda: sa.assess_and_store(acting(request, u), record_id))
+
+
+@router.post("/patients/{record_id}/courses")
+async def post_course_start(request: Request, record_id: str) -> Response:
+    """Start a course (doctors). A finding that needs an override and no written reason: the page again (409)
+    with the findings and a request for the reason; nothing is written."""
+    f = await _form(request)
+    u = need(cookie_user(request), "doctor")
+    needs_reason: list[OverrideRequired] = []  # kept aside by act(); every other outcome is _after_form's
+
+    def act() -> None:
+        drug = f.get("drug", "").strip()
+        if not drug:
+            raise InputError("drug", drug, "one of " + ", ".join(course_drug_ids()))
+        reason = qs.clean_text(f.get("override_reason", ""), "override_reason", max_len=2000, required=False)
+        try:
+            sc.start_course(acting(request, u), record_id, drug, origin="clinician", override_reason=reason or None,
+                            start_date=_date(f.get("start_date", ""), "start_date"))
+        except OverrideRequired as exc:
+            needs_reason.append(exc)
+
+    resp = _after_form(request, u, record_id, "course", f, act)
+    if not needs_reason:
+        return resp
+    exc, lang = needs_reason[0], lang_of(request, u)
+    msg = lang.gettext("Write your reason for starting {drug} despite the findings above.", drug=lang.gettext(exc.drug))
+    return patient_page_response(request, u, record_id, status=409, form=f, which="course",
+                                 errors={"course": {"override_reason": msg, "findings": exc.findings}})
+
+
+@router.post("/patients/{record_id}/courses/{course_id}/stop")
+async def post_course_stop(request: Request, record_id: str,
+                           course_id: Annotated[int, Path(ge=1, le=2**31 - 1)]) -> Response:
+    """Stop an active course of this patient (doctors), with a written reason."""
+    f = await _form(request)
+    u = need(cookie_user(request), "doctor")
+
+    def act() -> None:
+        check_owned(request, record_id, course_id=course_id)
+        reason = qs.clean_text(f.get("reason", ""), "reason", max_len=2000)
+        sc.stop_course(acting(request, u), course_id, reason=reason,
+                       stop_date=_date(f.get("stop_date", ""), "stop_date"))
+
+    return _after_form(request, u, record_id, f"course-{course_id}", f, act)
 
 
 @router.get("/worklist")

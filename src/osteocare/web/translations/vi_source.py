@@ -185,6 +185,24 @@ VI: dict[str, str] = {
     "Nothing overdue.": "Không có gì quá hạn.",
     "Due today and this week": "Đến hạn hôm nay và trong tuần",
     "Nothing due.": "Không có gì đến hạn.",
+    # starting and stopping a treatment course (patient page, doctors)
+    "Start a treatment course": "Bắt đầu một đợt điều trị",
+    "— choose a drug —": "— chọn thuốc —",
+    "Recommended": "Được khuyến nghị",
+    "Other drugs": "Các thuốc khác",
+    "Start date": "Ngày bắt đầu",
+    "The contraindication check found:": "Kiểm tra chống chỉ định phát hiện:",
+    "Override reason (required when the contraindication check finds a reason not to give the drug)":
+        "Lý do vẫn chỉ định (bắt buộc khi kiểm tra chống chỉ định phát hiện lý do không nên dùng thuốc)",
+    "Start course": "Bắt đầu đợt điều trị",
+    "Write your reason for starting {drug} despite the findings above.":
+        "Hãy ghi rõ lý do bạn vẫn bắt đầu {drug} dù có các vấn đề nêu trên.",
+    "Override reason": "Lý do vẫn chỉ định",
+    "Contraindication check not run": "Chưa chạy được kiểm tra chống chỉ định",
+    "Stop this course": "Ngừng đợt điều trị này",
+    "Reason for stopping": "Lý do ngừng",
+    "Stop date": "Ngày ngừng",
+    "Stop {drug}": "Ngừng {drug}",
     # vocabulary shown from data (ids)
     "doctor": "bác sĩ", "nurse": "điều dưỡng", "patient": "bệnh nhân", "admin": "quản trị viên",
     "female": "nữ", "male": "nam",
