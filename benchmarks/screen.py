@@ -160,8 +160,10 @@ def main() -> None:
             print(f"\n{n:,} rows ({name} in, {name} out){f', best of {a.repeat}' if a.repeat > 1 else ''}")
             print(f"  (a) I/O floor (read inputs, write {fl['columns']:.0f} columns): {fa:12,.0f} rows/s   "
                   f"peak {max(p[0]['peak_rss_mb'] for p in pairs):.0f} MB")
+            peaks_each = ", ".join(f"{p[1]['peak_rss_mb']:.0f}" for p in pairs)
+            each_peak = f" (each run: {peaks_each})" if a.repeat > 1 else ""
             print(f"  (b) osteocare screen:                          {fb:12,.0f} rows/s   "
-                  f"peak {max(p[1]['peak_rss_mb'] for p in pairs):.0f} MB")
+                  f"peak {max(p[1]['peak_rss_mb'] for p in pairs):.0f} MB{each_peak}")
             print(f"  (c) assess row by row ({a.sample} rows, extrapolated): {fc:8,.0f} rows/s")
             each = f" (each pair: {', '.join(f'{r:.2f}' for r in ratios)})" if a.repeat > 1 else ""
             print(f"  b/a = {ratios[len(ratios) // 2]:.2f} median{each} (target >= 0.5)   "

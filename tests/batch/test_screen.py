@@ -178,3 +178,25 @@ def test_text_flags_other_than_0_and_1_are_flagged_and_empty_is_0(tmp_path: Path
     assert rows["1"]["error"] == "" and rows["2"]["error"] == ""
     assert rows["1"]["qfracture_mof_percent"] == rows["2"]["qfracture_mof_percent"]
     assert rows["3"]["error"] == "falls: 2 is not allowed; expected 0 or 1"
+
+
+def test_the_screen_run_caps_the_malloc_arenas_of_the_process_on_glibc(tmp_path: Path) -> None:
+    # in a child process: the cap is process-wide and set once
+    code = (
+        "import ctypes, sys\n"
+        "from pathlib import Path\n"
+        "import osteocare.batch.screen as s\n"
+        "calls = []\n"
+        "real = s.tune_malloc\n"
+        "s.tune_malloc = lambda *a: calls.append(a) or real(*a)\n"
+        f"s.screen_file(Path({str(tmp_path / 'in.csv')!r}), Path({str(tmp_path / 'out.csv')!r}))\n"
+        "try:\n"
+        "    ctypes.CDLL(None).gnu_get_libc_version\n"
+        "    glibc = sys.platform.startswith('linux')\n"
+        "except AttributeError:\n"
+        "    glibc = False\n"
+        "print(len(calls), real() is glibc, real() is glibc)\n"
+    )
+    (tmp_path / "in.csv").write_text("id,sex,age,bmi\n1,female,70,25\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["1", "True", "True"]

@@ -6,8 +6,11 @@ import datetime as dt
 import math
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from osteocare.batch import strata
 from osteocare.batch.population import batches
@@ -110,3 +113,21 @@ def test_an_unknown_guideline_is_refused_before_anything_is_written(tmp_path: Pa
     with pytest.raises(InputError, match="--guideline"):
         screen_file(src, tmp_path / "out.csv", guideline="who-knows")
     assert not (tmp_path / "out.csv").exists()
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.one_of(st.floats(allow_nan=True), st.sampled_from([-2.5, -2.4999999999999996, -0.0, 0.0, 20.0])),
+                min_size=1, max_size=60),
+       st.lists(st.sampled_from([-2.5, -1.0, 0.0, 3.0, 20.0, 10.0]), unique=True, max_size=4))
+def test_the_threshold_codes_are_the_comparisons_with_every_threshold(values: list[float],
+                                                                       thresholds: list[float]) -> None:
+    v = np.array(values)
+    want = np.ones(v.shape, dtype=np.int64)  # the numpy expression the compiled pass replaced
+    with np.errstate(invalid="ignore"):
+        for t in thresholds:
+            want += v < t
+            want += v <= t
+    want[np.isnan(v)] = 0
+    got, radix = strata._code(v, thresholds)
+    assert got.dtype == want.dtype and got.tolist() == want.tolist()
+    assert radix == 2 + 2 * len(thresholds) and (got < radix).all()

@@ -157,11 +157,10 @@ def read_columns(batch: pa.RecordBatch | pa.Table) -> Columns:
     """Validate one chunk. Invalid cells become NaN / code 0 and the row gets a reason."""
     n = batch.num_rows
     eth_codes, smoke_codes, alc_codes, flag_map, default_eth = input_codes()
+    unset_f, unset_i = np.empty(0), np.empty(0, dtype=np.int64)  # every one of these is set below
     cols = Columns(
-        n=n, female=np.zeros(n, dtype=bool), age=np.full(n, np.nan), bmi=np.full(n, np.nan),
-        weight_kg=np.full(n, np.nan), ethrisk=np.zeros(n, dtype=np.int64), smoke_cat=np.zeros(n, dtype=np.int64),
-        alcohol_cat6=np.zeros(n, dtype=np.int64), years=np.full(n, 10, dtype=np.int64), flags={}, optional={},
-        bad=np.zeros(n, dtype=bool),
+        n=n, female=np.empty(0, dtype=bool), age=unset_f, bmi=unset_f, weight_kg=unset_f, ethrisk=unset_i,
+        smoke_cat=unset_i, alcohol_cat6=unset_i, years=unset_i, flags={}, optional={}, bad=np.zeros(n, dtype=bool),
     )
     ids = _column(batch, "id")
     if ids is None:

@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
+from numba import njit
 
 from ..core.assessment import derived_facts, run_calculators
 from ..core.densitometry import ISCD_ID, WHO_CATEGORIES, who_grade
@@ -154,9 +155,7 @@ class RowFacts:
         """The site's T-score as the bone-density calculator reports it: rounded to 0.1, T-score group only."""
         def make() -> FloatArray:
             x = self.c.optional[f"{site}_t_score"]
-            use = np.flatnonzero(self.t_group & ~np.isnan(x))  # rounding is row by row: only where it is used
-            v = np.full(self.c.n, np.nan)
-            v[use] = round_half_away(x[use], 1)
+            v: FloatArray = np.where(self.t_group, round_half_away(x, 1), np.nan)
             return v
         out: FloatArray = self.get(f"t:{site}", make)
         return out
@@ -265,19 +264,29 @@ STRUCTURE_FLAGS: dict[str, tuple[str, ...]] = {
 
 def _code(v: FloatArray, thresholds: list[float]) -> tuple[IntArray, int]:
     """0 = unknown; else 1 + sum over t of (v < t) + (v <= t): equal codes = equal outcome of every comparison."""
-    out = np.ones(v.shape, dtype=np.int64)
-    with np.errstate(invalid="ignore"):
+    flat = np.ascontiguousarray(v, dtype=np.float64).reshape(-1)
+    out = np.empty(flat.size, dtype=np.int64)
+    _code_kernel(flat, np.array(thresholds, dtype=np.float64), out)
+    return out.reshape(v.shape), 2 + 2 * len(thresholds)
+
+
+@njit(cache=True, nogil=True)
+def _code_kernel(v: Any, thresholds: Any, out: Any) -> None:  # pragma: no cover - compiled
+    """:func:`_code` in one pass over the rows (the comparisons are those of the docstring, in float64)."""
+    for i in range(v.shape[0]):
+        x = v[i]
+        if np.isnan(x):
+            out[i] = 0
+            continue
+        c = 1
         for t in thresholds:
-            out += v < t
-            out += v <= t
-    out[np.isnan(v)] = 0
-    return out, 2 + 2 * len(thresholds)
+            c += (x < t) + (x <= t)
+        out[i] = c
 
 
 def _category(v: FloatArray, names: tuple[Any, ...]) -> tuple[IntArray, int]:
-    known = ~np.isnan(v)
-    out = np.zeros(v.shape, dtype=np.int64)
-    out[known] = v[known] + 1
+    with np.errstate(invalid="ignore"):
+        out = np.where(np.isnan(v), 0.0, v + 1.0).astype(np.int64)
     return out, len(names) + 1
 
 

@@ -18,10 +18,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cache
-from typing import Final
+from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
+from numba import njit
 
 from ..knowledge import load
 from ..numeric import round_half_away
@@ -91,7 +92,11 @@ def _tenths_scalar(x: float) -> int:
 
 def _tenths(x: npt.ArrayLike, decimals: int) -> FloatArray:
     """T-scores rounded (half away from zero) to the reported precision, in tenths; NaN stays NaN."""
-    out: FloatArray = np.rint(round_half_away(x, decimals) * 10.0)
+    out = np.asarray(round_half_away(x, decimals))
+    if out.ndim == 0:
+        return np.asarray(np.rint(out * 10.0))
+    out *= 10.0
+    np.rint(out, out=out)
     return out
 
 
@@ -131,7 +136,11 @@ def classify(
     on_treatment: npt.ArrayLike = False,
 ) -> CarocArrays:
     """CAROC category for every row (missing T-scores as NaN). ``glucocorticoids`` = prolonged use as in
-    :func:`prolonged_glucocorticoids`."""
+    :func:`prolonged_glucocorticoids`.
+
+    The inputs broadcast together (at least one row); the rules run in one compiled pass over the rows
+    (:func:`_kernel`), with the table and thresholds of the knowledge file.
+    """
     t = _table()
     floats = [np.asarray(x, dtype=np.float64) for x in (age, fn_t, ls_t, th_t)]
     flags = [
@@ -146,40 +155,99 @@ def classify(
         )
     ]
     shape = np.broadcast_shapes((1,), *(a.shape for a in (*floats, *flags)))
-    age_a, fn_a, ls_a, th_a = (np.broadcast_to(a, shape) for a in floats)
-    fem, fx40, hipvert, multi, gc, treated = (np.broadcast_to(a, shape) for a in flags)
-    fn10 = _tenths(fn_a, t.decimals)
-    ls10 = _tenths(ls_a, t.decimals)
-    th10 = _tenths(th_a, t.decimals)
-
-    in_scope = (age_a >= t.min_age) & ~treated
-    row_idx = np.clip(np.searchsorted(t.rows, age_a, side="right") - 1, 0, len(t.rows) - 1)
-    sex_idx = np.where(fem, 0, 1)
-    low_cut = t.low_cut[sex_idx, row_idx]
-    high_cut = t.high_cut[sex_idx, row_idx]
-    has_fn = ~np.isnan(fn10)
-    basal = np.where(fn10 > low_cut, LOW, np.where(fn10 < high_cut, HIGH, MODERATE))
-    basal = np.where(has_fn, basal, UNDEFINED)
-
-    highfx = in_scope & (hipvert | multi)
-    rest = in_scope & ~highfx
-    lsth = rest & ((basal == LOW) | (basal == UNDEFINED)) & ((ls10 <= t.lsth) | (th10 <= t.lsth))
-    cat = np.where(lsth, MODERATE, basal)
-    mod2 = rest & fx40 & gc
-    mod1 = rest & ~mod2 & (fx40 | gc)
-    stepped = np.where(cat == UNDEFINED, UNDEFINED, np.minimum(cat + 1, HIGH))
-    cat = np.where(mod2, HIGH, np.where(mod1, stepped, cat))
-    cat = np.where(highfx, HIGH, cat)
-    cat = np.where(in_scope, cat, OUT_OF_SCOPE)
-    return CarocArrays(
-        category=cat.astype(np.int64),
-        basal=np.where(in_scope & ~highfx, basal, np.where(in_scope, basal, OUT_OF_SCOPE)).astype(np.int64),
-        age_row=np.where(in_scope, t.rows[row_idx], 0).astype(np.int64),
-        highfx=highfx,
-        lsth=lsth,
-        mod2=mod2,
-        mod1=mod1,
+    n = int(np.prod(shape))
+    age_a = _column(floats[0], shape, n)
+    fn10, ls10, th10 = (_column(_tenths(a, t.decimals), shape, n) for a in floats[1:])
+    fem, fx40, hipvert, multi, gc, treated = (_column(a, shape, n) for a in flags)
+    category = np.empty(n, dtype=np.int64)
+    basal = np.empty(n, dtype=np.int64)
+    age_row = np.empty(n, dtype=np.int64)
+    fired = np.empty((4, n), dtype=np.bool_)  # highfx, lsth, mod2, mod1
+    _kernel(
+        age_a, fn10, ls10, th10, fem, fx40, hipvert, multi, gc, treated,
+        t.rows, t.low_cut, t.high_cut, float(t.min_age), float(t.lsth), category, basal, age_row, fired,
     )
+    return CarocArrays(
+        category=category.reshape(shape),
+        basal=basal.reshape(shape),
+        age_row=age_row.reshape(shape),
+        highfx=fired[0].reshape(shape),
+        lsth=fired[1].reshape(shape),
+        mod2=fired[2].reshape(shape),
+        mod1=fired[3].reshape(shape),
+    )
+
+
+def _column(a: npt.NDArray[Any], shape: tuple[int, ...], n: int) -> npt.NDArray[Any]:
+    """``a`` as the kernel reads it: one contiguous row per value, or a single value for every row."""
+    if a.size == 1:
+        return np.ascontiguousarray(a.reshape(1))
+    return np.ascontiguousarray(np.broadcast_to(a, shape).reshape(n))
+
+
+@njit(cache=True, nogil=True)
+def _kernel(
+    age: Any, fn10: Any, ls10: Any, th10: Any, fem: Any, fx40: Any, hipvert: Any, multi: Any, gc: Any,
+    treated: Any, rows: Any, low_cut: Any, high_cut: Any, min_age: float, lsth_cut: float,
+    category: Any, basal: Any, age_row: Any, fired: Any,
+) -> None:  # pragma: no cover - compiled; exercised by every CAROC test
+    """The rules of the module docstring for each row ``i`` (an input of length 1 holds for every row).
+
+    T-scores come in tenths (NaN = missing; every comparison with NaN is false). Age row = the last table
+    row <= age, clipped to the table (NaN counts as past the last row, as numpy's ``searchsorted`` sorts
+    it). The table's rows are whole years, so that row is the same for ``age`` and ``floor(age)``: a
+    lookup by whole year replaces the search.
+    """
+    n = category.shape[0]
+    n_rows = rows.shape[0]
+    first, last = rows[0], rows[n_rows - 1]
+    row_of = np.empty(last - first + 1, dtype=np.int64)  # whole year - first -> table row
+    r = 0
+    for y in range(first, last + 1):
+        while r + 1 < n_rows and rows[r + 1] <= y:
+            r += 1
+        row_of[y - first] = r
+    s_age, s_fn, s_ls, s_th = age.shape[0] > 1, fn10.shape[0] > 1, ls10.shape[0] > 1, th10.shape[0] > 1
+    s_fem, s_fx, s_hv, s_mu = fem.shape[0] > 1, fx40.shape[0] > 1, hipvert.shape[0] > 1, multi.shape[0] > 1
+    s_gc, s_tr = gc.shape[0] > 1, treated.shape[0] > 1
+    for i in range(n):
+        ag = age[i * s_age]
+        fn = fn10[i * s_fn]
+        in_scope = (ag >= min_age) & (not treated[i * s_tr])
+        if ag >= last or np.isnan(ag):
+            r = n_rows - 1
+        elif ag < first:
+            r = 0
+        else:
+            r = row_of[int(np.floor(ag)) - first]
+        sx = 0 if fem[i * s_fem] else 1
+        b = MODERATE
+        if fn < high_cut[sx, r]:
+            b = HIGH
+        if fn > low_cut[sx, r]:
+            b = LOW
+        if np.isnan(fn):
+            b = UNDEFINED
+        highfx = in_scope & (hipvert[i * s_hv] | multi[i * s_mu])
+        rest = in_scope & (not highfx)
+        t_low = (ls10[i * s_ls] <= lsth_cut) | (th10[i * s_th] <= lsth_cut)
+        lsth = rest & ((b == LOW) | (b == UNDEFINED)) & t_low
+        f40 = fx40[i * s_fx]
+        g = gc[i * s_gc]
+        mod2 = rest & f40 & g
+        mod1 = rest & (not mod2) & (f40 | g)
+        cat = MODERATE if lsth else b
+        if mod1 and cat != UNDEFINED and cat < HIGH:
+            cat += 1
+        if mod2 | highfx:
+            cat = HIGH
+        category[i] = cat if in_scope else OUT_OF_SCOPE
+        basal[i] = b if in_scope else OUT_OF_SCOPE
+        age_row[i] = rows[r] if in_scope else 0
+        fired[0, i] = highfx
+        fired[1, i] = lsth
+        fired[2, i] = mod2
+        fired[3, i] = mod1
 
 
 # ---------------------------------------------------------------------------------------------------------
