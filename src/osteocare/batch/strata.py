@@ -430,6 +430,8 @@ def unique_rows(key: IntArray, span: int) -> tuple[IntArray, IntArray]:
 
 
 Parts = list[tuple[npt.NDArray[Any], int]]  # per key component: the code per row (int or bool), how many codes
+#: Classes being evaluated right now, per memo: a second scoring thread waits instead of evaluating it again.
+_PENDING: dict[tuple[int, tuple[int, ...]], threading.Event] = {}
 
 
 def _classes(parts: Parts, memo: dict[tuple[int, ...], int], results: list[Any], lock: threading.Lock,
@@ -450,14 +452,28 @@ def _classes(parts: Parts, memo: dict[tuple[int, ...], int], results: list[Any],
     idx = np.empty(len(first), dtype=np.int64)
     for k, row in enumerate(first.tolist()):
         tup = tuple(r[k] for r in reps)
-        with lock:
-            hit = memo.get(tup)
-        if hit is None:
-            res = evaluate(row, tup)
+        while True:
             with lock:
-                hit = memo.setdefault(tup, len(results))
-                if hit == len(results):
-                    results.append(res)
+                hit = memo.get(tup)
+                busy = _PENDING.get((id(memo), tup)) if hit is None else None
+                if hit is None and busy is None:  # ours to evaluate; other threads wait for it
+                    _PENDING[(id(memo), tup)] = mine = threading.Event()
+            if hit is not None:
+                break
+            if busy is not None:  # another scoring thread is evaluating this class right now
+                busy.wait()
+                continue
+            try:
+                res = evaluate(row, tup)
+                with lock:
+                    hit = memo.setdefault(tup, len(results))
+                    if hit == len(results):
+                        results.append(res)
+            finally:
+                with lock:
+                    _PENDING.pop((id(memo), tup), None)
+                mine.set()
+            break
         idx[k] = hit
     out: IntArray = idx[inverse]
     return out
