@@ -91,7 +91,7 @@ def assess(
 def screen(
     input: Annotated[Path, typer.Argument(help="Patients, one row each (.csv or .parquet)")],
     out_path: Annotated[Path, typer.Option("--out", help="Output file (.csv or .parquet)")],
-    chunk_rows: Annotated[int, typer.Option(help="Rows per chunk (bounds memory)")] = 250_000,
+    chunk_rows: Annotated[int | None, typer.Option(help="Rows per chunk (bounds memory; default 100,000)")] = None,
     engine: Annotated[str, typer.Option(help="local, or dask (run the chunks on a Dask cluster)")] = "local",
     scheduler: Annotated[str | None, typer.Option(help="Dask scheduler address, e.g. tcp://host:8786")] = None,
     plot: Annotated[bool, typer.Option(help="Write OUT.summary.png and OUT.summary.html")] = True,
@@ -106,7 +106,7 @@ def screen(
     from .batch.screen import count_rows, screen_file
     from .core.risk.qfracture import DISCLAIMER
 
-    if chunk_rows < 1:
+    if chunk_rows is not None and chunk_rows < 1:
         raise _fail(f"--chunk-rows: {chunk_rows} is not allowed; expected a whole number of at least 1")
     day = None
     if as_of:
@@ -119,7 +119,8 @@ def screen(
         with Progress(TextColumn("screening"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                       console=err, transient=True) as progress:
             task = progress.add_task("rows", total=total)
-            summary = screen_file(input, out_path, chunk_rows=chunk_rows, engine=engine, scheduler=scheduler,
+            chunking = {"chunk_rows": chunk_rows} if chunk_rows else {}  # else the library's default
+            summary = screen_file(input, out_path, **chunking, engine=engine, scheduler=scheduler,
                                   guideline=guideline, as_of=day, on_chunk=lambda n: progress.advance(task, n))
     except OsteoCareError as exc:
         raise _fail(str(exc)) from None

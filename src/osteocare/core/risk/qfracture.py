@@ -371,7 +371,11 @@ def score(
     flag_cols = np.zeros((len(t.flags), n), dtype=np.uint8)
     for j, k in enumerate(t.flags):
         if k in flags:
-            flag_cols[j] = np.asarray(flags[k]) != 0
+            v = np.asarray(flags[k])
+            if v.dtype == np.bool_ and v.shape == (n,):
+                flag_cols[j] = v.view(np.uint8)  # numpy booleans are stored as 0/1 bytes: a plain copy
+            else:
+                flag_cols[j] = v != 0
     mof = np.empty(n)
     hip = np.empty(n)
     _kernel(
