@@ -71,6 +71,19 @@ def test_the_worklist_has_todays_appointments_due_this_week_and_overdue(clinic: 
     assert not w.truncated
 
 
+def test_late_doses_head_the_overdue_list(clinic: Clinic, patient: Callable[..., str]) -> None:
+    """Even a year-late review of the same drug does not push a late denosumab dose down the list (the worklist
+    page shows this order as it is)."""
+    late_dose = _denosumab_due(clinic, patient("L"), TODAY - dt.timedelta(days=16))
+    start_course(clinic, patient("R"), "denosumab", start_date=TODAY - dt.timedelta(days=800))
+    w = worklist(clinic)
+    kinds = [a.kind for a in w.overdue]
+    assert {"review", "dose_overdue"} <= set(kinds)
+    first_other = next(i for i, k in enumerate(kinds) if k != "dose_overdue")
+    assert all(k != "dose_overdue" for k in kinds[first_other:]), kinds
+    assert late_dose in [a.item_id for a in w.overdue[:first_other]]
+
+
 def test_follow_up_dxa_and_reviews_fall_due_and_are_closed_by_what_answers_them(clinic: Clinic,
                                                                                patient: Callable[..., str]) -> None:
     rid = patient()

@@ -512,7 +512,7 @@ async def post_course_stop(request: Request, record_id: str,
 def worklist_page(request: Request, user: Principal | None = Depends(page_user)) -> Response:
     u = need(user, *STAFF)
     wl = sw.worklist(acting(request, u))
-    overdue = sorted(wl.overdue, key=lambda a: (a.drug != "denosumab", a.severity != "urgent", -a.days_late))
+    overdue = wl.overdue  # the service's order: late doses first (urgent ones on top), then other late items
     injections = [it for it in wl.appointments_today if it.kind == "dose"]
     return render(request, "worklist.html", u, wl=wl, overdue=overdue, injections=injections)
 
