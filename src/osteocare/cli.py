@@ -20,6 +20,16 @@ out = Console(width=120) if not sys.stdout.isatty() else Console()
 err = Console(stderr=True)
 
 
+def _as_of(value: str | None) -> dt.date | None:
+    """The --as-of option: a date (YYYY-MM-DD), or None for today."""
+    if not value:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise _fail(f"--as-of: {value!r} is not a date; expected YYYY-MM-DD") from None
+
+
 def _fail(msg: str, code: int = 2) -> typer.Exit:
     err.print(f"[red]error:[/red] {msg}", highlight=False, soft_wrap=True)
     return typer.Exit(code)
@@ -47,12 +57,7 @@ def assess(
     """Assess patients: bone density, fracture risk, kidney function (and treatment, where available)."""
     from .core.assessment import assess as run
 
-    day = None
-    if as_of:
-        try:
-            day = dt.date.fromisoformat(as_of)
-        except ValueError:
-            raise _fail(f"--as-of: {as_of!r} is not a date; expected YYYY-MM-DD") from None
+    day = _as_of(as_of)
     records: list[tuple[Path, PatientRecord]] = []
     if not patients and not fhir:
         raise _fail("give patient record JSON file(s) or --fhir BUNDLE")
@@ -108,12 +113,7 @@ def screen(
 
     if chunk_rows is not None and chunk_rows < 1:
         raise _fail(f"--chunk-rows: {chunk_rows} is not allowed; expected a whole number of at least 1")
-    day = None
-    if as_of:
-        try:
-            day = dt.date.fromisoformat(as_of)
-        except ValueError:
-            raise _fail(f"--as-of: {as_of!r} is not a date; expected YYYY-MM-DD") from None
+    day = _as_of(as_of)
     try:
         total = count_rows(input) if input.exists() else None
         with Progress(TextColumn("screening"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),

@@ -15,7 +15,7 @@ import sys
 import threading
 from collections import Counter, deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -263,20 +263,27 @@ def _local(batches: Iterator[pa.RecordBatch], guideline: str, as_of: dt.date,
             yield batch.num_rows, screen_batch(batch, guideline, as_of)
         return
     with ThreadPoolExecutor(threads, thread_name_prefix="osteocare-score") as pool:
-        pending: deque[tuple[int, Future[pa.RecordBatch]]] = deque()
-        try:
-            for batch in batches:
-                pending.append((batch.num_rows, pool.submit(screen_batch, batch, guideline, as_of)))
-                del batch
-                if len(pending) >= threads:
-                    n, fut = pending.popleft()
-                    yield n, fut.result()
-            while pending:
+        yield from _in_order(batches, lambda b: pool.submit(screen_batch, b, guideline, as_of), threads)
+
+
+def _in_order(batches: Iterator[pa.RecordBatch], submit: Callable[[pa.RecordBatch], Any],
+              window: int) -> Iterator[tuple[int, pa.RecordBatch]]:
+    """Submit each chunk (``submit`` returns a future), keep at most ``window`` in flight, and yield
+    (rows, result) in input order; what is still pending when the consumer stops is cancelled."""
+    pending: deque[tuple[int, Any]] = deque()
+    try:
+        for batch in batches:
+            pending.append((batch.num_rows, submit(batch)))
+            del batch
+            if len(pending) >= window:
                 n, fut = pending.popleft()
                 yield n, fut.result()
-        finally:
-            for _, fut in pending:
-                fut.cancel()
+        while pending:
+            n, fut = pending.popleft()
+            yield n, fut.result()
+    finally:
+        for _, fut in pending:
+            fut.cancel()
 
 
 def _dask(batches: Iterator[pa.RecordBatch], scheduler: str, guideline: str,
@@ -290,16 +297,8 @@ def _dask(batches: Iterator[pa.RecordBatch], scheduler: str, guideline: str,
         raise InputError("--scheduler", scheduler, f"the address of a running Dask scheduler ({exc})") from None
     try:
         workers = max(1, len(client.scheduler_info().get("workers", {})))
-        window = 2 * workers
-        pending: deque[tuple[int, Any]] = deque()
-        for batch in batches:
-            pending.append((batch.num_rows, client.submit(screen_batch, batch, guideline, as_of, pure=False)))
-            if len(pending) >= window:
-                n, fut = pending.popleft()
-                yield n, fut.result()
-        while pending:
-            n, fut = pending.popleft()
-            yield n, fut.result()
+        yield from _in_order(batches, lambda b: client.submit(screen_batch, b, guideline, as_of, pure=False),
+                             2 * workers)
     finally:
         client.close()
 

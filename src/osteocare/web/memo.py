@@ -33,21 +33,7 @@ def assessment_json(record: PatientRecord, *, guideline: str | None, as_of: dt.d
     return result
 
 
-_bytes: OrderedDict[tuple[str, str | None, dt.date], bytes] = OrderedDict()
-
-
 def assessment_bytes(record: PatientRecord, *, guideline: str | None, as_of: dt.date) -> bytes:
-    """:func:`assessment_json` serialised as a JSON document (UTF-8), remembered the same way."""
-    key = (record.model_dump_json(), guideline, as_of)
-    with _lock:
-        hit = _bytes.get(key)
-        if hit is not None:
-            _bytes.move_to_end(key)
-            return hit
-    body = json.dumps(assessment_json(record, guideline=guideline, as_of=as_of), ensure_ascii=False,
+    """:func:`assessment_json` serialised as a JSON document (UTF-8); the API caches it on the data revision."""
+    return json.dumps(assessment_json(record, guideline=guideline, as_of=as_of), ensure_ascii=False,
                       separators=(",", ":")).encode()
-    with _lock:
-        _bytes[key] = body
-        if len(_bytes) > _SIZE:
-            _bytes.popitem(last=False)
-    return body
