@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import gettext
 import io
+from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -94,6 +95,22 @@ class Lang:
             return format_decimal(round(float(x), digits), format="#,##0." + "0" * digits if digits else "#,##0",
                                   locale=self.locale)
         return format_decimal(x, locale=self.locale)
+
+    def advice(self, item: Mapping[str, Any]) -> str:
+        """A generated advice item (``text`` and its ``parts``): each sentence's template translated when the
+        catalogue has it and filled with the same values; the English text if a translation does not fit."""
+        parts = item.get("parts") or []
+        if not parts:
+            return self.knowledge(item.get("text"))
+        out = []
+        for p in parts:
+            template = self.knowledge(p.get("template"))
+            params = p.get("params") or {}
+            try:
+                out.append(template.format(**params) if params else template)
+            except (KeyError, IndexError, ValueError):
+                return str(item.get("text") or "")
+        return " ".join(out)
 
     def knowledge(self, text: str | None) -> str:
         """Text from a knowledge file, translated when the catalogue has it (message id = the English text)."""

@@ -11,19 +11,27 @@ from ..knowledge import KnowledgeFile, load
 from ..records import PatientRecord
 from ..results import Citation, cite
 from ..status import Status, lowest
-from .models import Lifestyle, LifestyleItem
+from .models import Lifestyle, LifestyleItem, TextPart
 
 VITAMIN_D_LAB_NAMES = ("vitamin_d_25oh",)
 
 
-def _item(topic: str, text: str, kf: KnowledgeFile, facts: list[str], values: dict[str, Any] | None = None,
+Parts = list[TextPart]
+
+
+def _p(template: str, **params: Any) -> TextPart:
+    return TextPart(template=template, params=params)
+
+
+def _item(topic: str, parts: Parts, kf: KnowledgeFile, facts: list[str], values: dict[str, Any] | None = None,
           rule_ids: list[str] | None = None, extra: tuple[Status, ...] = ()) -> LifestyleItem:
+    text = " ".join(p.render() for p in parts)
     cites: list[Citation] = []
     for f in facts:
         c = cite(kf.id, kf.fact(f).source)
         if c not in cites:
             cites.append(c)
-    return LifestyleItem(topic=topic, text=text, rule_ids=rule_ids or [f for f in facts if f.upper() == f],
+    return LifestyleItem(topic=topic, text=text, parts=parts, rule_ids=rule_ids or [f for f in facts if f.upper() == f],
                          values=values or {}, status=lowest([*(kf.fact(f).status for f in facts), *extra]),
                          citations=cites)
 
@@ -52,23 +60,25 @@ def calcium_item(record: PatientRecord) -> LifestyleItem | None:
     used = [band["target"], "CA-DIET-FIRST"]
     values: dict[str, Any] = {"target_mg_per_day": target, "upper_limit_mg_per_day": upper,
                               "dietary_intake_mg_per_day": intake}
+    parts: Parts
     if intake is None:
-        text = (f"Calcium target {target} mg/day in total (diet plus supplements). Dietary intake not recorded: "
-                "ask about it; diet first, supplement only to close the gap.")
+        parts = [_p("Calcium target {target} mg/day in total (diet plus supplements). Dietary intake not recorded: "
+                    "ask about it; diet first, supplement only to close the gap.", target=target)]
     elif intake >= target:
-        text = f"Calcium target {target} mg/day; diet provides {intake:g} mg/day: no supplement needed."
+        parts = [_p("Calcium target {target} mg/day; diet provides {intake:g} mg/day: no supplement needed.",
+                    target=target, intake=intake)]
         values["supplement_mg_per_day"] = 0
         if intake > upper:
-            text += f" Intake is above the upper limit of {upper} mg/day."
+            parts.append(_p("Intake is above the upper limit of {upper} mg/day.", upper=upper))
             used.append(band["upper"])
     else:
         gap = target - intake
         values["supplement_mg_per_day"] = gap
-        text = (f"Calcium target {target} mg/day; diet provides {intake:g} mg/day: supplement {gap:g} mg/day "
-                "to close the gap (diet first).")
+        parts = [_p("Calcium target {target} mg/day; diet provides {intake:g} mg/day: supplement {gap:g} mg/day "
+                    "to close the gap (diet first).", target=target, intake=intake, gap=gap)]
         used.append("CA-SPLIT")
-        text += " Split supplement doses, at most 500-600 mg each."
-    return _item("calcium", text, kf, used, values)
+        parts.append(_p(str(kf.value("CA-SPLIT"))))
+    return _item("calcium", parts, kf, used, values)
 
 
 def _latest_25ohd(record: PatientRecord, as_of: dt.date) -> tuple[float, bool, dt.date | None] | None:
@@ -92,39 +102,41 @@ def vitamin_d_item(record: PatientRecord, guideline: str, as_of: dt.date) -> Lif
     used = [rda, "VD-UL", target_id]
     values: dict[str, Any] = {"intake_iu_per_day": kf.value(rda), "upper_limit_iu_per_day": kf.value("VD-UL"),
                               "target_ng_ml": [lo, hi]}
-    who = "general population" if target_id == "VD-TARGET-IOM" else guideline
-    text = (f"Vitamin D intake {kf.value(rda)} IU/day (upper limit {kf.value('VD-UL')} IU/day). 25(OH)D target "
-            f">= {lo} ng/mL{f' and <= {hi} ng/mL' if hi else ''} ({who}).")
+    head = "Vitamin D intake {rda} IU/day (upper limit {ul} IU/day). 25(OH)D target >= {lo} ng/mL"
+    head += " and <= {hi} ng/mL" if hi else ""
+    head += " (general population)." if target_id == "VD-TARGET-IOM" else " ({guideline})."
+    parts = [_p(head, rda=kf.value(rda), ul=kf.value("VD-UL"), lo=lo, hi=hi, guideline=guideline)]
     supp = kf.data["supplements"].get(guideline)
     if supp and not (supp == "VD-SUPP-BHOF" and record.age < int(kf.value("supp_bhof_min_age"))):
         a, b = kf.value(supp)
-        text += f" Supplement {a}-{b} IU/day as needed."
+        parts.append(_p("Supplement {a}-{b} IU/day as needed.", a=a, b=b))
         used.append(supp)
     extra: tuple[Status, ...] = ()
     level = _latest_25ohd(record, as_of)
     if level is None:
-        text += " No 25(OH)D result on the record."
+        parts.append(_p("No 25(OH)D result on the record."))
     else:
         ng, converted, day = level
         values["latest_25ohd_ng_ml"] = round(ng, 1)
         if converted:
             used.append("nmol_per_ng")
-        when = f" on {day.isoformat()}" if day else ""
+        when = " on {date}" if day else ""
+        date = day.isoformat() if day else None
         if ng < lo:
-            text += f" Latest 25(OH)D {ng:.1f} ng/mL{when} is BELOW target: replete."
+            parts.append(_p("Latest 25(OH)D {ng:.1f} ng/mL" + when + " is BELOW target: replete.", ng=ng, date=date))
             values["below_target"] = True
         elif hi and ng > hi:
-            text += f" Latest 25(OH)D {ng:.1f} ng/mL{when} is above {hi} ng/mL."
+            parts.append(_p("Latest 25(OH)D {ng:.1f} ng/mL" + when + " is above {hi} ng/mL.", ng=ng, date=date, hi=hi))
         else:
-            text += f" Latest 25(OH)D {ng:.1f} ng/mL{when} is within target."
-    return _item("vitamin_d", text, kf, used, values, extra=extra)
+            parts.append(_p("Latest 25(OH)D {ng:.1f} ng/mL" + when + " is within target.", ng=ng, date=date))
+    return _item("vitamin_d", parts, kf, used, values, extra=extra)
 
 
 def exercise_items(record: PatientRecord) -> list[LifestyleItem]:
     kf = load("lifestyle-exercise")
-    out = [_item("exercise", str(kf.value(f)), kf, [f]) for f in ("TF2F-STRENGTH", "TF2F-BALANCE", "TF2F-AEROBIC")]
+    out = [_item("exercise", [_p(str(kf.value(f)))], kf, [f]) for f in ("TF2F-STRENGTH", "TF2F-BALANCE", "TF2F-AEROBIC")]
     if any(f.site == "vertebra" for f in record.fractures):
-        out.append(_item("exercise", str(kf.value("TF2F-VFX")), kf, ["TF2F-VFX"]))
+        out.append(_item("exercise", [_p(str(kf.value("TF2F-VFX")))], kf, ["TF2F-VFX"]))
     return out
 
 
@@ -136,22 +148,22 @@ def falls_items(record: PatientRecord, facts: DerivedFacts, as_of: dt.date) -> t
     fs = facts.falls_screen
     if fs is not None and fs.brochure_items is not None:
         score, at_risk = steadi_brochure_score(fs.brochure_items)
-        items.append(_item("falls", f"Stay Independent brochure score {score} "
-                           f"({'may be at risk of falling' if at_risk else 'below the at-risk score'}).", kf,
+        words = "(may be at risk of falling)." if at_risk else "(below the at-risk score)."
+        items.append(_item("falls", [_p("Stay Independent brochure score {score} " + words, score=score)], kf,
                            ["brochure_threshold", "brochure_points"], {"score": score}, rule_ids=["STEADI-BROCHURE"]))
         screen = screen or at_risk
     if screen is True:
         state = "positive"
-        items.append(_item("falls", "Falls screen positive: assess, then intervene. " + str(kf.value("ASSESS"))
-                           + " " + str(kf.value("BHOF-UNIV-FALLS")), kf, ["KEY-QUESTIONS", "ASSESS", "BHOF-UNIV-FALLS"],
-                           extra=(st,)))
+        items.append(_item("falls", [_p("Falls screen positive: assess, then intervene."), _p(str(kf.value("ASSESS"))),
+                                     _p(str(kf.value("BHOF-UNIV-FALLS")))], kf,
+                           ["KEY-QUESTIONS", "ASSESS", "BHOF-UNIV-FALLS"], extra=(st,)))
     elif screen is False:
         state = "negative"
-        items.append(_item("falls", "Falls screen negative (key questions answered no).", kf, ["KEY-QUESTIONS"]))
+        items.append(_item("falls", [_p("Falls screen negative (key questions answered no).")], kf, ["KEY-QUESTIONS"]))
     else:
         state = "not_done"
-        items.append(_item("falls", "Falls screen not done: ask the three key questions. " + str(kf.value("KEY-QUESTIONS")),
-                           kf, ["KEY-QUESTIONS"]))
+        items.append(_item("falls", [_p("Falls screen not done: ask the three key questions."),
+                                     _p(str(kf.value("KEY-QUESTIONS")))], kf, ["KEY-QUESTIONS"]))
     return items, state, score
 
 
@@ -164,7 +176,8 @@ def lifestyle_block(record: PatientRecord, facts: DerivedFacts, *, guideline: st
     gkf = guideline_file(guideline)
     rule = gkf.data.get("supplements_rule")
     if rule:
-        items.append(LifestyleItem(topic="supplements", text=str(gkf.value(rule)), rule_ids=[rule],
+        items.append(LifestyleItem(topic="supplements", text=str(gkf.value(rule)), parts=[_p(str(gkf.value(rule)))],
+                                   rule_ids=[rule],
                                    status=lowest([gkf.fact(rule).status]), citations=[cite(gkf.id, gkf.fact(rule).source)]))
     items += exercise_items(record)
     falls, state, score = falls_items(record, facts, as_of)

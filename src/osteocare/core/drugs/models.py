@@ -109,9 +109,22 @@ class SequencingAdvice(BaseModel):
     citations: list[Citation] = Field(default_factory=list)
 
 
+class TextPart(BaseModel):
+    """One sentence of generated advice: an English template (``str.format`` fields) and its values. Adapters
+    translate the template (message id = the English template) and fill in the same values; a part without
+    values is shown verbatim (knowledge text)."""
+
+    template: str
+    params: dict[str, Any] = Field(default_factory=dict)
+
+    def render(self) -> str:
+        return self.template.format(**self.params) if self.params else self.template
+
+
 class LifestyleItem(BaseModel):
     topic: Literal["calcium", "vitamin_d", "exercise", "falls", "supplements"]
     text: str
+    parts: list[TextPart] = Field(default_factory=list, description="text, sentence by sentence, for translation")
     rule_ids: list[str]
     values: dict[str, Any] = Field(default_factory=dict)
     status: Status = "verified"

@@ -262,6 +262,81 @@ VI: dict[str, str] = {
         "xuống trong 60 phút; nuốt nguyên viên.",
 }
 
+def _advice() -> dict[str, str]:
+    """Generated advice (core/drugs/lifestyle.py): message id = the English template, fields kept. These are the
+    project's own translations, not reviewed by a clinician: the pages say so beside the advice."""
+    out = {
+        "150 minutes a week of moderate-to-vigorous aerobic activity as in general guidelines.":
+            "150 phút mỗi tuần hoạt động thể lực aerobic cường độ vừa đến mạnh, theo khuyến cáo chung.",
+        "Address modifiable fall risks (sedating drugs, polypharmacy, hypotension, gait, vision, old glasses); refer "
+        "for balance and strength training; home hazard evaluation.":
+            "Xử lý các yếu tố nguy cơ ngã có thể thay đổi (thuốc an thần, dùng nhiều thuốc, hạ huyết áp, dáng đi, thị "
+            "lực, kính cũ); giới thiệu tập thăng bằng và sức cơ; đánh giá nguy cơ trong nhà.",
+        "After a positive screen: gait, strength and balance (Timed Up-and-Go, abnormal if >= 12 s; 30-second Chair "
+        "Stand; 4-Stage Balance test); medication review; orthostatic blood pressure; vision; feet and footwear; "
+        "vitamin D; home hazards.":
+            "Sau khi sàng lọc dương tính: đánh giá dáng đi, sức cơ và thăng bằng (Timed Up-and-Go, bất thường nếu "
+            ">= 12 giây; đứng lên ngồi xuống ghế trong 30 giây; thăng bằng 4 tư thế); rà soát thuốc; huyết áp tư thế; "
+            "thị lực; bàn chân và giày dép; vitamin D; nguy cơ trong nhà.",
+        "After a vertebral fracture: emphasise posture and spinal extensor exercises; avoid loaded end-range spinal "
+        "flexion and twisting; avoid high impact.":
+            "Sau gãy đốt sống: chú trọng tư thế và các bài tập cơ duỗi cột sống; tránh gập và xoay cột sống hết tầm "
+            "khi mang tải; tránh vận động va đập mạnh.",
+        "Balance training daily, or 4 hours a week in total (e.g. tai chi).":
+            "Tập thăng bằng hằng ngày, hoặc tổng cộng 4 giờ mỗi tuần (ví dụ thái cực quyền).",
+        "Calcium and vitamin D for all women on therapies other than anabolic therapy (diet or supplements).":
+            "Canxi và vitamin D cho mọi phụ nữ đang dùng thuốc điều trị không phải thuốc đồng hóa xương (qua ăn uống "
+            "hoặc viên bổ sung).",
+        "Calcium target {target} mg/day in total (diet plus supplements). Dietary intake not recorded: ask about it; "
+        "diet first, supplement only to close the gap.":
+            "Mục tiêu canxi tổng cộng {target} mg/ngày (ăn uống cộng viên bổ sung). Chưa ghi nhận lượng canxi từ ăn "
+            "uống: hãy hỏi; ưu tiên ăn uống, chỉ bổ sung phần còn thiếu.",
+        "Calcium target {target} mg/day; diet provides {intake:g} mg/day: no supplement needed.":
+            "Mục tiêu canxi {target} mg/ngày; ăn uống cung cấp {intake:g} mg/ngày: không cần bổ sung.",
+        "Calcium target {target} mg/day; diet provides {intake:g} mg/day: supplement {gap:g} mg/day to close the gap "
+        "(diet first).":
+            "Mục tiêu canxi {target} mg/ngày; ăn uống cung cấp {intake:g} mg/ngày: bổ sung {gap:g} mg/ngày cho đủ "
+            "(ưu tiên ăn uống).",
+        "Falls screen not done: ask the three key questions.": "Chưa sàng lọc nguy cơ ngã: hãy hỏi ba câu hỏi chính.",
+        "Falls screen positive: assess, then intervene.": "Sàng lọc nguy cơ ngã dương tính: đánh giá, rồi can thiệp.",
+        "Falls screen negative (key questions answered no).":
+            "Sàng lọc nguy cơ ngã âm tính (các câu hỏi chính đều được trả lời là không).",
+        "Intake is above the upper limit of {upper} mg/day.": "Lượng đưa vào vượt giới hạn trên {upper} mg/ngày.",
+        "No 25(OH)D result on the record.": "Hồ sơ chưa có kết quả 25(OH)D.",
+        "Resistance training at least 2 days a week; 8-12 repetitions; intensity 5-8 of 10; 1-3 sets; at least one "
+        "exercise each for legs, arms, chest, shoulders and back. Start at lower intensity if sedentary, at high "
+        "fracture risk, or new to it.":
+            "Tập kháng lực ít nhất 2 ngày mỗi tuần; 8-12 lần lặp; cường độ 5-8 trên thang 10; 1-3 hiệp; ít nhất một "
+            "bài cho mỗi vùng: chân, tay, ngực, vai và lưng. Bắt đầu ở cường độ thấp hơn nếu ít vận động, có nguy cơ "
+            "gãy xương cao hoặc mới tập.",
+        "Split supplement doses, at most 500-600 mg each.": "Chia nhỏ liều bổ sung, mỗi lần tối đa 500-600 mg.",
+        "Supplement {a}-{b} IU/day as needed.": "Bổ sung {a}-{b} IU/ngày khi cần.",
+        "Three key questions: (1) fallen in the past year? (2) feels unsteady when standing or walking? (3) worries "
+        "about falling? Any 'yes' - screened at risk - assess - intervene.":
+            "Ba câu hỏi chính: (1) có bị ngã trong năm qua không? (2) có cảm thấy không vững khi đứng hoặc đi không? "
+            "(3) có lo sợ bị ngã không? Có bất kỳ câu trả lời 'có' nào - sàng lọc có nguy cơ - đánh giá - can thiệp.",
+        "Stay Independent brochure score {score} (may be at risk of falling).":
+            "Điểm tờ tự đánh giá Stay Independent: {score} (có thể có nguy cơ ngã).",
+        "Stay Independent brochure score {score} (below the at-risk score).":
+            "Điểm tờ tự đánh giá Stay Independent: {score} (dưới ngưỡng có nguy cơ).",
+    }
+    for hi_en, hi_vi in (("", ""), (" and <= {hi} ng/mL", " và <= {hi} ng/mL")):
+        for who_en, who_vi in ((" (general population).", " (dân số chung)."), (" ({guideline}).", " (theo {guideline}).")):
+            out["Vitamin D intake {rda} IU/day (upper limit {ul} IU/day). 25(OH)D target >= {lo} ng/mL" + hi_en
+                + who_en] = ("Lượng vitamin D {rda} IU/ngày (giới hạn trên {ul} IU/ngày). Mục tiêu 25(OH)D >= {lo} ng/mL"
+                             + hi_vi + who_vi)
+    for when_en, when_vi in (("", ""), (" on {date}", " ngày {date}")):
+        for end_en, end_vi in ((" is BELOW target: replete.", " THẤP HƠN mục tiêu: cần bù."),
+                               (" is above {hi} ng/mL.", " cao hơn {hi} ng/mL."),
+                               (" is within target.", " nằm trong mục tiêu.")):
+            out["Latest 25(OH)D {ng:.1f} ng/mL" + when_en + end_en] = "25(OH)D gần nhất {ng:.1f} ng/mL" + when_vi + end_vi
+    return out
+
+
+VI.update(_advice())
+VI["Advice translated by OsteoCare, not yet reviewed by a clinician."] = (
+    "Lời khuyên do OsteoCare dịch, chưa được bác sĩ duyệt.")
+
 
 def write() -> None:
     from pathlib import Path
