@@ -34,12 +34,17 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def postgres_url() -> Iterator[str]:
+def postgres_server() -> None:
+    """The PostgreSQL test server answers; else the test is skipped with the reason (failed under CI=true)."""
     reason = postgres_unreachable_reason()
     if reason is not None:
         if under_ci():
             pytest.fail(f"CI=true and {reason}", pytrace=False)
         pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def postgres_url(postgres_server: None) -> Iterator[str]:
     with fresh_postgres_database() as url:
         db = Database(url)
         try:

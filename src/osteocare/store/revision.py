@@ -93,11 +93,6 @@ def revision_of(db: Database) -> int | None:
     return None if row is None else row[0]
 
 
-def current(session: Session) -> int | None:
-    """The data revision as this transaction sees it (``None`` on a store without the counter row)."""
-    return session.scalar(select(m.DataRevision.revision).where(m.DataRevision.id == 1))
-
-
 class ReadCache:
     """A bounded, thread-safe LRU map for values derived from the store; keys must include the data revision."""
 

@@ -12,8 +12,8 @@ from sqlalchemy import func, or_, select
 from ..services.context import Clinic
 from ..services.errors import NotFound
 from ..store import models as m
-from ..store.audit import audit
 from ..store.records import age_on
+from ..store.revision import patient_at
 
 
 def patients_page(clinic: Clinic, text: str = "", *, offset: int = 0, limit: int = 50) -> tuple[list[dict[str, Any]], int]:
@@ -35,12 +35,11 @@ def patients_page(clinic: Clinic, text: str = "", *, offset: int = 0, limit: int
 
 def audit_read(clinic: Clinic, record_id: str, what: str) -> None:
     """Audit a read of a patient's record that the service called does not audit itself."""
-    with clinic.db.write() as s:
-        pid = s.scalar(select(m.Patient.id).where(m.Patient.record_id == record_id))
-        if pid is None:
-            raise NotFound("patient", record_id)
-        audit(s, actor=clinic.actor, action="read", entity="patient", entity_id=record_id, patient_id=pid,
-              detail={"what": what})
+    found = patient_at(clinic.db, record_id)
+    if found is None:
+        raise NotFound("patient", record_id)
+    clinic.db.audit_reads.append(actor=clinic.actor, action="read", entity="patient", entity_id=record_id,
+                                 patient_id=found[0], detail={"what": what})
 
 
 def patient_exists(clinic: Clinic, record_id: str) -> bool:
