@@ -24,6 +24,7 @@ from ..knowledge import load
 from ..records import PatientRecord
 from ..results import CalculatorResult, Quantity, RuleFired, cite
 from ..status import lowest
+from ..vecmath import exp1, expm1_1
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -194,83 +195,93 @@ def _kernel(
 ) -> None:  # pragma: no cover - compiled; exercised by every QFracture test
     """score = 100 * (1 - S0^exp(a)) = -100 * expm1(exp(a) * ln S0); the same summation order for any n.
 
-    Per block: (1) range checks, table terms and BMI terms; (2) one pass per risk-factor flag, which the
-    compiler vectorises; (3) the survival transform.
+    Per block of rows: (1) range checks, table terms and BMI terms, with selects instead of branches;
+    (2) one pass per risk-factor flag building the table index, then one table look-up per group of flags;
+    (3) the survival transform with the vectorisable exp/expm1 of ``core.vecmath``; (4) the block is copied
+    out. Every loop reads block slices (``x[lo:hi][k]``: an index numba knows is not negative, so no
+    wrap-around test per element) and all work stays in block-sized arrays until step (4): the compiler
+    vectorises each loop, and the speed does not depend on where in memory the caller's arrays lie.
+    ``flags`` is a tuple of uint8 columns (one per ``_Tables.flags`` entry).
     """
     n = fem.shape[0]
-    n_flags = flags.shape[0]
+    n_flags = len(flags)
     n_groups = flag_tab.shape[2]
     group_bits = _GROUP_BITS
-    bits = np.empty(_KERNEL_BLOCK, dtype=np.int32)
     block = _KERNEL_BLOCK
+    bits = np.empty(block, dtype=np.int32)
     a0 = np.empty(block)
     a1 = np.empty(block)
-    sxs = np.empty(block, dtype=np.int64)
-    yis = np.empty(block, dtype=np.int64)
+    l0 = np.empty(block)
+    l1 = np.empty(block)
+    male = np.empty(block, dtype=np.bool_)
+    cb = np.empty(block, dtype=np.int64)
+    age_lo, age_hi, bmi_lo, bmi_hi, yrs_lo, yrs_hi = limits[0], limits[1], limits[2], limits[3], limits[4], limits[5]
+    cat0, cat1, age0, age1, ls0, ls1 = cat[0], cat[1], age_tab[0], age_tab[1], log_s0[0], log_s0[1]
     for lo in range(0, n, block):
         hi = min(lo + block, n)
-        for i in range(lo, hi):
-            k = i - lo
-            ag = age[i]
-            bm = bmi[i]
-            sv = surv[i]
-            c = OK
-            if np.isnan(ag) or np.isnan(bm):
-                c = MISSING
-            elif ag < limits[0]:
-                c = AGE_LOW
-            elif ag > limits[1]:
-                c = AGE_HIGH
-            elif bm < limits[2]:
-                c = BMI_LOW
-            elif bm > limits[3]:
-                c = BMI_HIGH
-            elif sv < limits[4] or sv > limits[5]:
-                c = BAD_HORIZON
-            elif ag != np.floor(ag):
-                c = NOT_WHOLE_AGE
-            code[i] = c
-            sx = 0 if fem[i] else 1
-            if c != OK:  # harmless stand-ins; the result is replaced by NaN below
-                ag = 50.0
-                bm = 25.0
-                sv = 1
-                ci = sx * 300
-            else:
-                ci = sx * 300 + (eth[i] * 5 + smk[i]) * 6 + alc[i]
-            sxs[k] = sx
-            yis[k] = sx * n_years + sv
+        m = hi - lo
+        fem_b, age_b, bmi_b, surv_b = fem[lo:hi], age[lo:hi], bmi[lo:hi], surv[lo:hi]
+        eth_b, smk_b, alc_b = eth[lo:hi], smk[lo:hi], alc[lo:hi]
+        for k in range(m):
+            ag = age_b[k]
+            bm = bmi_b[k]
+            sv = surv_b[k]
+            # the first failing check wins, in this order: missing, age, BMI, horizon, whole years
+            c = NOT_WHOLE_AGE if ag != np.floor(ag) else OK
+            c = BAD_HORIZON if (sv < yrs_lo) | (sv > yrs_hi) else c
+            c = BMI_HIGH if bm > bmi_hi else c
+            c = BMI_LOW if bm < bmi_lo else c
+            c = AGE_HIGH if ag > age_hi else c
+            c = AGE_LOW if ag < age_lo else c
+            c = MISSING if np.isnan(ag) | np.isnan(bm) else c
+            cb[k] = c
+            ok = c == OK
+            sx = np.int64(1) - np.int64(fem_b[k])
+            male[k] = sx == 1
+            # harmless stand-ins where the row is not scored; its result is replaced by NaN below
+            ag = ag if ok else 50.0
+            bm = bm if ok else 25.0
+            sv = sv if ok else np.int64(1)
+            ci = sx * 300 + (((eth_b[k] * 5 + smk_b[k]) * 6 + alc_b[k]) if ok else np.int64(0))
+            yi = sx * n_years + sv
+            l0[k] = ls0[yi]
+            l1[k] = ls1[yi]
             u = 10.0 / bm
             u2 = u * u
             r = np.sqrt(u)
-            ai = sx * max_age + int(ag)
-            a0[k] = (cat[0, ci] + age_tab[0, ai] + bmi_const[0, sx]
+            ai = sx * max_age + np.int64(ag)
+            a0[k] = (cat0[ci] + age0[ai] + bmi_const[0, sx]
                      + bmi_beta[0, sx, 0] * u + bmi_beta[0, sx, 1] * u2 + bmi_beta[0, sx, 2] * r)
-            a1[k] = (cat[1, ci] + age_tab[1, ai] + bmi_const[1, sx]
+            a1[k] = (cat1[ci] + age1[ai] + bmi_const[1, sx]
                      + bmi_beta[1, sx, 0] * u + bmi_beta[1, sx, 1] * u2 + bmi_beta[1, sx, 2] * r)
         for g in range(n_groups):
-            for k in range(hi - lo):
+            for k in range(m):
                 bits[k] = 0
             for jj in range(group_bits):
                 j = g * group_bits + jj
                 if j >= n_flags:
                     break
-                f = flags[j]
-                for i in range(lo, hi):
-                    bits[i - lo] |= np.int32(f[i]) << jj
-            for i in range(lo, hi):
-                k = i - lo
-                sx = sxs[k]
-                a0[k] += flag_tab[0, sx, g, bits[k]]
-                a1[k] += flag_tab[1, sx, g, bits[k]]
-        for i in range(lo, hi):
-            k = i - lo
-            if code[i] != OK:
-                mof[i] = np.nan
-                hip[i] = np.nan
-            else:
-                mof[i] = -100.0 * np.expm1(np.exp(a0[k]) * log_s0[0, yis[k]])
-                hip[i] = -100.0 * np.expm1(np.exp(a1[k]) * log_s0[1, yis[k]])
+                f = flags[j][lo:hi]
+                for k in range(m):
+                    bits[k] |= np.int32(f[k]) << jj
+            t0f, t0m, t1f, t1m = flag_tab[0, 0, g], flag_tab[0, 1, g], flag_tab[1, 0, g], flag_tab[1, 1, g]
+            for k in range(m):
+                b = bits[k]
+                a0[k] += t0m[b] if male[k] else t0f[b]
+                a1[k] += t1m[b] if male[k] else t1f[b]
+        for k in range(m):
+            ok = cb[k] == OK
+            v0 = -100.0 * expm1_1(exp1(a0[k]) * l0[k])
+            v1 = -100.0 * expm1_1(exp1(a1[k]) * l1[k])
+            a0[k] = v0 if ok else np.nan
+            a1[k] = v1 if ok else np.nan
+        code_b, mof_b, hip_b = code[lo:hi], mof[lo:hi], hip[lo:hi]
+        for k in range(m):
+            code_b[k] = cb[k]
+        for k in range(m):
+            mof_b[k] = a0[k]
+        for k in range(m):
+            hip_b[k] = a1[k]
 
 
 @dataclass(frozen=True)
@@ -368,20 +379,24 @@ def score(
     surv_a, eth, smk, alc = (col(x, np.int64) for x in (surv, ethrisk, smoke_cat, alcohol_cat6))
     t = _tables()
     code = np.empty(n, dtype=np.int64)
-    flag_cols = np.zeros((len(t.flags), n), dtype=np.uint8)
-    for j, k in enumerate(t.flags):
-        if k in flags:
-            v = np.asarray(flags[k])
-            if v.dtype == np.bool_ and v.shape == (n,):
-                flag_cols[j] = v.view(np.uint8)  # numpy booleans are stored as 0/1 bytes: a plain copy
-            else:
-                flag_cols[j] = v != 0
+    zero: npt.NDArray[np.uint8] | None = None
+    flag_cols: list[npt.NDArray[np.uint8]] = []
+    for k in t.flags:
+        if k not in flags:  # an input no equation of this call uses: all zero
+            zero = np.zeros(n, dtype=np.uint8) if zero is None else zero
+            flag_cols.append(zero)
+            continue
+        v = np.asarray(flags[k])
+        if v.dtype != np.bool_:
+            v = v != 0
+        # numpy booleans are stored as 0/1 bytes: a boolean column is passed as it is, without a copy
+        flag_cols.append(np.ascontiguousarray(np.broadcast_to(v, (n,))).view(np.uint8))
     mof = np.empty(n)
     hip = np.empty(n)
     _kernel(
         np.ascontiguousarray(fem), np.ascontiguousarray(age_a), np.ascontiguousarray(bmi_a),
         np.ascontiguousarray(eth), np.ascontiguousarray(smk), np.ascontiguousarray(alc),
-        np.ascontiguousarray(surv_a), t.limits, code, flag_cols,
+        np.ascontiguousarray(surv_a), t.limits, code, tuple(flag_cols),
         t.cat, t.age, t.bmi, t.bmi_const, t.flag_tab, t.log_s0, t.n_years, _MAX_AGE, mof, hip,
     )
     return mof, hip, code
