@@ -29,12 +29,13 @@ def child(kind: str, src: str, dst: str, sample: int) -> dict[str, float]:
 
     from osteocare.batch.columns import INPUT_COLUMNS
     from osteocare.batch.population import batches
-    from osteocare.batch.screen import Writer, read_batches, screen_batch, screen_file
+    from osteocare.batch.screen import Writer, read_batches, screen_batch, screen_file, tune_malloc
 
     warm = screen_batch(next(batches(1000)))  # warm up: knowledge files loaded, compiled kernel loaded
     t0 = time.perf_counter()
     rows = 0
     if kind == "floor":
+        tune_malloc()  # the same allocator settings as screen_file
         w = Writer(Path(dst))
         n_out = warm.num_columns  # as many output columns as screen writes (input columns, copied)
         for b in read_batches(Path(src)):

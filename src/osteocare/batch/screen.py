@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 import numpy.typing as npt
@@ -27,6 +27,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from ..core.errors import InputError
+from . import csv_out
 from .columns import CATEGORY_INPUTS, NUMERIC_INPUTS, read_columns
 from .scoring import score_chunk
 
@@ -37,6 +38,18 @@ MAX_SCORING_THREADS = 4
 MALLOC_ARENAS = 2
 MALLOC_MMAP_THRESHOLD: int | None = None
 MALLOC_TRIM_THRESHOLD: int | None = None
+#: Arrow's memory pool for screening (see :func:`tune_malloc`): "jemalloc" (glibc's malloc where this
+#: pyarrow has no jemalloc), "system", or None for Arrow's default (mimalloc)
+ARROW_POOL: str | None = "jemalloc"
+
+
+def _arrow_pool(name: str) -> pa.MemoryPool:
+    if name == "jemalloc":
+        try:
+            return pa.jemalloc_memory_pool()
+        except NotImplementedError:  # a pyarrow built without jemalloc
+            return pa.system_memory_pool()
+    return pa.system_memory_pool()
 COUNTED = ("who_category", "osta_category", "caroc_category", "stratum", "stratum_status", "action")
 
 
@@ -49,6 +62,16 @@ def file_format(path: Path) -> str:
     raise InputError(str(path), path.suffix or "(no extension)", "a .csv or .parquet file")
 
 
+def csv_block_size(path: Path, chunk_rows: int, sample_bytes: int = 1 << 20) -> int:
+    """Bytes per CSV block for about ``chunk_rows`` rows per batch, from the line length in the file's first
+    MB (Arrow's CSV reader makes one batch per block); at least 1 MB, at most 1 GB."""
+    with open(path, "rb") as f:
+        head = f.read(sample_bytes)
+    lines = head.count(b"\n")
+    per_row = len(head) / lines if lines > 1 else 200.0
+    return int(min(max(chunk_rows * per_row * 1.02, 1 << 20), 1 << 30))
+
+
 def _csv_batches(path: Path, chunk_rows: int) -> Iterator[pa.RecordBatch]:
     # Every input column is read as text and converted by the validator, so that one bad cell flags one
     # row instead of stopping the run; ids stay text (leading zeros are kept).
@@ -57,7 +80,9 @@ def _csv_batches(path: Path, chunk_rows: int) -> Iterator[pa.RecordBatch]:
         strings_can_be_null=True,
         null_values=[""],
     )
-    read = pacsv.ReadOptions(block_size=max(1 << 20, chunk_rows * 200), encoding="utf8")
+    # One thread: on two cores Arrow's parallel CSV parsing took twice the CPU time for the same wall time,
+    # and the scoring threads need the cores. The block size aims at chunk_rows rows per batch.
+    read = pacsv.ReadOptions(block_size=csv_block_size(path, chunk_rows), encoding="utf8", use_threads=False)
     try:
         reader = pacsv.open_csv(path, read_options=read, convert_options=convert)
     except pa.ArrowInvalid as exc:
@@ -101,6 +126,30 @@ def count_rows(path: Path) -> int | None:
     return None
 
 
+CSV_SLICE_ROWS = 10_000
+
+
+def encode_csv(batch: pa.RecordBatch) -> list[pa.Buffer | npt.NDArray[np.uint8]]:
+    """The rows of ``batch`` as CSV text without the header line, exactly as Arrow's CSV writer writes them
+    (:mod:`.csv_out`; Arrow's own writer for a column type it does not handle), in pieces of
+    ``CSV_SLICE_ROWS`` rows. Runs on any thread (the work releases the GIL): screening encodes its output
+    chunks on the scoring threads, so that the writer thread only appends bytes.
+
+    Pieces of a few MB: buffers of tens of MB (a whole chunk of long notes) are taken from and given back to
+    the system every time (page faults: a second of system time per million rows); small ones are reused.
+    """
+    parts = csv_out.encode(batch, CSV_SLICE_ROWS)
+    if parts is not None:
+        return list(parts)
+    opts = pacsv.WriteOptions(include_header=False)
+    out: list[pa.Buffer | npt.NDArray[np.uint8]] = []
+    for start in range(0, batch.num_rows, CSV_SLICE_ROWS):
+        sink = pa.BufferOutputStream()
+        pacsv.write_csv(batch.slice(start, CSV_SLICE_ROWS), sink, write_options=opts)
+        out.append(sink.getvalue())
+    return out
+
+
 class Writer:
     """Append record batches to a CSV or Parquet file; written to a temporary name, renamed at the end."""
 
@@ -110,24 +159,40 @@ class Writer:
         self.fmt = file_format(path)
         self.tmp = path.with_name(f".{path.name}.partial")
         self._w: pacsv.CSVWriter | pq.ParquetWriter | None = None
+        self._csv: BinaryIO | None = None
 
     def write(self, batch: pa.RecordBatch) -> None:
+        if self.fmt == "csv":
+            self.write_csv(batch.schema, encode_csv(batch))
+            return
         if self._w is None:
-            if self.fmt == "csv":
-                self._w = pacsv.CSVWriter(self.tmp, batch.schema)
-            else:
-                # with plain_floats, floating-point columns (computed risks and indices: mostly distinct values)
-                # are written plain, which saves building a dictionary that Parquet gives up on after its size
-                # limit anyway; every other column gets dictionary pages (categories, notes, flags)
-                dictionary: bool | list[str] = True
-                if self.plain_floats:
-                    dictionary = [f.name for f in batch.schema if not pa.types.is_floating(f.type)]
-                self._w = pq.ParquetWriter(self.tmp, batch.schema, use_dictionary=dictionary)
+            # with plain_floats, floating-point columns (computed risks and indices: mostly distinct values)
+            # are written plain, which saves building a dictionary that Parquet gives up on after its size
+            # limit anyway; every other column gets dictionary pages (categories, notes, flags)
+            dictionary: bool | list[str] = True
+            if self.plain_floats:
+                dictionary = [f.name for f in batch.schema if not pa.types.is_floating(f.type)]
+            # min/max statistics for the columns that are not dictionary-encoded (numbers, id, error): for the
+            # category and note columns they cost a quarter of the writing time and say little
+            stats = [f.name for f in batch.schema if not pa.types.is_dictionary(f.type)]
+            self._w = pq.ParquetWriter(self.tmp, batch.schema, use_dictionary=dictionary, write_statistics=stats)
         self._w.write_batch(batch)
+
+    def write_csv(self, schema: pa.Schema, rows: list[pa.Buffer | npt.NDArray[np.uint8]]) -> None:
+        """Append CSV rows made by :func:`encode_csv` (the header line is written before the first)."""
+        if self._csv is None:
+            self._csv = open(self.tmp, "wb")  # closed in close()
+            header = pa.BufferOutputStream()
+            pacsv.write_csv(schema.empty_table(), header)
+            self._csv.write(header.getvalue())
+        for part in rows:
+            self._csv.write(part)
 
     def close(self, ok: bool) -> None:
         if self._w is not None:
             self._w.close()
+        if self._csv is not None:
+            self._csv.close()
         if ok and self.tmp.exists():
             self.tmp.replace(self.path)
         elif self.tmp.exists():
@@ -196,6 +261,29 @@ def screen_batch(batch: pa.RecordBatch, guideline: str | None = None, as_of: dt.
     return score_chunk(batch, read_columns(batch), guideline=guideline, as_of=as_of)
 
 
+@dataclass
+class ScoredChunk:
+    """One chunk made ready for the writer: its summary counts and either the output batch (Parquet) or its
+    rows already encoded as CSV text (the batch is then dropped: less memory in flight)."""
+
+    rows: int
+    summary: Summary
+    schema: pa.Schema
+    batch: pa.RecordBatch | None
+    csv: list[pa.Buffer | npt.NDArray[np.uint8]] | None
+
+
+def prepare_chunk(batch: pa.RecordBatch, guideline: str | None, as_of: dt.date | None, fmt: str) -> ScoredChunk:
+    """The unit of work of every engine: :func:`screen_batch`, the chunk's summary, and for CSV output the
+    encoded rows; so the writer thread only appends (counting and CSV encoding run in parallel)."""
+    out = screen_batch(batch, guideline, as_of)
+    part = Summary()
+    part.add(out)
+    if fmt == "csv":
+        return ScoredChunk(out.num_rows, part, out.schema, None, encode_csv(out))
+    return ScoredChunk(out.num_rows, part, out.schema, out, None)
+
+
 # glibc <malloc.h> mallopt parameters
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD, _M_ARENA_MAX = -1, -3, -8
 _malloc_tuned: bool | None = None
@@ -213,9 +301,13 @@ def tune_malloc(arenas: int = MALLOC_ARENAS, mmap_threshold: int | None = MALLOC
     glibc gives a thread arena's memory back only from the top of its heaps. The scoring threads allocate and
     free column arrays of a few MB per chunk, so their arenas can fragment over a long run and memory creep
     up with the length of the file. With two arenas the freed blocks are reused (the same as
-    ``MALLOC_ARENA_MAX=2`` in the environment). Arrow's buffers come from its own allocator (mimalloc) and
-    are not affected. glibc fixes its arena limit only once more than 8 arenas exist, so this works when
-    called before the scoring threads start, as :func:`screen_file` does.
+    ``MALLOC_ARENA_MAX=2`` in the environment). glibc fixes its arena limit only once more than 8 arenas
+    exist, so this works when called before the scoring threads start, as :func:`screen_file` does.
+
+    ``ARROW_POOL`` (default "jemalloc") sets Arrow's default memory pool, process-wide like the rest. Arrow's
+    default, its bundled mimalloc, gave the buffers of each chunk back to the system and faulted them in
+    again for the next: CSV screening spent 1-1.5 s of system time per million rows (0.5-1.0 s with jemalloc
+    or glibc), and a Parquet run held 30-60 MB more at its peak (docs/screening.md, "Benchmark").
 
     The thresholds (off by default): with glibc's dynamic thresholds the column arrays of a chunk go back to
     the system when the chunk is done and are faulted in again for the next one (about 75,000 minor page
@@ -242,6 +334,8 @@ def tune_malloc(arenas: int = MALLOC_ARENAS, mmap_threshold: int | None = MALLOC
                     if value is not None:  # None: glibc's dynamic thresholds
                         ok.append(mallopt(param, value))
                 _malloc_tuned = all(r == 1 for r in ok)
+                if _malloc_tuned and ARROW_POOL:
+                    pa.set_memory_pool(_arrow_pool(ARROW_POOL))
         return _malloc_tuned
 
 
@@ -255,19 +349,19 @@ def scoring_threads() -> int:
     return max(1, min(cores, MAX_SCORING_THREADS))
 
 
-def _local(batches: Iterator[pa.RecordBatch], guideline: str, as_of: dt.date,
-           threads: int) -> Iterator[tuple[int, pa.RecordBatch]]:
+def _local(batches: Iterator[pa.RecordBatch], guideline: str, as_of: dt.date, fmt: str,
+           threads: int) -> Iterator[tuple[int, ScoredChunk]]:
     """Score the chunks on ``threads`` threads; results in input order, at most ``threads`` chunks in flight."""
     if threads <= 1:
         for batch in batches:
-            yield batch.num_rows, screen_batch(batch, guideline, as_of)
+            yield batch.num_rows, prepare_chunk(batch, guideline, as_of, fmt)
         return
     with ThreadPoolExecutor(threads, thread_name_prefix="osteocare-score") as pool:
-        yield from _in_order(batches, lambda b: pool.submit(screen_batch, b, guideline, as_of), threads)
+        yield from _in_order(batches, lambda b: pool.submit(prepare_chunk, b, guideline, as_of, fmt), threads)
 
 
 def _in_order(batches: Iterator[pa.RecordBatch], submit: Callable[[pa.RecordBatch], Any],
-              window: int) -> Iterator[tuple[int, pa.RecordBatch]]:
+              window: int) -> Iterator[tuple[int, ScoredChunk]]:
     """Submit each chunk (``submit`` returns a future), keep at most ``window`` in flight, and yield
     (rows, result) in input order; what is still pending when the consumer stops is cancelled."""
     pending: deque[tuple[int, Any]] = deque()
@@ -286,8 +380,8 @@ def _in_order(batches: Iterator[pa.RecordBatch], submit: Callable[[pa.RecordBatc
             fut.cancel()
 
 
-def _dask(batches: Iterator[pa.RecordBatch], scheduler: str, guideline: str,
-          as_of: dt.date) -> Iterator[tuple[int, pa.RecordBatch]]:
+def _dask(batches: Iterator[pa.RecordBatch], scheduler: str, guideline: str, as_of: dt.date,
+          fmt: str) -> Iterator[tuple[int, ScoredChunk]]:
     """Run each chunk on a Dask cluster; results come back in input order, with a bounded number in flight."""
     from distributed import Client
 
@@ -297,7 +391,7 @@ def _dask(batches: Iterator[pa.RecordBatch], scheduler: str, guideline: str,
         raise InputError("--scheduler", scheduler, f"the address of a running Dask scheduler ({exc})") from None
     try:
         workers = max(1, len(client.scheduler_info().get("workers", {})))
-        yield from _in_order(batches, lambda b: client.submit(screen_batch, b, guideline, as_of, pure=False),
+        yield from _in_order(batches, lambda b: client.submit(prepare_chunk, b, guideline, as_of, fmt, pure=False),
                              2 * workers)
     finally:
         client.close()
@@ -379,15 +473,18 @@ class _BackgroundSink:
                 return
             if self.error is None:
                 try:
-                    self.writer.write(out)
-                    self.summary.add(out)
+                    if out.csv is not None:
+                        self.writer.write_csv(out.schema, out.csv)
+                    elif out.batch is not None:
+                        self.writer.write(out.batch)
+                    self.summary.merge(out.summary)
                 except BaseException as exc:
                     self.error = exc
             del out
             if self.tokens is not None:
                 self.tokens.release()
 
-    def put(self, out: pa.RecordBatch) -> None:
+    def put(self, out: ScoredChunk) -> None:
         if self.error is not None:
             raise self.error
         self.q.put(out)
@@ -441,9 +538,10 @@ def screen_file(
             tune_malloc()  # before the scoring threads allocate (memory must not grow with the file)
             threads = scoring_threads()
             tokens = threading.Semaphore(threads + 2)
-            results = _local(_background(_gated(reader, tokens, closing), PIPELINE_DEPTH), gid, day, threads)
+            results = _local(_background(_gated(reader, tokens, closing), PIPELINE_DEPTH), gid, day, writer.fmt,
+                             threads)
         else:
-            results = _dask(_background(reader, PIPELINE_DEPTH), str(scheduler), gid, day)
+            results = _dask(_background(reader, PIPELINE_DEPTH), str(scheduler), gid, day, writer.fmt)
         sink = _BackgroundSink(writer, summary, PIPELINE_DEPTH, tokens)
         try:
             for n, out in results:
