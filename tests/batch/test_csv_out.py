@@ -61,3 +61,20 @@ def test_a_column_type_it_does_not_handle_goes_to_arrows_writer() -> None:
     batch = pa.RecordBatch.from_arrays([pa.array([True, None, False])], ["b"])
     assert csv_out.encode(batch, 10) is None
     assert b"".join(bytes(p) for p in encode_csv(batch)) == _arrow(batch)
+
+
+def test_a_buffer_handed_back_is_reused_and_the_text_stays_the_same() -> None:
+    pool = csv_out.BufferPool(keep=4)
+    out = screen_batch(next(batches(500)))
+    first = csv_out.encode(out, 100, pool)
+    assert first is not None
+    want = b"".join(p.tobytes() for p in first)
+    bases = {id(p.base) for p in first}
+    for p in first:
+        pool.give(p)
+    again = csv_out.encode(out, 100, pool)
+    assert again is not None
+    assert b"".join(p.tobytes() for p in again) == want == _arrow(out)
+    assert {id(p.base) for p in again[:4]} <= bases  # the pool kept four and gave them out again
+    pool.give(b"not a pooled buffer")  # ignored
+    pool.clear()

@@ -138,7 +138,7 @@ def encode_csv(batch: pa.RecordBatch) -> list[pa.Buffer | npt.NDArray[np.uint8]]
     Pieces of a few MB: buffers of tens of MB (a whole chunk of long notes) are taken from and given back to
     the system every time (page faults: a second of system time per million rows); small ones are reused.
     """
-    parts = csv_out.encode(batch, CSV_SLICE_ROWS)
+    parts = csv_out.encode(batch, CSV_SLICE_ROWS, csv_out.POOL)
     if parts is not None:
         return list(parts)
     opts = pacsv.WriteOptions(include_header=False)
@@ -187,6 +187,7 @@ class Writer:
             self._csv.write(header.getvalue())
         for part in rows:
             self._csv.write(part)
+            csv_out.POOL.give(part)  # written: its buffer can take the next slice
 
     def close(self, ok: bool) -> None:
         if self._w is not None:
@@ -556,5 +557,6 @@ def screen_file(
         ok = True
     finally:
         writer.close(ok)
+        csv_out.POOL.clear()  # the text buffers are kept for one run only
     summary.notes = summary_notes(gid, dict(summary.counts.get("stratum_status", {})))
     return summary
