@@ -101,3 +101,31 @@ def test_a_longer_horizon_never_lowers_the_risk() -> None:
     base = {"id": "p", "sex": "female", "age": 70, "bmi": 24.0}
     scores = [_scores({**base, "years": y}) for y in range(1, 11)]
     assert all(np.diff([s[0] for s in scores]) > 0) and all(np.diff([s[1] for s in scores]) > 0)
+
+
+def test_a_row_scores_the_same_alone_and_inside_any_block_of_a_long_column() -> None:
+    """The kernel works in blocks of rows; where a row falls (block edges, invalid neighbours, views of larger
+    arrays, flags as booleans or numbers) must not change its result in any digit."""
+    from osteocare.core.risk.qfracture import score
+
+    rng = np.random.default_rng(7)
+    n = 5000  # more than two kernel blocks, and a partial last block
+    names = sorted({b for eq in equations().values() for b in eq.booleans})
+    flags = {k: rng.random(2 * n)[::2] < 0.2 for k in names}  # strided views
+    cols = dict(female=rng.random(n) < 0.5, age=rng.integers(25, 106, n).astype(float), bmi=rng.uniform(17, 43, n),
+                ethrisk=rng.integers(1, 10, n), smoke_cat=rng.integers(0, 5, n), alcohol_cat6=rng.integers(0, 6, n),
+                surv=rng.integers(0, 12, n))
+    cols["age"][::37] = np.nan
+    cols["age"][5::41] += 0.5
+    mof, hip, code = score(**cols, flags=flags)
+    numeric_flags = {k: v.astype(np.float64) for k, v in flags.items()}
+    mof2, hip2, code2 = score(**cols, flags=numeric_flags)
+    assert np.array_equal(code, code2) and np.array_equal(mof, mof2, equal_nan=True)
+    assert np.array_equal(hip, hip2, equal_nan=True)
+    assert set(np.unique(code)) > {0}  # the column mixes scored and refused rows
+    for i in [*range(0, n, 97), 2047, 2048, 2049, 4095, 4096, n - 1]:
+        one = {k: v[i : i + 1] for k, v in cols.items()}
+        m1, h1, c1 = score(**one, flags={k: v[i : i + 1] for k, v in flags.items()})
+        assert c1[0] == code[i]
+        assert np.array_equal(m1, mof[i : i + 1], equal_nan=True) and np.array_equal(h1, hip[i : i + 1], equal_nan=True)
+        assert np.isnan(m1[0]) == (c1[0] != 0)
