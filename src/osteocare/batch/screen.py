@@ -41,15 +41,6 @@ MALLOC_TRIM_THRESHOLD: int | None = None
 #: Arrow's memory pool for screening (see :func:`tune_malloc`): "jemalloc" (glibc's malloc where this
 #: pyarrow has no jemalloc), "system", or None for Arrow's default (mimalloc)
 ARROW_POOL: str | None = "jemalloc"
-
-
-def _arrow_pool(name: str) -> pa.MemoryPool:
-    if name == "jemalloc":
-        try:
-            return pa.jemalloc_memory_pool()
-        except NotImplementedError:  # a pyarrow built without jemalloc
-            return pa.system_memory_pool()
-    return pa.system_memory_pool()
 COUNTED = ("who_category", "osta_category", "caroc_category", "stratum", "stratum_status", "action")
 
 
@@ -140,7 +131,7 @@ def encode_csv(batch: pa.RecordBatch) -> list[pa.Buffer | npt.NDArray[np.uint8]]
     """
     parts = csv_out.encode(batch, CSV_SLICE_ROWS, csv_out.POOL)
     if parts is not None:
-        return list(parts)
+        return [*parts]
     opts = pacsv.WriteOptions(include_header=False)
     out: list[pa.Buffer | npt.NDArray[np.uint8]] = []
     for start in range(0, batch.num_rows, CSV_SLICE_ROWS):
@@ -194,6 +185,7 @@ class Writer:
             self._w.close()
         if self._csv is not None:
             self._csv.close()
+            csv_out.POOL.clear()  # the text buffers are kept while a file is being written only
         if ok and self.tmp.exists():
             self.tmp.replace(self.path)
         elif self.tmp.exists():
@@ -267,7 +259,6 @@ class ScoredChunk:
     """One chunk made ready for the writer: its summary counts and either the output batch (Parquet) or its
     rows already encoded as CSV text (the batch is then dropped: less memory in flight)."""
 
-    rows: int
     summary: Summary
     schema: pa.Schema
     batch: pa.RecordBatch | None
@@ -281,8 +272,17 @@ def prepare_chunk(batch: pa.RecordBatch, guideline: str | None, as_of: dt.date |
     part = Summary()
     part.add(out)
     if fmt == "csv":
-        return ScoredChunk(out.num_rows, part, out.schema, None, encode_csv(out))
-    return ScoredChunk(out.num_rows, part, out.schema, out, None)
+        return ScoredChunk(part, out.schema, None, encode_csv(out))
+    return ScoredChunk(part, out.schema, out, None)
+
+
+def _arrow_pool(name: str) -> pa.MemoryPool:
+    if name == "jemalloc":
+        try:
+            return pa.jemalloc_memory_pool()
+        except NotImplementedError:  # a pyarrow built without jemalloc
+            return pa.system_memory_pool()
+    return pa.system_memory_pool()
 
 
 # glibc <malloc.h> mallopt parameters
@@ -557,6 +557,5 @@ def screen_file(
         ok = True
     finally:
         writer.close(ok)
-        csv_out.POOL.clear()  # the text buffers are kept for one run only
     summary.notes = summary_notes(gid, dict(summary.counts.get("stratum_status", {})))
     return summary

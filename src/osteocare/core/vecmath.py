@@ -44,7 +44,8 @@ def _ln2_parts() -> tuple[float, float, float]:
 
 
 LN2_HI, LN2_LO, INV_LN2 = _ln2_parts()
-(C1, C2, C3, C4, C5, C6, C7, C8, C9, C10, C11, C12, C13) = (1.0 / math.factorial(j) for j in range(1, 14))
+#: Taylor coefficients of expm1, highest degree first (1/13!, ..., 1/1!), for Horner's scheme
+TAYLOR: Final = tuple(1.0 / math.factorial(j) for j in range(13, 0, -1))
 X_LOW: Final = -708.0  # below: exp underflows to 0 (subnormal results are not produced)
 X_HIGH: Final = 709.0  # above: +inf (early: e^x stays finite up to 709.78, which no caller here comes near)
 
@@ -68,19 +69,9 @@ def split(x: float) -> tuple[float, float]:  # pragma: no cover - compiled
     xc = min(max(x, X_LOW), X_HIGH)
     k = np.floor(xc * INV_LN2 + 0.5)
     r = (xc - k * LN2_HI) - k * LN2_LO
-    p = C13
-    p = p * r + C12
-    p = p * r + C11
-    p = p * r + C10
-    p = p * r + C9
-    p = p * r + C8
-    p = p * r + C7
-    p = p * r + C6
-    p = p * r + C5
-    p = p * r + C4
-    p = p * r + C3
-    p = p * r + C2
-    p = p * r + C1
+    p = 0.0
+    for c in TAYLOR:  # a constant tuple: the compiler unrolls the loop
+        p = p * r + c
     p = p * r
     s = _f64_from_bits((np.int64(k) + 1023) << 52)
     return s, p
