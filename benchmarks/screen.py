@@ -24,6 +24,8 @@ C_REFERENCE_PER_S = 7.4e6  # issue 7: ClinRisk's C reference code, one core of t
 
 
 def child(kind: str, src: str, dst: str, sample: int) -> dict[str, float]:
+    import osteocare.batch  # noqa: F401, I001 - first: it sets Arrow's allocator, which pyarrow reads once at load
+
     import numpy as np
     import pyarrow as pa
 

@@ -200,3 +200,50 @@ def test_the_screen_run_caps_the_malloc_arenas_of_the_process_on_glibc(tmp_path:
     (tmp_path / "in.csv").write_text("id,sex,age,bmi\n1,female,70,25\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["1", "True", "True"]
+
+
+def _child_env(**extra: str) -> dict[str, str]:
+    import os
+
+    from osteocare.batch import ARROW_ALLOCATOR
+
+    env = {k: v for k, v in os.environ.items() if k not in ARROW_ALLOCATOR}
+    return {**env, **extra}
+
+
+_ALLOCATOR_PROBE = (
+    "import os, sys\n"
+    "import osteocare.batch\n"
+    "assert 'pyarrow' not in sys.modules\n"
+    "import pyarrow as pa\n"
+    "try:\n"
+    "    pa.jemalloc_memory_pool()\n"
+    "    jemalloc = True\n"
+    "except NotImplementedError:\n"
+    "    jemalloc = False\n"
+    "print(pa.default_memory_pool().backend_name, jemalloc, os.environ.get('JE_ARROW_MALLOC_CONF'))\n"
+)
+
+
+def test_importing_screening_sets_arrows_allocator_before_pyarrow_loads() -> None:
+    out = subprocess.run([sys.executable, "-c", _ALLOCATOR_PROBE], capture_output=True, text=True, check=True,
+                         env=_child_env())
+    backend, jemalloc, conf = out.stdout.split()
+    # Arrow's own default is mimalloc: jemalloc here shows that the setting reached Arrow's C++ default pool
+    if jemalloc == "True":
+        assert backend == "jemalloc"
+    assert conf == "narenas:1,muzzy_decay_ms:0"
+
+
+def test_a_users_arrow_allocator_settings_are_kept() -> None:
+    out = subprocess.run([sys.executable, "-c", _ALLOCATOR_PROBE], capture_output=True, text=True, check=True,
+                         env=_child_env(ARROW_DEFAULT_MEMORY_POOL="system", JE_ARROW_MALLOC_CONF="narenas:2"))
+    assert out.stdout.split() == ["system", out.stdout.split()[1], "narenas:2"]
+
+
+def test_the_allocator_is_left_alone_once_pyarrow_is_loaded() -> None:
+    from osteocare.batch import set_arrow_allocator
+
+    env: dict[str, str] = {}
+    assert "pyarrow" in sys.modules  # this test module imported it
+    assert set_arrow_allocator(env) is False and env == {}
