@@ -305,7 +305,9 @@ def tune_malloc(arenas: int = MALLOC_ARENAS, mmap_threshold: int | None = MALLOC
     ``MALLOC_ARENA_MAX=2`` in the environment). glibc fixes its arena limit only once more than 8 arenas
     exist, so this works when called before the scoring threads start, as :func:`screen_file` does.
 
-    ``ARROW_POOL`` (default "jemalloc") sets Arrow's default memory pool, process-wide like the rest. Arrow's
+    ``ARROW_POOL`` (default "jemalloc") sets pyarrow's default memory pool, process-wide like the rest (Arrow's
+    C++ code takes its pool from the environment when pyarrow loads: see :data:`osteocare.batch.ARROW_ALLOCATOR`,
+    which makes it the same jemalloc). Arrow's
     default, its bundled mimalloc, gave the buffers of each chunk back to the system and faulted them in
     again for the next: CSV screening spent 1-1.5 s of system time per million rows (0.5-1.0 s with jemalloc
     or glibc), and a Parquet run held 30-60 MB more at its peak (docs/screening.md, "Benchmark").
