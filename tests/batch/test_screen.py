@@ -247,3 +247,15 @@ def test_the_allocator_is_left_alone_once_pyarrow_is_loaded() -> None:
     env: dict[str, str] = {}
     assert "pyarrow" in sys.modules  # this test module imported it
     assert set_arrow_allocator(env) is False and env == {}
+
+
+def test_the_allocator_is_set_on_linux_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    from osteocare.batch import ARROW_ALLOCATOR, set_arrow_allocator
+
+    monkeypatch.delitem(sys.modules, "pyarrow")  # as before pyarrow loads (restored after the test)
+    for platform in ("darwin", "win32"):
+        env: dict[str, str] = {}
+        assert set_arrow_allocator(env, platform) is False and env == {}
+    env = {"JE_ARROW_MALLOC_CONF": "narenas:2"}
+    assert set_arrow_allocator(env, "linux") is True
+    assert env == {**ARROW_ALLOCATOR, "JE_ARROW_MALLOC_CONF": "narenas:2"}

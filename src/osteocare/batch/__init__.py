@@ -27,10 +27,11 @@ ARROW_ALLOCATOR: dict[str, str] = {
 }
 
 
-def set_arrow_allocator(environ: MutableMapping[str, str] = os.environ) -> bool:
+def set_arrow_allocator(environ: MutableMapping[str, str] = os.environ, platform: str = sys.platform) -> bool:
     """Put :data:`ARROW_ALLOCATOR` into ``environ`` where the user has not set them; False (nothing done)
-    when pyarrow is already loaded, as its allocator is then fixed for this process."""
-    if "pyarrow" in sys.modules:
+    when pyarrow is already loaded, as its allocator is then fixed for this process, and off Linux, where
+    pyarrow's wheels may have no jemalloc (Arrow would print a warning at load and keep its default)."""
+    if "pyarrow" in sys.modules or not platform.startswith("linux"):
         return False
     for name, value in ARROW_ALLOCATOR.items():
         environ.setdefault(name, value)
