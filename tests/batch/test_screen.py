@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from osteocare.batch.screen import screen_batch, screen_file
 from osteocare.batch.strata import OSTA_CALCULATORS, choose_action
 from osteocare.core.assessment import Assessment, assess
+from osteocare.core.errors import InputError
 from osteocare.core.guidelines import available_guidelines
 from osteocare.core.records import FLAGS, parse_record
 
@@ -259,3 +260,34 @@ def test_the_allocator_is_set_on_linux_only(monkeypatch: pytest.MonkeyPatch) -> 
     env = {"JE_ARROW_MALLOC_CONF": "narenas:2"}
     assert set_arrow_allocator(env, "linux") is True
     assert env == {**ARROW_ALLOCATOR, "JE_ARROW_MALLOC_CONF": "narenas:2"}
+
+
+def _dense(batch: pa.RecordBatch) -> pa.Table:
+    import pyarrow.compute as pc
+
+    t = pa.Table.from_batches([batch])
+    return pa.table({f.name: pc.cast(t[f.name], f.type.value_type) if pa.types.is_dictionary(f.type) else t[f.name]
+                     for f in t.schema})
+
+
+@pytest.mark.parametrize("slice_rows", [1, 7, 1000, 2999, 3000, 5000])
+def test_scoring_in_slices_gives_the_rows_of_one_call_on_the_whole_chunk(slice_rows: int) -> None:
+    from osteocare.batch.population import batches
+    from osteocare.batch.screen import score_in_slices
+
+    batch = next(batches(3000, seed=7, chunk_rows=3000))
+    day = dt.date(2026, 12, 3)
+    whole = screen_batch(batch, as_of=day)
+    assert whole.column("error").null_count < whole.num_rows  # the sample has flagged rows
+    sliced = score_in_slices(batch.slice(0, 3000 if slice_rows > 7 else 40), as_of=day, slice_rows=slice_rows)
+    expect = whole if slice_rows > 7 else whole.slice(0, 40)
+    assert sliced.schema == expect.schema
+    assert _dense(sliced).equals(_dense(expect))
+
+
+def test_scoring_in_slices_refuses_a_slice_of_no_rows() -> None:
+    from osteocare.batch.population import batches
+    from osteocare.batch.screen import score_in_slices
+
+    with pytest.raises(InputError, match="slice_rows: 0 is not allowed"):
+        score_in_slices(next(batches(10)), slice_rows=0)

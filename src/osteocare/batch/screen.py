@@ -265,10 +265,32 @@ class ScoredChunk:
     csv: list[pa.Buffer | npt.NDArray[np.uint8]] | None
 
 
+#: rows scored at a time within a chunk (see :func:`score_in_slices`)
+SCORE_SLICE_ROWS = 50_000
+
+
+def score_in_slices(batch: pa.RecordBatch, guideline: str | None = None, as_of: dt.date | None = None,
+                    slice_rows: int | None = None) -> pa.RecordBatch:
+    """:func:`screen_batch` on ``slice_rows`` rows at a time (default :data:`SCORE_SLICE_ROWS`), the outputs
+    joined into one batch (dictionaries unified): the same rows and values as one call on the whole batch, with
+    the scoring's temporary arrays sized to a slice. A 100,000-row chunk in two slices held 18 MB of temporary
+    arrays instead of 29 MB per scoring thread, the run's peak memory fell by 25-30 MB, and throughput was
+    unchanged (docs/screening.md, "Memory")."""
+    k = SCORE_SLICE_ROWS if slice_rows is None else slice_rows
+    if k <= 0:
+        raise InputError("slice_rows", k, "a positive number of rows")
+    if batch.num_rows <= k:
+        return screen_batch(batch, guideline, as_of)
+    parts = [screen_batch(batch.slice(start, k), guideline, as_of) for start in range(0, batch.num_rows, k)]
+    joined = pa.Table.from_batches(parts).unify_dictionaries().combine_chunks()
+    del parts
+    return joined.to_batches()[0]
+
+
 def prepare_chunk(batch: pa.RecordBatch, guideline: str | None, as_of: dt.date | None, fmt: str) -> ScoredChunk:
-    """The unit of work of every engine: :func:`screen_batch`, the chunk's summary, and for CSV output the
+    """The unit of work of every engine: :func:`score_in_slices`, the chunk's summary, and for CSV output the
     encoded rows; so the writer thread only appends (counting and CSV encoding run in parallel)."""
-    out = screen_batch(batch, guideline, as_of)
+    out = score_in_slices(batch, guideline, as_of)
     part = Summary()
     part.add(out)
     if fmt == "csv":
