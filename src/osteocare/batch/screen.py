@@ -282,9 +282,7 @@ def score_in_slices(batch: pa.RecordBatch, guideline: str | None = None, as_of: 
     if batch.num_rows <= k:
         return screen_batch(batch, guideline, as_of)
     parts = [screen_batch(batch.slice(start, k), guideline, as_of) for start in range(0, batch.num_rows, k)]
-    joined = pa.Table.from_batches(parts).unify_dictionaries().combine_chunks()
-    del parts
-    return joined.to_batches()[0]
+    return pa.Table.from_batches(parts).unify_dictionaries().combine_chunks().to_batches()[0]
 
 
 def prepare_chunk(batch: pa.RecordBatch, guideline: str | None, as_of: dt.date | None, fmt: str) -> ScoredChunk:
@@ -329,9 +327,9 @@ def tune_malloc(arenas: int = MALLOC_ARENAS, mmap_threshold: int | None = MALLOC
 
     ``ARROW_POOL`` (default "jemalloc") sets pyarrow's default memory pool, process-wide like the rest (Arrow's
     C++ code takes its pool from the environment when pyarrow loads: see :data:`osteocare.batch.ARROW_ALLOCATOR`,
-    which makes it the same jemalloc). Arrow's
-    default, its bundled mimalloc, gave the buffers of each chunk back to the system and faulted them in
-    again for the next: CSV screening spent 1-1.5 s of system time per million rows (0.5-1.0 s with jemalloc
+    which makes it the same jemalloc; this call covers a process that loaded pyarrow first). Arrow's default,
+    its bundled mimalloc, gave the buffers of each chunk back to the system and faulted them in again for the
+    next: CSV screening spent 1-1.5 s of system time per million rows (0.5-1.0 s with jemalloc
     or glibc), and a Parquet run held 30-60 MB more at its peak (docs/screening.md, "Benchmark").
 
     The thresholds (off by default): with glibc's dynamic thresholds the column arrays of a chunk go back to
