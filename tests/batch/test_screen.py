@@ -158,8 +158,13 @@ def test_every_screened_row_equals_assess_on_the_same_facts(rows: list[dict], gu
         assert got["caroc_category"] == (car.category if car is not None else None)
 
 
-def test_the_threaded_pipeline_gives_the_same_output_as_one_chunk(tmp_path: Path) -> None:
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_the_threaded_pipeline_gives_the_same_output_as_one_chunk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                  threads: int) -> None:
+    from osteocare.batch import screen
     from osteocare.batch.population import batches
+
+    monkeypatch.setattr(screen, "scoring_threads", lambda: threads)  # 1: scored on the calling thread
 
     batch = next(batches(3000, chunk_rows=3000))
     src = tmp_path / "in.parquet"
@@ -171,6 +176,14 @@ def test_the_threaded_pipeline_gives_the_same_output_as_one_chunk(tmp_path: Path
     assert summary.rows == 3000
     for name in whole.column_names:
         assert got.column(name).to_pylist() == whole.column(name).to_pylist(), name
+
+
+@pytest.mark.parametrize(("cores", "threads"), [(1, 1), (2, 2), (3, 3), (5, 4), (64, 4)])
+def test_one_scoring_thread_per_core_up_to_four(cores: int, threads: int) -> None:
+    from osteocare.batch.screen import MAX_SCORING_THREADS, scoring_threads
+
+    assert MAX_SCORING_THREADS == 4
+    assert scoring_threads(cores) == threads
 
 
 def test_text_flags_other_than_0_and_1_are_flagged_and_empty_is_0(tmp_path: Path) -> None:

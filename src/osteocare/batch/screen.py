@@ -362,13 +362,17 @@ def tune_malloc(arenas: int = MALLOC_ARENAS, mmap_threshold: int | None = MALLOC
         return _malloc_tuned
 
 
-def scoring_threads() -> int:
-    """Chunks scored at the same time by the local engine: one per core this process may use, at most 4
-    (numpy, Arrow and the compiled QFracture kernel release the GIL for the work on the columns)."""
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not Linux
-        cores = os.cpu_count() or 1
+def scoring_threads(cores: int | None = None) -> int:
+    """Chunks scored at the same time by the local engine: one per core this process may use (``cores``,
+    default: this process's CPU affinity), at most :data:`MAX_SCORING_THREADS` (numpy, Arrow and the compiled
+    QFracture kernel release the GIL for the work on the columns). One core fewer (leaving one to the reader
+    and writer threads) peaked 35-50 MB lower on two cores but was slower at 1 M rows (Parquet b/a 0.39
+    against 0.55-0.61; docs/screening.md, "Memory")."""
+    if cores is None:
+        try:
+            cores = len(os.sched_getaffinity(0))
+        except AttributeError:  # pragma: no cover - not Linux
+            cores = os.cpu_count() or 1
     return max(1, min(cores, MAX_SCORING_THREADS))
 
 
