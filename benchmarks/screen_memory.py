@@ -96,10 +96,11 @@ def main() -> None:
         s = trace(src, a.workdir / f"memory-{n}.parquet", a.interval)
         curves[n] = s
         t = tenths(s, n)
-        creep = (t[9] - t[1]) / (0.8 * n / 1e6)
+        # tenths without a sample (a short run whose progress jumps a whole tenth at a time) print as "-"
+        change = (f"{(t[9] - t[1]) / (0.8 * n / 1e6):+.2f} MB per million rows" if t[1] and t[9]
+                  else "- (no sample in one of them: too few chunks)")
         print(f"{n:,} rows: peak {max(mb for _, mb in s):.0f} MB; largest in each tenth of the rows: "
-              + " ".join(f"{x:.0f}" for x in t)
-              + f"; last tenth less the second: {creep:+.2f} MB per million rows")
+              + " ".join(f"{x:.0f}" if x else "-" for x in t) + f"; last tenth less the second: {change}")
     if a.plot:
         import matplotlib
 
