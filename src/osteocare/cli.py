@@ -96,7 +96,7 @@ def assess(
 def screen(
     input: Annotated[Path, typer.Argument(help="Patients, one row each (.csv or .parquet)")],
     out_path: Annotated[Path, typer.Option("--out", help="Output file (.csv or .parquet)")],
-    chunk_rows: Annotated[int | None, typer.Option(help="Rows per chunk (bounds memory; default 100,000)")] = None,
+    chunk_rows: Annotated[int | None, typer.Option(help="Rows per chunk (bounds memory; default 50,000)")] = None,
     engine: Annotated[str, typer.Option(help="local, or dask (run the chunks on a Dask cluster)")] = "local",
     scheduler: Annotated[str | None, typer.Option(help="Dask scheduler address, e.g. tcp://host:8786")] = None,
     plot: Annotated[bool, typer.Option(help="Write OUT.summary.png and OUT.summary.html")] = True,

@@ -31,7 +31,7 @@ from . import csv_out
 from .columns import CATEGORY_INPUTS, NUMERIC_INPUTS, read_columns
 from .scoring import score_chunk
 
-DEFAULT_CHUNK_ROWS = 100_000
+DEFAULT_CHUNK_ROWS = 50_000
 PIPELINE_DEPTH = 2
 MAX_SCORING_THREADS = 4
 #: glibc malloc settings of a process that screens (see :func:`tune_malloc`); None = glibc's default
