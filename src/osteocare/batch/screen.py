@@ -367,7 +367,7 @@ def scoring_threads(cores: int | None = None) -> int:
     default: this process's CPU affinity), at most :data:`MAX_SCORING_THREADS` (numpy, Arrow and the compiled
     QFracture kernel release the GIL for the work on the columns). One core fewer (leaving one to the reader
     and writer threads) peaked 35-50 MB lower on two cores but was slower at 1 M rows (Parquet b/a 0.39
-    against 0.55-0.61; docs/screening.md, "Memory")."""
+    against 0.53 with two threads in the same hour; docs/screening.md, "Memory over a run")."""
     if cores is None:
         try:
             cores = len(os.sched_getaffinity(0))
