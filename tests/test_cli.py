@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -87,3 +88,14 @@ def test_knowledge_lists_every_file_with_version_and_status() -> None:
     p = osteocare("knowledge")
     assert p.returncode == 0
     assert "qfracture-2012" in p.stdout and "secondary" in p.stdout
+
+
+def test_screen_help_states_the_librarys_default_chunk_size() -> None:
+    # the CLI leaves --chunk-rows to the library's default and does not import it at start-up (pyarrow is heavy),
+    # so its help text carries the number as text: it must not drift from the library's
+    from osteocare.batch.screen import DEFAULT_CHUNK_ROWS
+
+    p = subprocess.run([sys.executable, "-m", "osteocare.cli", "screen", "--help"], capture_output=True, text=True,
+                       cwd=ROOT, env={**os.environ, "COLUMNS": "200"})
+    assert p.returncode == 0, p.stderr
+    assert f"default {DEFAULT_CHUNK_ROWS:,})" in " ".join(p.stdout.split())
