@@ -94,8 +94,12 @@ def assess(
 
 @app.command()
 def screen(
-    input: Annotated[Path, typer.Argument(help="Patients, one row each (.csv or .parquet)")],
+    input: Annotated[str, typer.Argument(
+        help="Patients, one row each: a .csv or .parquet file, or a database with --table: a PostgreSQL URL "
+        "(postgresql://user@host:5432/db) or a DuckDB file (.duckdb)")],
     out_path: Annotated[Path, typer.Option("--out", help="Output file (.csv or .parquet)")],
+    table: Annotated[str | None, typer.Option(
+        help="Table or view to screen (name or schema.name) in a database input")] = None,
     chunk_rows: Annotated[int | None, typer.Option(help="Rows per chunk (bounds memory; default 50,000)")] = None,
     engine: Annotated[str, typer.Option(help="local, or dask (run the chunks on a Dask cluster)")] = "local",
     scheduler: Annotated[str | None, typer.Option(help="Dask scheduler address, e.g. tcp://host:8786")] = None,
@@ -105,22 +109,23 @@ def screen(
         "iof-esceo-2020 (default: the deployment's)")] = None,
     as_of: Annotated[str | None, typer.Option(help="Assessment date for every row, YYYY-MM-DD (default today)")] = None,
 ) -> None:
-    """Score a file of patients with the calculators, flagging bad rows and carrying on."""
+    """Score patients (a file, or a PostgreSQL or DuckDB table) with the calculators; bad rows are flagged."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from .batch.screen import count_rows, screen_file
+    from .batch.sources import describe
     from .core.risk.qfracture import DISCLAIMER
 
     if chunk_rows is not None and chunk_rows < 1:
         raise _fail(f"--chunk-rows: {chunk_rows} is not allowed; expected a whole number of at least 1")
     day = _as_of(as_of)
     try:
-        total = count_rows(input) if input.exists() else None
+        total = count_rows(input, table)
         with Progress(TextColumn("screening"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                       console=err, transient=True) as progress:
             task = progress.add_task("rows", total=total)
             chunking = {"chunk_rows": chunk_rows} if chunk_rows else {}  # else the library's default
-            summary = screen_file(input, out_path, **chunking, engine=engine, scheduler=scheduler,
+            summary = screen_file(input, out_path, **chunking, engine=engine, scheduler=scheduler, table=table,
                                   guideline=guideline, as_of=day, on_chunk=lambda n: progress.advance(task, n))
     except OsteoCareError as exc:
         raise _fail(str(exc)) from None
@@ -136,7 +141,7 @@ def screen(
     from .core.knowledge import release
 
     rel = release()
-    about.write_text(json.dumps({"input": str(input), "output": str(out_path), "engine": engine,
+    about.write_text(json.dumps({"input": describe(input), "table": table, "output": str(out_path), "engine": engine,
                                  "guideline": guideline, "as_of": day.isoformat() if day else None,
                                  "knowledge_version": rel.version, "knowledge_sha256": rel.sha256,
                                  "summary": summary.as_dict(), "notes": notes}, indent=2) + "\n")

@@ -81,8 +81,9 @@ def _numeric(col: pa.Array | None, n: int) -> tuple[FloatArray, BoolArray, list[
         return np.full(n, np.nan), np.zeros(n, dtype=bool), None
     if pa.types.is_boolean(col.type):
         col = pc.cast(col, pa.int8())
-    if pa.types.is_integer(col.type) or pa.types.is_floating(col.type):
-        vals = pc.cast(col, pa.float64()).to_numpy(zero_copy_only=False)
+    if pa.types.is_integer(col.type) or pa.types.is_floating(col.type) or pa.types.is_decimal(col.type):
+        # a decimal (a database NUMERIC) becomes the nearest float, as its text would
+        vals = pc.cast(col, pa.float64(), safe=False).to_numpy(zero_copy_only=False)
         return np.asarray(vals, dtype=np.float64), np.zeros(n, dtype=bool), None
     s = pc.cast(col, pa.string())
     try:  # the usual case: every cell a number or empty (null); else the careful path below

@@ -64,6 +64,11 @@ def csv_block_size(path: Path, chunk_rows: int, sample_bytes: int = 1 << 20) -> 
 
 
 def _csv_batches(path: Path, chunk_rows: int) -> Iterator[pa.RecordBatch]:
+    yield from csv_stream_batches(path, csv_block_size(path, chunk_rows), str(path))
+
+
+def csv_stream_batches(source: Path | BinaryIO, block_size: int, name: str) -> Iterator[pa.RecordBatch]:
+    """Batches of CSV text from a file or a byte stream (``name`` for messages), one per ``block_size`` bytes."""
     # Every input column is read as text and converted by the validator, so that one bad cell flags one
     # row instead of stopping the run; ids stay text (leading zeros are kept).
     convert = pacsv.ConvertOptions(
@@ -73,18 +78,18 @@ def _csv_batches(path: Path, chunk_rows: int) -> Iterator[pa.RecordBatch]:
     )
     # One thread: on two cores Arrow's parallel CSV parsing took twice the CPU time for the same wall time,
     # and the scoring threads need the cores. The block size aims at chunk_rows rows per batch.
-    read = pacsv.ReadOptions(block_size=csv_block_size(path, chunk_rows), encoding="utf8", use_threads=False)
+    read = pacsv.ReadOptions(block_size=block_size, encoding="utf8", use_threads=False)
     try:
-        reader = pacsv.open_csv(path, read_options=read, convert_options=convert)
+        reader = pacsv.open_csv(source, read_options=read, convert_options=convert)
     except pa.ArrowInvalid as exc:
-        raise InputError(str(path), "malformed CSV", f"a CSV file with a header row ({exc})") from None
+        raise InputError(name, "malformed CSV", f"a CSV file with a header row ({exc})") from None
     while True:
         try:
             batch = reader.read_next_batch()
         except StopIteration:
             return
         except pa.ArrowInvalid as exc:
-            raise InputError(str(path), "malformed CSV", f"a well-formed CSV file ({exc})") from None
+            raise InputError(name, "malformed CSV", f"a well-formed CSV file ({exc})") from None
         yield batch
 
 
@@ -101,7 +106,17 @@ def _parquet_batches(path: Path, chunk_rows: int) -> Iterator[pa.RecordBatch]:
         yield from pf.iter_batches(batch_size=chunk_rows, row_groups=[group])
 
 
-def read_batches(path: Path, chunk_rows: int = DEFAULT_CHUNK_ROWS) -> Iterator[pa.RecordBatch]:
+def read_batches(path: Path | str, chunk_rows: int = DEFAULT_CHUNK_ROWS,
+                 table: str | None = None) -> Iterator[pa.RecordBatch]:
+    """The input in chunks: a CSV or Parquet file, or ``table`` in a database (:mod:`.sources`)."""
+    from .sources import source_kind, table_batches
+
+    if source_kind(path) is not None:
+        yield from table_batches(path, table, chunk_rows)
+        return
+    path = Path(path)
+    if table is not None:
+        raise InputError("--table", table, "no --table for a CSV or Parquet file (it is for a database input)")
     if not path.exists():
         raise InputError("input", str(path), "an existing file")
     fmt = file_format(path)
@@ -111,7 +126,15 @@ def read_batches(path: Path, chunk_rows: int = DEFAULT_CHUNK_ROWS) -> Iterator[p
         yield from _parquet_batches(path, chunk_rows)
 
 
-def count_rows(path: Path) -> int | None:
+def count_rows(path: Path | str, table: str | None = None) -> int | None:
+    """Rows in the input, where that is known without reading it (Parquet, a database table), else None."""
+    from .sources import source_kind, table_rows
+
+    if source_kind(path) is not None:
+        return table_rows(path, table) if table else None
+    path = Path(path)
+    if not path.exists():
+        return None
     if file_format(path) == "parquet":
         return int(pq.ParquetFile(path).metadata.num_rows)
     return None
@@ -524,7 +547,7 @@ class _BackgroundSink:
 
 
 def screen_file(
-    src: Path,
+    src: Path | str,
     dst: Path,
     *,
     chunk_rows: int = DEFAULT_CHUNK_ROWS,
@@ -533,8 +556,12 @@ def screen_file(
     scheduler: str | None = None,
     guideline: str | None = None,
     as_of: dt.date | None = None,
+    table: str | None = None,
 ) -> Summary:
     """Screen ``src`` into ``dst`` chunk by chunk. Nothing is left at ``dst`` if the run fails.
+
+    ``src`` is a CSV or Parquet file, or a database with ``table`` in it: a PostgreSQL URL or a DuckDB file
+    (:mod:`.sources`).
 
     ``engine="dask"`` runs the chunks on the Dask cluster at ``scheduler``; the output is identical and in
     the same order. ``guideline`` selects the rule set of the ``stratum`` column (default: the deployment's);
@@ -560,7 +587,7 @@ def screen_file(
         # at most PIPELINE_DEPTH chunks wait between two stages, so memory does not grow with the file.
         # Locally, at most (scoring threads + 2) chunks are in the pipeline at once (see _gated).
         tokens, closing = None, threading.Event()
-        reader = read_batches(src, chunk_rows)
+        reader = read_batches(src, chunk_rows, table)
         if engine == "local":
             tune_malloc()  # before the scoring threads allocate (memory must not grow with the file)
             threads = scoring_threads()
