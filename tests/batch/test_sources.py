@@ -21,10 +21,9 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
 
-from osteocare.batch import sources
 from osteocare.batch.population import batches
 from osteocare.batch.screen import count_rows, read_batches, screen_file
-from osteocare.batch.sources import describe
+from osteocare.batch.sources import describe, rechunk
 from osteocare.core.errors import InputError
 from osteocare.store.testing import fresh_postgres_database
 
@@ -133,12 +132,9 @@ def test_a_postgresql_table_gives_the_rows_its_patients_give_from_a_parquet_file
     assert summary.rows == reference.num_rows and summary.flagged >= 3
 
 
-def test_a_postgresql_table_is_read_in_chunks_in_the_same_order_every_time(
-        pg_table: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(sources, "MIN_BLOCK_BYTES", 1)  # this table is small: let the blocks be 2,000 rows
+def test_a_postgresql_table_is_read_in_chunks_in_the_same_order_every_time(pg_table: str, tmp_path: Path) -> None:
     sizes = [b.num_rows for b in read_batches(pg_table, 2_000, table="screening.patients")]
-    assert sum(sizes) == ROWS + 3 and len(sizes) in (3, 4) and max(sizes) <= 2_200, sizes
-    monkeypatch.undo()
+    assert sizes == [2_000, 2_000, 2_000, 3]
     assert count_rows(pg_table, "screening.patients") == ROWS + 3
     first, second = tmp_path / "1.parquet", tmp_path / "2.parquet"
     screen_file(pg_table, first, table="screening.patients", as_of=AS_OF)
@@ -187,6 +183,7 @@ def test_a_duckdb_table_gives_the_rows_of_the_parquet_file_in_the_same_order(
     screen_file(duck_file, out_pq, table="population", as_of=AS_OF)
     assert pq.read_table(out_pq).to_pylist() == reference.to_pylist()
     assert count_rows(duck_file, "population") == ROWS + 3
+    assert [b.num_rows for b in read_batches(duck_file, 2_500, table="population")] == [2_500, 2_500, 1_003]
 
 
 @pytest.mark.parametrize(("table", "message"), [
@@ -214,3 +211,15 @@ def test_a_file_that_is_not_a_duckdb_database_and_a_table_for_a_file_are_clear_e
                            "--out", str(tmp_path / "o.csv")], capture_output=True, text=True)
     assert proc.returncode != 0 and "no --table for a CSV or Parquet file" in proc.stderr
     assert not (tmp_path / "o.csv").exists()
+
+
+@pytest.mark.parametrize("sizes", [[7], [3, 4], [1, 1, 1, 1, 1, 1, 1], [10], [2, 0, 5, 3]])
+@pytest.mark.parametrize("rows", [1, 3, 4, 10])
+def test_rechunk_gives_the_same_rows_in_batches_of_the_size_asked(sizes: list[int], rows: int) -> None:
+    start, parts = 0, []
+    for n in sizes:
+        parts.append(pa.record_batch({"i": list(range(start, start + n))}))
+        start += n
+    out = list(rechunk(parts, rows))
+    assert [i for b in out for i in b.column("i").to_pylist()] == list(range(start))
+    assert all(b.num_rows == rows for b in out[:-1]) and 0 < out[-1].num_rows <= rows

@@ -1,22 +1,25 @@
 """Database tables as a screening source: a PostgreSQL table or view, or a table in a DuckDB file.
 
 Only the screening columns (:data:`~osteocare.batch.columns.INPUT_COLUMNS`) that the table has are read; other
-columns are ignored, as in a file. The rows are read in chunks of about ``chunk_rows`` and go through the same
+columns are ignored, as in a file. The rows are read in chunks of ``chunk_rows`` and go through the same
 validator as a file's, so a bad cell flags its row and the run goes on.
 
-- **PostgreSQL** (``postgresql://user@host:port/database``): the columns are streamed with
-  ``COPY (SELECT ...) TO STDOUT (FORMAT csv)`` into Arrow's CSV reader, the reader of CSV files. Boolean columns
-  are sent as 0/1. Everything is read in one read-only ``REPEATABLE READ`` transaction (one snapshot: rows
-  written during the run are not half-read), with synchronised sequential scans off, so the rows come in the
-  table's stored order and in the same order on every run (a view keeps its own ``ORDER BY``, if any).
+- **PostgreSQL** (``postgresql://user@host:port/database``): read with the ADBC PostgreSQL driver, which
+  streams the query's rows in PostgreSQL's binary COPY format straight into Arrow columns (typed: booleans,
+  integers, floats; ``numeric`` comes as text and is parsed by the validator). One query, so one snapshot:
+  rows written during the run are not half-read. Synchronised sequential scans are off for the session, so
+  the rows come in the table's stored order and in the same order on every run (a view keeps its own
+  ``ORDER BY``, if any). The stored order is not always the insertion order.
 - **DuckDB** (a ``.duckdb`` or ``.ddb`` file): opened read-only with one DuckDB thread (the cores are for
   scoring), read as Arrow batches in the table's insertion order.
+
+Both are cut into batches of exactly ``chunk_rows`` rows (:func:`rechunk`), as the local and Dask engines
+expect of a chunk.
 """
 
 from __future__ import annotations
 
-import io
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,9 +30,6 @@ from .columns import INPUT_COLUMNS
 
 POSTGRES_SCHEMES = ("postgresql://", "postgres://", "postgresql+psycopg://", "postgresql+psycopg2://")
 DUCKDB_SUFFIXES = (".duckdb", ".ddb")
-PG_BOOL_OID = 16  # pg_type.oid of boolean
-CONNECT_TIMEOUT_S = 10
-MIN_BLOCK_BYTES = 1 << 20  # Arrow's CSV blocks from PostgreSQL: at least this, as for CSV files
 
 
 def source_kind(src: str | Path) -> str | None:
@@ -82,113 +82,90 @@ def _screening_columns(names: list[str]) -> list[str]:
 # --- PostgreSQL -------------------------------------------------------------------------------------------
 
 
+def _quote(parts: tuple[str, ...]) -> str:
+    """A (schema-qualified) name as SQL identifiers (the same quoting in PostgreSQL and DuckDB)."""
+    return ".".join('"' + p.replace('"', '""') + '"' for p in parts)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
 def _pg_connect(url: str) -> Any:
-    import psycopg
+    import adbc_driver_postgresql.dbapi as pg
 
     try:
-        conn = psycopg.connect(_libpq_url(url), connect_timeout=CONNECT_TIMEOUT_S)
-    except psycopg.Error as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise InputError("input", describe(url), f"a PostgreSQL database that accepts the connection ({first})") from None
-    conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
-    conn.read_only = True
-    return conn
+        return pg.connect(_libpq_url(url))
+    except pg.Error as exc:
+        raise InputError("input", describe(url), f"a PostgreSQL database that accepts the connection "
+                         f"({_first_line(exc)})") from None
 
 
-def _pg_table(conn: Any, table: str) -> tuple[Any, list[tuple[str, int]]]:
-    """(the table as a composed identifier, [(column, type oid)]); a clear error if it is not there."""
-    import psycopg
-    from psycopg import sql
+def _pg_query(conn: Any, table: str, what: str | None = None) -> str:
+    """``SELECT`` of the screening columns (or ``what``) of ``table``; a clear error if it is not there."""
+    import adbc_driver_postgresql.dbapi as pg
 
-    ident = sql.Identifier(*table_parts(table))
+    name = _quote(table_parts(table))
     try:
         with conn.cursor() as cur:
-            cur.execute(sql.SQL("SELECT * FROM {} LIMIT 0").format(ident))
-            cols = [(d.name, d.type_code) for d in cur.description or []]
-    except psycopg.Error as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise InputError("--table", table, f"a table or view that this connection can read ({first})") from None
-    return ident, cols
+            cur.execute(f"SELECT * FROM {name} LIMIT 0")
+            names = [d[0] for d in cur.description or []]
+    except pg.Error as exc:
+        raise InputError("--table", table, f"a table or view that this connection can read "
+                         f"({_first_line(exc).split(': ', 1)[-1]})") from None
+    select = what or ", ".join(_quote((c,)) for c in _screening_columns(names))
+    return f"SELECT {select} FROM {name}"
 
 
 def _pg_rows(url: str, table: str) -> int:
-    from psycopg import sql
-
     conn = _pg_connect(url)
     try:
-        ident, _ = _pg_table(conn, table)
         with conn.cursor() as cur:
-            cur.execute(sql.SQL("SELECT count(*) FROM {}").format(ident))
+            cur.execute(_pg_query(conn, table, "count(*)"))
             row = cur.fetchone()
         return int(row[0]) if row else 0
     finally:
         conn.close()
 
 
-class _CopyStream(io.RawIOBase):
-    """A readable byte stream over the data of a ``COPY ... TO STDOUT`` (psycopg gives it a row at a time)."""
-
-    def __init__(self, head: bytes, rows: Iterator[Any]) -> None:
-        self._pending = memoryview(head)
-        self._rows = rows
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buf: Any) -> int:
-        out = memoryview(buf).cast("B")
-        n = 0
-        while n < len(out):
-            if not len(self._pending):
-                try:
-                    self._pending = memoryview(next(self._rows)).cast("B")
-                except StopIteration:
-                    break
-                continue
-            k = min(len(out) - n, len(self._pending))
-            out[n:n + k] = self._pending[:k]
-            self._pending = self._pending[k:]
-            n += k
-        return n
-
-
 def _pg_batches(url: str, table: str, chunk_rows: int) -> Iterator[pa.RecordBatch]:
-    from psycopg import sql
-
-    from .screen import csv_stream_batches
-
     conn = _pg_connect(url)
     try:
-        ident, cols = _pg_table(conn, table)
-        types = dict(cols)
-        names = _screening_columns([c for c, _ in cols])
-        select = sql.SQL(", ").join(
-            sql.SQL("{}::int AS {}").format(sql.Identifier(c), sql.Identifier(c)) if types[c] == PG_BOOL_OID
-            else sql.Identifier(c) for c in names)
+        query = _pg_query(conn, table)
         with conn.cursor() as cur:
-            cur.execute("SET LOCAL synchronize_seqscans TO off")
-            query = sql.SQL("COPY (SELECT {} FROM {}) TO STDOUT (FORMAT csv, HEADER true)").format(select, ident)
-            with cur.copy(query) as copy:
-                rows = iter(copy)
-                head, size = bytearray(), 0
-                for row in rows:  # about 1 MB first, to size Arrow's blocks to chunk_rows rows
-                    head += row
-                    size += 1
-                    if len(head) >= 1 << 20:
-                        break
-                per_row = len(head) / max(size, 1)
-                block = int(min(max(chunk_rows * per_row * 1.02, MIN_BLOCK_BYTES), 1 << 30))
-                stream = io.BufferedReader(_CopyStream(bytes(head), rows), buffer_size=1 << 20)
-                yield from csv_stream_batches(stream, block, f"table {table}")
+            # rows in stored order, the same on every run (a synchronised scan may start mid-table)
+            cur.execute("SET synchronize_seqscans TO off")
+            cur.execute(query)
+            yield from rechunk(cur.fetch_record_batch(), chunk_rows)
     finally:
         conn.close()
 
 
+def rechunk(batches: Iterable[pa.RecordBatch], rows: int) -> Iterator[pa.RecordBatch]:
+    """The rows of ``batches`` again, in batches of exactly ``rows`` rows (the last one may be shorter)."""
+    pending: list[pa.RecordBatch] = []
+    have = 0
+    for batch in batches:
+        while batch.num_rows:
+            take = min(rows - have, batch.num_rows)
+            pending.append(batch.slice(0, take))
+            have += take
+            batch = batch.slice(take)
+            if have == rows:
+                yield _joined(pending)
+                pending, have = [], 0
+    if pending:
+        yield _joined(pending)
+
+
+def _joined(parts: list[pa.RecordBatch]) -> pa.RecordBatch:
+    if len(parts) == 1:
+        return parts[0]
+    return pa.Table.from_batches(parts).combine_chunks().to_batches()[0]
+
+
 # --- DuckDB -----------------------------------------------------------------------------------------------
-
-
-def _duck_quote(parts: tuple[str, ...]) -> str:
-    return ".".join('"' + p.replace('"', '""') + '"' for p in parts)
 
 
 def _duck_connect(path: str) -> Any:
@@ -199,28 +176,25 @@ def _duck_connect(path: str) -> Any:
     try:
         return duckdb.connect(path, read_only=True, config={"threads": 1})
     except duckdb.Error as exc:
-        first = str(exc).strip().splitlines()[0]
-        raise InputError("input", path, f"a DuckDB database file ({first})") from None
+        raise InputError("input", path, f"a DuckDB database file ({_first_line(exc)})") from None
 
 
 def _duck_query(con: Any, table: str, what: str | None = None) -> Any:
     import duckdb
 
-    name = _duck_quote(table_parts(table))
+    name = _quote(table_parts(table))
     try:
         names = [d[0] for d in con.sql(f"SELECT * FROM {name} LIMIT 0").description]
-        select = what or ", ".join(_duck_quote((c,)) for c in _screening_columns(names))
+        select = what or ", ".join(_quote((c,)) for c in _screening_columns(names))
         return con.sql(f"SELECT {select} FROM {name}")
     except duckdb.Error as exc:
-        first = str(exc).strip().splitlines()[0]
-        raise InputError("--table", table, f"a table or view in that DuckDB file ({first})") from None
+        raise InputError("--table", table, f"a table or view in that DuckDB file ({_first_line(exc)})") from None
 
 
 def _duck_batches(path: str, table: str, chunk_rows: int) -> Iterator[pa.RecordBatch]:
     con = _duck_connect(path)
     try:
-        reader = _duck_query(con, table).to_arrow_reader(chunk_rows)
-        yield from reader
+        yield from rechunk(_duck_query(con, table).to_arrow_reader(chunk_rows), chunk_rows)
     finally:
         con.close()
 
@@ -238,7 +212,7 @@ def _duck_rows(path: str, table: str) -> int:
 
 
 def table_batches(src: str | Path, table: str | None, chunk_rows: int) -> Iterator[pa.RecordBatch]:
-    """The screening columns of ``table`` in the database ``src``, in chunks of about ``chunk_rows`` rows."""
+    """The screening columns of ``table`` in the database ``src``, in chunks of ``chunk_rows`` rows."""
     kind = source_kind(src)
     if kind is None:
         raise InputError("input", str(src), "a PostgreSQL URL (postgresql://...) or a DuckDB file (.duckdb)")
