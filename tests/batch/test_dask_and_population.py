@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import duckdb
 import pyarrow.parquet as pq
 import pytest
 
@@ -31,9 +32,17 @@ def test_dask_engine_on_a_two_worker_local_cluster_gives_the_same_rows_in_the_sa
     local = tmp_path / "local.parquet"
     remote = tmp_path / "dask.parquet"
     s_local = screen_file(src, local, chunk_rows=3000)
+    duck = tmp_path / "pop.duckdb"  # the same patients in a database table: read here, scored on the cluster
+    con = duckdb.connect(str(duck))
+    con.execute(f"CREATE TABLE population AS SELECT * FROM read_parquet('{src}')")
+    con.close()
+    from_table = tmp_path / "dask-table.parquet"
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
         s_dask = screen_file(src, remote, chunk_rows=3000, engine="dask", scheduler=cluster.scheduler_address)
+        screen_file(duck, from_table, chunk_rows=3000, engine="dask", scheduler=cluster.scheduler_address,
+                    table="population")
     assert pq.read_table(local).equals(pq.read_table(remote))
+    assert pq.read_table(from_table).to_pylist() == pq.read_table(local).to_pylist()
     assert s_local.as_dict() == s_dask.as_dict()
     assert s_dask.flagged > 0  # the generator plants a few data-entry errors
 

@@ -64,11 +64,6 @@ def csv_block_size(path: Path, chunk_rows: int, sample_bytes: int = 1 << 20) -> 
 
 
 def _csv_batches(path: Path, chunk_rows: int) -> Iterator[pa.RecordBatch]:
-    yield from csv_stream_batches(path, csv_block_size(path, chunk_rows), str(path))
-
-
-def csv_stream_batches(source: Path | BinaryIO, block_size: int, name: str) -> Iterator[pa.RecordBatch]:
-    """Batches of CSV text from a file or a byte stream (``name`` for messages), one per ``block_size`` bytes."""
     # Every input column is read as text and converted by the validator, so that one bad cell flags one
     # row instead of stopping the run; ids stay text (leading zeros are kept).
     convert = pacsv.ConvertOptions(
@@ -78,18 +73,18 @@ def csv_stream_batches(source: Path | BinaryIO, block_size: int, name: str) -> I
     )
     # One thread: on two cores Arrow's parallel CSV parsing took twice the CPU time for the same wall time,
     # and the scoring threads need the cores. The block size aims at chunk_rows rows per batch.
-    read = pacsv.ReadOptions(block_size=block_size, encoding="utf8", use_threads=False)
+    read = pacsv.ReadOptions(block_size=csv_block_size(path, chunk_rows), encoding="utf8", use_threads=False)
     try:
-        reader = pacsv.open_csv(source, read_options=read, convert_options=convert)
+        reader = pacsv.open_csv(path, read_options=read, convert_options=convert)
     except pa.ArrowInvalid as exc:
-        raise InputError(name, "malformed CSV", f"a CSV file with a header row ({exc})") from None
+        raise InputError(str(path), "malformed CSV", f"a CSV file with a header row ({exc})") from None
     while True:
         try:
             batch = reader.read_next_batch()
         except StopIteration:
             return
         except pa.ArrowInvalid as exc:
-            raise InputError(name, "malformed CSV", f"a well-formed CSV file ({exc})") from None
+            raise InputError(str(path), "malformed CSV", f"a well-formed CSV file ({exc})") from None
         yield batch
 
 
