@@ -41,7 +41,11 @@ def _patients() -> pa.Table:
     extra[1].update(id="bad-flag", cancer=2)  # a smallint flag column in PostgreSQL: 2 is not 0/1
     extra[2].update(id="no-sex", sex=None)
     rows = pa.Table.from_pylist(extra, schema=t.schema)
-    t = pa.concat_tables([t, rows])
+    t = pa.concat_tables([t, rows]).combine_chunks()
+    # empty flags in every seventh row of the boolean columns (empty = 0, as in a file)
+    for name in BOOL_FLAGS:
+        vals = [None if i % 7 == 3 else v for i, v in enumerate(t[name].to_pylist())]
+        t = t.set_column(t.schema.get_field_index(name), name, pa.array(vals, t.schema.field(name).type))
     # the reference file: booleans as 0/1 and the T-score rounded to one decimal, as the tables hold them
     return t.set_column(t.schema.get_field_index(NUMERIC_T), NUMERIC_T,
                         pa.array([None if v is None else round(v, 1) for v in t[NUMERIC_T].to_pylist()], pa.float64()))
@@ -81,6 +85,11 @@ def pg_table(postgres_server: None, patients: pa.Table) -> Iterator[str]:
     with fresh_postgres_database() as url:
         libpq = url.replace("postgresql+psycopg://", "postgresql://")
         with psycopg.connect(libpq, autocommit=True) as conn:
+            # parallel plans even for this small table, so that a screen that allowed them would get the
+            # workers' rows in a varying order (the screen turns them off)
+            db = conn.execute("SELECT current_database()").fetchone()[0]  # type: ignore[index]
+            for setting in ("parallel_setup_cost", "parallel_tuple_cost", "min_parallel_table_scan_size"):
+                conn.execute(f'ALTER DATABASE "{db}" SET {setting} = 0')
             cols = ", ".join(f'"{f.name}" {_pg_type(f)}' for f in patients.schema)
             conn.execute("CREATE SCHEMA screening")
             conn.execute(f"CREATE TABLE screening.patients ({cols}, ward text DEFAULT 'B2')")
@@ -132,14 +141,18 @@ def test_a_postgresql_table_gives_the_rows_its_patients_give_from_a_parquet_file
     assert summary.rows == reference.num_rows and summary.flagged >= 3
 
 
-def test_a_postgresql_table_is_read_in_chunks_in_the_same_order_every_time(pg_table: str, tmp_path: Path) -> None:
+def test_a_postgresql_table_is_read_in_chunks_of_exactly_chunk_rows_in_stored_order(pg_table: str, tmp_path: Path) -> None:
     sizes = [b.num_rows for b in read_batches(pg_table, 2_000, table="screening.patients")]
     assert sizes == [2_000, 2_000, 2_000, 3]
+    with psycopg.connect(pg_table) as conn:
+        plan = "\n".join(r[0] for r in conn.execute("EXPLAIN SELECT * FROM screening.patients").fetchall())
+        stored = [r[0] for r in conn.execute("SELECT id FROM screening.patients ORDER BY ctid").fetchall()]
+    assert "Gather" in plan  # the database would run the scan in parallel (fixture settings)
     assert count_rows(pg_table, "screening.patients") == ROWS + 3
-    first, second = tmp_path / "1.parquet", tmp_path / "2.parquet"
-    screen_file(pg_table, first, table="screening.patients", as_of=AS_OF)
-    screen_file(pg_table, second, table="screening.patients", as_of=AS_OF)
-    assert pq.read_table(first)["id"].to_pylist() == pq.read_table(second)["id"].to_pylist()
+    for run in range(3):
+        out = tmp_path / f"{run}.parquet"
+        screen_file(pg_table, out, table="screening.patients", as_of=AS_OF)
+        assert pq.read_table(out)["id"].to_pylist() == stored
 
 
 def test_a_missing_postgresql_table_is_a_clear_error_and_leaves_no_output(pg_table: str, tmp_path: Path) -> None:
@@ -223,3 +236,93 @@ def test_rechunk_gives_the_same_rows_in_batches_of_the_size_asked(sizes: list[in
     out = list(rechunk(parts, rows))
     assert [i for b in out for i in b.column("i").to_pylist()] == list(range(start))
     assert all(b.num_rows == rows for b in out[:-1]) and 0 < out[-1].num_rows <= rows
+
+
+def test_other_postgresql_types_are_read_as_text(pg_table: str, reference: pa.Table, tmp_path: Path) -> None:
+    """A uuid id, an enum sex, a date beside them: read as their text, not a crash."""
+    with psycopg.connect(pg_table, autocommit=True) as conn:
+        conn.execute("CREATE TYPE screening.sex AS ENUM ('female', 'male')")
+        conn.execute("CREATE TABLE screening.typed AS SELECT gen_random_uuid() AS id, sex::screening.sex AS sex, "
+                     "age, weight_kg, height_cm, falls, current_date AS seen, id AS old_id "
+                     "FROM screening.patients WHERE sex IN ('female', 'male') LIMIT 50")
+        rows = conn.execute("SELECT id::text, old_id FROM screening.typed").fetchall()
+    out = tmp_path / "typed.parquet"
+    screen_file(pg_table, out, table="screening.typed", as_of=AS_OF)
+    got = pq.read_table(out)
+    assert got["id"].to_pylist() == [r[0] for r in rows]
+    assert got["error"].null_count == 50
+
+
+@pytest.mark.parametrize("form", ["user:password@", "?password=", "unencoded @ in the password"])
+def test_a_password_is_never_shown_or_recorded(pg_table: str, tmp_path: Path, form: str) -> None:
+    """The test server trusts every connection, so a password in the URL is accepted and ignored."""
+    secret = "s3cret-Pw9"
+    host_db = pg_table.split("@", 1)[1]
+    url = {"user:password@": f"postgresql://postgres:{secret}@{host_db}",
+           "?password=": f"postgresql://postgres@{host_db}?password={secret}",
+           "unencoded @ in the password": f"postgresql://postgres:p@{secret}@{host_db}"}[form]
+    for table in ("screening.patients", "screening.nope"):
+        out = tmp_path / f"{table}.parquet"
+        proc = subprocess.run([sys.executable, "-m", "osteocare.cli", "screen", url, "--table", table, "--out", str(out),
+                               "--as-of", AS_OF.isoformat(), "--no-plot"], capture_output=True, text=True)
+        assert secret not in proc.stdout + proc.stderr
+        about = tmp_path / f"{table}.parquet.about.json"
+        if about.exists():
+            assert secret not in about.read_text()
+    unreachable = url.replace(host_db.split("/", 1)[0], "127.0.0.1:1")
+    with pytest.raises(InputError) as exc:
+        screen_file(unreachable, tmp_path / "o.parquet", table="patients")
+    assert secret not in str(exc.value) and "127.0.0.1" in str(exc.value)
+
+
+def _other_sessions(url: str) -> list[tuple[str, str]]:
+    with psycopg.connect(url) as conn:
+        return conn.execute("SELECT state, left(query, 40) FROM pg_stat_activity "  # type: ignore[return-value]
+                            "WHERE datname = current_database() AND pid <> pg_backend_pid()").fetchall()
+
+
+def test_a_run_that_fails_part_way_closes_its_connection_at_once(pg_table: str, tmp_path: Path) -> None:
+    def boom(n: int) -> None:
+        raise RuntimeError("stopped by the caller")
+
+    with pytest.raises(RuntimeError) as kept:  # the exception (and its traceback) is kept alive
+        screen_file(pg_table, tmp_path / "o.parquet", table="screening.patients", chunk_rows=500, on_chunk=boom)
+    assert kept.value is not None
+    assert _other_sessions(pg_table) == []
+    assert not (tmp_path / "o.parquet").exists()
+
+
+def test_a_duckdb_run_that_fails_part_way_releases_the_file(duck_file: Path, tmp_path: Path) -> None:
+    def boom(n: int) -> None:
+        raise RuntimeError("stopped by the caller")
+
+    with pytest.raises(RuntimeError) as kept:
+        screen_file(duck_file, tmp_path / "o.parquet", table="population", chunk_rows=500, on_chunk=boom)
+    assert kept.value is not None
+    duckdb.connect(str(duck_file)).close()  # read-write in this process: only once the read-only one is closed
+
+
+def test_an_error_while_the_rows_stream_in_is_a_clear_error(pg_table: str, tmp_path: Path) -> None:
+    with psycopg.connect(pg_table, autocommit=True) as conn:
+        conn.execute("CREATE VIEW screening.broken AS SELECT id, sex, "
+                     "age / (CASE WHEN id = 'P000004000' THEN 0 ELSE 1 END) AS age FROM screening.patients")
+    out = tmp_path / "o.parquet"
+    with pytest.raises(InputError, match=r"--table: 'screening\.broken' is not allowed; .*division by zero"):
+        screen_file(pg_table, out, table="screening.broken")
+    proc = subprocess.run([sys.executable, "-m", "osteocare.cli", "screen", pg_table, "--table", "screening.broken",
+                           "--out", str(out)], capture_output=True, text=True)
+    assert proc.returncode != 0 and "division by zero" in proc.stderr and "Traceback" not in proc.stderr
+    assert not out.exists()
+
+
+def test_empty_boolean_flags_in_a_parquet_file_count_as_0(tmp_path: Path) -> None:
+    src = tmp_path / "in.parquet"
+    pq.write_table(pa.table({"id": ["a", "b", "c", "d"], "sex": ["female"] * 4, "age": [70] * 4, "bmi": [24.0] * 4,
+                             "falls": pa.array([None, False, True, True]),
+                             "prior_fracture": pa.array([True, True, None, False])}), src)
+    screen_file(src, tmp_path / "o.parquet", as_of=AS_OF)
+    a, b, c, d = pq.read_table(tmp_path / "o.parquet").to_pylist()
+    assert [r["error"] for r in (a, b, c, d)] == [None] * 4
+    assert a["qfracture_mof_percent"] == b["qfracture_mof_percent"]  # empty = 0 = False
+    assert c["qfracture_mof_percent"] == d["qfracture_mof_percent"]
+    assert a["qfracture_mof_percent"] != c["qfracture_mof_percent"]

@@ -138,7 +138,8 @@ def _flag(cols: Columns, batch: pa.RecordBatch | pa.Table, name: str,
             ints = None
     if ints is not None and (pa.types.is_integer(ints.type) or pa.types.is_boolean(ints.type)):
         # one pass when every value is 0, 1 or empty (empty = 0); anything else takes the careful path
-        raw = (pc.fill_null(ints, 0) if ints.null_count else ints).to_numpy(zero_copy_only=False)
+        empty = pa.scalar(False if pa.types.is_boolean(ints.type) else 0, ints.type)
+        raw = (pc.fill_null(ints, empty) if ints.null_count else ints).to_numpy(zero_copy_only=False)
         if raw.dtype == np.bool_:
             return raw
         if not ((raw < 0) | (raw > 1)).any():

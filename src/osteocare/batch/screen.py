@@ -104,16 +104,17 @@ def _parquet_batches(path: Path, chunk_rows: int) -> Iterator[pa.RecordBatch]:
 def read_batches(path: Path | str, chunk_rows: int = DEFAULT_CHUNK_ROWS,
                  table: str | None = None) -> Iterator[pa.RecordBatch]:
     """The input in chunks: a CSV or Parquet file, or ``table`` in a database (:mod:`.sources`)."""
-    from .sources import source_kind, table_batches
+    from .sources import describe, source_kind, table_batches
 
     if source_kind(path) is not None:
         yield from table_batches(path, table, chunk_rows)
         return
+    shown = describe(path)  # a URL of another kind: shown without its password
     path = Path(path)
     if table is not None:
         raise InputError("--table", table, "no --table for a CSV or Parquet file (it is for a database input)")
     if not path.exists():
-        raise InputError("input", str(path), "an existing file")
+        raise InputError("input", shown, "an existing file, a postgresql:// URL or a .duckdb file")
     fmt = file_format(path)
     if fmt == "csv":
         yield from _csv_batches(path, chunk_rows)
@@ -453,16 +454,25 @@ def _gated(batches: Iterator[pa.RecordBatch], tokens: threading.Semaphore,
     written), whatever the length of the file: peak memory is reached after the first few chunks.
     """
     it = iter(batches)
-    while True:
-        while not tokens.acquire(timeout=0.1):
-            if closing.is_set():
+    try:
+        while True:
+            while not tokens.acquire(timeout=0.1):
+                if closing.is_set():
+                    return
+            try:
+                batch = next(it)
+            except StopIteration:
+                tokens.release()
                 return
-        try:
-            batch = next(it)
-        except StopIteration:
-            tokens.release()
-            return
-        yield batch
+            yield batch
+    finally:
+        _close(it)  # a database source closes its connection now, not when garbage-collected
+
+
+def _close(it: Any) -> None:
+    close = getattr(it, "close", None)
+    if close is not None:
+        close()
 
 
 def _background(items: Iterator[Any], depth: int) -> Iterator[Any]:
@@ -470,20 +480,26 @@ def _background(items: Iterator[Any], depth: int) -> Iterator[Any]:
     q: queue.Queue[Any] = queue.Queue(maxsize=depth)
     stop = threading.Event()
 
+    def put(item: Any) -> bool:
+        """Hand ``item`` over unless the consumer has stopped (then False: it waits for nothing more)."""
+        while not stop.is_set():
+            try:
+                q.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
     def run() -> None:
         try:
             for item in items:
-                while not stop.is_set():
-                    try:
-                        q.put(item, timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
+                if not put(item):
                     return
-            q.put(_DONE)
+            put(_DONE)
         except BaseException as exc:  # handed to the consumer
-            q.put(exc)
+            put(exc)
+        finally:
+            _close(items)  # in this thread, which iterated them (a database source closes its connection)
 
     t = threading.Thread(target=run, name="osteocare-read", daemon=True)
     t.start()

@@ -19,6 +19,7 @@ expect of a chunk.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -28,31 +29,57 @@ import pyarrow as pa
 from ..core.errors import InputError
 from .columns import INPUT_COLUMNS
 
-POSTGRES_SCHEMES = ("postgresql://", "postgres://", "postgresql+psycopg://", "postgresql+psycopg2://")
 DUCKDB_SUFFIXES = (".duckdb", ".ddb")
+_URL = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
 
 
 def source_kind(src: str | Path) -> str | None:
-    """"postgresql" or "duckdb" for a database source, None for a file."""
+    """"postgresql" or "duckdb" for a database source, None for a file. PostgreSQL: a URL whose scheme is
+    ``postgresql`` or ``postgres``, in any case, with or without a driver (``postgresql+psycopg://``)."""
     text = str(src)
-    if text.startswith(POSTGRES_SCHEMES):
+    m = _URL.match(text)
+    if m and m.group(1).lower().split("+", 1)[0] in ("postgresql", "postgres"):
         return "postgresql"
-    if Path(text).suffix.lower() in DUCKDB_SUFFIXES:
+    if not m and Path(text).suffix.lower() in DUCKDB_SUFFIXES:
         return "duckdb"
     return None
 
 
-def describe(src: str | Path) -> str:
-    """``src`` as it may be shown or stored: a PostgreSQL URL without its password."""
-    text = str(src)
-    if source_kind(text) != "postgresql":
-        return text
-    from sqlalchemy.engine import make_url
+def _secrets(url: str) -> list[str]:
+    """The password(s) in a URL, however it is written: ``user:password@``, ``?password=``, or an ``@`` left
+    unencoded in the password (which a driver may then show as part of the host name)."""
+    from urllib.parse import parse_qs, unquote
 
-    try:
-        return make_url(_libpq_url(text)).render_as_string(hide_password=True)
-    except Exception:  # not parseable as a URL: show the scheme only
-        return text.split("://", 1)[0] + "://..."
+    rest = url.split("://", 1)[-1]
+    found: set[str] = set()
+    authority = rest.split("?", 1)[0]
+    if "@" in authority:
+        userinfo = authority.rsplit("@", 1)[0]
+        if ":" in userinfo:
+            found.add(userinfo.split(":", 1)[1])
+    if "?" in rest:
+        for key, values in parse_qs(rest.split("?", 1)[1], keep_blank_values=True).items():
+            if key.lower() in ("password", "passfile", "sslpassword"):
+                found.update(values)
+    found |= {unquote(f) for f in found}
+    pieces = {p for f in found for p in re.split(r"[@/:?#&=]", f) if len(p) >= 4}
+    return sorted(found | pieces, key=len, reverse=True)
+
+
+def redact(text: str, url: str) -> str:
+    """``text`` with every password of ``url`` (and every longer piece of one) replaced by ``***``."""
+    for secret in _secrets(url):
+        if secret:
+            text = text.replace(secret, "***")
+    return text
+
+
+def describe(src: str | Path) -> str:
+    """``src`` as it may be shown or stored: a URL without its password (user:password@, ?password=)."""
+    text = str(src)
+    if not _URL.match(text):
+        return text
+    return redact(text, text)
 
 
 def table_parts(table: str | None) -> tuple[str, ...]:
@@ -64,10 +91,9 @@ def table_parts(table: str | None) -> tuple[str, ...]:
 
 
 def _libpq_url(url: str) -> str:
-    for prefix in ("postgresql+psycopg://", "postgresql+psycopg2://", "postgres://"):
-        if url.startswith(prefix):
-            return "postgresql://" + url[len(prefix):]
-    return url
+    """The URL as libpq takes it: scheme ``postgresql``, no driver name."""
+    m = _URL.match(url)
+    return "postgresql://" + url[m.end():] if m else url
 
 
 def _screening_columns(names: list[str]) -> list[str]:
@@ -87,9 +113,27 @@ def _quote(parts: tuple[str, ...]) -> str:
     return ".".join('"' + p.replace('"', '""') + '"' for p in parts)
 
 
-def _first_line(exc: BaseException) -> str:
+def _first_line(exc: BaseException, url: str = "") -> str:
+    """The first line of a driver's message, without the password of ``url`` (libpq repeats a bad URI)."""
     text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
+    line = text.splitlines()[0] if text else type(exc).__name__
+    return redact(line, url) if url else line
+
+
+def _plain(t: pa.DataType) -> bool:
+    """A column type the validator reads as it is; any other (uuid, date, json, enum ...) is read as text."""
+    return (pa.types.is_boolean(t) or pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t)
+            or pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_null(t)
+            or (pa.types.is_dictionary(t) and _plain(t.value_type)))
+
+
+def _select_list(schema: pa.Schema, text: str) -> str:
+    """The screening columns of ``schema``, each as it is or cast to ``text`` (the database's text type)."""
+    out = []
+    for c in _screening_columns(schema.names):
+        q = _quote((c,))
+        out.append(q if _plain(schema.field(c).type) else f"CAST({q} AS {text}) AS {q}")
+    return ", ".join(out)
 
 
 def _pg_connect(url: str) -> Any:
@@ -99,10 +143,15 @@ def _pg_connect(url: str) -> Any:
         return pg.connect(_libpq_url(url))
     except pg.Error as exc:
         raise InputError("input", describe(url), f"a PostgreSQL database that accepts the connection "
-                         f"({_first_line(exc)})") from None
+                         f"({_first_line(exc, url)})") from None
 
 
-def _pg_query(conn: Any, table: str, what: str | None = None) -> str:
+def _pg_error(exc: BaseException, table: str, url: str) -> InputError:
+    return InputError("--table", table, f"a table or view that this connection can read "
+                      f"({_first_line(exc, url).split(': ', 1)[-1]})")
+
+
+def _pg_query(conn: Any, url: str, table: str, what: str | None = None) -> str:
     """``SELECT`` of the screening columns (or ``what``) of ``table``; a clear error if it is not there."""
     import adbc_driver_postgresql.dbapi as pg
 
@@ -110,35 +159,50 @@ def _pg_query(conn: Any, table: str, what: str | None = None) -> str:
     try:
         with conn.cursor() as cur:
             cur.execute(f"SELECT * FROM {name} LIMIT 0")
-            names = [d[0] for d in cur.description or []]
+            schema = cur.fetch_arrow_table().schema
     except pg.Error as exc:
-        raise InputError("--table", table, f"a table or view that this connection can read "
-                         f"({_first_line(exc).split(': ', 1)[-1]})") from None
-    select = what or ", ".join(_quote((c,)) for c in _screening_columns(names))
-    return f"SELECT {select} FROM {name}"
+        raise _pg_error(exc, table, url) from None
+    finally:
+        conn.rollback()
+    return f"SELECT {what or _select_list(schema, 'text')} FROM {name}"
 
 
 def _pg_rows(url: str, table: str) -> int:
+    import adbc_driver_postgresql.dbapi as pg
+
     conn = _pg_connect(url)
     try:
         with conn.cursor() as cur:
-            cur.execute(_pg_query(conn, table, "count(*)"))
+            cur.execute(_pg_query(conn, url, table, "count(*)"))
             row = cur.fetchone()
         return int(row[0]) if row else 0
+    except pg.Error as exc:
+        raise _pg_error(exc, table, url) from None
     finally:
         conn.close()
 
 
 def _pg_batches(url: str, table: str, chunk_rows: int) -> Iterator[pa.RecordBatch]:
+    import adbc_driver_postgresql.dbapi as pg
+
     conn = _pg_connect(url)
+    reader = None
     try:
-        query = _pg_query(conn, table)
+        query = _pg_query(conn, url, table)
         with conn.cursor() as cur:
-            # rows in stored order, the same on every run (a synchronised scan may start mid-table)
+            # rows in stored order, the same on every run: no synchronised scan (it may start mid-table) and no
+            # parallel plan (a Gather returns its workers' rows in whatever order they come)
             cur.execute("SET synchronize_seqscans TO off")
-            cur.execute(query)
-            yield from rechunk(cur.fetch_record_batch(), chunk_rows)
+            cur.execute("SET max_parallel_workers_per_gather TO 0")
+            try:
+                cur.execute(query)
+                reader = cur.fetch_record_batch()
+                yield from rechunk(reader, chunk_rows)
+            except (pg.Error, OSError) as exc:  # e.g. a view that fails part-way, the server gone
+                raise _pg_error(exc, table, url) from None
     finally:
+        if reader is not None:
+            reader.close()
         conn.close()
 
 
@@ -179,23 +243,35 @@ def _duck_connect(path: str) -> Any:
         raise InputError("input", path, f"a DuckDB database file ({_first_line(exc)})") from None
 
 
+def _duck_error(exc: BaseException, table: str) -> InputError:
+    return InputError("--table", table, f"a table or view in that DuckDB file ({_first_line(exc)})")
+
+
 def _duck_query(con: Any, table: str, what: str | None = None) -> Any:
     import duckdb
 
     name = _quote(table_parts(table))
     try:
-        names = [d[0] for d in con.sql(f"SELECT * FROM {name} LIMIT 0").description]
-        select = what or ", ".join(_quote((c,)) for c in _screening_columns(names))
-        return con.sql(f"SELECT {select} FROM {name}")
+        schema = con.sql(f"SELECT * FROM {name} LIMIT 0").to_arrow_table().schema
+        return con.sql(f"SELECT {what or _select_list(schema, 'VARCHAR')} FROM {name}")
     except duckdb.Error as exc:
-        raise InputError("--table", table, f"a table or view in that DuckDB file ({_first_line(exc)})") from None
+        raise _duck_error(exc, table) from None
 
 
 def _duck_batches(path: str, table: str, chunk_rows: int) -> Iterator[pa.RecordBatch]:
+    import duckdb
+
     con = _duck_connect(path)
+    reader = None
     try:
-        yield from rechunk(_duck_query(con, table).to_arrow_reader(chunk_rows), chunk_rows)
+        reader = _duck_query(con, table).to_arrow_reader(chunk_rows)
+        try:
+            yield from rechunk(reader, chunk_rows)
+        except duckdb.Error as exc:
+            raise _duck_error(exc, table) from None
     finally:
+        if reader is not None:
+            reader.close()
         con.close()
 
 
