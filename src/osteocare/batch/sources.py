@@ -6,10 +6,12 @@ validator as a file's, so a bad cell flags its row and the run goes on.
 
 - **PostgreSQL** (``postgresql://user@host:port/database``): read with the ADBC PostgreSQL driver, which
   streams the query's rows in PostgreSQL's binary COPY format straight into Arrow columns (typed: booleans,
-  integers, floats; ``numeric`` comes as text and is parsed by the validator). One query, so one snapshot:
-  rows written during the run are not half-read. Synchronised sequential scans are off for the session, so
-  the rows come in the table's stored order and in the same order on every run (a view keeps its own
-  ``ORDER BY``, if any). The stored order is not always the insertion order.
+  integers, floats, text). Any other column type (``numeric``, ``uuid``, an enum, a date) is cast to text in
+  the query and parsed by the validator (:func:`_select_list`). One query, so one snapshot: rows written
+  during the run are not half-read. Synchronised sequential scans and parallel plans are off for the
+  session, so the rows come in the table's stored order and in the same order on every run (a view keeps its
+  own ``ORDER BY``, if any). The stored order is not always the insertion order. Passwords are kept out of
+  every message (:func:`redact`).
 - **DuckDB** (a ``.duckdb`` or ``.ddb`` file): opened read-only with one DuckDB thread (the cores are for
   scoring), read as Arrow batches in the table's insertion order.
 
