@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -31,7 +30,7 @@ def child(kind: str, src: str, dst: str, sample: int) -> dict[str, float]:
 
     from osteocare.batch.columns import INPUT_COLUMNS
     from osteocare.batch.population import batches
-    from osteocare.batch.screen import Writer, read_batches, screen_batch, screen_file, tune_malloc
+    from osteocare.batch.screen import Writer, peak_rss_mib, read_batches, screen_batch, screen_file, tune_malloc
 
     warm = screen_batch(next(batches(1000)))  # warm up: knowledge files loaded, compiled kernel loaded
     t0 = time.perf_counter()
@@ -48,7 +47,7 @@ def child(kind: str, src: str, dst: str, sample: int) -> dict[str, float]:
         w.close(True)
         secs = time.perf_counter() - t0
         return {"rows": rows, "seconds": secs, "columns": min(n_out, len(arrays)),
-                "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+                "peak_rss_mb": peak_rss_mib()}
     elif kind == "screen":
         rows = screen_file(Path(src), Path(dst)).rows
     elif kind == "assess":
@@ -82,9 +81,9 @@ def child(kind: str, src: str, dst: str, sample: int) -> dict[str, float]:
             t = time.perf_counter()
             q.score(**args)
             best = min(best, time.perf_counter() - t)
-        return {"rows": n, "seconds": best, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+        return {"rows": n, "seconds": best, "peak_rss_mb": peak_rss_mib()}
     secs = time.perf_counter() - t0
-    return {"rows": rows, "seconds": secs, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    return {"rows": rows, "seconds": secs, "peak_rss_mb": peak_rss_mib()}
 
 
 def rate(r: dict[str, float]) -> float:

@@ -24,15 +24,15 @@ from pathlib import Path
 
 CHILD = """
 import osteocare.batch  # first: it sets Arrow's allocator, which pyarrow reads once at load
-import json, resource, sys, time
+import json, sys, time
 from pathlib import Path
 from osteocare.batch.population import batches
-from osteocare.batch.screen import screen_batch, screen_file
+from osteocare.batch.screen import peak_rss_mib, screen_batch, screen_file
 screen_batch(next(batches(1000)))  # warm up, as benchmarks/screen.py: knowledge files and compiled kernels loaded
 t = time.perf_counter()
 s = screen_file(sys.argv[1], Path(sys.argv[2]), table=sys.argv[3] or None)
 print(json.dumps({"rows": s.rows, "seconds": time.perf_counter() - t,
-                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+                  "peak_rss_mb": peak_rss_mib()}))
 """
 
 

@@ -306,3 +306,19 @@ def test_scoring_in_slices_refuses_a_slice_of_no_rows() -> None:
 
     with pytest.raises(InputError, match="slice_rows: 0 is not allowed"):
         score_in_slices(next(batches(10)), slice_rows=0)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="VmHWM and ru_maxrss across exec: Linux")
+def test_peak_memory_of_a_child_is_its_own_not_its_parents() -> None:
+    """A process started from a large one: ru_maxrss carries the parent's peak across exec; peak_rss_mib must
+    not (the benchmarks report each measurement's own peak)."""
+    probe = ("import resource, sys; sys.path[:0] = [p for p in sys.argv[1:]]\n"
+             "from osteocare.batch.screen import peak_rss_mib\n"
+             "print(peak_rss_mib(), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)")
+    ballast = bytearray(400 << 20)  # 400 MiB touched in this process
+    ballast[:: 4096] = b"x" * len(ballast[:: 4096])
+    out = subprocess.run([sys.executable, "-c", probe, *sys.path], check=True, capture_output=True, text=True)
+    del ballast
+    own, inherited = (float(x) for x in out.stdout.split())
+    assert inherited > 400  # the kernel's behaviour this guards against: the parent's peak in ru_maxrss
+    assert 1 < own < 250  # the child's own: an interpreter with numpy and pyarrow loaded

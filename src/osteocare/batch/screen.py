@@ -381,6 +381,23 @@ def tune_malloc(arenas: int = MALLOC_ARENAS, mmap_threshold: int | None = MALLOC
         return _malloc_tuned
 
 
+def peak_rss_mib() -> float:
+    """The largest resident size of this process image so far, in MiB: ``VmHWM`` of ``/proc/self/status``
+    (Linux), else ``ru_maxrss``. Not ``ru_maxrss`` on Linux: it survives ``execve``, so a process started from a
+    larger one (``subprocess`` forks or vforks the caller, then execs) reports at least the caller's peak
+    (a benchmark that had generated 10 M rows printed its own 454-469 MB as every child's peak)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024  # kB
+    except OSError:  # pragma: no cover - not Linux
+        pass
+    import resource  # pragma: no cover - not Linux (macOS reports bytes: not used for figures here)
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # pragma: no cover
+
+
 def scoring_threads(cores: int | None = None) -> int:
     """Chunks scored at the same time by the local engine: one per core this process may use (``cores``,
     default: this process's CPU affinity), at most :data:`MAX_SCORING_THREADS` (numpy, Arrow and the compiled
