@@ -8,7 +8,8 @@ resident size (``/proc/PID/statm``, Linux) every ``--interval`` seconds and the 
 size in each tenth of the rows, and the largest size in the last tenth less that in the second tenth, per
 million rows (on a short run: the allocators still filling up; on a long one: a creep). ``--plot`` draws
 resident size against rows done, one line per size, as a PNG. Peaks seen by sampling can miss a spike
-between two samples; `benchmarks/screen.py` reports the kernel's ru_maxrss.
+between two samples; `benchmarks/screen.py` reports the kernel's high-water mark of each child's own
+process image (``VmHWM``, :func:`osteocare.batch.screen.peak_rss_mib`).
 """
 
 from __future__ import annotations

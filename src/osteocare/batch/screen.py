@@ -28,7 +28,7 @@ import pyarrow.parquet as pq
 
 from ..core.errors import InputError
 from . import csv_out
-from .columns import CATEGORY_INPUTS, NUMERIC_INPUTS, read_columns
+from .columns import CATEGORY_INPUTS, INPUT_COLUMNS, read_columns
 from .scoring import score_chunk
 
 DEFAULT_CHUNK_ROWS = 50_000
@@ -63,29 +63,62 @@ def csv_block_size(path: Path, chunk_rows: int, sample_bytes: int = 1 << 20) -> 
     return int(min(max(chunk_rows * per_row * 1.02, 1 << 20), 1 << 30))
 
 
-def _csv_batches(path: Path, chunk_rows: int) -> Iterator[pa.RecordBatch]:
-    # Every input column is read as text and converted by the validator, so that one bad cell flags one
-    # row instead of stopping the run; ids stay text (leading zeros are kept).
-    convert = pacsv.ConvertOptions(
-        column_types={c: pa.string() for c in ("id", *CATEGORY_INPUTS, *NUMERIC_INPUTS)},
-        strings_can_be_null=True,
-        null_values=[""],
-    )
-    # One thread: on two cores Arrow's parallel CSV parsing took twice the CPU time for the same wall time,
-    # and the scoring threads need the cores. The block size aims at chunk_rows rows per batch.
-    read = pacsv.ReadOptions(block_size=csv_block_size(path, chunk_rows), encoding="utf8", use_threads=False)
-    try:
-        reader = pacsv.open_csv(path, read_options=read, convert_options=convert)
-    except pa.ArrowInvalid as exc:
-        raise InputError(str(path), "malformed CSV", f"a CSV file with a header row ({exc})") from None
-    while True:
+def _csv_batches(path: Path, chunk_rows: int, block: int | None = None) -> Iterator[pa.RecordBatch]:
+    """The CSV file in batches of about ``chunk_rows`` rows: the file is read here a block at a time, cut after
+    the block's last newline, and each piece parsed by Arrow on its own.
+
+    Not ``pyarrow.csv.open_csv``: its reader reads ahead up to 32 blocks on a background thread, so with
+    blocks of ``chunk_rows`` rows (5.4 MB for 50,000 generated rows) it held ~170 MB of raw text ahead of the
+    parser, and a file smaller than that was held whole: reading alone peaked at 292 MB for 1 M rows and 394 MB
+    for 10 M (a whole screening run 421 -> 552 MB). Here one block is read while the previous one is parsed
+    by its caller's pipeline, which bounds what is in flight (docs/screening.md, "CSV input").
+
+    Cutting at the last newline is how Arrow's own reader splits blocks when values may not contain newlines
+    (``ParseOptions.newlines_in_values``, False by default). Every contract column is read as text and
+    converted by the validator, so that one bad cell flags one row instead of stopping the run; ids stay text
+    (leading zeros are kept); other columns are not read. ``block``: bytes per read (default: from
+    :func:`csv_block_size`).
+    """
+    block = block or csv_block_size(path, chunk_rows)
+    with open(path, "rb") as f:
+        header = f.readline()
         try:
-            batch = reader.read_next_batch()
-        except StopIteration:
-            return
+            names = pacsv.read_csv(pa.py_buffer(header), read_options=pacsv.ReadOptions(use_threads=False)).column_names
         except pa.ArrowInvalid as exc:
-            raise InputError(str(path), "malformed CSV", f"a well-formed CSV file ({exc})") from None
-        yield batch
+            raise InputError(str(path), "malformed CSV", f"a CSV file with a header row ({exc})") from None
+        wanted = [c for c in names if c in INPUT_COLUMNS]
+        convert = pacsv.ConvertOptions(column_types={c: pa.string() for c in wanted}, strings_can_be_null=True,
+                                       null_values=[""], include_columns=wanted or names[:1])
+        done = 0
+        for piece in _csv_pieces(f, b"", block):
+            read = pacsv.ReadOptions(column_names=names, use_threads=False, block_size=len(piece) + 1)
+            try:
+                table = pacsv.read_csv(pa.py_buffer(piece), read_options=read, convert_options=convert)
+            except pa.ArrowInvalid as exc:
+                raise InputError(str(path), "malformed CSV",
+                                 f"a well-formed CSV file ({exc}; in the rows after the first {done:,})") from None
+            del piece
+            if table.num_rows:
+                done += table.num_rows
+                yield table.combine_chunks().to_batches()[0]
+
+
+def _csv_pieces(f: BinaryIO, start: bytes, block: int) -> Iterator[memoryview]:
+    """``start`` and then the rest of ``f`` in pieces of about ``block`` bytes, each ending after a newline
+    (the last one: wherever the file ends)."""
+    buf = start
+    while True:
+        more = f.read(max(block - len(buf), 1 << 16))
+        if not more:
+            if buf and not buf.isspace():
+                yield memoryview(buf)
+            return
+        buf += more
+        cut = buf.rfind(b"\n") + 1
+        if cut == 0:  # no newline yet: a line longer than a block, read on
+            continue
+        yield memoryview(buf)[:cut]
+        buf = buf[cut:]
 
 
 def _parquet_batches(path: Path, chunk_rows: int) -> Iterator[pa.RecordBatch]:
