@@ -121,7 +121,7 @@ def main() -> None:
     ap.add_argument("--kernel-rows", type=int, default=5_000_000)
     ap.add_argument("--workdir", type=Path, default=None)
     ap.add_argument("--formats", nargs="+", choices=("parquet", "csv"), default=["parquet", "csv"],
-                    help="input and output format of (a) and (b); the peak memory line uses Parquet")
+                    help="input and output format of (a) and (b); a peak memory line per format")
     ap.add_argument("--repeat", type=int, default=3, help="floor/screen pairs per size and format (median ratio)")
     ap.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     a = ap.parse_args()
@@ -137,8 +137,8 @@ def main() -> None:
     kps = k["rows"] / k["seconds"]
     print(f"QFracture kernel, one core, in-memory columns, both outcomes: {kps / 1e6:.1f} M patients/s "
           f"= {kps / C_REFERENCE_PER_S:.1f} x the C reference's ~7.4 M/s (target >= 3x)")
-    peaks: dict[int, float] = {}
-    floor_peaks: dict[int, float] = {}  # the same for (a): what reading and writing alone do with length
+    peaks: dict[str, dict[int, float]] = {}  # per format, per size: the largest peak of (b)
+    floor_peaks: dict[str, dict[int, float]] = {}  # the same for (a): what reading and writing alone do with length
     for n in a.rows:
         src = work / f"pop-{n}.parquet"
         if not src.exists():
@@ -161,9 +161,8 @@ def main() -> None:
             ratios = sorted(rate(sc) / rate(fl) for fl, sc in pairs)
             fl, sc = max(pairs, key=lambda p: rate(p[1]))
             fa, fb = max(rate(p[0]) for p in pairs), rate(sc)
-            if fmt == "parquet":
-                peaks[n] = max(p[1]["peak_rss_mb"] for p in pairs)
-                floor_peaks[n] = max(p[0]["peak_rss_mb"] for p in pairs)
+            peaks.setdefault(fmt, {})[n] = max(p[1]["peak_rss_mb"] for p in pairs)
+            floor_peaks.setdefault(fmt, {})[n] = max(p[0]["peak_rss_mb"] for p in pairs)
             name = {"parquet": "Parquet", "csv": "CSV"}[fmt]
             print(f"\n{n:,} rows ({name} in, {name} out){f', best of {a.repeat}' if a.repeat > 1 else ''}")
             print(f"  (a) I/O floor (read inputs, write {fl['columns']:.0f} columns): {fa:12,.0f} rows/s   "
@@ -176,12 +175,15 @@ def main() -> None:
             each = f" (each pair: {', '.join(f'{r:.2f}' for r in ratios)})" if a.repeat > 1 else ""
             print(f"  b/a = {ratios[len(ratios) // 2]:.2f} median{each} (target >= 0.5)   "
                   f"b/c = {fb / fc:,.0f} (target >= 100)")
-    if len(peaks) > 1:
-        ns = sorted(peaks)
-        print("\npeak memory of screen: " + ", ".join(f"{n:,} rows {peaks[n]:.0f} MB" for n in ns)
-              + f"; ratio largest/smallest {peaks[ns[-1]] / peaks[ns[0]]:.2f} (target <= 1)")
-        print("peak memory of the I/O floor: " + ", ".join(f"{n:,} rows {floor_peaks[n]:.0f} MB" for n in ns)
-              + f"; ratio {floor_peaks[ns[-1]] / floor_peaks[ns[0]]:.2f}")
+    for fmt, by_n in peaks.items():
+        if len(by_n) < 2:
+            continue
+        ns, name = sorted(by_n), {"parquet": "Parquet", "csv": "CSV"}[fmt]
+        print(f"\npeak memory of screen ({name}): " + ", ".join(f"{n:,} rows {by_n[n]:.0f} MB" for n in ns)
+              + f"; ratio largest/smallest {by_n[ns[-1]] / by_n[ns[0]]:.2f} (target <= 1)")
+        fl = floor_peaks[fmt]
+        print(f"peak memory of the I/O floor ({name}): " + ", ".join(f"{n:,} rows {fl[n]:.0f} MB" for n in ns)
+              + f"; ratio {fl[ns[-1]] / fl[ns[0]]:.2f}")
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ from numba import njit
 _QUOTE = 34  # '"'
 _COMMA = 44
 _NEWLINE = 10
+_SAMPLE_ROWS = 512  # rows a number column's distinctness is judged on (the text is the same either way)
 
 
 Field = tuple[npt.NDArray[np.int64], npt.NDArray[np.int32], npt.NDArray[np.uint8], bool]
@@ -52,8 +53,14 @@ def _text(col: pa.Array) -> Field | None:
     if pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
         text, quote = col, True
     elif pa.types.is_floating(col.type) or pa.types.is_integer(col.type):
-        enc = pc.dictionary_encode(col)
-        if len(enc.dictionary) * 8 <= n:  # few distinct numbers (indices, T-scores): each cast to text once
+        # few distinct numbers (indices, T-scores): each cast to text once. Mostly distinct ones (risks) skip
+        # the encoding when a sample of rows says so: hashing every value first cost as much as the cast.
+        sample = col.slice(0, _SAMPLE_ROWS)
+        if n > _SAMPLE_ROWS and pc.count_distinct(sample).as_py() * 8 > len(sample):
+            enc = None
+        else:
+            enc = pc.dictionary_encode(col)
+        if enc is not None and len(enc.dictionary) * 8 <= n:
             return _by_value([w.encode() for w in pc.cast(enc.dictionary, pa.string()).to_pylist()], enc.indices)
         text, quote = pc.cast(col, pa.string()), False  # the cast Arrow's writer uses for numbers
     else:
