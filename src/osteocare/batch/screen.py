@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ctypes
 import datetime as dt
+import itertools
 import os
 import queue
 import sys
@@ -81,9 +82,12 @@ def _csv_batches(path: Path, chunk_rows: int, block: int | None = None) -> Itera
     """
     block = block or csv_block_size(path, chunk_rows)
     with open(path, "rb") as f:
-        header = f.readline()
+        pieces = _csv_pieces(f, block)
+        first = next(pieces, memoryview(b""))
+        end = _line_end(first)
         try:
-            names = pacsv.read_csv(pa.py_buffer(header), read_options=pacsv.ReadOptions(use_threads=False)).column_names
+            names = pacsv.read_csv(pa.py_buffer(first[:end]),
+                                   read_options=pacsv.ReadOptions(use_threads=False)).column_names
         except pa.ArrowInvalid as exc:
             raise InputError(str(path), "malformed CSV", f"a CSV file with a header row ({exc})") from None
         wanted = [c for c in names if c in INPUT_COLUMNS]
@@ -92,7 +96,9 @@ def _csv_batches(path: Path, chunk_rows: int, block: int | None = None) -> Itera
                                        null_values=[""],
                                        include_columns=[] if len(wanted) == len(names) else wanted or names[:1])
         done = 0
-        for piece in _csv_pieces(f, b"", block):
+        for piece in itertools.chain([first[end:]], pieces):
+            if not len(piece):
+                continue
             read = pacsv.ReadOptions(column_names=names, use_threads=False, block_size=len(piece) + 1)
             try:
                 table = pacsv.read_csv(pa.py_buffer(piece), read_options=read, convert_options=convert)
@@ -105,19 +111,32 @@ def _csv_batches(path: Path, chunk_rows: int, block: int | None = None) -> Itera
                 yield table.combine_chunks().to_batches()[0]
 
 
-def _csv_pieces(f: BinaryIO, start: bytes, block: int) -> Iterator[memoryview]:
-    """``start`` and then the rest of ``f`` in pieces of about ``block`` bytes, each ending after a newline
-    (the last one: wherever the file ends)."""
-    buf = start
+def _line_end(data: memoryview) -> int:
+    """Where the first line of ``data`` ends, after its line break (``\n``, ``\r\n`` or ``\r``, as Arrow's
+    parser reads them); the whole of ``data`` if it has none."""
+    raw, n = data.obj, len(data)  # a piece from _csv_pieces: a view from the start of a bytes object
+    assert isinstance(raw, bytes)
+    ends = [i for i in (raw.find(b"\n", 0, n), raw.find(b"\r", 0, n)) if i >= 0]
+    if not ends:
+        return n
+    i = min(ends)
+    return i + 2 if raw[i : i + 2] == b"\r\n" and i + 2 <= n else i + 1
+
+
+def _csv_pieces(f: BinaryIO, block: int) -> Iterator[memoryview]:
+    """The rest of ``f`` in pieces of about ``block`` bytes, each ending after a line break (``\n`` or
+    ``\r``; a ``\r\n`` cut between two pieces leaves an empty line, which Arrow skips), the last one
+    wherever the file ends."""
+    buf = b""
     while True:
-        more = f.read(max(block - len(buf), 1 << 16))
+        more = f.read(max(block - len(buf), block // 4, 1))
         if not more:
             if buf and not buf.isspace():
                 yield memoryview(buf)
             return
         buf += more
-        cut = buf.rfind(b"\n") + 1
-        if cut == 0:  # no newline yet: a line longer than a block, read on
+        cut = max(buf.rfind(b"\n"), buf.rfind(b"\r")) + 1
+        if cut == 0:  # no line break yet: a line longer than a block, read on
             continue
         yield memoryview(buf)[:cut]
         buf = buf[cut:]
