@@ -336,6 +336,11 @@ CSV_CASES = {
     "long line": b"id,sex,age\n" + b"x" * 500 + b",female,70\n2,male,65\n",
     "header only": b"id,sex,age\n",
     "extra columns": b"id,note,age,sex\n1,anything at all,70,female\n2,,65,male\n",
+    "quoted line breaks": (b'id,note,sex,age\n1,"first line\n999,male,50",female,70\n'
+                           b'2,"a\r\nb ""q""\rc\n\n",male,65\n3,x,female,80\n'),
+    "blank lines before the header": b"\n\r\n\nid,sex,age\n1,female,70\n",
+    "bom, then a blank line": b"\xef\xbb\xbf\nid,sex,age\n1,female,70\n",
+    "quoted line break in the header": b'id,"se\nx",age\n1,female,70\n2,male,65\n',
 }
 
 
@@ -348,9 +353,10 @@ def test_csv_read_a_block_at_a_time_gives_the_rows_of_arrows_whole_file_reader(
 
     src = tmp_path / "in.csv"
     src.write_bytes(CSV_CASES[name])
-    names = pacsv.read_csv(src).column_names
+    whole_file = pacsv.ParseOptions(newlines_in_values=True)  # the reference: line breaks in values allowed
+    names = pacsv.read_csv(src, parse_options=whole_file).column_names
     wanted = [c for c in names if c in INPUT_COLUMNS]
-    whole = pacsv.read_csv(src, convert_options=pacsv.ConvertOptions(
+    whole = pacsv.read_csv(src, parse_options=whole_file, convert_options=pacsv.ConvertOptions(
         column_types={c: pa.string() for c in wanted}, strings_can_be_null=True, null_values=[""],
         include_columns=wanted))
     got = list(_csv_batches(src, 1000, block=block))
@@ -359,8 +365,8 @@ def test_csv_read_a_block_at_a_time_gives_the_rows_of_arrows_whole_file_reader(
     assert sum(b.num_rows for b in got) == whole.num_rows
 
 
-@settings(max_examples=40, deadline=None)
-@given(rows=st.lists(st.tuples(st.text("ab1,\" ", max_size=8), st.sampled_from(["female", "male", ""]),
+@settings(max_examples=60, deadline=None)
+@given(rows=st.lists(st.tuples(st.text("ab1,\" \n\r", max_size=8), st.sampled_from(["female", "male", ""]),
                                st.integers(0, 130)), max_size=30),
        block=st.integers(1, 200))
 def test_csv_pieces_never_lose_split_or_reorder_a_row(rows: list[tuple[str, str, int]], block: int) -> None:
@@ -374,7 +380,8 @@ def test_csv_pieces_never_lose_split_or_reorder_a_row(rows: list[tuple[str, str,
     body = "".join(f"{q(i)},{s},{a}\n" for i, s, a in rows).encode()
     pieces = [bytes(p) for p in _csv_pieces(io.BytesIO(body), block)]
     assert b"".join(pieces) == body
-    assert all(p.endswith(b"\n") for p in pieces)
+    assert all(p.endswith(b"\n") for p in pieces)  # rows end with \n; \r and \n inside quotes are not cuts
+    assert all(p.count(b'"') % 2 == 0 for p in pieces)  # never inside a quoted value
 
 
 def test_csv_input_is_read_without_holding_blocks_ahead(tmp_path: Path) -> None:
@@ -395,3 +402,31 @@ def test_csv_input_is_read_without_holding_blocks_ahead(tmp_path: Path) -> None:
     held = pool.bytes_allocated() - before
     batches.close()
     assert held < 8 << 20, f"{held / 2**20:.0f} MB of Arrow memory after one batch of a 48 MB file"
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    (b'id,sex,age\n1,"female,70\n2,male,65\n', "malformed CSV"),  # a quote left open to the end
+    (b"id,sex,age,age\n1,female,70,71\n", "column 'age' twice in the header"),
+    (b"id,s\xffx,age\n1,female,70\n", "malformed CSV"),  # not UTF-8
+    (b"id,sex,age\n1,female,70,99\n", "malformed CSV"),  # a field too many
+    (b"", "malformed CSV"),
+])
+def test_a_malformed_csv_is_an_input_error_naming_the_file(tmp_path: Path, text: bytes, message: str) -> None:
+    from osteocare.batch.screen import read_batches
+
+    src = tmp_path / "in.csv"
+    src.write_bytes(text)
+    with pytest.raises(InputError, match=message) as err:
+        list(read_batches(src))
+    assert str(src) in str(err.value)
+
+
+def test_a_quote_left_open_is_refused_before_the_file_is_held_whole(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    import osteocare.batch.screen as screen
+
+    monkeypatch.setattr(screen, "CSV_MAX_LINE_BYTES", 10_000)
+    src = tmp_path / "in.csv"
+    src.write_bytes(b'id,sex,age\n1,"female,70\n' + b"2,male,65\n" * 100_000)
+    with pytest.raises(InputError, match="is a quote left open"):
+        list(screen._csv_batches(src, 1000, block=1000))
