@@ -24,6 +24,7 @@ C_REFERENCE_PER_S = 7.4e6  # issue 7: ClinRisk's C reference code, one core of t
 #: a whole second (5 passes of 5 M rows gave 18.3-19.0 M/s in three runs of this script within an hour, the
 #: same child run alone 19.5-24.5 M/s)
 KERNEL_PASSES = 15
+FORMAT_NAMES = {"parquet": "Parquet", "csv": "CSV"}
 
 
 def child(kind: str, src: str, dst: str, sample: int) -> dict[str, float]:
@@ -163,7 +164,7 @@ def main() -> None:
             fa, fb = max(rate(p[0]) for p in pairs), rate(sc)
             peaks.setdefault(fmt, {})[n] = max(p[1]["peak_rss_mb"] for p in pairs)
             floor_peaks.setdefault(fmt, {})[n] = max(p[0]["peak_rss_mb"] for p in pairs)
-            name = {"parquet": "Parquet", "csv": "CSV"}[fmt]
+            name = FORMAT_NAMES[fmt]
             print(f"\n{n:,} rows ({name} in, {name} out){f', best of {a.repeat}' if a.repeat > 1 else ''}")
             print(f"  (a) I/O floor (read inputs, write {fl['columns']:.0f} columns): {fa:12,.0f} rows/s   "
                   f"peak {max(p[0]['peak_rss_mb'] for p in pairs):.0f} MB")
@@ -178,7 +179,7 @@ def main() -> None:
     for fmt, by_n in peaks.items():
         if len(by_n) < 2:
             continue
-        ns, name = sorted(by_n), {"parquet": "Parquet", "csv": "CSV"}[fmt]
+        ns, name = sorted(by_n), FORMAT_NAMES[fmt]
         print(f"\npeak memory of screen ({name}): " + ", ".join(f"{n:,} rows {by_n[n]:.0f} MB" for n in ns)
               + f"; ratio largest/smallest {by_n[ns[-1]] / by_n[ns[0]]:.2f} (target <= 1)")
         fl = floor_peaks[fmt]

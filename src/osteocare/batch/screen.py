@@ -67,19 +67,19 @@ def csv_block_size(path: Path, chunk_rows: int, sample_bytes: int = 1 << 20) -> 
 
 def _csv_batches(path: Path, chunk_rows: int, block: int | None = None) -> Iterator[pa.RecordBatch]:
     """The CSV file in batches of about ``chunk_rows`` rows: the file is read here a block at a time, cut after
-    the block's last newline, and each piece parsed by Arrow on its own.
+    the block's last line break outside quotes (:func:`_csv_pieces`), and each piece parsed by Arrow on its
+    own with the header's column names.
 
     Not ``pyarrow.csv.open_csv``: its reader reads ahead up to 32 blocks on a background thread, so with
     blocks of ``chunk_rows`` rows (5.4 MB for 50,000 generated rows) it held ~170 MB of raw text ahead of the
     parser, and a file smaller than that was held whole: reading alone peaked at 292 MB for 1 M rows and 394 MB
-    for 10 M (a whole screening run 421 -> 552 MB). Here one block is read while the previous one is parsed
-    by its caller's pipeline, which bounds what is in flight (docs/screening.md, "CSV input").
+    for 10 M (a whole screening run 451-469 -> 578-596 MB). Here one block is read while the previous one is
+    parsed by its caller's pipeline, which bounds what is in flight (docs/screening.md, "CSV input: one
+    block at a time").
 
-    Cutting at the last newline is how Arrow's own reader splits blocks when values may not contain newlines
-    (``ParseOptions.newlines_in_values``, False by default). Every contract column is read as text and
-    converted by the validator, so that one bad cell flags one row instead of stopping the run; ids stay text
-    (leading zeros are kept); other columns are not read. ``block``: bytes per read (default: from
-    :func:`csv_block_size`).
+    Every contract column is read as text and converted by the validator, so that one bad cell flags one
+    row instead of stopping the run; ids stay text (leading zeros are kept); other columns are not read.
+    ``block``: bytes per read (default: from :func:`csv_block_size`).
     """
     block = block or csv_block_size(path, chunk_rows)
     with open(path, "rb") as f:
@@ -147,7 +147,7 @@ def _header_end(data: memoryview) -> int:
             lo = end
             continue
         text = True
-        quotes += raw.count(b'"', lo, end)
+        quotes += _quotes(raw, lo, end)
         lo = end
         if quotes % 2 == 0:
             return end
@@ -199,7 +199,7 @@ def _csv_pieces(f: BinaryIO, block: int, name: str = "input") -> Iterator[memory
         if len(buf) + have > limit:
             raise InputError(name, "malformed CSV", f"lines and quoted values shorter than {limit:,} bytes "
                              "(is a quote left open?)")
-        if more.rfind(b"\n") < 0 and more.rfind(b"\r") < 0:  # no line break yet (a long line): read on
+        if _last_break(more, len(more)) == 0:  # no line break yet (a long line): read on
             parts.append(more)
             have += len(more)
             continue
@@ -209,7 +209,7 @@ def _csv_pieces(f: BinaryIO, block: int, name: str = "input") -> Iterator[memory
         odd = _quotes(buf, 0, cut) % 2
         while odd and cut > 0:  # the cut is inside a quoted value: step back to the line break before it
             prev = _last_break(buf, cut - 1)
-            odd ^= buf.count(b'"', prev, cut) % 2
+            odd ^= _quotes(buf, prev, cut) % 2
             cut = prev
         if cut == 0:  # no line break outside quotes yet: read on
             continue
@@ -524,9 +524,10 @@ def peak_rss_mib() -> float:
                     return int(line.split()[1]) / 1024  # kB
     except OSError:  # pragma: no cover - not Linux
         pass
-    import resource  # pragma: no cover - not Linux (macOS reports bytes: not used for figures here)
+    import resource  # pragma: no cover - not Linux
 
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # pragma: no cover
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # pragma: no cover
+    return peak / (2**20 if sys.platform == "darwin" else 1024)  # pragma: no cover - bytes on macOS, else kB
 
 
 def scoring_threads(cores: int | None = None) -> int:
