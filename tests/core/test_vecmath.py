@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from numba import njit
 
 from osteocare.core import vecmath
 
@@ -58,3 +59,16 @@ def test_the_split_of_ln2_is_exact_and_short() -> None:
     # k * LN2_HI is exact for every k the range produces: LN2_HI has at most 21 significant bits
     mantissa, _ = math.frexp(vecmath.LN2_HI)
     assert (mantissa * 2**21).is_integer()
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(min_value=-(2**51) + 1, max_value=2**51 - 1))
+def test_whole_to_int64_is_the_integer_of_a_whole_float(k: int) -> None:
+    """The bit-cast conversion (vectorises without AVX-512) against Python's int(), negatives included."""
+    assert _whole_to_int64(float(k)) == k
+    assert _whole_to_int64(-0.0) == 0 and _whole_to_int64(1023.0) == 1023 and _whole_to_int64(-1074.0) == -1074
+
+
+@njit
+def _whole_to_int64(x: float) -> int:
+    return vecmath.whole_to_int64(x)  # type: ignore[no-any-return]

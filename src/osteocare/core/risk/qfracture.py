@@ -24,7 +24,7 @@ from ..knowledge import load
 from ..records import PatientRecord
 from ..results import CalculatorResult, Quantity, RuleFired, cite
 from ..status import lowest
-from ..vecmath import exp1, expm1_1
+from ..vecmath import exp1, expm1_1, whole_to_int64
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -187,7 +187,10 @@ _KERNEL_BLOCK: Final = 2048  # rows per block inside the kernel (cache-resident 
 _GROUP_BITS: Final = 10  # risk-factor flags are summed through tables of 2^10 precomputed sums
 
 
-@njit(cache=True, nogil=True)
+#: error_model="numpy": a float division by zero gives inf instead of raising (numba's default tests the
+#: divisor, a branch that keeps the loop scalar); the divisor here is a BMI already range-checked or the
+#: stand-in 25.0
+@njit(cache=True, nogil=True, error_model="numpy")
 def _kernel(
     fem: Any, age: Any, bmi: Any, eth: Any, smk: Any, alc: Any, surv: Any, limits: Any, code: Any, flags: Any,
     cat: Any, age_tab: Any, bmi_beta: Any, bmi_const: Any, flag_tab: Any, log_s0: Any, n_years: int,
@@ -195,40 +198,56 @@ def _kernel(
 ) -> None:  # pragma: no cover - compiled; exercised by every QFracture test
     """score = 100 * (1 - S0^exp(a)) = -100 * expm1(exp(a) * ln S0); the same summation order for any n.
 
-    Per block of rows: (1) range checks, table terms and BMI terms, with selects instead of branches;
-    (2) one pass per risk-factor flag building the table index, then one table look-up per group of flags;
-    (3) the survival transform with the vectorisable exp/expm1 of ``core.vecmath``; (4) the block is copied
-    out. Every loop reads block slices (``x[lo:hi][k]``: an index numba knows is not negative, so no
-    wrap-around test per element) and all work stays in block-sized arrays until step (4): the compiler
-    vectorises each loop, and the speed does not depend on where in memory the caller's arrays lie.
+    Per block of rows: (1a) range checks and the BMI terms, arithmetic only (selects instead of branches,
+    int32 table indices, the per-sex coefficients as scalars) so that it vectorises on AVX2 as on AVX-512;
+    (1b) the table terms, one scalar load per table and row (x86's vector gathers are slower); (2) one pass
+    per risk-factor flag building the table index (sex bit above the flag bits), then one table look-up
+    per group of flags; (3) the survival transform with the vectorisable exp/expm1 of ``core.vecmath``;
+    (4) the block is copied out. Every loop reads block slices (``x[lo:hi][k]``: an index numba knows is
+    not negative, so no wrap-around test per element) and all work stays in block-sized arrays until step
+    (4): the speed does not depend on where in memory the caller's arrays lie.
     ``flags`` is a tuple of uint8 columns (one per ``_Tables.flags`` entry).
     """
     n = fem.shape[0]
     n_flags = len(flags)
-    n_groups = flag_tab.shape[2]
+    n_groups = flag_tab.shape[1]
     group_bits = _GROUP_BITS
     block = _KERNEL_BLOCK
     bits = np.empty(block, dtype=np.int32)
+    ci = np.empty(block, dtype=np.int32)
+    ai = np.empty(block, dtype=np.int32)
+    yi = np.empty(block, dtype=np.int32)
     a0 = np.empty(block)
     a1 = np.empty(block)
     l0 = np.empty(block)
     l1 = np.empty(block)
-    male = np.empty(block, dtype=np.bool_)
     cb = np.empty(block, dtype=np.int64)
     age_lo, age_hi, bmi_lo, bmi_hi, yrs_lo, yrs_hi = limits[0], limits[1], limits[2], limits[3], limits[4], limits[5]
     cat0, cat1, age0, age1, ls0, ls1 = cat[0], cat[1], age_tab[0], age_tab[1], log_s0[0], log_s0[1]
+    # the per-sex BMI coefficients as scalars (female, male), so that step (1) selects instead of indexing
+    c0f, c0m, c1f, c1m = bmi_const[0, 0], bmi_const[0, 1], bmi_const[1, 0], bmi_const[1, 1]
+    b00f, b01f, b02f = bmi_beta[0, 0, 0], bmi_beta[0, 0, 1], bmi_beta[0, 0, 2]
+    b00m, b01m, b02m = bmi_beta[0, 1, 0], bmi_beta[0, 1, 1], bmi_beta[0, 1, 2]
+    b10f, b11f, b12f = bmi_beta[1, 0, 0], bmi_beta[1, 0, 1], bmi_beta[1, 0, 2]
+    b10m, b11m, b12m = bmi_beta[1, 1, 0], bmi_beta[1, 1, 1], bmi_beta[1, 1, 2]
+    n_years32, max_age32 = np.int32(n_years), np.int32(max_age)
+    # the horizon is an integer column: integer bounds (an int64 -> float64 conversion has no vector
+    # instruction before AVX-512 either)
+    ylo, yhi = np.int64(np.ceil(yrs_lo)), np.int64(np.floor(yrs_hi))
     for lo in range(0, n, block):
         hi = min(lo + block, n)
         m = hi - lo
         fem_b, age_b, bmi_b, surv_b = fem[lo:hi], age[lo:hi], bmi[lo:hi], surv[lo:hi]
         eth_b, smk_b, alc_b = eth[lo:hi], smk[lo:hi], alc[lo:hi]
+        # (1a) arithmetic only, no table look-ups, so that it vectorises on any SIMD width: int32 indices
+        # (a float64 -> int64 conversion has no vector instruction before AVX-512)
         for k in range(m):
             ag = age_b[k]
             bm = bmi_b[k]
             sv = surv_b[k]
             # the first failing check wins, in this order: missing, age, BMI, horizon, whole years
             c = NOT_WHOLE_AGE if ag != np.floor(ag) else OK
-            c = BAD_HORIZON if (sv < yrs_lo) | (sv > yrs_hi) else c
+            c = BAD_HORIZON if (sv < ylo) | (sv > yhi) else c
             c = BMI_HIGH if bm > bmi_hi else c
             c = BMI_LOW if bm < bmi_lo else c
             c = AGE_HIGH if ag > age_hi else c
@@ -236,27 +255,35 @@ def _kernel(
             c = MISSING if np.isnan(ag) | np.isnan(bm) else c
             cb[k] = c
             ok = c == OK
-            sx = np.int64(1) - np.int64(fem_b[k])
-            male[k] = sx == 1
+            sx = np.int32(1) - np.int32(fem_b[k])
             # harmless stand-ins where the row is not scored; its result is replaced by NaN below
             ag = ag if ok else 50.0
             bm = bm if ok else 25.0
             sv = sv if ok else np.int64(1)
-            ci = sx * 300 + (((eth_b[k] * 5 + smk_b[k]) * 6 + alc_b[k]) if ok else np.int64(0))
-            yi = sx * n_years + sv
-            l0[k] = ls0[yi]
-            l1[k] = ls1[yi]
+            ci[k] = sx * np.int32(300) + ((np.int32(eth_b[k]) * np.int32(5) + np.int32(smk_b[k])) * np.int32(6)
+                                          + np.int32(alc_b[k]) if ok else np.int32(0))
+            yi[k] = sx * n_years32 + np.int32(sv)
+            ai[k] = sx * max_age32 + np.int32(whole_to_int64(ag))  # a whole number here: see the checks
+            bits[k] = sx << group_bits  # the sex picks the half of each flag table (step 2)
             u = 10.0 / bm
             u2 = u * u
             r = np.sqrt(u)
-            ai = sx * max_age + np.int64(ag)
-            a0[k] = (cat0[ci] + age0[ai] + bmi_const[0, sx]
-                     + bmi_beta[0, sx, 0] * u + bmi_beta[0, sx, 1] * u2 + bmi_beta[0, sx, 2] * r)
-            a1[k] = (cat1[ci] + age1[ai] + bmi_const[1, sx]
-                     + bmi_beta[1, sx, 0] * u + bmi_beta[1, sx, 1] * u2 + bmi_beta[1, sx, 2] * r)
+            male = sx == 1
+            a0[k] = ((c0m if male else c0f) + (b00m if male else b00f) * u + (b01m if male else b01f) * u2
+                     + (b02m if male else b02f) * r)
+            a1[k] = ((c1m if male else c1f) + (b10m if male else b10f) * u + (b11m if male else b11f) * u2
+                     + (b12m if male else b12f) * r)
+        # (1b) the table terms (look-ups by row: scalar loads, which are faster than x86's vector gathers)
+        for k in range(m):
+            l0[k] = ls0[yi[k]]
+            l1[k] = ls1[yi[k]]
+            a0[k] = (cat0[ci[k]] + age0[ai[k]]) + a0[k]
+            a1[k] = (cat1[ci[k]] + age1[ai[k]]) + a1[k]
+        # (2) per group of flags: the table index (sex bit above the flag bits), then one look-up per outcome
         for g in range(n_groups):
-            for k in range(m):
-                bits[k] = 0
+            if g > 0:
+                for k in range(m):
+                    bits[k] &= np.int32(1) << group_bits
             for jj in range(group_bits):
                 j = g * group_bits + jj
                 if j >= n_flags:
@@ -264,11 +291,11 @@ def _kernel(
                 f = flags[j][lo:hi]
                 for k in range(m):
                     bits[k] |= np.int32(f[k]) << jj
-            t0f, t0m, t1f, t1m = flag_tab[0, 0, g], flag_tab[0, 1, g], flag_tab[1, 0, g], flag_tab[1, 1, g]
+            t0, t1 = flag_tab[0, g], flag_tab[1, g]
             for k in range(m):
                 b = bits[k]
-                a0[k] += t0m[b] if male[k] else t0f[b]
-                a1[k] += t1m[b] if male[k] else t1f[b]
+                a0[k] += t0[b]
+                a1[k] += t1[b]
         for k in range(m):
             ok = cb[k] == OK
             v0 = -100.0 * expm1_1(exp1(a0[k]) * l0[k])
@@ -298,7 +325,7 @@ class _Tables:
     bmi: FloatArray  # (outcome, sex, basis): betas on [10/bmi, (10/bmi)^2, sqrt(10/bmi)]
     bmi_const: FloatArray  # (outcome, sex): -sum(beta * centre) of the BMI terms
     flag_betas: FloatArray  # (flag, outcome*2 + sex); 0 where an equation does not use the flag
-    flag_tab: FloatArray  # (outcome, sex, group, bitmask): sum of the betas of the flags set in the mask
+    flag_tab: FloatArray  # (outcome, group, sex * 2^_GROUP_BITS + bitmask): sum of the betas of the flags in the mask
     log_s0: FloatArray  # (outcome, sex*n_years + years)
     n_years: int
     limits: FloatArray  # age low/high, BMI low/high, horizon low/high (inclusive)
@@ -339,14 +366,14 @@ def _tables() -> _Tables:
     if limits[1] >= _MAX_AGE:
         raise KnowledgeError(f"{MODEL_ID}: age range beyond the kernel's table")
     n_groups = -(-len(flags) // _GROUP_BITS)
-    flag_tab = np.zeros((2, 2, n_groups, 1 << _GROUP_BITS))
+    flag_tab = np.zeros((2, n_groups, 2 << _GROUP_BITS))
     masks = np.arange(1 << _GROUP_BITS)
     for g in range(n_groups):
         idx = list(range(g * _GROUP_BITS, min((g + 1) * _GROUP_BITS, len(flags))))
         bits = ((masks[:, None] >> np.arange(len(idx))[None, :]) & 1).astype(np.float64)
         for o in range(2):
             for sx in range(2):
-                flag_tab[o, sx, g] = bits @ flag_betas[idx, o * 2 + sx]
+                flag_tab[o, g, sx << _GROUP_BITS : (sx + 1) << _GROUP_BITS] = bits @ flag_betas[idx, o * 2 + sx]
     return _Tables(flags, cat, age, bmi, bmi_const, flag_betas, flag_tab, log_s0, n_years, limits)
 
 
