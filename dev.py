@@ -48,8 +48,13 @@ def env() -> dict[str, str]:
 
 
 def sync() -> Path:
+    """Install the locked dependencies into .venv, and compile every module to bytecode: where
+    PYTHONDONTWRITEBYTECODE is set (as on this workplace's machines) Python would otherwise compile pandas,
+    numba, pyarrow's and our modules from source in every process (the first chunk of a screening run took
+    4.3 s instead of 1.4 s; a CLI command 2-3 s more). Both steps skip what is already compiled."""
     u = uv()
-    sh(u, "sync", "--frozen", env=env())
+    sh(u, "sync", "--frozen", "--compile-bytecode", env=env())
+    sh(ROOT / ".venv" / "bin" / "python", "-m", "compileall", "-q", "src", env=env())
     return u
 
 

