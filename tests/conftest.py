@@ -7,9 +7,33 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 
-from osteocare.store.db import Database
-from osteocare.store.migrate import upgrade
-from osteocare.store.testing import (
+
+def _numba_cache_for_this_source() -> None:
+    """Compiled kernels cached per version of the source, not per file: numba keys a cached kernel by the
+    time stamp of its own file only, so a kernel that inlines a function from another module (QFracture's
+    and CAROC's use core.vecmath's exp) kept running the old code after an edit to that module alone, and
+    the tests passed against it. Set before numba loads; the subprocesses of CLI tests inherit it."""
+    import hashlib
+    import shutil
+
+    src = Path(__file__).resolve().parents[1] / "src" / "osteocare"
+    digest = hashlib.sha256()
+    for f in sorted(src.rglob("*.py")):
+        digest.update(str(f.relative_to(src)).encode() + b"\0" + f.read_bytes())
+    root = src.parents[1] / ".numba-cache"
+    here = root / digest.hexdigest()[:16]
+    if "NUMBA_CACHE_DIR" not in os.environ:
+        os.environ["NUMBA_CACHE_DIR"] = str(here)
+        for old in root.glob("*") if root.is_dir() else ():
+            if old != here:  # an earlier version's kernels; another test worker may be removing it too
+                shutil.rmtree(old, ignore_errors=True)
+
+
+_numba_cache_for_this_source()
+
+from osteocare.store.db import Database  # noqa: E402 - after the numba cache is chosen
+from osteocare.store.migrate import upgrade  # noqa: E402
+from osteocare.store.testing import (  # noqa: E402
     empty_all_tables,
     fresh_postgres_database,
     migrated_sqlite_template,
