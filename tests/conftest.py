@@ -11,10 +11,12 @@ from hypothesis import HealthCheck, settings
 def _numba_cache_for_this_source() -> None:
     """Compiled kernels cached per version of the source, not per file: numba keys a cached kernel by the
     time stamp of its own file only, so a kernel that inlines a function from another module (QFracture's
-    and CAROC's use core.vecmath's exp) kept running the old code after an edit to that module alone, and
-    the tests passed against it. Set before numba loads; the subprocesses of CLI tests inherit it."""
+    uses core.vecmath's exp) kept running the old code after an edit to that module alone, and
+    the tests passed against it. Set before numba loads; the subprocesses of CLI tests inherit it. Caches of
+    other versions are removed once a day old (a test run of another version may still be writing to one)."""
     import hashlib
     import shutil
+    import time
 
     src = Path(__file__).resolve().parents[1] / "src" / "osteocare"
     digest = hashlib.sha256()
@@ -25,7 +27,11 @@ def _numba_cache_for_this_source() -> None:
     if "NUMBA_CACHE_DIR" not in os.environ:
         os.environ["NUMBA_CACHE_DIR"] = str(here)
         for old in root.glob("*") if root.is_dir() else ():
-            if old != here:  # an earlier version's kernels; another test worker may be removing it too
+            try:
+                stale = old != here and time.time() - old.stat().st_mtime > 86_400
+            except OSError:  # removed meanwhile by another run
+                continue
+            if stale:
                 shutil.rmtree(old, ignore_errors=True)
 
 

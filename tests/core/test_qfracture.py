@@ -129,3 +129,26 @@ def test_a_row_scores_the_same_alone_and_inside_any_block_of_a_long_column() -> 
         assert c1[0] == code[i]
         assert np.array_equal(m1, mof[i : i + 1], equal_nan=True) and np.array_equal(h1, hip[i : i + 1], equal_nan=True)
         assert np.isnan(m1[0]) == (c1[0] != 0)
+
+
+def test_flags_may_be_left_out_or_given_as_one_value_for_every_row() -> None:
+    """A flag left out counts as 0 and a scalar flag as that value in every row: the same results as columns
+    of zeros and of that value (a left-out flag and a scalar flag stopped the call with a numba TypingError:
+    read-only and writeable columns in one tuple)."""
+    from osteocare.core.risk.qfracture import score
+
+    rng = np.random.default_rng(11)
+    n = 300
+    names = sorted({b for eq in equations().values() for b in eq.booleans})
+    cols = dict(female=rng.random(n) < 0.5, age=rng.integers(30, 100, n).astype(float), bmi=rng.uniform(20, 40, n),
+                ethrisk=rng.integers(1, 10, n), smoke_cat=rng.integers(0, 5, n), alcohol_cat6=rng.integers(0, 6, n),
+                surv=np.full(n, 10))
+    falls = rng.random(n) < 0.3
+    full = {k: np.zeros(n, dtype=bool) for k in names}
+    full["b_falls"] = falls
+    full["b_corticosteroids"] = np.ones(n, dtype=bool)
+    want = score(**cols, flags=full)
+    got = score(**cols, flags={"b_falls": falls, "b_corticosteroids": 1})
+    for a, b in zip(want, got, strict=True):
+        assert np.array_equal(a, b, equal_nan=True)
+    assert np.isfinite(want[0]).all()

@@ -84,8 +84,11 @@ ROUND_MAGIC: Final = float(2**52 + 2**51)
 @njit(inline="always", nogil=True, cache=True)
 def whole_to_int64(k: float) -> int:  # pragma: no cover - compiled
     """A float64 holding a whole number of magnitude below 2^51, as an int64, without a conversion
-    instruction: x86 has a packed float64 -> int64 conversion only with AVX-512, so ``np.int64(k)`` keeps a
-    loop scalar on AVX2 machines; this is a bit cast and an integer subtraction, which vectorise on both."""
+    instruction (only for such values: a fraction is rounded to nearest, not truncated, and 2^51 or more
+    gives a wrong number; the callers pass a range-checked whole age and the k of exp's reduction).
+
+    x86 has a packed float64 -> int64 conversion only with AVX-512, so ``np.int64(k)`` keeps a loop scalar
+    on AVX2 machines; this is a bit cast and an integer subtraction, which vectorise on both."""
     bits: int = _bits_of_f64(k + ROUND_MAGIC) - _bits_of_f64(ROUND_MAGIC)
     return bits
 

@@ -411,13 +411,18 @@ def score(
     for k in t.flags:
         if k not in flags:  # an input no equation of this call uses: all zero
             zero = np.zeros(n, dtype=np.uint8) if zero is None else zero
+            zero.flags.writeable = False
             flag_cols.append(zero)
             continue
         v = np.asarray(flags[k])
         if v.dtype != np.bool_:
             v = v != 0
         # numpy booleans are stored as 0/1 bytes: a boolean column is passed as it is, without a copy
-        flag_cols.append(np.ascontiguousarray(np.broadcast_to(v, (n,))).view(np.uint8))
+        col_k = np.ascontiguousarray(np.broadcast_to(v, (n,))).view(np.uint8)
+        # every column read-only, so that the tuple has one numba type (a view of a column is read-only, a
+        # copy of a scalar or the zero column is not; a mixed tuple cannot be indexed by the loop)
+        col_k.flags.writeable = False
+        flag_cols.append(col_k)
     mof = np.empty(n)
     hip = np.empty(n)
     _kernel(
