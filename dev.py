@@ -40,10 +40,37 @@ def uv() -> Path:
     return exe
 
 
+def numba_cache_dir() -> Path:
+    """Where compiled kernels are cached for this version of the source: .numba-cache/<hash of src>.
+
+    numba keys a cached kernel by the time stamp of its own file only, so a kernel that inlines a function
+    from another module (QFracture's uses core.vecmath's exp) kept running the old code after an edit to
+    that module alone, and the tests passed against it. Caches of other versions are removed once a day old
+    (a run of another version may still be writing to one)."""
+    import hashlib
+    import time
+
+    src = ROOT / "src" / "osteocare"
+    digest = hashlib.sha256()
+    for f in sorted(src.rglob("*.py")):
+        digest.update(str(f.relative_to(src)).encode() + b"\0" + f.read_bytes())
+    root = ROOT / ".numba-cache"
+    here = root / digest.hexdigest()[:16]
+    for old in root.glob("*") if root.is_dir() else ():
+        try:
+            stale = old != here and time.time() - old.stat().st_mtime > 86_400
+        except OSError:  # removed meanwhile by another run
+            continue
+        if stale:
+            shutil.rmtree(old, ignore_errors=True)
+    return here
+
+
 def env() -> dict[str, str]:
     e = dict(os.environ)
     e.setdefault("UV_PYTHON_DOWNLOADS", "never")
     e.setdefault("UV_PYTHON", sys.executable)
+    e.setdefault("NUMBA_CACHE_DIR", str(numba_cache_dir()))  # `run` and `test` alike
     return e
 
 

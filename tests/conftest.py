@@ -9,30 +9,15 @@ from hypothesis import HealthCheck, settings
 
 
 def _numba_cache_for_this_source() -> None:
-    """Compiled kernels cached per version of the source, not per file: numba keys a cached kernel by the
-    time stamp of its own file only, so a kernel that inlines a function from another module (QFracture's
-    uses core.vecmath's exp) kept running the old code after an edit to that module alone, and
-    the tests passed against it. Set before numba loads; the subprocesses of CLI tests inherit it. Caches of
-    other versions are removed once a day old (a test run of another version may still be writing to one)."""
-    import hashlib
-    import shutil
-    import time
+    """The compiled kernels' cache for this version of the source (``dev.py``'s :func:`numba_cache_dir`), set
+    before numba loads, unless NUMBA_CACHE_DIR is set; the subprocesses of CLI tests inherit it."""
+    import importlib.util
 
-    src = Path(__file__).resolve().parents[1] / "src" / "osteocare"
-    digest = hashlib.sha256()
-    for f in sorted(src.rglob("*.py")):
-        digest.update(str(f.relative_to(src)).encode() + b"\0" + f.read_bytes())
-    root = src.parents[1] / ".numba-cache"
-    here = root / digest.hexdigest()[:16]
-    if "NUMBA_CACHE_DIR" not in os.environ:
-        os.environ["NUMBA_CACHE_DIR"] = str(here)
-        for old in root.glob("*") if root.is_dir() else ():
-            try:
-                stale = old != here and time.time() - old.stat().st_mtime > 86_400
-            except OSError:  # removed meanwhile by another run
-                continue
-            if stale:
-                shutil.rmtree(old, ignore_errors=True)
+    spec = importlib.util.spec_from_file_location("osteocare_dev", Path(__file__).resolve().parents[1] / "dev.py")
+    assert spec is not None and spec.loader is not None
+    dev = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(dev)
+    os.environ.setdefault("NUMBA_CACHE_DIR", str(dev.numba_cache_dir()))
 
 
 _numba_cache_for_this_source()
