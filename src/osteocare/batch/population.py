@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import yaml
 
+from ..core.knowledge import safe_load_yaml
 from ..core.records import FLAGS
 from .screen import Writer
 
@@ -27,7 +27,7 @@ DEFAULT_CHUNK = 500_000
 @cache
 def params() -> dict[str, Any]:
     text = resources.files("osteocare.batch").joinpath("synthetic_population.yaml").read_text(encoding="utf-8")
-    out: dict[str, Any] = yaml.safe_load(text)
+    out: dict[str, Any] = safe_load_yaml(text)
     return out
 
 

@@ -52,30 +52,21 @@ X_LOW: Final = -708.0  # below: exp underflows to 0 (subnormal results are not p
 X_HIGH: Final = 709.0  # above: +inf (early: e^x stays finite up to 709.78, which no caller here comes near)
 
 
-def _bitcast_int64_to_float64(typingctx: Any, x: Any) -> Any:  # pragma: no cover - compile-time
-    """Reinterpret an int64's bits as a float64 (one instruction; vectorises, unlike a library call)."""
-    sig = types.float64(types.int64)
+def _bitcast(src: Any, dst: Any) -> Any:
+    """A compiled function that reinterprets a ``src`` value's bits as a ``dst`` of the same width (one
+    instruction, or none in a vector register; vectorises, unlike a library call)."""
 
-    def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
-        return builder.bitcast(args[0], context.get_value_type(types.float64))
+    def typer(typingctx: Any, x: Any) -> Any:  # pragma: no cover - compile-time
+        def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+            return builder.bitcast(args[0], context.get_value_type(dst))
 
-    return sig, codegen
+        return dst(src), codegen
 
-
-_f64_from_bits: Any = intrinsic(_bitcast_int64_to_float64)
-
-
-def _bitcast_float64_to_int64(typingctx: Any, x: Any) -> Any:  # pragma: no cover - compile-time
-    """Reinterpret a float64's bits as an int64 (one instruction, or none in a vector register)."""
-    sig = types.int64(types.float64)
-
-    def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
-        return builder.bitcast(args[0], context.get_value_type(types.int64))
-
-    return sig, codegen
+    return intrinsic(typer)
 
 
-_bits_of_f64: Any = intrinsic(_bitcast_float64_to_int64)
+_f64_from_bits: Any = _bitcast(types.int64, types.float64)
+_bits_of_f64: Any = _bitcast(types.float64, types.int64)
 #: 2^52 + 2^51: for a whole number |k| < 2^51, k + ROUND_MAGIC is exact and lies in [2^52, 2^53), where one
 #: unit of the mantissa is 1, so the bits of (k + ROUND_MAGIC) minus those of ROUND_MAGIC are k as an int64
 ROUND_MAGIC: Final = float(2**52 + 2**51)
