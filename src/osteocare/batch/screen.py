@@ -31,6 +31,7 @@ from numba import njit
 from ..core.errors import InputError
 from . import csv_out
 from .columns import CATEGORY_INPUTS, INPUT_COLUMNS, read_columns
+from .parquet_parts import PartedParquetWriter
 from .scoring import score_chunk
 
 DEFAULT_CHUNK_ROWS = 50_000
@@ -299,7 +300,7 @@ class Writer:
         self.plain_floats = plain_floats
         self.fmt = file_format(path)
         self.tmp = path.with_name(f".{path.name}.partial")
-        self._w: pacsv.CSVWriter | pq.ParquetWriter | None = None
+        self._w: PartedParquetWriter | None = None
         self._csv: BinaryIO | None = None
 
     def write(self, batch: pa.RecordBatch) -> None:
@@ -316,7 +317,9 @@ class Writer:
             # min/max statistics for the columns that are not dictionary-encoded (numbers, id, error): for the
             # category and note columns they cost a quarter of the writing time and say little
             stats = [f.name for f in batch.schema if not pa.types.is_dictionary(f.type)]
-            self._w = pq.ParquetWriter(self.tmp, batch.schema, use_dictionary=dictionary, write_statistics=stats)
+            # in parts: Arrow's writer would hold every row group's metadata until the end (parquet_parts)
+            self._w = PartedParquetWriter(self.tmp, batch.schema, use_dictionary=dictionary,
+                                          write_statistics=stats)
         self._w.write_batch(batch)
 
     def write_csv(self, schema: pa.Schema, rows: list[pa.Buffer | npt.NDArray[np.uint8]]) -> None:
@@ -331,15 +334,23 @@ class Writer:
             csv_out.POOL.give(part)  # written: its buffer can take the next slice
 
     def close(self, ok: bool) -> None:
-        if self._w is not None:
-            self._w.close()
-        if self._csv is not None:
-            self._csv.close()
-            csv_out.POOL.clear()  # the text buffers are kept while a file is being written only
-        if ok and self.tmp.exists():
-            self.tmp.replace(self.path)
-        elif self.tmp.exists():
-            self.tmp.unlink()
+        """Finish the file and move it to its name (``ok``), or remove what was written; nothing is left at
+        the temporary name either way, also when finishing fails."""
+        try:
+            if self._w is not None:
+                w, self._w = self._w, None
+                if ok:
+                    w.close()
+                else:
+                    w.abort()
+            if self._csv is not None:
+                self._csv.close()
+                csv_out.POOL.clear()  # the text buffers are kept while a file is being written only
+            if ok and self.tmp.exists():
+                self.tmp.replace(self.path)
+        finally:
+            if self.tmp.exists():
+                self.tmp.unlink()
 
 
 HIST_EDGES = np.linspace(0.0, 100.0, 201)  # 0.5-percentage-point bins for the risk distribution plot
