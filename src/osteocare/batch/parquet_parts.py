@@ -10,8 +10,9 @@ its rows, and Arrow's writer refuses to append to a file.
 :class:`PartedParquetWriter` writes the same file as one ``pq.ParquetWriter`` would, byte for byte, with a
 new Arrow writer for every :data:`PART_ROW_GROUPS` row groups:
 
-- each part is written straight after the previous one into the same file (its leading ``PAR1`` dropped);
-- when a part closes, its footer is cut off the end of the file and kept in a temporary file, serialized;
+- each part is written by Arrow to a file of its own; when it closes, its data are appended to the output
+  (but for its leading ``PAR1``, which only the start of the file has) and its footer is kept in a temporary
+  file, serialized;
 - at the end one footer is written for all the row groups: the first part's footer, with the row groups
   of every part, their file offsets moved by where their part begins, and the total number of rows.
 
@@ -22,6 +23,7 @@ offsets live elsewhere) are not made here: the writer is opened without them.
 
 from __future__ import annotations
 
+import os
 import struct
 import tempfile
 from pathlib import Path
@@ -33,7 +35,6 @@ import pyarrow.parquet as pq
 MAGIC = b"PAR1"
 #: row groups per part: the Arrow writer of a part holds at most this many row groups' metadata
 PART_ROW_GROUPS = 16
-_BUFFER_BYTES = 1 << 20  # Arrow-side buffer before the Python file: one call into Python per MB
 
 # Thrift compact protocol types (https://github.com/apache/thrift/blob/master/doc/specs/thrift-compact-protocol.md)
 _STOP, _TRUE, _FALSE, _BYTE, _I16, _I32, _I64, _DOUBLE, _BINARY, _LIST, _SET, _MAP, _STRUCT = range(13)
@@ -227,38 +228,36 @@ def _part_counts(footer: bytes) -> tuple[int, int, bytes]:
     return rows, groups, bytes(rest)
 
 
-class _PartSink:
-    """The output file as Arrow sees it for one part: writes pass through, but for the first four bytes of
-    every part after the first (its ``PAR1``, which only the start of the file has)."""
-
-    def __init__(self, f: IO[bytes], drop_magic: bool) -> None:
-        self.f, self.drop, self.closed = f, 4 if drop_magic else 0, False
-
-    def write(self, data: Any) -> int:
-        view = memoryview(data).cast("B")
-        n = len(view)
-        if self.drop:
-            cut = min(self.drop, n)
-            if bytes(view[:cut]) != MAGIC[4 - self.drop : 4 - self.drop + cut]:
-                raise FooterError("a part that does not start with PAR1")
-            self.drop -= cut
-            view = view[cut:]
-        self.f.write(view)
-        return n
-
-    def flush(self) -> None:
-        pass
-
-    def close(self) -> None:
-        self.closed = True
-
-    def writable(self) -> bool:
-        return True
+def _copy_range(src: IO[bytes], dst: IO[bytes], start: int, stop: int) -> None:
+    """Append ``src[start:stop]`` to ``dst`` (in the kernel where it can: ``copy_file_range``)."""
+    dst.flush()
+    n, pos = stop - start, start
+    copy = getattr(os, "copy_file_range", None)
+    if copy is not None:
+        try:
+            while n > 0:
+                done = copy(src.fileno(), dst.fileno(), n, pos)
+                if done <= 0:
+                    break
+                n, pos = n - done, pos + done
+        except OSError:  # a file system without it: copied below
+            pass
+    if n > 0:
+        dst.seek(0, 2)
+        src.seek(pos)
+        while n > 0:
+            piece = src.read(min(n, 1 << 20))
+            if not piece:
+                raise FooterError("a part shorter than its footer says")
+            dst.write(piece)
+            n -= len(piece)
 
 
 class PartedParquetWriter:
     """``write_batch`` and ``close`` of ``pq.ParquetWriter`` (a row group per batch), in bounded memory.
 
+    Each part is written by Arrow to ``PATH.part`` (Arrow's own file: no Python in the way of its writes),
+    then its data are appended to ``path`` and its footer kept; ``close`` writes the one footer.
     ``options`` go to every part's ``pq.ParquetWriter`` (``use_dictionary``, ``write_statistics``, ...);
     a page index and bloom filters are refused."""
 
@@ -270,52 +269,51 @@ class PartedParquetWriter:
             if options.get(refused):
                 raise ValueError(f"{refused}: not with a file written in parts")
         self.schema, self.options, self.part_row_groups = schema, options, part_row_groups
-        self.f: IO[bytes] = open(path, "w+b")  # closed in close()
+        self.path = Path(path)
+        self.part_path = self.path.with_name(self.path.name + ".part")
+        self.f: IO[bytes] = open(self.path, "w+b")  # closed in close()
         self.footers: IO[bytes] = tempfile.TemporaryFile()  # the parts' footers, serialized
         self.parts: list[tuple[int, int, int, int]] = []  # per part: shift, footer length, rows, row groups
         self._writer: pq.ParquetWriter | None = None
-        self._stream: pa.NativeFile | None = None
         self._groups = 0
-        self._shift = 0
         self._rest: bytes | None = None  # the fields of the first part's footer that are not row groups
 
     def write_batch(self, batch: pa.RecordBatch) -> None:
         if self._writer is None:
-            sink = _PartSink(self.f, drop_magic=bool(self.parts))
-            self._stream = pa.BufferedOutputStream(pa.PythonFile(sink, mode="w"), buffer_size=_BUFFER_BYTES)
-            self._writer = pq.ParquetWriter(self._stream, self.schema, **self.options)
+            self._writer = pq.ParquetWriter(self.part_path, self.schema, **self.options)
         self._writer.write_batch(batch)
         self._groups += 1
         if self._groups >= self.part_row_groups:
             self._end_part()
 
     def _end_part(self) -> None:
-        assert self._writer is not None and self._stream is not None
+        assert self._writer is not None
         self._writer.close()
-        if not self._stream.closed:
-            self._stream.close()
-        self._writer = self._stream = None
+        self._writer = None
         self._groups = 0
-        f = self.f
-        end = f.seek(0, 2)
-        f.seek(end - 8)
-        tail = f.read(8)
-        (length,) = struct.unpack("<i", tail[:4])
-        if tail[4:] != MAGIC or not 0 < length <= end - 12:
-            raise FooterError("a part without its footer")
-        data_end = end - 8 - length
-        f.seek(data_end)
-        footer = f.read(length)
-        f.seek(data_end)
-        f.truncate()
+        with open(self.part_path, "rb") as part:
+            end = part.seek(0, 2)
+            part.seek(end - 8)
+            tail = part.read(8)
+            (length,) = struct.unpack("<i", tail[:4])
+            if tail[4:] != MAGIC or not 0 < length <= end - 12:
+                raise FooterError("a part without its footer")
+            data_end = end - 8 - length
+            part.seek(data_end)
+            footer = part.read(length)
+            at = self.f.seek(0, 2)
+            # the first part keeps its PAR1 (the file's); later ones start after theirs, so their offsets,
+            # which count from their own start, are off by where they land less those 4 bytes
+            skip = 4 if self.parts else 0
+            _copy_range(part, self.f, skip, data_end)
+        self.part_path.unlink()
         rows, groups, rest = _part_counts(footer)
         if self._rest is None:
             self._rest = rest
         elif rest != self._rest:  # the same schema and options: anything else would be a different file
             raise FooterError("parts whose footers differ in more than their row groups")
         self.footers.write(footer)
-        self.parts.append((self._shift, length, rows, groups))
-        self._shift = data_end - 4  # the next part's offsets count from its (dropped) PAR1
+        self.parts.append((at - skip, length, rows, groups))
 
     def close(self) -> None:
         """Write the footer and close the file (a file with no batch written is empty)."""
@@ -323,10 +321,10 @@ class PartedParquetWriter:
             if self._writer is not None:
                 self._end_part()
             if self.parts:
+                self.f.seek(0, 2)
                 self._write_footer()
         finally:
-            self.f.close()
-            self.footers.close()
+            self._release()
 
     def abort(self) -> None:
         """Close without a footer (the caller removes the file)."""
@@ -334,8 +332,13 @@ class PartedParquetWriter:
             if self._writer is not None:
                 self._writer.close()
         finally:
-            self.f.close()
-            self.footers.close()
+            self._release()
+
+    def _release(self) -> None:
+        self._writer = None
+        self.f.close()
+        self.footers.close()
+        self.part_path.unlink(missing_ok=True)
 
     def _write_footer(self) -> None:
         f, footers = self.f, self.footers
