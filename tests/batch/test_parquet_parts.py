@@ -6,6 +6,7 @@ independent Parquet reader, reads the spliced file too.
 
 from __future__ import annotations
 
+import errno
 from pathlib import Path
 
 import duckdb
@@ -16,7 +17,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from osteocare.batch.parquet_parts import FooterError, PartedParquetWriter, _enc_zigzag, _unzigzag, _varint
+from osteocare.batch import parquet_parts
+from osteocare.batch.parquet_parts import REFUSED_OPTIONS, FooterError, PartedParquetWriter, _enc_zigzag, _unzigzag, _varint
 from osteocare.batch.population import batches
 from osteocare.batch.screen import Writer, screen_batch
 
@@ -26,12 +28,12 @@ def _mixed(n: int, seed: int) -> pa.RecordBatch:
     rng = np.random.default_rng(seed)
     words = np.array(["a", "bb", "", "ccc", "Đ€"])
     return pa.RecordBatch.from_pydict({
-        "i": pa.array(rng.integers(-2**62, 2**62, n), mask=rng.random(n) < 0.1),
-        "f": pa.array(rng.normal(size=n)),
-        "s": pa.array(words[rng.integers(0, 5, n)].tolist()),
-        "d": pa.array(words[rng.integers(0, 5, n)].tolist()).dictionary_encode(),
-        "b": pa.array(rng.random(n) < 0.5),
-        "day": pa.array(rng.integers(0, 30000, n).astype("int32")).cast(pa.date32()),
+        "i": pa.array(rng.integers(-2**62, 2**62, n), pa.int64(), mask=rng.random(n) < 0.1),
+        "f": pa.array(rng.normal(size=n), pa.float64()),
+        "s": pa.array(words[rng.integers(0, 5, n)].tolist(), pa.string()),
+        "d": pa.array(words[rng.integers(0, 5, n)].tolist(), pa.string()).dictionary_encode(),
+        "b": pa.array(rng.random(n) < 0.5, pa.bool_()),
+        "day": pa.array(rng.integers(0, 30000, n).astype("int32"), pa.int32()).cast(pa.date32()),
         "l": pa.array([[int(x)] * int(x % 3) for x in rng.integers(0, 100, n)], pa.list_(pa.int64())),
     })
 
@@ -49,7 +51,7 @@ def _both(tmp_path: Path, parts: list[pa.RecordBatch], part_row_groups: int, **o
 
 
 @settings(max_examples=25, deadline=None)
-@given(sizes=st.lists(st.integers(1, 300), min_size=1, max_size=12), k=st.integers(1, 5),
+@given(sizes=st.lists(st.integers(0, 300), min_size=1, max_size=12), k=st.integers(1, 5),
        stats=st.booleans(), dictionary=st.booleans(), compression=st.sampled_from(["snappy", "zstd", "none"]))
 def test_spliced_file_is_arrows_file_byte_for_byte(tmp_path_factory: pytest.TempPathFactory, sizes: list[int],
                                                    k: int, stats: bool, dictionary: bool, compression: str) -> None:
@@ -100,7 +102,7 @@ def test_no_batch_no_file(tmp_path: Path) -> None:
     assert (tmp_path / "x.parquet").read_bytes() == b""
 
 
-@pytest.mark.parametrize("option", ["write_page_index", "bloom_filter_options"])
+@pytest.mark.parametrize("option", REFUSED_OPTIONS)
 def test_offsets_kept_elsewhere_are_refused(tmp_path: Path, option: str) -> None:
     with pytest.raises(ValueError, match=option):
         PartedParquetWriter(tmp_path / "x.parquet", pa.schema([("a", pa.int64())]), **{option: {"a": {}}})
@@ -121,3 +123,43 @@ def test_zigzag_varint_round_trip(n: int) -> None:
 def test_truncated_footer_is_an_error() -> None:
     with pytest.raises(FooterError, match="ends inside a number"):
         _varint(b"\x80\x80", 0)
+
+
+def test_empty_row_groups_between_parts(tmp_path: Path) -> None:
+    """Arrow writes 0 for the page offsets of a row group with no rows: they stay 0 in every part."""
+    parts = [_mixed(n, seed) for seed, n in enumerate([3, 0, 3, 0, 0, 5])]
+    for k in (1, 2):
+        ref, spliced = _both(tmp_path, parts, k, use_dictionary=k == 1)
+        assert spliced == ref
+
+
+@pytest.mark.parametrize(("err", "copied"), [(errno.EXDEV, True), (errno.ENOSYS, True), (errno.ENOSPC, False)])
+def test_copy_without_copy_file_range(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, err: int,
+                                      copied: bool) -> None:
+    """Where the kernel cannot copy between the files, Python copies; a real error (a full disk) stops."""
+    def refuse(*_: object) -> int:
+        raise OSError(err, "refused")
+
+    monkeypatch.setattr(parquet_parts.os, "copy_file_range", refuse, raising=False)
+    parts = [_mixed(50, seed) for seed in range(5)]
+    if copied:
+        ref, spliced = _both(tmp_path, parts, 2)
+        assert spliced == ref
+    else:
+        with pytest.raises(OSError, match="refused"):
+            _both(tmp_path, parts, 2)
+
+
+def test_a_failed_writer_takes_no_more_and_leaves_no_part(tmp_path: Path) -> None:
+    good = _mixed(10, 1)
+    p = PartedParquetWriter(tmp_path / "x.parquet", good.schema, 2)
+    p.write_batch(good)
+    with pytest.raises((ValueError, pa.ArrowInvalid)):
+        p.write_batch(pa.RecordBatch.from_pydict({"other": [1, 2]}))
+    with pytest.raises(ValueError, match="on a failed Parquet writer"):
+        p.write_batch(good)  # rows after a failed part would be lost silently
+    with pytest.raises(ValueError, match="close of a failed Parquet writer"):
+        p.close()
+    p.close()  # closed: a no-op now
+    p.abort()
+    assert sorted(f.name for f in tmp_path.iterdir()) == ["x.parquet"]  # Writer removes it (tested above)

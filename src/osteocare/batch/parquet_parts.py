@@ -23,6 +23,7 @@ offsets live elsewhere) are not made here: the writer is opened without them.
 
 from __future__ import annotations
 
+import errno
 import os
 import struct
 import tempfile
@@ -35,6 +36,12 @@ import pyarrow.parquet as pq
 MAGIC = b"PAR1"
 #: row groups per part: the Arrow writer of a part holds at most this many row groups' metadata
 PART_ROW_GROUPS = 16
+#: ``pq.ParquetWriter`` options refused: offsets kept outside the row groups (page index, bloom filters),
+#: an encrypted footer (signed, with per-row-group ordinals and encrypted column metadata), page splits that
+#: carry state from one row group to the next (content-defined chunking), and another file system (each part
+#: is read back from the local one)
+REFUSED_OPTIONS = ("write_page_index", "bloom_filter_options", "encryption_properties",
+                   "use_content_defined_chunking", "filesystem")
 
 # Thrift compact protocol types (https://github.com/apache/thrift/blob/master/doc/specs/thrift-compact-protocol.md)
 _STOP, _TRUE, _FALSE, _BYTE, _I16, _I32, _I64, _DOUBLE, _BINARY, _LIST, _SET, _MAP, _STRUCT = range(13)
@@ -164,8 +171,10 @@ def _copy_struct(buf: bytes, i: int, out: bytearray, patch: Any) -> int:
 
 
 def _shifted_i64(buf: bytes, i: int, out: bytearray, shift: int) -> int:
+    """An offset moved by ``shift``; 0 stays 0: Arrow writes 0 where there is nothing (the pages of an empty
+    row group; the deprecated ColumnChunk.file_offset), and a real offset is at least 4 (after PAR1)."""
     v, end = _varint(buf, i)
-    out += _enc_zigzag(_unzigzag(v) + shift)
+    out += _enc_zigzag(_unzigzag(v) + shift) if v else b"\x00"
     return end
 
 
@@ -177,9 +186,7 @@ def _copy_row_group(buf: bytes, i: int, out: bytearray, shift: int) -> int:
         if fid in _CC_PAGE_INDEX:
             raise FooterError("a page index: not spliced here")
         if fid == _CC_FILE_OFFSET and t == _I64:
-            v, end = _varint(b, j)
-            o += _enc_zigzag(_unzigzag(v) + shift if v else 0)  # Arrow writes 0 (deprecated field): kept
-            return end
+            return _shifted_i64(b, j, o, shift)
         if fid == _CC_META and t == _STRUCT:
             return _copy_struct(b, j, o, column_meta)
         return None
@@ -228,6 +235,9 @@ def _part_counts(footer: bytes) -> tuple[int, int, bytes]:
     return rows, groups, bytes(rest)
 
 
+_NO_COPY_RANGE = (errno.EXDEV, errno.ENOSYS, errno.EOPNOTSUPP, errno.EINVAL)
+
+
 def _copy_range(src: IO[bytes], dst: IO[bytes], start: int, stop: int) -> None:
     """Append ``src[start:stop]`` to ``dst`` (in the kernel where it can: ``copy_file_range``)."""
     dst.flush()
@@ -240,8 +250,9 @@ def _copy_range(src: IO[bytes], dst: IO[bytes], start: int, stop: int) -> None:
                 if done <= 0:
                     break
                 n, pos = n - done, pos + done
-        except OSError:  # a file system without it: copied below
-            pass
+        except OSError as exc:  # a file system or kernel without it: copied below; a real error is raised
+            if exc.errno not in _NO_COPY_RANGE:
+                raise
     if n > 0:
         dst.seek(0, 2)
         src.seek(pos)
@@ -254,37 +265,50 @@ def _copy_range(src: IO[bytes], dst: IO[bytes], start: int, stop: int) -> None:
 
 
 class PartedParquetWriter:
-    """``write_batch`` and ``close`` of ``pq.ParquetWriter`` (a row group per batch), in bounded memory.
+    """``write_batch`` and ``close`` of ``pq.ParquetWriter`` (a row group per batch, or several for a batch of
+    more than 1,048,576 rows, as Arrow splits them), in bounded memory.
 
     Each part is written by Arrow to ``PATH.part`` (Arrow's own file: no Python in the way of its writes),
     then its data are appended to ``path`` and its footer kept; ``close`` writes the one footer.
     ``options`` go to every part's ``pq.ParquetWriter`` (``use_dictionary``, ``write_statistics``, ...);
-    a page index and bloom filters are refused."""
+    those in :data:`REFUSED_OPTIONS` are refused. After an error, the writer takes no more batches: the
+    caller aborts."""
 
     def __init__(self, path: Path | str, schema: pa.Schema, part_row_groups: int = PART_ROW_GROUPS,
                  **options: Any) -> None:
         if part_row_groups < 1:
             raise ValueError(f"part_row_groups: {part_row_groups}; allowed: 1 or more")
-        for refused in ("write_page_index", "bloom_filter_options"):
+        for refused in REFUSED_OPTIONS:
             if options.get(refused):
                 raise ValueError(f"{refused}: not with a file written in parts")
         self.schema, self.options, self.part_row_groups = schema, options, part_row_groups
         self.path = Path(path)
         self.part_path = self.path.with_name(self.path.name + ".part")
-        self.f: IO[bytes] = open(self.path, "w+b")  # closed in close()
-        self.footers: IO[bytes] = tempfile.TemporaryFile()  # the parts' footers, serialized
+        self.f: IO[bytes] = open(self.path, "w+b")  # closed in close() or abort()
+        try:
+            self.footers: IO[bytes] = tempfile.TemporaryFile()  # the parts' footers, serialized
+        except BaseException:
+            self.f.close()
+            raise
+        self._state = "open"  # then "failed" (after an error: abort) or "closed"
         self.parts: list[tuple[int, int, int, int]] = []  # per part: shift, footer length, rows, row groups
         self._writer: pq.ParquetWriter | None = None
         self._groups = 0
         self._rest: bytes | None = None  # the fields of the first part's footer that are not row groups
 
     def write_batch(self, batch: pa.RecordBatch) -> None:
-        if self._writer is None:
-            self._writer = pq.ParquetWriter(self.part_path, self.schema, **self.options)
-        self._writer.write_batch(batch)
-        self._groups += 1
-        if self._groups >= self.part_row_groups:
-            self._end_part()
+        if self._state != "open":
+            raise ValueError(f"write_batch on a {self._state} Parquet writer")
+        try:
+            if self._writer is None:
+                self._writer = pq.ParquetWriter(self.part_path, self.schema, **self.options)
+            self._writer.write_batch(batch)
+            self._groups += 1
+            if self._groups >= self.part_row_groups:
+                self._end_part()
+        except BaseException:
+            self._state = "failed"  # a part half written: no file can be made of what follows
+            raise
 
     def _end_part(self) -> None:
         assert self._writer is not None
@@ -307,7 +331,10 @@ class PartedParquetWriter:
             skip = 4 if self.parts else 0
             _copy_range(part, self.f, skip, data_end)
         self.part_path.unlink()
-        rows, groups, rest = _part_counts(footer)
+        try:
+            rows, groups, rest = _part_counts(footer)
+        except (IndexError, struct.error) as exc:
+            raise FooterError(f"a part's footer ends early ({exc})") from None
         if self._rest is None:
             self._rest = rest
         elif rest != self._rest:  # the same schema and options: anything else would be a different file
@@ -316,18 +343,29 @@ class PartedParquetWriter:
         self.parts.append((at - skip, length, rows, groups))
 
     def close(self) -> None:
-        """Write the footer and close the file (a file with no batch written is empty)."""
+        """Write the footer and close the file (a file with no batch written is empty). Once closed, a no-op;
+        after an error, a ValueError (the file is incomplete: abort)."""
+        if self._state == "closed":
+            return
+        if self._state == "failed":
+            self.abort()
+            raise ValueError("close of a failed Parquet writer: the file is incomplete")
         try:
             if self._writer is not None:
                 self._end_part()
             if self.parts:
                 self.f.seek(0, 2)
-                self._write_footer()
+                try:
+                    self._write_footer()
+                except (IndexError, struct.error) as exc:
+                    raise FooterError(f"a part's footer ends early ({exc})") from None
         finally:
             self._release()
 
     def abort(self) -> None:
-        """Close without a footer (the caller removes the file)."""
+        """Close without a footer (the caller removes the file); a no-op once closed."""
+        if self._state == "closed":
+            return
         try:
             if self._writer is not None:
                 self._writer.close()
@@ -335,10 +373,14 @@ class PartedParquetWriter:
             self._release()
 
     def _release(self) -> None:
-        self._writer = None
-        self.f.close()
-        self.footers.close()
-        self.part_path.unlink(missing_ok=True)
+        self._writer, self._state = None, "closed"
+        try:
+            self.f.close()
+        finally:
+            try:
+                self.footers.close()
+            finally:
+                self.part_path.unlink(missing_ok=True)
 
     def _write_footer(self) -> None:
         f, footers = self.f, self.footers
