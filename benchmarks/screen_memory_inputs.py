@@ -1,4 +1,4 @@
-"""Where the 10 M-row peak's excess over the 1 M-row peak comes from: the same screening run fed in four ways.
+"""Where the 10 M-row peak's excess over the 1 M-row peak comes from: the same screening run fed in five ways.
 
     .venv/bin/python benchmarks/screen_memory_inputs.py --workdir /tmp/bench --repeat 3
 
@@ -15,7 +15,7 @@ and its peak is that process's ``VmHWM``; only where the input chunks come from 
 
 The short run has 20 chunks (1 M rows), the long one 200 (10 M rows). Runs alternate short and long within
 each mode, and the ratio of the largest peaks (long / short) is printed per mode. Compare modes within one run
-of this script: the machine's absolute level drifts (by 25 MB within one afternoon here).
+of this script: the machine's absolute level drifts (by 25 MB within half an hour here).
 """
 
 from __future__ import annotations
@@ -27,20 +27,18 @@ import sys
 import time
 from pathlib import Path
 
-CHUNK_ROWS = 50_000  # osteocare.batch.screen.DEFAULT_CHUNK_ROWS (checked in the child)
+from osteocare.batch.screen import DEFAULT_CHUNK_ROWS as CHUNK_ROWS  # its package sets Arrow's allocator first
+
 SHORT, LONG = 20, 200  # chunks: 1 M and 10 M rows
 MODES = ("file", "first", "held", "held+read", "reuse")
 
 
 def child(mode: str, chunks: int, work: Path) -> dict[str, float]:
-    import osteocare.batch  # noqa: F401, I001 - first: it sets Arrow's allocator, which pyarrow reads once at load
-
     import itertools
 
     import osteocare.batch.screen as screen
     from osteocare.batch.population import batches
 
-    assert screen.DEFAULT_CHUNK_ROWS == CHUNK_ROWS
     big = work / f"pop-{LONG * CHUNK_ROWS}.parquet"
     src = work / f"pop-{chunks * CHUNK_ROWS}.parquet" if mode == "file" else big
     screen.screen_batch(next(batches(1000)))  # warm up, as benchmarks/screen.py does
@@ -63,7 +61,7 @@ def child(mode: str, chunks: int, work: Path) -> dict[str, float]:
 
 
 def run(mode: str, chunks: int, work: Path) -> dict[str, float]:
-    out = subprocess.run([sys.executable, __file__, "--workdir", str(work), "--child", mode, str(chunks), str(work)],
+    out = subprocess.run([sys.executable, __file__, "--workdir", str(work), "--child", mode, str(chunks)],
                          capture_output=True, text=True)
     if out.returncode != 0:
         raise SystemExit(f"child {mode} {chunks} failed:\n{out.stderr}")
@@ -75,10 +73,10 @@ def main() -> None:
     ap.add_argument("--workdir", type=Path, required=True)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--modes", nargs="+", choices=MODES, default=list(MODES))
-    ap.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
+    ap.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.child:
-        print(json.dumps(child(a.child[0], int(a.child[1]), Path(a.child[2]))))
+        print(json.dumps(child(a.child[0], int(a.child[1]), a.workdir)))
         return
     from osteocare.batch.population import generate
 
@@ -97,7 +95,7 @@ def main() -> None:
                 assert r["rows"] == chunks * CHUNK_ROWS, r
                 peaks[chunks].append(r["peak_rss_mb"])
         s, lg = peaks[SHORT], peaks[LONG]
-        print(f"  {mode:6s} 1 M rows {', '.join(f'{p:.0f}' for p in s)} | 10 M rows {', '.join(f'{p:.0f}' for p in lg)}"
+        print(f"  {mode:9s} 1 M rows {', '.join(f'{p:.0f}' for p in s)} | 10 M rows {', '.join(f'{p:.0f}' for p in lg)}"
               f" | largest 10 M / largest 1 M = {max(lg) / max(s):.3f}")
 
 
