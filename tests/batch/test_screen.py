@@ -301,6 +301,31 @@ def test_scoring_in_slices_gives_the_rows_of_one_call_on_the_whole_chunk(rows: i
     assert _dense(sliced).equals(_dense(whole))
 
 
+@pytest.mark.parametrize("with_id", [True, False])
+def test_a_chunk_lets_go_of_its_input_once_validated(monkeypatch: pytest.MonkeyPatch, with_id: bool) -> None:
+    """The scoring holds only ``id`` of the input (the output's first column), not the whole chunk, and the
+    list it was handed in is empty by then; the rows are those of one call on the chunk."""
+    import osteocare.batch.screen as screen
+    from osteocare.batch.population import batches
+
+    batch = next(batches(3000, seed=11, chunk_rows=3000))
+    if not with_id:
+        batch = batch.drop_columns(["id"])
+    taken, seen = [batch], {}
+    real = screen.score_chunk
+
+    def spy(ids: pa.RecordBatch, c: object, **kw: object) -> pa.RecordBatch:
+        seen["taken"], seen["columns"] = list(taken), ids.schema.names
+        return real(ids, c, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(screen, "score_chunk", spy)
+    out = screen._prepare_taken(taken, None, AS_OF, "parquet")
+    assert seen == {"taken": [], "columns": ["id"] if with_id else []}
+    assert out.batch is not None
+    monkeypatch.undo()
+    assert _dense(out.batch).equals(_dense(screen_batch(batch, None, AS_OF)))
+
+
 def test_scoring_in_slices_refuses_a_slice_of_no_rows() -> None:
     from osteocare.batch.population import batches
     from osteocare.batch.screen import score_in_slices
