@@ -131,3 +131,11 @@ def test_the_threshold_codes_are_the_comparisons_with_every_threshold(values: li
     got, radix = strata._code(v, thresholds)
     assert got.dtype == np.int16 and got.tolist() == want.tolist()  # 2-byte codes (strata._CODE_DTYPE)
     assert radix == 2 + 2 * len(thresholds) and (got < radix).all()
+
+
+def test_a_fact_with_more_codes_than_two_bytes_hold_gets_eight_byte_codes() -> None:
+    thresholds = [float(t) for t in range(20_000)]  # 40,002 codes: more than an int16 holds
+    v = np.array([-1.0, 0.0, 0.5, 19_999.0, 25_000.0, np.nan])
+    got, radix = strata._code(v, thresholds)
+    assert radix == 40_002 and got.dtype == np.int64
+    assert got.tolist() == [1 + 2 * 20_000, 1 + 2 * 19_999 + 1, 1 + 2 * 19_999, 2, 1, 0]

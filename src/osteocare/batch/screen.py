@@ -458,7 +458,7 @@ def _score_taken(taken: list[pa.RecordBatch], guideline: str | None, as_of: dt.d
     """:func:`score_in_slices` of the one batch in ``taken``, which this empties: a chunk of one slice lets go
     of its input once validation has made its arrays (only ``id`` goes on to the output), not when its scoring
     is done. Whoever hands a chunk over keeps no reference to it, so its buffers are freed then (Parquet peaks
-    9 MB lower at 1 M and 10 M rows, the same speed; docs/screening.md, "Memory")."""
+    5-9 MB lower at 1 M and 10 M rows, the same speed; docs/screening.md, "Memory")."""
     batch = taken.pop()
     if batch.num_rows > SCORE_SLICE_ROWS:  # several slices: views of the one batch, freed together at the end
         return score_in_slices(batch, guideline, as_of)

@@ -266,15 +266,21 @@ STRUCTURE_FLAGS: dict[str, tuple[str, ...]] = {
 #: instead of 8 for each part of the class key that a chunk's classification holds at once (the scoring's
 #: largest moment: 13.4 MB of arrays above the chunk's start against 14.6 with 8-byte codes, by tracemalloc)
 _CODE_DTYPE = np.int16
-CodeArray = npt.NDArray[np.int16]
+CodeArray = npt.NDArray[np.int16 | np.int64]
+
+
+def _code_dtype(radix: int) -> type[np.integer[Any]]:
+    """2-byte codes, or 8-byte ones for a fact with more codes than they hold (no guideline has yet)."""
+    return _CODE_DTYPE if radix <= np.iinfo(_CODE_DTYPE).max else np.int64
 
 
 def _code(v: FloatArray, thresholds: list[float]) -> tuple[CodeArray, int]:
     """0 = unknown; else 1 + sum over t of (v < t) + (v <= t): equal codes = equal outcome of every comparison."""
+    radix = 2 + 2 * len(thresholds)
     flat = np.ascontiguousarray(v, dtype=np.float64).reshape(-1)
-    out = np.empty(flat.size, dtype=_CODE_DTYPE)
+    out = np.empty(flat.size, dtype=_code_dtype(radix))
     _code_kernel(flat, np.array(thresholds, dtype=np.float64), out)
-    return out.reshape(v.shape), 2 + 2 * len(thresholds)
+    return out.reshape(v.shape), radix
 
 
 @njit(cache=True, nogil=True)
@@ -293,7 +299,7 @@ def _code_kernel(v: Any, thresholds: Any, out: Any) -> None:  # pragma: no cover
 
 def _category(v: FloatArray, names: tuple[Any, ...]) -> tuple[CodeArray, int]:
     with np.errstate(invalid="ignore"):
-        out = np.where(np.isnan(v), 0.0, v + 1.0).astype(_CODE_DTYPE)
+        out = np.where(np.isnan(v), 0.0, v + 1.0).astype(_code_dtype(len(names) + 1))
     return out, len(names) + 1
 
 
