@@ -172,13 +172,15 @@ def score_chunk(batch: pa.RecordBatch | pa.Table, c: Columns, *, guideline: str 
     and ``error`` (why a row was not scored). ``guideline``/``as_of`` default to the deployment's and today."""
     from .strata import stratum_columns
 
+    # the strata first: their step holds the most temporary arrays, and before the scorers none of the
+    # scores' output arrays are alive beside them (the columns' order is the same either way)
+    strata, snotes = stratum_columns(c, guideline=guideline, as_of=as_of)
     outputs: Outputs = {}
     notes: list[Note] = []
     for scorer in SCORERS:
         o, w = scorer(c)
         outputs.update(o)
         notes.extend(w)
-    strata, snotes = stratum_columns(c, guideline=guideline, as_of=as_of)
     notes.extend(Note(codes, texts) for codes, texts in snotes)
     if c.bad.any():
         outputs = {k: _blank(v, c.bad) for k, v in outputs.items()}
