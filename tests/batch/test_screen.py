@@ -326,6 +326,49 @@ def test_a_chunk_lets_go_of_its_input_once_validated(monkeypatch: pytest.MonkeyP
     assert _dense(out.batch).equals(_dense(screen_batch(batch, None, AS_OF)))
 
 
+@pytest.mark.parametrize("tokens", [1, 8])
+def test_the_reading_stages_hold_no_chunk_they_have_handed_on(tokens: int) -> None:
+    """Once the consumer has a chunk, neither the token gate (waiting for the next token: ``tokens=1``) nor the
+    reader thread's queue keeps it (so the scoring's letting go frees it), while later chunks wait read ahead."""
+    import threading
+    import time
+    import weakref
+
+    import osteocare.batch.screen as screen
+
+    class Chunk:
+        pass
+
+    made: list[weakref.ref[Chunk]] = []
+
+    def make() -> Chunk:
+        c = Chunk()
+        made.append(weakref.ref(c))
+        return c
+
+    def source():  # type: ignore[no-untyped-def]
+        for _ in range(4):
+            yield make()
+
+    closing = threading.Event()
+    gen = screen._background(screen._gated(source(), threading.Semaphore(tokens), closing), 2)
+    first = next(gen)
+    assert made[0]() is first
+    del first
+    deadline = time.monotonic() + 5
+    while made[0]() is not None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    try:
+        assert made[0]() is None
+        if tokens > 1:
+            assert made[1]() is not None  # read ahead, waiting in the queue
+        else:
+            assert len(made) == 1  # no token given back: nothing more read
+    finally:
+        closing.set()  # as screen_file does before closing: the gate stops waiting for a token
+        gen.close()
+
+
 def test_scoring_in_slices_refuses_a_slice_of_no_rows() -> None:
     from osteocare.batch.population import batches
     from osteocare.batch.screen import score_in_slices

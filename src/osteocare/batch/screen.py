@@ -457,8 +457,9 @@ def prepare_chunk(batch: pa.RecordBatch, guideline: str | None, as_of: dt.date |
 def _score_taken(taken: list[pa.RecordBatch], guideline: str | None, as_of: dt.date | None) -> pa.RecordBatch:
     """:func:`score_in_slices` of the one batch in ``taken``, which this empties: a chunk of one slice lets go
     of its input once validation has made its arrays (only ``id`` goes on to the output), not when its scoring
-    is done. Whoever hands a chunk over keeps no reference to it, so its buffers are freed then (Parquet peaks
-    5-9 MB lower at 1 M and 10 M rows, the same speed; docs/screening.md, "Memory")."""
+    is done. The local pipeline keeps no other reference to a chunk it has handed on, so its buffers are freed
+    then (Parquet peaks 5-9 MB lower at 1 M and 10 M rows, the same speed; docs/screening.md, "Memory"). On
+    Dask the task's own arguments still hold the chunk."""
     batch = taken.pop()
     if batch.num_rows > SCORE_SLICE_ROWS:  # several slices: views of the one batch, freed together at the end
         return score_in_slices(batch, guideline, as_of)
@@ -693,13 +694,12 @@ def _background(items: Iterator[Any], depth: int) -> Iterator[Any]:
     t.start()
     try:
         while True:
-            item = q.get()
-            if item is _DONE:
+            box = [q.get()]  # no name holds the item while this generator waits at its yield
+            if box[0] is _DONE:
                 return
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-            del item
+            if isinstance(box[0], BaseException):
+                raise box.pop()
+            yield box.pop()
     finally:
         stop.set()
         t.join()
