@@ -4,7 +4,7 @@ Arrow's memory allocator is chosen here, before pyarrow is loaded, because Arrow
 environment once, when its library loads (``pa.set_memory_pool`` later reaches only the allocations that
 pyarrow makes itself; Arrow's C++ code — the Parquet reader and writer, compute kernels — keeps the pool it
 found at load time). A value the user has set is kept; when pyarrow is already loaded nothing is changed.
-See :data:`ARROW_ALLOCATOR` and docs/screening.md, "Memory".
+See :data:`ARROW_ALLOCATOR` and docs/screening-memory.md, "Memory: Arrow's allocator ...".
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ Arrow's Parquet writer keeps the metadata of every row group it has written unti
 ``close()``: 13.9 kB per row group of the screening output (16 columns) in C++ structures, against 1.6 kB once
 serialized. With a row group per 50,000-row chunk that is 2.8 MB by 10 M rows and 14 MB by 50 M, held
 while the whole pipeline runs: the one part of a screening run's memory that grew with the file
-(docs/screening.md, "The Parquet footer"). pyarrow has no writer that starts a row group without holding
+(docs/screening-memory.md, "The Parquet footer"). pyarrow has no writer that starts a row group without holding
 its rows, and Arrow's writer refuses to append to a file.
 
 :class:`PartedParquetWriter` writes the same file as one ``pq.ParquetWriter`` would, byte for byte, with a

@@ -75,7 +75,7 @@ def _csv_batches(path: Path, chunk_rows: int, block: int | None = None) -> Itera
     blocks of ``chunk_rows`` rows (5.4 MB for 50,000 generated rows) it held ~170 MB of raw text ahead of the
     parser, and a file smaller than that was held whole: reading alone peaked at 292 MB for 1 M rows and 394 MB
     for 10 M (a whole screening run 451-469 -> 578-596 MB). Here one block is read while the previous one is
-    parsed by its caller's pipeline, which bounds what is in flight (docs/screening.md, "CSV input: one
+    parsed by its caller's pipeline, which bounds what is in flight (docs/screening-memory.md, "CSV input: one
     block at a time").
 
     Every contract column is read as text and converted by the validator, so that one bad cell flags one
@@ -436,7 +436,7 @@ def score_in_slices(batch: pa.RecordBatch, guideline: str | None = None, as_of: 
     joined into one batch (dictionaries unified): the same rows and values as one call on the whole batch, with
     the scoring's temporary arrays sized to a slice. A 100,000-row chunk in two slices held 18 MB of temporary
     arrays instead of 29 MB per scoring thread, the run's peak memory fell by 25-30 MB, and throughput was
-    unchanged (docs/screening.md, "Memory")."""
+    unchanged (docs/screening-memory.md, "Memory")."""
     k = SCORE_SLICE_ROWS if slice_rows is None else slice_rows
     if k <= 0:
         raise InputError("slice_rows", k, "a positive number of rows")
@@ -458,8 +458,8 @@ def _score_taken(taken: list[pa.RecordBatch], guideline: str | None, as_of: dt.d
     """:func:`score_in_slices` of the one batch in ``taken``, which this empties: a chunk of one slice lets go
     of its input once validation has made its arrays (only ``id`` goes on to the output), not when its scoring
     is done. The local pipeline keeps no other reference to a chunk it has handed on, so its buffers are freed
-    then (Parquet peaks 5-9 MB lower at 1 M and 10 M rows, the same speed; docs/screening.md, "Memory"). On
-    Dask the task's own arguments still hold the chunk."""
+    then (Parquet peaks 5-9 MB lower at 1 M and 10 M rows, the same speed; docs/screening-memory.md, "What is
+    left"). On Dask the task's own arguments still hold the chunk."""
     batch = taken.pop()
     if batch.num_rows > SCORE_SLICE_ROWS:  # several slices: views of the one batch, freed together at the end
         return score_in_slices(batch, guideline, as_of)
@@ -514,14 +514,14 @@ def tune_malloc(arenas: int = MALLOC_ARENAS, mmap_threshold: int | None = MALLOC
     which makes it the same jemalloc; this call covers a process that loaded pyarrow first). Arrow's default,
     its bundled mimalloc, gave the buffers of each chunk back to the system and faulted them in again for the
     next: CSV screening spent 1-1.5 s of system time per million rows (0.5-1.0 s with jemalloc
-    or glibc), and a Parquet run held 30-60 MB more at its peak (docs/screening.md, "Benchmark").
+    or glibc), and a Parquet run held 30-60 MB more at its peak (docs/screening-memory.md, "Benchmark runs").
 
     The thresholds (off by default): with glibc's dynamic thresholds the column arrays of a chunk go back to
     the system when the chunk is done and are faulted in again for the next one (about 75,000 minor page
     faults and 0.1 s of system time per million rows, single-threaded). ``mmap_threshold=32 << 20,
     trim_threshold=128 << 20`` removes them (scoring CPU 0.61 -> 0.50 s per million rows) but keeps freed
     heap memory: peak memory was 40-60 MB higher and grew more from 1 to 10 million rows
-    (docs/screening.md, "Benchmark").
+    (docs/screening-memory.md, "Benchmark runs").
     """
     global _malloc_tuned
     with _malloc_lock:
@@ -569,7 +569,7 @@ def scoring_threads(cores: int | None = None) -> int:
     default: this process's CPU affinity), at most :data:`MAX_SCORING_THREADS` (numpy, Arrow and the compiled
     QFracture kernel release the GIL for the work on the columns). One core fewer (leaving one to the reader
     and writer threads) peaked 35-50 MB lower on two cores but was slower at 1 M rows (Parquet b/a 0.39
-    against 0.53 with two threads in the same hour; docs/screening.md, "Memory over a run")."""
+    against 0.53 with two threads in the same hour; docs/screening-memory.md, "Memory over a run")."""
     if cores is None:
         try:
             cores = len(os.sched_getaffinity(0))
