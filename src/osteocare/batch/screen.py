@@ -454,25 +454,23 @@ def prepare_chunk(batch: pa.RecordBatch, guideline: str | None, as_of: dt.date |
     return _prepare_taken(taken, guideline, as_of, fmt)
 
 
-def _score_taken(taken: list[pa.RecordBatch], guideline: str | None, as_of: dt.date | None) -> pa.RecordBatch:
-    """:func:`score_in_slices` of the one batch in ``taken``, which this empties: a chunk of one slice lets go
-    of its input once validation has made its arrays (only ``id`` goes on to the output), not when its scoring
-    is done. The local pipeline keeps no other reference to a chunk it has handed on, so its buffers are freed
+def _prepare_taken(taken: list[pa.RecordBatch], guideline: str | None, as_of: dt.date | None,
+                   fmt: str) -> ScoredChunk:
+    """:func:`prepare_chunk` of the one batch in ``taken``, which this empties: a chunk of one slice lets go of
+    its input once validation has made its arrays (only ``id`` goes on to the output), not when its scoring is
+    done. The local pipeline keeps no other reference to a chunk it has handed on, so its buffers are freed
     then (Parquet peaks 5-9 MB lower at 1 M and 10 M rows, the same speed; docs/screening-memory.md, "What is
     left"). On Dask the task's own arguments still hold the chunk."""
     batch = taken.pop()
     if batch.num_rows > SCORE_SLICE_ROWS:  # several slices: views of the one batch, freed together at the end
-        return score_in_slices(batch, guideline, as_of)
-    c = read_columns(batch)
-    ids = batch.select(["id"] if "id" in batch.schema.names else [])
-    del batch
-    return score_chunk(ids, c, guideline=guideline, as_of=as_of)
-
-
-def _prepare_taken(taken: list[pa.RecordBatch], guideline: str | None, as_of: dt.date | None,
-                   fmt: str) -> ScoredChunk:
-    """:func:`prepare_chunk` of the one batch in ``taken`` (emptied, see :func:`_score_taken`)."""
-    out = _score_taken(taken, guideline, as_of)
+        out = score_in_slices(batch, guideline, as_of)
+        del batch
+    else:
+        c = read_columns(batch)
+        ids = batch.select(["id"] if "id" in batch.schema.names else [])
+        del batch
+        out = score_chunk(ids, c, guideline=guideline, as_of=as_of)
+        del c, ids
     part = Summary()
     part.add(out)
     if fmt == "csv":
