@@ -108,6 +108,9 @@ def screen(
         help="Guideline rule set for the stratum column: endocrine-society-2019, aace-2020, bhof-2022, nogg-2022, "
         "iof-esceo-2020 (default: the deployment's)")] = None,
     as_of: Annotated[str | None, typer.Option(help="Assessment date for every row, YYYY-MM-DD (default today)")] = None,
+    threads: Annotated[int | None, typer.Option(
+        help="Chunks scored at once (local engine; default one per core, at most 4); 1 leaves the other cores "
+        "free and holds fewer chunks in memory")] = None,
 ) -> None:
     """Score patients (a file, or a PostgreSQL or DuckDB table) with the calculators; bad rows are flagged."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -126,7 +129,8 @@ def screen(
             task = progress.add_task("rows", total=total)
             chunking = {"chunk_rows": chunk_rows} if chunk_rows else {}  # else the library's default
             summary = screen_file(input, out_path, **chunking, engine=engine, scheduler=scheduler, table=table,
-                                  guideline=guideline, as_of=day, on_chunk=lambda n: progress.advance(task, n))
+                                  guideline=guideline, as_of=day, threads=threads,
+                                  on_chunk=lambda n: progress.advance(task, n))
     except OsteoCareError as exc:
         raise _fail(str(exc)) from None
     from .core.risk.qfracture import ethnicity_default_note

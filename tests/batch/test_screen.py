@@ -498,3 +498,57 @@ def test_a_quote_left_open_is_refused_before_the_file_is_held_whole(tmp_path: Pa
     src.write_bytes(b'id,sex,age\n1,"female,70\n' + b"2,male,65\n" * 100_000)
     with pytest.raises(InputError, match="is a quote left open"):
         list(screen._csv_batches(src, 1000, block=1000))
+
+
+@pytest.mark.parametrize("threads", [1, 3])
+def test_it_scores_on_as_many_threads_as_asked_with_the_same_output(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                     threads: int) -> None:
+    from osteocare.batch import screen
+    from osteocare.batch.population import batches
+
+    seen: list[int] = []
+    real_local = screen._local
+
+    def spy(batches_, guideline, as_of, fmt, n):  # type: ignore[no-untyped-def]
+        seen.append(n)
+        return real_local(batches_, guideline, as_of, fmt, n)
+
+    monkeypatch.setattr(screen, "_local", spy)
+    monkeypatch.setattr(screen, "scoring_threads", lambda: 2)  # the default, which --threads overrides
+    batch = next(batches(1000, chunk_rows=1000))
+    src = tmp_path / "in.parquet"
+    pq.write_table(pa.Table.from_batches([batch]), src)
+    dst = tmp_path / "out.parquet"
+    screen_file(src, dst, chunk_rows=97, as_of=AS_OF, threads=threads)
+    assert seen == [threads]
+    whole = pa.Table.from_batches([screen_batch(batch, None, AS_OF)])
+    assert pq.read_table(dst).to_pylist() == whole.to_pylist()
+
+
+@pytest.mark.parametrize(("threads", "engine"), [(0, "local"), (65, "local"), (-2, "local"), (True, "local"),
+                                                 (2, "dask")])
+def test_it_refuses_a_number_of_threads_outside_1_to_64_and_writes_nothing(tmp_path: Path, threads: int,
+                                                                           engine: str) -> None:
+    src = tmp_path / "in.csv"
+    src.write_text(ROWS)
+    dst = tmp_path / "out.csv"
+    with pytest.raises(InputError) as exc:
+        screen_file(src, dst, threads=threads, engine=engine, scheduler="tcp://127.0.0.1:1")
+    assert exc.value.field == "--threads"
+    assert exc.value.value == threads
+    assert ("1 to 64" if engine == "local" else "dask") in str(exc.value)
+    assert list(tmp_path.iterdir()) == [src]
+
+
+def test_the_cli_threads_option_is_checked_and_used(tmp_path: Path) -> None:
+    src = tmp_path / "in.csv"
+    src.write_text(ROWS)
+    cmd = [sys.executable, "-m", "osteocare.cli", "screen", str(src), "--no-plot", "--as-of", "2026-06-01"]
+    bad = subprocess.run([*cmd, "--out", str(tmp_path / "bad.csv"), "--threads", "0"], capture_output=True, text=True)
+    assert bad.returncode == 2
+    assert "--threads: 0 is not allowed; expected a whole number from 1 to 64" in " ".join(bad.stderr.split())
+    assert not (tmp_path / "bad.csv").exists()
+    ok = subprocess.run([*cmd, "--out", str(tmp_path / "one.csv"), "--threads", "1"], capture_output=True, text=True)
+    assert ok.returncode == 0, ok.stderr
+    with open(tmp_path / "one.csv", newline="") as f:
+        assert len(list(csv.DictReader(f))) == len(ROWS.strip().splitlines()) - 1

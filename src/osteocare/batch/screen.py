@@ -37,6 +37,8 @@ from .scoring import score_chunk
 DEFAULT_CHUNK_ROWS = 50_000
 PIPELINE_DEPTH = 2
 MAX_SCORING_THREADS = 4
+#: the most scoring threads a user may ask for (``threads`` of :func:`screen_file`, ``--threads``)
+THREADS_LIMIT = 64
 #: glibc malloc settings of a process that screens (see :func:`tune_malloc`); None = glibc's default
 MALLOC_ARENAS = 2
 MALLOC_MMAP_THRESHOLD: int | None = None
@@ -755,6 +757,7 @@ def screen_file(
     guideline: str | None = None,
     as_of: dt.date | None = None,
     table: str | None = None,
+    threads: int | None = None,
 ) -> Summary:
     """Screen ``src`` into ``dst`` chunk by chunk. Nothing is left at ``dst`` if the run fails.
 
@@ -763,7 +766,9 @@ def screen_file(
 
     ``engine="dask"`` runs the chunks on the Dask cluster at ``scheduler``; the output is identical and in
     the same order. ``guideline`` selects the rule set of the ``stratum`` column (default: the deployment's);
-    ``as_of`` is the assessment date (default: today), the same for every row.
+    ``as_of`` is the assessment date (default: today), the same for every row. ``threads``: chunks scored at
+    once by the local engine (default :func:`scoring_threads`: one per core, at most
+    :data:`MAX_SCORING_THREADS`); 1 uses one core for the scoring and holds fewer chunks in memory.
     """
     from ..core.guidelines import available_guidelines, default_guideline
     from .strata import summary_notes
@@ -777,6 +782,11 @@ def screen_file(
         raise InputError("--engine", engine, "one of local, dask")
     if engine == "dask" and not scheduler:
         raise InputError("--scheduler", scheduler, "the address of a Dask scheduler, e.g. tcp://10.0.0.5:8786")
+    if threads is not None:
+        if engine != "local":
+            raise InputError("--threads", threads, "no --threads with --engine dask (the cluster's workers set it)")
+        if isinstance(threads, bool) or not isinstance(threads, int) or not 1 <= threads <= THREADS_LIMIT:
+            raise InputError("--threads", threads, f"a whole number from 1 to {THREADS_LIMIT}")
     summary = Summary()
     writer = Writer(dst)
     ok = False
@@ -788,7 +798,7 @@ def screen_file(
         reader = read_batches(src, chunk_rows, table)
         if engine == "local":
             tune_malloc()  # before the scoring threads allocate (memory must not grow with the file)
-            threads = scoring_threads()
+            threads = threads or scoring_threads()
             tokens = threading.Semaphore(threads + 2)
             results = _local(_background(_gated(reader, tokens, closing), PIPELINE_DEPTH), gid, day, writer.fmt,
                              threads)
