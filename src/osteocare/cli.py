@@ -109,8 +109,8 @@ def screen(
         "iof-esceo-2020 (default: the deployment's)")] = None,
     as_of: Annotated[str | None, typer.Option(help="Assessment date for every row, YYYY-MM-DD (default today)")] = None,
     threads: Annotated[int | None, typer.Option(
-        help="Chunks scored at once (local engine; default one per core, at most 4); 1 leaves the other cores "
-        "free and holds fewer chunks in memory")] = None,
+        help="Chunks scored at once (local engine; default one per core but one, at least 1, at most 4); fewer "
+        "leaves more cores free and holds fewer chunks in memory")] = None,
 ) -> None:
     """Score patients (a file, or a PostgreSQL or DuckDB table) with the calculators; bad rows are flagged."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn

@@ -179,8 +179,8 @@ def test_the_threaded_pipeline_gives_the_same_output_as_one_chunk(tmp_path: Path
         assert got.column(name).to_pylist() == whole.column(name).to_pylist(), name
 
 
-@pytest.mark.parametrize(("cores", "threads"), [(1, 1), (2, 2), (3, 3), (5, 4), (64, 4)])
-def test_one_scoring_thread_per_core_up_to_four(cores: int, threads: int) -> None:
+@pytest.mark.parametrize(("cores", "threads"), [(1, 1), (2, 1), (3, 2), (5, 4), (64, 4)])
+def test_one_scoring_thread_per_core_but_one_up_to_four(cores: int, threads: int) -> None:
     from osteocare.batch.screen import MAX_SCORING_THREADS, scoring_threads
 
     assert MAX_SCORING_THREADS == 4

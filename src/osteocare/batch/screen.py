@@ -566,16 +566,20 @@ def peak_rss_mib() -> float:
 
 def scoring_threads(cores: int | None = None) -> int:
     """Chunks scored at the same time by the local engine: one per core this process may use (``cores``,
-    default: this process's CPU affinity), at most :data:`MAX_SCORING_THREADS` (numpy, Arrow and the compiled
-    QFracture kernel release the GIL for the work on the columns). One core fewer (leaving one to the reader
-    and writer threads) peaked 35-50 MB lower on two cores but was slower at 1 M rows (Parquet b/a 0.39
-    against 0.53 with two threads in the same hour; docs/screening-memory.md, "Memory over a run")."""
+    default: this process's CPU affinity) but one, which is left to the reader and writer threads; at least 1,
+    at most :data:`MAX_SCORING_THREADS` (numpy, Arrow and the compiled QFracture kernel release the GIL for the
+    work on the columns). ``--threads`` overrides it.
+
+    On two cores one scoring thread ran as fast as two and peaked 17-20 MB lower (2026-12-07, alternating runs;
+    docs/screening-memory.md, "Concurrency and the last megabytes"). Sessions before had measured it slower
+    (Parquet b/a 0.39 against 0.53 at 1 M rows, "Memory over a run"), before the scoring let go of its input
+    early and its temporaries shrank."""
     if cores is None:
         try:
             cores = len(os.sched_getaffinity(0))
         except AttributeError:  # pragma: no cover - not Linux
             cores = os.cpu_count() or 1
-    return max(1, min(cores, MAX_SCORING_THREADS))
+    return max(1, min(cores - 1, MAX_SCORING_THREADS))
 
 
 def _local(batches: Iterator[pa.RecordBatch], guideline: str, as_of: dt.date, fmt: str,
@@ -767,8 +771,8 @@ def screen_file(
     ``engine="dask"`` runs the chunks on the Dask cluster at ``scheduler``; the output is identical and in
     the same order. ``guideline`` selects the rule set of the ``stratum`` column (default: the deployment's);
     ``as_of`` is the assessment date (default: today), the same for every row. ``threads``: chunks scored at
-    once by the local engine (default :func:`scoring_threads`: one per core, at most
-    :data:`MAX_SCORING_THREADS`); 1 uses one core for the scoring and holds fewer chunks in memory.
+    once by the local engine (default :func:`scoring_threads`: one per core but one, at least 1, at most
+    :data:`MAX_SCORING_THREADS`); fewer use fewer cores and hold fewer chunks in memory.
     """
     from ..core.guidelines import available_guidelines, default_guideline
     from .strata import summary_notes
