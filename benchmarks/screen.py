@@ -53,8 +53,9 @@ def child(kind: str, src: str, dst: str, sample: int) -> dict[str, float]:
         secs = time.perf_counter() - t0
         return {"rows": rows, "seconds": secs, "columns": min(n_out, len(arrays)),
                 "peak_rss_mb": peak_rss_mib()}
-    elif kind == "screen":
-        rows = screen_file(Path(src), Path(dst)).rows
+    elif kind.startswith("screen"):  # "screen" or "screen:N" (N scoring threads)
+        threads = int(kind.split(":")[1]) if ":" in kind else None
+        rows = screen_file(Path(src), Path(dst), threads=threads).rows
     elif kind == "assess":
         import pyarrow.parquet as pq
 
@@ -124,6 +125,7 @@ def main() -> None:
     ap.add_argument("--formats", nargs="+", choices=("parquet", "csv"), default=["parquet", "csv"],
                     help="input and output format of (a) and (b); a peak memory line per format")
     ap.add_argument("--repeat", type=int, default=3, help="floor/screen pairs per size and format (median ratio)")
+    ap.add_argument("--threads", type=int, default=None, help="scoring threads of (b) (default: screen's own)")
     ap.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.child:
@@ -157,7 +159,7 @@ def main() -> None:
             pairs = []
             for _ in range(a.repeat):
                 fl = run("floor", src, work / f"floor.{fmt}", 0)
-                sc = run("screen", src, work / f"screen.{fmt}", 0)
+                sc = run("screen" if a.threads is None else f"screen:{a.threads}", src, work / f"screen.{fmt}", 0)
                 pairs.append((fl, sc))
             ratios = sorted(rate(sc) / rate(fl) for fl, sc in pairs)
             fl, sc = max(pairs, key=lambda p: rate(p[1]))
