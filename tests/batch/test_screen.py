@@ -165,13 +165,22 @@ def test_the_threaded_pipeline_gives_the_same_output_as_one_chunk(tmp_path: Path
     from osteocare.batch import screen
     from osteocare.batch.population import batches
 
-    monkeypatch.setattr(screen, "scoring_threads", lambda: threads)  # 1: scored on the calling thread
+    seen: list[int] = []
+    real_local = screen._local
 
+    def spy(batches_, guideline, as_of, fmt, n):  # type: ignore[no-untyped-def]
+        seen.append(n)
+        return real_local(batches_, guideline, as_of, fmt, n)
+
+    monkeypatch.setattr(screen, "_local", spy)
+    monkeypatch.setattr(screen, "scoring_threads", lambda: 4)  # the default, which threads= overrides
     batch = next(batches(3000, chunk_rows=3000))
     src = tmp_path / "in.parquet"
     pq.write_table(pa.Table.from_batches([batch]), src)
     dst = tmp_path / "out.parquet"
-    summary = screen_file(src, dst, chunk_rows=97, as_of=AS_OF)  # 31 chunks through read, score, write threads
+    # 31 chunks through read, score (1: on the calling thread), write threads
+    summary = screen_file(src, dst, chunk_rows=97, as_of=AS_OF, threads=threads)
+    assert seen == [threads]
     whole = pa.Table.from_batches([screen_batch(batch, None, AS_OF)])
     got = pq.read_table(dst)
     assert summary.rows == 3000
@@ -498,31 +507,6 @@ def test_a_quote_left_open_is_refused_before_the_file_is_held_whole(tmp_path: Pa
     src.write_bytes(b'id,sex,age\n1,"female,70\n' + b"2,male,65\n" * 100_000)
     with pytest.raises(InputError, match="is a quote left open"):
         list(screen._csv_batches(src, 1000, block=1000))
-
-
-@pytest.mark.parametrize("threads", [1, 3])
-def test_it_scores_on_as_many_threads_as_asked_with_the_same_output(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                                     threads: int) -> None:
-    from osteocare.batch import screen
-    from osteocare.batch.population import batches
-
-    seen: list[int] = []
-    real_local = screen._local
-
-    def spy(batches_, guideline, as_of, fmt, n):  # type: ignore[no-untyped-def]
-        seen.append(n)
-        return real_local(batches_, guideline, as_of, fmt, n)
-
-    monkeypatch.setattr(screen, "_local", spy)
-    monkeypatch.setattr(screen, "scoring_threads", lambda: 2)  # the default, which --threads overrides
-    batch = next(batches(1000, chunk_rows=1000))
-    src = tmp_path / "in.parquet"
-    pq.write_table(pa.Table.from_batches([batch]), src)
-    dst = tmp_path / "out.parquet"
-    screen_file(src, dst, chunk_rows=97, as_of=AS_OF, threads=threads)
-    assert seen == [threads]
-    whole = pa.Table.from_batches([screen_batch(batch, None, AS_OF)])
-    assert pq.read_table(dst).to_pylist() == whole.to_pylist()
 
 
 @pytest.mark.parametrize(("threads", "engine"), [(0, "local"), (65, "local"), (-2, "local"), (True, "local"),
