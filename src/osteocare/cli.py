@@ -119,15 +119,13 @@ def screen(
     from .batch.sources import describe
     from .core.risk.qfracture import DISCLAIMER
 
-    if chunk_rows is not None and chunk_rows < 1:
-        raise _fail(f"--chunk-rows: {chunk_rows} is not allowed; expected a whole number of at least 1")
     day = _as_of(as_of)
     try:
         total = count_rows(input, table)
         with Progress(TextColumn("screening"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                       console=err, transient=True) as progress:
             task = progress.add_task("rows", total=total)
-            chunking = {"chunk_rows": chunk_rows} if chunk_rows else {}  # else the library's default
+            chunking = {} if chunk_rows is None else {"chunk_rows": chunk_rows}  # else the library's default
             summary = screen_file(input, out_path, **chunking, engine=engine, scheduler=scheduler, table=table,
                                   guideline=guideline, as_of=day, threads=threads,
                                   on_chunk=lambda n: progress.advance(task, n))
@@ -146,7 +144,8 @@ def screen(
 
     rel = release()
     about.write_text(json.dumps({"input": describe(input), "table": table, "output": str(out_path), "engine": engine,
-                                 "guideline": guideline, "as_of": day.isoformat() if day else None,
+                                 "guideline": summary.guideline,
+                                 "as_of": summary.as_of.isoformat() if summary.as_of else None,
                                  "knowledge_version": rel.version, "knowledge_sha256": rel.sha256,
                                  "summary": summary.as_dict(), "notes": notes}, indent=2) + "\n")
     t = Table(title=f"Screened {summary.rows} rows -> {out_path}")

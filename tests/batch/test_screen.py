@@ -417,7 +417,7 @@ CSV_CASES = {
                            b'2,"a\r\nb ""q""\rc\n\n",male,65\n3,x,female,80\n'),
     "blank lines before the header": b"\n\r\n\nid,sex,age\n1,female,70\n",
     "bom, then a blank line": b"\xef\xbb\xbf\nid,sex,age\n1,female,70\n",
-    "quoted line break in the header": b'id,"se\nx",age\n1,female,70\n2,male,65\n',
+    "quoted line break in the header": b'id,"no\nte",sex,age\n1,x,female,70\n2,,male,65\n',
 }
 
 
@@ -483,9 +483,9 @@ def test_csv_input_is_read_without_holding_blocks_ahead(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(("text", "message"), [
     (b'id,sex,age\n1,"female,70\n2,male,65\n', "malformed CSV"),  # a quote left open to the end
-    (b"id,sex,age,age\n1,female,70,71\n", "column 'age' twice in the header"),
+    (b"id,sex,age,age\n1,female,70,71\n", "column 'age' twice"),
     (b"id,s\xffx,age\n1,female,70\n", "malformed CSV"),  # not UTF-8
-    (b"id,sex,age\n1,female,70,99\n", "malformed CSV"),  # a field too many
+    (b'id,sex,age\n1,female,70\n2,"male,65\n3,female,80\n', "is a quote left open"),  # open, not at the start
     (b"", "malformed CSV"),
 ])
 def test_a_malformed_csv_is_an_input_error_naming_the_file(tmp_path: Path, text: bytes, message: str) -> None:
@@ -517,7 +517,8 @@ def test_it_refuses_a_number_of_threads_outside_1_to_64_and_writes_nothing(tmp_p
     src.write_text(ROWS)
     dst = tmp_path / "out.csv"
     with pytest.raises(InputError) as exc:
-        screen_file(src, dst, threads=threads, engine=engine, scheduler="tcp://127.0.0.1:1")
+        screen_file(src, dst, threads=threads, engine=engine,
+                    scheduler="tcp://127.0.0.1:1" if engine == "dask" else None)
     assert exc.value.field == "--threads"
     assert exc.value.value == threads
     assert ("1 to 64" if engine == "local" else "dask") in str(exc.value)

@@ -8,7 +8,7 @@ the (rare) rows that fail a check, to write their message.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,6 +17,7 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ..core.errors import InputError
 from ..core.limits import limit
 from ..core.records import ALCOHOL, ETHNICITIES, FLAGS, SMOKING
 from ..core.risk.qfracture import input_codes
@@ -36,6 +37,11 @@ OPTIONAL_FLOAT: dict[str, str] = {
 NUMERIC_INPUTS = ("age", "bmi", "weight_kg", "height_cm", "years", *FLAGS, *OPTIONAL_FLOAT)
 CATEGORY_INPUTS = ("sex", "ethnicity", "smoking", "alcohol")
 INPUT_COLUMNS = ("id", *CATEGORY_INPUTS, *NUMERIC_INPUTS)
+#: the columns every input must have (a file or table without one of them is refused before any row is read)
+REQUIRED_COLUMNS = ("id", "sex", "age")
+#: a column the CSV reader adds to a chunk where a row could not be parsed (a row with too few or too many
+#: values): the reason, which flags the row before any of its cells is looked at
+ROW_ERROR = "__osteocare_row_error"
 _NUMBER = r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$"
 
 
@@ -56,6 +62,7 @@ class Columns:
     errors: dict[int, str] = field(default_factory=dict)
     ethnicity_defaulted: BoolArray | None = None
     shared: dict[str, Any] = field(default_factory=dict)  # results computed once per chunk, used by several scorers
+    id_text: pa.Array | None = None  # the id column as text, where the input's was bytes (else the input's own)
 
     def flag(self, mask: BoolArray, message_for: Callable[[int], str]) -> None:
         """Record ``message_for(i)`` for each row in ``mask`` that has no error yet (first error wins)."""
@@ -68,11 +75,60 @@ class Columns:
             self.bad |= new
 
 
+def check_columns(names: Sequence[str], source: str) -> None:
+    """Refuse an input whose columns cannot be screened, before any row is read: a required column missing
+    (:data:`REQUIRED_COLUMNS`) or a contract column twice. The message names the columns found and, where a
+    name is only written differently (``ID``, `` age ``) or the file seems to use another separator, says so."""
+    twice = sorted({c for c in names if c in INPUT_COLUMNS and list(names).count(c) > 1})
+    if twice:
+        raise InputError(source, f"column {twice[0]!r} twice", "each column once")
+    missing = [c for c in REQUIRED_COLUMNS if c not in names]
+    if not missing:
+        return
+    hints = [f"{n!r} would be read as {n.strip().lower()!r} if written so (names are lower case, without spaces)"
+             for n in names if n not in INPUT_COLUMNS and n.strip().lower() in INPUT_COLUMNS]
+    for sep, what in ((";", "semicolons"), ("\t", "tabs"), ("|", "bars")):
+        if len(names) == 1 and sep in names[0]:
+            hints.append(f"the columns seem separated by {what}; expected commas")
+    shown = ", ".join(repr(n if len(n) <= 40 else n[:37] + "...") for n in names[:12])
+    if len(names) > 12:
+        shown += f" and {len(names) - 12} more"
+    raise InputError(source, f"no column {', '.join(missing)}",
+                     f"the required columns {', '.join(REQUIRED_COLUMNS)} (found: {shown or 'none'}"
+                     + "".join(f"; {h}" for h in hints[:3]) + ")")
+
+
+def check_types(schema: pa.Schema, source: str) -> None:
+    """Refuse a contract column of a nested type (a list, a struct, a map): no cell of it can be a value."""
+    for f in schema:
+        if f.name in INPUT_COLUMNS and pa.types.is_nested(f.type):
+            raise InputError(f"{source}: column {f.name}", str(f.type), "numbers or text, one value per row")
+
+
+def number_text(v: float) -> str:
+    """A number for a message, as typed (``9.99999999``, not rounded to ``10`` by ``%g``; ``10``, not ``10.0``)."""
+    text = repr(float(v))
+    return text[:-2] if text.endswith(".0") else text
+
+
 def _column(batch: pa.RecordBatch | pa.Table, name: str) -> pa.Array | None:
     if name not in batch.schema.names:
         return None
     col = batch.column(name)
     return col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+
+
+def _floats(s: pa.Array) -> FloatArray | None:
+    """Text cells as floats in one pass, or None if any cell is not a plain number. Arrow's cast also reads
+    ``nan`` and ``inf``; they are not values here, and the careful path flags them, so they send the chunk
+    there too: whether a chunk takes this path must not change any row's result."""
+    try:
+        vals = np.asarray(pc.cast(s, pa.float64()).to_numpy(zero_copy_only=False), dtype=np.float64)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    if np.count_nonzero(~np.isfinite(vals)) != s.null_count:  # null cells are the only NaN allowed
+        return None
+    return vals
 
 
 def _numeric(col: pa.Array | None, n: int) -> tuple[FloatArray, BoolArray, list[object] | None]:
@@ -86,21 +142,46 @@ def _numeric(col: pa.Array | None, n: int) -> tuple[FloatArray, BoolArray, list[
         vals = pc.cast(col, pa.float64(), safe=False).to_numpy(zero_copy_only=False)
         return np.asarray(vals, dtype=np.float64), np.zeros(n, dtype=bool), None
     s = pc.cast(col, pa.string())
-    try:  # the usual case: every cell a number or empty (null); else the careful path below
-        vals = pc.cast(s, pa.float64()).to_numpy(zero_copy_only=False)
-        return np.asarray(vals, dtype=np.float64), np.zeros(n, dtype=bool), None
+    quick = _floats(s)  # the usual case: every cell a number or empty (null); else the careful paths below
+    if quick is not None:
+        return quick, np.zeros(n, dtype=bool), None
+    s = pc.if_else(pc.equal(pc.utf8_trim_whitespace(s), ""), pa.scalar(None, pa.string()), s)
+    quick = _floats(s)
+    if quick is not None:
+        return quick, np.zeros(n, dtype=bool), None
+    ok = pc.fill_null(pc.match_substring_regex(s, _NUMBER), True)
+    clean = pc.if_else(ok, s, pa.scalar(None, pa.string()))
+    vals = pc.cast(pc.utf8_trim_whitespace(clean), pa.float64()).to_numpy(zero_copy_only=False)
+    bad = ~np.asarray(ok.to_numpy(zero_copy_only=False), dtype=bool)
+    return np.asarray(vals, dtype=np.float64), bad, s.to_pylist()
+
+
+def _is_bytes(t: pa.DataType) -> bool:
+    return (pa.types.is_binary(t) or pa.types.is_large_binary(t) or pa.types.is_fixed_size_binary(t)
+            or (pa.types.is_dictionary(t) and _is_bytes(t.value_type)))
+
+
+def _as_text(col: pa.Array) -> tuple[pa.Array, dict[int, bytes]]:
+    """A column of bytes as text, and the cells that are not UTF-8 (row -> bytes), which become text with
+    their odd bytes escaped (``P\\xff``). Only the rare column with such a cell is decoded in Python."""
+    if pa.types.is_dictionary(col.type):
+        col = col.dictionary_decode()
+    try:
+        return pc.cast(col, pa.string()), {}
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         pass
-    s = pc.if_else(pc.equal(pc.utf8_trim_whitespace(s), ""), pa.scalar(None, pa.string()), s)
-    try:
-        vals = pc.cast(s, pa.float64()).to_numpy(zero_copy_only=False)
-        return np.asarray(vals, dtype=np.float64), np.zeros(n, dtype=bool), None
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        ok = pc.fill_null(pc.match_substring_regex(s, _NUMBER), True)
-        clean = pc.if_else(ok, s, pa.scalar(None, pa.string()))
-        vals = pc.cast(pc.utf8_trim_whitespace(clean), pa.float64()).to_numpy(zero_copy_only=False)
-        bad = ~np.asarray(ok.to_numpy(zero_copy_only=False), dtype=bool)
-        return np.asarray(vals, dtype=np.float64), bad, s.to_pylist()
+    texts: list[str | None] = []
+    odd: dict[int, bytes] = {}
+    for i, cell in enumerate(col.to_pylist()):
+        if cell is None:
+            texts.append(None)
+            continue
+        try:
+            texts.append(cell.decode("utf-8"))
+        except UnicodeDecodeError:
+            texts.append(cell.decode("utf-8", "backslashreplace"))
+            odd[i] = cell
+    return pa.array(texts, pa.string()), odd
 
 
 def _category(col: pa.Array | None, n: int, keys: tuple[str, ...]) -> tuple[npt.NDArray[np.int64], BoolArray, BoolArray]:
@@ -148,7 +229,7 @@ def _flag(cols: Columns, batch: pa.RecordBatch | pa.Table, name: str,
     v = numeric(name, None)
 
     def not_01(i: int) -> str:
-        return f"{name}: {v[i]:g} is not allowed; expected 0 or 1"
+        return f"{name}: {number_text(v[i])} is not allowed; expected 0 or 1"
 
     one = v == 1
     cols.flag(~(one | (v == 0) | np.isnan(v)), not_01)
@@ -164,6 +245,21 @@ def read_columns(batch: pa.RecordBatch | pa.Table) -> Columns:
         n=n, female=np.empty(0, dtype=bool), age=unset_f, bmi=unset_f, weight_kg=unset_f, ethrisk=unset_i,
         smoke_cat=unset_i, alcohol_cat6=unset_i, years=unset_i, flags={}, optional={}, bad=np.zeros(n, dtype=bool),
     )
+    if ROW_ERROR in batch.schema.names:
+        why = _column(batch, ROW_ERROR)
+        assert why is not None
+        reasons = why.to_pylist()
+        cols.flag(np.asarray(why.is_valid().to_numpy(zero_copy_only=False), dtype=bool),
+                  lambda i: str(reasons[i]))
+    for name in [c for c in batch.schema.names if c in INPUT_COLUMNS and _is_bytes(batch.schema.field(c).type)]:
+        text, odd = _as_text(_column(batch, name))  # a Parquet BYTE_ARRAY column without the UTF-8 annotation
+        batch = batch.set_column(batch.schema.get_field_index(name), name, text)
+        if name == "id":
+            cols.id_text = text
+        if odd:
+            mask = np.zeros(n, dtype=bool)
+            mask[list(odd)] = True
+            cols.flag(mask, lambda i, name=name, odd=odd: f"{name}: {odd[i]!r} is not UTF-8 text")
     ids = _column(batch, "id")
     if ids is None:
         cols.flag(np.ones(n, dtype=bool), lambda i: "id: missing; every row needs an id")
@@ -191,11 +287,13 @@ def read_columns(batch: pa.RecordBatch | pa.Table) -> Columns:
             lo, hi, unit = limit(limit_name)
             with np.errstate(invalid="ignore"):
                 out = (vals < lo) | (vals > hi)
-            cols.flag(out, lambda i: f"{name}: {vals[i]:g} is not allowed; expected a value from {lo:g} to {hi:g} {unit}")
+            cols.flag(out, lambda i: f"{name}: {number_text(vals[i])} is not allowed; expected a value from {lo:g} "
+                      f"to {hi:g} {unit}")
         return vals
 
     age = numeric("age", "age", required=True)
-    cols.flag(~np.isnan(age) & (age != np.floor(age)), lambda i: f"age: {age[i]:g} is not allowed; expected whole years")
+    cols.flag(~np.isnan(age) & (age != np.floor(age)),
+              lambda i: f"age: {number_text(age[i])} is not allowed; expected whole years")
     cols.age = age
     bmi = numeric("bmi", "bmi")
     w = numeric("weight_kg", "weight_kg")
@@ -205,7 +303,7 @@ def read_columns(batch: pa.RecordBatch | pa.Table) -> Columns:
         bmi = np.where(derived, w / ((h / 100.0) * (h / 100.0)), bmi)
         lo, hi, unit = limit("bmi")
         cols.flag(derived & ((bmi < lo) | (bmi > hi)),
-                  lambda i: f"bmi (from weight_kg and height_cm): {bmi[i]:g} is not allowed; expected a value "
+                  lambda i: f"bmi (from weight_kg and height_cm): {number_text(bmi[i])} is not allowed; expected a value "
                   f"from {lo:g} to {hi:g} {unit}")
     cols.flag(np.isnan(bmi) & (np.isnan(w) != np.isnan(h)),
               lambda i: "weight_kg/height_cm: only one given; expected both weight_kg and height_cm, or bmi")
@@ -227,8 +325,10 @@ def read_columns(batch: pa.RecordBatch | pa.Table) -> Columns:
             cols.ethnicity_defaulted = missing
 
     yrs = numeric("years", "years")
-    cols.flag(~np.isnan(yrs) & (yrs != np.floor(yrs)), lambda i: f"years: {yrs[i]:g} is not allowed; expected whole years")
-    cols.years = np.nan_to_num(yrs, nan=10.0).astype(np.int64)
+    cols.flag(~np.isnan(yrs) & (yrs != np.floor(yrs)),
+              lambda i: f"years: {number_text(yrs[i])} is not allowed; expected whole years")
+    # empty -> 10 (QFracture's default horizon); a value beyond the limits is flagged above, and any will do
+    cols.years = np.where(np.isfinite(yrs) & (np.abs(yrs) < 1e6), yrs, 10.0).astype(np.int64)
 
     for f in FLAGS:
         cols.flags[flag_map[f]] = _flag(cols, batch, f, numeric)

@@ -193,7 +193,10 @@ def score_chunk(batch: pa.RecordBatch | pa.Table, c: Columns, *, guideline: str 
     else:
         outputs.update(strata)
         error = pa.nulls(c.n, pa.string())
-    ids = batch.column("id") if "id" in batch.schema.names else pa.nulls(c.n, pa.string())
+    if c.id_text is not None:  # the input's ids were bytes: as text (odd bytes escaped, and the row flagged)
+        ids = c.id_text
+    else:
+        ids = batch.column("id") if "id" in batch.schema.names else pa.nulls(c.n, pa.string())
     if isinstance(ids, pa.ChunkedArray):
         ids = ids.combine_chunks()
     cols = {"id": ids, **outputs, "warnings": join_notes(notes, c.n), "error": error}

@@ -30,11 +30,14 @@ from numba import njit
 
 from ..core.errors import InputError
 from . import csv_out
-from .columns import CATEGORY_INPUTS, INPUT_COLUMNS, read_columns
+from .columns import CATEGORY_INPUTS, INPUT_COLUMNS, ROW_ERROR, check_columns, check_types, read_columns
 from .parquet_parts import PartedParquetWriter
 from .scoring import score_chunk
 
 DEFAULT_CHUNK_ROWS = 50_000
+#: the most rows per chunk a user may ask for (``chunk_rows``, ``--chunk-rows``): a chunk is held in memory
+#: whole (about 110 bytes of input and 300 of working arrays per row), so this bounds a run at a few GB
+CHUNK_ROWS_LIMIT = 5_000_000
 PIPELINE_DEPTH = 2
 MAX_SCORING_THREADS = 4
 #: the most scoring threads a user may ask for (``threads`` of :func:`screen_file`, ``--threads``)
@@ -49,13 +52,14 @@ ARROW_POOL: str | None = "jemalloc"
 COUNTED = ("who_category", "osta_category", "caroc_category", "stratum", "stratum_status", "action")
 
 
-def file_format(path: Path) -> str:
+def file_format(path: Path, what: str = "input") -> str:
+    """``csv`` or ``parquet``, by the name's extension; ``what`` names the file in the error (``--out``)."""
     suffix = path.suffix.lower()
     if suffix in (".csv", ".txt"):
         return "csv"
     if suffix in (".parquet", ".pq"):
         return "parquet"
-    raise InputError(str(path), path.suffix or "(no extension)", "a .csv or .parquet file")
+    raise InputError(what, str(path), "a file name ending in .csv or .parquet")
 
 
 def csv_block_size(path: Path, chunk_rows: int, sample_bytes: int = 1 << 20) -> int:
@@ -100,9 +104,7 @@ def _csv_batches(path: Path, chunk_rows: int, block: int | None = None) -> Itera
                                    read_options=pacsv.ReadOptions(use_threads=False)).column_names
         except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
             raise InputError(str(path), "malformed CSV", f"a CSV file with a header row ({exc})") from None
-        twice = sorted({c for c in names if c in INPUT_COLUMNS and names.count(c) > 1})
-        if twice:
-            raise InputError(str(path), f"column {twice[0]!r} twice in the header", "each column once")
+        check_columns(names, str(path))
         wanted = [c for c in names if c in INPUT_COLUMNS]
         # include_columns only where there are others: naming every column parsed 15 % slower
         convert = pacsv.ConvertOptions(column_types={c: pa.string() for c in wanted}, strings_can_be_null=True,
@@ -112,16 +114,82 @@ def _csv_batches(path: Path, chunk_rows: int, block: int | None = None) -> Itera
         for piece in itertools.chain([first[end:]], pieces):
             if not len(piece):
                 continue
+            ragged: list[tuple[int | None, str]] = []
+            ragged_text: list[str] = []
+
+            def skip(row: Any, ragged: list[tuple[int | None, str]] = ragged, texts: list[str] = ragged_text) -> str:
+                """A row with too few or too many values: put back flagged (:func:`_with_ragged_rows`), not fatal."""
+                got = f"{row.actual_columns} value" + ("" if row.actual_columns == 1 else "s")
+                ragged.append((row.number, f"columns: {got} in this row; expected {row.expected_columns}, one per "
+                               "column of the header"))
+                texts.append(row.text)
+                return "skip"
+
             read = pacsv.ReadOptions(column_names=names, use_threads=False, block_size=len(piece) + 1)
+            parse = pacsv.ParseOptions(invalid_row_handler=skip)
             try:
-                table = pacsv.read_csv(pa.py_buffer(piece), read_options=read, convert_options=convert)
+                try:
+                    table = pacsv.read_csv(pa.py_buffer(piece), read_options=read, parse_options=parse,
+                                           convert_options=convert)
+                except pa.ArrowInvalid as exc:
+                    if "UTF8" not in str(exc):
+                        raise
+                    # a cell that is not UTF-8 text: this piece again with the columns as bytes; the validator
+                    # flags the rows that hold such a cell (columns.read_columns)
+                    ragged.clear()
+                    ragged_text.clear()
+                    as_bytes = pacsv.ConvertOptions(
+                        column_types={c: pa.binary() for c in wanted}, strings_can_be_null=True, null_values=[""],
+                        include_columns=convert.include_columns)
+                    table = pacsv.read_csv(pa.py_buffer(piece), read_options=read, parse_options=parse,
+                                           convert_options=as_bytes)
             except pa.ArrowInvalid as exc:
                 raise InputError(str(path), "malformed CSV", f"a well-formed CSV file ({exc}; a row number in "
                                  f"that message counts from data row {done + 1:,})") from None
             del piece
+            for (number, _), text in zip(ragged, ragged_text, strict=True):
+                # a quote left open: the rows after it would be lost inside one value; not a row to flag
+                if text.count('"') % 2 or "\n" in text or "\r" in text:
+                    row = f"data row {done + number:,}" if number else f"a row after data row {done:,}"
+                    raise InputError(str(path), "malformed CSV", f"a well-formed CSV file (at {row} a quoted value "
+                                     "runs on into a row of the wrong length: is a quote left open?)")
+            if ragged:
+                table = _with_ragged_rows(table, ragged, ragged_text, names)
             if table.num_rows:
                 done += table.num_rows
                 yield table.combine_chunks().to_batches()[0]
+
+
+def _with_ragged_rows(table: pa.Table, ragged: list[tuple[int | None, str]], texts: list[str],
+                      names: list[str]) -> pa.Table:
+    """``table`` with the rows Arrow's parser skipped put back where they were (``ragged``: their 1-based
+    number among the piece's rows, and the reason), each with only its id (the value in the header's ``id``
+    position, where the row has one) and the reason in :data:`.columns.ROW_ERROR`: flagged, not scored."""
+    import csv
+
+    at_id = names.index("id") if "id" in names else None
+    ids: list[str | None] = []
+    for text in texts:
+        try:
+            values = next(csv.reader([text]), [])
+        except csv.Error:
+            values = []
+        ids.append(values[at_id] if at_id is not None and at_id < len(values) and values[at_id].strip() else None)
+    skipped = pa.table({f.name: pa.array(ids, pa.string()).cast(f.type) if f.name == "id" else pa.nulls(len(ids), f.type)
+                        for f in table.schema}, schema=table.schema)
+    reasons = pa.array([None] * table.num_rows + [why for _, why in ragged], pa.string())
+    joined = pa.concat_tables([table, skipped]).append_column(ROW_ERROR, reasons)
+    total = joined.num_rows
+    where: list[int | None] = [n - 1 if n is not None and 0 < n <= total else None for n, _ in ragged]
+    if len({w for w in where if w is not None}) != sum(w is not None for w in where):
+        where = [None] * len(where)  # numbers that do not fit: the skipped rows go after the piece's others
+    order = np.full(total, -1, dtype=np.int64)
+    for k, w in enumerate(where):
+        if w is not None:
+            order[w] = table.num_rows + k
+    rest = [*range(table.num_rows), *(table.num_rows + k for k, w in enumerate(where) if w is None)]
+    order[order < 0] = rest
+    return joined.take(pa.array(order))
 
 
 def _breaks(raw: bytes, lo: int, hi: int) -> Iterator[int]:
@@ -220,13 +288,22 @@ def _csv_pieces(f: BinaryIO, block: int, name: str = "input") -> Iterator[memory
         buf = buf[cut:]
 
 
-def _parquet_batches(path: Path, chunk_rows: int) -> Iterator[pa.RecordBatch]:
+def open_parquet(path: Path) -> pq.ParquetFile:
+    """The Parquet file at ``path``, its columns checked (:func:`.columns.check_columns`, ``check_types``);
+    an unreadable file is an :class:`InputError`."""
     try:
+        schema = pq.read_schema(path)
         # the text category columns come as dictionaries: their text is checked once per distinct value
-        names = set(pq.read_schema(path).names)
-        pf = pq.ParquetFile(path, read_dictionary=[c for c in CATEGORY_INPUTS if c in names])
+        pf = pq.ParquetFile(path, read_dictionary=[c for c in CATEGORY_INPUTS if c in schema.names])
     except (pa.ArrowInvalid, OSError) as exc:
         raise InputError(str(path), "unreadable Parquet", f"a Parquet file ({exc})") from None
+    check_columns(schema.names, str(path))
+    check_types(schema, str(path))
+    return pf
+
+
+def _parquet_batches(path: Path, chunk_rows: int) -> Iterator[pa.RecordBatch]:
+    pf = open_parquet(path)
     # One reader per row group: a single iter_batches over the whole file keeps buffers alive as it goes
     # (memory grew ~4 MB per chunk with pyarrow 26), which would make memory grow with the file.
     for group in range(pf.metadata.num_row_groups):
@@ -264,7 +341,7 @@ def count_rows(path: Path | str, table: str | None = None) -> int | None:
     if not path.exists():
         return None
     if file_format(path) == "parquet":
-        return int(pq.ParquetFile(path).metadata.num_rows)
+        return int(open_parquet(path).metadata.num_rows)
     return None
 
 
@@ -300,10 +377,15 @@ class Writer:
     def __init__(self, path: Path, *, plain_floats: bool = True) -> None:
         self.path = path
         self.plain_floats = plain_floats
-        self.fmt = file_format(path)
+        self.fmt = file_format(path, "--out")
         self.tmp = path.with_name(f".{path.name}.partial")
         self._w: PartedParquetWriter | None = None
         self._csv: BinaryIO | None = None
+
+    @property
+    def started(self) -> bool:
+        """Whether anything has been written (a Parquet schema or a CSV header at least)."""
+        return self._w is not None or self._csv is not None
 
     def write(self, batch: pa.RecordBatch) -> None:
         if self.fmt == "csv":
@@ -368,6 +450,8 @@ class Summary:
     flag_reasons: Counter[str] = field(default_factory=Counter)
     histograms: dict[str, npt.NDArray[np.int64]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    guideline: str | None = None  # the rule set and date the run used (set by screen_file)
+    as_of: dt.date | None = None
 
     def add(self, out: pa.RecordBatch) -> None:
         self.rows += out.num_rows
@@ -409,6 +493,8 @@ class Summary:
             "flag_reasons": dict(self.flag_reasons.most_common()),
             "counts": {k: dict(sorted(v.items())) for k, v in self.counts.items()},
             "notes": list(self.notes),
+            "guideline": self.guideline,
+            "as_of": self.as_of.isoformat() if self.as_of else None,
         }
 
 
@@ -777,7 +863,9 @@ def screen_file(
     from ..core.guidelines import available_guidelines, default_guideline
     from .strata import summary_notes
 
-    file_format(dst)
+    check_output(src, dst)
+    if isinstance(chunk_rows, bool) or not isinstance(chunk_rows, int) or not 1 <= chunk_rows <= CHUNK_ROWS_LIMIT:
+        raise InputError("--chunk-rows", chunk_rows, f"a whole number from 1 to {CHUNK_ROWS_LIMIT:,}")
     gid = guideline or default_guideline()
     if gid not in available_guidelines():
         raise InputError("--guideline", gid, "one of " + ", ".join(available_guidelines()))
@@ -785,7 +873,10 @@ def screen_file(
     if engine not in ("local", "dask"):
         raise InputError("--engine", engine, "one of local, dask")
     if engine == "dask" and not scheduler:
-        raise InputError("--scheduler", scheduler, "the address of a Dask scheduler, e.g. tcp://10.0.0.5:8786")
+        raise InputError("--scheduler", "(not given)", "the address of a Dask scheduler with --engine dask, e.g. "
+                         "tcp://10.0.0.5:8786")
+    if engine == "local" and scheduler:
+        raise InputError("--scheduler", scheduler, "no --scheduler with --engine local (add --engine dask to use it)")
     if threads is not None:
         if engine != "local":
             raise InputError("--threads", threads, "no --threads with --engine dask (the cluster's workers set it)")
@@ -819,8 +910,33 @@ def screen_file(
             closing.set()
             results.close()
             sink.close()
+        if not writer.started:  # no rows: the output still gets its columns (a CSV header, a Parquet schema)
+            empty = prepare_chunk(pa.RecordBatch.from_pydict({"id": pa.array([], pa.string())}), gid, day, writer.fmt)
+            if empty.csv is not None:
+                writer.write_csv(empty.schema, empty.csv)
+            elif empty.batch is not None:
+                writer.write(empty.batch)
         ok = True
     finally:
         writer.close(ok)
     summary.notes = summary_notes(gid, dict(summary.counts.get("stratum_status", {})))
+    summary.guideline, summary.as_of = gid, day
     return summary
+
+
+def check_output(src: Path | str, dst: Path) -> None:
+    """Refuse an output path that cannot take the output, before anything is read: not .csv or .parquet, in
+    a folder that does not exist, a folder itself, or the input file (which the output would replace)."""
+    file_format(dst, "--out")
+    if dst.is_dir():
+        raise InputError("--out", str(dst), "a file name (this is a folder)")
+    if not dst.parent.is_dir():
+        raise InputError("--out", str(dst), f"a file in an existing folder ({dst.parent} does not exist)")
+    from .sources import source_kind
+
+    if source_kind(src) is None:
+        same = Path(src).resolve() == dst.resolve()
+        if not same and dst.exists() and Path(src).exists():
+            same = os.path.samefile(src, dst)
+        if same:
+            raise InputError("--out", str(dst), "a file other than the input (it would be replaced)")

@@ -29,7 +29,7 @@ from typing import Any
 import pyarrow as pa
 
 from ..core.errors import InputError
-from .columns import INPUT_COLUMNS
+from .columns import INPUT_COLUMNS, check_columns
 
 DUCKDB_SUFFIXES = (".duckdb", ".ddb")
 _URL = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
@@ -99,6 +99,7 @@ def _libpq_url(url: str) -> str:
 
 
 def _screening_columns(names: list[str]) -> list[str]:
+    check_columns(names, "--table")
     present = set(names)
     cols = [c for c in INPUT_COLUMNS if c in present]
     if not cols:
