@@ -31,7 +31,10 @@ def _as_of(value: str | None) -> dt.date | None:
 
 
 def _fail(msg: str, code: int = 2) -> typer.Exit:
-    err.print(f"[red]error:[/red] {msg}", highlight=False, soft_wrap=True)
+    from rich.text import Text
+
+    # the message quotes what the user gave: printed as it is, never read as rich markup ("[/red]")
+    err.print(Text.assemble(("error:", "red"), " ", msg), highlight=False, soft_wrap=True)
     return typer.Exit(code)
 
 
@@ -40,8 +43,18 @@ def _read_json(path: Path) -> Any:
         return json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise _fail(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise _fail(f"{path}: a folder; expected a JSON file") from None
+    except UnicodeDecodeError as exc:
+        raise _fail(f"{path}: not UTF-8 text (byte {exc.start}); expected a JSON file in UTF-8") from None
     except json.JSONDecodeError as exc:
         raise _fail(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})") from None
+    except RecursionError:
+        raise _fail(f"{path}: JSON nested too deeply to read; expected a patient record") from None
+    except ValueError as exc:  # e.g. an integer of thousands of digits
+        raise _fail(f"{path}: not a usable JSON file ({exc})") from None
+    except OSError as exc:
+        raise _fail(f"{path}: cannot be read ({exc.strerror})") from None
 
 
 @app.command()

@@ -17,10 +17,11 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from .core.errors import OsteoCareError
+from .core.errors import InputError, OsteoCareError
 from .core.records import PatientRecord
 from .fhir import ImportReport, ImportResult, import_path
 from .fhir import record_from_fhir as _record_from_fhir
+from .fhir.importer import patient_identities
 
 out = Console()
 err = Console(stderr=True)
@@ -29,43 +30,25 @@ err = Console(stderr=True)
 def record_from_fhir(path: str | Path, *, as_of: dt.date | None = None) -> tuple[PatientRecord, ImportReport]:
     """The one patient of a FHIR bundle file and its import report (``osteocare assess --fhir BUNDLE``).
 
-    Raises :class:`~osteocare.core.errors.InputError` naming the file and why when the bundle does not hold
-    exactly one usable patient.
+    Raises :class:`~osteocare.core.errors.InputError` saying why when the file cannot be read or does not hold
+    exactly one usable patient. The message leaves the file out (its field is "FHIR bundle"): the caller prints
+    ``f"{file}: {error}"``, as plain text (the message quotes user values, e.g. a gender of ``[/red]``).
     """
-    return _record_from_fhir(path, as_of=as_of)
+    try:
+        return _record_from_fhir(path, as_of=as_of)
+    except InputError as exc:
+        if exc.field != str(path):
+            raise
+        raise InputError("FHIR bundle", exc.value, exc.allowed, unit=exc.unit) from None
 
 
 def _identity(path: str) -> dict[str, dict[str, Any]]:
-    """Patient id -> clinic identity (names, birth date) read from the bundle's Patient resources."""
+    """Patient key -> clinic identity (names cleaned of control characters, birth date) from the bundle."""
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        return patient_identities(data)
+    except (OSError, ValueError, RecursionError):
         return {}
-    found: dict[str, dict[str, Any]] = {}
-
-    def walk(b: Any) -> None:
-        if not isinstance(b, dict):
-            return
-        for e in b.get("entry") or []:
-            r = e.get("resource") if isinstance(e, dict) else None
-            if not isinstance(r, dict):
-                continue
-            if r.get("resourceType") == "Bundle":
-                walk(r)
-            elif r.get("resourceType") == "Patient":
-                name = next((n for n in r.get("name") or [] if isinstance(n, dict)), {})
-                ident: dict[str, Any] = {}
-                if name.get("family"):
-                    ident["family_name"] = str(name["family"])
-                if name.get("given"):
-                    ident["given_name"] = " ".join(str(g) for g in name["given"])
-                birth = r.get("birthDate")
-                if isinstance(birth, str) and len(birth) == 10:
-                    ident["birth_date"] = birth
-                found[str(r.get("id"))] = ident
-
-    walk(data)
-    return found
 
 
 def _table(results: list[ImportResult]) -> Table:
@@ -75,13 +58,19 @@ def _table(results: list[ImportResult]) -> Table:
     for r in results:
         c = r.report.counts
         style = {"verified": "green", "secondary": "yellow", "unverified": "red"}[r.report.status]
-        t.add_row(Path(r.report.source).name, r.report.patient or "-",
-                  r.record.id if r.record else "[red]not created[/red]", str(c["mapped"]), str(c["flagged"]),
+        t.add_row(escape(Path(r.report.source).name), escape(r.report.patient or "-"),
+                  escape(r.record.id) if r.record else "[red]not created[/red]", str(c["mapped"]), str(c["flagged"]),
                   str(c["skipped"]), str(c["error"]), f"[{style}]{r.report.status}[/{style}]")
     return t
 
 
+def _why_not(report: ImportReport) -> str:
+    errors = [f"{e.resource}: {e.reason}" for e in report.entries if e.outcome == "error"]
+    return "; ".join(errors) or "no record could be made"
+
+
 def _store(results: list[ImportResult], update: bool) -> tuple[list[str], list[str], dict[str, str]]:
+    """Store every record in one all-or-nothing transaction (:func:`~osteocare.services.patients.import_patients`)."""
     from .services.context import Clinic
     from .services.patients import import_patients
 
@@ -119,22 +108,25 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Import FHIR R4 bundles (transaction, collection, searchset): one patient record per Patient, with a
         report of what was read, mapped, flagged and skipped, and why."""
+        def fail(message: str) -> typer.Exit:
+            err.print("[red]error:[/red] " + escape(message), highlight=False, soft_wrap=True)
+            return typer.Exit(2)
+
         day = None
         if as_of:
             try:
                 day = dt.date.fromisoformat(as_of)
             except ValueError:
-                err.print(f"[red]error:[/red] --as-of: {escape(repr(as_of))} is not a date; expected YYYY-MM-DD")
-                raise typer.Exit(2) from None
+                raise fail(f"--as-of: {as_of!r} is not a date; expected YYYY-MM-DD") from None
+        if report is not None and (report.is_dir() or not report.parent.is_dir()):
+            raise fail(f"--report: {str(report)!r} is not allowed; expected a file path in an existing folder")
         results: list[ImportResult] = []
         for p in paths:
             if not p.exists():
-                err.print(f"[red]error:[/red] {escape(str(p))}: no such file or folder")
-                raise typer.Exit(2)
+                raise fail(f"{p}: no such file or folder")
             results.extend(import_path(p, as_of=day))
         if not results:
-            err.print("[red]error:[/red] no JSON files found")
-            raise typer.Exit(2)
+            raise fail("no JSON files found")
         for r in results:
             if verbose or r.record is None:
                 err.print(r.report.summary(), markup=False, highlight=False, soft_wrap=True)
@@ -143,22 +135,37 @@ def register(app: typer.Typer) -> None:
                     err.print(f"warning: {r.report.patient}: {w}", markup=False, highlight=False, soft_wrap=True)
         err.print(_table(results))
         if report is not None:
-            report.write_text(json.dumps([r.report.model_dump(mode="json") for r in results], indent=2) + "\n",
-                              encoding="utf-8")
+            try:
+                report.write_text(json.dumps([r.report.model_dump(mode="json") for r in results], indent=2) + "\n",
+                                  encoding="utf-8")
+            except OSError as exc:
+                raise fail(f"--report: cannot write {str(report)!r} ({exc.strerror or type(exc).__name__})") from None
             err.print(f"import reports written to {report}", markup=False)
         made = [r for r in results if r.record is not None]
-        failed = len(results) - len(made)
+        refused = [r for r in results if r.record is None]
+        if refused:
+            # All or nothing: one refused bundle (or patient) and nothing is stored or printed.
+            for r in refused:
+                err.print(f"refused: {r.report.source}: patient {r.report.patient or '(none)'}: {_why_not(r.report)}",
+                          markup=False, highlight=False, soft_wrap=True)
+            raise fail(f"nothing {'stored' if store else 'printed'}: {len(refused)} of {len(results)} patient(s) "
+                       "could not be imported (see above); fix or leave out those files and run again")
         if not store:
             payload = [r.record.model_dump(mode="json") for r in made if r.record is not None]
             sys.stdout.write(json.dumps(payload, indent=2) + "\n")
-            raise typer.Exit(1 if failed else 0)
+            raise typer.Exit(0)
+        from sqlalchemy.exc import SQLAlchemyError
+
         try:
             created, updated, errors = _store(made, update)
         except OsteoCareError as exc:
-            err.print(f"[red]error:[/red] storing the patients: {escape(str(exc))}")
-            raise typer.Exit(2) from None
+            raise fail(f"storing the patients: {exc}") from None
+        except SQLAlchemyError as exc:
+            raise fail(f"storing the patients failed, nothing stored: {type(exc).__name__}: "
+                       f"{str(exc).splitlines()[0]}") from None
         for rid, why in errors.items():
             err.print(f"not stored: {rid}: {why}", markup=False, highlight=False, soft_wrap=True)
-        err.print(f"stored: {len(created)} created, {len(updated)} updated"
-                  + (f"; {len(errors)} refused (nothing written)" if errors else ""))
-        raise typer.Exit(1 if failed or errors else 0)
+        if errors:
+            raise fail(f"nothing stored: {len(errors)} of {len(made)} patient(s) refused")
+        err.print(f"stored: {len(created)} created, {len(updated)} updated")
+        raise typer.Exit(0)

@@ -91,8 +91,8 @@ def render(a: Assessment, console: Console) -> None:
             na.add_row(e.name, e.reason)
         parts.append(Panel(na, title="Did not apply, and why"))
     if a.warnings:
-        parts.append(Panel("\n".join(f"! {w}" for w in dict.fromkeys(a.warnings)), title="Not fully confirmed",
-                           border_style="yellow"))
+        parts.append(Panel("\n".join(f"! {w}" for w in dict.fromkeys(a.warnings)),
+                           title="Warnings (left out, or not fully confirmed)", border_style="yellow"))
     if src.items:
         refs = Table(show_header=False, box=None)
         for text, n in src.items.items():

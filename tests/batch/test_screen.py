@@ -126,6 +126,8 @@ def _expected_action(a: Assessment, guideline: str) -> tuple[str, str]:
 def test_every_screened_row_equals_assess_on_the_same_facts(rows: list[dict], guideline: str) -> None:
     for r in rows:  # weight with BMI: keep the record consistent (bmi wins, as in the record)
         r.pop("height_cm", None)
+        if r.get("frax_hip_percent") is not None and r.get("frax_mof_percent") is not None:  # MOF includes hip
+            r["frax_hip_percent"] = min(r["frax_hip_percent"], r["frax_mof_percent"])
     columns = {k: [r.get(k) for r in rows] for k in {k for r in rows for k in r}}
     for f in FLAGS:
         if f in columns:

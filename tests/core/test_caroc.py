@@ -274,7 +274,8 @@ def test_it_never_raises_on_a_valid_record(
 ) -> None:
     rec = _rec(
         sex, age, femoral_neck_t_score=fn, lumbar_spine_t_score=ls, total_hip_t_score=th, prior_fracture=prior,
-        fractures=[Fracture(site=s) for s in sites], glucocorticoid_mg_per_day=dose, glucocorticoid_months=months,
+        fractures=[Fracture(site=s) for s in sites], glucocorticoid_mg_per_day=dose,
+        glucocorticoid_months=None if months is None else min(months, 12 * age),  # not longer than the patient lived
     )
     res = assess_caroc(rec)
     assert res.applicable == (age >= 50)

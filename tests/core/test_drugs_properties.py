@@ -33,6 +33,8 @@ def records(draw: st.DrawFn) -> dict[str, Any]:
         rec[f] = draw(tscore)
     rec["frax_mof_percent"] = draw(st.one_of(st.none(), st.integers(0, 600).map(lambda x: x / 10)))
     rec["frax_hip_percent"] = draw(st.one_of(st.none(), st.integers(0, 300).map(lambda x: x / 10)))
+    if rec["frax_mof_percent"] is not None and rec["frax_hip_percent"] is not None:  # a MOF includes the hip
+        rec["frax_hip_percent"] = min(rec["frax_hip_percent"], rec["frax_mof_percent"])
     rec["frax_country"] = draw(st.sampled_from([None, "US", "UK", "Thailand"]))
     rec["corticosteroids"] = draw(st.booleans())
     rec["glucocorticoid_mg_per_day"] = draw(st.one_of(st.none(), st.integers(0, 40).map(float)))
@@ -53,6 +55,10 @@ def records(draw: st.DrawFn) -> dict[str, Any]:
     rec["medications"] = draw(st.lists(st.fixed_dictionaries({
         "drug": st.sampled_from([*DRUGS, "digoxin"]), "start": dates, "end": dates, "last_dose": dates}),
         max_size=3))
+    for entry, first, later in ([(c, "onset", "resolved") for c in rec["conditions"]]
+                                + [(m, "start", k) for m in rec["medications"] for k in ("end", "last_dose")]):
+        if entry[first] is not None and entry[later] is not None and entry[later] < entry[first]:
+            entry[later] = entry[first]  # a record's dates in order (a later date before the first is refused)
     rec["intolerances"] = draw(st.lists(st.fixed_dictionaries({
         "drug": st.sampled_from(DRUGS), "reaction": st.sampled_from(["nausea", "anaphylaxis", "allergic rash"])}),
         max_size=2))

@@ -314,7 +314,8 @@ def test_it_never_raises_on_a_valid_record(
     fn: float | None, ls: float | None, bmd: bool | None, country: str | None, spec: bool,
 ) -> None:
     rec = PatientRecord.model_validate({
-        "id": "p", "sex": sex, "age": age, "frax_mof_percent": mof, "frax_hip_percent": hip,
+        "id": "p", "sex": sex, "age": age, "frax_mof_percent": mof,
+        "frax_hip_percent": hip if mof is None else min(hip, mof),  # a major osteoporotic fracture includes the hip
         "frax_glucocorticoids_ticked": ticked, "glucocorticoid_mg_per_day": dose, "femoral_neck_t_score": fn,
         "lumbar_spine_t_score": ls, "frax_with_bmd": bmd, "frax_country": country,
     })

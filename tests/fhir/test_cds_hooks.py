@@ -88,7 +88,7 @@ def patient_data(creatinine_umol_l: float = 200, dmab_last: str | None = "2024-0
                          _obs("cr", "2160-0", creatinine_umol_l, "umol/L"),
                          _obs("ls", "38267-1", -3.0, "{T-score}", "2024-01-01")],
         "conditions": [], "medicationRequests": meds, "medicationStatements": [],
-        "medicationAdministrations": admins, "procedures": [],
+        "medicationAdministrations": admins, "procedures": [], "allergies": [],
     }
 
 
@@ -194,6 +194,26 @@ def test_order_select_warns_that_zoledronic_acid_is_contraindicated_below_crcl_3
     assert not [c for c in cards if c["summary"].startswith("Alendronate")]  # not selected
 
 
+def test_an_allergy_to_the_drug_ordered_gets_a_critical_card() -> None:
+    """Found by an adversarial review: AllergyIntolerance was not read, and an order for the drug the patient
+    had anaphylaxis to got no card at all."""
+    data = patient_data(creatinine_umol_l=70, dmab_last=None)
+    req = request("order-sign", data, draftOrders=orders(ALN))
+    names = {c["summary"].split(":")[0] for c in check_response(handle("osteocare-order-sign", req, as_of=AS_OF))}
+    assert "Alendronate" not in names  # the check below can fail: without the allergy the order gets no card
+    data["allergies"] = [{"resourceType": "AllergyIntolerance", "id": "a1", "patient": {"reference": "Patient/p9"},
+                          "clinicalStatus": {"coding": [{"code": "active"}]},
+                          "code": {"coding": [{"system": RXN, "code": "46041", "display": "alendronate"}]},
+                          "reaction": [{"manifestation": [{"text": "anaphylaxis"}], "severity": "severe"}]}]
+    cards = check_response(handle("osteocare-order-sign", request("order-sign", data, draftOrders=orders(ALN)),
+                                  as_of=AS_OF))
+    aln = [c for c in cards if c["summary"].startswith("Alendronate")]
+    assert len(aln) == 1 and aln[0]["indicator"] == "critical", cards
+    other = {**data, "allergies": [{**data["allergies"][0], "patient": {"reference": "Patient/someone-else"}}]}
+    with pytest.raises(CdsHooksError, match="someone-else"):  # another patient's allergy is refused, not used
+        handle("osteocare-order-sign", request("order-sign", other, draftOrders=orders(ALN)), as_of=AS_OF)
+
+
 def test_order_sign_checks_every_draft_order_and_ignores_other_drugs() -> None:
     req = request("order-sign", patient_data(), draftOrders=orders(ZOL, ALN, AMOX))
     cards = check_response(handle("osteocare-order-sign", req, as_of=AS_OF))
@@ -292,6 +312,7 @@ def fhir_server() -> Iterator[tuple[str, _Stub]]:
     stub = _Stub(patient_data())
     routes = {"MedicationRequest": "medicationRequests", "MedicationStatement": "medicationStatements",
               "MedicationAdministration": "medicationAdministrations", "Procedure": "procedures",
+              "AllergyIntolerance": "allergies",
               "Condition": "conditions", "Observation": "observations"}
 
     class H(BaseHTTPRequestHandler):
@@ -342,7 +363,7 @@ def test_without_prefetch_it_fetches_everything_from_the_fhir_server_with_the_to
                                 "scope": "patient/*.read", "subject": "osteocare"}
     cards = check_response(handle("osteocare-order-select", req, as_of=AS_OF))
     assert any(c["summary"].startswith("Zoledronic acid") and c["indicator"] == "critical" for c in cards)
-    assert len(stub.requests) == 7
+    assert len(stub.requests) == 8  # the patient and each of the 7 searches
     assert all(auth == "Bearer secret-token" for _, auth in stub.requests)
     assert any(p.startswith("/fhir/Observation?patient=p9&code=http://loinc.org|") for p, _ in stub.requests)
 
@@ -371,11 +392,12 @@ def test_a_fetch_callable_replaces_http(fhir_server: tuple[str, _Stub]) -> None:
             return data["patient"]
         key = {"Observation": "observations", "Condition": "conditions", "Procedure": "procedures",
                "MedicationRequest": "medicationRequests", "MedicationStatement": "medicationStatements",
-               "MedicationAdministration": "medicationAdministrations"}[query.split("?")[0]]
+               "MedicationAdministration": "medicationAdministrations",
+               "AllergyIntolerance": "allergies"}[query.split("?")[0]]
         return searchset(data[key])
 
     cards = check_response(handle("osteocare-patient-view", request("patient-view", None), fetch=fetch, as_of=AS_OF))
-    assert asked[0] == "Patient/p9" and len(asked) == 7
+    assert asked[0] == "Patient/p9" and len(asked) == 8
     assert cards[0]["summary"].startswith("WHO category: osteoporosis")
     assert stub.requests == []
 

@@ -45,8 +45,8 @@ def test_import_fhir_without_store_prints_the_records_and_writes_the_report(tmp_
 
 def test_import_fhir_fails_with_the_reason_when_no_record_can_be_made() -> None:
     r = CliRunner().invoke(_app(), ["import-fhir", str(BUNDLES / "no-patient.json"), "--no-store"])
-    assert r.exit_code == 1
-    assert "no Patient resource" in r.output
+    assert r.exit_code == 2  # bad input: nothing printed, nothing stored
+    assert "no Patient resource" in r.output and "nothing printed" in r.output
 
 
 def test_import_fhir_refuses_a_missing_file_and_a_bad_date() -> None:
@@ -62,7 +62,7 @@ def test_import_fhir_stores_the_synthea_patients_and_refuses_duplicates(db: Path
     assert r.exit_code == 0, r.output
     assert "5 created" in r.output
     r = CliRunner().invoke(_app(), args)
-    assert r.exit_code == 1 and "already exists" in r.output
+    assert r.exit_code == 2 and "already exists" in r.output and "nothing stored" in r.output
     r = CliRunner().invoke(_app(), [*args, "--update"])
     assert r.exit_code == 0 and "5 updated" in r.output
 

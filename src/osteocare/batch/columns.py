@@ -335,4 +335,8 @@ def read_columns(batch: pa.RecordBatch | pa.Table) -> Columns:
 
     for name, lim in OPTIONAL_FLOAT.items():
         cols.optional[name] = numeric(name, lim)
+    mof, hip = cols.optional["frax_mof_percent"], cols.optional["frax_hip_percent"]
+    with np.errstate(invalid="ignore"):
+        cols.flag(hip > mof, lambda i: f"frax_hip_percent: {number_text(hip[i])} is not allowed; expected at most "
+                  f"frax_mof_percent ({mof[i]:g}): a major osteoporotic fracture includes a hip fracture")
     return cols

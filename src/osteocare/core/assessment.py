@@ -16,7 +16,7 @@ from .guidelines import available_guidelines, default_guideline
 from .guidelines.facts import DerivedFacts, FallsScreen
 from .kidney import assess_kidney
 from .knowledge import load, release
-from .records import PatientRecord
+from .records import PatientRecord, known_on
 from .results import CalculatorResult
 from .risk import qfracture
 from .risk.caroc import assess_caroc
@@ -64,7 +64,7 @@ def _calculators(as_of: dt.date) -> list[Calculator]:
         assess_frax,
         assess_osta,
         assess_caroc,
-        assess_kidney,
+        lambda r: assess_kidney(r, as_of=as_of),
     ]
 
 
@@ -142,12 +142,13 @@ def assess(record: PatientRecord, *, guideline: str | None = None, as_of: dt.dat
     gid = guideline or default_guideline()
     if gid not in available_guidelines():
         raise InputError("guideline", gid, "one of " + ", ".join(available_guidelines()))
+    record, later = known_on(record, day)  # nothing dated after the assessment date is used
     results, not_applicable = run_calculators(record, as_of=day)
     used = sorted({c.knowledge_id for r in results.values() for c in r.citations}
                   | {c.knowledge_id for r in results.values() for f in r.rules_fired for c in f.citations})
     rec = recommend(record, derived_facts(results, record), guideline=gid, as_of=day)
     rel = release()
-    warnings = [w for r in results.values() for w in r.warnings if "(status:" in w]
+    warnings = [*later, *(w for r in results.values() for w in r.warnings if "(status:" in w)]
     warnings += [w for w in rec.warnings if w not in warnings]
     used = sorted({*used, *(c.knowledge_id for c in rec.citations)})
     return Assessment(

@@ -682,6 +682,8 @@ def _select_measurements(record: PatientRecord, as_of: dt.date, res: CalculatorR
     chosen: dict[str, DxaMeasurement] = {}
     for m in record.dxa:
         if m.date is not None and m.date > as_of:
+            res.warnings.append(f"{m.site}: the DXA measurement of {m.date} is after the assessment date ({as_of}) "
+                                "and is not used.")
             continue
         cur = chosen.get(m.site)
         if cur is None or (m.date is not None and (cur.date is None or m.date > cur.date)):
@@ -893,7 +895,8 @@ def _finish_t(record: PatientRecord, as_of: dt.date, entries: list[_TEntry], res
     if not deciding:
         res.applicable = False
         notes = res.details.get("notes") or []
-        why = "; ".join(notes) if notes else "no T-score or BMD is recorded"
+        later = [w for w in res.warnings if "after the assessment date" in w]
+        why = "; ".join(notes + later) if notes or later else "no T-score or BMD is recorded"
         res.reason = f"no usable T-score at the diagnostic sites (lumbar spine, total hip, femoral neck, 33% radius): {why}"
         return res
     low, site = lowest_score({e.site: e.rounded for e in deciding})

@@ -125,9 +125,10 @@ class Creatinine:
     date: dt.date | None = None
 
 
-def record_creatinine(record: PatientRecord) -> Creatinine | None:
+def record_creatinine(record: PatientRecord, as_of: dt.date | None = None) -> Creatinine | None:
     """The creatinine to use: the flat field if entered, else the most recent ``labs`` entry named
-    'creatinine' (dated entries preferred; among undated ones the last listed).
+    'creatinine' (dated entries preferred; among undated ones the last listed). With ``as_of``, a lab dated
+    after it is not used (it was not known on that day).
 
     A lab unit OsteoCare does not know raises :class:`InputError` naming the field, the value and the
     allowed units; a value outside the plausibility limits raises :class:`InputError` too.
@@ -141,7 +142,7 @@ def record_creatinine(record: PatientRecord) -> Creatinine | None:
         return Creatinine(v, MG_DL, v, "creatinine_mg_dl")
     found: list[tuple[int, Creatinine]] = []
     for i, lab in enumerate(record.labs):
-        if lab.name.strip().casefold() != "creatinine":
+        if lab.name.strip().casefold() != "creatinine" or (as_of and lab.date and lab.date > as_of):
             continue
         unit = canonical_creatinine_unit(lab.unit, f"labs[{i}].unit")
         limit_name = "creatinine_umol_l" if unit == UMOL_L else "creatinine_mg_dl"
@@ -156,10 +157,15 @@ def record_creatinine(record: PatientRecord) -> Creatinine | None:
     return found[-1][1]
 
 
-def assess_kidney(record: PatientRecord) -> CalculatorResult:
-    """Cockcroft-Gault CrCl and CKD-EPI 2021 eGFR for one patient, with the creatinine used."""
-    scr = record_creatinine(record)
+def assess_kidney(record: PatientRecord, as_of: dt.date | None = None) -> CalculatorResult:
+    """Cockcroft-Gault CrCl and CKD-EPI 2021 eGFR for one patient, with the creatinine used (with ``as_of``,
+    none dated after it)."""
+    scr = record_creatinine(record, as_of)
     if scr is None:
+        later = [lab for lab in record.labs if lab.name.strip().casefold() == "creatinine"]
+        if later:
+            return not_applicable(CALCULATOR, NAME, f"the only creatinine results are dated after the assessment "
+                                  f"date ({as_of}); results from later days are not used")
         return not_applicable(
             CALCULATOR,
             NAME,

@@ -9,11 +9,14 @@ field, the value and what is allowed.
 from __future__ import annotations
 
 import datetime as dt
+import math
+from functools import cache
 from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .errors import InputError
+from .knowledge import all_files, load
 from .limits import check_range
 
 Sex = Literal["female", "male"]
@@ -71,6 +74,37 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
+def _id_form(value: str) -> str:
+    """An id as the knowledge files write it: lower case, words joined by ``_`` (``Zoledronic acid`` ->
+    ``zoledronic_acid``), so that a capital letter cannot hide an allergy from the contraindication check."""
+    return "_".join(value.strip().lower().replace("-", " ").split())
+
+
+@cache
+def known_drugs() -> tuple[str, ...]:
+    """Drug ids a record may name: the drug knowledge files' and ``conditions.yaml``'s ``other_drugs``."""
+    ids = {str(kf.data["drug"]) for kf in all_files().values() if kf.kind == "drug"}
+    return tuple(sorted(ids | {str(d) for d in load("conditions").data.get("other_drugs", [])}))
+
+
+@cache
+def known_conditions() -> tuple[str, ...]:
+    """Condition ids a record may name (``knowledge/conditions.yaml``)."""
+    return tuple(sorted(str(c) for c in load("conditions").data["conditions"]))
+
+
+def _one_of(field: str, value: str, allowed: tuple[str, ...]) -> str:
+    norm = _id_form(value)
+    if norm not in allowed:
+        raise InputError(field, value, "one of " + ", ".join(allowed))
+    return norm
+
+
+def _not_before(field: str, later: dt.date | None, name: str, earlier: dt.date | None) -> None:
+    if later is not None and earlier is not None and later < earlier:
+        raise InputError(field, later.isoformat(), f"a date on or after {name} ({earlier.isoformat()})")
+
+
 class DxaMeasurement(_Model):
     """One site of one DXA exam: raw BMD and/or the densitometer's own scores."""
 
@@ -117,12 +151,34 @@ class Condition(_Model):
     onset: dt.date | None = None
     resolved: dt.date | None = None
 
+    @field_validator("code")
+    @classmethod
+    def _code(cls, v: str) -> str:
+        return _one_of("code", v, known_conditions())
+
+    @model_validator(mode="after")
+    def _dates(self) -> Condition:
+        _not_before("resolved", self.resolved, "onset", self.onset)
+        return self
+
 
 class Lab(_Model):
     name: str = Field(description="creatinine, calcium, vitamin_d_25oh, ...")
     value: float
     unit: str
     date: dt.date | None = None
+
+    @field_validator("value", mode="before")
+    @classmethod
+    def _number(cls, v: Any) -> Any:
+        return _plain_number("value", v)
+
+    @field_validator("value")
+    @classmethod
+    def _measured(cls, v: float) -> float:
+        if not math.isfinite(v) or v < 0:  # a concentration: a finite amount, none below zero
+            raise InputError("value", v, "a measured amount: a finite number of at least 0")
+        return v
 
 
 class Medication(_Model):
@@ -131,12 +187,35 @@ class Medication(_Model):
     end: dt.date | None = None
     last_dose: dt.date | None = None
 
+    @field_validator("drug")
+    @classmethod
+    def _drug(cls, v: str) -> str:
+        return _one_of("drug", v, known_drugs())
+
+    @model_validator(mode="after")
+    def _dates(self) -> Medication:
+        _not_before("end", self.end, "start", self.start)
+        _not_before("last_dose", self.last_dose, "start", self.start)
+        return self
+
 
 class Intolerance(_Model):
-    drug: str
+    drug: str = Field(description="Drug id from knowledge/drugs (e.g. 'alendronate'); case and spaces ignored")
     reaction: str
     date: dt.date | None = None
     severity: Literal["mild", "moderate", "severe"] | None = None
+
+    @field_validator("drug")
+    @classmethod
+    def _drug(cls, v: str) -> str:
+        return _one_of("drug", v, known_drugs())
+
+
+def _plain_number(field: str, v: Any) -> Any:
+    """Refuse true/false where a number is expected (pydantic would read ``true`` as 1)."""
+    if isinstance(v, bool):
+        raise InputError(field, v, "a number, not true or false")
+    return v
 
 
 class VertebraHeights(_Model):
@@ -228,10 +307,45 @@ class PatientRecord(_Model):
         description="Guideline id -> category read by the clinician from that guideline's own tool (e.g. NOGG)",
     )
 
+    @field_validator("age", "years", "weight_kg", "height_cm", "bmi", "glucocorticoid_mg_per_day", "creatinine_umol_l",
+                     "creatinine_mg_dl", "femoral_neck_bmd_g_cm2", "dietary_calcium_mg_per_day", "femoral_neck_t_score",
+                     "total_hip_t_score", "lumbar_spine_t_score", "frax_mof_percent", "frax_hip_percent",
+                     "glucocorticoid_months", mode="before")
+    @classmethod
+    def _not_bool(cls, v: Any, info: Any) -> Any:
+        return _plain_number(info.field_name, v)
+
     @field_validator("age")
     @classmethod
     def _age(cls, v: int) -> int:
         check_range("age", v)
+        return v
+
+    @field_validator("falls_screen_answers")
+    @classmethod
+    def _steadi_questions(cls, v: dict[str, bool]) -> dict[str, bool]:
+        known = tuple(load("steadi").data["key_questions"])
+        for k in v:
+            if k not in known:
+                raise InputError("falls_screen_answers", k, "one of " + ", ".join(known))
+        return v
+
+    @field_validator("falls_screen_brochure_items")
+    @classmethod
+    def _steadi_items(cls, v: list[str] | None) -> list[str] | None:
+        known = tuple(load("steadi").data["brochure_items"])
+        for k in v or []:
+            if k not in known:
+                raise InputError("falls_screen_brochure_items", k, "one of " + ", ".join(known))
+        return v
+
+    @field_validator("guideline_categories")
+    @classmethod
+    def _guidelines(cls, v: dict[str, str]) -> dict[str, str]:
+        known = tuple(sorted(kf.id for kf in all_files().values() if kf.kind == "guideline"))
+        for k in v:
+            if k not in known:
+                raise InputError("guideline_categories", k, "a guideline id: one of " + ", ".join(known))
         return v
 
     @field_validator("weight_kg", "height_cm", "bmi", "glucocorticoid_mg_per_day", "creatinine_umol_l",
@@ -267,6 +381,14 @@ class PatientRecord(_Model):
                              "only one of creatinine_umol_l and creatinine_mg_dl")
         if self.sex == "male" and self.menopausal_status is not None:
             raise InputError("menopausal_status", self.menopausal_status, "no value for a male patient")
+        if (self.frax_hip_percent is not None and self.frax_mof_percent is not None
+                and self.frax_hip_percent > self.frax_mof_percent):
+            raise InputError("frax_hip_percent", self.frax_hip_percent,
+                             f"at most frax_mof_percent ({self.frax_mof_percent:g}): a major osteoporotic fracture "
+                             "includes a hip fracture")
+        if self.glucocorticoid_months is not None and self.glucocorticoid_months > 12 * (self.age + 1):
+            raise InputError("glucocorticoid_months", self.glucocorticoid_months,
+                             f"at most the patient's age in months ({12 * (self.age + 1)})")
         return self
 
     @property
@@ -282,6 +404,48 @@ class PatientRecord(_Model):
         return None
 
 
+#: the dated lists of a record, and the date of each entry that says when it became known
+_DATED: tuple[tuple[str, str], ...] = (("dxa", "date"), ("labs", "date"), ("fractures", "date"),
+                                       ("falls_history", "date"), ("medications", "start"), ("conditions", "onset"),
+                                       ("intolerances", "date"))
+
+
+def known_on(record: PatientRecord, as_of: dt.date) -> tuple[PatientRecord, list[str]]:
+    """The record as it stood on ``as_of``: every DXA, lab, fracture, fall, medication, condition and
+    intolerance dated after that day left out (it was not known then; a result must not rest on it), and a
+    note naming each entry left out. The record itself is not changed."""
+    update: dict[str, Any] = {}
+    left: list[str] = []
+    for name, date_field in _DATED:
+        entries = getattr(record, name)
+        keep = []
+        for i, e in enumerate(entries):
+            when = getattr(e, date_field)
+            if when is not None and when > as_of:
+                left.append(f"{name}[{i}] ({date_field} {when.isoformat()})")
+            else:
+                keep.append(e)
+        if len(keep) != len(entries):
+            update[name] = keep
+    if not left:
+        return record, []
+    return record.model_copy(update=update), [
+        f"Dated after the assessment date ({as_of.isoformat()}), so not used: {', '.join(left)}."]
+
+
+#: pydantic's error types, in the words of the rest of OsteoCare's messages ("expected ...")
+_KINDS: dict[str, str] = {
+    "int_type": "a whole number", "int_parsing": "a whole number", "int_from_float": "a whole number",
+    "float_type": "a number", "float_parsing": "a number", "finite_number": "a finite number",
+    "bool_type": "true or false", "bool_parsing": "true or false",
+    "string_type": "text", "date_type": "a date, YYYY-MM-DD", "date_parsing": "a date, YYYY-MM-DD",
+    "date_from_datetime_parsing": "a date, YYYY-MM-DD", "date_from_datetime_inexact": "a date, YYYY-MM-DD",
+    "list_type": "a list", "dict_type": "an object", "model_type": "an object", "model_attributes_type": "an object",
+    "greater_than_equal": "a value of at least {ge}", "less_than_equal": "a value of at most {le}",
+    "string_too_short": "text of at least {min_length} character(s)",
+}
+
+
 def _describe(err: dict[str, Any]) -> InputError:
     loc = ".".join(str(p) for p in err.get("loc", ())) or "record"
     value = err.get("input")
@@ -289,7 +453,9 @@ def _describe(err: dict[str, Any]) -> InputError:
     exc = ctx.get("error")
     if isinstance(exc, InputError):
         if loc != exc.field and loc != "record":
-            exc = InputError(loc, exc.value, exc.allowed, unit=exc.unit)
+            # a field's own check names the field (loc ends with it); a model's check names a field within it
+            field = loc if loc.endswith("." + exc.field) else f"{loc}.{exc.field}"
+            exc = InputError(field, exc.value, exc.allowed, unit=exc.unit)
         return exc
     kind = err.get("type", "")
     if kind == "literal_error":
@@ -299,6 +465,8 @@ def _describe(err: dict[str, Any]) -> InputError:
         value = None
     elif kind == "extra_forbidden":
         allowed = "no such field (unknown field; see `osteocare schema`)"
+    elif kind in _KINDS:
+        allowed = _KINDS[kind].format(**ctx)
     else:
         allowed = str(err.get("msg", "a valid value"))
     return InputError(loc, value, allowed)

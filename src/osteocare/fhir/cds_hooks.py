@@ -18,11 +18,32 @@ server with the rendered template, through ``fetch`` (a callable taking the rela
 of ``fhirAuthorization``. A non-verified result shows ``indicator: warning`` and its status sentence in the
 detail (knowledge README rule 3). CDS Hooks facts used here are UNVERIFIED in codes.md 7.1 (not checked against
 the 2.0 specification text).
+
+What the service refuses (:class:`CdsHooksError`, 400 unless said otherwise), naming the field, the value and what
+is allowed, rather than answering with fewer (or no) cards:
+
+* ``context.patientId`` that is not a FHIR id; ``context.selections`` that is not an array of strings naming draft
+  orders; ``context.draftOrders`` that is not a FHIR Bundle, or a draft MedicationRequest whose medication is not
+  a CodeableConcept / Reference object;
+* a prefetch value that is neither null nor a FHIR resource (a Bundle for the searches, a Patient for
+  ``patient``), or a Bundle whose ``entry`` is not an array of objects holding resources;
+* data of another patient: a Patient whose id is not ``context.patientId``, and a clinical fact (Observation,
+  Condition, Procedure, MedicationRequest/Statement/Administration) or draft MedicationRequest whose
+  ``subject`` does not reference ``Patient/{context.patientId}``. A fact WITHOUT a subject reference is refused
+  too: a clinical fact must name the patient it belongs to, and guessing would risk assessing the wrong patient.
+  The same checks apply to what the FHIR server answers (then 502: the server's answer is at fault);
+* a ``fhirServer`` that is not an ``http://`` or ``https://`` URL (no ``file://``, ``ftp://``...). The FHIR client
+  follows no redirect and no ``next`` link off the FHIR server (the bearer token must not travel elsewhere),
+  reads at most :data:`MAX_REQUEST_BYTES` per answer and refuses a search with more than ``max_pages`` pages
+  rather than use part of it.
+
+:data:`MAX_REQUEST_BYTES` is the limit of a request body; the web layer answers 413 above it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import http.client
 import json
 import re
 import urllib.error
@@ -36,12 +57,16 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from ..core.status import Status, status_warning
 from . import codes
-from .importer import ImportResult, identify_drug, import_bundle
+from .importer import FACT_TYPES, PATIENT_FACT_TYPES, ImportResult, identify_drug, import_bundle
 
 Fetch = Callable[[str], Any]
 DEFAULT_BASE_URL = "http://localhost:8000"
 SOURCE_LABEL = "OsteoCare"
 MAX_SUMMARY = 140
+MAX_REQUEST_BYTES = 4 * 1024 * 1024  # a CDS Hooks request body, and one FHIR server answer (a size, not clinical)
+MAX_BUNDLE_DEPTH = 4  # Bundles nested in Bundles
+FHIR_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
+_PATIENT_REF = re.compile(r"(?:^|/)Patient/([^/]+)(?:/_history/[^/]+)?$")
 
 
 class CdsHooksError(Exception):
@@ -66,7 +91,7 @@ class CdsRequest(BaseModel):
     model_config = ConfigDict(extra="allow")
     hook: str
     hookInstance: str
-    fhirServer: str | None = None
+    fhirServer: Any = None  # checked by _check_server (an http:// or https:// URL), for a message naming the value
     fhirAuthorization: FhirAuthorization | None = None
     context: dict[str, Any]
     prefetch: dict[str, Any] | None = None
@@ -173,6 +198,7 @@ def prefetch_templates() -> dict[str, str]:
         "medicationStatements": f"MedicationStatement?patient={p}",
         "medicationAdministrations": f"MedicationAdministration?patient={p}",
         "procedures": f"Procedure?patient={p}",
+        "allergies": f"AllergyIntolerance?patient={p}",
     }
 
 
@@ -218,32 +244,245 @@ def render(template: str, context: dict[str, Any]) -> str:
     return re.sub(r"\{\{\s*context\.(\w+)\s*\}\}", sub, template)
 
 
+# ============================================================================ checking what comes in
+def _clip(text: str, n: int = 80) -> str:
+    return text if len(text) <= n else text[: n - 3] + "..."
+
+
+def _got(value: Any) -> str:
+    """A JSON value as an error message shows it: its JSON type and a short preview."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return f"a boolean ({json.dumps(value)})"
+    if isinstance(value, int | float):
+        return f"a number ({value!r})"
+    if isinstance(value, str):
+        return f"a string ({_clip(value)!r})" if value else "an empty string"
+    if isinstance(value, list):
+        return f"an array of {len(value)} item(s)"
+    if isinstance(value, dict):
+        rt = value.get("resourceType")
+        return f"a FHIR {_clip(rt, 40)} resource" if isinstance(rt, str) else "an object with no resourceType"
+    return type(value).__name__
+
+
+def _bad(field: str, value: Any, expected: str, status: int = 400) -> CdsHooksError:
+    return CdsHooksError(f"{field}: expected {expected}, got {_got(value)}", status)
+
+
+def _origin(url: str) -> tuple[str, str]:
+    parts = urllib.parse.urlsplit(url)
+    return parts.scheme.lower(), parts.netloc.lower()
+
+
+def _check_server(server: Any, field: str = "fhirServer") -> tuple[str, str]:
+    """The (scheme, host) of an http:// or https:// FHIR server URL; anything else is refused."""
+    expected = "an http:// or https:// URL of the FHIR server (e.g. 'https://ehr.example/fhir')"
+    try:
+        parts = urllib.parse.urlsplit(server) if isinstance(server, str) else None
+        ok = parts is not None and parts.scheme.lower() in ("http", "https") and bool(parts.hostname)
+        if parts is not None:
+            _ = parts.port  # raises ValueError for a port that is not a number
+    except ValueError:
+        ok = False
+    if not ok:
+        raise _bad(field, server, expected)
+    return _origin(server)
+
+
+def _label(res: dict[str, Any]) -> str:
+    rid = res.get("id")
+    return f"{res['resourceType']}/{rid}" if isinstance(rid, str) and rid else f"{res['resourceType']} (no id)"
+
+
+def _bundle_resources(field: str, value: dict[str, Any], status: int, depth: int = 0) -> list[tuple[str, dict[str, Any]]]:
+    """(path, resource) of a FHIR resource, or of every resource in a Bundle (nested Bundles opened). ``value`` has
+    a string resourceType; a Bundle's ``entry`` must be an array of objects whose ``resource`` is a FHIR resource."""
+    if value.get("resourceType") != "Bundle":
+        return [(field, value)]
+    if depth > MAX_BUNDLE_DEPTH:
+        raise CdsHooksError(f"{field}: Bundles nested more than {MAX_BUNDLE_DEPTH} deep", status)
+    entries = value.get("entry")
+    if entries is None:
+        return []
+    if not isinstance(entries, list):
+        raise _bad(f"{field}.entry", entries, "an array of Bundle entries", status)
+    out: list[tuple[str, dict[str, Any]]] = []
+    for i, e in enumerate(entries):
+        where = f"{field}.entry[{i}]"
+        if not isinstance(e, dict):
+            raise _bad(where, e, "an object (a Bundle entry)", status)
+        res = e.get("resource")
+        if res is None:  # e.g. a response entry: nothing to read
+            continue
+        if not isinstance(res, dict) or not isinstance(res.get("resourceType"), str):
+            raise _bad(f"{where}.resource", res, "a FHIR resource (an object with a resourceType) in the Bundle entry",
+                       status)
+        out.extend(_bundle_resources(f"{where}.resource", res, status, depth + 1))
+    return out
+
+
+def _check_belongs(path: str, res: dict[str, Any], pid: str, status: int) -> None:
+    """Refuse a Patient other than ``pid``, and a clinical fact whose subject is not ``Patient/{pid}``.
+
+    A fact with no subject reference to a Patient is refused too: it must name the patient it belongs to."""
+    rt = res["resourceType"]
+    if rt == "Patient":
+        rid = res.get("id")
+        if rid is None or rid == "":
+            raise CdsHooksError(f"{path}: the Patient has no id; expected the Patient with id {pid!r} "
+                                "(context.patientId)", status)
+        if rid != pid:
+            raise CdsHooksError(f"{path}: Patient id {_clip(str(rid))!r} is not context.patientId {pid!r}; "
+                                "OsteoCare assesses only the patient the request names", status)
+    elif rt in FACT_TYPES + PATIENT_FACT_TYPES:
+        # an AllergyIntolerance names its patient in ``patient``, the other facts in ``subject``
+        subject = res.get("patient" if rt in PATIENT_FACT_TYPES else "subject")
+        ref = subject.get("reference") if isinstance(subject, dict) else None
+        m = _PATIENT_REF.search(ref) if isinstance(ref, str) else None
+        if m is None:
+            shown = f"subject reference {_clip(ref)!r}" if isinstance(ref, str) else f"subject {_got(subject)}"
+            raise CdsHooksError(f"{path}: {_label(res)} has {shown}; expected a reference to Patient/{pid} "
+                                f"(context.patientId {pid!r}): a clinical fact must name the patient it belongs to",
+                                status)
+        if m.group(1) != pid:
+            raise CdsHooksError(f"{path}: {_label(res)} has subject {_clip(ref)!r}, not Patient/{pid} "
+                                f"(context.patientId {pid!r}): data of another patient are not used", status)
+
+
+def _checked(field: str, key: str, value: Any, pid: str, status: int) -> list[dict[str, Any]]:
+    """The resources of one prefetch (or fetched) value, refused unless it is a FHIR resource of this patient."""
+    want = ("a Patient resource" if key == "patient" else
+            "a FHIR resource (the searchset Bundle of the prefetch template)")
+    if not isinstance(value, dict) or not isinstance(value.get("resourceType"), str):
+        raise _bad(field, value, want if status != 400 else f"null or {want}", status)
+    if key == "patient" and value["resourceType"] not in ("Patient", "Bundle"):
+        raise _bad(field, value, want if status != 400 else f"null or {want}", status)
+    found = _bundle_resources(field, value, status)
+    for path, res in found:
+        _check_belongs(path, res, pid, status)
+    return [r for _, r in found]
+
+
+def _check_orders(req: CdsRequest, pid: str) -> None:
+    """``context.draftOrders`` is a Bundle of this patient's orders whose medications can be read; ``selections``
+    (order-select) is an array of strings naming some of them."""
+    draft = req.context.get("draftOrders")
+    if not isinstance(draft, dict) or draft.get("resourceType") != "Bundle":
+        raise _bad("context.draftOrders", draft, "a FHIR Bundle of the draft orders")
+    names: set[str] = set()
+    for path, res in _bundle_resources("context.draftOrders", draft, 400):
+        if isinstance(res.get("id"), str):
+            names.add(f"{res['resourceType']}/{res['id']}")
+        if res["resourceType"] != "MedicationRequest":
+            continue
+        _check_belongs(path, res, pid, 400)
+        cc = res.get("medicationCodeableConcept")
+        if cc is not None and not isinstance(cc, dict):
+            raise _bad(f"{path}.medicationCodeableConcept", cc, "a CodeableConcept (an object with coding and/or text)")
+        ref = res.get("medicationReference")
+        if ref is not None and not isinstance(ref, dict):
+            raise _bad(f"{path}.medicationReference", ref, "a Reference (an object with reference and/or display)")
+        if isinstance(ref, dict) and ref.get("display") is not None and not isinstance(ref["display"], str):
+            raise _bad(f"{path}.medicationReference.display", ref["display"], "a string naming the medication")
+    if req.hook != "order-select":
+        return
+    selections = req.context.get("selections")
+    if not isinstance(selections, list):
+        raise _bad("context.selections", selections,
+                   "an array of strings naming draft orders (e.g. ['MedicationRequest/123'])")
+    for i, sel in enumerate(selections):
+        if not isinstance(sel, str):
+            raise _bad(f"context.selections[{i}]", sel,
+                       "a string (selections is an array of strings naming draft orders, e.g. 'MedicationRequest/123')")
+        if sel not in names:
+            there = ", ".join(sorted(names)[:10]) or "none with an id"
+            raise CdsHooksError(f"context.selections[{i}]: {_clip(sel)!r} is not an order in context.draftOrders "
+                                f"(there: {there})")
+
+
+def _check_request(req: CdsRequest) -> str:
+    """Refuse what cannot be read (see the module docstring); the patient id."""
+    pid = req.context.get("patientId")
+    if not isinstance(pid, str) or not FHIR_ID.fullmatch(pid):
+        raise _bad("context.patientId", pid, "the patient's FHIR id (1-64 letters, digits, '-' or '.')")
+    user = req.context.get("userId")
+    if not isinstance(user, str) or not user:
+        raise _bad("context.userId", user, "a string naming the user (e.g. 'Practitioner/123')")
+    if req.fhirServer is not None:
+        _check_server(req.fhirServer)
+    if req.hook in ("order-select", "order-sign"):
+        _check_orders(req, pid)
+    return pid
+
+
+# ============================================================================ data
+class _SameOriginRedirects(urllib.request.HTTPRedirectHandler):
+    """Follows a redirect only on the FHIR server itself (no file://, no other host to send the token to)."""
+
+    def __init__(self, origin: tuple[str, str]) -> None:
+        self.origin = origin
+
+    def redirect_request(self, req: Any, fp: Any, code: int, msg: str, headers: Any, newurl: str) -> Any:
+        if _origin(newurl) != self.origin:
+            fp.close()
+            raise urllib.error.URLError(f"redirect to {_clip(newurl)!r} refused: not on the FHIR server")
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
 def http_fetcher(server: str, authorization: FhirAuthorization | None, *, timeout: float = 10.0,
-                 max_pages: int = 20) -> Fetch:
-    """A fetch over HTTP from ``server`` (FHIR JSON), following searchset ``next`` links."""
+                 max_pages: int = 20, max_bytes: int = MAX_REQUEST_BYTES) -> Fetch:
+    """A fetch over HTTP(S) from ``server`` (FHIR JSON), following searchset ``next`` links on that server.
+
+    Only http:// and https:// servers (:class:`CdsHooksError` otherwise); no redirect or ``next`` link off the
+    server; an answer over ``max_bytes`` or a search over ``max_pages`` pages is an error (ValueError), never
+    used in part."""
+    origin = _check_server(server)
     base = server.rstrip("/") + "/"
+    opener = urllib.request.build_opener(_SameOriginRedirects(origin))
 
     def get(url: str) -> Any:
+        if _origin(url) != origin:
+            raise ValueError(f"link {_clip(url)!r} is not on the FHIR server {_clip(server)}")
         req = urllib.request.Request(url, headers={"Accept": "application/fhir+json"})
         if authorization is not None:
             req.add_header("Authorization", f"Bearer {authorization.access_token}")
-        with urllib.request.urlopen(req, timeout=timeout) as resp:
-            return json.loads(resp.read().decode("utf-8"))
+        with opener.open(req, timeout=timeout) as resp:
+            raw = resp.read(max_bytes + 1)
+        if len(raw) > max_bytes:
+            raise ValueError(f"the answer is larger than {max_bytes} bytes")
+        return json.loads(raw.decode("utf-8"), parse_constant=_no_constant)
+
+    def next_link(page: Any) -> str | None:
+        links = page.get("link") if isinstance(page, dict) else None
+        for lk in links if isinstance(links, list) else []:
+            if isinstance(lk, dict) and lk.get("relation") == "next" and isinstance(lk.get("url"), str):
+                return urllib.parse.urljoin(base, lk["url"])
+        return None
 
     def fetch(query: str) -> Any:
         url = base + urllib.parse.quote(query, safe="/?=&,:-._~")
         data = get(url)
-        if isinstance(data, dict) and data.get("resourceType") == "Bundle":
-            entries = list(data.get("entry") or [])
-            page = data
-            for _ in range(max_pages - 1):
-                nxt = next((lk.get("url") for lk in page.get("link") or [] if lk.get("relation") == "next"), None)
-                if not nxt:
-                    break
-                page = get(nxt)
-                entries += page.get("entry") or []
-            data = {**data, "entry": entries}
-        return data
+        if not (isinstance(data, dict) and data.get("resourceType") == "Bundle"
+                and isinstance(data.get("entry") or [], list)):
+            return data  # not a Bundle (or a malformed one: refused by the checks)
+        entries = list(data.get("entry") or [])
+        page, pages = data, 1
+        while (nxt := next_link(page)) is not None:
+            if pages >= max_pages:
+                raise ValueError(f"more than {max_pages} pages of search results; not using part of them")
+            page = get(nxt)
+            pages += 1
+            more = page.get("entry") if isinstance(page, dict) else None
+            if not isinstance(more or [], list):
+                raise ValueError(f"page {pages} of the search results is not a Bundle with an entry array")
+            entries += more or []
+        return {**data, "entry": entries}
 
     return fetch
 
@@ -253,7 +492,8 @@ def _resources_of(value: Any) -> list[dict[str, Any]]:
         return []
     if value.get("resourceType") == "Bundle":
         out: list[dict[str, Any]] = []
-        for e in value.get("entry") or []:
+        entries = value.get("entry")
+        for e in entries if isinstance(entries, list) else []:
             r = e.get("resource") if isinstance(e, dict) else None
             if isinstance(r, dict):
                 out.extend(_resources_of(r) if r.get("resourceType") == "Bundle" else [r])
@@ -262,26 +502,37 @@ def _resources_of(value: Any) -> list[dict[str, Any]]:
 
 
 def gather(req: CdsRequest, fetch: Fetch | None) -> tuple[dict[str, Any], list[str]]:
-    """A collection Bundle of everything the templates ask for, from prefetch or the FHIR server; and notes."""
+    """A collection Bundle of everything the templates ask for, from prefetch or the FHIR server; and notes.
+
+    Every prefetch value is checked first (400), what the server answers as it comes (502): each must be a FHIR
+    resource of the patient ``context.patientId`` (see the module docstring)."""
     notes: list[str] = []
+    pid = str(req.context.get("patientId"))
+    given = req.prefetch or {}
+    templates = prefetch_templates()
+    found: dict[str, list[dict[str, Any]]] = {}
+    for key in templates:
+        if given.get(key) is not None:
+            found[key] = _checked(f"prefetch.{key}", key, given[key], pid, 400)
     if fetch is None and req.fhirServer:
         fetch = http_fetcher(req.fhirServer, req.fhirAuthorization)
-    given = req.prefetch or {}
     resources: list[dict[str, Any]] = []
-    for key, template in prefetch_templates().items():
-        value = given.get(key)
-        if value is None:
-            if fetch is None:
-                notes.append(f"prefetch '{key}' missing and no FHIR server to fetch it from")
-                continue
-            query = render(template, req.context)
-            try:
-                value = fetch(query)
-            except (urllib.error.URLError, OSError, ValueError) as exc:
-                notes.append(f"could not fetch {query.split('?')[0]}: {exc}")
-                continue
-            notes.append(f"fetched '{key}' from the FHIR server")
-        resources.extend(_resources_of(value))
+    for key, template in templates.items():
+        if key in found:
+            resources.extend(found[key])
+            continue
+        if fetch is None:
+            notes.append(f"prefetch '{key}' missing and no FHIR server to fetch it from")
+            continue
+        query = render(template, req.context)
+        what = query.split("?")[0]
+        try:
+            value = fetch(query)
+        except (urllib.error.URLError, OSError, ValueError, http.client.HTTPException) as exc:
+            notes.append(f"could not fetch {what}: {exc}")
+            continue
+        resources.extend(_checked(f"FHIR server answer to {what} (prefetch '{key}')", key, value, pid, 502))
+        notes.append(f"fetched '{key}' from the FHIR server")
     seen: set[tuple[str, str]] = set()
     entries = []
     for r in resources:
@@ -295,11 +546,9 @@ def gather(req: CdsRequest, fetch: Fetch | None) -> tuple[dict[str, Any], list[s
 
 
 def _patient_result(req: CdsRequest, results: list[ImportResult]) -> ImportResult | None:
+    """The import result of the patient ``context.patientId``; None if there is none (never another patient's)."""
     pid = str(req.context.get("patientId"))
-    for r in results:
-        if r.report.patient == pid:
-            return r
-    return results[0] if len(results) == 1 and results[0].report.patient else None
+    return next((r for r in results if r.report.patient == pid), None)
 
 
 # ============================================================================ cards
@@ -492,7 +741,8 @@ def handle(hook_id: str, request: dict[str, Any], *, fetch: Fetch | None = None,
            as_of: dt.date | None = None, guideline: str | None = None) -> dict[str, Any]:
     """Answer one CDS Hooks call (``POST /cds-services/{hook_id}``) with a CDS Hooks 2.0 response dict.
 
-    Raises :class:`CdsHooksError` (404 unknown service, 400 invalid request or hook mismatch).
+    Raises :class:`CdsHooksError` (404 unknown service; 400 invalid request, hook mismatch or data of another
+    patient; 502 when the FHIR server answers with something unreadable or another patient's data).
     """
     if hook_id not in SERVICES:
         raise CdsHooksError(f"no CDS service {hook_id!r}; see /cds-services", 404)
@@ -501,9 +751,12 @@ def handle(hook_id: str, request: dict[str, Any], *, fetch: Fetch | None = None,
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first.get("loc", ())) or "request"
-        raise CdsHooksError(f"invalid CDS Hooks request: {where}: {first.get('msg')}") from None
+        msg = str(first.get("msg")).removeprefix("Value error, ")
+        got = f", got {_got(first.get('input'))}" if first.get("type") not in ("missing", "value_error") else ""
+        raise CdsHooksError(f"invalid CDS Hooks request: {where}: {msg}{got}") from None
     if req.hook != SERVICES[hook_id]["hook"]:
         raise CdsHooksError(f"service {hook_id} answers hook {SERVICES[hook_id]['hook']!r}, not {req.hook!r}")
+    _check_request(req)
     day = as_of or dt.date.today()
     bundle, notes = gather(req, fetch)
     results = import_bundle(bundle, as_of=day, source=f"cds-hooks {req.hookInstance}", single_patient=True)
@@ -526,5 +779,5 @@ def handle(hook_id: str, request: dict[str, Any], *, fetch: Fetch | None = None,
     return CdsResponse(cards=cards).model_dump(mode="json", exclude_none=True)
 
 
-__all__ = ["SERVICES", "Card", "CdsHooksError", "CdsRequest", "CdsResponse", "discovery", "handle", "http_fetcher",
-           "order_cards", "prefetch_templates"]
+__all__ = ["MAX_REQUEST_BYTES", "SERVICES", "Card", "CdsHooksError", "CdsRequest", "CdsResponse", "discovery", "handle",
+           "http_fetcher", "order_cards", "prefetch_templates"]

@@ -13,9 +13,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 import re
+import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -23,20 +26,36 @@ from ..core.errors import InputError
 from ..core.limits import check_range
 from ..core.records import DxaMeasurement, PatientRecord, RecordErrors, parse_record
 from ..core.status import FactStatus
-from ..core.units import canonical_creatinine_unit, canonical_vitamin_d_unit
+from ..core.units import (
+    MG_DL,
+    NG_ML,
+    NMOL_L,
+    UMOL_L,
+    canonical_creatinine_unit,
+    canonical_vitamin_d_unit,
+    creatinine_factor,
+    vitamin_d_factor,
+)
 from . import codes
 from .codes import CodeEntry, lookup
 from .local import LOCAL_SYSTEM, local_entry, record_id_system
-from .report import Diagnosis, ImportReport, SiteUnknownScore
+from .report import Diagnosis, ImportReport, ReportEntry, SiteUnknownScore
 
 UCUM = "http://unitsofmeasure.org"
 USED_TYPES = (
     "Patient", "Observation", "Condition", "Procedure", "MedicationRequest", "MedicationStatement",
-    "MedicationAdministration", "DiagnosticReport", "Medication",
+    "MedicationAdministration", "DiagnosticReport", "Medication", "AllergyIntolerance",
 )
-#: Resources read for their facts (the others in USED_TYPES only support them).
+#: Resources read for their facts, whose patient is ``subject`` (the others in USED_TYPES only support them).
 FACT_TYPES = ("Observation", "Condition", "Procedure", "MedicationRequest", "MedicationStatement",
               "MedicationAdministration")
+#: Resources read for their facts whose patient is ``patient`` (kept apart: callers check FACT_TYPES' subject).
+PATIENT_FACT_TYPES = ("AllergyIntolerance",)
+#: Nested Bundles deeper than this are not read (a technical guard against hostile input, not a clinical number).
+MAX_BUNDLE_DEPTH = 16
+#: Bidirectional-text controls (Unicode category Cf) that can make a name display as something else.
+_BIDI_CONTROLS = frozenset("\u061c\u200e\u200f" + "".join(map(chr, range(0x202A, 0x202F)))
+                           + "".join(map(chr, range(0x2066, 0x206A))))
 
 
 class ImportResult(NamedTuple):
@@ -63,10 +82,99 @@ def parse_fhir_date(value: Any) -> tuple[dt.date | None, str | None]:
     return day, None
 
 
+def _list(value: Any) -> list[Any]:
+    """``value`` if it is a JSON array, else an empty list (hostile bundles put numbers where arrays belong)."""
+    return value if isinstance(value, list) else []
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
 def _codings(cc: Any) -> list[dict[str, Any]]:
     if not isinstance(cc, dict):
         return []
-    return [c for c in cc.get("coding") or [] if isinstance(c, dict)]
+    return [c for c in _list(cc.get("coding")) if isinstance(c, dict)]
+
+
+def clean_text(text: str) -> tuple[str, list[str]]:
+    """``text`` without control characters, bidirectional overrides, line separators and lone surrogates
+    (whitespace runs collapsed), and the code points removed (``U+202E`` ...)."""
+    kept: list[str] = []
+    removed: list[str] = []
+    for ch in text:
+        cat = unicodedata.category(ch)
+        if cat in ("Cc", "Cs", "Zl", "Zp") or ch in _BIDI_CONTROLS:
+            if not ch.isspace():
+                removed.append(f"U+{ord(ch):04X}")
+            kept.append(" " if ch.isspace() else "")
+        else:
+            kept.append(ch)
+    return " ".join("".join(kept).split()), sorted(set(removed))
+
+
+def patient_identity(res: dict[str, Any]) -> tuple[dict[str, str], list[str]]:
+    """Clinic identity (family_name, given_name, birth_date) of a Patient resource, cleaned, and the problems.
+
+    Control and bidirectional-override characters are removed from names (the problem names the code points);
+    a name part that is not text is left out.
+    """
+    ident: dict[str, str] = {}
+    problems: list[str] = []
+    raw_names = res.get("name")
+    if raw_names is not None and not isinstance(raw_names, list):
+        problems.append(f"Patient.name is not a list of names (got {type(raw_names).__name__}); no name read")
+    name = next((n for n in _list(raw_names) if isinstance(n, dict)), {})
+    removed: list[str] = []
+    family = name.get("family")
+    if isinstance(family, str):
+        text, gone = clean_text(family)
+        removed += gone
+        if text:
+            ident["family_name"] = text
+    elif family is not None:
+        problems.append(f"Patient.name.family is not text (got {type(family).__name__}); left out")
+    given = name.get("given")
+    parts = [given] if isinstance(given, str) else _list(given)
+    if given is not None and not isinstance(given, str | list):
+        problems.append(f"Patient.name.given is not a list of text (got {type(given).__name__}); left out")
+    texts = []
+    for g in parts:
+        if isinstance(g, str):
+            text, gone = clean_text(g)
+            removed += gone
+            if text:
+                texts.append(text)
+        else:
+            problems.append(f"a Patient.name.given part is not text (got {type(g).__name__}); left out")
+    if texts:
+        ident["given_name"] = " ".join(texts)
+    if removed:
+        problems.append("Patient.name: control or bidirectional-override characters removed ("
+                        + ", ".join(sorted(set(removed))) + ")")
+    birth = res.get("birthDate")
+    day, why = parse_fhir_date(birth)
+    if day is not None and why is None:
+        ident["birth_date"] = day.isoformat()
+    return ident, problems
+
+
+def patient_key(res: dict[str, Any], full_url: Any = None) -> str:
+    """The id an import report gives a Patient (``ImportReport.patient``)."""
+    e = _Entry(full_url if isinstance(full_url, str) else None, res)
+    return str(res.get("id") or e.label)
+
+
+def patient_identities(bundle: Any) -> dict[str, dict[str, str]]:
+    """Patient key (as in the import report) -> cleaned clinic identity, for every Patient of a bundle."""
+    if not isinstance(bundle, dict):
+        return {}
+    entries: list[_Entry] = []
+    if bundle.get("resourceType") == "Bundle":
+        _walk(bundle, entries, [])
+    elif bundle.get("resourceType") == "Patient":
+        entries = [_Entry(None, bundle)]
+    return {patient_key(e.res, e.full_url): patient_identity(e.res)[0] for e in entries if e.type == "Patient"}
 
 
 def _cc_text(cc: Any) -> str:
@@ -167,8 +275,11 @@ class _Entry:
         return out
 
 
-def _walk(bundle: dict[str, Any], out: list[_Entry], notes: list[str]) -> None:
-    for i, e in enumerate(bundle.get("entry") or []):
+def _walk(bundle: dict[str, Any], out: list[_Entry], notes: list[str], depth: int = 0) -> None:
+    raw = bundle.get("entry")
+    if raw is not None and not isinstance(raw, list):
+        notes.append(f"Bundle.entry is not a list of entries (got {type(raw).__name__}); ignored")
+    for i, e in enumerate(_list(raw)):
         if not isinstance(e, dict):
             notes.append(f"entry {i} is not an object; ignored")
             continue
@@ -177,13 +288,20 @@ def _walk(bundle: dict[str, Any], out: list[_Entry], notes: list[str]) -> None:
             notes.append(f"entry {i} has no resource (e.g. a response entry); ignored")
             continue
         if res.get("resourceType") == "Bundle":
-            _walk(res, out, notes)
+            if depth >= MAX_BUNDLE_DEPTH:
+                notes.append(f"entry {i}: a Bundle nested more than {MAX_BUNDLE_DEPTH} deep; ignored")
+                continue
+            _walk(res, out, notes, depth + 1)
             continue
         search = e.get("search") or {}
         if isinstance(search, dict) and search.get("mode") == "outcome":
             notes.append(f"entry {i}: search outcome ({res.get('resourceType')}) ignored")
             continue
-        out.append(_Entry(e.get("fullUrl"), res))
+        full_url = e.get("fullUrl")
+        if full_url is not None and not isinstance(full_url, str):
+            notes.append(f"entry {i}: fullUrl is not text (got {type(full_url).__name__}); ignored")
+            full_url = None
+        out.append(_Entry(full_url, res))
 
 
 def _subject(res: dict[str, Any]) -> str | None:
@@ -244,6 +362,71 @@ class _Course:
     label: str = ""
 
 
+def _decimals(value: float) -> int:
+    """Decimal places as written (60 and 60.0: 0; 0.905: 3)."""
+    exp = Decimal(repr(float(value))).normalize().as_tuple().exponent
+    return max(0, -exp) if isinstance(exp, int) else 0
+
+
+@dataclass
+class _Val:
+    """One imported value of a fact, as written and (where a knowledge factor exists) in the fact's base unit."""
+
+    value: Any
+    unit: str | None
+    base: float | None  # value in the fact's base unit; None when no conversion is known
+    day: dt.date | None
+    label: str
+    entry: ReportEntry | None = None
+
+    def shown(self) -> str:
+        v = f"{self.value:g}" if isinstance(self.value, float) else repr(self.value)
+        return f"{v}{f' {self.unit}' if self.unit else ''} ({self.label})"
+
+    def agrees(self, other: _Val) -> bool | None:
+        """Same value: equal in the same unit, or the same result written in two units (each converted value
+        rounds to the other as written). None when they cannot be compared (two units, no knowledge factor)."""
+        if not isinstance(self.value, float) or not isinstance(other.value, float):
+            return bool(self.value == other.value)
+        if self.unit == other.unit:
+            return math.isclose(self.value, other.value)
+        if self.base is None or other.base is None or not self.base or not other.base:
+            return None
+        for a, b in ((self, other), (other, self)):
+            if a.base is not None and b.base is not None:
+                in_b_unit = a.base * (b.value / b.base)
+                if math.isclose(round(in_b_unit, _decimals(b.value)), b.value):
+                    return True
+        return False
+
+
+def _latest_group(vals: list[_Val]) -> list[_Val]:
+    """The values of the latest date (undated values count as the oldest)."""
+    if not vals:
+        return []
+    last = max((v.day or dt.date.min) for v in vals)
+    return [v for v in vals if (v.day or dt.date.min) == last]
+
+
+def _distinct(group: list[_Val]) -> list[_Val]:
+    """One of each value as written (the same value twice agrees with itself): a day with thousands of copies
+    of one result is compared once, not pair by pair (a CDS request of 12,551 took 165 s)."""
+    seen: dict[tuple[str, str | None], _Val] = {}
+    for v in group:
+        seen.setdefault((repr(v.value), v.unit), v)
+    return list(seen.values())
+
+
+def _pairs(group: list[_Val]) -> list[bool | None]:
+    g = _distinct(group)
+    return [a.agrees(b) for i, a in enumerate(g) for b in g[i + 1:]]
+
+
+def _disagreeing(group: list[_Val]) -> bool:
+    g = _distinct(group)
+    return any(a.agrees(b) is False for i, a in enumerate(g) for b in g[i + 1:])  # stops at the first
+
+
 @dataclass
 class _Builder:
     patient: _Entry
@@ -253,10 +436,11 @@ class _Builder:
     index: dict[str, _Entry]
     sex: str | None = None
     age: int | None = None
-    fields: dict[str, Any] = field(default_factory=dict)
-    body: dict[str, list[tuple[dt.date | None, float, str]]] = field(default_factory=dict)
+    fields: dict[str, list[_Val]] = field(default_factory=dict)
+    body: dict[str, list[_Val]] = field(default_factory=dict)
     dxa: dict[tuple[str, dt.date | None, str | None, int], dict[str, Any]] = field(default_factory=dict)
-    labs: list[dict[str, Any]] = field(default_factory=list)
+    labs: list[tuple[str, _Val]] = field(default_factory=list)
+    intolerances: list[dict[str, Any]] = field(default_factory=list)
     fractures: list[dict[str, Any]] = field(default_factory=list)
     falls: list[dict[str, Any]] = field(default_factory=list)
     courses: list[_Course] = field(default_factory=list)
@@ -264,12 +448,13 @@ class _Builder:
     doses: list[tuple[str, dt.date, str]] = field(default_factory=list)
     menopause_from_code: tuple[str, FactStatus] | None = None
     birth_problem: str | None = None
+    birth: dt.date | None = None
 
     # -------------------------------------------------------------- helpers
     def add(self, entry: _Entry, outcome: str, reason: str, ce: CodeEntry | None = None,
             coding: dict[str, Any] | None = None, target: str | None = None,
-            status: FactStatus | None = None) -> None:
-        self.report.add(
+            status: FactStatus | None = None) -> ReportEntry:
+        return self.report.add(
             entry.label, outcome, reason,  # type: ignore[arg-type]
             code=_code_str(coding) if coding else (f"{ce.system_uri}|{ce.code}" if ce else None),
             display=(coding or {}).get("display"),
@@ -301,17 +486,32 @@ class _Builder:
     def future(self, day: dt.date | None) -> bool:
         return day is not None and day > self.as_of
 
+    def before_birth(self, day: dt.date | None) -> str | None:
+        """The reason a fact dated ``day`` cannot be the patient's (dated before the birth date), or None."""
+        if day is not None and self.birth is not None and day < self.birth:
+            return f"dated {day}, before the birth date {self.birth}: not usable (wrong patient or wrong date?)"
+        return None
+
+    def unusable_date(self, day: dt.date | None) -> str | None:
+        if self.future(day):
+            return f"dated {day} after the as-of date {self.as_of}"
+        return self.before_birth(day)
+
     # -------------------------------------------------------------- Patient
     def read_patient(self) -> None:
         p = self.patient.res
         label = self.patient.label
         gender = p.get("gender")
+        extensions = _list(p.get("extension"))
+        if p.get("extension") is not None and not extensions:
+            self.report.add(label, "skipped", "Patient.extension is not a list (got "
+                            f"{type(p.get('extension')).__name__}); ignored")
         if gender in ("female", "male"):
             self.sex = gender
             self.report.add(label, "mapped", f"sex {gender} from Patient.gender", target="sex")
         else:
             birthsex = next(
-                (x.get("valueCode") for x in p.get("extension") or []
+                (x.get("valueCode") for x in extensions
                  if isinstance(x, dict) and str(x.get("url", "")).endswith("us-core-birthsex")), None)
             if birthsex in ("F", "M"):
                 self.sex = "female" if birthsex == "F" else "male"
@@ -321,6 +521,7 @@ class _Builder:
                 self.report.add(label, "error", f"Patient.gender is {gender!r}: the calculators need female or male; "
                                 "no record can be made")
         birth, problem = parse_fhir_date(p.get("birthDate"))
+        self.birth = birth
         if birth is None:
             self.birth_problem = (f"Patient.birthDate: {problem}; the age is unknown and no record can be made (add "
                                   "the birth date)")
@@ -338,11 +539,14 @@ class _Builder:
             when = parse_fhir_date(died)[0] if died else None
             self.report.add(label, "flagged", "the patient is recorded as deceased"
                             + (f" on {when.isoformat()}" if when else ""), target=None)
-        for x in p.get("extension") or []:
+        for x in extensions:
             if isinstance(x, dict) and str(x.get("url", "")).endswith(("us-core-race", "us-core-ethnicity")):
                 self.report.add(label, "skipped", f"{x['url'].rsplit('/', 1)[-1]}: race and ethnicity codes are not in "
                                 "the knowledge code maps; QFracture's ethnicity is left to the deployment default")
                 break
+        for why in patient_identity(p)[1]:
+            self.report.add(label, "skipped" if "left out" in why or "no name read" in why else "flagged", why,
+                            target="name")
 
     # -------------------------------------------------------------- Observation
     def read_observation(self, e: _Entry) -> None:
@@ -357,7 +561,7 @@ class _Builder:
         if status in ("preliminary", "registered"):
             problems.append(f"status {status}")
         if ce is None:
-            comps = [c for c in r.get("component") or [] if isinstance(c, dict)]
+            comps = [c for c in _list(r.get("component")) if isinstance(c, dict)]
             known = [(c, *_first_known(c.get("code"))) for c in comps]
             usable = [(c, k, kc) for c, k, kc in known if k is not None]
             if not usable:
@@ -371,7 +575,7 @@ class _Builder:
                             code=f"{ce.system_uri}|{ce.code}", status=ce.status)
             return
         self.observation_value(e, ce, coding, r, day, problems, r)
-        for comp in r.get("component") or []:
+        for comp in _list(r.get("component")):
             if isinstance(comp, dict):
                 sub, sub_coding = _first_known(comp.get("code"), ("loinc",))
                 if sub is not None and sub.get("concept") in ("dxa_t_score", "dxa_z_score", "dxa_bmd"):
@@ -405,16 +609,18 @@ class _Builder:
     def observation_value(self, e: _Entry, ce: CodeEntry, coding: dict[str, Any] | None, holder: dict[str, Any],
                           day: dt.date | None, problems: list[str], res: dict[str, Any]) -> None:
         if ce.system == "local":
-            if ce.get("concept") == "field":
+            if ce.get("concept") in ("field", "local_lab") and self.unusable_date(day):
+                self.add(e, "skipped", str(self.unusable_date(day)), ce)
+            elif ce.get("concept") == "field":
                 self.local_value(e, ce, holder, day)
             elif ce.get("concept") == "local_lab":
                 value, unit, why = self.quantity(holder)
                 if value is None:
                     self.add(e, "skipped", why or "no value", ce)
                 else:
-                    self.labs.append({"name": str(ce.get("lab")), "value": value, "unit": unit or "1", "date": day})
-                    self.add(e, "mapped", f"labs[{ce.get('lab')}] = {value:g} {unit} (OsteoCare local code)", ce,
-                             target=f"labs[{ce.get('lab')}]")
+                    entry = self.add(e, "mapped", f"labs[{ce.get('lab')}] = {value:g} {unit} (OsteoCare local code)",
+                                     ce, target=f"labs[{ce.get('lab')}]")
+                    self.labs.append((str(ce.get("lab")), _Val(value, unit or "1", None, day, e.label, entry)))
             else:
                 self.add(e, "skipped", f"local code {ce.code}: derived by OsteoCare, recomputed rather than imported", ce)
             return
@@ -423,8 +629,8 @@ class _Builder:
         if value is None:
             self.add(e, "skipped", vproblem or "no value", ce, coding)
             return
-        if self.future(day):
-            self.add(e, "skipped", f"dated {day} after the as-of date {self.as_of}", ce, coding)
+        if self.unusable_date(day):
+            self.add(e, "skipped", str(self.unusable_date(day)), ce, coding)
             return
         flags = list(problems) + ([vproblem] if vproblem else [])
         if concept in ("body_weight", "body_height", "bmi"):
@@ -468,16 +674,16 @@ class _Builder:
         except InputError as exc:
             self.add(e, "skipped", str(exc), ce, coding)
             return
-        self.body.setdefault(name, []).append((day, v, e.label))
         if how:
             flags.append(how)
         note = "; ".join(f for f in flags if f)
-        self.add(e, "flagged" if note else "mapped", f"{name} = {v:g}" + (f" ({note})" if note else ""), ce, coding,
-                 target=name)
+        entry = self.add(e, "flagged" if note else "mapped", f"{name} = {v:g}" + (f" ({note})" if note else ""), ce,
+                         coding, target=name)
+        self.body.setdefault(name, []).append(_Val(value, unit, v, day, e.label, entry))
 
     def _body_site_text(self, res: dict[str, Any]) -> str:
         return _cc_text(res.get("bodySite")) + " " + " ".join(
-            str(n.get("text") or "") for n in res.get("note") or [] if isinstance(n, dict))
+            str(n.get("text") or "") for n in _list(res.get("note")) if isinstance(n, dict))
 
     def dxa_value(self, e: _Entry, ce: CodeEntry, coding: dict[str, Any] | None, concept: str, value: float,
                   unit: str | None, day: dt.date | None, flags: list[str], res: dict[str, Any]) -> None:
@@ -552,7 +758,7 @@ class _Builder:
                          "measurement")
         slot = self.dxa.setdefault((target_site, day, lat, n), {"site": target_site, "date": day})
         slot[kind] = v
-        for comp in res.get("component") or []:
+        for comp in _list(res.get("component")):
             if not isinstance(comp, dict):
                 continue
             for c in _codings(comp.get("code")):
@@ -592,10 +798,15 @@ class _Builder:
         if ce.code == "1989-3":
             flags.append("25-OH vitamin D3 code read as the total 25-OH vitamin D (many laboratories report the total "
                          "under it)")
-        self.labs.append({"name": name, "value": value, "unit": u, "date": day})
         text = "; ".join(f for f in flags if f)
-        self.add(e, "flagged" if text else "mapped", f"labs[{name}] = {value:g} {u}" + (f" ({text})" if text else ""),
-                 ce, coding, target=f"labs[{name}]")
+        entry = self.add(e, "flagged" if text else "mapped", f"labs[{name}] = {value:g} {u}"
+                         + (f" ({text})" if text else ""), ce, coding, target=f"labs[{name}]")
+        base: float | None = None
+        if name == "creatinine":
+            base = value if u == MG_DL else value / creatinine_factor() if u == UMOL_L else None
+        elif name.startswith("vitamin_d"):
+            base = value if u == NG_ML else value / vitamin_d_factor() if u == NMOL_L else None
+        self.labs.append((name, _Val(value, u, base, day, e.label, entry)))
 
     def local_value(self, e: _Entry, ce: CodeEntry, holder: dict[str, Any], day: dt.date | None) -> None:
         from .local import read_local_value
@@ -605,8 +816,8 @@ class _Builder:
         if not ok:
             self.add(e, "skipped", why, ce)
             return
-        self.fields[name] = value
-        self.add(e, "mapped", f"{name} = {value!r} (OsteoCare local code)", ce, target=name)
+        entry = self.add(e, "mapped", f"{name} = {value!r} (OsteoCare local code)", ce, target=name)
+        self.fields.setdefault(name, []).append(_Val(value, None, None, day, e.label, entry))
 
     # -------------------------------------------------------------- Condition
     def read_condition(self, e: _Entry) -> None:
@@ -630,6 +841,9 @@ class _Builder:
             problems.append(f"verification status {ver}")
         if self.future(day):
             self.add(e, "skipped", f"onset {day} after the as-of date {self.as_of}", ce, coding)
+            return
+        if self.before_birth(day):
+            self.add(e, "skipped", f"onset {self.before_birth(day)}", ce, coding)
             return
         self.apply_concept(e, ce, coding, day, problems, active=clinical not in ("resolved", "inactive", "remission"),
                            abated=r.get("abatementDateTime"))
@@ -704,12 +918,15 @@ class _Builder:
         if self.future(day):
             self.report.add(e.label, "skipped", f"performed {day} after the as-of date {self.as_of}")
             return
+        if self.before_birth(day):
+            self.report.add(e.label, "skipped", f"performed {self.before_birth(day)}")
+            return
         ce, coding = _first_known(r.get("code"), ("local", "snomed"))
         used = False
         if ce is not None and ce.get("concept") in ("dxa_procedure", "fracture"):
             self.apply_concept(e, ce, coding, day, problems)
             used = True
-        for reason in r.get("reasonCode") or []:
+        for reason in _list(r.get("reasonCode")):
             rce, rcoding = _first_known(reason, ("snomed", "icd10cm", "icd10who"))
             if rce is not None and rce.get("concept") in ("fracture", "diagnosis_with_fracture"):
                 self.add_fracture(e, rce, rcoding, str(rce.get("site")), day,
@@ -728,7 +945,7 @@ class _Builder:
         ref = r.get("medicationReference")
         key = _ref_key(ref)
         if key and key.startswith("#"):
-            for c in r.get("contained") or []:
+            for c in _list(r.get("contained")):
                 if isinstance(c, dict) and c.get("id") == key[1:]:
                     return c.get("code"), "contained Medication"
         if key and key in self.index:
@@ -760,9 +977,9 @@ class _Builder:
                 self.add(e, "skipped", f"{drug}: intent {r.get('intent')} - a proposal is not a medication taken", ce,
                          coding)
                 return
-            dosage = (r.get("dosageInstruction") or [{}])[0] if isinstance(r.get("dosageInstruction"), list) else {}
-            bounds = ((dosage.get("timing") or {}).get("repeat") or {}).get("boundsPeriod") or {}
-            validity = (r.get("dispenseRequest") or {}).get("validityPeriod") or {}
+            dosage = _dict((_list(r.get("dosageInstruction")) or [{}])[0])
+            bounds = _dict(_dict(_dict(dosage.get("timing")).get("repeat")).get("boundsPeriod"))
+            validity = _dict(_dict(r.get("dispenseRequest")).get("validityPeriod"))
             start, p = self.date_of(e, ("authoredOn", r.get("authoredOn")), ("boundsPeriod.start", bounds.get("start")),
                                     ("validityPeriod.start", validity.get("start")))
             end = parse_fhir_date(bounds.get("end") or validity.get("end"))[0]
@@ -771,7 +988,7 @@ class _Builder:
             if status in ("entered-in-error", "not-taken", "intended"):
                 self.add(e, "skipped", f"{drug}: status {status}", ce, coding)
                 return
-            period = r.get("effectivePeriod") or {}
+            period = _dict(r.get("effectivePeriod"))
             start, p = self.date_of(e, ("effective", r.get("effectiveDateTime") or period.get("start")),
                                     ("dateAsserted", r.get("dateAsserted")))
             end = parse_fhir_date(period.get("end"))[0]
@@ -787,6 +1004,9 @@ class _Builder:
             if self.future(day):
                 self.add(e, "skipped", f"dose on {day} after the as-of date {self.as_of}", ce, coding)
                 return
+            if self.before_birth(day):
+                self.add(e, "skipped", f"{drug} dose {self.before_birth(day)}", ce, coding)
+                return
             self.doses.append((drug, day, e.label))
             text = "; ".join(flags + [x for x in p if x])
             self.add(e, "flagged" if text else "mapped",
@@ -796,6 +1016,9 @@ class _Builder:
         flags += [x for x in p if x]
         if self.future(start):
             self.add(e, "skipped", f"{drug}: starts {start} after the as-of date {self.as_of}", ce, coding)
+            return
+        if self.before_birth(start):
+            self.add(e, "skipped", f"{drug}: start {self.before_birth(start)}", ce, coding)
             return
         if finished and end is None:
             end = start
@@ -807,6 +1030,157 @@ class _Builder:
         self.add(e, "flagged" if text else "mapped",
                  f"medications[{drug}] from {start or 'unknown'} to {end or 'now'}" + (f" ({text})" if text else ""),
                  ce, coding, target=f"medications[{drug}]", status=name_status)
+
+    # -------------------------------------------------------------- AllergyIntolerance
+    def read_allergy(self, e: _Entry) -> None:
+        """An active drug allergy or intolerance -> ``intolerances`` (drug, reaction text, date, severity).
+
+        The substance is identified like a medication (knowledge code maps: local, RxNorm, ATC, then the
+        ingredient name, flagged); a substance not in the maps is skipped as not mapped, with its codes.
+        """
+        r = e.res
+        ver = " ".join(str(c.get("code", "")) for c in _codings(r.get("verificationStatus")))
+        if ver in ("refuted", "entered-in-error"):
+            self.report.add(e.label, "skipped", f"verification status {ver}")
+            return
+        clinical = " ".join(str(c.get("code", "")) for c in _codings(r.get("clinicalStatus")))
+        if clinical in ("inactive", "resolved"):
+            self.report.add(e.label, "skipped", f"clinical status {clinical}: not a current allergy or intolerance")
+            return
+        categories = [str(c) for c in _list(r.get("category"))]
+        if categories and "medication" not in categories:
+            self.report.add(e.label, "skipped", f"category {', '.join(categories)}: not a medication")
+            return
+        reactions = [x for x in _list(r.get("reaction")) if isinstance(x, dict)]
+        cc = r.get("code")
+        if not _codings(cc) and not _cc_text(cc):
+            cc = next((x.get("substance") for x in reactions if _codings(x.get("substance"))), cc)
+        drug, ce, coding, flags, why = identify_drug(cc)
+        if drug is None:
+            self.add(e, "skipped", f"substance not mapped to a drug of the record ({why})" if why.startswith(
+                "not an osteoporosis") else f"substance not mapped: {why} ({_describe_codes(cc)})", ce, coding)
+            return
+        day, problems = self.date_of(e, ("onset", r.get("onsetDateTime") or r.get("onsetPeriod")),
+                                     ("recordedDate", r.get("recordedDate")),
+                                     ("reaction.onset", next((x.get("onset") for x in reactions if x.get("onset")), None)))
+        if self.unusable_date(day):
+            self.add(e, "skipped", f"{drug}: {self.unusable_date(day)}", ce, coding)
+            return
+        flags += [p for p in problems if p and p != "no date"]
+        if not clinical:
+            flags.append("no clinicalStatus: read as active; confirm")
+        if ver in ("unconfirmed", "presumed", "provisional"):
+            flags.append(f"verification status {ver}")
+        kind = r.get("type") if r.get("type") in ("allergy", "intolerance") else None
+        seen: list[str] = []
+        for x in reactions:
+            for m in _list(x.get("manifestation")):
+                seen.append(_cc_text(m))
+            if isinstance(x.get("description"), str):
+                seen.append(x["description"])
+        manifestations = [t for t in dict.fromkeys(clean_text(t)[0] for t in seen) if t]
+        reaction = (kind or "reaction") + (": " + ", ".join(manifestations) if manifestations else "")
+        order = ("mild", "moderate", "severe")  # FHIR AllergyIntolerance.reaction.severity, least to most severe
+        severities = [x.get("severity") for x in reactions if x.get("severity") is not None]
+        known = [sv for sv in severities if sv in order]
+        if len(known) != len(severities):
+            flags.append(f"reaction severity {[sv for sv in severities if sv not in order]!r} not read (allowed: "
+                         + ", ".join(order) + ")")
+        severity = max(known, key=order.index) if known else None
+        if r.get("criticality") == "high":
+            flags.append("criticality high (the record has no field for it)")
+        item = {"drug": drug, "reaction": reaction, "date": day, "severity": severity}
+        if item in self.intolerances:
+            self.add(e, "mapped", f"intolerances[{drug}] already recorded", ce, coding)
+            return
+        self.intolerances.append(item)
+        text = "; ".join(flags)
+        self.add(e, "flagged" if text else "mapped", f"intolerances[{drug}]: {reaction}"
+                 + (f", severity {severity}" if severity else "") + (f" ({text})" if text else ""), ce, coding,
+                 target=f"intolerances[{drug}]", status="convention" if ce is None else None)
+
+    # -------------------------------------------------------------- conflicts
+    def _flag_conflict(self, fact: str, group: list[_Val], consequence: str) -> None:
+        day = group[0].day
+        values = " and ".join(v.shown() for v in group)
+        why = (f"{fact}: {values} on {day or 'an unknown date'} disagree; {consequence} (no value is chosen "
+               "silently: check which is right)")
+        for v in group:
+            if v.entry is not None:
+                v.entry.outcome = "flagged"
+                v.entry.reason = why
+                v.entry.target = None
+
+    def latest(self, name: str) -> tuple[dt.date | None, float, str] | None:
+        """The latest body value ``name``; None (flagged) when values of that latest date disagree."""
+        vals = self.body.get(name) or []
+        group = _latest_group(vals)
+        if not group:
+            return None
+        if _disagreeing(group):
+            self._flag_conflict(name, group, f"{name} left out of the record")
+            return None
+        v = group[-1]
+        return v.day, float(v.base if v.base is not None else v.value), v.label
+
+    def resolved_labs(self) -> list[dict[str, Any]]:
+        """The labs, without values that disagree on the same date. When the latest date of a lab disagrees the
+        whole lab is left out, so that an older result is not read as the current one."""
+        by_name: dict[str, list[_Val]] = {}
+        for name, v in self.labs:
+            by_name.setdefault(name, []).append(v)
+        drop: set[int] = set()
+        for name, vals in by_name.items():
+            days: dict[dt.date | None, list[_Val]] = {}
+            for v in vals:
+                days.setdefault(v.day, []).append(v)
+            latest_day = _latest_group(vals)[0].day
+            for day, group in days.items():
+                if len(group) < 2:
+                    continue
+                if not _disagreeing(group):
+                    if None in _pairs(group):
+                        why = (f"labs[{name}]: {' and '.join(v.shown() for v in group)} on {day or 'an unknown date'} "
+                               "are in units OsteoCare has no conversion factor for, so they were not compared; "
+                               "both kept: check they agree")
+                        for v in group:
+                            if v.entry is not None:
+                                v.entry.outcome = "flagged"
+                                v.entry.reason += f" ({why})"
+                    continue
+                if day == latest_day:
+                    older = [v for v in vals if v.day != day]
+                    self._flag_conflict(f"labs[{name}]", group, f"{name} left out of the record" + (
+                        f" (the {len(older)} older result(s) too, so that none is read as the current one)"
+                        if older else ""))
+                    drop.update(id(v) for v in vals)
+                    for v in older:
+                        if v.entry is not None:
+                            v.entry.outcome = "skipped"
+                            v.entry.reason = (f"labs[{name}] = {v.shown()}: left out because the latest {name} "
+                                              "results disagree")
+                            v.entry.target = None
+                else:
+                    self._flag_conflict(f"labs[{name}]", group, "both left out of the record")
+                    drop.update(id(v) for v in group)
+        return [{"name": name, "value": v.value, "unit": v.unit, "date": v.day} for name, v in self.labs
+                if id(v) not in drop]
+
+    def resolved_fields(self) -> dict[str, Any]:
+        """The local-coded record fields: the value of the latest date; left out (flagged) when it disagrees."""
+        out: dict[str, Any] = {}
+        for name, vals in self.fields.items():
+            group = _latest_group(vals)
+            if _disagreeing(group):
+                self._flag_conflict(name, group, f"{name} left out of the record")
+                continue
+            out[name] = group[-1].value
+            for v in vals:
+                if v.day != group[-1].day and v.entry is not None and not group[-1].agrees(v):
+                    v.entry.outcome = "skipped"
+                    v.entry.reason = f"{name} = {v.value!r}: superseded by {group[-1].shown()} of {group[-1].day}"
+                    v.entry.target = None
+        return out
 
     # -------------------------------------------------------------- assemble
     def medications(self) -> list[dict[str, Any]]:
@@ -824,15 +1198,10 @@ class _Builder:
                 home.start = day if home.label == "administrations" else home.start
         return [{"drug": c.drug, "start": c.start, "end": c.end, "last_dose": c.last_dose} for c in courses]
 
-    def latest(self, name: str) -> tuple[dt.date | None, float, str] | None:
-        vals = self.body.get(name) or []
-        if not vals:
-            return None
-        return max(vals, key=lambda t: (t[0] or dt.date.min))
-
     def build(self) -> PatientRecord | None:
         rep = self.report
-        local_age = self.fields.pop("age", None)
+        fields = self.resolved_fields()
+        local_age = fields.pop("age", None)
         if self.age is None and local_age is not None:
             self.age = int(local_age)
             rep.add(self.patient.label, "flagged", f"no birth date: age {self.age} taken from OsteoCare's local age "
@@ -841,9 +1210,17 @@ class _Builder:
             rep.notes.append("OsteoCare local age Observation ignored: the birth date gives the age")
         if self.age is None and self.birth_problem:
             rep.add(self.patient.label, "error", self.birth_problem)
+        local_sex = fields.pop("sex", None)
+        if local_sex is not None and self.sex is not None and local_sex != self.sex:
+            rep.add(self.patient.label, "error", f"sex conflict: Patient.gender gives {self.sex} but the OsteoCare "
+                    f"local sex Observation says {local_sex!r}; no record can be made (correct one of them)",
+                    target="sex")
+            return None
+        if local_sex is not None and self.sex is not None:
+            rep.notes.append(f"OsteoCare local sex Observation agrees with Patient.gender ({self.sex})")
         if self.sex is None or self.age is None:
             return None
-        rid = next((str(i["value"]) for i in self.patient.res.get("identifier") or []
+        rid = next((str(i["value"]) for i in _list(self.patient.res.get("identifier"))
                     if isinstance(i, dict) and i.get("system") == record_id_system() and i.get("value")), None)
         data: dict[str, Any] = {"id": rid or str(self.patient.res.get("id") or self.patient.label.split("/")[-1]),
                                 "sex": self.sex, "age": self.age}
@@ -866,23 +1243,24 @@ class _Builder:
         elif w or h:
             rep.notes.append("weight or height alone, without a BMI Observation: no BMI")
         data["dxa"] = [{k: v for k, v in slot.items()} for slot in self.dxa.values()]
-        data["labs"] = self.labs
+        data["labs"] = self.resolved_labs()
+        data["intolerances"] = self.intolerances
         data["fractures"] = [{k: v for k, v in f.items() if k != "from"} for f in self.fractures]
         data["falls_history"] = self.falls
         data["conditions"] = self.conditions
         data["medications"] = self.medications()
-        if self.fractures and "prior_fracture" not in self.fields:
+        if self.fractures and "prior_fracture" not in fields:
             data["prior_fracture"] = True
             rep.notes.append("prior_fracture set from the imported fractures (QFracture counts a previous fracture at an "
                              "osteoporotic site): confirm")
         if self.falls:
             data["falls"] = True
-        if self.menopause_from_code and "menopausal_status" not in self.fields:
+        if self.menopause_from_code and "menopausal_status" not in fields:
             data["menopausal_status"] = "postmenopausal"
             rep.add(self.patient.label, "flagged", f"menopausal_status postmenopausal implied by WHO ICD-10 "
                     f"{self.menopause_from_code[0]}", code=self.menopause_from_code[0],
                     status=self.menopause_from_code[1], target="menopausal_status")
-        data.update(self.fields)
+        data.update(fields)
         record = self._validate(data)
         if record is not None:
             from ..core.records import FLAGS
@@ -945,6 +1323,20 @@ def import_bundle(bundle: Any, *, as_of: dt.date | None = None, source: str = "b
     Patient gives one result with no record and a report saying why.
     """
     day = as_of or dt.date.today()
+    try:
+        return _import_bundle(bundle, day=day, source=source, validate=validate, single_patient=single_patient)
+    except (RecursionError, MemoryError):
+        rep = ImportReport(source=source, as_of=day)
+        rep.add("Bundle", "error", "nested too deeply to read (hostile or broken JSON)")
+        return [ImportResult(None, rep)]
+    except Exception as exc:  # never a traceback for bad content: the report names what failed
+        rep = ImportReport(source=source, as_of=day)
+        rep.add("Bundle", "error", f"could not be read: {type(exc).__name__}: {exc}")
+        return [ImportResult(None, rep)]
+
+
+def _import_bundle(bundle: Any, *, day: dt.date, source: str, validate: bool,
+                   single_patient: bool) -> list[ImportResult]:
     if hasattr(bundle, "model_dump"):
         bundle = bundle.model_dump(mode="json", by_alias=True, exclude_none=True)
     if isinstance(bundle, str | bytes):
@@ -953,6 +1345,10 @@ def import_bundle(bundle: Any, *, as_of: dt.date | None = None, source: str = "b
         except ValueError as exc:
             rep = ImportReport(source=source, as_of=day)
             rep.add("Bundle", "error", f"not valid JSON: {exc}")
+            return [ImportResult(None, rep)]
+        except RecursionError:
+            rep = ImportReport(source=source, as_of=day)
+            rep.add("Bundle", "error", "not readable JSON: nested too deeply for the JSON reader")
             return [ImportResult(None, rep)]
     if not isinstance(bundle, dict):
         rep = ImportReport(source=source, as_of=day)
@@ -990,7 +1386,8 @@ def import_bundle(bundle: Any, *, as_of: dt.date | None = None, source: str = "b
 
     if not patients:
         rep = new_report(None)
-        rep.add("Bundle", "error", "no Patient resource in the bundle: no record can be made")
+        rep.add("Bundle", "error", "no Patient resource in the bundle: no record can be made"
+                + (f" ({'; '.join(notes[:3])})" if notes else ""))
         return [ImportResult(None, rep)]
     owner: dict[str, _Entry] = {}
     for p in patients:
@@ -998,10 +1395,14 @@ def import_bundle(bundle: Any, *, as_of: dt.date | None = None, source: str = "b
             owner[k] = p
     builders = {id(p): _Builder(p, new_report(str(p.res.get("id") or p.label)), day, synthea, index) for p in patients}
     for b0 in builders.values():
-        b0.read_patient()
+        try:
+            b0.read_patient()
+        except Exception as exc:  # a malformed Patient is reported, never a traceback
+            b0.report.add(b0.patient.label, "error", f"Patient could not be read: {type(exc).__name__}: {exc}")
+            b0.sex = None
     unused: Counter[str] = Counter()
     for en in entries:
-        if en.type not in FACT_TYPES:
+        if en.type not in FACT_TYPES + PATIENT_FACT_TYPES:
             if en.type not in USED_TYPES:
                 unused[en.type] += 1
             continue
@@ -1029,6 +1430,7 @@ def import_bundle(bundle: Any, *, as_of: dt.date | None = None, source: str = "b
                 "MedicationRequest": b.read_medication,
                 "MedicationStatement": b.read_medication,
                 "MedicationAdministration": b.read_medication,
+                "AllergyIntolerance": b.read_allergy,
             }[en.type](en)
         except Exception as exc:  # one bad resource never stops the import
             b.report.add(en.label, "error", f"could not be read: {type(exc).__name__}: {exc}")
@@ -1047,14 +1449,36 @@ def import_bundle(bundle: Any, *, as_of: dt.date | None = None, source: str = "b
     return results
 
 
+class _FileProblem(NamedTuple):
+    value: str
+    allowed: str
+
+
+def _read_file(p: Path) -> tuple[str | None, _FileProblem | None]:
+    """The text of a bundle file, or why it cannot be read (as value and what is allowed)."""
+    if p.is_dir():
+        return None, _FileProblem("a folder", "a FHIR R4 Bundle JSON file (import-fhir reads folders of them)")
+    try:
+        data = p.read_bytes()
+    except FileNotFoundError:
+        return None, _FileProblem("no such file", "an existing FHIR R4 Bundle JSON file")
+    except OSError as exc:
+        return None, _FileProblem(f"not readable ({exc.strerror or type(exc).__name__})", "a readable JSON file")
+    try:
+        return data.decode("utf-8"), None
+    except UnicodeDecodeError as exc:
+        return None, _FileProblem(f"not UTF-8 text (byte 0x{data[exc.start]:02x} at position {exc.start})",
+                                  "a UTF-8 encoded JSON file (FHIR JSON is always UTF-8)")
+
+
 def import_json(path: str | Path, *, as_of: dt.date | None = None) -> list[ImportResult]:
     """Import one JSON file (a Bundle or a single resource)."""
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
+    text, problem = _read_file(p)
+    if text is None:
+        assert problem is not None
         rep = ImportReport(source=str(p), as_of=as_of or dt.date.today())
-        rep.add("file", "error", f"cannot read: {exc}")
+        rep.add("file", "error", f"cannot be read: {problem.value}; expected {problem.allowed}")
         return [ImportResult(None, rep)]
     return import_bundle(text, as_of=as_of, source=str(p))
 
@@ -1073,8 +1497,12 @@ def import_path(path: str | Path, *, as_of: dt.date | None = None) -> list[Impor
 def record_from_fhir(path: str | Path, *, as_of: dt.date | None = None) -> tuple[PatientRecord, ImportReport]:
     """The one patient of a FHIR bundle file and its import report (for ``osteocare assess --fhir``).
 
-    Raises :class:`InputError` when the file holds no usable patient or more than one.
+    Raises :class:`InputError` (its field is the file) when the file cannot be read or holds no usable patient
+    or more than one.
     """
+    _, problem = _read_file(Path(path))
+    if problem is not None:
+        raise InputError(str(path), problem.value, problem.allowed)
     results = import_json(path, as_of=as_of)
     made = [r for r in results if r.record is not None]
     if len(results) > 1 and len(made) != 1:

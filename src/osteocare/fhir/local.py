@@ -6,6 +6,7 @@ exported bundle imports again without losing a fact. These codes mean nothing ou
 
 from __future__ import annotations
 
+import math
 from functools import cache
 from typing import Any, get_args
 
@@ -85,8 +86,10 @@ def read_local_value(name: str, holder: dict[str, Any]) -> tuple[bool, Any, str]
         v = holder.get("valueBoolean")
         return (True, v, "") if isinstance(v, bool) else (False, None, f"{name}: valueBoolean expected")
     q = holder.get("valueQuantity")
-    if isinstance(q, dict) and isinstance(q.get("value"), int | float):
+    if isinstance(q, dict) and isinstance(q.get("value"), int | float) and not isinstance(q.get("value"), bool):
         v = q["value"]
+        if not math.isfinite(v):
+            return False, None, f"{name}: {v!r} is not allowed; expected a finite number"
         if name in ("age", "years"):
             return True, int(v), ""
         return True, float(v), ""

@@ -72,7 +72,8 @@ def _record(rng: random.Random, rid: str, today: dt.date) -> tuple[PatientRecord
         "prior_fracture": rng.random() < 0.4, "falls": rng.random() < 0.2,
         "corticosteroids": rng.random() < 0.08, "femoral_neck_t_score": fn, "total_hip_t_score": tn,
         "lumbar_spine_t_score": ls, "frax_country": "Thailand (surrogate)",
-        "frax_mof_percent": round(rng.uniform(5, 35), 1), "frax_hip_percent": round(rng.uniform(1, 12), 1),
+        "frax_mof_percent": (mof := round(rng.uniform(5, 35), 1)),
+        "frax_hip_percent": min(round(rng.uniform(1, 12), 1), mof),  # a major osteoporotic fracture includes the hip
         "fractures": [{"site": rng.choice(["vertebra", "wrist", "hip", "humerus"]),
                        "date": (today - dt.timedelta(days=rng.randint(60, 3000))).isoformat()}]
         if rng.random() < 0.4 else [],
