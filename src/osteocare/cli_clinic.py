@@ -16,7 +16,9 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from .core.errors import OsteoCareError
@@ -37,8 +39,42 @@ STATUS_STYLE = {"verified": "green", "secondary": "yellow", "unverified": "red"}
 
 
 def _fail(msg: str, code: int = 2) -> typer.Exit:
-    err.print(f"[red]error:[/red] {msg}", highlight=False, soft_wrap=True)
+    err.print(f"[red]error:[/red] {escape(msg)}", highlight=False, soft_wrap=True)
     return typer.Exit(code)
+
+
+def _validation_message(exc: ValidationError) -> str:
+    """pydantic's errors in OsteoCare's words: the field, the value given and what is allowed."""
+    parts = []
+    for e in exc.errors():
+        loc = ".".join(str(x) for x in e["loc"])
+        msg = str(e["msg"]).removeprefix("Value error, ")
+        parts.append(msg if loc and msg.startswith(f"{loc.split('.')[-1]}:") else f"{loc}: {msg} (given "
+                     f"{e.get('input')!r})")
+    return "; ".join(parts)
+
+
+def _e(text: object) -> str:
+    """User text (names, reasons, notes) for rich output: markup such as ``[/red]`` is shown, not interpreted."""
+    return escape(str(text))
+
+
+def _check_day(field: str, day: dt.date | None, clinic: Any, *, earliest: dt.date | None = None,
+               earliest_what: str = "the patient's birth date") -> None:
+    """Refuse a date after the clinic's today or before ``earliest``, naming the option and the range."""
+    from .services.appointments import check_date_range
+
+    if day is not None:
+        check_date_range(field, day, today=clinic.today(), earliest=earliest, earliest_what=earliest_what)
+
+
+def _check_patient_day(field: str, day: dt.date | None, clinic: Any, record_id: str) -> None:
+    """Refuse a lab / exam date after today or before the patient was born (from the birth date, or the age)."""
+    from .services.patients import earliest_date_of
+
+    if day is not None:
+        earliest, what = earliest_date_of(clinic, record_id)
+        _check_day(field, day, clinic, earliest=earliest, earliest_what=what)
 
 
 def _date(value: str | None, option: str) -> dt.date | None:
@@ -51,12 +87,18 @@ def _date(value: str | None, option: str) -> dt.date | None:
 
 
 @contextmanager
-def _clinic() -> Iterator[Any]:
+def _clinic(*, create: bool = False) -> Iterator[Any]:
+    """A clinic on the configured store; its errors become exit codes. Without ``create`` a configured SQLite file
+    that does not exist is an error (a mistyped URL must not give an empty, all-clear clinic)."""
     from .services.context import Clinic
     from .services.errors import Conflict, DoseAlreadyRecorded, InvalidState, OverrideRequired
+    from .settings import get_settings, require_existing_database
 
     try:
-        clinic = Clinic.open()
+        settings = get_settings()
+        if not create:
+            require_existing_database(settings)
+        clinic = Clinic.open(settings)
     except OsteoCareError as exc:
         raise _fail(str(exc)) from None
     try:
@@ -65,12 +107,20 @@ def _clinic() -> Iterator[Any]:
         err.print(f"[red]must not / needs override:[/red] {exc}", highlight=False, soft_wrap=True)
         for f in exc.findings:
             err.print(f"  - {f['kind']} {f['rule_id']}: {f['text']} (status: {f['status']})", highlight=False)
-        err.print("Give --override-reason \"...\" to start anyway; the reason is stored with the course.")
+        err.print("A doctor may give --override-reason \"...\" to go ahead anyway; the reason is stored with the "
+                  "course or dose and in the audit trail.", highlight=False)
         raise typer.Exit(3) from None
     except (Conflict, DoseAlreadyRecorded, InvalidState) as exc:
         raise _fail(str(exc), 4) from None
     except OsteoCareError as exc:
         raise _fail(str(exc)) from None
+    except ValidationError as exc:  # a value checked where the service builds its models
+        raise _fail(_validation_message(exc)) from None
+    except (OverflowError, ValueError) as exc:  # date arithmetic past year 9999 from a far-off date or window
+        if "out of range" not in str(exc):
+            raise
+        raise _fail(f"a date given is too far from today ({exc}); check the dates and the number of days or "
+                    "months") from None
     finally:
         clinic.close()
 
@@ -92,9 +142,19 @@ def _read_rows(path: Path) -> list[Any]:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise _fail(f"{path}: no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise _fail(f"{path}: cannot be read ({exc})") from None
+    if path.suffix == ".jsonl":
+        rows = []
+        for n, line in enumerate(text.splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError as exc:
+                raise _fail(f"{path}: not valid JSON ({exc.msg} at line {n}, column {exc.colno})") from None
+        return rows
     try:
-        if path.suffix == ".jsonl":
-            return [json.loads(line) for line in text.splitlines() if line.strip()]
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise _fail(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
@@ -120,24 +180,31 @@ def patient_add(
         rows = _read_rows(from_json)
         if len(rows) != 1:
             raise _fail(f"{from_json}: expected one record; use `patient import` for several")
-        data, ident = split_import_row(rows[0])
+        try:
+            data, ident = split_import_row(rows[0])
+        except OsteoCareError as exc:
+            raise _fail(str(exc)) from None
     else:
         bd = _date(birth_date, "--birth-date")
         if record_id is None or sex is None or (age is None and bd is None):
             raise _fail("give --id, --sex and --age or --birth-date (or --json FILE)")
-        if age is None and bd is not None:
-            from .store.records import age_on
-
-            age = age_on(bd, dt.date.today())
         data = {"id": record_id, "sex": sex, "age": age}
         ident = {"given_name": given_name, "family_name": family_name, "birth_date": bd, "phone": phone}
     with _clinic() as clinic:
+        from .services.patients import check_age_matches, check_birth_date
+        from .store.records import age_on
+
+        bd = ident.get("birth_date")
+        check_birth_date(bd, clinic.today())
+        if data.get("age") is None and bd is not None:
+            data["age"] = age_on(bd, clinic.today())
         try:
             rec = parse_record(data)
         except OsteoCareError as exc:
             raise _fail(str(exc)) from None
+        check_age_matches(rec.age, bd, clinic.today())
         s = add_patient(clinic, rec, **ident)
-    out.print(f"added patient {s.record_id} ({s.display_name}, {s.sex}, {s.age} y)")
+    out.print(f"added patient {_e(s.record_id)} ({_e(s.display_name)}, {s.sex}, {s.age} y)", highlight=False)
 
 
 @patient_app.command("import")
@@ -153,7 +220,7 @@ def patient_import(
         res = import_patients(clinic, rows, update_existing=update)
     if res.errors:
         for key, msg in res.errors.items():
-            err.print(f"[red]{key}[/red]: {msg}", highlight=False, soft_wrap=True)
+            err.print(f"[red]{_e(key)}[/red]: {_e(msg)}", highlight=False, soft_wrap=True)
         raise _fail(f"nothing imported: {len(res.errors)} record(s) refused")
     out.print(f"imported {len(res.created)} new, {len(res.updated)} updated patient(s)")
 
@@ -172,16 +239,16 @@ def patient_show(
         _print_json(v.model_dump(mode="json"))
         return
     s = v.summary
-    out.print(f"[bold]{s.display_name}[/bold] ({s.record_id}) {s.sex}, {s.age} y", highlight=False)
+    out.print(f"[bold]{_e(s.display_name)}[/bold] ({_e(s.record_id)}) {s.sex}, {s.age} y", highlight=False)
     for a in v.alerts:
         colour = {"urgent": "red", "warning": "yellow", "info": "cyan"}[a.severity]
-        out.print(f"  [{colour}]{a.severity.upper()}[/{colour}] {a.text} (status: {a.status})", highlight=False)
+        out.print(f"  [{colour}]{a.severity.upper()}[/{colour}] {_e(a.text)} (status: {a.status})", highlight=False)
     t = Table(title="Courses")
     for col in ("id", "drug", "where", "start", "status", "doses", "last dose", "next due", "review"):
         t.add_column(col)
     for c in v.courses:
         t.add_row(str(c.id), c.drug, c.setting, str(c.start_date), c.status, str(c.doses_given), str(c.last_dose or ""),
-                  str(c.next_due or ""), f"{c.review_on or ''} {c.review_rule or ''}")
+                  str(c.next_due or ""), _e(f"{c.review_on or ''} {c.review_rule or ''}"))
     out.print(t)
     t = Table(title="Open schedule")
     for col in ("id", "kind", "drug", "due", "booked", "state", "why"):
@@ -189,7 +256,7 @@ def patient_show(
     for it in v.schedule:
         if it.status == "open":
             t.add_row(str(it.id), it.kind + (f" {it.seq}" if it.seq else ""), it.drug or it.lab_name or "",
-                      str(it.due_on), str(it.scheduled_at or ""), it.timeliness or "", it.reason[:70])
+                      str(it.due_on), str(it.scheduled_at or ""), it.timeliness or "", _e(it.reason[:70]))
     out.print(t)
     if v.reactions:
         t = Table(title="Reactions")
@@ -226,8 +293,6 @@ def exam_add(
     reference: Annotated[str | None, typer.Option(help="Reference database of the T-scores")] = None,
 ) -> None:
     """Record a DXA exam, per site (sites: femoral_neck, total_hip, lumbar_spine, radius_33, trochanter)."""
-    from pydantic import ValidationError
-
     from .services.facts import DxaExamIn, add_dxa_exam
 
     ts, bs, zs = _site_values(t or [], "--t"), _site_values(bmd or [], "--bmd"), _site_values(z or [], "--z")
@@ -240,8 +305,11 @@ def exam_add(
                          sites=[{"site": s, "t_score": ts.get(s), "bmd_g_cm2": bs.get(s), "z_score": zs.get(s)}
                                 for s in sites])
     except ValidationError as exc:
-        raise _fail(str(exc).splitlines()[0] + ": " + "; ".join(e["msg"] for e in exc.errors())) from None
+        raise _fail(_validation_message(exc)) from None
+    except OsteoCareError as exc:
+        raise _fail(str(exc)) from None
     with _clinic() as clinic:
+        _check_patient_day("--date", exam.exam_date, clinic, record_id)
         exam_id = add_dxa_exam(clinic, record_id, exam)
     out.print(f"recorded DXA exam {exam_id} for {record_id}: {', '.join(sites)}")
 
@@ -259,10 +327,13 @@ def lab_add(
     """Record a lab result with its unit."""
     from .services.facts import add_lab
 
+    day = _date(date, "--date")
     with _clinic() as clinic:
+        _check_patient_day("--date", day, clinic, record_id)
         lab = add_lab(clinic, record_id, name=name, value=value, unit=unit,
-                      date=_date(date, "--date") or clinic.today(), reference_low=low, reference_high=high)
-    out.print(f"recorded {lab.name} {lab.value:g} {lab.unit} on {lab.date} for {record_id}")
+                      date=day or clinic.today(), reference_low=low, reference_high=high)
+    out.print(f"recorded {_e(lab.name)} {lab.value:g} {_e(lab.unit)} on {lab.date} for {_e(record_id)}",
+              highlight=False)
 
 
 # --- courses -------------------------------------------------------------------------------------------------
@@ -311,8 +382,15 @@ def course_start(
     """Start a course; the contraindication check is shown, and a 'must not' needs --override-reason."""
     from .services.courses import start_course
 
+    start_date = _date(start, "--start")
     with _clinic() as clinic:
-        v = start_course(clinic, record_id, drug, start_date=_date(start, "--start"),
+        from .services.patients import earliest_date_of
+
+        earliest, what = earliest_date_of(clinic, record_id)  # also: a stored record that cannot be right
+        if start_date is not None and earliest is not None and start_date < earliest:
+            raise _fail(f"--start: {start_date.isoformat()!r} is not allowed; expected a date from "
+                        f"{earliest.isoformat()} ({what})")
+        v = start_course(clinic, record_id, drug, start_date=start_date,
                          origin="recommendation" if from_assessment is not None else "clinician",
                          assessment_id=from_assessment, override_reason=override_reason, anchor_weekday=weekday,
                          anchor_day=day, first_dose_due=_date(first_due, "--first-due"))
@@ -330,10 +408,14 @@ def course_stop(
     date: Annotated[str | None, typer.Option(help="Stop date YYYY-MM-DD (default today)")] = None,
 ) -> None:
     """Stop a course (pending appointments are cancelled)."""
-    from .services.courses import stop_course
+    from .services.courses import get_course, stop_course
 
+    day = _date(date, "--date")
     with _clinic() as clinic:
-        v = stop_course(clinic, course_id, reason=reason, stop_date=_date(date, "--date"))
+        if day is not None:
+            _check_day("--date", day, clinic, earliest=get_course(clinic, course_id).start_date,
+                       earliest_what="the course's start")
+        v = stop_course(clinic, course_id, reason=reason, stop_date=day)
     for w in v.warnings:
         out.print(f"[yellow]warning:[/yellow] {w}", highlight=False)
     out.print(f"stopped course {v.id} ({v.drug}) on {v.stop_date}")
@@ -364,14 +446,20 @@ def dose_record(
     given_by: Annotated[str | None, typer.Option(help="Who gave it (default: you)")] = None,
     observation_minutes: Annotated[int | None, typer.Option(help="Observation after the dose, minutes")] = None,
     notes: Annotated[str | None, typer.Option(help="Observation notes")] = None,
+    override_reason: Annotated[str | None, typer.Option(
+        help="A doctor's written reason to give the dose despite a finding of the pre-dose check")] = None,
 ) -> None:
-    """Record a dose actually given; the next dose falls due from this one."""
+    """Record a dose actually given; the next dose falls due from this one. The drug's contraindications are
+    checked again against the record as it is now; a finding needs --override-reason (exit 3 without it)."""
     from .services.doses import record_dose
 
+    given_on = _date(date, "--date")
     with _clinic() as clinic:
-        res = record_dose(clinic, item_id=appointment, course_id=course, given_on=_date(date, "--date"),
+        _check_day("--date", given_on, clinic)
+        res = record_dose(clinic, item_id=appointment, course_id=course, given_on=given_on,
                           lot_number=lot, body_site=site, given_by=given_by,
-                          observation_minutes=observation_minutes, observation_notes=notes)
+                          observation_minutes=observation_minutes, observation_notes=notes,
+                          override_reason=override_reason)
     for w in res.warnings:
         out.print(f"[yellow]warning:[/yellow] {w}", highlight=False)
     d = res.dose
@@ -413,6 +501,19 @@ def appointment_complete(
     with _clinic() as clinic:
         it = complete_item(clinic, appointment, done_on=_date(date, "--date"), note=note)
     out.print(f"appointment {it.id} done")
+
+
+@appointment_app.command("cancel")
+def appointment_cancel(
+    appointment: Annotated[int, typer.Argument(help="Appointment (schedule item) id")],
+    reason: Annotated[str, typer.Option(help="Why it is cancelled")],
+) -> None:
+    """Cancel an open review, DXA or lab item (a dose appointment moves with its course)."""
+    from .services.appointments import cancel_item
+
+    with _clinic() as clinic:
+        it = cancel_item(clinic, appointment, reason=reason)
+    out.print(f"appointment {it.id} cancelled")
 
 
 @reaction_app.command("record")
@@ -471,8 +572,8 @@ def worklist_cmd(
             t.add_column(col)
         for a in w.overdue:
             colour = {"urgent": "red", "warning": "yellow", "info": "cyan"}[a.severity]
-            t.add_row(f"[{colour}]{a.severity}[/{colour}]", f"{a.patient_name} ({a.record_id})", str(a.item_id),
-                      str(a.due_on), f"{a.days_late} d", a.text[:90], _status(a.status))
+            t.add_row(f"[{colour}]{a.severity}[/{colour}]", _e(f"{a.patient_name} ({a.record_id})"), str(a.item_id),
+                      str(a.due_on), f"{a.days_late} d", _e(a.text[:90]), _status(a.status))
         out.print(t)
     for title, items in (("Appointments today", w.appointments_today), ("Due today", w.due_today),
                          ("Due this week", w.due_this_week)):
@@ -483,8 +584,8 @@ def worklist_cmd(
             t.add_column(col)
         for it in items:
             when = it.scheduled_at.astimezone(clinic.settings.zone).strftime("%H:%M") if it.scheduled_at else ""
-            t.add_row(str(it.id), f"{it.patient_name} ({it.record_id})", it.kind, it.drug or it.lab_name or "",
-                      str(it.due_on), when, it.reason[:60])
+            t.add_row(str(it.id), _e(f"{it.patient_name} ({it.record_id})"), it.kind, it.drug or it.lab_name or "",
+                      str(it.due_on), when, _e(it.reason[:60]))
         out.print(t)
     if w.truncated:
         out.print(f"[yellow]Only the first {limit} rows per section are shown.[/yellow]")
@@ -498,13 +599,20 @@ def calendar_cmd(
     """Export a patient's schedule as iCalendar (.ics) with reminders; no drug names in titles."""
     from .services.calendar import patient_calendar
 
+    if out_path is not None and not out_path.parent.is_dir():
+        raise _fail(f"--out: {str(out_path)!r} is not allowed; expected a file in an existing folder "
+                    f"({out_path.parent} does not exist)")
     with _clinic() as clinic:
         data = patient_calendar(clinic, record_id, horizon_months=months)
     if out_path is None:
         sys.stdout.buffer.write(data)
     else:
-        out_path.write_bytes(data)
-        out.print(f"wrote {out_path}")
+        try:
+            out_path.write_bytes(data)
+        except OSError as exc:
+            raise _fail(f"--out: {str(out_path)!r} cannot be written ({exc.strerror or exc}); expected a file in an "
+                        "existing folder") from None
+        out.print(f"wrote {_e(out_path)}", highlight=False)
 
 
 def demo_cmd(
@@ -515,7 +623,7 @@ def demo_cmd(
     """Load a realistic demo clinic (invented patients on various courses, some overdue)."""
     from .services.demo import load_demo
 
-    with _clinic() as clinic:
+    with _clinic(create=True) as clinic:
         s = load_demo(clinic, patients=patients, seed=seed, prefix=prefix)
     out.print(f"demo clinic: {s.patients} patients, {sum(s.courses.values())} courses "
               f"({', '.join(f'{k} {v}' for k, v in sorted(s.courses.items()))}), {s.doses} doses, "
@@ -525,15 +633,21 @@ def demo_cmd(
 @db_app.command("upgrade")
 def db_upgrade(revision: Annotated[str, typer.Option(help="Target revision")] = "head") -> None:
     """Migrate the database up (creates it on first use)."""
+    from alembic.util import CommandError
+
     from .settings import get_settings
     from .store.db import Database
     from .store.migrate import current_revision, upgrade
 
     try:
         db = Database(get_settings().database_url)
-        upgrade(db, revision)
-        out.print(f"database at revision {current_revision(db)}")
-        db.dispose()
+        try:
+            upgrade(db, revision)
+            out.print(f"database at revision {current_revision(db)}")
+        finally:
+            db.dispose()
+    except CommandError as exc:
+        raise _fail(f"--revision: {revision!r} is not allowed ({exc}); expected 'head' or a revision id") from None
     except OsteoCareError as exc:
         raise _fail(str(exc)) from None
 
@@ -541,15 +655,23 @@ def db_upgrade(revision: Annotated[str, typer.Option(help="Target revision")] = 
 @db_app.command("downgrade")
 def db_downgrade(revision: Annotated[str, typer.Option(help="Target revision ('base' = empty)")]) -> None:
     """Migrate the database down."""
-    from .settings import get_settings
+    from alembic.util import CommandError
+
+    from .settings import get_settings, require_existing_database
     from .store.db import Database
     from .store.migrate import current_revision, downgrade
 
     try:
-        db = Database(get_settings().database_url)
-        downgrade(db, revision)
-        out.print(f"database at revision {current_revision(db) or 'base'}")
-        db.dispose()
+        settings = get_settings()
+        require_existing_database(settings)
+        db = Database(settings.database_url)
+        try:
+            downgrade(db, revision)
+            out.print(f"database at revision {current_revision(db) or 'base'}")
+        finally:
+            db.dispose()
+    except CommandError as exc:
+        raise _fail(f"--revision: {revision!r} is not allowed ({exc}); expected 'base' or a revision id") from None
     except OsteoCareError as exc:
         raise _fail(str(exc)) from None
 
@@ -557,11 +679,16 @@ def db_downgrade(revision: Annotated[str, typer.Option(help="Target revision ('b
 @db_app.command("current")
 def db_current() -> None:
     """Show the database's migration revision."""
-    from .settings import get_settings
+    from .settings import get_settings, require_existing_database
     from .store.db import Database
     from .store.migrate import current_revision, head_revision
 
-    db = Database(get_settings().database_url)
+    try:
+        settings = get_settings()
+        require_existing_database(settings)
+    except OsteoCareError as exc:
+        raise _fail(str(exc)) from None
+    db = Database(settings.database_url)
     out.print(f"current {current_revision(db) or 'base'}, latest {head_revision()}")
     db.dispose()
 

@@ -9,6 +9,8 @@ Variable                                   Meaning (default)
 ``OSTEOCARE_DATABASE_URL``                 SQLAlchemy URL. Default: a SQLite file
                                            ``./data/osteocare.sqlite3`` (the folder is created on first
                                            use). ``postgresql://...`` selects PostgreSQL (psycopg 3).
+                                           A configured SQLite file must exist, except for ``db
+                                           upgrade`` and ``demo``, which create it.
 ``OSTEOCARE_ACTOR``                        Who the CLI acts as in the audit log (default: OS user name).
 ``OSTEOCARE_TIMEZONE``                     The clinic's IANA time zone for appointment times and
                                            calendar export (default ``UTC``).
@@ -126,11 +128,29 @@ def normalise_database_url(url: str, variable: str = "OSTEOCARE_DATABASE_URL") -
     raise SettingsError(variable, url, "sqlite:///path/to/file.sqlite3 or postgresql://user@host:port/database")
 
 
+def default_database_url() -> str:
+    """The URL used when ``OSTEOCARE_DATABASE_URL`` is not set (a SQLite file under ``./data/``)."""
+    return f"sqlite:///{DEFAULT_SQLITE_PATH.as_posix()}"
+
+
+def require_existing_database(settings: Settings) -> None:
+    """Refuse a configured SQLite file that does not exist (a mistyped ``OSTEOCARE_DATABASE_URL`` would otherwise
+    silently create an empty clinic whose worklist is all clear). The default ``./data/`` file may be created on
+    first use; ``osteocare db upgrade`` and ``osteocare demo`` create any configured file."""
+    path = settings.sqlite_path()
+    if path is None or settings.database_url == default_database_url() or path.exists():
+        return
+    where = "its folder does not exist" if not path.parent.is_dir() else "the file does not exist"
+    raise SettingsError("OSTEOCARE_DATABASE_URL", settings.database_url,
+                        f"an existing SQLite database ({where}: {path}); check the URL, or create the database "
+                        "with `osteocare db upgrade`")
+
+
 def get_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Read and validate the settings from ``env`` (default: the process environment)."""
     env = os.environ if env is None else env
     raw_url = env.get("OSTEOCARE_DATABASE_URL", "").strip()
-    url = normalise_database_url(raw_url) if raw_url else f"sqlite:///{DEFAULT_SQLITE_PATH.as_posix()}"
+    url = normalise_database_url(raw_url) if raw_url else default_database_url()
     tz = env.get("OSTEOCARE_TIMEZONE", "").strip() or "UTC"
     try:
         ZoneInfo(tz)

@@ -104,3 +104,14 @@ def test_the_feed_token_is_unguessable_and_can_be_rotated(clinic: Clinic, busy: 
     assert new != token
     with pytest.raises(NotFound):
         calendar_for_token(clinic, token)
+
+
+def test_the_export_horizon_must_be_a_representable_number_of_months(clinic: Clinic,
+                                                                     patient: Callable[..., str]) -> None:
+    from osteocare.core.errors import InputError
+
+    rid = patient("H1", labs=False)
+    for months in (0, -1, 100_000):
+        with pytest.raises(InputError, match="horizon_months"):
+            patient_calendar(clinic, rid, horizon_months=months)
+    assert patient_calendar(clinic, rid, horizon_months=1).startswith(b"BEGIN:VCALENDAR")

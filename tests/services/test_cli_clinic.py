@@ -24,6 +24,13 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return db
 
 
+@pytest.fixture
+def clinic_db(env: Path) -> Path:
+    """``env`` with the database created (``db upgrade``): other commands refuse a SQLite file that is missing."""
+    assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
+    return env
+
+
 def run(*args: str) -> tuple[int, str]:
     res = runner.invoke(app, list(args))
     return res.exit_code, res.output
@@ -65,7 +72,7 @@ def test_the_clinic_day_from_the_command_line(env: Path, tmp_path: Path) -> None
     assert code == 0 and "DMAB-NOSTOP" in out
 
 
-def test_a_must_not_exits_3_until_a_reason_is_given(env: Path) -> None:
+def test_a_must_not_exits_3_until_a_reason_is_given(clinic_db: Path) -> None:
     run("patient", "add", "--id", "M1", "--sex", "male", "--age", "70")
     code, out = run("course", "start", "M1", "romosozumab")
     assert code == 3 and "ROMO-IND-US" in out and "--override-reason" in out
@@ -73,7 +80,7 @@ def test_a_must_not_exits_3_until_a_reason_is_given(env: Path) -> None:
     assert code == 0, out
 
 
-def test_bad_input_exits_2_with_the_field_named(env: Path, tmp_path: Path) -> None:
+def test_bad_input_exits_2_with_the_field_named(clinic_db: Path, tmp_path: Path) -> None:
     code, out = run("patient", "add", "--id", "X", "--sex", "other", "--age", "70")
     assert code == 2 and "sex" in out
     code, out = run("lab", "add", "nobody", "calcium", "2.3", "mmol/L")

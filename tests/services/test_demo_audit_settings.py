@@ -18,6 +18,28 @@ from osteocare.store import models as m
 TODAY = dt.date(2025, 3, 3)
 
 
+def test_an_interrupted_demo_load_leaves_nothing_and_can_be_run_again(clinic: Clinic,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    import osteocare.services.demo as demo
+
+    real, calls = demo.record_dose, []
+
+    def interrupted(*args: object, **kwargs: object) -> object:
+        calls.append(1)
+        if len(calls) == 8:
+            raise KeyboardInterrupt  # Ctrl-C part way through
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(demo, "record_dose", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        load_demo(clinic, patients=30, seed=11)
+    with clinic.db.read() as s:
+        assert s.scalar(select(func.count()).select_from(m.Patient)) == 0
+        assert s.scalar(select(func.count()).select_from(m.AdministeredDose)) == 0
+    monkeypatch.setattr(demo, "record_dose", real)
+    assert load_demo(clinic, patients=5, seed=11).patients == 5
+
+
 def test_the_demo_clinic_has_patients_on_various_courses_some_overdue(clinic: Clinic) -> None:
     summary = load_demo(clinic, patients=60, seed=11)
     assert summary.patients == 60

@@ -160,7 +160,8 @@ def _next_due(clinic: Clinic, course_id: int) -> dt.date | None:
 
 def test_a_late_denosumab_dose_moves_the_next_due_date(clinic: Clinic, patient: Callable[..., str]) -> None:
     rid = patient()
-    c = start_course(clinic.on(D(2024, 8, 31)), rid, "denosumab", start_date=D(2024, 8, 31))
+    c = start_course(clinic.on(D(2024, 8, 31)), rid, "denosumab", start_date=D(2024, 8, 31),
+                     override_reason="test: the baseline labs are dated after this start")
     assert c.next_due == D(2024, 8, 31)
     r1 = record_dose(clinic, course_id=c.id, given_on=D(2024, 8, 31), lot_number="A1")
     assert r1.next_item is not None and r1.next_item.due_on == D(2025, 2, 28)  # month end, not 31 Aug + 12 months

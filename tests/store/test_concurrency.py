@@ -33,7 +33,8 @@ def _clinic(db: Database) -> Clinic:
 
 def _denosumab_appointment(db: Database, rid: str) -> tuple[int, int]:
     clinic = _clinic(db)
-    add_patient(clinic, PatientRecord(id=rid, sex="female", age=72, weight_kg=50, height_cm=150))
+    add_patient(clinic, PatientRecord(id=rid, sex="female", age=72, weight_kg=50, height_cm=150,
+                                            creatinine_umol_l=70))  # the kidney rules decided, not overridden
     course = start_course(clinic, rid, "denosumab", start_date=TODAY)
     with db.read() as s:
         item = s.scalars(select(m.ScheduleItem).where(m.ScheduleItem.course_id == course.id,
@@ -88,7 +89,8 @@ def test_a_writer_killed_mid_transaction_leaves_nothing_and_blocks_nobody(db: Da
     if db.dialect == "sqlite":
         with db.engine.connect() as conn:
             assert conn.execute(text("PRAGMA integrity_check")).scalar() == "ok"
-    add_patient(_clinic(db), PatientRecord(id="crash-1", sex="female", age=66))
+    add_patient(_clinic(db), PatientRecord(id="crash-1", sex="female", age=66, weight_kg=60, height_cm=160,
+                                                 creatinine_umol_l=70))
     assert _count(db, m.Patient) == before[0] + 1
 
 

@@ -18,7 +18,9 @@ from .conftest import browser_for, csrf_of
 def _new_patient(api, tokens, sex: str = "female", age: int = 72) -> str:  # type: ignore[no-untyped-def]
     """A patient of its own for each test (the demo clinic is shared by the tests of a worker)."""
     rid = f"WEB-{uuid.uuid4().hex[:10].upper()}"
-    r = api.post("/api/v1/patients", headers=tokens["doctor"], json={"record": {"id": rid, "sex": sex, "age": age}})
+    r = api.post("/api/v1/patients", headers=tokens["doctor"], json={"record": {
+        "id": rid, "sex": sex, "age": age, "weight_kg": 60, "height_cm": 160,
+        "creatinine_umol_l": 70}})  # the kidney rules can be decided (undecided, they block a start)
     assert r.status_code == 201, r.text
     return rid
 

@@ -62,6 +62,18 @@ def alert_for(it: m.ScheduleItem, *, record_id: str, patient_name: str | None, d
         word = "today" if tl == "due" else f"on {it.due_on.isoformat()}"
         return Alert(**base, severity="info", kind="dose_due", rule_id=it.rule_id, status=status,
                      text=f"{what} due {word}.")
+    if it.rule_id == "DMAB-SWITCH" and drug is not None:
+        # A stopped denosumab course is as dangerous as a late dose (rebound, DMAB-NOSTOP): once the follow-on
+        # drug is later than denosumab's urgency window it is urgent (DMAB-URGENT: "... or start zoledronic acid
+        # if stopping").
+        reg = regimen(drug)
+        tl = timeliness(it.due_on, today, urgent_after_days=reg.urgent_after_days)
+        if tl == "urgent" and reg.urgent_rule is not None:
+            text, st = _rule(reg.urgent_rule)
+            return Alert(**base, severity="urgent", kind="review", rule_id=reg.urgent_rule,
+                         status=lowest([st, reg.urgent_status, status]),
+                         text=f"Follow-on treatment after stopping {_drug_name(drug)} is {late} days late (due "
+                              f"{it.due_on.isoformat()}): {it.reason} {text}")
     kind = {"review": "review", "dxa": "dxa", "lab": "lab"}[it.kind]
     if late:
         sev = "warning"

@@ -18,12 +18,31 @@ from ..store.audit import audit
 from ..store.models import utcnow
 from ._common import display_name, item_row, item_view, patient_row
 from .context import Clinic
-from .doses import book_appointment
+from .doses import book_appointment as _book
 from .drugs import annual_review
 from .errors import InvalidState
 from .views import ItemView
 
-__all__ = ["book_appointment", "cancel_item", "complete_item", "patient_schedule"]
+__all__ = ["book_appointment", "cancel_item", "check_date_range", "complete_item", "patient_schedule"]
+
+
+def check_date_range(field: str, day: dt.date, *, today: dt.date, earliest: dt.date | None = None,
+                     earliest_what: str = "the patient's birth date") -> None:
+    """Refuse a date after ``today`` or before ``earliest`` (e.g. the patient's birth date), naming the range."""
+    if day > today or (earliest is not None and day < earliest):
+        allowed = (f"a date from {earliest.isoformat()} ({earliest_what}) to {today.isoformat()} (today)"
+                   if earliest is not None else f"a date not after {today.isoformat()} (today)")
+        raise InputError(field, day.isoformat(), allowed)
+
+
+def book_appointment(clinic: Clinic, item_id: int, *, at: dt.datetime, location: str | None = None) -> ItemView:
+    """Book a time for an open item; a day before today is refused. A naive ``at`` is read in the clinic's time
+    zone."""
+    when = at if at.tzinfo is not None else at.replace(tzinfo=clinic.settings.zone)
+    today = clinic.today()
+    if when.astimezone(clinic.settings.zone).date() < today:
+        raise InputError("at", when.isoformat(), f"a time on or after {today.isoformat()} (today)")
+    return _book(clinic, item_id, at=at, location=location)
 
 
 def patient_schedule(clinic: Clinic, record_id: str, *, include_closed: bool = False,
@@ -44,14 +63,17 @@ def patient_schedule(clinic: Clinic, record_id: str, *, include_closed: bool = F
 def complete_item(clinic: Clinic, item_id: int, *, done_on: dt.date | None = None, note: str = "") -> ItemView:
     """Mark a review, DXA or lab item done (doses are recorded with ``record_dose``)."""
     day = done_on or clinic.today()
-    if day > clinic.today():
-        raise InputError("done_on", day.isoformat(), "a date not after today")
     with clinic.db.write() as s:
         it = item_row(s, item_id)
         if it.kind == "dose":
             raise InvalidState("a dose appointment is completed by recording the dose")
         if it.status != "open":
             raise InvalidState(f"appointment {item_id} is {it.status}")
+        course = s.get(m.TreatmentCourse, it.course_id) if it.course_id is not None else None
+        p = s.get(m.Patient, it.patient_id)
+        earliest = course.start_date if course is not None else (p.birth_date if p is not None else None)
+        check_date_range("done_on", day, earliest=earliest, today=clinic.today(),
+                         earliest_what="the course's start" if course is not None else "the patient's birth date")
         it.status, it.closed_at = "done", utcnow()
         nxt = None
         if it.rule_id == "MON-ANNUAL" and it.course_id is not None:
@@ -69,7 +91,6 @@ def complete_item(clinic: Clinic, item_id: int, *, done_on: dt.date | None = Non
         audit(s, actor=clinic.actor, action="update", entity="appointment", entity_id=it.id,
               patient_id=it.patient_id, detail={"done_on": day.isoformat(), "note": note})
         s.flush()
-        p = s.get(m.Patient, it.patient_id)
         assert p is not None
         drug = s.get(m.TreatmentCourse, it.course_id).drug if it.course_id is not None else None  # type: ignore[union-attr]
         return item_view(it, record_id=p.record_id, patient_name=None, drug=drug, today=clinic.today())

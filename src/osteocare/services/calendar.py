@@ -19,6 +19,7 @@ from icalendar.prop import vDuration
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ..core.errors import InputError
 from ..core.schedule import add_months, dose_dates_between, planned_due_dates
 from ..store import models as m
 from ..store.audit import audit
@@ -166,8 +167,12 @@ def build_calendar(clinic: Clinic, session: Session, patient: m.Patient, *, toda
 
 def patient_calendar(clinic: Clinic, record_id: str, *, today: dt.date | None = None,
                      horizon_months: int = 12) -> bytes:
-    """The patient's schedule as an ``text/calendar`` document (the export is audited)."""
+    """The patient's schedule as an ``text/calendar`` document (the export is audited). ``horizon_months``: 1 up
+    to the months left before the last representable year (else :class:`InputError`)."""
     day = today or clinic.today()
+    max_months = 12 * (dt.date.max.year - 1 - day.year)
+    if not 1 <= horizon_months <= max_months:
+        raise InputError("horizon_months", horizon_months, f"a whole number of months from 1 to {max_months}")
     with clinic.db.read() as s:
         p = patient_row(s, record_id)
         data = build_calendar(clinic, s, p, today=day, horizon_months=horizon_months).to_ical()

@@ -17,17 +17,20 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ..core.errors import OsteoCareError
 from ..core.knowledge import load
+from ..core.records import Condition as RCondition
+from ..core.records import Intolerance as RIntolerance
 from ..core.records import Lab as RLab
 from ..core.records import PatientRecord
 from ..core.status import Status, lowest
 from ..core.units import NG_ML, canonical_vitamin_d_unit, vitamin_d_factor, vitamin_d_factor_status
 from ..settings import Settings
 from ..store import models as m
+from ..store.records import record_of
 from .drugs import Regimen, check_item_text, check_lab_names
 from .views import CheckFinding, ContraindicationReport, PreDoseCheckResult
 
@@ -81,9 +84,127 @@ def contraindication_check(record: PatientRecord, drug: str, *, as_of: dt.date,
                      citation=getattr(h.citation, "text", None))
         for h in result.hits
     ]
-    undecided = [u.model_dump(mode="json") for u in result.undecided]
+    kinds = _rule_kinds(drug)
+    undecided = []
+    for u in result.undecided:
+        row = u.model_dump(mode="json")
+        row["kind"] = kinds.get(u.rule_id)
+        row["needs"] = _missing_inputs(record, list(u.missing))
+        undecided.append(row)
     return ContraindicationReport(drug=drug, as_of=as_of, available=True, findings=findings, undecided=undecided,
                                   notes=notes)
+
+
+#: Reaction outcomes that end a reaction (a hypocalcaemia reaction no longer counts as present after it).
+_RESOLVED = ("resolved", "resolved_with_sequelae")
+#: Which record inputs a derived kidney fact is calculated from (the kidney calculator's inputs).
+_KIDNEY_INPUTS = {
+    "crcl_ml_min": ("creatinine", "weight_kg", "age", "sex"),
+    "egfr_ml_min_1_73m2": ("creatinine", "age", "sex"),
+}
+_INPUT_WORDS = {"creatinine": "serum creatinine", "weight_kg": "body weight", "age": "age", "sex": "sex"}
+
+
+def clinic_record(session: Session, patient: m.Patient, *, as_of: dt.date) -> PatientRecord:
+    """The patient's record for a contraindication check, with the clinic's recorded reactions added.
+
+    A reaction the clinician did not mark as an intolerance still matters to the drug rules: one whose text reads
+    as a hypersensitivity reaction (``conditions#hypersensitivity_reaction_terms``; an ``allergy`` reaction
+    always does) is added as an intolerance of that drug, and a ``hypocalcaemia`` reaction is added as the
+    ``hypocalcaemia`` condition (ended by a resolved outcome with its date) for the rules that name it.
+    """
+    from .reactions import REACTION_LABELS
+
+    record = record_of(patient, as_of=as_of)
+    rows = list(session.scalars(select(m.Reaction).where(m.Reaction.patient_id == patient.id)
+                                .order_by(m.Reaction.id)))
+    if not rows:
+        return record
+    terms = [str(t).lower() for t in load("conditions").fact("hypersensitivity_reaction_terms").value]
+    intolerances = list(record.intolerances)
+    conditions = list(record.conditions)
+    for r in rows:
+        text = REACTION_LABELS.get(r.kind, r.kind) + (f": {r.description}" if r.description else "")
+        if not r.intolerance and any(t in text.lower() for t in terms):
+            intolerances.append(RIntolerance(drug=r.drug, reaction=text, date=r.onset_on,
+                                             severity=r.severity))  # type: ignore[arg-type]
+        if r.kind == "hypocalcaemia":
+            resolved = r.resolved_on if r.outcome in _RESOLVED else None
+            conditions.append(RCondition(code="hypocalcaemia", onset=r.onset_on, resolved=resolved))
+    return record.model_copy(update={"intolerances": intolerances, "conditions": conditions})
+
+
+def recheck_day(session: Session, patient: m.Patient, day: dt.date, today: dt.date) -> dt.date | None:
+    """For a start entered for a past date: the day of everything the clinic knows now (today, or the latest
+    lab result if later), when that is after ``day``; else None."""
+    latest = session.scalar(select(func.max(m.Lab.date)).where(m.Lab.patient_id == patient.id))
+    now = max(today, latest) if latest is not None else today
+    return now if now > day else None
+
+
+def _rule_kinds(drug: str) -> dict[str, str]:
+    from ..core.guidelines.rulesets import drug_file
+
+    try:
+        rules = drug_file(drug).data.get("contraindications", [])
+    except OsteoCareError:
+        return {}
+    return {str(r["id"]): str(r["kind"]) for r in rules}
+
+
+def _missing_inputs(record: PatientRecord, missing: list[str]) -> list[str]:
+    """The record inputs behind each missing derived fact, in words (e.g. 'body weight' for CrCl)."""
+    has = {
+        "creatinine": record.creatinine_umol_l is not None or record.creatinine_mg_dl is not None
+        or any(lab.name == "creatinine" for lab in record.labs),
+        "weight_kg": record.weight_kg is not None,
+        "age": record.age is not None,
+        "sex": record.sex is not None,
+    }
+    out: list[str] = []
+    for name in missing:
+        inputs = _KIDNEY_INPUTS.get(name)
+        if inputs is None:
+            out.append(name.replace("_", " "))
+            continue
+        lacking = [_INPUT_WORDS[i] for i in inputs if not has[i]]
+        out += [w for w in lacking if w not in out] or [f"{name} (could not be calculated from the record)"]
+    return out
+
+
+def blocking_findings(report: ContraindicationReport,
+                      now: ContraindicationReport | None = None) -> list[dict[str, Any]]:
+    """What needs a written clinician reason before the drug is started or given.
+
+    Every ``must_not``, ``caution`` and ``fix_first`` finding (fix first = correct it, then start: going ahead
+    without correcting it is the clinician's decision, with a reason), and every ``must_not`` rule left
+    undecided because a fact it needs is missing - an unknown is never read as "no contraindication".
+
+    ``now``: for a start or dose entered for a past date, the same check on today's record. A rule undecided on
+    the past date blocks only if it is still undecided (or fires) today, e.g. a creatinine measured since the
+    start date decides the kidney rule.
+    """
+    out = [f.model_dump(mode="json") for f in report.findings if f.kind in ("must_not", "caution", "fix_first")]
+    undecided = _undecided_must_not(report)
+    if now is not None:
+        current = {str(f["rule_id"]): f for f in [f.model_dump(mode="json") for f in now.findings
+                                                  if f.kind == "must_not"] + _undecided_must_not(now)}
+        undecided = [current[str(u["rule_id"])] for u in undecided if str(u["rule_id"]) in current]
+    return out + undecided
+
+
+def _undecided_must_not(report: ContraindicationReport) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    kinds = _rule_kinds(report.drug)
+    for u in report.undecided:
+        rid = str(u.get("rule_id"))
+        if (u.get("kind") or kinds.get(rid)) != "must_not":
+            continue
+        needs = u.get("needs") or u.get("missing") or []
+        out.append({"kind": "must_not", "rule_id": rid, "status": u.get("status", "verified"), "citation": None,
+                    "undecided": True, "missing": list(needs),
+                    "text": f"Undecided - not recorded: {', '.join(needs) or 'a needed fact'}. {u.get('text')}"})
+    return out
 
 
 # --- pre-dose checks -----------------------------------------------------------------------------------------

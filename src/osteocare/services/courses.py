@@ -1,9 +1,11 @@
 """Treatment courses: check, start (from a recommendation or the clinician's choice), stop, list.
 
-Starting a course always runs the treatment engine's contraindication check on the stored record and keeps it
-with the course. A ``must_not`` or ``caution`` finding needs a written override reason (treatment.md 0:
-absolute contraindication = the drug is not offered; relative = needs a recorded clinician override with a
-reason); without one :class:`OverrideRequired` is raised and nothing is written.
+Starting a course always runs the treatment engine's contraindication check on the stored record (with the
+clinic's recorded reactions, :func:`~osteocare.services.checks.clinic_record`) and keeps it with the course. A
+``must_not``, ``caution`` or ``fix_first`` finding, or a ``must_not`` rule left undecided for a missing fact,
+needs a written override reason (treatment.md 0: absolute contraindication = the drug is not offered;
+relative = needs a recorded clinician override with a reason; fix first = correct it, then start); without one
+:class:`OverrideRequired` is raised and nothing is written (:func:`~osteocare.services.checks.blocking_findings`).
 """
 
 from __future__ import annotations
@@ -19,9 +21,9 @@ from ..core.errors import InputError
 from ..core.knowledge import release
 from ..store import models as m
 from ..store.audit import audit
-from ..store.records import load_patient, record_of
+from ..store.records import load_patient
 from ._common import course_row, course_view
-from .checks import contraindication_check
+from .checks import blocking_findings, clinic_record, contraindication_check, recheck_day
 from .context import Clinic
 from .drugs import course_drug_ids, regimen
 from .errors import Conflict, InvalidState, NotFound, OverrideRequired
@@ -40,13 +42,17 @@ def check_course(clinic: Clinic, record_id: str, drug: str, *, as_of: dt.date | 
         p = load_patient(s, record_id)
         if p is None:
             raise NotFound("patient", record_id)
-        rec = record_of(p, as_of=day)
+        rec = clinic_record(s, p, as_of=day)
         pid = p.id
     report = contraindication_check(rec, drug, as_of=day, region=region)
     with clinic.db.write() as s:
         audit(s, actor=clinic.actor, action="read", entity="contraindication_check", entity_id=drug,
               patient_id=pid)
     return report
+
+
+def _undecided(report: ContraindicationReport) -> bool:
+    return bool(report.undecided)
 
 
 def start_course(
@@ -88,11 +94,16 @@ def start_course(
         p = load_patient(s, record_id)
         if p is None:
             raise NotFound("patient", record_id)
-        rec = record_of(p, as_of=start)
+        rec = clinic_record(s, p, as_of=start)
+        now_day = recheck_day(s, p, start, clinic.today())
+        rec_now = clinic_record(s, p, as_of=now_day) if now_day is not None else None
     report = contraindication_check(rec, drug, as_of=start, region=region)
-    need = report.needs_override
+    now = None
+    if rec_now is not None and now_day is not None and _undecided(report):
+        now = contraindication_check(rec_now, drug, as_of=now_day, region=region)
+    need = blocking_findings(report, now)
     if need and reason is None:
-        raise OverrideRequired(drug, [f.model_dump(mode="json") for f in need])
+        raise OverrideRequired(drug, need)
     weekly = reg.interval.unit == "day" and reg.interval.count % 7 == 0
     monthly = reg.interval.unit == "month" and not reg.given_in_clinic
     try:
@@ -120,7 +131,7 @@ def start_course(
             s.flush()
             notes = plan_course_start(s, course, reg, first_due=first_dose_due)
             audit(s, actor=clinic.actor, action="create", entity="course", entity_id=course.id, patient_id=p.id,
-                  detail={"drug": drug, "origin": origin, "override": [f.rule_id for f in need] if need else [],
+                  detail={"drug": drug, "origin": origin, "override": [str(f["rule_id"]) for f in need],
                           "check_available": report.available})
             view = course_view(s, course, record_id=record_id)
     except IntegrityError as exc:

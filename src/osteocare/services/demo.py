@@ -11,11 +11,12 @@ import datetime as dt
 import random
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, delete, select
 
 from ..core.records import PatientRecord
 from ..core.schedule import add_months, next_due
 from ..store import models as m
+from ..store.audit import audit
 from .appointments import complete_item
 from .context import Clinic
 from .courses import start_course, stop_course
@@ -105,14 +106,40 @@ def _start(clinic: Clinic, rid: str, drug: str, start: dt.date, summary: DemoSum
     return drug, view.id
 
 
+def _demo_ids(prefix: str) -> ColumnElement[bool]:
+    return m.Patient.record_id.like(f"{prefix}-%")
+
+
 def load_demo(clinic: Clinic, *, patients: int = 300, seed: int = 2024, today: dt.date | None = None,
               prefix: str = "DEMO") -> DemoSummary:
-    """Load ``patients`` invented patients with courses, doses, labs, DXA exams and reactions."""
+    """Load ``patients`` invented patients with courses, doses, labs, DXA exams and reactions.
+
+    All or nothing: if loading stops part way (an error, or Ctrl-C), every patient it added is removed again (with
+    their courses, doses, labs ...; the audit log keeps what happened), so a re-run is not refused."""
     with clinic.db.read() as s:
-        taken = s.scalar(select(m.Patient.record_id).where(m.Patient.record_id.like(f"{prefix}-%")).limit(1))
+        taken = s.scalar(select(m.Patient.record_id).where(_demo_ids(prefix)).limit(1))
     if taken is not None:
         raise Conflict(f"demo patients with the prefix {prefix!r} are already loaded (e.g. {taken}); "
                        "use another prefix or a fresh database")
+    try:
+        return _load(clinic, patients=patients, seed=seed, today=today, prefix=prefix)
+    except BaseException:
+        _remove(clinic, prefix)
+        raise
+
+
+def _remove(clinic: Clinic, prefix: str) -> None:
+    """Delete the demo patients with ``prefix`` in one transaction (the foreign keys cascade to their rows)."""
+    with clinic.db.write() as s:
+        ids = list(s.scalars(select(m.Patient.id).where(_demo_ids(prefix))))
+        if not ids:
+            return
+        s.execute(delete(m.Patient).where(m.Patient.id.in_(ids)))
+        audit(s, actor=clinic.actor, action="delete", entity="patient", entity_id=f"{prefix}-*",
+              detail={"demo": "load interrupted; its patients removed", "patients": len(ids)})
+
+
+def _load(clinic: Clinic, *, patients: int, seed: int, today: dt.date | None, prefix: str) -> DemoSummary:
     rng = random.Random(seed)
     day = today or clinic.today()
     summary = DemoSummary()
@@ -171,6 +198,7 @@ def load_demo(clinic: Clinic, *, patients: int = 300, seed: int = 2024, today: d
                     book_appointment(clinic, item.id, at=at, location="Osteoporosis clinic, room 2")
                     summary.appointments_today += 1
                 break
+            _baseline(clinic, rng, rid, given - dt.timedelta(days=rng.randint(1, 14)))  # the pre-dose labs
             res = record_dose(clinic, item_id=item.id, given_on=given, lot_number=f"LOT{rng.randint(10000, 99999)}",
                               body_site="upper arm" if reg.route.startswith("sub") else "left forearm",
                               observation_minutes=30 if reg.route.startswith("intra") else None)

@@ -5,27 +5,35 @@ closing the appointment and scheduling the next dose from this one. Two clients 
 appointment at once give one dose: the appointment row is locked (PostgreSQL ``SELECT ... FOR UPDATE``; SQLite
 ``BEGIN IMMEDIATE``) and, whatever happens, the unique constraint on ``administered_doses.item_id`` refuses
 a second dose; the loser gets :class:`DoseAlreadyRecorded`.
+
+Before any dose is written the drug's contraindication check is run again on the current record (reactions
+recorded since the start count) and the dose is checked against the drug's dosing interval (its knowledge
+file). A finding that needs a written reason and was not already overridden when the course started, or a dose
+earlier than one interval after (or before) another dose of the drug, raises :class:`OverrideRequired` unless
+``override_reason`` is given; the reason is kept in the audit trail (and with the appointment's checks).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from ..core.errors import InputError
+from ..core.schedule import add_interval, days_late, timeliness
 from ..store import models as m
 from ..store.audit import audit
 from ..store.models import utcnow
 from ..store.records import load_patient, record_of
 from ._common import course_row, dose_view, item_row, item_view
-from .checks import evaluate_predose_checks
+from .checks import blocking_findings, clinic_record, contraindication_check, evaluate_predose_checks
 from .context import Clinic
-from .drugs import regimen
-from .errors import DoseAlreadyRecorded, InvalidState, NotFound
+from .drugs import Regimen, regimen, sequencing_rule
+from .errors import DoseAlreadyRecorded, InvalidState, NotFound, OverrideRequired
 from .schedule import after_dose
-from .views import DoseResult, DoseView, ItemView, PreDoseCheckResult
+from .views import ContraindicationReport, DoseResult, DoseView, ItemView, PreDoseCheckResult
 
 CONFIRMABLE_OUTCOMES = ("ok", "not_ok", "to_review")
 
@@ -42,8 +50,27 @@ def predose_checks(clinic: Clinic, item_id: int, *, as_of: dt.date | None = None
         assert p is not None
         prev = s.scalar(select(m.AdministeredDose.given_on).where(m.AdministeredDose.course_id == c.id)
                         .order_by(m.AdministeredDose.given_on.desc()).limit(1))
-        return evaluate_predose_checks(s, patient=p, record=record_of(p, as_of=day), reg=regimen(c.drug),
-                                       item=it, as_of=day, settings=clinic.settings, previous_dose=prev)
+        out = evaluate_predose_checks(s, patient=p, record=record_of(p, as_of=day), reg=regimen(c.drug),
+                                      item=it, as_of=day, settings=clinic.settings, previous_dose=prev)
+        report = contraindication_check(clinic_record(s, p, as_of=day), c.drug, as_of=day)
+        earlier = _started_with(c)
+        blocking = blocking_findings(report)
+        new = [f for f in blocking if str(f["rule_id"]) not in earlier]
+        if new:
+            out.insert(0, PreDoseCheckResult(
+                check_id="contraindication_check", text="Contraindication check of the drug on the current record",
+                outcome="not_ok", detail="; ".join(f"{f['kind']} {f['rule_id']}: {f['text']}" for f in new)
+                + " - the dose needs a written override reason"))
+        elif blocking:
+            out.insert(0, PreDoseCheckResult(
+                check_id="contraindication_check", text="Contraindication check of the drug on the current record",
+                outcome="to_review", detail="; ".join(f"{f['kind']} {f['rule_id']}: {f['text']}" for f in blocking)
+                + f" - overridden when the course started: {c.override_reason}"))
+        elif not report.available:
+            out.insert(0, PreDoseCheckResult(
+                check_id="contraindication_check", text="Contraindication check of the drug on the current record",
+                outcome="missing", detail=f"not run: {report.reason}"))
+        return out
 
 
 def confirm_check(clinic: Clinic, item_id: int, check_id: str, *, outcome: str, detail: str) -> None:
@@ -82,6 +109,79 @@ def book_appointment(clinic: Clinic, item_id: int, *, at: dt.datetime, location:
         return item_view(it, record_id=p.record_id, patient_name=None, drug=drug, today=clinic.today())
 
 
+def _interval_fact(reg: Regimen) -> str:
+    for name in ("interval_days", "interval_months", "doses_per_day"):
+        if f"{reg.knowledge_id}#{name}" in reg.statuses:
+            return f"{reg.knowledge_id}#{name}"
+    return reg.knowledge_id
+
+
+def _given_dates(session: Any, c: m.TreatmentCourse) -> list[dt.date]:
+    return list(session.scalars(select(m.AdministeredDose.given_on).where(
+        m.AdministeredDose.patient_id == c.patient_id, m.AdministeredDose.drug == c.drug)))
+
+
+def _spacing_findings(session: Any, c: m.TreatmentCourse, reg: Regimen, day: dt.date) -> list[dict[str, Any]]:
+    """More doses of the drug on one day than its knowledge file gives (``doses_per_day``, else one): a second
+    weekly tablet on the same day needs a written reason. (A clinic drug twice on one day is refused earlier as
+    a duplicate entry.)"""
+    if reg.interval is None:
+        return []
+    same = [g for g in _given_dates(session, c) if g == day]
+    if len(same) < reg.doses_per_day:
+        return []
+    fact = _interval_fact(reg)
+    how = f"{reg.doses_per_day} times a day" if reg.doses_per_day > 1 else str(reg.interval)
+    text = (f"{reg.name} is given {how} ({fact}); {len(same)} dose{'s' if len(same) > 1 else ''} already recorded "
+            f"on {day.isoformat()}: this dose comes before the interval allows.")
+    return [{"kind": "caution", "rule_id": "DOSE-INTERVAL", "text": text, "status": reg.interval_status,
+             "citation": fact}]
+
+
+def _early_warnings(session: Any, c: m.TreatmentCourse, reg: Regimen, day: dt.date) -> list[str]:
+    """A dose within one dosing interval of another dose of the drug (not on the same day): a warning. The
+    knowledge gives no window for an early dose, so it is not refused (an early dose moves the plan forward)."""
+    if reg.interval is None or reg.doses_per_day > 1:
+        return []
+    close = sorted((g for g in _given_dates(session, c)
+                    if g != day and day < add_interval(g, reg.interval) and g < add_interval(day, reg.interval)),
+                   key=lambda g: abs((day - g).days))
+    if not close:
+        return []
+    g = close[0]
+    fact = _interval_fact(reg)
+    if g < day:
+        return [f"Early dose: {reg.name} is given {reg.interval} ({fact}); the last dose was on {g.isoformat()}, "
+                f"{(day - g).days} days before, so the next was due on {add_interval(g, reg.interval).isoformat()}."]
+    return [f"Early dose: {reg.name} is given {reg.interval} ({fact}); a dose is recorded on {g.isoformat()}, "
+            f"only {(g - day).days} days after {day.isoformat()}."]
+
+
+def _started_with(c: m.TreatmentCourse) -> set[str]:
+    """Rule ids the clinician already overrode (with a written reason) when the course started."""
+    if not c.override_reason or not c.check_json:
+        return set()
+    try:
+        stored = ContraindicationReport.model_validate_json(c.check_json)
+    except ValueError:
+        return set()
+    return {str(f["rule_id"]) for f in blocking_findings(stored)}
+
+
+def _late_warning(reg: Regimen, due: dt.date, day: dt.date) -> str | None:
+    """'This dose is N days late' for a clinic dose given after its due date, with the drug's late-dose rule."""
+    late = days_late(due, day)
+    if late <= 0:
+        return None
+    text = f"This dose is {late} days late (due {due.isoformat()})."
+    if reg.overdue_rule is not None:
+        urgent = timeliness(due, day, urgent_after_days=reg.urgent_after_days) == "urgent"
+        rule = reg.urgent_rule if urgent and reg.urgent_rule is not None else reg.overdue_rule
+        rule_text, status = sequencing_rule(rule)
+        text += f" {rule}: {rule_text} (status: {status})"
+    return text
+
+
 def record_dose(
     clinic: Clinic,
     *,
@@ -96,12 +196,15 @@ def record_dose(
     observation_notes: str | None = None,
     dose_value: float | None = None,
     dose_unit: str | None = None,
+    override_reason: str | None = None,
 ) -> DoseResult:
     """Record a dose actually given, for an appointment (``item_id``) or a course (``course_id``).
 
     For a clinic drug given by course, the dose goes to the course's open dose appointment. A clinic dose needs
     its lot number. The next dose falls due one interval after this one (if it is the latest). Raises
-    :class:`DoseAlreadyRecorded` if the appointment already has its dose.
+    :class:`DoseAlreadyRecorded` if the appointment already has its dose, :class:`OverrideRequired` (nothing
+    written) if the contraindication check or the dosing interval needs a written reason and
+    ``override_reason`` is not given.
     """
     if (item_id is None) == (course_id is None):
         raise InputError("item_id/course_id", None, "exactly one of the appointment id and the course id")
@@ -113,6 +216,7 @@ def record_dose(
     if observation_minutes is not None and observation_minutes < 0:
         raise InputError("observation_minutes", observation_minutes, "0 or more", unit="min")
     lot = (lot_number or "").strip() or None
+    reason = (override_reason or "").strip() or None
     warnings: list[str] = []
     try:
         with clinic.db.write() as s:
@@ -163,12 +267,41 @@ def record_dose(
                                 f"is {policy} min.")
             patient = s.get(m.Patient, c.patient_id)
             assert patient is not None
+            full = load_patient(s, patient.record_id)
+            assert full is not None
+            report = contraindication_check(clinic_record(s, full, as_of=day), c.drug, as_of=day)
+            if not report.available:
+                warnings.append(f"Contraindication check not run: {report.reason}")
+            earlier = _started_with(c)
+            blocking = blocking_findings(report)
+            new = [f for f in blocking if str(f["rule_id"]) not in earlier]
+            # A dose given today is gated; a dose entered for a past date was already given: it is recorded (the
+            # record must show it) with the finding as a warning.
+            need = (new if day >= clinic.today() else []) + _spacing_findings(s, c, reg, day)
+            if need and reason is None:
+                raise OverrideRequired(c.drug, need)
+            warnings += _early_warnings(s, c, reg, day)
+            for f in blocking:
+                if str(f["rule_id"]) in earlier:
+                    warnings.append(f"Contraindication {f['rule_id']} still applies (overridden when the course "
+                                    f"started: {c.override_reason}): {f['text']}")
+                elif day < clinic.today():
+                    warnings.append(f"Contraindication {f['kind']} {f['rule_id']} applied on {day.isoformat()} "
+                                    f"(dose entered afterwards, recorded as given): {f['text']}")
+            for f in need:
+                warnings.append(f"{f['kind']} {f['rule_id']} overridden for this dose ({reason}): {f['text']}")
+            if it is not None and reg.given_in_clinic:
+                late = _late_warning(reg, it.due_on, day)
+                if late is not None:
+                    warnings.append(late)
             if it is not None:
                 prev = s.scalar(select(m.AdministeredDose.given_on).where(m.AdministeredDose.course_id == c.id)
                                 .order_by(m.AdministeredDose.given_on.desc()).limit(1))
                 has_snapshot = s.scalar(select(m.PreDoseCheck.id).where(m.PreDoseCheck.item_id == it.id).limit(1))
-                full = load_patient(s, patient.record_id)
-                assert full is not None
+                if need:
+                    s.add(m.PreDoseCheck(item_id=it.id, check_id="override", outcome="not_ok",
+                                         detail=f"{', '.join(str(f['rule_id']) for f in need)} overridden: {reason}",
+                                         checked_by=clinic.actor, checked_at=utcnow()))
                 checks = evaluate_predose_checks(s, patient=full, record=record_of(full, as_of=day), reg=reg,
                                                  item=it, as_of=day, settings=clinic.settings, previous_dose=prev)
                 for ch in checks:
@@ -176,7 +309,7 @@ def record_dose(
                         s.add(m.PreDoseCheck(item_id=it.id, check_id=ch.check_id, outcome=ch.outcome,
                                              detail=ch.detail, lab_id=ch.lab_id, fact_status=ch.status,
                                              checked_by=clinic.actor, checked_at=utcnow()))
-                    if ch.outcome in ("not_ok", "missing"):
+                    if ch.outcome in ("not_ok", "missing") or (ch.outcome == "to_review" and ch.lab_id is not None):
                         warnings.append(f"Pre-dose check {ch.check_id}: {ch.detail}")
             dose = m.AdministeredDose(
                 patient_id=c.patient_id, course_id=c.id, item_id=it.id if it is not None else None, drug=c.drug,
@@ -192,7 +325,7 @@ def record_dose(
             nxt, completed = after_dose(s, c, dose, it)
             audit(s, actor=clinic.actor, action="create", entity="dose", entity_id=dose.id, patient_id=c.patient_id,
                   detail={"course": c.id, "item": it.id if it is not None else None, "given_on": day.isoformat(),
-                          "lot": lot})
+                          "lot": lot, "override": [str(f["rule_id"]) for f in need], "override_reason": reason})
             result = DoseResult(
                 dose=dose_view(dose),
                 next_item=item_view(nxt, record_id=patient.record_id, patient_name=None, drug=c.drug,

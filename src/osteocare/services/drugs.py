@@ -198,6 +198,11 @@ def regimen(drug: str) -> Regimen:
     )
 
 
+def sequencing_rule(rule_id: str) -> tuple[str, Status]:
+    """The text and status of a rule of the treatment-sequencing knowledge (e.g. DMAB-LATE, DMAB-URGENT)."""
+    return _seq_rule(rule_id)
+
+
 def annual_review() -> tuple[int, str, Status]:
     """Months between annual reviews (MON-ANNUAL), the rule text and its status."""
     seq = load(SEQUENCING)

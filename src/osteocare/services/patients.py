@@ -10,10 +10,11 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from ..core.errors import InputError, OsteoCareError
+from ..core.limits import limit
 from ..core.records import PatientRecord, parse_record
 from ..store import models as m
 from ..store.audit import audit
-from ..store.records import load_patient, patient_from_record, record_of, update_patient
+from ..store.records import age_on, load_patient, patient_from_record, record_of, update_patient
 from ._common import patient_row, summary
 from .context import Clinic
 from .errors import Conflict, NotFound
@@ -29,10 +30,39 @@ def _identity(given_name: str | None, family_name: str | None, birth_date: dt.da
     return {"given_name": given_name, "family_name": family_name, "birth_date": birth_date, "phone": phone}
 
 
+def check_birth_date(birth_date: dt.date | None, today: dt.date) -> None:
+    """Refuse a birth date after ``today`` or one giving an age outside the input limits (input-limits: age)."""
+    if birth_date is None:
+        return
+    lo, hi, _ = limit("age")
+    if birth_date > today or not (lo <= age_on(birth_date, today) <= hi):
+        oldest = _years_before(today, int(hi) + 1) + dt.timedelta(days=1)
+        raise InputError("birth_date", birth_date.isoformat(),
+                         f"a date from {oldest.isoformat()} to {today.isoformat()} (today; age {lo:g} to {hi:g} years)")
+
+
+def check_age_matches(age: int, birth_date: dt.date | None, today: dt.date) -> None:
+    """Refuse an ``age`` that contradicts ``birth_date`` (the age comes from the birth date when both are given)."""
+    if birth_date is not None and age != age_on(birth_date, today):
+        raise InputError("age", age, f"{age_on(birth_date, today)} (the age on {today.isoformat()} of birth_date "
+                                     f"{birth_date.isoformat()}), or leave one of them out")
+
+
+def _check_stored(p: m.Patient, day: dt.date) -> None:
+    """A clear error (not a traceback) for a stored patient whose birth date cannot be right."""
+    try:
+        check_birth_date(p.birth_date, day)
+    except InputError as exc:
+        raise InputError("birth_date", exc.value, f"{exc.allowed}; the stored record of patient {p.record_id!r} "
+                         "needs correcting: import it with --update and a correct \"birth_date\" (or null)") from None
+
+
 def add_patient(clinic: Clinic, record: PatientRecord, *, given_name: str | None = None,
                 family_name: str | None = None, birth_date: dt.date | None = None,
                 phone: str | None = None) -> PatientSummary:
-    """Add one patient. Raises :class:`Conflict` if the record id is already in use."""
+    """Add one patient. Raises :class:`Conflict` if the record id is already in use, :class:`InputError` for a
+    birth date in the future or out of the age limits."""
+    check_birth_date(birth_date, clinic.today())
     try:
         with clinic.db.write() as s:
             p = patient_from_record(record, **_identity(given_name, family_name, birth_date, phone))
@@ -57,16 +87,26 @@ def split_import_row(row: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, 
     """(record fields, identity fields) of one import row."""
     data = dict(row)
     ident = {k: data.pop(k) for k in IDENTITY_KEYS if k in data}
-    if isinstance(ident.get("birth_date"), str):
+    for k in ("given_name", "family_name", "phone"):
+        if ident.get(k) is not None and not isinstance(ident[k], str):
+            raise InputError(k, ident[k], "text (a JSON string) or null")
+    bd = ident.get("birth_date")
+    if isinstance(bd, str):
         try:
-            ident["birth_date"] = dt.date.fromisoformat(ident["birth_date"])
+            ident["birth_date"] = dt.date.fromisoformat(bd)
         except ValueError:
-            raise InputError("birth_date", ident["birth_date"], "a date YYYY-MM-DD") from None
+            raise InputError("birth_date", bd, "a date YYYY-MM-DD") from None
+    elif bd is not None and not isinstance(bd, dt.date):
+        raise InputError("birth_date", bd, "a date YYYY-MM-DD or null")
     return data, ident
 
 
 def import_patients(clinic: Clinic, rows: Iterable[Mapping[str, Any]], *, update_existing: bool = False) -> ImportResult:
     """Import patient records (PatientRecord fields plus optional given_name, family_name, birth_date, phone).
+
+    With ``update_existing`` the stored labs and DXA exams are kept (those of the row are added if new): the
+    history recorded with ``lab add`` / ``exam add`` is never deleted by an import. A birth date in the future or
+    out of the age limits is refused (and a stored one must be corrected by the row).
 
     All or nothing: every row is validated first; if any row is invalid (or, without ``update_existing``, names
     a patient that already exists) nothing is written and :attr:`ImportResult.errors` says why, per record id.
@@ -81,6 +121,7 @@ def import_patients(clinic: Clinic, rows: Iterable[Mapping[str, Any]], *, update
                 raise InputError("record", type(row).__name__, "a JSON object with the patient's fields")
             data, ident = split_import_row(row)
             rec = parse_record(data)
+            check_birth_date(ident.get("birth_date"), clinic.today())
         except OsteoCareError as exc:
             result.errors[key] = str(exc)
             continue
@@ -97,11 +138,21 @@ def import_patients(clinic: Clinic, rows: Iterable[Mapping[str, Any]], *, update
             for rid in sorted(existing):
                 result.errors[rid] = "a patient with this id already exists (use --update to replace the facts)"
             return result
+        for rec, ident in parsed:  # a stored birth date that cannot be right must be corrected, not kept
+            if rec.id in existing and "birth_date" not in ident:
+                bd = s.scalar(select(m.Patient.birth_date).where(m.Patient.record_id == rec.id))
+                try:
+                    check_birth_date(bd, clinic.today())
+                except InputError as exc:
+                    result.errors[rec.id] = (f"{exc}; the stored birth date cannot be right: give a correct "
+                                             "\"birth_date\" (or null) in the import")
+        if result.errors:
+            return result
         for rec, ident in parsed:
             if rec.id in existing:
                 p = load_patient(s, rec.id)
                 assert p is not None
-                update_patient(p, rec)
+                _update_keeping_history(p, rec)
                 for k, v in ident.items():
                     setattr(p, k, v)
                 s.flush()
@@ -116,6 +167,27 @@ def import_patients(clinic: Clinic, rows: Iterable[Mapping[str, Any]], *, update
                       detail={"via": "import"})
                 result.created.append(rec.id)
     return result
+
+
+def _lab_key(x: Any) -> tuple[Any, ...]:
+    return (x.name, x.value, x.unit, x.date, x.reference_low, x.reference_high)
+
+
+def _exam_key(e: m.DxaExam) -> tuple[Any, ...]:
+    return (e.exam_date, e.manufacturer, e.device_model, e.reference,
+            tuple(sorted((x.site, x.bmd_g_cm2, x.t_score, x.z_score) for x in e.sites)))
+
+
+def _update_keeping_history(p: m.Patient, rec: PatientRecord) -> None:
+    """Replace the patient's facts with ``rec`` but keep the labs and DXA exams already stored (recorded with
+    ``lab add`` / ``exam add``, closing schedule items, or pointed at by pre-dose check snapshots): the stored
+    rows stay as they are (same ids) and the record's labs and exams are added if not already there."""
+    old_labs, old_exams = list(p.labs), list(p.dxa_exams)
+    update_patient(p, rec)
+    seen_labs = {_lab_key(x) for x in old_labs}
+    seen_exams = {_exam_key(e) for e in old_exams}
+    p.labs[:] = old_labs + [x for x in p.labs if x not in old_labs and _lab_key(x) not in seen_labs]
+    p.dxa_exams[:] = old_exams + [e for e in p.dxa_exams if e not in old_exams and _exam_key(e) not in seen_exams]
 
 
 def get_record(clinic: Clinic, record_id: str, *, as_of: dt.date | None = None,
@@ -136,13 +208,15 @@ def record_plan(clinic: Clinic, record_id: str, *, as_of: dt.date | None = None,
             p = load_patient(s, record_id)
             if p is None:
                 raise NotFound("patient", record_id)
+            _check_stored(p, day)
             return record_of(p, as_of=day, include_courses=include_courses)
 
     return patient_plan(clinic, record_id, what="record", key=("record", day, include_courses), load=load)
 
 
 def update_record(clinic: Clinic, record: PatientRecord, **identity: Any) -> PatientSummary:
-    """Replace the patient's facts with ``record`` (courses, doses and reactions stay)."""
+    """Replace the patient's facts with ``record`` (courses, doses and reactions stay; so do the stored labs and
+    DXA exams, the record's new ones are added)."""
     unknown = set(identity) - set(IDENTITY_KEYS)
     if unknown:
         raise InputError(sorted(unknown)[0], identity[sorted(unknown)[0]], "one of " + ", ".join(IDENTITY_KEYS))
@@ -150,12 +224,42 @@ def update_record(clinic: Clinic, record: PatientRecord, **identity: Any) -> Pat
         p = load_patient(s, record.id)
         if p is None:
             raise NotFound("patient", record.id)
-        update_patient(p, record)
+        _update_keeping_history(p, record)
         for k, v in identity.items():
             setattr(p, k, v)
         s.flush()
         audit(s, actor=clinic.actor, action="update", entity="patient", entity_id=record.id, patient_id=p.id)
         return summary(p, clinic.today())
+
+
+def birth_date_of(clinic: Clinic, record_id: str) -> dt.date | None:
+    """The patient's stored birth date (None if not recorded); :class:`InputError` if it cannot be right."""
+    with clinic.db.read() as s:
+        p = patient_row(s, record_id)
+        _check_stored(p, clinic.today())
+        return p.birth_date
+
+
+def earliest_date_of(clinic: Clinic, record_id: str) -> tuple[dt.date | None, str]:
+    """The earliest date a lab, exam or dose of this patient can have, and what it is: the birth date, or (birth
+    date unknown) the earliest birth date the recorded age allows on the day it was recorded."""
+    with clinic.db.read() as s:
+        p = patient_row(s, record_id)
+        _check_stored(p, clinic.today())
+        if p.birth_date is not None:
+            return p.birth_date, "the patient's birth date"
+        if p.age is None:
+            return None, ""
+        recorded = (p.updated_at or p.created_at).date() if (p.updated_at or p.created_at) else clinic.today()
+        born_after = _years_before(recorded, int(p.age) + 1) + dt.timedelta(days=1)
+        return born_after, f"the earliest birth date for age {p.age} recorded on {recorded.isoformat()}"
+
+
+def _years_before(day: dt.date, years: int) -> dt.date:
+    try:
+        return day.replace(year=day.year - years)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year - years, day=28)
 
 
 def get_patient(clinic: Clinic, record_id: str) -> PatientSummary:
@@ -211,6 +315,7 @@ def _overview(clinic: Clinic, record_id: str, day: dt.date) -> PatientView:
         p = load_patient(s, record_id)
         if p is None:
             raise NotFound("patient", record_id)
+        _check_stored(p, day)
         name = " ".join(x for x in (p.given_name, p.family_name) if x) or None
         drugs = {c.id: c.drug for c in p.courses}
         items = s.scalars(select(m.ScheduleItem).where(m.ScheduleItem.patient_id == p.id)

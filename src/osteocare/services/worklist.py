@@ -14,6 +14,7 @@ import time
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from ..core.errors import InputError
 from ..store import models as m
 from ._common import display_name, item_view
 from .alerts import _ORDER, _joined, alert_for
@@ -43,8 +44,14 @@ def worklist(clinic: Clinic, *, today: dt.date | None = None, days: int = 7, lim
 
 def worklist_plan(clinic: Clinic, *, today: dt.date | None = None, days: int = 7,
                   limit: int = 500) -> ReadPlan[Worklist]:
-    """:func:`worklist` as a :class:`~osteocare.services.reads.ReadPlan`."""
+    """:func:`worklist` as a :class:`~osteocare.services.reads.ReadPlan`. Raises :class:`InputError` for a
+    negative ``days`` (or one past the last representable date) or a ``limit`` below 1."""
     day = today or clinic.today()
+    max_days = (dt.date.max - day).days - 1
+    if not 0 <= days <= max_days:
+        raise InputError("days", days, f"a whole number of days from 0 to {max_days}")
+    if limit < 1:
+        raise InputError("limit", limit, "a whole number of rows from 1 up")
     return clinic_plan(clinic, entity="worklist", entity_id=day.isoformat(), key=("worklist", day, days, limit),
                        load=lambda: _worklist(clinic, day, days, limit))
 

@@ -252,6 +252,8 @@ class DoseIn(BaseModel):
     body_site: str | None = Field(default=None, max_length=40)
     observation_minutes: int | None = Field(default=None, ge=0, le=1440)
     observation_notes: str | None = Field(default=None, max_length=2000)
+    override_reason: str | None = Field(default=None, max_length=2000, description=(
+        "Written reason to give the dose despite a finding of the pre-dose contraindication check (else 409)"))
 
 
 @router.post("/patients/{record_id}/doses", status_code=201, response_model=v.DoseResult, responses=PROBLEMS,
@@ -264,6 +266,9 @@ def add_dose(request: Request, user: User, record_id: str, body: DoseIn) -> Any:
     from .app import check_owned
 
     check_owned(request, record_id, course_id=body.course_id, item_id=body.item_id)
+    if body.override_reason is not None and u.role != "doctor":
+        raise HTTPProblem(403, "Forbidden", "only a doctor may override the pre-dose contraindication check",
+                          errors=[{"field": "override_reason", "value": "(given)", "allowed": "a doctor's account"}])
     return sd.record_dose(acting(request, u), **body.model_dump(), given_by=u.username)
 
 

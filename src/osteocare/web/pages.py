@@ -433,7 +433,10 @@ async def post_dose(request: Request, record_id: str) -> Response:
                        lot_number=f.get("lot_number") or None, body_site=f.get("body_site") or None,
                        given_by=u.username, observation_minutes=_int(f.get("observation_minutes"), "observation_minutes"),
                        observation_notes=qs.clean_text(f.get("observation_notes", ""), "observation_notes",
-                                                       max_len=2000, required=False) or None)
+                                                       max_len=2000, required=False) or None,
+                       # a contraindication is overridden by a doctor only (a nurse's dose waits for one)
+                       override_reason=(qs.clean_text(f.get("override_reason", ""), "override_reason", max_len=2000,
+                                                      required=False) or None) if u.role == "doctor" else None)
 
     return _after_form(request, u, record_id, "dose", f, act)
 

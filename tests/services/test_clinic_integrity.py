@@ -1,0 +1,233 @@
+"""Integrity of what the clinic stores: dates in range, stopped denosumab stays urgent, imports keep history,
+bad stored records give a clear error, and the command line turns bad input into exit code 2 (never a traceback)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from osteocare.cli_clinic import register
+from osteocare.core.errors import InputError, OsteoCareError
+from osteocare.core.knowledge import load
+from osteocare.core.records import PatientRecord
+from osteocare.services.alerts import clinic_alerts
+from osteocare.services.appointments import book_appointment, complete_item, patient_schedule
+from osteocare.services.context import Clinic
+from osteocare.services.courses import start_course, stop_course
+from osteocare.services.doses import record_dose
+from osteocare.services.facts import DxaExamIn, SiteResult, add_dxa_exam, add_lab
+from osteocare.services.patients import add_patient, import_patients, show_patient
+from osteocare.services.worklist import worklist
+from osteocare.store import models as m
+
+TODAY = dt.date(2025, 3, 3)
+URGENT_DAYS = int(load("treatment-sequencing").value("dmab_urgent_days_after_due"))
+
+app = typer.Typer()
+register(app)
+runner = CliRunner()
+
+
+# --- services ------------------------------------------------------------------------------------------------
+
+
+def test_a_stopped_late_denosumab_course_stays_urgent(clinic: Clinic, patient: Callable[..., str]) -> None:
+    rid = patient("L1")
+    first = TODAY - dt.timedelta(days=183 + URGENT_DAYS + 30)
+    c = start_course(clinic, rid, "denosumab", start_date=first, override_reason="test: findings not the point")
+    record_dose(clinic, course_id=c.id, given_on=first, lot_number="Q")
+    assert [a.severity for a in clinic_alerts(clinic) if a.kind == "dose_overdue"] == ["urgent"]
+    stop_course(clinic, c.id, reason="moved")
+    switch = [a for a in clinic_alerts(clinic) if a.course_id == c.id]
+    assert len(switch) == 1 and switch[0].severity == "urgent", switch
+    assert switch[0].rule_id == "DMAB-URGENT" and switch[0].days_late > URGENT_DAYS
+
+
+def test_completing_an_item_before_the_course_started_is_refused(clinic: Clinic, patient: Callable[..., str]) -> None:
+    rid = patient("A1")
+    start_course(clinic, rid, "alendronate", start_date=TODAY - dt.timedelta(days=10))
+    review = next(it for it in patient_schedule(clinic, rid) if it.kind != "dose")
+    with pytest.raises(InputError, match=r"done_on.*1900-01-01"):
+        complete_item(clinic, review.id, done_on=dt.date(1900, 1, 1))
+    assert next(it for it in patient_schedule(clinic, rid) if it.id == review.id).status == "open"
+
+
+def test_booking_an_appointment_on_a_past_day_is_refused(clinic: Clinic, patient: Callable[..., str]) -> None:
+    rid = patient("B1")
+    start_course(clinic, rid, "denosumab", start_date=TODAY)
+    item = next(it for it in patient_schedule(clinic, rid) if it.kind == "dose")
+    with pytest.raises(InputError, match=r"at.*2020-01-01"):
+        book_appointment(clinic, item.id, at=dt.datetime(2020, 1, 1, 9, 0))
+    assert book_appointment(clinic, item.id, at=dt.datetime.combine(TODAY, dt.time(9))).scheduled_at is not None
+
+
+def test_birth_dates_in_the_future_are_refused(clinic: Clinic) -> None:
+    res = import_patients(clinic, [{"id": "J3", "sex": "female", "age": 70, "birth_date": "2090-01-01"}])
+    assert "J3" in res.errors and "birth_date" in res.errors["J3"] and "2090-01-01" in res.errors["J3"]
+    with pytest.raises(InputError, match="birth_date"):
+        add_patient(clinic, PatientRecord.model_validate({"id": "J4", "sex": "female", "age": 70}),
+                    birth_date=dt.date(2090, 1, 1))
+    res = import_patients(clinic, [{"id": "J5", "sex": "female", "age": 70, "birth_date": "1870-01-01"}])
+    assert "J5" in res.errors and "age 0 to 120" in res.errors["J5"]
+
+
+def test_a_stored_record_with_a_bad_birth_date_gives_a_clear_error(clinic: Clinic, patient: Callable[..., str]) -> None:
+    rid = patient("J6", labs=False)
+    with clinic.db.write() as s:
+        s.query(m.Patient).filter(m.Patient.record_id == rid).update({"birth_date": dt.date(2090, 1, 1)})
+    with pytest.raises(OsteoCareError, match="birth_date") as exc:
+        show_patient(clinic, rid)
+    assert "pydantic" not in str(exc.value)
+    import_patients(clinic, [{"id": rid, "sex": "female", "age": 70, "birth_date": None}], update_existing=True)
+    assert show_patient(clinic, rid).summary.age == 70
+
+
+def test_import_update_keeps_labs_and_exams_recorded_elsewhere(clinic: Clinic, patient: Callable[..., str]) -> None:
+    rid = patient("U1")
+    add_dxa_exam(clinic, rid, DxaExamIn(exam_date=TODAY - dt.timedelta(days=30),
+                                        sites=[SiteResult(site="femoral_neck", t_score=-2.8)]))
+    with clinic.db.read() as s:
+        before_labs = sorted(s.scalars(m.Lab.__table__.select().with_only_columns(m.Lab.id)))
+        before_exams = s.query(m.DxaExam).count()
+    res = import_patients(clinic, [{"id": rid, "sex": "female", "age": 71, "weight_kg": 56,
+                                      "height_cm": 155}], update_existing=True)
+    assert res.updated == [rid] and not res.errors, res.errors
+    with clinic.db.read() as s:
+        assert sorted(s.scalars(m.Lab.__table__.select().with_only_columns(m.Lab.id))) == before_labs
+        assert s.query(m.DxaExam).count() == before_exams == 1
+        p = s.query(m.Patient).filter(m.Patient.record_id == rid).one()
+        assert p.weight_kg == 56
+
+
+def test_worklist_refuses_negative_and_huge_windows(clinic: Clinic) -> None:
+    for kw in ({"days": -5}, {"limit": -1}, {"days": 100_000_000}):
+        with pytest.raises(InputError, match=next(iter(kw))):
+            worklist(clinic, **kw)  # type: ignore[arg-type]
+
+
+def test_labs_dated_in_the_future_close_nothing_via_the_cli_date_check(clinic: Clinic,
+                                                                      patient: Callable[..., str]) -> None:
+    # The service itself (services/facts.py) is checked from the command line; see the CLI tests below.
+    add_lab(clinic, patient("F1", labs=False), name="creatinine", value=70, unit="umol/L", date=TODAY)
+
+
+# --- command line --------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    db = tmp_path / "clinic.sqlite3"
+    monkeypatch.setenv("OSTEOCARE_DATABASE_URL", f"sqlite:///{db}")
+    monkeypatch.setenv("OSTEOCARE_ACTOR", "nurse-cli")
+    assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
+    return db
+
+
+def run(*args: str) -> tuple[int, str]:
+    res = runner.invoke(app, list(args))
+    assert res.exception is None or isinstance(res.exception, SystemExit), repr(res.exception)
+    return res.exit_code, res.output
+
+
+def _add(tmp_path: Path, rid: str = "T1", **extra: object) -> None:
+    f = tmp_path / f"{rid}.json"
+    row = {"id": rid, "sex": "female", "weight_kg": 55, "height_cm": 155, **extra}
+    if "birth_date" not in row:
+        row["age"] = 70
+    f.write_text(json.dumps(row))
+    code, out = run("patient", "add", "--json", str(f))
+    assert code == 0, out
+
+
+def test_cli_refuses_lab_and_exam_dates_in_the_future_or_before_birth(env: Path, tmp_path: Path) -> None:
+    _add(tmp_path, "T1", birth_date="1950-05-01")
+    code, out = run("lab", "add", "T1", "calcium", "2.3", "mmol/L", "--date", "2099-01-01")
+    assert code == 2 and "--date" in out and "2099-01-01" in out, out
+    code, out = run("exam", "add", "T1", "--date", "2099-01-01", "--t=femoral_neck=-2.5")
+    assert code == 2 and "2099-01-01" in out, out
+    code, out = run("exam", "add", "T1", "--date", "1800-01-01", "--t=femoral_neck=-2.5")
+    assert code == 2 and "1950-05-01" in out, out
+    code, out = run("course", "start", "T1", "denosumab", "--override-reason", "test")
+    assert code == 0, out
+    code, out = run("dose", "record", "--course", "1", "--date", "2099-01-01")
+    assert code == 2 and "2099-01-01" in out, out
+    code, out = run("course", "stop", "1", "--reason", "x", "--date", "2099-01-01")
+    assert code == 2 and "2099-01-01" in out, out
+    code, out = run("course", "stop", "1", "--reason", "x", "--date", "1949-01-01")
+    assert code == 2 and "1949-01-01" in out, out
+    code, out = run("patient", "show", "T1", "--json")
+    v = json.loads(out)
+    assert v["labs"] == [] and v["doses"] == [] and v["courses"][0]["status"] == "active"
+
+
+def test_cli_turns_bad_values_into_exit_code_2(env: Path, tmp_path: Path) -> None:
+    _add(tmp_path, "C1")
+    for args in (("exam", "add", "C1", "--date", "2024-01-01", "--bmd", "femoral_neck=0"),
+                 ("exam", "add", "C1", "--date", "2024-01-01", "--t=femoral_neck=-50"),
+                 ("course", "start", "C1", "denosumab", "--start", "9999-12-01", "--override-reason", "test"),
+                 ("worklist", "--days", "100000000"), ("worklist", "--days=-5"), ("worklist", "--limit=-1"),
+                 ("calendar", "C1", "--months", "100000"),
+                 ("calendar", "C1", "--out", str(tmp_path / "no" / "such" / "x.ics")),
+                 ("db", "upgrade", "--revision", "bogus"),
+                 ("patient", "add", "--id", "P5", "--sex", "female", "--age", "70", "--birth-date", "1990-01-01")):
+        code, out = run(*args)
+        assert code == 2 and "error" in out.lower(), (args, out)
+    (tmp_path / "gn.json").write_text(json.dumps({"id": "A", "sex": "female", "age": 70, "given_name": 5}))
+    code, out = run("patient", "add", "--json", str(tmp_path / "gn.json"))
+    assert code == 2 and "given_name" in out, out
+    code, out = run("patient", "show", "C1", "--json")
+    assert json.loads(out)["courses"] == []
+
+
+def test_cli_import_names_the_bad_line_of_a_jsonl_file(env: Path, tmp_path: Path) -> None:
+    f = tmp_path / "rows.jsonl"
+    f.write_text('{"id": "A", "sex": "female", "age": 70}\n\n{"id": "B", "sex": "female", "age": 71}\n{oops\n')
+    code, out = run("patient", "import", str(f))
+    assert code == 2 and "line 4" in out, out
+
+
+def test_cli_escapes_markup_in_stored_names(env: Path, tmp_path: Path) -> None:
+    _add(tmp_path, "M1", given_name="Anh [/red] [bold]x")
+    code, out = run("patient", "show", "M1")
+    assert code == 0 and "Anh [/red] [bold]x" in out, out
+
+
+def test_cli_future_birth_date_and_bad_stored_record(env: Path, tmp_path: Path) -> None:
+    (tmp_path / "j3.json").write_text(json.dumps([{"id": "J3", "sex": "female", "age": 70,
+                                                   "birth_date": "2090-01-01"}]))
+    code, out = run("patient", "import", str(tmp_path / "j3.json"))
+    assert code == 2 and "birth_date" in out, out
+    _add(tmp_path, "J4")
+    import sqlite3
+
+    with sqlite3.connect(env) as c:
+        c.execute("update patients set birth_date='2090-01-01' where record_id='J4'")
+    for args in (("patient", "show", "J4"), ("course", "start", "J4", "alendronate")):
+        code, out = run(*args)
+        assert code == 2 and "birth_date" in out, (args, out)
+
+
+def test_cli_appointment_cancel(env: Path, tmp_path: Path) -> None:
+    _add(tmp_path, "K1")
+    assert run("lab", "add", "K1", "creatinine", "70", "umol/L")[0] == 0
+    assert run("course", "start", "K1", "alendronate")[0] == 0
+    code, out = run("patient", "show", "K1", "--json")
+    review = next(it for it in json.loads(out)["schedule"] if it["kind"] != "dose")
+    code, out = run("appointment", "cancel", str(review["id"]), "--reason", "moved away")
+    assert code == 0 and "cancelled" in out, out
+    code, out = run("appointment", "cancel", str(review["id"]), "--reason", "again")
+    assert code == 4, out
+
+
+def test_cli_refuses_a_sqlite_file_that_does_not_exist(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    url = f"sqlite:///{tmp_path / 'typo_dir' / 'clinc.sqlite'}"
+    monkeypatch.setenv("OSTEOCARE_DATABASE_URL", url)
+    code, out = run("worklist")
+    assert code == 2 and url in out, out
+    assert not (tmp_path / "typo_dir").exists()
