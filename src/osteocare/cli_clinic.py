@@ -630,50 +630,41 @@ def demo_cmd(
               f"{s.reactions} reactions, {s.appointments_today} appointments today", highlight=False)
 
 
-@db_app.command("upgrade")
-def db_upgrade(revision: Annotated[str, typer.Option(help="Target revision")] = "head") -> None:
-    """Migrate the database up (creates it on first use)."""
+def _migrate(revision: str, down: bool) -> None:
+    """Migrate the configured database to ``revision`` (up creates it on first use; down needs it to exist)."""
     from alembic.util import CommandError
 
-    from .settings import get_settings
+    from .settings import get_settings, require_existing_database
     from .store.db import Database
-    from .store.migrate import current_revision, upgrade
+    from .store.migrate import current_revision, downgrade, upgrade
 
     try:
-        db = Database(get_settings().database_url)
+        settings = get_settings()
+        if down:
+            require_existing_database(settings)
+        db = Database(settings.database_url)
         try:
-            upgrade(db, revision)
-            out.print(f"database at revision {current_revision(db)}")
+            (downgrade if down else upgrade)(db, revision)
+            out.print(f"database at revision {current_revision(db) or 'base'}")
         finally:
             db.dispose()
     except CommandError as exc:
-        raise _fail(f"--revision: {revision!r} is not allowed ({exc}); expected 'head' or a revision id") from None
+        first = "'base'" if down else "'head'"
+        raise _fail(f"--revision: {revision!r} is not allowed ({exc}); expected {first} or a revision id") from None
     except OsteoCareError as exc:
         raise _fail(str(exc)) from None
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: Annotated[str, typer.Option(help="Target revision")] = "head") -> None:
+    """Migrate the database up (creates it on first use)."""
+    _migrate(revision, down=False)
 
 
 @db_app.command("downgrade")
 def db_downgrade(revision: Annotated[str, typer.Option(help="Target revision ('base' = empty)")]) -> None:
     """Migrate the database down."""
-    from alembic.util import CommandError
-
-    from .settings import get_settings, require_existing_database
-    from .store.db import Database
-    from .store.migrate import current_revision, downgrade
-
-    try:
-        settings = get_settings()
-        require_existing_database(settings)
-        db = Database(settings.database_url)
-        try:
-            downgrade(db, revision)
-            out.print(f"database at revision {current_revision(db) or 'base'}")
-        finally:
-            db.dispose()
-    except CommandError as exc:
-        raise _fail(f"--revision: {revision!r} is not allowed ({exc}); expected 'base' or a revision id") from None
-    except OsteoCareError as exc:
-        raise _fail(str(exc)) from None
+    _migrate(revision, down=True)
 
 
 @db_app.command("current")

@@ -6,6 +6,7 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
+import typer
 
 from osteocare.fhir import ImportReport, ImportResult, import_json
 from osteocare.fhir.report import ReportEntry
@@ -37,3 +38,17 @@ def synthea_files() -> list[Path]:
     files = sorted(SYNTHEA.glob("*.json"))
     assert len(files) == 5
     return files
+
+
+def cli_app() -> typer.Typer:
+    """A Typer app with only the FHIR commands (``import-fhir``), for CliRunner tests."""
+    from osteocare.cli_fhir import register
+
+    app = typer.Typer()
+
+    @app.callback()
+    def main() -> None:
+        """test app"""
+
+    register(app)
+    return app

@@ -7,21 +7,14 @@ from pathlib import Path
 
 import pytest
 import typer
-from fhir_helpers import AS_OF, BUNDLES, SYNTHEA
+from fhir_helpers import AS_OF, BUNDLES, SYNTHEA, cli_app
 from typer.testing import CliRunner
 
-from osteocare.cli_fhir import record_from_fhir, register
+from osteocare.cli_fhir import record_from_fhir
 
 
 def _app() -> typer.Typer:
-    app = typer.Typer()
-
-    @app.callback()
-    def main() -> None:
-        """test app"""
-
-    register(app)
-    return app
+    return cli_app()
 
 
 @pytest.fixture()

@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 import typer
-from fhir_helpers import entries
+from fhir_helpers import cli_app, entries
 from typer.testing import CliRunner
 
-from osteocare.cli_fhir import record_from_fhir, register
+from osteocare.cli_fhir import record_from_fhir
 from osteocare.core.errors import InputError
 from osteocare.fhir import ImportResult, import_bundle, import_json
 from osteocare.fhir.local import LOCAL_SYSTEM
@@ -69,14 +69,7 @@ def one_result(b: Any) -> ImportResult:
 
 
 def _app() -> typer.Typer:
-    app = typer.Typer()
-
-    @app.callback()
-    def main() -> None:
-        """test app"""
-
-    register(app)
-    return app
+    return cli_app()
 
 
 def write(tmp_path: Path, name: str, content: Any) -> Path:
