@@ -111,10 +111,22 @@ def test_worklist_refuses_negative_and_huge_windows(clinic: Clinic) -> None:
             worklist(clinic, **kw)  # type: ignore[arg-type]
 
 
-def test_labs_dated_in_the_future_close_nothing_via_the_cli_date_check(clinic: Clinic,
-                                                                      patient: Callable[..., str]) -> None:
-    # The service itself (services/facts.py) is checked from the command line; see the CLI tests below.
-    add_lab(clinic, patient("F1", labs=False), name="creatinine", value=70, unit="umol/L", date=TODAY)
+def test_the_services_refuse_lab_and_exam_dates_in_the_future_or_before_birth(clinic: Clinic,
+                                                                              patient: Callable[..., str]) -> None:
+    """The web form and the API call the services directly: the date check is there, not only in the CLI."""
+    rid = patient("F1", labs=False)
+    with clinic.db.read() as s:
+        before = s.query(m.Lab).count(), s.query(m.DxaExam).count()
+    for day in (dt.date(2099, 1, 1), dt.date(1800, 1, 1)):
+        with pytest.raises(InputError) as exc:
+            add_lab(clinic, rid, name="calcium", value=2.3, unit="mmol/L", date=day)
+        assert exc.value.field == "date" and str(day) in str(exc.value)
+        with pytest.raises(InputError) as exc:
+            add_dxa_exam(clinic, rid, DxaExamIn(exam_date=day, sites=[SiteResult(site="femoral_neck", t_score=-2.0)]))
+        assert exc.value.field == "exam_date"
+    with clinic.db.read() as s:
+        assert (s.query(m.Lab).count(), s.query(m.DxaExam).count()) == before  # nothing written
+    add_lab(clinic, rid, name="creatinine", value=70, unit="umol/L", date=clinic.today())  # today is fine
 
 
 # --- command line --------------------------------------------------------------------------------------------

@@ -73,6 +73,7 @@ def add_dxa_exam(clinic: Clinic, record_id: str, exam: DxaExamIn) -> int:
     sites = [x.site for x in exam.sites]
     if len(set(sites)) != len(sites):
         raise InputError("sites", sites, "each site at most once per exam")
+    _check_patient_day("exam_date", exam.exam_date, clinic, record_id)
     with clinic.db.write() as s:
         p = patient_row(s, record_id)
         e = m.DxaExam(patient_id=p.id, exam_date=exam.exam_date, manufacturer=exam.manufacturer,
@@ -101,6 +102,16 @@ def _check_lab(name: str, value: float, unit: str) -> str:
     return unit.strip()
 
 
+def _check_patient_day(field: str, day: dt.date, clinic: Clinic, record_id: str) -> None:
+    """Refuse a result dated after the clinic's today or before the patient was born: a typo'd 2099 would close
+    the monitoring items it seems to answer (an adversarial review, 2026-12-07)."""
+    from .appointments import check_date_range
+    from .patients import earliest_date_of
+
+    earliest, what = earliest_date_of(clinic, record_id)
+    check_date_range(field, day, today=clinic.today(), earliest=earliest, earliest_what=what)
+
+
 def add_lab(clinic: Clinic, record_id: str, *, name: str, value: float, unit: str, date: dt.date,
             reference_low: float | None = None, reference_high: float | None = None) -> LabView:
     """Record a lab result with its unit (and the laboratory's reference range, if reported)."""
@@ -108,6 +119,7 @@ def add_lab(clinic: Clinic, record_id: str, *, name: str, value: float, unit: st
     if not name:
         raise InputError("name", name, "a lab name such as creatinine, calcium, vitamin_d_25oh")
     unit = _check_lab(name, value, unit)
+    _check_patient_day("date", date, clinic, record_id)
     if reference_low is not None and reference_high is not None and reference_low > reference_high:
         raise InputError("reference_low", reference_low, f"at most reference_high ({reference_high})", unit=unit)
     with clinic.db.write() as s:
