@@ -11,9 +11,9 @@ from __future__ import annotations
 import datetime as dt
 import math
 from functools import cache
-from typing import Any, Literal, get_args
+from typing import Annotated, Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .errors import InputError
 from .knowledge import all_files, load
@@ -80,11 +80,15 @@ def _id_form(value: str) -> str:
     return "_".join(value.strip().lower().replace("-", " ").split())
 
 
+def drug_file_ids() -> set[str]:
+    """Drug ids defined by the drug knowledge files (``kind: drug``)."""
+    return {str(kf.data["drug"]) for kf in all_files().values() if kf.kind == "drug"}
+
+
 @cache
 def known_drugs() -> tuple[str, ...]:
     """Drug ids a record may name: the drug knowledge files' and ``conditions.yaml``'s ``other_drugs``."""
-    ids = {str(kf.data["drug"]) for kf in all_files().values() if kf.kind == "drug"}
-    return tuple(sorted(ids | {str(d) for d in load("conditions").data.get("other_drugs", [])}))
+    return tuple(sorted(drug_file_ids() | {str(d) for d in load("conditions").data.get("other_drugs", [])}))
 
 
 @cache
@@ -98,6 +102,10 @@ def _one_of(field: str, value: str, allowed: tuple[str, ...]) -> str:
     if norm not in allowed:
         raise InputError(field, value, "one of " + ", ".join(allowed))
     return norm
+
+
+#: a drug id of the knowledge files, however it is written (checked and normalised by :func:`_one_of`)
+DrugId = Annotated[str, AfterValidator(lambda v: _one_of("drug", v, known_drugs()))]
 
 
 def _not_before(field: str, later: dt.date | None, name: str, earlier: dt.date | None) -> None:
@@ -182,15 +190,10 @@ class Lab(_Model):
 
 
 class Medication(_Model):
-    drug: str = Field(description="Drug id from knowledge/drugs (e.g. 'alendronate')")
+    drug: DrugId = Field(description="Drug id from knowledge/drugs (e.g. 'alendronate'); case and spaces ignored")
     start: dt.date | None = None
     end: dt.date | None = None
     last_dose: dt.date | None = None
-
-    @field_validator("drug")
-    @classmethod
-    def _drug(cls, v: str) -> str:
-        return _one_of("drug", v, known_drugs())
 
     @model_validator(mode="after")
     def _dates(self) -> Medication:
@@ -200,15 +203,10 @@ class Medication(_Model):
 
 
 class Intolerance(_Model):
-    drug: str = Field(description="Drug id from knowledge/drugs (e.g. 'alendronate'); case and spaces ignored")
+    drug: DrugId = Field(description="Drug id from knowledge/drugs (e.g. 'alendronate'); case and spaces ignored")
     reaction: str
     date: dt.date | None = None
     severity: Literal["mild", "moderate", "severe"] | None = None
-
-    @field_validator("drug")
-    @classmethod
-    def _drug(cls, v: str) -> str:
-        return _one_of("drug", v, known_drugs())
 
 
 def _plain_number(field: str, v: Any) -> Any:

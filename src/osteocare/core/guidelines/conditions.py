@@ -36,8 +36,9 @@ from decimal import Decimal
 from typing import Any
 
 from ..errors import KnowledgeError
-from ..knowledge import Fact, KnowledgeFile, all_files, load
-from ..records import FractureSite
+from ..knowledge import Fact, KnowledgeFile, load
+from ..records import FractureSite, drug_file_ids
+from ..records import known_drugs as record_drug_ids
 from .dates import within_months
 from .facts import FACTS, FactView
 
@@ -319,7 +320,7 @@ def validate(cond: Any, file: KnowledgeFile, where: str, *, allow_rule_fired: bo
                     ref_ok(spec[k], k)
     elif key in ("taking", "took", "intolerance"):
         drugs = cond[key] if isinstance(cond[key], list) else [cond[key]]
-        known_drugs = drug_ids() | set(load("conditions").data.get("other_drugs", []))
+        known_drugs = set(record_drug_ids())
         errs += [f"{where}: unknown drug {d!r}" for d in drugs if d != "self" and d not in known_drugs]
     elif key == "def":
         defs = file.data.get("definitions", {})
@@ -332,5 +333,5 @@ def validate(cond: Any, file: KnowledgeFile, where: str, *, allow_rule_fired: bo
 
 def drug_ids() -> set[str]:
     """Drug ids defined by the drug knowledge files (``kind: drug``)."""
-    return {str(kf.data["drug"]) for kf in all_files().values() if kf.kind == "drug"}
+    return drug_file_ids()
 
