@@ -11,12 +11,11 @@ import datetime as dt
 import random
 from dataclasses import dataclass, field
 
-from sqlalchemy import ColumnElement, delete, select
+from sqlalchemy import ColumnElement, select
 
 from ..core.records import PatientRecord
 from ..core.schedule import add_months, next_due
 from ..store import models as m
-from ..store.audit import audit
 from .appointments import complete_item
 from .context import Clinic
 from .courses import start_course, stop_course
@@ -114,29 +113,14 @@ def load_demo(clinic: Clinic, *, patients: int = 300, seed: int = 2024, today: d
               prefix: str = "DEMO") -> DemoSummary:
     """Load ``patients`` invented patients with courses, doses, labs, DXA exams and reactions.
 
-    All or nothing: if loading stops part way (an error, or Ctrl-C), every patient it added is removed again (with
-    their courses, doses, labs ...; the audit log keeps what happened), so a re-run is not refused."""
-    with clinic.db.read() as s:
+    All or nothing: the whole load is one transaction (:meth:`~osteocare.store.db.Database.unit_of_work`), so an
+    error, Ctrl-C or a killed process part way leaves the store as it was, and a re-run is not refused."""
+    with clinic.db.unit_of_work() as s:
         taken = s.scalar(select(m.Patient.record_id).where(_demo_ids(prefix)).limit(1))
-    if taken is not None:
-        raise Conflict(f"demo patients with the prefix {prefix!r} are already loaded (e.g. {taken}); "
-                       "use another prefix or a fresh database")
-    try:
+        if taken is not None:
+            raise Conflict(f"demo patients with the prefix {prefix!r} are already loaded (e.g. {taken}); "
+                           "use another prefix or a fresh database")
         return _load(clinic, patients=patients, seed=seed, today=today, prefix=prefix)
-    except BaseException:
-        _remove(clinic, prefix)
-        raise
-
-
-def _remove(clinic: Clinic, prefix: str) -> None:
-    """Delete the demo patients with ``prefix`` in one transaction (the foreign keys cascade to their rows)."""
-    with clinic.db.write() as s:
-        ids = list(s.scalars(select(m.Patient.id).where(_demo_ids(prefix))))
-        if not ids:
-            return
-        s.execute(delete(m.Patient).where(m.Patient.id.in_(ids)))
-        audit(s, actor=clinic.actor, action="delete", entity="patient", entity_id=f"{prefix}-*",
-              detail={"demo": "load interrupted; its patients removed", "patients": len(ids)})
 
 
 def _load(clinic: Clinic, *, patients: int, seed: int, today: dt.date | None, prefix: str) -> DemoSummary:

@@ -93,7 +93,13 @@ class AuditAppender:
 
     def append(self, *, actor: str, action: str, entity: str, entity_id: object = None, patient_id: int | None = None,
                detail: dict[str, Any] | str | None = None) -> None:
-        """Append one entry; returns once it is committed (raises the store's error if it could not be)."""
+        """Append one entry; returns once it is committed (raises the store's error if it could not be). Inside a
+        unit of work (:meth:`~osteocare.store.db.Database.unit_of_work`) the entry is part of it instead."""
+        unit = self._db.unit
+        if unit is not None:
+            unit.execute(insert(AuditEntry.__table__),  # type: ignore[arg-type]
+                         [self._row(actor, action, entity, entity_id, patient_id, detail)])
+            return
         finished = threading.Event()
         outcome: list[BaseException | None] = []
 

@@ -7,6 +7,11 @@ Transactions:
   timeout) instead of failing when both try to upgrade a read lock; on PostgreSQL it is a normal
   READ COMMITTED transaction, and uniqueness races are settled by unique constraints.
 * :meth:`Database.read` is a read-only session (rolled back at the end).
+* :meth:`Database.unit_of_work` holds one write transaction around many service calls (the demo clinic): every
+  :meth:`~Database.write` inside it becomes a savepoint of that transaction, every :meth:`~Database.read` and
+  :meth:`~Database.fetch_one` reads through it (so it sees what the unit has written so far), and audit entries of
+  reads are part of it. Nothing of it is visible to others, or kept, until it commits: an error, Ctrl-C or a killed
+  process leaves the store as it was.
 
 SQLite runs in WAL mode with foreign keys on: a writer killed mid-transaction leaves only uncommitted WAL
 frames, which are discarded on the next open.
@@ -17,6 +22,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -83,6 +89,7 @@ class Database:
         # SQLite has one writer at a time, and a waiting writer polls with sleeps (busy timeout): threads of this
         # process queue on a lock instead, woken as soon as the writer before them commits.
         self._write_lock: threading.RLock | None = threading.RLock() if self.dialect == "sqlite" else None
+        self._unit: ContextVar[Session | None] = ContextVar(f"osteocare_unit_{id(self)}", default=None)
         self._sql: dict[int, tuple[Executable, str, tuple[str, ...] | None, dict[str, Any]]] = {}
         self.cache = ReadCache()  # values derived from this store, keyed on its data revision
         from .audit import AuditAppender
@@ -93,9 +100,32 @@ class Database:
     def dialect(self) -> str:
         return self.engine.dialect.name
 
+    @property
+    def unit(self) -> Session | None:
+        """The session of the :meth:`unit_of_work` this thread (or task) is in, else ``None``."""
+        return self._unit.get()
+
+    @contextmanager
+    def unit_of_work(self) -> Iterator[Session]:
+        """One transaction around many service calls: see the module's docstring. Not re-entrant."""
+        if self._unit.get() is not None:
+            raise RuntimeError("a unit of work is already open in this thread")
+        with self.write() as session:
+            token = self._unit.set(session)
+            try:
+                yield session
+            finally:
+                self._unit.reset(token)
+
     @contextmanager
     def write(self) -> Iterator[Session]:
-        """One transaction: commit on success, roll back everything on any exception."""
+        """One transaction: commit on success, roll back everything on any exception (inside a
+        :meth:`unit_of_work`: a savepoint of it, released on success, rolled back to on any exception)."""
+        unit = self._unit.get()
+        if unit is not None:
+            with unit.begin_nested():
+                yield unit
+            return
         if self._write_lock is None:
             with self._writer.begin() as session:
                 yield session
@@ -105,6 +135,10 @@ class Database:
 
     @contextmanager
     def read(self) -> Iterator[Session]:
+        unit = self._unit.get()
+        if unit is not None:
+            yield unit  # sees the unit's own writes; stays open for the rest of the unit
+            return
         session = self._reader()
         try:
             yield session
@@ -116,6 +150,10 @@ class Database:
         SQLAlchemy transaction around it (the hot reads of every request). Only for statements whose result
         columns need no type conversion (integers, text); pass module-level statements (their SQL is compiled once
         per statement object)."""
+        unit = self._unit.get()
+        if unit is not None:
+            found = unit.execute(stmt, params).first()
+            return None if found is None else tuple(found)
         sql, order, defaults = self._compiled(stmt)
         values = {**defaults, **params}
         args: Any = tuple(values[k] for k in order) if order is not None else values

@@ -84,11 +84,16 @@ _PATIENT_AT = select(m.Patient.id, _REVISION).where(m.Patient.record_id == bindp
 def patient_at(db: Database, record_id: str) -> tuple[int, int | None] | None:
     """(patient id, data revision) of ``record_id`` in one short read (``None`` if there is no such patient)."""
     row = db.fetch_one(_PATIENT_AT, {"record_id": record_id})
-    return None if row is None else (int(row[0]), row[1])
+    if row is None:
+        return None
+    # inside a unit of work the counter is not bumped until it commits: no revision, so nothing is cached from it
+    return int(row[0]), None if db.unit is not None else row[1]
 
 
 def revision_of(db: Database) -> int | None:
     """The data revision now."""
+    if db.unit is not None:
+        return None  # see patient_at
     row = db.fetch_one(_REVISION_NOW, {})
     return None if row is None else row[0]
 
