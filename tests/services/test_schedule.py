@@ -208,3 +208,130 @@ def test_home_courses_have_no_dose_appointments_but_keep_the_patients_day(clinic
     assert ("dose", None) not in kinds and ("review", "BP-HOLIDAY-1") in kinds
     m = start_course(clinic, rid, "ibandronate", start_date=D(2025, 1, 31))
     assert m.setting == "home"
+
+
+# --- hostile checks: a switch keeps the follow-up DXA, alerts say how late and cite, bad input is refused -------
+
+
+def test_switching_drugs_keeps_the_follow_up_dxa_with_the_new_course(clinic: Clinic,
+                                                                     patient: Callable[..., str]) -> None:
+    from osteocare.services.appointments import patient_schedule
+    from osteocare.services.courses import stop_course
+
+    rid = patient()
+    old = start_course(clinic, rid, "alendronate", start_date=D(2024, 1, 1))
+    new = start_course(clinic, rid, "zoledronic_acid", start_date=D(2025, 3, 1))  # started before the old stops
+    stop_course(clinic, old.id, reason="switch to an infusion", stop_date=D(2025, 3, 1))
+    dxa = [i for i in patient_schedule(clinic, rid) if i.kind == "dxa"]
+    assert len(dxa) == 1 and dxa[0].course_id == new.id  # not cancelled with the old course
+    stop_course(clinic, new.id, reason="stopped", stop_date=D(2025, 3, 3))  # the last course takes it with it
+    assert not [i for i in patient_schedule(clinic, rid) if i.kind == "dxa"]
+
+
+def _late_denosumab(clinic: Clinic, rid: str, days_late: int) -> int:
+    from osteocare.store import models as m
+
+    c = start_course(clinic, rid, "denosumab", start_date=D(2024, 6, 1))
+    res = record_dose(clinic, course_id=c.id, given_on=D(2024, 6, 1), lot_number="A")
+    assert res.next_item is not None
+    with clinic.db.write() as s:
+        s.get(m.ScheduleItem, res.next_item.id).due_on = clinic.today() - dt.timedelta(days=days_late)  # type: ignore[union-attr]
+    return res.next_item.id
+
+
+def test_a_late_denosumab_alert_says_how_late_cites_its_source_and_shows_an_unverified_threshold(
+        clinic: Clinic, patient: Callable[..., str]) -> None:
+    from osteocare.services.alerts import patient_alerts
+
+    urgent_days = int(load("treatment-sequencing").value("dmab_urgent_days_after_due"))
+    rid = patient("one")
+    item = _late_denosumab(clinic, rid, 1)
+    late = next(a for a in patient_alerts(clinic, rid) if a.item_id == item)
+    assert late.severity == "warning" and "is 1 day late" in late.text
+    assert "(DMAB-LATE; source: PROLIA" in late.text  # the rule and its source, in the text shown
+    rid = patient("urgent")
+    item = _late_denosumab(clinic, rid, urgent_days)
+    urgent = next(a for a in patient_alerts(clinic, rid) if a.item_id == item)
+    assert urgent.severity == "urgent" and f"is {urgent_days} days late" in urgent.text
+    assert urgent.status == "unverified" and "(status: unverified)" in urgent.text  # visible, not only a field
+    assert "(DMAB-URGENT; source: OsteoCare knowledge brief" in urgent.text
+    assert len([a for a in patient_alerts(clinic, rid) if a.kind == "dose_overdue"]) == 1  # one alert per dose
+
+
+@pytest.mark.parametrize(("at", "field", "zone"), [
+    (dt.datetime(2025, 3, 30, 1, 30), "at", "Europe/London"),  # skipped when the clocks go forward
+    (dt.datetime(2025, 3, 2, 9, 0), "at", "UTC"),  # yesterday
+    (dt.datetime(9999, 12, 31, 23, 30), "at", "UTC"),  # past what the calendar export can carry
+    (dt.datetime(9999, 12, 31, 23, 30, tzinfo=dt.UTC), "at", "Asia/Ho_Chi_Minh"),  # overflows the local zone
+])
+def test_a_booking_at_an_impossible_time_names_the_field_and_range(
+        clinic: Clinic, patient: Callable[..., str], at: dt.datetime, field: str, zone: str) -> None:
+    from osteocare.core.errors import InputError
+    from osteocare.services.appointments import book_appointment, patient_schedule
+    from osteocare.settings import get_settings
+
+    rid = patient()
+    local = Clinic(clinic.db, get_settings({"OSTEOCARE_DATABASE_URL": clinic.db.url, "OSTEOCARE_TIMEZONE": zone}),
+                   "t", fixed_today=D(2025, 3, 3))
+    start_course(local, rid, "zoledronic_acid", start_date=D(2025, 3, 3))
+    item = next(i for i in patient_schedule(local, rid) if i.kind == "dose")
+    with pytest.raises(InputError, match=field) as err:
+        book_appointment(local, item.id, at=at)
+    assert err.value.field == field
+
+
+@pytest.mark.parametrize("location", ["Room 2\x00", "Room\n2", "x" * 121])
+def test_a_booking_location_must_be_one_short_line(clinic: Clinic, patient: Callable[..., str],
+                                                   location: str) -> None:
+    from osteocare.core.errors import InputError
+    from osteocare.services.appointments import book_appointment, patient_schedule
+
+    rid = patient()
+    start_course(clinic, rid, "zoledronic_acid", start_date=D(2025, 3, 3))
+    item = next(i for i in patient_schedule(clinic, rid) if i.kind == "dose")
+    with pytest.raises(InputError, match="location"):
+        book_appointment(clinic, item.id, at=dt.datetime(2025, 3, 10, 9, 0), location=location)
+    ok = book_appointment(clinic, item.id, at=dt.datetime(2025, 3, 10, 9, 0), location="  Phòng 2, tầng 3  ")
+    assert ok.location == "Phòng 2, tầng 3"
+
+
+def test_a_reaction_must_agree_with_its_dose_course_and_dates(clinic: Clinic, patient: Callable[..., str]) -> None:
+    from osteocare.core.errors import InputError
+    from osteocare.services.errors import NotFound
+    from osteocare.services.reactions import reactions_of, record_reaction, update_reaction_outcome
+
+    rid, other = patient("R1"), patient("R2")
+    zol = start_course(clinic, rid, "zoledronic_acid", start_date=D(2025, 2, 3))
+    dose = record_dose(clinic, course_id=zol.id, given_on=D(2025, 2, 3), lot_number="Z").dose
+    alen = start_course(clinic, rid, "alendronate", start_date=D(2025, 2, 10))
+    foreign = record_dose(clinic, course_id=start_course(clinic, other, "zoledronic_acid", start_date=D(2025, 2, 3)).id,
+                          given_on=D(2025, 2, 3), lot_number="F").dose
+    bad: list[tuple[str, dict[str, object]]] = [
+        ("drug", {"dose_id": dose.id, "drug": "alendronate"}),  # the dose was zoledronic acid
+        ("course_id", {"dose_id": dose.id, "course_id": alen.id}),  # the dose belongs to another course
+        ("drug", {"course_id": alen.id, "drug": "zoledronic_acid"}),
+        ("onset_on", {"course_id": alen.id, "onset_on": D(2025, 2, 9)}),  # before the course started
+        ("onset_on", {"dose_id": dose.id, "onset_on": D(2025, 2, 2)}),  # before the dose
+        ("resolved_on", {"dose_id": dose.id, "onset_on": D(2025, 2, 4), "outcome": "resolved",
+                         "resolved_on": D(2025, 3, 4)}),  # after today
+        ("resolved_on", {"dose_id": dose.id, "outcome": "ongoing", "resolved_on": D(2025, 2, 5)}),
+        ("severity", {"dose_id": dose.id, "severity": "Severe"}),
+        ("severity", {"dose_id": dose.id, "severity": "life-threatening"}),
+    ]
+    for field, kwargs in bad:
+        args: dict[str, object] = {"kind": "fever", "severity": "mild", **kwargs}
+        with pytest.raises(InputError) as err:
+            record_reaction(clinic, rid, **args)  # type: ignore[arg-type]
+        assert err.value.field == field, (field, kwargs, err.value)
+        assert str(kwargs.get(field, "")) in str(err.value) or field in str(err.value)
+    with pytest.raises(NotFound):
+        record_reaction(clinic, rid, kind="fever", severity="mild", dose_id=foreign.id)
+    assert reactions_of(clinic, rid) == []  # nothing half-recorded
+    ok = record_reaction(clinic, rid, kind="fever", severity="mild", dose_id=dose.id, course_id=zol.id,
+                         drug="zoledronic_acid", onset_on=D(2025, 2, 4))
+    with pytest.raises(InputError, match="resolved_on"):
+        update_reaction_outcome(clinic, ok.id, outcome="resolved", resolved_on=D(2025, 3, 4))
+    with pytest.raises(InputError, match="resolved_on"):
+        update_reaction_outcome(clinic, ok.id, outcome="resolving", resolved_on=D(2025, 2, 6))
+    done = update_reaction_outcome(clinic, ok.id, outcome="resolved", resolved_on=D(2025, 2, 6))
+    assert done.resolved_on == D(2025, 2, 6)

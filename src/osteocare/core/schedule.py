@@ -48,6 +48,8 @@ class Interval:
     unit: IntervalUnit
 
     def __post_init__(self) -> None:
+        if isinstance(self.count, bool) or not isinstance(self.count, int):
+            raise ValueError(f"interval count must be a whole number, got {self.count!r}")
         if self.count < 1:
             raise ValueError(f"interval count must be >= 1, got {self.count}")
         if self.unit not in ("day", "week", "month", "year"):
@@ -125,22 +127,30 @@ def monthly_on(day_of_month: int, on_or_after: dt.date) -> dt.date:
 
 
 def dose_dates_between(
-    start: dt.date, end: dt.date, interval: Interval, *, anchor: int | None = None
+    start: dt.date, end: dt.date, interval: Interval, *, anchor: int | None = None,
+    on_or_after: dt.date | None = None,
 ) -> Iterator[dt.date]:
-    """Home-dose dates from ``start`` to ``end`` inclusive on a fixed anchor.
+    """Home-dose dates of a course that started on ``start``, up to ``end`` inclusive, on a fixed anchor.
 
     Weekly (7-day or 1-week) intervals fall on weekday ``anchor`` (default: ``start``'s weekday); monthly
     intervals on day-of-month ``anchor`` (default: ``start``'s day), clamped to short months; daily intervals
     every ``count`` days from ``start``.
+
+    ``on_or_after`` drops the dates before it **without moving the rhythm**: an every-2-weeks or every-3-months
+    course keeps the phase set by ``start`` (the dates are those of the whole course from ``start``, only the
+    earlier ones are skipped), and the skip is arithmetic, so a course that started decades ago costs nothing.
     """
     if end < start:
         return
+    lo = start if on_or_after is None else max(start, on_or_after)
     if interval.unit in ("day", "week"):
         days = interval.count * (7 if interval.unit == "week" else 1)
         if days % 7 == 0:
             day = weekly_on(start.weekday() if anchor is None else anchor, start)
         else:
             day = start
+        if day < lo:
+            day += dt.timedelta(days=-(-(lo - day).days // days) * days)
         while day <= end:
             yield day
             day += dt.timedelta(days=days)
@@ -149,13 +159,16 @@ def dose_dates_between(
     dom = start.day if anchor is None else anchor
     first = monthly_on(dom, start)
     k = 0
+    if first < lo:
+        k = max(0, ((lo.year - first.year) * 12 + (lo.month - first.month)) // months - 1)
     while True:
         base = add_months(first.replace(day=1), k * months)
         last = calendar.monthrange(base.year, base.month)[1]
         day = base.replace(day=min(dom, last))
         if day > end:
             return
-        yield day
+        if day >= lo:
+            yield day
         k += 1
 
 

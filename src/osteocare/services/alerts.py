@@ -1,6 +1,9 @@
 """Alerts: late doses (urgent where the drug's knowledge sets a window, e.g. denosumab), review points, follow-up
 DXA and monitoring labs. Computed from the open schedule items on the day asked, so they always follow the
-current knowledge files and the doses actually given."""
+current knowledge files and the doses actually given.
+
+A late-dose alert says how late (in days) and cites its rule and source; an alert resting on a fact that is not
+verified says so in its text (knowledge README, rule 3), not only in its ``status`` field."""
 
 from __future__ import annotations
 
@@ -11,7 +14,7 @@ from sqlalchemy import Select, select
 
 from ..core.knowledge import load
 from ..core.schedule import days_late, timeliness
-from ..core.status import Status, lowest
+from ..core.status import Status, lowest, status_warning
 from ..store import models as m
 from ._common import display_name, patient_row
 from .context import Clinic
@@ -23,6 +26,23 @@ from .views import Alert
 def _rule(rule_id: str) -> tuple[str, Status]:
     f = load(SEQUENCING).fact(rule_id)
     return str(f.value), lowest([f.status])
+
+
+@cache
+def _cite(rule_id: str) -> str:
+    """`` (DMAB-LATE; source: <citation>)`` for a rule of the sequencing knowledge."""
+    kf = load(SEQUENCING)
+    return f" ({rule_id}; source: {kf.citation(kf.fact(rule_id).source)})"
+
+
+def _days(n: int) -> str:
+    return f"{n} day{'' if n == 1 else 's'}"
+
+
+def _flagged(text: str, status: Status) -> str:
+    """``text`` with the visible warning a non-verified alert must carry."""
+    warning = status_warning(status, "This alert")
+    return text if warning is None else f"{text} {warning}"
 
 
 def _drug_name(drug: str | None) -> str:
@@ -47,21 +67,24 @@ def alert_for(it: m.ScheduleItem, *, record_id: str, patient_name: str | None, d
         what = f"{_drug_name(drug)} dose {it.seq or ''}".strip()
         if tl == "urgent" and reg is not None and reg.urgent_rule is not None:
             text, st = _rule(reg.urgent_rule)
-            return Alert(**base, severity="urgent", kind="dose_overdue", rule_id=reg.urgent_rule,
-                         status=lowest([st, reg.urgent_status, status]),
-                         text=f"{what} is {late} days late (due {it.due_on.isoformat()}). {text}")
+            overall = lowest([st, reg.urgent_status, status])
+            return Alert(**base, severity="urgent", kind="dose_overdue", rule_id=reg.urgent_rule, status=overall,
+                         text=_flagged(f"{what} is {_days(late)} late (due {it.due_on.isoformat()}). {text}"
+                                       f"{_cite(reg.urgent_rule)}", overall))
         if tl in ("overdue", "urgent"):
             if reg is not None and reg.overdue_rule is not None:
                 text, st = _rule(reg.overdue_rule)
+                overall = lowest([st, status])
                 return Alert(**base, severity="warning", kind="dose_overdue", rule_id=reg.overdue_rule,
-                             status=lowest([st, status]),
-                             text=f"{what} is {late} days late (due {it.due_on.isoformat()}). {text}")
+                             status=overall,
+                             text=_flagged(f"{what} is {_days(late)} late (due {it.due_on.isoformat()}). {text}"
+                                           f"{_cite(reg.overdue_rule)}", overall))
             return Alert(**base, severity="warning", kind="dose_overdue", rule_id=None, status=status,
-                         text=f"{what} is {late} days past its due date ({it.due_on.isoformat()}). The knowledge "
-                              "base sets no late-dose window for this drug.")
+                         text=_flagged(f"{what} is {_days(late)} past its due date ({it.due_on.isoformat()}). The "
+                                       "knowledge base sets no late-dose window for this drug.", status))
         word = "today" if tl == "due" else f"on {it.due_on.isoformat()}"
         return Alert(**base, severity="info", kind="dose_due", rule_id=it.rule_id, status=status,
-                     text=f"{what} due {word}.")
+                     text=_flagged(f"{what} due {word}.", status))
     if it.rule_id == "DMAB-SWITCH" and drug is not None:
         # A stopped denosumab course is as dangerous as a late dose (rebound, DMAB-NOSTOP): once the follow-on
         # drug is later than denosumab's urgency window it is urgent (DMAB-URGENT: "... or start zoledronic acid
@@ -70,14 +93,15 @@ def alert_for(it: m.ScheduleItem, *, record_id: str, patient_name: str | None, d
         tl = timeliness(it.due_on, today, urgent_after_days=reg.urgent_after_days)
         if tl == "urgent" and reg.urgent_rule is not None:
             text, st = _rule(reg.urgent_rule)
-            return Alert(**base, severity="urgent", kind="review", rule_id=reg.urgent_rule,
-                         status=lowest([st, reg.urgent_status, status]),
-                         text=f"Follow-on treatment after stopping {_drug_name(drug)} is {late} days late (due "
-                              f"{it.due_on.isoformat()}): {it.reason} {text}")
+            overall = lowest([st, reg.urgent_status, status])
+            return Alert(**base, severity="urgent", kind="review", rule_id=reg.urgent_rule, status=overall,
+                         text=_flagged(f"Follow-on treatment after stopping {_drug_name(drug)} is {_days(late)} late "
+                                       f"(due {it.due_on.isoformat()}): {it.reason} {text}{_cite(reg.urgent_rule)}",
+                                       overall))
     kind = {"review": "review", "dxa": "dxa", "lab": "lab"}[it.kind]
     if late:
         sev = "warning"
-        when = f"{late} days overdue (due {it.due_on.isoformat()})"
+        when = f"{_days(late)} overdue (due {it.due_on.isoformat()})"
     else:
         sev = "info"
         when = "due today" if it.due_on == today else f"due {it.due_on.isoformat()}"
@@ -85,7 +109,7 @@ def alert_for(it: m.ScheduleItem, *, record_id: str, patient_name: str | None, d
     if it.kind == "review" and drug is not None:
         label = f"Review of {_drug_name(drug)}"
     return Alert(**base, severity=sev, kind=kind, rule_id=it.rule_id, status=status,
-                 text=f"{label} {when}: {it.reason}")
+                 text=_flagged(f"{label} {when}: {it.reason}", status))
 
 
 def _joined() -> Select:  # type: ignore[type-arg]

@@ -8,6 +8,7 @@ result recorded with :mod:`osteocare.services.facts` closes its items by itself;
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 from sqlalchemy import select
 
@@ -25,6 +26,12 @@ from .views import ItemView
 
 __all__ = ["book_appointment", "cancel_item", "check_date_range", "complete_item", "patient_schedule"]
 
+#: How far ahead a time can be booked: as far as the calendar export reaches (services.calendar), so every booked
+#: appointment can be exported. A size limit, not a clinical fact.
+BOOKING_HORIZON_MONTHS = 120
+LOCATION_MAX = 120  # the store's column width (schedule_items.location)
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
 
 def check_date_range(field: str, day: dt.date, *, today: dt.date, earliest: dt.date | None = None,
                      earliest_what: str = "the patient's birth date") -> None:
@@ -36,13 +43,29 @@ def check_date_range(field: str, day: dt.date, *, today: dt.date, earliest: dt.d
 
 
 def book_appointment(clinic: Clinic, item_id: int, *, at: dt.datetime, location: str | None = None) -> ItemView:
-    """Book a time for an open item; a day before today is refused. A naive ``at`` is read in the clinic's time
-    zone."""
-    when = at if at.tzinfo is not None else at.replace(tzinfo=clinic.settings.zone)
+    """Book a time for an open item; a day before today, or past the booking horizon, is refused. A naive ``at``
+    is read in the clinic's time zone, and must exist there: a wall time skipped when the clocks go forward is
+    refused rather than silently moved by an hour. ``location``: one line of at most 120 characters."""
+    zone = clinic.settings.zone
     today = clinic.today()
-    if when.astimezone(clinic.settings.zone).date() < today:
-        raise InputError("at", when.isoformat(), f"a time on or after {today.isoformat()} (today)")
-    return _book(clinic, item_id, at=at, location=location)
+    last = add_months(today, BOOKING_HORIZON_MONTHS)
+    allowed = (f"a time from {today.isoformat()} (today) to {last.isoformat()} ({BOOKING_HORIZON_MONTHS} months "
+               f"ahead), in {clinic.settings.timezone}")
+    when = at if at.tzinfo is not None else at.replace(tzinfo=zone)
+    try:
+        day = when.astimezone(zone).date()
+        if at.tzinfo is None and when.astimezone(dt.UTC).astimezone(zone).replace(tzinfo=None) != at:
+            raise InputError("at", at.isoformat(), f"a time that exists in {clinic.settings.timezone} (this wall "
+                             "time is skipped when the clocks go forward)")
+    except OverflowError:
+        raise InputError("at", at.isoformat(), allowed) from None
+    if not today <= day <= last:
+        raise InputError("at", when.isoformat(), allowed)
+    if location is not None:
+        if _CONTROL.search(location) or len(location.strip()) > LOCATION_MAX:
+            raise InputError("location", location, f"one line of at most {LOCATION_MAX} characters")
+        location = location.strip() or None
+    return _book(clinic, item_id, at=when, location=location)
 
 
 def patient_schedule(clinic: Clinic, record_id: str, *, include_closed: bool = False,

@@ -8,11 +8,18 @@ Dates (codes.md 6): a clinic dose is one VEVENT per date, each computed from the
 (never an RRULE, which would skip the 29th-31st of short months). Home pills on a weekly day, or monthly on
 day 1-28, use an RRULE; a monthly day after the 28th is published as explicit dates. Every recurrence ends
 (UNTIL, UTC) at the course's end or the export horizon.
+
+UIDs are stable across re-exports, so a calendar app updates an event instead of adding a copy: a clinic dose
+is ``course-<course>-dose-<n>`` whether it is still a projection or already the open appointment, and an
+explicit home-dose date is keyed by its date, not by its position in the export (which moves with "today").
+Cancelled and closed items are left out of the feed (a subscribed calendar drops them); the horizon is bounded
+(:data:`MAX_HORIZON_MONTHS`) so the document stays small.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 from icalendar import Alarm, Calendar, Event, vRecur
 from icalendar.prop import vDuration
@@ -35,6 +42,16 @@ TITLES = {"dose": "Clinic appointment", "dxa": "Clinic appointment", "review": "
           "lab": "Blood test"}
 HOME_TITLE = "Medicine reminder"
 APPOINTMENT_LENGTH = dt.timedelta(hours=1)  # calendar block only (not a clinical fact)
+#: Longest export horizon: bounds the size of the document (one event per month for a day-31 pill). An export
+#: size limit, not a clinical fact.
+MAX_HORIZON_MONTHS = 120
+#: RFC 5545 3.3.11: TEXT may not hold control characters (other than tab; newlines are escaped as ``\n``).
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _text(value: str) -> str:
+    """A TEXT value with the control characters RFC 5545 forbids replaced by spaces."""
+    return _CONTROL.sub(" ", value)
 
 
 def _alarms(event: Event, triggers: tuple[str, ...] | list[str]) -> None:
@@ -80,13 +97,15 @@ def build_calendar(clinic: Clinic, session: Session, patient: m.Patient, *, toda
     for it in items:
         if it.due_on > horizon and it.scheduled_at is None:
             continue
-        e = _event(f"item-{it.id}@{host}", TITLES[it.kind], stamp)
+        uid = (f"course-{it.course_id}-dose-{it.seq}@{host}" if it.kind == "dose" and it.course_id is not None
+               and it.seq is not None else f"item-{it.id}@{host}")
+        e = _event(uid, TITLES[it.kind], stamp)
         if it.scheduled_at is not None:
             start = it.scheduled_at.astimezone(zone)
             e.add("dtstart", start)
             e.add("dtend", start + APPOINTMENT_LENGTH)
             if it.location:
-                e.add("location", it.location)
+                e.add("location", _text(it.location))
         else:
             _all_day(e, max(it.due_on, today))
         _alarms(e, clinic.settings.reminder_clinic)
@@ -98,7 +117,10 @@ def build_calendar(clinic: Clinic, session: Session, patient: m.Patient, *, toda
                 continue
             given = len(course.doses)
             left = None if reg.max_doses is None else reg.max_doses - given - 1
-            base = it.scheduled_at.astimezone(zone).date() if it.scheduled_at is not None else max(it.due_on, today)
+            # From the day the dose will be given at the earliest: the booked day, or today if that has passed
+            # (a missed appointment cannot bring the next doses forward).
+            planned = it.scheduled_at.astimezone(zone).date() if it.scheduled_at is not None else it.due_on
+            base = max(planned, today)
             for k, day in enumerate(planned_due_dates(base, reg.interval, 24), start=1):
                 if day > horizon or (left is not None and k > left):
                     break
@@ -120,14 +142,14 @@ def build_calendar(clinic: Clinic, session: Session, patient: m.Patient, *, toda
         if end < first:
             continue
         at = clinic.settings.home_dose_time
-        start_dt = dt.datetime.combine(first, at, tzinfo=zone)
         until = dt.datetime.combine(end, dt.time(23, 59, 59), tzinfo=zone).astimezone(dt.UTC)
         uid = f"course-{c.id}-home@{host}"
         iv = reg.interval
         weekly = (iv.unit == "day" and iv.count % 7 == 0) or iv.unit == "week"
-        if iv.unit == "month" and (c.anchor_day or c.start_date.day) > 28:
-            for k, day in enumerate(dose_dates_between(first, end, iv, anchor=c.anchor_day or c.start_date.day)):
-                e = _event(f"course-{c.id}-home-{k}@{host}", HOME_TITLE, stamp)
+        if iv.unit in ("month", "year") and (c.anchor_day or c.start_date.day) > 28:
+            for day in dose_dates_between(c.start_date, end, iv, anchor=c.anchor_day or c.start_date.day,
+                                          on_or_after=first):
+                e = _event(f"course-{c.id}-home-{day:%Y%m%d}@{host}", HOME_TITLE, stamp)
                 e.add("dtstart", dt.datetime.combine(day, at, tzinfo=zone))
                 e.add("duration", dt.timedelta(minutes=15))
                 _alarms(e, [clinic.settings.reminder_home])
@@ -137,7 +159,7 @@ def build_calendar(clinic: Clinic, session: Session, patient: m.Patient, *, toda
         rule: dict[str, object] = {"until": until}
         if weekly:
             weekday = c.anchor_weekday if c.anchor_weekday is not None else c.start_date.weekday()
-            start_day = next(iter(dose_dates_between(first, end, iv, anchor=weekday)), None)
+            start_day = next(iter(dose_dates_between(c.start_date, end, iv, anchor=weekday, on_or_after=first)), None)
             if start_day is None:
                 continue
             start_dt = dt.datetime.combine(start_day, at, tzinfo=zone)
@@ -145,12 +167,16 @@ def build_calendar(clinic: Clinic, session: Session, patient: m.Patient, *, toda
                         byday=WEEKDAYS[weekday])
         elif iv.unit in ("month", "year"):
             dom = c.anchor_day or c.start_date.day
-            start_day = next(iter(dose_dates_between(first, end, iv, anchor=dom)), None)
+            start_day = next(iter(dose_dates_between(c.start_date, end, iv, anchor=dom, on_or_after=first)), None)
             if start_day is None:
                 continue
             start_dt = dt.datetime.combine(start_day, at, tzinfo=zone)
             rule.update(freq="MONTHLY", interval=iv.count * (12 if iv.unit == "year" else 1), bymonthday=dom)
         else:
+            start_day = next(iter(dose_dates_between(c.start_date, end, iv, on_or_after=first)), None)
+            if start_day is None:
+                continue
+            start_dt = dt.datetime.combine(start_day, at, tzinfo=zone)
             rule.update(freq="DAILY", interval=iv.count)
             if reg.doses_per_day > 1:
                 step = 24 // reg.doses_per_day
@@ -167,11 +193,11 @@ def build_calendar(clinic: Clinic, session: Session, patient: m.Patient, *, toda
 
 def patient_calendar(clinic: Clinic, record_id: str, *, today: dt.date | None = None,
                      horizon_months: int = 12) -> bytes:
-    """The patient's schedule as an ``text/calendar`` document (the export is audited). ``horizon_months``: 1 up
-    to the months left before the last representable year (else :class:`InputError`)."""
+    """The patient's schedule as an ``text/calendar`` document (the export is audited). ``horizon_months``: 1 to
+    :data:`MAX_HORIZON_MONTHS` (else :class:`InputError`)."""
     day = today or clinic.today()
-    max_months = 12 * (dt.date.max.year - 1 - day.year)
-    if not 1 <= horizon_months <= max_months:
+    max_months = min(MAX_HORIZON_MONTHS, 12 * (dt.date.max.year - 1 - day.year))
+    if isinstance(horizon_months, bool) or not isinstance(horizon_months, int) or not 1 <= horizon_months <= max_months:
         raise InputError("horizon_months", horizon_months, f"a whole number of months from 1 to {max_months}")
     with clinic.db.read() as s:
         p = patient_row(s, record_id)

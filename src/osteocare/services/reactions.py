@@ -34,6 +34,21 @@ REACTION_LABELS: dict[str, str] = {
 }
 assert set(REACTION_LABELS) == set(REACTION_KINDS)
 
+#: Outcomes for which a date of resolution makes sense.
+RESOLVED_OUTCOMES = ("resolved", "resolved_with_sequelae")
+
+
+def _check_resolution(outcome: str, resolved_on: dt.date | None, onset_on: dt.date | None, today: dt.date) -> None:
+    if resolved_on is None:
+        return
+    if outcome not in RESOLVED_OUTCOMES:
+        raise InputError("resolved_on", resolved_on.isoformat(),
+                         f"no date unless the outcome is {' or '.join(RESOLVED_OUTCOMES)} (outcome is {outcome!r})")
+    if resolved_on > today:
+        raise InputError("resolved_on", resolved_on.isoformat(), f"a date not after {today.isoformat()} (today)")
+    if onset_on is not None and resolved_on < onset_on:
+        raise InputError("resolved_on", resolved_on.isoformat(), f"on or after the onset {onset_on}")
+
 
 def record_reaction(
     clinic: Clinic,
@@ -50,7 +65,9 @@ def record_reaction(
     course_id: int | None = None,
     dose_id: int | None = None,
 ) -> ReactionView:
-    """Record a reaction. With ``dose_id`` (or ``course_id``) the drug is taken from it.
+    """Record a reaction. With ``dose_id`` (or ``course_id``) the drug is taken from it; a ``drug`` or
+    ``course_id`` given as well must agree with it (else :class:`InputError`), and the onset cannot be before the
+    dose, or before the course started. ``resolved_on`` only with a resolved outcome, never after today.
 
     ``intolerance=True`` also adds an intolerance to the patient's record (drug, reaction text, date, severity).
     """
@@ -62,16 +79,19 @@ def record_reaction(
         raise InputError("outcome", outcome, "one of " + ", ".join(REACTION_OUTCOMES))
     if kind == "other" and not (description or "").strip():
         raise InputError("description", description, "a description of the reaction (kind 'other')")
-    if resolved_on is not None and onset_on is not None and resolved_on < onset_on:
-        raise InputError("resolved_on", resolved_on.isoformat(), f"on or after the onset {onset_on}")
     if onset_on is not None and onset_on > clinic.today():
-        raise InputError("onset_on", onset_on.isoformat(), "a date not after today")
+        raise InputError("onset_on", onset_on.isoformat(), f"a date not after {clinic.today().isoformat()} (today)")
+    _check_resolution(outcome, resolved_on, onset_on, clinic.today())
     with clinic.db.write() as s:
         p = patient_row(s, record_id)
         if dose_id is not None:
             d = s.get(m.AdministeredDose, dose_id)
             if d is None or d.patient_id != p.id:
                 raise NotFound("dose of this patient", dose_id)
+            if course_id is not None and course_id != d.course_id:
+                raise InputError("course_id", course_id, f"the course of dose {dose_id} ({d.course_id}) or none")
+            if drug is not None and drug != d.drug:
+                raise InputError("drug", drug, f"the drug of dose {dose_id} ({d.drug}) or none")
             course_id, drug = d.course_id, d.drug
             if onset_on is not None and onset_on < d.given_on:
                 raise InputError("onset_on", onset_on.isoformat(), f"on or after the dose ({d.given_on})")
@@ -79,6 +99,10 @@ def record_reaction(
             c = s.get(m.TreatmentCourse, course_id)
             if c is None or c.patient_id != p.id:
                 raise NotFound("course of this patient", course_id)
+            if drug is not None and drug != c.drug:
+                raise InputError("drug", drug, f"the drug of course {course_id} ({c.drug}) or none")
+            if onset_on is not None and onset_on < c.start_date:
+                raise InputError("onset_on", onset_on.isoformat(), f"on or after the course's start ({c.start_date})")
             drug = c.drug
         if drug is None:
             raise InputError("drug", None, "the drug (or a course or dose of this patient)")
@@ -107,8 +131,7 @@ def update_reaction_outcome(clinic: Clinic, reaction_id: int, *, outcome: str,
         r = s.get(m.Reaction, reaction_id)
         if r is None:
             raise NotFound("reaction", reaction_id)
-        if resolved_on is not None and r.onset_on is not None and resolved_on < r.onset_on:
-            raise InputError("resolved_on", resolved_on.isoformat(), f"on or after the onset {r.onset_on}")
+        _check_resolution(outcome, resolved_on, r.onset_on, clinic.today())
         r.outcome, r.resolved_on = outcome, resolved_on
         audit(s, actor=clinic.actor, action="update", entity="reaction", entity_id=r.id, patient_id=r.patient_id,
               detail={"outcome": outcome})

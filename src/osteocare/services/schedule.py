@@ -207,9 +207,20 @@ def _sequencing_rule(rule_id: str) -> tuple[str, Status]:
 
 
 def on_course_stop(session: Session, course: m.TreatmentCourse, *, stop_date: dt.date) -> list[str]:
-    """Cancel what the course had pending; for denosumab, schedule the follow-on decision (DMAB-SWITCH)."""
+    """Cancel what the course had pending; for denosumab, schedule the follow-on decision (DMAB-SWITCH).
+
+    The patient's follow-up DXA is not the course's alone: a course started while this one was active found it
+    open and did not plan its own (:func:`plan_course_start`), so it passes to the patient's latest other active
+    course instead of being cancelled (else a switch would leave no follow-up DXA at all)."""
     now = utcnow()
+    heir = session.scalar(select(m.TreatmentCourse).where(
+        m.TreatmentCourse.patient_id == course.patient_id, m.TreatmentCourse.status == "active",
+        m.TreatmentCourse.id != course.id).order_by(m.TreatmentCourse.start_date.desc(), m.TreatmentCourse.id.desc())
+        .limit(1))
     for it in open_items(session, course.id):
+        if it.kind == "dxa" and heir is not None:
+            it.course_id = heir.id
+            continue
         it.status, it.closed_at = "cancelled", now
     warnings: list[str] = []
     reg = regimen(course.drug)
