@@ -12,19 +12,21 @@ import hashlib
 import secrets
 import threading
 import time
+import unicodedata
 from collections import deque
 from dataclasses import dataclass
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
 
 from ..core.errors import InputError
 from ..services.context import Clinic
 from ..services.errors import Conflict, NotFound
 from ..store import models as sm
 from ..store.models import utcnow
-from .models import LOCALES, ROLES, User, WebConfig, WebSession
+from .models import LOCALES, ROLES, User, WebConfig, WebSession, username_key
 
 _hasher = PasswordHasher()
 MIN_PASSWORD_LENGTH = 10
@@ -63,10 +65,13 @@ def check_password_rules(password: str) -> None:
 
 def create_user(clinic: Clinic, *, username: str, password: str, role: str, record_id: str | None = None,
                 display_name: str | None = None, locale: str = "en") -> Principal:
-    """Create an account. A patient account must name an existing patient record."""
-    username = username.strip()
+    """Create an account. A patient account must name an existing patient record. The username is kept as
+    typed (NFC-normalised); it must differ from every other one in more than case (see ``models.username_key``)."""
+    username = unicodedata.normalize("NFC", username.strip())
     if not username or len(username) > 80 or not all(c.isalnum() or c in "._-@" for c in username):
         raise InputError("username", username, "1-80 letters, digits or . _ - @")
+    if len(username_key(username)) > 240:  # a few letters (e.g. U+FDFA) expand to many when normalised
+        raise InputError("username", username, "1-80 plain letters, digits or . _ - @")
     if role not in ROLES:
         raise InputError("role", role, "one of " + ", ".join(ROLES))
     if locale not in LOCALES:
@@ -80,12 +85,17 @@ def create_user(clinic: Clinic, *, username: str, password: str, role: str, reco
     with clinic.db.write() as s:
         if role == "patient" and s.scalar(select(sm.Patient.id).where(sm.Patient.record_id == record_id)) is None:
             raise NotFound("patient", record_id)
-        if s.scalar(select(User.id).where(User.username == username)) is not None:
-            raise Conflict(f"user {username!r} already exists")
+        taken = s.scalar(select(User.username).where(User.username_key == username_key(username)))
+        if taken is not None:
+            same = "" if taken == username else f" as {taken!r} (usernames are the same regardless of case)"
+            raise Conflict(f"user {username!r} already exists{same}")
         u = User(username=username, password_hash=hash_password(password), role=role, record_id=record_id,
                  display_name=display_name, locale=locale)
         s.add(u)
-        s.flush()
+        try:
+            s.flush()
+        except IntegrityError:  # the same name made at the same moment by another request
+            raise Conflict(f"user {username!r} already exists (usernames are the same regardless of case)") from None
         from ..store.audit import audit
 
         audit(s, actor=clinic.actor, action="create", entity="user", entity_id=u.id,
@@ -111,7 +121,7 @@ def list_users(clinic: Clinic, *, offset: int = 0, limit: int = 50) -> tuple[lis
 
 def authenticate(clinic: Clinic, username: str, password: str) -> Principal | None:
     with clinic.db.read() as s:
-        u = s.scalars(select(User).where(User.username == username.strip())).one_or_none()
+        u = s.scalars(select(User).where(User.username_key == username_key(username))).one_or_none()
     if u is None or not u.active:
         _hasher.hash(password)  # same work whether or not the user exists
         return None

@@ -7,8 +7,9 @@ import datetime as dt
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from ..core.errors import InputError
 from ..core.records import Fracture
 from ..services import assessments as sa
 from ..services import calendar as scal
@@ -157,8 +158,11 @@ async def current_assessment(request: Request, user: User, record_id: str,
     u = may_see_patient(user, record_id)
     c = acting(request, u)
     day = as_of or c.today()
-    plan = sp.record_plan(c, record_id, as_of=day)
-    rec = await plan.run_async(c)
+    try:
+        plan = sp.record_plan(c, record_id, as_of=day)
+        rec = await plan.run_async(c)
+    except (OverflowError, ValueError) as exc:
+        raise _as_of_error(exc, day) from None
     g = guideline or c.settings.guideline
     body = await cached_async(c, plan.revision, ("assessment-json", plan.patient_id, day, g),
                               lambda: assessment_bytes(rec, guideline=g, as_of=day))
@@ -175,7 +179,18 @@ class AssessIn(BaseModel):
              responses=PROBLEMS, tags=["assessments"])
 def store_assessment(request: Request, user: User, record_id: str, body: AssessIn) -> Any:
     u = require(user, "doctor")
-    return sa.assess_and_store(acting(request, u), record_id, guideline=body.guideline, as_of=body.as_of)
+    try:
+        return sa.assess_and_store(acting(request, u), record_id, guideline=body.guideline, as_of=body.as_of)
+    except (OverflowError, ValueError) as exc:
+        raise _as_of_error(exc, body.as_of) from None
+
+
+def _as_of_error(exc: Exception, as_of: dt.date | None) -> Exception:
+    """A date error raised by date arithmetic on ``as_of`` (e.g. "year -120 is out of range" for 0001-01-01),
+    told as an error of the field; the service's own input errors pass unchanged."""
+    if isinstance(exc, InputError | ValidationError) or as_of is None:
+        return exc
+    return InputError("as_of", as_of.isoformat(), f"a date on which this patient's record can be assessed ({exc})")
 
 
 @router.get("/patients/{record_id}/assessments", response_model=Page[v.StoredAssessmentView], responses=PROBLEMS,

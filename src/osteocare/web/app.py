@@ -5,6 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
+import math
+import re
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,6 +19,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from itsdangerous import URLSafeTimedSerializer
+from pydantic import ValidationError as PydanticValidationError
 from sqlalchemy import select
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -27,6 +32,7 @@ from ..store import models as sm
 from . import accounts
 from .accounts import Principal, RateLimiter
 from .deps import HTTPProblem, client_ip
+from .models import username_key
 
 HERE = Path(__file__).parent
 
@@ -42,6 +48,7 @@ class WebOptions:
     questions_per_window: int = 5  # questions per address per window
     questions_window_s: float = 600.0
     secure_cookies: bool = False  # True behind HTTPS
+    max_body_bytes: int = 1024 * 1024  # a request body (form or JSON) above this: 413 (CDS Hooks has its own limit)
     today: dt.date | None = None
 
 
@@ -71,8 +78,125 @@ def create_app(settings: Settings | None = None, *, options: WebOptions | None =
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     _handlers(app)
 
+    app.add_middleware(BodyLimits, max_bytes=opts.max_body_bytes)
     app.add_middleware(SecurityHeaders)
     return app
+
+
+#: Characters refused in any text of a request: C0/C1 controls but tab and line breaks, unpaired surrogates
+#: (they cannot be stored as UTF-8), and the bidirectional overrides and isolates that make text read
+#: differently from what it is ("Trojan source"). PostgreSQL refuses NUL in text outright.
+def bad_character(text: str) -> str | None:
+    """The first character of ``text`` that a request may not contain, or None."""
+    for ch in text:
+        cat = unicodedata.category(ch)
+        if (cat == "Cc" and ch not in "\t\n\r") or cat == "Cs" or "\u202a" <= ch <= "\u202e" or "\u2066" <= ch <= "\u2069":
+            return ch
+    return None
+
+
+BAD_CHARACTER_RULE = ("text without control characters (U+0000-U+001F but tab and line breaks, U+007F-U+009F), "
+                      "unpaired surrogates or bidirectional overrides (U+202A-U+202E, U+2066-U+2069)")
+
+
+def _shown(value: str) -> str:
+    """A value quoted in an error, with each refused character written as its escape (a lone surrogate
+    cannot even be encoded into the answer)."""
+    value = value if len(value) <= 80 else value[:80] + "…"
+    return "".join(f"\\u{ord(c):04x}" if bad_character(c) else c for c in value)
+
+
+def bad_text_problem(field: str, value: str, ch: str) -> HTTPProblem:
+    field, shown = _shown(field), _shown(value)
+    return HTTPProblem(422, "Invalid input", f"{field}: '{shown}' contains the character U+{ord(ch):04X}; expected "
+                       + BAD_CHARACTER_RULE, errors=[{"field": field, "value": shown, "allowed": BAD_CHARACTER_RULE}])
+
+
+class _NonFinite(str):
+    """NaN, Infinity or -Infinity in a JSON body (Python's json accepts them; JSON does not)."""
+
+
+# a control, surrogate or bidi character in JSON text, escaped (a C0 control can only be) or as UTF-8, or a
+# NaN/Infinity; a hit is confirmed by parsing (it may be an escaped backslash followed by "u0000", or text)
+_JSON_SUSPECT = re.compile(rb"\\u(00[01][0-9a-fA-F]|007[fF]|008[0-9a-fA-F]|009[0-9a-fA-F]|[dD][89a-fA-F][0-9a-fA-F]{2}"
+                           rb"|202[a-eA-E]|206[6-9])|\\[bf]|NaN|Infinity"
+                           rb"|\x7f|\xc2[\x80-\x9f]|\xe2\x80[\xaa-\xae]|\xe2\x81[\xa6-\xa9]")
+
+
+def _json_problem(value: Any, where: str = "") -> HTTPProblem | None:
+    """The first text with a refused character, or number that is not finite, in a parsed JSON body."""
+    if isinstance(value, _NonFinite):
+        field = where or "body"
+        return HTTPProblem(422, "Invalid input", f"{field}: {value} is not allowed; expected a finite number",
+                           errors=[{"field": field, "value": str(value), "allowed": "a finite number"}])
+    if isinstance(value, str):
+        ch = bad_character(value)
+        if ch is None:
+            return None
+        return bad_text_problem(where or "body", "(hidden)" if "password" in where else value, ch)
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for k, v in items:
+        here = f"{where}.{k}" if where else str(k)
+        hit = _json_problem(str(k), here) if isinstance(k, str) else None
+        hit = hit or _json_problem(v, here)
+        if hit:
+            return hit
+    return None
+
+
+class BodyLimits:
+    """Request bodies of the pages and the API: at most ``max_bytes`` (else 413, by the Content-Length or by the
+    bytes actually sent), and an API JSON body with a control character in any text is refused (422, naming
+    the field). Forms are checked for the same characters by the pages (``pages._form``)."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS", "DELETE")
+                or scope["path"].startswith("/cds-services")):  # CDS Hooks reads and limits its own body
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope)
+        declared = request.headers.get("content-length", "").strip()
+        if declared.isdigit() and int(declared) > self.max_bytes:
+            await self._refuse(scope, receive, send, self._too_large(int(declared)))
+            return
+        messages: list[Message] = []
+        size = 0
+        while True:
+            message = await receive()
+            messages.append(message)
+            if message["type"] != "http.request":
+                break
+            size += len(message.get("body", b""))
+            if size > self.max_bytes:
+                await self._refuse(scope, receive, send, self._too_large(f"more than {self.max_bytes}"))
+                return
+            if not message.get("more_body", False):
+                break
+        if scope["path"].startswith("/api/") and "json" in request.headers.get("content-type", ""):
+            body = b"".join(m.get("body", b"") for m in messages if m["type"] == "http.request")
+            if _JSON_SUSPECT.search(body):
+                try:
+                    problem = _json_problem(json.loads(body, parse_constant=_NonFinite))
+                except (ValueError, RecursionError):
+                    problem = None  # not JSON: FastAPI's own parsing answers it
+                if problem:
+                    await self._refuse(scope, receive, send, problem)
+                    return
+
+        async def replay() -> Message:
+            return messages.pop(0) if messages else await receive()
+
+        await self.app(scope, replay, send)
+
+    def _too_large(self, size: int | str) -> HTTPProblem:
+        return HTTPProblem(413, "Request too large", f"request body: {size} bytes; at most {self.max_bytes} bytes")
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send, problem: HTTPProblem) -> None:
+        await _respond(Request(scope, receive), problem)(scope, receive, send)
 
 
 _CSP = (b"default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'; "
@@ -175,12 +299,23 @@ def _handlers(app: FastAPI) -> None:
         return _respond(request, HTTPProblem(exc.status_code, str(exc.detail), str(exc.detail),
                                              headers=dict(exc.headers or {})))
 
+    @app.exception_handler(PydanticValidationError)
+    async def _pv(request: Request, exc: PydanticValidationError) -> Response:
+        # a model checked inside a service (e.g. the record as of a date): per field, not pydantic's raw text
+        errors = [{"field": ".".join(str(x) for x in e.get("loc", ())) or "body", "value": _safe(e.get("input")),
+                   "allowed": e.get("msg", "")} for e in exc.errors()]
+        first = errors[0] if errors else {"field": "body", "allowed": str(exc)}
+        return _respond(request, HTTPProblem(422, "Invalid input", f"{first['field']}: {first['allowed']}",
+                                             errors=errors))
+
     @app.exception_handler(ValueError)
     async def _val(request: Request, exc: ValueError) -> Response:
         return _respond(request, HTTPProblem(422, "Invalid input", str(exc)))
 
 
 def _safe(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)  # JSON has no NaN or Infinity: an error body quoting one must still be valid JSON
     try:
         return jsonable_encoder(value)
     except Exception:
@@ -193,7 +328,7 @@ async def login_attempt(request: Request, username: str, password: str) -> Princ
     """Check a password; recent failures slow the answer, and too many are refused with 429 (Retry-After)."""
     opts: WebOptions = request.app.state.options
     limiter: RateLimiter = request.app.state.login_limiter
-    key = f"{client_ip(request)}|{username.strip().lower()}"
+    key = f"{client_ip(request)}|{username_key(username)}"  # ADMIN and admin share one count
     wait = limiter.retry_after(key)
     if wait:
         raise HTTPProblem(429, "Too many failed sign-ins", f"too many failed sign-ins; try again in {wait} s",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import secrets
 from typing import Any
 
@@ -40,6 +41,8 @@ class HTTPProblem(Exception):
 
 
 def _jsonable(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)  # JSON has no NaN or Infinity: the problem quoting one must still be valid JSON
     try:
         return jsonable_encoder(value)
     except Exception:

@@ -91,10 +91,13 @@ class Lang:
     def num(self, x: float | int | None, digits: int | None = None) -> str:
         if x is None:
             return "—"
-        if digits is not None:
-            return format_decimal(round(float(x), digits), format="#,##0." + "0" * digits if digits else "#,##0",
-                                  locale=self.locale)
-        return format_decimal(x, locale=self.locale)
+        try:
+            if digits is not None:
+                return format_decimal(round(float(x), digits), format="#,##0." + "0" * digits if digits else "#,##0",
+                                      locale=self.locale)
+            return format_decimal(x, locale=self.locale)
+        except (ArithmeticError, ValueError):  # NaN, infinity, or beyond decimal's 28 digits (1e30): as Python has it
+            return str(x)
 
     def advice(self, item: Mapping[str, Any]) -> str:
         """A generated advice item (``text`` and its ``parts``): each sentence's template translated when the

@@ -7,9 +7,10 @@ migration ``0002_web_accounts_questions``.
 from __future__ import annotations
 
 import datetime as dt
+import unicodedata
 
 from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Integer, String, Text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, validates
 
 from ..store.models import Base, utcnow
 
@@ -17,8 +18,20 @@ ROLES = ("doctor", "nurse", "patient", "admin")
 LOCALES = ("en", "vi")
 
 
+def username_key(username: str) -> str:
+    """The form of a username that decides who it is: Unicode compatibility-normalised and case-folded
+    (NFKC_Casefold, approximately), so that ``Admin``, ``ADMIN``, ``admin`` and a full-width ``ａｄｍｉｎ`` are one
+    name, on SQLite (whose ``lower()`` folds only ASCII) exactly as on PostgreSQL. Migration 0004 keeps a frozen
+    copy of this function: change both or neither."""
+    return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", username.strip()).casefold())
+
+
 class User(Base):
-    """A person who signs in. A patient account is linked to one patient record (``record_id``)."""
+    """A person who signs in. A patient account is linked to one patient record (``record_id``).
+
+    ``username`` is kept as it was typed (it is what the audit log's actors and a dose's ``given_by`` already
+    say); ``username_key`` (:func:`username_key`) is unique, and sign-in looks the account up by it, so two
+    usernames that differ only in case (or in full-width letters) cannot both exist (migration 0004)."""
 
     __tablename__ = "web_users"
     __table_args__ = (
@@ -26,6 +39,7 @@ class User(Base):
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(String(80), unique=True)
+    username_key: Mapped[str] = mapped_column(String(240), index=True, unique=True)
     password_hash: Mapped[str] = mapped_column(String(255))
     role: Mapped[str] = mapped_column(String(16))
     display_name: Mapped[str | None] = mapped_column(String(120))
@@ -33,6 +47,11 @@ class User(Base):
     locale: Mapped[str] = mapped_column(String(8), default="en")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    @validates("username")
+    def _keep_key(self, _: str, value: str) -> str:
+        self.username_key = username_key(value)  # however an account is made or renamed, its key follows
+        return value
 
 
 class WebSession(Base):

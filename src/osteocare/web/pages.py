@@ -4,6 +4,7 @@ doctors and the public Q&A, admin. Session cookie + CSRF token on every form."""
 from __future__ import annotations
 
 import datetime as dt
+import math
 import secrets
 from typing import Annotated, Any, get_args
 from urllib.parse import quote
@@ -34,7 +35,7 @@ from ..store.models import REACTION_KINDS, REACTION_OUTCOMES, SEVERITIES
 from . import accounts, charts, queries
 from . import questions as qs
 from .accounts import Principal
-from .app import HERE, check_owned, login_attempt, problem_of, question_allowed
+from .app import HERE, bad_character, bad_text_problem, check_owned, login_attempt, problem_of, question_allowed
 from .deps import (
     ANON_COOKIE,
     LANG_COOKIE,
@@ -139,9 +140,12 @@ def _float(value: str, field: str, *, required: bool = False) -> float | None:
             raise InputError(field, value, "a number")
         return None
     try:
-        return float(value)
+        number = float(value)
     except ValueError:
         raise InputError(field, value, "a number") from None
+    if not math.isfinite(number):  # float() reads "nan", "inf" and "1e999" too
+        raise InputError(field, value, "a finite number")
+    return number
 
 
 def _int(value: str | None, field: str) -> int | None:
@@ -166,9 +170,19 @@ def home(request: Request, user: Principal | None = Depends(page_user)) -> Respo
     return _redirect({"doctor": "/patients", "nurse": "/worklist", "patient": "/me", "admin": "/admin"}[user.role])
 
 
+def safe_next(target: str) -> str:
+    """A path on this site to go to after signing in or choosing a language, else ``/``: not another host
+    (``//host``, ``https://host``), nor what a browser may read as one (``/\\host``, a tab or line break that it
+    drops, ``%5C``), nor a path with other control characters."""
+    if (not target.startswith("/") or target.startswith("//") or "\\" in target or "%5c" in target.lower()
+            or bad_character(target) or any(c in target for c in "\t\r\n")):
+        return "/"
+    return target
+
+
 @router.get("/login")
 def login_form(request: Request, next: str = "/") -> Response:
-    return render(request, "login.html", None, next=next if next.startswith("/") and not next.startswith("//") else "/")
+    return render(request, "login.html", None, next=safe_next(next))
 
 
 @router.post("/login")
@@ -176,9 +190,7 @@ async def login(request: Request) -> Response:
     await check_csrf(request)
     form = await request.form()
     username, password = str(form.get("username") or ""), str(form.get("password") or "")
-    nxt = str(form.get("next") or "/")
-    if not nxt.startswith("/") or nxt.startswith("//"):
-        nxt = "/"
+    nxt = safe_next(str(form.get("next") or "/"))
     try:
         user = await login_attempt(request, username, password)
     except HTTPProblem as p:
@@ -217,7 +229,7 @@ def set_lang(request: Request, code: str, next: str = "/", user: Principal | Non
         raise HTTPProblem(404, "No such language", f"{code!r}: expected one of {', '.join(LOCALES)}")
     if user is not None:
         accounts.set_locale(request.app.state.clinic, user, code)
-    resp = _redirect(next if next.startswith("/") and not next.startswith("//") else "/")
+    resp = _redirect(safe_next(next))
     resp.set_cookie(LANG_COOKIE, code, samesite="lax", max_age=365 * 24 * 3600)
     return resp
 
@@ -344,7 +356,13 @@ async def patient_page(request: Request, record_id: str, user: Principal | None 
 async def _form(request: Request) -> dict[str, str]:
     await check_csrf(request)
     f = await request.form()
-    return {k: str(v) for k, v in f.items()}
+    out = {k: str(v) for k, v in f.items()}
+    for k, v in out.items():  # a NUL, another control or a bidi override in any field: 422 naming it
+        for text in (k, v):
+            ch = bad_character(text)
+            if ch:
+                raise bad_text_problem(k, "(hidden)" if "password" in k else text, ch)
+    return out
 
 
 def _after_form(request: Request, u: Principal, record_id: str, which: str, form: dict[str, str],
@@ -636,7 +654,7 @@ def doctor_queue(request: Request, status: str = "open", user: Principal | None 
 
 
 @router.post("/doctor/questions/{question_id}/answer")
-async def doctor_answer(request: Request, question_id: int) -> Response:
+async def doctor_answer(request: Request, question_id: Annotated[int, Path(ge=1, le=2**31 - 1)]) -> Response:
     f = await _form(request)
     u = need(cookie_user(request), "doctor")
     qs.answer(acting(request, u), question_id, text=f.get("answer", ""), doctor=u)
@@ -644,7 +662,7 @@ async def doctor_answer(request: Request, question_id: int) -> Response:
 
 
 @router.post("/doctor/questions/{question_id}/publish")
-async def doctor_publish(request: Request, question_id: int) -> Response:
+async def doctor_publish(request: Request, question_id: Annotated[int, Path(ge=1, le=2**31 - 1)]) -> Response:
     f = await _form(request)
     u = need(cookie_user(request), "doctor")
     qs.publish(acting(request, u), question_id, topic=f.get("topic") or None, body=f.get("body") or None)
