@@ -1,7 +1,14 @@
-"""Readable (rich) rendering of an assessment for the terminal. Adapter code: no clinical logic."""
+"""Readable (rich) rendering of an assessment for the terminal. Adapter code: no clinical logic.
+
+Every piece of text that comes from the assessment is shown as it is written, never read as rich markup: the
+treatment text marks a fact that is not verified with ``[status: unverified]``, which rich would otherwise take
+for a style tag and drop, and a record's own text (its id, a device model) may hold brackets. Control characters
+(terminal escape sequences) are left out. The decision-support disclaimer is printed once, at the end.
+"""
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Any
 
 from rich.console import Console, Group, RenderableType
@@ -17,6 +24,17 @@ INTENDED_USE = (
     "Check every result against the patient in front of you."
 )
 _STATUS_STYLE = {"verified": "green", "secondary": "yellow", "unverified": "red"}
+#: the treatment text's own disclaimer line (core.drugs.report); INTENDED_USE says it once for the whole report
+_REC_DISCLAIMER = "Decision support only:"
+
+
+def _plain(value: object) -> str:
+    """``value`` as display text: control characters (escape sequences, NUL ...) left out, line breaks and tabs kept."""
+    return "".join(ch for ch in str(value) if ch in "\n\t" or unicodedata.category(ch) not in ("Cc", "Cs"))
+
+
+def _t(value: object, style: str = "") -> Text:
+    return Text(_plain(value), style=style)
 
 
 def _fmt(v: object, unit: str) -> str:
@@ -47,14 +65,15 @@ def _status(s: str) -> Text:
 def render(a: Assessment, console: Console) -> None:
     src = _Sources()
     head = Text()
-    head.append(f"Patient {a.patient_id}", style="bold")
+    head.append(_plain(f"Patient {a.patient_id}"), style="bold")
     head.append(f"   as of {a.as_of.isoformat()}")
     if a.provenance.guideline:
-        head.append(f"   guideline {a.provenance.guideline}")
+        head.append(_plain(f"   guideline {a.provenance.guideline}"))
     parts: list[RenderableType] = [head]
     rec: dict[str, Any] | None = a.recommendation
     if rec and rec.get("text"):
-        parts.append(Panel(str(rec["text"]), title="Act on", border_style="red"))
+        lines = [ln for ln in str(rec["text"]).splitlines() if not ln.startswith(_REC_DISCLAIMER)]
+        parts.append(Panel(_t("\n".join(lines)), title="Act on", border_style="red"))
 
     summary = Table(title="Summary", show_lines=False, expand=False)
     summary.add_column("calculator")
@@ -65,8 +84,12 @@ def render(a: Assessment, console: Console) -> None:
         headline = [kq for kq in numeric if kq[0].startswith(("lowest", "crcl", "egfr", "mof_adjusted", "hip_adjusted",
                                                                "major_", "hip_fracture", "index"))] or numeric[:3]
         shown = [f"{k} {_fmt(q.value, q.unit)}" for k, q in headline]
-        result = (f"[bold]{r.category}[/bold]  " if r.category else "") + ", ".join(shown)
-        summary.add_row(r.name, result, _status(r.status))
+        result = Text()
+        if r.category:
+            result.append(_plain(r.category), style="bold")
+            result.append("  ")
+        result.append(_plain(", ".join(shown)))
+        summary.add_row(_t(r.name), result, _status(r.status))
     parts.append(summary)
 
     for r in a.results.values():
@@ -74,33 +97,34 @@ def render(a: Assessment, console: Console) -> None:
         t.add_column(style="cyan", no_wrap=True)
         t.add_column()
         for k, q in r.values.items():
-            t.add_row(k, _fmt(q.value, q.unit))
+            t.add_row(_t(k), _t(_fmt(q.value, q.unit)))
         if r.category:
-            t.add_row("category", Text(r.category, style="bold"))
+            t.add_row("category", _t(r.category, style="bold"))
         for rf in r.rules_fired:
-            line = Text(f"{rf.text}{src.ref(rf.citations)} ")
+            line = _t(f"{rf.text}{src.ref(rf.citations)} ")
             line.append(rf.status, style=_STATUS_STYLE.get(rf.status, ""))
-            t.add_row(rf.rule_id, line)
+            t.add_row(_t(rf.rule_id), line)
         for w in r.warnings:
             if "(status:" not in w:
-                t.add_row("note", Text(w, style="dim"))
-        parts.append(Panel(t, title=f"{r.name}{src.ref(r.citations)}", subtitle=r.status, subtitle_align="right"))
+                t.add_row("note", _t(w, style="dim"))
+        parts.append(Panel(t, title=_t(f"{r.name}{src.ref(r.citations)}"), subtitle=_t(r.status),
+                           subtitle_align="right"))
     if a.not_applicable:
         na = Table(show_header=False, box=None)
         for e in a.not_applicable:
-            na.add_row(e.name, e.reason)
+            na.add_row(_t(e.name), _t(e.reason))
         parts.append(Panel(na, title="Did not apply, and why"))
     if a.warnings:
-        parts.append(Panel("\n".join(f"! {w}" for w in dict.fromkeys(a.warnings)),
+        parts.append(Panel(_t("\n".join(f"! {w}" for w in dict.fromkeys(a.warnings))),
                            title="Warnings (left out, or not fully confirmed)", border_style="yellow"))
     if src.items:
         refs = Table(show_header=False, box=None)
         for text, n in src.items.items():
-            refs.add_row(f"[{n}]", Text(text, style="dim"))
+            refs.add_row(Text(f"[{n}]"), _t(text, style="dim"))
         parts.append(Panel(refs, title="Sources"))
     p = a.provenance
     parts.append(
-        Text(
+        _t(
             f"knowledge {p.knowledge_version} ({p.knowledge_sha256[:12]}), osteocare {p.osteocare_version}. "
             + INTENDED_USE,
             style="dim",

@@ -13,17 +13,30 @@ The bundle (type ``collection``) holds:
   as-of date, targeting every resource above.
 
 Standard codes come from the knowledge code maps; every fact also carries OsteoCare's local code where the
-standard code alone would lose it. Resource ids are deterministic (UUID 5 of the patient id and the fact).
+standard code alone would lose it. Units are UCUM codes from the knowledge (the LOINC map's unit of the code, or
+a lab unit the knowledge accepts for it); a lab whose unit the knowledge does not accept for its LOINC code is
+written under OsteoCare's local code with its unit as text, never under a code its unit contradicts. Resource
+ids are deterministic (UUID 5 of the patient id and the fact), and so is the whole bundle for the same input
+and ``now`` (the only clock reading: Bundle.timestamp and Provenance.recorded).
+
+Record text that cannot be written as a FHIR code (a lab name with a run of spaces or a line break) is refused
+with an :class:`~osteocare.core.errors.InputError` naming the field, the value and what is allowed; control
+characters are left out of free text (FHIR strings should not hold them).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import re
+import unicodedata
 import uuid
-from typing import Any
+from decimal import Decimal
+from typing import Any, Literal, get_args, get_origin
 
 from ..core.assessment import Assessment
+from ..core.errors import InputError
 from ..core.records import PatientRecord
+from ..core.units import canonical_creatinine_unit, canonical_vitamin_d_unit
 from . import codes
 from .local import LOCAL_SYSTEM, calculator_system, fracture_code, outcome_system, record_fields, record_id_system
 
@@ -39,22 +52,53 @@ _DXA_CODES = {  # record site -> (LOINC site of the code map, bodySite text)
     "radius_33": ("forearm", "33% radius"),
 }
 _KIND_CONCEPT = {"bmd_g_cm2": "dxa_bmd", "t_score": "dxa_t_score", "z_score": "dxa_z_score"}
-_UNITS = {"bmd_g_cm2": "g/cm2", "t_score": "{T-score}", "z_score": "{Z-score}"}
+ALLERGY_CLINICAL = "http://terminology.hl7.org/CodeSystem/allergyintolerance-clinical"
+_CODE = re.compile(r"[^\s]+(\s[^\s]+)*")  # the FHIR R4 ``code`` datatype
+_REACTION_KINDS = ("allergy", "intolerance")  # AllergyIntolerance.type; the importer writes "<type>: <manifestations>"
 
 
 class _Out:
     def __init__(self, patient_id: str) -> None:
         self.pid = patient_id
         self.entries: list[dict[str, Any]] = []
+        self.keys: set[str] = set()
 
     def url(self, key: str) -> str:
         return f"urn:uuid:{uuid.uuid5(NS, f'{self.pid}|{key}')}"
 
     def add(self, key: str, resource: dict[str, Any]) -> str:
+        if key in self.keys:  # two resources with one fullUrl: a reference would resolve to either
+            raise ValueError(f"FHIR export: two resources with the key {key!r}")
+        self.keys.add(key)
         full = self.url(key)
         resource.setdefault("id", full.rsplit(":", 1)[-1])
         self.entries.append({"fullUrl": full, "resource": resource})
         return full
+
+
+def _text(value: object) -> str:
+    """Free text for a FHIR string: control characters left out (a spacing one, e.g. U+0085, becomes a space; tab
+    and line breaks stay) and lone surrogates too (they cannot be written as UTF-8)."""
+    return "".join(ch if ch in "\t\r\n" or unicodedata.category(ch) not in ("Cc", "Cs") else
+                   " " if ch.isspace() else "" for ch in str(value))
+
+
+def _code_of(field: str, value: str) -> str:
+    """``value`` as a FHIR ``code``, or an InputError naming the record field (a code allows single spaces only)."""
+    if not _CODE.fullmatch(value):
+        raise InputError(field, value, "text that can be a FHIR code: no line breaks, tabs or runs of spaces, "
+                         "not empty")
+    return value
+
+
+def _map_unit(entry: codes.CodeEntry) -> str:
+    """The UCUM unit the LOINC code map gives for ``entry`` (never one written here)."""
+    return codes.table("loinc").file.fact(entry.code).unit
+
+
+def _percent_decimal(percent: float) -> float:
+    """A percentage as a probability, without binary noise (4.1 % -> 0.041, not 0.040999999999999995)."""
+    return float(Decimal(repr(float(percent))).scaleb(-2))
 
 
 def _coding(system: str, code: str, display: str | None = None) -> dict[str, Any]:
@@ -116,7 +160,15 @@ def _local_value(name: str, value: Any) -> dict[str, Any]:
         unit = {"glucocorticoid_mg_per_day": "mg/d", "glucocorticoid_months": "mo", "frax_mof_percent": "%",
                 "frax_hip_percent": "%", "dietary_calcium_mg_per_day": "mg/d"}.get(name, "1")
         return {"valueQuantity": _qty(float(value), unit)}
+    if not _enumerated(name):  # free text (frax_country): a string, not a code of OsteoCare's code system
+        return {"valueString": _text(value)}
     return {"valueCodeableConcept": {"coding": [_local(str(value))], "text": str(value)}}
+
+
+def _enumerated(name: str) -> bool:
+    """Whether record field ``name`` takes one of a fixed list of ids (a Literal), so its value is a code."""
+    ann = PatientRecord.model_fields[name].annotation
+    return any(get_origin(a) is Literal for a in (ann, *get_args(ann)))
 
 
 def _patient_facts(out: _Out, record: PatientRecord, as_of: dt.date) -> tuple[str, list[str]]:
@@ -131,23 +183,25 @@ def _patient_facts(out: _Out, record: PatientRecord, as_of: dt.date) -> tuple[st
         # age always; prior_fracture and falls always, as an importer may infer them from fractures and falls
         if name not in ("age", "prior_fracture", "falls") and (v is None or v == defaults[name].default):
             continue
+        if isinstance(v, str) and not _text(v).strip():  # nothing left to write once control characters are out
+            continue
         basis.append(out.add(f"field:{name}", _obs(pat, [_local(name, name.replace("_", " "))],
                                                    when=as_of if name == "age" else None, **_local_value(name, v))))
-    body = {"weight_kg": ("body_weight", "kg"), "height_cm": ("body_height", "cm"), "bmi": ("bmi", "kg/m2")}
-    for name, (concept, unit) in body.items():
+    body = {"weight_kg": "body_weight", "height_cm": "body_height", "bmi": "bmi"}
+    for name, concept in body.items():
         v = getattr(record, name)
         if v is None:
             continue
         e = _first_verified("loinc", concept=concept)
         assert e is not None
         basis.append(out.add(f"body:{name}", _obs(pat, [_loinc(e)], category="vital-signs",
-                                                  valueQuantity=_qty(v, unit))))
+                                                  valueQuantity=_qty(v, _map_unit(e)))))
     for i, m in enumerate(record.dxa):
         comps: list[dict[str, Any]] = []
         for fname, code in (("manufacturer", "dxa-manufacturer"), ("device_model", "dxa-device-model"),
                             ("reference", "dxa-reference")):
-            if getattr(m, fname):
-                comps.append({"code": {"coding": [_local(code)]}, "valueString": str(getattr(m, fname))})
+            if getattr(m, fname) and _text(getattr(m, fname)).strip():
+                comps.append({"code": {"coding": [_local(code)]}, "valueString": _text(getattr(m, fname))})
         if m.evaluable_vertebrae is not None:
             comps.append({"code": {"coding": [_local("dxa-evaluable-vertebrae")]},
                           "valueInteger": m.evaluable_vertebrae})
@@ -158,7 +212,7 @@ def _patient_facts(out: _Out, record: PatientRecord, as_of: dt.date) -> tuple[st
             e, body_text = _dxa_code(m.site, kind)
             if e is None:
                 continue
-            extra: dict[str, Any] = {"valueQuantity": _qty(v, _UNITS[kind])}
+            extra: dict[str, Any] = {"valueQuantity": _qty(v, _map_unit(e))}
             if body_text:
                 extra["bodySite"] = {"text": body_text}
             if comps:
@@ -172,7 +226,7 @@ def _patient_facts(out: _Out, record: PatientRecord, as_of: dt.date) -> tuple[st
             continue
         e, body_text = _dxa_code(site, kind)
         assert e is not None
-        extra = {"valueQuantity": _qty(v, _UNITS[kind])}
+        extra = {"valueQuantity": _qty(v, _map_unit(e))}
         if body_text:
             extra["bodySite"] = {"text": body_text}
         if kind == "bmd_g_cm2" and record.densitometer_manufacturer:
@@ -185,10 +239,9 @@ def _patient_facts(out: _Out, record: PatientRecord, as_of: dt.date) -> tuple[st
     if record.creatinine_mg_dl is not None:
         labs.append(("creatinine", record.creatinine_mg_dl, "mg/dL", None, "flat:creatinine_mg_dl"))
     for name, value, unit, when, key in labs:
-        e = _first_verified("loinc", concept="lab", lab=name)
-        coding = [_loinc(e)] if e is not None else [_local(f"lab:{name}")]
-        basis.append(out.add(key, _obs(pat, coding, category="laboratory", when=when,
-                                       valueQuantity={"value": value, "unit": unit, "system": UCUM, "code": unit})))
+        field = f"labs[{key.split(':', 1)[1]}].name" if key.startswith("lab:") else "creatinine"
+        coding, quantity = _lab(field, name, value, unit)
+        basis.append(out.add(key, _obs(pat, coding, category="laboratory", when=when, valueQuantity=quantity)))
     for i, f in enumerate(record.fractures):
         coding = []
         sct = codes.export_code("snomed", "export", f.site)
@@ -234,7 +287,62 @@ def _patient_facts(out: _Out, record: PatientRecord, as_of: dt.date) -> tuple[st
                 "resourceType": "MedicationAdministration", "status": "completed",
                 "medicationCodeableConcept": med_concept, "subject": {"reference": pat},
                 "effectiveDateTime": med.last_dose.isoformat()}))
+    for i, tol in enumerate(record.intolerances):
+        basis.append(out.add(f"intolerance:{i}", _allergy(pat, tol)))
     return pat, basis
+
+
+def _lab_ucum(name: str, unit: str) -> tuple[str | None, list[str]]:
+    """(UCUM code of ``unit`` by the knowledge's spellings or None, the UCUM units the lab's LOINC code takes)."""
+    for lab, canonical in (("creatinine", canonical_creatinine_unit), ("vitamin_d", canonical_vitamin_d_unit)):
+        if name == lab or (lab == "vitamin_d" and name.startswith("vitamin_d")):  # as the importer reads them
+            try:
+                known = canonical(unit)
+                return known, [known]
+            except InputError:
+                return codes.canonical_spelling(unit), []
+    allowed: list[str] = list(codes.table("loinc").rule("lab_units").get(name, []))
+    u = codes.canonical_spelling(unit) if unit else None
+    return (u if u is not None else (unit if unit in allowed else None)), allowed
+
+
+def _lab(field: str, name: str, value: float, unit: str) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Coding and valueQuantity of a lab: LOINC with its UCUM unit when the knowledge accepts the unit for the
+    code; otherwise OsteoCare's local ``lab:<name>`` code, the unit as written (UCUM only where it is one)."""
+    ucum, allowed = _lab_ucum(name, unit)
+    e = _first_verified("loinc", concept="lab", lab=name)
+    q: dict[str, Any] = {"value": value}
+    if unit:
+        q["unit"] = _text(unit)
+    if ucum is not None:
+        q.update(system=UCUM, code=ucum)
+    if e is not None and ucum is not None and ucum in allowed:
+        return [_loinc(e)], q
+    return [_local("lab:" + _code_of(field, name))], q
+
+
+def _allergy(pat: str, tol: Any) -> dict[str, Any]:
+    """An intolerance as an active medication AllergyIntolerance (the importer reads it back into intolerances)."""
+    text = _text(tol.reaction).strip()
+    head, sep, rest = text.partition(": ")
+    kind = head if sep and head in _REACTION_KINDS else None
+    if sep and head in (*_REACTION_KINDS, "reaction"):
+        text = rest  # a reaction the importer wrote ("allergy: rash"): its type and manifestation again
+    r: dict[str, Any] = {
+        "resourceType": "AllergyIntolerance",
+        "clinicalStatus": {"coding": [_coding(ALLERGY_CLINICAL, "active")]},
+        "category": ["medication"], "code": _drug_concept(tol.drug), "patient": {"reference": pat},
+    }
+    if kind:
+        r["type"] = kind
+    if tol.date:
+        r["onsetDateTime"] = tol.date.isoformat()
+    if text or tol.severity:
+        reaction: dict[str, Any] = {"manifestation": [{"text": text or "reaction not described"}]}
+        if tol.severity:
+            reaction["severity"] = tol.severity
+        r["reaction"] = [reaction]
+    return r
 
 
 def _drug_concept(drug: str, name: str | None = None) -> dict[str, Any]:
@@ -278,7 +386,7 @@ def _risk_assessments(out: _Out, a: Assessment, results: dict[str, Any], pat: st
                 continue
             preds.append({
                 "outcome": {"coding": [_coding(outcome_system(), outcome, label)], "text": label},
-                "probabilityDecimal": float(r.values[key].value) / 100.0,
+                "probabilityDecimal": _percent_decimal(r.values[key].value),
                 "whenRange": {"high": {"value": years, "unit": "a", "system": UCUM, "code": "a"}},
             })
         ra: dict[str, Any] = {
@@ -313,7 +421,7 @@ def _derived_t_scores(out: _Out, results: dict[str, Any], pat: str, as_of: dt.da
                                   + ("" if e.get("decides") else "; shown beside the deciding score, not used")}])
         if body:
             obs["bodySite"] = {"text": body}
-        made.append(out.add(f"derived-t:{e['site']}:{e.get('reference')}", obs))
+        made.append(out.add(f"derived-t:{e['site']}:{e.get('reference')}:{e.get('date')}:{e.get('bmd_g_cm2')}", obs))
     if bd.category:
         low = bd.values.get("lowest_t_score")
         obs = _obs(pat, [_local("who-category", "WHO bone density category")], when=as_of,
@@ -348,7 +456,7 @@ def _care_plan(out: _Out, rec: Any, pat: str, as_of: dt.date) -> list[str]:
         }
         if regimen:
             mr["dosageInstruction"] = [{"text": regimen}]
-        ref = out.add(f"proposal:{o.drug}", mr)
+        ref = out.add(f"proposal:{o.rank}:{o.drug}", mr)
         made.append(ref)
         activities.append({"reference": {"reference": ref}})
     stratum = getattr(rec, "stratum", None)
@@ -367,13 +475,13 @@ def _care_plan(out: _Out, rec: Any, pat: str, as_of: dt.date) -> list[str]:
     return made
 
 
-def _provenance(out: _Out, a: Assessment, targets: list[str]) -> None:
+def _provenance(out: _Out, a: Assessment, targets: list[str], now: dt.datetime) -> None:
     p = a.provenance
     files = ", ".join(f"{k} {v}" for k, v in sorted(p.knowledge_files.items()))
     out.add("provenance", {
         "resourceType": "Provenance",
         "target": [{"reference": t} for t in targets],
-        "recorded": dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat(),
+        "recorded": now.isoformat(),
         "occurredDateTime": a.as_of.isoformat(),
         "agent": [{"who": {"display": f"OsteoCare {p.osteocare_version}"}}],
         "entity": [{"role": "source", "what": {
@@ -387,13 +495,16 @@ def _provenance(out: _Out, a: Assessment, targets: list[str]) -> None:
 
 def export_assessment(assessment: Assessment, record: PatientRecord | None = None, *,
                       results: dict[str, Any] | None = None, recommendation: Any | None = None,
-                      validate: bool = True) -> dict[str, Any]:
+                      validate: bool = True, now: dt.datetime | None = None) -> dict[str, Any]:
     """The assessment (and, if given, the record's facts) as a FHIR R4 collection Bundle (JSON dict).
 
     ``results`` adds calculator results the assessment does not carry (e.g. bone density);
     ``recommendation`` (a ``core.drugs.Recommendation``) gives the CarePlan's proposals; without it the
     assessment's own ``recommendation`` is used when present. The bundle is validated with the R4B models.
+    ``now`` (default: the clock, in UTC) is written as Bundle.timestamp and Provenance.recorded; with it given,
+    the same input gives the same bundle. A naive ``now`` is read as UTC.
     """
+    now = _instant(now)
     out = _Out(assessment.patient_id)
     as_of = assessment.as_of
     if record is not None:
@@ -415,9 +526,8 @@ def export_assessment(assessment: Assessment, record: PatientRecord | None = Non
         except ValueError:
             rec = None
     targets += _care_plan(out, rec, pat, as_of)
-    _provenance(out, assessment, targets or [pat])
-    bundle = {"resourceType": "Bundle", "type": "collection",
-              "timestamp": dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat(), "entry": out.entries}
+    _provenance(out, assessment, targets or [pat], now)
+    bundle = {"resourceType": "Bundle", "type": "collection", "timestamp": now.isoformat(), "entry": out.entries}
     if validate:
         from fhir.resources.R4B.bundle import Bundle
 
@@ -425,12 +535,23 @@ def export_assessment(assessment: Assessment, record: PatientRecord | None = Non
     return bundle
 
 
-def export_record_assessment(record: PatientRecord, *, as_of: dt.date, guideline: str | None = None) -> dict[str, Any]:
+def _instant(now: dt.datetime | None) -> dt.datetime:
+    if now is None:
+        now = dt.datetime.now(dt.UTC)
+    elif not isinstance(now, dt.datetime):
+        raise InputError("now", now, "a date and time (datetime)")
+    if now.tzinfo is None:
+        now = now.replace(tzinfo=dt.UTC)
+    return now.replace(microsecond=0)
+
+
+def export_record_assessment(record: PatientRecord, *, as_of: dt.date, guideline: str | None = None,
+                             now: dt.datetime | None = None) -> dict[str, Any]:
     """Assess ``record`` and export it all: facts, risks, derived T-scores, recommendation, provenance."""
     from .clinical import clinical_picture
 
     c = clinical_picture(record, as_of=as_of, guideline=guideline)
-    return export_assessment(c.assessment, record, results=c.results, recommendation=c.recommendation)
+    return export_assessment(c.assessment, record, results=c.results, recommendation=c.recommendation, now=now)
 
 
 __all__ = ["export_assessment", "export_record_assessment"]
