@@ -9,10 +9,11 @@ from collections.abc import Callable
 import pytest
 from icalendar import Calendar
 
+from osteocare.services.appointments import book_appointment
 from osteocare.services.calendar import calendar_for_token, calendar_token, patient_calendar
 from osteocare.services.context import Clinic
 from osteocare.services.courses import start_course
-from osteocare.services.doses import book_appointment, record_dose
+from osteocare.services.doses import record_dose
 from osteocare.services.drugs import drug_ids, regimen
 from osteocare.services.errors import NotFound
 from osteocare.settings import get_settings

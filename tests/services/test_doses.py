@@ -8,9 +8,10 @@ from collections.abc import Callable
 import pytest
 
 from osteocare.core.errors import InputError
+from osteocare.services.appointments import book_appointment
 from osteocare.services.context import Clinic
 from osteocare.services.courses import start_course
-from osteocare.services.doses import book_appointment, confirm_check, doses_of, predose_checks, record_dose
+from osteocare.services.doses import confirm_check, doses_of, predose_checks, record_dose
 from osteocare.services.errors import DoseAlreadyRecorded, InvalidState
 from osteocare.services.facts import add_lab
 from osteocare.services.patients import audit_trail

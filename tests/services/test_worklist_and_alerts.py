@@ -7,10 +7,10 @@ from collections.abc import Callable
 
 from osteocare.core.knowledge import load
 from osteocare.services.alerts import clinic_alerts, patient_alerts
-from osteocare.services.appointments import complete_item, patient_schedule
+from osteocare.services.appointments import book_appointment, complete_item, patient_schedule
 from osteocare.services.context import Clinic
 from osteocare.services.courses import start_course
-from osteocare.services.doses import book_appointment, record_dose
+from osteocare.services.doses import record_dose
 from osteocare.services.facts import DxaExamIn, SiteResult, add_dxa_exam, add_lab
 from osteocare.services.worklist import worklist
 

@@ -17,9 +17,8 @@ from ..core.schedule import add_months
 from ..store import models as m
 from ..store.audit import audit
 from ..store.models import utcnow
-from ._common import display_name, item_row, item_view, patient_row
+from ._common import course_row, display_name, item_row, item_view, patient_row
 from .context import Clinic
-from .doses import book_appointment as _book
 from .drugs import annual_review
 from .errors import InvalidState
 from .views import ItemView
@@ -134,3 +133,20 @@ def cancel_item(clinic: Clinic, item_id: int, *, reason: str) -> ItemView:
         p = s.get(m.Patient, it.patient_id)
         assert p is not None
         return item_view(it, record_id=p.record_id, patient_name=None, drug=None, today=clinic.today())
+
+
+def _book(clinic: Clinic, item_id: int, *, at: dt.datetime, location: str | None = None) -> ItemView:
+    """Book ``at`` (already checked by :func:`book_appointment`) for an open item."""
+    when = at if at.tzinfo is not None else at.replace(tzinfo=clinic.settings.zone)
+    with clinic.db.write() as s:
+        it = item_row(s, item_id)
+        if it.status != "open":
+            raise InvalidState(f"appointment {item_id} is {it.status}")
+        it.scheduled_at = when.astimezone(dt.UTC)
+        it.location = location
+        audit(s, actor=clinic.actor, action="update", entity="appointment", entity_id=it.id,
+              patient_id=it.patient_id, detail={"scheduled_at": it.scheduled_at.isoformat(), "location": location})
+        p = s.get(m.Patient, it.patient_id)
+        assert p is not None
+        drug = course_row(s, it.course_id).drug if it.course_id is not None else None
+        return item_view(it, record_id=p.record_id, patient_name=None, drug=drug, today=clinic.today())

@@ -16,10 +16,10 @@ from sqlalchemy import ColumnElement, select
 from ..core.records import PatientRecord
 from ..core.schedule import add_months, next_due
 from ..store import models as m
-from .appointments import complete_item
+from .appointments import book_appointment, complete_item
 from .context import Clinic
 from .courses import start_course, stop_course
-from .doses import book_appointment, record_dose
+from .doses import record_dose
 from .drugs import regimen
 from .errors import Conflict, OverrideRequired
 from .facts import DxaExamIn, SiteResult, add_dxa_exam, add_lab

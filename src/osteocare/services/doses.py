@@ -33,7 +33,7 @@ from .context import Clinic
 from .drugs import Regimen, regimen, sequencing_rule
 from .errors import DoseAlreadyRecorded, InvalidState, NotFound, OverrideRequired
 from .schedule import after_dose
-from .views import ContraindicationReport, DoseResult, DoseView, ItemView, PreDoseCheckResult
+from .views import ContraindicationReport, DoseResult, DoseView, PreDoseCheckResult
 
 CONFIRMABLE_OUTCOMES = ("ok", "not_ok", "to_review")
 
@@ -90,23 +90,6 @@ def confirm_check(clinic: Clinic, item_id: int, check_id: str, *, outcome: str, 
                              checked_by=clinic.actor, checked_at=utcnow()))
         audit(s, actor=clinic.actor, action="create", entity="predose_check", entity_id=f"{item_id}:{check_id}",
               patient_id=it.patient_id, detail={"outcome": outcome})
-
-
-def book_appointment(clinic: Clinic, item_id: int, *, at: dt.datetime, location: str | None = None) -> ItemView:
-    """Book a time for an open item. A naive ``at`` is read in the clinic's time zone."""
-    when = at if at.tzinfo is not None else at.replace(tzinfo=clinic.settings.zone)
-    with clinic.db.write() as s:
-        it = item_row(s, item_id)
-        if it.status != "open":
-            raise InvalidState(f"appointment {item_id} is {it.status}")
-        it.scheduled_at = when.astimezone(dt.UTC)
-        it.location = location
-        audit(s, actor=clinic.actor, action="update", entity="appointment", entity_id=it.id,
-              patient_id=it.patient_id, detail={"scheduled_at": it.scheduled_at.isoformat(), "location": location})
-        p = s.get(m.Patient, it.patient_id)
-        assert p is not None
-        drug = course_row(s, it.course_id).drug if it.course_id is not None else None
-        return item_view(it, record_id=p.record_id, patient_name=None, drug=drug, today=clinic.today())
 
 
 def _interval_fact(reg: Regimen) -> str:
