@@ -243,3 +243,21 @@ def test_cli_refuses_a_sqlite_file_that_does_not_exist(tmp_path: Path, monkeypat
     code, out = run("worklist")
     assert code == 2 and url in out, out
     assert not (tmp_path / "typo_dir").exists()
+
+
+def test_course_dates_are_bounded_in_the_service_not_only_in_the_cli(clinic: Clinic,
+                                                                    patient: Callable[..., str]) -> None:
+    """The web form and API call the service directly: a start before birth or years ahead, or a stop after today,
+    is refused there, naming the field and the range (9999-12-31 used to crash, 1900 and 2200 were stored)."""
+    rid = patient()
+    for day in (dt.date(9999, 12, 31), dt.date(2200, 1, 1), dt.date(1900, 1, 1)):
+        with pytest.raises(InputError, match="start_date"):
+            start_course(clinic, rid, "denosumab", start_date=day)
+    with pytest.raises(InputError, match="first_dose_due"):
+        start_course(clinic, rid, "denosumab", start_date=TODAY, first_dose_due=dt.date(2200, 1, 1))
+    v = start_course(clinic, rid, "denosumab", start_date=TODAY - dt.timedelta(days=30))
+    with pytest.raises(InputError, match=r"stop_date.*\(today\)"):
+        stop_course(clinic, v.id, reason="done", stop_date=dt.date(9999, 12, 31))
+    with pytest.raises(InputError, match="stop_date"):
+        stop_course(clinic, v.id, reason="done", stop_date=TODAY - dt.timedelta(days=31))
+    assert stop_course(clinic, v.id, reason="done", stop_date=TODAY).status == "stopped"

@@ -19,14 +19,17 @@ from sqlalchemy.exc import IntegrityError
 
 from ..core.errors import InputError
 from ..core.knowledge import release
+from ..core.schedule import add_months
 from ..store import models as m
 from ..store.audit import audit
 from ..store.records import load_patient
 from ._common import course_row, course_view
+from .appointments import BOOKING_HORIZON_MONTHS, check_date_range
 from .checks import blocking_findings, clinic_record, contraindication_check, recheck_day
 from .context import Clinic
 from .drugs import course_drug_ids, regimen
 from .errors import Conflict, InvalidState, NotFound, OverrideRequired
+from .patients import earliest_date_of
 from .schedule import on_course_stop, plan_course_start
 from .views import ContraindicationReport, CourseView
 
@@ -49,6 +52,17 @@ def check_course(clinic: Clinic, record_id: str, drug: str, *, as_of: dt.date | 
         audit(s, actor=clinic.actor, action="read", entity="contraindication_check", entity_id=drug,
               patient_id=pid)
     return report
+
+
+def _check_start(clinic: Clinic, record_id: str, field: str, day: dt.date) -> None:
+    """A course starts (or its first dose falls due) no earlier than the patient's birth and no later than the
+    booking horizon (a size limit: every appointment of the course can be booked and exported)."""
+    earliest, what = earliest_date_of(clinic, record_id)
+    last = add_months(clinic.today(), BOOKING_HORIZON_MONTHS)
+    if (earliest is not None and day < earliest) or day > last:
+        start = f"from {earliest.isoformat()} ({what}) " if earliest is not None else ""
+        raise InputError(field, day.isoformat(), f"a date {start}to {last.isoformat()} "
+                         f"({BOOKING_HORIZON_MONTHS} months after today)")
 
 
 def _undecided(report: ContraindicationReport) -> bool:
@@ -90,6 +104,9 @@ def start_course(
         raise InputError("anchor_day", anchor_day, "1 to 31")
     if first_dose_due is not None and first_dose_due < start:
         raise InputError("first_dose_due", first_dose_due.isoformat(), f"on or after the start date {start}")
+    _check_start(clinic, record_id, "start_date", start)
+    if first_dose_due is not None:
+        _check_start(clinic, record_id, "first_dose_due", first_dose_due)
     with clinic.db.read() as s:
         p = load_patient(s, record_id)
         if p is None:
@@ -157,8 +174,8 @@ def stop_course(clinic: Clinic, course_id: int, *, reason: str, stop_date: dt.da
         if c.status != "active":
             raise InvalidState(f"course {course_id} is {c.status}, not active")
         day = stop_date or clinic.today()
-        if day < c.start_date:
-            raise InputError("stop_date", day.isoformat(), f"on or after the start date {c.start_date}")
+        check_date_range("stop_date", day, today=clinic.today(), earliest=c.start_date,
+                         earliest_what="the course's start")
         c.status, c.stop_date, c.stop_reason, c.stopped_by = "stopped", day, reason.strip(), clinic.actor
         warnings = on_course_stop(s, c, stop_date=day)
         audit(s, actor=clinic.actor, action="update", entity="course", entity_id=c.id, patient_id=c.patient_id,
