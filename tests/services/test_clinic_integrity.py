@@ -21,6 +21,7 @@ from osteocare.services.appointments import book_appointment, complete_item, pat
 from osteocare.services.context import Clinic
 from osteocare.services.courses import start_course, stop_course
 from osteocare.services.doses import record_dose
+from osteocare.services.errors import NotFound
 from osteocare.services.facts import DxaExamIn, SiteResult, add_dxa_exam, add_lab
 from osteocare.services.patients import add_patient, import_patients, show_patient
 from osteocare.services.worklist import worklist
@@ -261,3 +262,29 @@ def test_course_dates_are_bounded_in_the_service_not_only_in_the_cli(clinic: Cli
     with pytest.raises(InputError, match="stop_date"):
         stop_course(clinic, v.id, reason="done", stop_date=TODAY - dt.timedelta(days=31))
     assert stop_course(clinic, v.id, reason="done", stop_date=TODAY).status == "stopped"
+
+
+@pytest.mark.parametrize("bad_id", [2**63, 10**23, 0, -1])
+def test_an_id_no_row_can_have_is_not_found_not_a_driver_error(clinic: Clinic, patient: Callable[..., str],
+                                                                 bad_id: int) -> None:
+    """Ids come from the CLI, forms and the API as any integer; past 2**63 - 1 SQLite raised OverflowError and
+    PostgreSQL "integer out of range" (tracebacks, 500s) instead of "not found"."""
+    from osteocare.services.appointments import cancel_item
+    from osteocare.services.assessments import get_assessment
+    from osteocare.services.reactions import record_reaction, update_reaction_outcome
+
+    rid = patient()
+    calls = [lambda: stop_course(clinic, bad_id, reason="x"),
+             lambda: book_appointment(clinic, bad_id, at=dt.datetime(2025, 3, 10, 9, 0)),
+             lambda: complete_item(clinic, bad_id),
+             lambda: cancel_item(clinic, bad_id, reason="x"),
+             lambda: record_dose(clinic, item_id=bad_id, given_on=TODAY, lot_number="L"),
+             lambda: record_dose(clinic, course_id=bad_id, given_on=TODAY, lot_number="L"),
+             lambda: get_assessment(clinic, bad_id),
+             lambda: start_course(clinic, rid, "alendronate", origin="recommendation", assessment_id=bad_id),
+             lambda: record_reaction(clinic, rid, kind="fever", severity="mild", dose_id=bad_id),
+             lambda: record_reaction(clinic, rid, kind="fever", severity="mild", course_id=bad_id),
+             lambda: update_reaction_outcome(clinic, bad_id, outcome="resolved", resolved_on=TODAY)]
+    for call in calls:
+        with pytest.raises(NotFound):
+            call()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from typing import TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -23,6 +24,20 @@ from .views import (
     ReactionView,
 )
 
+#: The largest row id either store can hold (a signed 64-bit integer): a larger id names no row, and binding it
+#: would fail in the driver (SQLite: OverflowError; PostgreSQL: integer out of range) instead of "not found".
+MAX_ROW_ID = 2**63 - 1
+R = TypeVar("R")
+
+
+def in_id_range(row_id: int) -> bool:
+    return 1 <= row_id <= MAX_ROW_ID
+
+
+def get_row(session: Session, model: type[R], row_id: int) -> R | None:
+    """``session.get(model, row_id)`` for an id given by a user: ``None`` for an id no row can have."""
+    return session.get(model, row_id) if in_id_range(row_id) else None
+
 
 def patient_row(session: Session, record_id: str, *, for_update: bool = False) -> m.Patient:
     stmt = select(m.Patient).where(m.Patient.record_id == record_id)
@@ -35,14 +50,14 @@ def patient_row(session: Session, record_id: str, *, for_update: bool = False) -
 
 
 def course_row(session: Session, course_id: int) -> m.TreatmentCourse:
-    c = session.get(m.TreatmentCourse, course_id)
+    c = get_row(session, m.TreatmentCourse, course_id)
     if c is None:
         raise NotFound("course", course_id)
     return c
 
 
 def item_row(session: Session, item_id: int) -> m.ScheduleItem:
-    it = session.get(m.ScheduleItem, item_id)
+    it = get_row(session, m.ScheduleItem, item_id)
     if it is None:
         raise NotFound("appointment", item_id)
     return it

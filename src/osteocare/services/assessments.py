@@ -15,7 +15,7 @@ from ..core.assessment import Assessment, assess
 from ..store import models as m
 from ..store.audit import audit
 from ..store.records import load_patient, record_of
-from ._common import patient_row
+from ._common import get_row, patient_row
 from .context import Clinic
 from .errors import NotFound
 from .views import StoredAssessmentView
@@ -67,7 +67,7 @@ def assess_and_store(clinic: Clinic, record_id: str, *, guideline: str | None = 
 def get_assessment(clinic: Clinic, assessment_id: int) -> StoredAssessmentView:
     """A stored assessment, exactly as it was given (the read is audited)."""
     with clinic.db.write() as s:
-        a = s.get(m.StoredAssessment, assessment_id)
+        a = get_row(s, m.StoredAssessment, assessment_id)
         if a is None:
             raise NotFound("assessment", assessment_id)
         rid = s.scalar(select(m.Patient.record_id).where(m.Patient.id == a.patient_id))

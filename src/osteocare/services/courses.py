@@ -23,7 +23,7 @@ from ..core.schedule import add_months
 from ..store import models as m
 from ..store.audit import audit
 from ..store.records import load_patient
-from ._common import course_row, course_view
+from ._common import course_row, course_view, get_row
 from .appointments import BOOKING_HORIZON_MONTHS, check_date_range
 from .checks import blocking_findings, clinic_record, contraindication_check, recheck_day
 from .context import Clinic
@@ -130,7 +130,7 @@ def start_course(
                 raise NotFound("patient", record_id)
             offered: list[str] | None = None
             if assessment_id is not None:
-                a = s.get(m.StoredAssessment, assessment_id)
+                a = get_row(s, m.StoredAssessment, assessment_id)
                 if a is None or a.patient_id != p.id:
                     raise NotFound("assessment of this patient", assessment_id)
                 rec_json = (json.loads(a.result_json).get("recommendation") or {})

@@ -27,7 +27,7 @@ from ..store import models as m
 from ..store.audit import audit
 from ..store.models import utcnow
 from ..store.records import load_patient, record_of
-from ._common import course_row, dose_view, item_row, item_view
+from ._common import course_row, dose_view, in_id_range, item_row, item_view
 from .checks import blocking_findings, clinic_record, contraindication_check, evaluate_predose_checks
 from .context import Clinic
 from .drugs import Regimen, regimen, sequencing_rule
@@ -205,6 +205,8 @@ def record_dose(
         with clinic.db.write() as s:
             it: m.ScheduleItem | None = None
             if item_id is not None:
+                if not in_id_range(item_id):
+                    raise NotFound("appointment", item_id)
                 it = s.scalars(select(m.ScheduleItem).where(m.ScheduleItem.id == item_id).with_for_update()
                                ).one_or_none()
                 if it is None:
@@ -214,6 +216,8 @@ def record_dose(
                 c = course_row(s, it.course_id)
             else:
                 assert course_id is not None
+                if not in_id_range(course_id):
+                    raise NotFound("course", course_id)
                 locked = s.scalars(select(m.TreatmentCourse).where(m.TreatmentCourse.id == course_id)
                                    .with_for_update()).one_or_none()
                 if locked is None:

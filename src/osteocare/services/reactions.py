@@ -12,7 +12,7 @@ from ..core.errors import InputError
 from ..store import models as m
 from ..store.audit import audit
 from ..store.models import REACTION_KINDS, REACTION_OUTCOMES, SEVERITIES, utcnow
-from ._common import patient_row, reaction_view
+from ._common import get_row, patient_row, reaction_view
 from .context import Clinic
 from .drugs import drug_ids
 from .errors import NotFound
@@ -85,7 +85,7 @@ def record_reaction(
     with clinic.db.write() as s:
         p = patient_row(s, record_id)
         if dose_id is not None:
-            d = s.get(m.AdministeredDose, dose_id)
+            d = get_row(s, m.AdministeredDose, dose_id)
             if d is None or d.patient_id != p.id:
                 raise NotFound("dose of this patient", dose_id)
             if course_id is not None and course_id != d.course_id:
@@ -96,7 +96,7 @@ def record_reaction(
             if onset_on is not None and onset_on < d.given_on:
                 raise InputError("onset_on", onset_on.isoformat(), f"on or after the dose ({d.given_on})")
         elif course_id is not None:
-            c = s.get(m.TreatmentCourse, course_id)
+            c = get_row(s, m.TreatmentCourse, course_id)
             if c is None or c.patient_id != p.id:
                 raise NotFound("course of this patient", course_id)
             if drug is not None and drug != c.drug:
@@ -128,7 +128,7 @@ def update_reaction_outcome(clinic: Clinic, reaction_id: int, *, outcome: str,
     if outcome not in REACTION_OUTCOMES:
         raise InputError("outcome", outcome, "one of " + ", ".join(REACTION_OUTCOMES))
     with clinic.db.write() as s:
-        r = s.get(m.Reaction, reaction_id)
+        r = get_row(s, m.Reaction, reaction_id)
         if r is None:
             raise NotFound("reaction", reaction_id)
         _check_resolution(outcome, resolved_on, r.onset_on, clinic.today())
