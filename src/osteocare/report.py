@@ -3,7 +3,9 @@
 Every piece of text that comes from the assessment is shown as it is written, never read as rich markup: the
 treatment text marks a fact that is not verified with ``[status: unverified]``, which rich would otherwise take
 for a style tag and drop, and a record's own text (its id, a device model) may hold brackets. Control characters
-(terminal escape sequences) are left out. The decision-support disclaimer is printed once, at the end.
+(terminal escape sequences) are left out. The decision-support disclaimer is printed once, at the end. Each warning
+is shown once: the treatment's own (a stratum, option or check not confirmed from the primary source, a FRAX model
+the guideline does not assume) in "Act on" with the options they qualify, the others in the Warnings panel.
 """
 
 from __future__ import annotations
@@ -71,9 +73,14 @@ def render(a: Assessment, console: Console) -> None:
         head.append(_plain(f"   guideline {a.provenance.guideline}"))
     parts: list[RenderableType] = [head]
     rec: dict[str, Any] | None = a.recommendation
+    act_on = ""
     if rec and rec.get("text"):
-        lines = [ln for ln in str(rec["text"]).splitlines() if not ln.startswith(_REC_DISCLAIMER)]
-        parts.append(Panel(_t("\n".join(lines)), title="Act on", border_style="red"))
+        act_on = "\n".join(ln for ln in str(rec["text"]).splitlines() if not ln.startswith(_REC_DISCLAIMER))
+        parts.append(Panel(_t(act_on), title="Act on", border_style="red"))
+    # The treatment's own warnings are in its text (its WARNINGS list, where the clinician reads the options):
+    # the Warnings panel holds the rest, each once.
+    moved = {w for w in (rec or {}).get("warnings", []) if f"! {w}" in act_on}
+    other = [w for w in dict.fromkeys(a.warnings) if w not in moved]
 
     summary = Table(title="Summary", show_lines=False, expand=False)
     summary.add_column("calculator")
@@ -114,9 +121,11 @@ def render(a: Assessment, console: Console) -> None:
         for e in a.not_applicable:
             na.add_row(_t(e.name), _t(e.reason))
         parts.append(Panel(na, title="Did not apply, and why"))
-    if a.warnings:
-        parts.append(Panel(_t("\n".join(f"! {w}" for w in dict.fromkeys(a.warnings))),
-                           title="Warnings (left out, or not fully confirmed)", border_style="yellow"))
+    if other:
+        body = _t("\n".join(f"! {w}" for w in other))
+        if moved:
+            body.append("\nThe treatment's own warnings are under \"Act on\", above.", style="dim")
+        parts.append(Panel(body, title="Warnings (left out, or not fully confirmed)", border_style="yellow"))
     if src.items:
         refs = Table(show_header=False, box=None)
         for text, n in src.items.items():

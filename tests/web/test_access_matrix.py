@@ -90,6 +90,7 @@ FORMS = [
     ("/admin/users", ("admin",)),
     ("/ask", "public"),
     ("/login", "public"),
+    ("/lang/en", "public"),  # the language switcher (the account's saved language: English, as it was)
     ("/logout", "public"),  # last: it ends the session
 ]
 

@@ -215,13 +215,16 @@ def test_a_patient_cannot_open_another_patients_page_nor_through_the_api(server,
 def test_the_vietnamese_pages_render(server, browser) -> None:  # type: ignore[no-untyped-def]
     base, rec = server
     page = _login(browser, base, "doctor", locale="vi-VN")
-    page.goto("/lang/vi?next=/worklist")
+    page.goto("/worklist")
+    page.get_by_role("button", name="Tiếng Việt").click()  # the switcher posts its form (CSRF token)
     expect(page.locator("h1")).to_contain_text("Danh sách công việc")
+    expect(page).to_have_url(f"{base}/worklist")
     page.goto(f"/patients/{rec['patient']}")
     expect(page.locator("#assessment h2")).to_contain_text("Đánh giá hiện tại")
     expect(page.locator("html")).to_have_attribute("lang", "vi")
     patient = _login(browser, base, "patient")
-    patient.goto("/lang/vi?next=/me")
+    patient.goto("/me")
+    patient.get_by_role("button", name="Tiếng Việt").click()
     expect(patient.locator("#plan")).to_contain_text("Liều tiếp theo của tôi")
     reader = browser.new_context(base_url=base, locale="vi-VN").new_page()
     reader.goto("/qa")

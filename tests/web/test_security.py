@@ -6,8 +6,11 @@ from __future__ import annotations
 import time
 
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
+from osteocare.web import accounts
 from osteocare.web.app import WebOptions, create_app
+from osteocare.web.models import User
 
 from .conftest import PASSWORD, USERS, browser_for, csrf_of
 
@@ -48,6 +51,37 @@ def test_a_form_without_its_csrf_token_is_refused(app, records) -> None:  # type
     anon = TestClient(app, follow_redirects=False)
     assert anon.post("/login", data={"username": USERS["doctor"], "password": PASSWORD}).status_code == 403
     assert anon.post("/ask", data={"topic": "t", "body": "b"}).status_code == 403
+
+
+def test_the_saved_language_changes_only_through_the_switchers_form(app) -> None:  # type: ignore[no-untyped-def]
+    """Another site can make a browser follow a link (GET) or post a form without this session's token: neither
+    may change what is stored for the account. A link still switches what this browser shows."""
+    clinic = app.state.clinic
+    accounts.create_user(clinic, username="lang_switcher", password=PASSWORD, role="nurse")
+
+    def saved() -> str:
+        with clinic.db.read() as s:
+            return str(s.scalar(select(User.locale).where(User.username == "lang_switcher")))
+
+    b = TestClient(app, follow_redirects=False)
+    r = b.post("/login", data={"username": "lang_switcher", "password": PASSWORD, "next": "/",
+                               "csrf_token": csrf_of(b.get("/login").text)})
+    assert r.status_code == 303 and saved() == "en"
+    r = b.get("/lang/vi", params={"next": "/worklist"})
+    assert r.status_code == 303 and r.headers["location"] == "/worklist" and "oc_lang=vi" in r.headers["set-cookie"]
+    assert saved() == "en"
+    assert b.post("/lang/vi", data={"next": "/worklist"}).status_code == 403
+    assert b.post("/lang/vi", data={"next": "/worklist", "csrf_token": "forged"}).status_code == 403
+    assert saved() == "en"
+    page = b.get("/worklist").text
+    assert 'action="/lang/vi"' in page and 'href="/lang/' not in page  # the switcher posts its form
+    r = b.post("/lang/vi", data={"next": "/worklist", "csrf_token": csrf_of(page)})
+    assert r.status_code == 303 and r.headers["location"] == "/worklist" and "oc_lang=vi" in r.headers["set-cookie"]
+    assert saved() == "vi"
+    anon = TestClient(app, follow_redirects=False)  # a visitor switches with the same form (anonymous token)
+    r = anon.post("/lang/vi", data={"next": "/qa", "csrf_token": csrf_of(anon.get("/qa").text)})
+    assert r.status_code == 303 and r.headers["location"] == "/qa" and 'lang="vi"' in anon.get("/qa").text
+    assert anon.post("/lang/xx", data={"csrf_token": csrf_of(anon.get("/qa").text)}).status_code == 404
 
 
 def test_repeated_failed_logins_are_slowed_then_refused(clinic_setup) -> None:  # type: ignore[no-untyped-def]

@@ -208,3 +208,5 @@ def test_sign_in_and_language_never_redirect_off_the_site(app, target) -> None: 
     assert f'value="{target}"' not in c.get("/login", params={"next": target}).text
     r = c.get("/lang/en", params={"next": target})  # (English: the shared nurse account's language stays as it was)
     assert r.status_code == 303 and r.headers["location"] == "/"
+    r = c.post("/lang/en", data={"next": target, "csrf_token": csrf_of(c.get("/worklist").text)})
+    assert r.status_code == 303 and r.headers["location"] == "/"

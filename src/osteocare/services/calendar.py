@@ -12,18 +12,31 @@ day 1-28, use an RRULE; a monthly day after the 28th is published as explicit da
 UIDs are stable across re-exports, so a calendar app updates an event instead of adding a copy: a clinic dose
 is ``course-<course>-dose-<n>`` whether it is still a projection or already the open appointment, and an
 explicit home-dose date is keyed by its date, not by its position in the export (which moves with "today").
-Cancelled and closed items are left out of the feed (a subscribed calendar drops them); the horizon is bounded
-(:data:`MAX_HORIZON_MONTHS`) so the document stays small.
+
+Changes reach calendars that imported the file once, not only those subscribed to the feed (RFC 5545 3.8.7.4,
+RFC 5546 PUBLISH): an app keeps the copy it has unless the new one has a higher SEQUENCE. Every event's
+SEQUENCE is the time of its last change, in seconds since :data:`SEQUENCE_EPOCH`, derived from stored data, so
+it stays the same from one export to the next while nothing changes and grows whenever the event does: an
+item's ``updated_at`` (set by every change of the row: booked, moved, cancelled); for a projected dose, its
+anchor appointment's; for an overdue item shown on the export day, or doses projected from that day, the start
+of that day (the day they moved to); for a recurring home reminder, whose first date and UNTIL follow the
+export day, the start of the export day. Items cancelled, and home courses stopped, within the horizon before
+the export day (what an imported copy can still hold in the future) are exported again with their UID,
+STATUS:CANCELLED and a SEQUENCE above any they had (so an imported copy drops them); a cancelled appointment
+takes the projected doses that hung on it with it. Items done are left out (a done appointment is in the
+past, or the patient was there). The horizon is bounded (:data:`MAX_HORIZON_MONTHS`) so the document stays
+small.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Iterator
 
 from icalendar import Alarm, Calendar, Event, vRecur
 from icalendar.prop import vDuration
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ..core.errors import InputError
@@ -45,6 +58,9 @@ APPOINTMENT_LENGTH = dt.timedelta(hours=1)  # calendar block only (not a clinica
 #: Longest export horizon: bounds the size of the document (one event per month for a day-31 pill). An export
 #: size limit, not a clinical fact.
 MAX_HORIZON_MONTHS = 120
+#: Zero of the SEQUENCE numbers (seconds since then): any fixed instant before the first export would do.
+SEQUENCE_EPOCH = dt.datetime(2020, 1, 1, tzinfo=dt.UTC)
+HOST = "osteocare.invalid"
 #: RFC 5545 3.3.11: TEXT may not hold control characters (other than tab; newlines are escaped as ``\n``).
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
@@ -63,12 +79,26 @@ def _alarms(event: Event, triggers: tuple[str, ...] | list[str]) -> None:
         event.add_component(a)
 
 
-def _event(uid: str, summary: str, stamp: dt.datetime) -> Event:
+def _event(uid: str, summary: str, stamp: dt.datetime, changed: dt.datetime) -> Event:
     e = Event()
     e.add("uid", uid)
     e.add("dtstamp", stamp)
+    e.add("sequence", sequence(changed))
     e.add("summary", summary)
     e.add("transp", "OPAQUE")
+    return e
+
+
+def sequence(changed: dt.datetime) -> int:
+    """RFC 5545 SEQUENCE of an event last changed at ``changed``: whole seconds since :data:`SEQUENCE_EPOCH`
+    (an INTEGER, at most 2**31 - 1, reached in 2088)."""
+    seconds = int((changed.astimezone(dt.UTC) - SEQUENCE_EPOCH).total_seconds())
+    return max(0, min(seconds, 2**31 - 1))
+
+
+def _cancelled(e: Event) -> Event:
+    e.add("status", "CANCELLED")
+    e["transp"] = "TRANSPARENT"
     return e
 
 
@@ -77,85 +107,129 @@ def _all_day(e: Event, day: dt.date) -> None:
     e.add("dtend", day + dt.timedelta(days=1))
 
 
+class _Feed:
+    """The events of one export by UID: a live event wins over a cancelled one with the same UID (a cancelled
+    extra appointment whose dose number is still projected), and between two cancelled ones the later."""
+
+    def __init__(self) -> None:
+        self.events: dict[str, tuple[bool, dt.datetime, Event]] = {}
+
+    def add(self, uid: str, e: Event, changed: dt.datetime, *, live: bool = True) -> None:
+        old = self.events.get(uid)
+        if old is None or (live and not old[0]) or (live == old[0] and changed > old[1]):
+            self.events[uid] = (live, changed, e)
+
+
 def build_calendar(clinic: Clinic, session: Session, patient: m.Patient, *, today: dt.date,
                    horizon_months: int = 12) -> Calendar:
-    """The patient's calendar: open clinic items, projected clinic doses and home-dose reminders."""
+    """The patient's calendar: open clinic items, projected clinic doses and home-dose reminders, and what was
+    cancelled within the horizon before ``today`` (STATUS:CANCELLED)."""
     zone = clinic.settings.zone
     stamp = dt.datetime.now(dt.UTC).replace(microsecond=0)
     horizon = add_months(today, horizon_months)
+    day_start = dt.datetime.combine(today, dt.time(), tzinfo=zone)  # when "today"-based dates last moved
+    since = dt.datetime.combine(add_months(today, -horizon_months), dt.time(), tzinfo=zone)
     cal = Calendar()
     cal.add("prodid", PRODID)
     cal.add("version", "2.0")
     cal.add("calscale", "GREGORIAN")
     cal.add("method", "PUBLISH")
     cal.add("x-wr-calname", "Clinic schedule")
-    host = "osteocare.invalid"
+    feed = _Feed()
     items = list(session.scalars(
         select(m.ScheduleItem).where(m.ScheduleItem.patient_id == patient.id, m.ScheduleItem.status == "open")
         .order_by(m.ScheduleItem.due_on, m.ScheduleItem.id)))
     courses = {c.id: c for c in patient.courses}
+
+    def projected(it: m.ScheduleItem, course: m.TreatmentCourse, from_day: dt.date,
+                  until: dt.date) -> Iterator[tuple[str, dt.date]]:
+        """The clinic doses after ``it`` (UID, day) if each is given on time from ``from_day``."""
+        reg = regimen(course.drug)
+        if reg.interval is None:
+            return
+        left = None if reg.max_doses is None else reg.max_doses - len(course.doses) - 1
+        for k, day in enumerate(planned_due_dates(from_day, reg.interval, 24), start=1):
+            if day > until or (left is not None and k > left):
+                break
+            yield _uid(f"course-{course.id}-dose-{(it.seq or 0) + k}"), day
+
     for it in items:
         if it.due_on > horizon and it.scheduled_at is None:
             continue
-        uid = (f"course-{it.course_id}-dose-{it.seq}@{host}" if it.kind == "dose" and it.course_id is not None
-               and it.seq is not None else f"item-{it.id}@{host}")
-        e = _event(uid, TITLES[it.kind], stamp)
-        if it.scheduled_at is not None:
-            start = it.scheduled_at.astimezone(zone)
-            e.add("dtstart", start)
-            e.add("dtend", start + APPOINTMENT_LENGTH)
-            if it.location:
-                e.add("location", _text(it.location))
-        else:
-            _all_day(e, max(it.due_on, today))
+        changed = _changed(it)
+        if it.scheduled_at is None and it.due_on < today:
+            changed = max(changed, day_start)  # shown on the export day: it moves every day
+        e = _event(_item_uid(it), TITLES[it.kind], stamp, changed)
+        _item_time(e, it, zone, max(it.due_on, today))
         _alarms(e, clinic.settings.reminder_clinic)
-        cal.add_component(e)
+        feed.add(_item_uid(it), e, changed)
         course = courses.get(it.course_id) if it.course_id is not None else None
         if it.kind == "dose" and course is not None and course.status == "active":
-            reg = regimen(course.drug)
-            if reg.interval is None:
-                continue
-            given = len(course.doses)
-            left = None if reg.max_doses is None else reg.max_doses - given - 1
             # From the day the dose will be given at the earliest: the booked day, or today if that has passed
             # (a missed appointment cannot bring the next doses forward).
             planned = it.scheduled_at.astimezone(zone).date() if it.scheduled_at is not None else it.due_on
             base = max(planned, today)
-            for k, day in enumerate(planned_due_dates(base, reg.interval, 24), start=1):
-                if day > horizon or (left is not None and k > left):
-                    break
-                pe = _event(f"course-{course.id}-dose-{(it.seq or 0) + k}@{host}", TITLES["dose"], stamp)
+            moved = max(_changed(it), day_start) if planned < today else _changed(it)
+            for uid, day in projected(it, course, base, horizon):
+                pe = _event(uid, TITLES["dose"], stamp, moved)
                 _all_day(pe, day)
                 _alarms(pe, clinic.settings.reminder_clinic)
-                cal.add_component(pe)
+                feed.add(uid, pe, moved)
+    for it in session.scalars(
+            select(m.ScheduleItem).where(m.ScheduleItem.patient_id == patient.id,
+                                         m.ScheduleItem.status == "cancelled", m.ScheduleItem.closed_at >= since)
+            .order_by(m.ScheduleItem.closed_at, m.ScheduleItem.id)):
+        # Above any SEQUENCE it had while open (those are at most its last change, rounded down).
+        gone = max(_changed(it), it.closed_at or _changed(it)) + dt.timedelta(seconds=1)
+        closed_day = (it.closed_at or _changed(it)).astimezone(zone).date()
+        e = _cancelled(_event(_item_uid(it), TITLES[it.kind], stamp, gone))
+        _item_time(e, it, zone, max(it.due_on, closed_day))
+        feed.add(_item_uid(it), e, gone, live=False)
+        course = courses.get(it.course_id) if it.course_id is not None else None
+        if it.kind == "dose" and course is not None:
+            planned = it.scheduled_at.astimezone(zone).date() if it.scheduled_at is not None else it.due_on
+            base = max(planned, closed_day)
+            for uid, day in projected(it, course, base, add_months(closed_day, horizon_months)):
+                pe = _cancelled(_event(uid, TITLES["dose"], stamp, gone))
+                _all_day(pe, day)
+                feed.add(uid, pe, gone, live=False)
     for c in patient.courses:
-        if c.status != "active" or c.setting != "home":
+        if c.setting != "home":
             continue
         reg = regimen(c.drug)
         if reg.interval is None:
             continue
+        if c.status != "active":
+            _stopped_home_course(clinic, session, feed, c, stamp=stamp, today=today, since=since,
+                                 horizon_months=horizon_months)
+            continue
         first = max(c.start_date, today)
         end = horizon
+        end_changed = c.created_at
         for it in items:
             if it.course_id == c.id and it.rule_id == "ANAB-COURSE-END":
                 end = min(end, it.due_on)
+                end_changed = max(end_changed, _changed(it))
         if end < first:
             continue
         at = clinic.settings.home_dose_time
         until = dt.datetime.combine(end, dt.time(23, 59, 59), tzinfo=zone).astimezone(dt.UTC)
-        uid = f"course-{c.id}-home@{host}"
+        uid = _uid(f"course-{c.id}-home")
         iv = reg.interval
         weekly = (iv.unit == "day" and iv.count % 7 == 0) or iv.unit == "week"
         if iv.unit in ("month", "year") and (c.anchor_day or c.start_date.day) > 28:
             for day in dose_dates_between(c.start_date, end, iv, anchor=c.anchor_day or c.start_date.day,
                                           on_or_after=first):
-                e = _event(f"course-{c.id}-home-{day:%Y%m%d}@{host}", HOME_TITLE, stamp)
+                duid = _uid(f"course-{c.id}-home-{day:%Y%m%d}")
+                e = _event(duid, HOME_TITLE, stamp, c.created_at)
                 e.add("dtstart", dt.datetime.combine(day, at, tzinfo=zone))
                 e.add("duration", dt.timedelta(minutes=15))
                 _alarms(e, [clinic.settings.reminder_home])
-                cal.add_component(e)
+                feed.add(duid, e, c.created_at)
             continue
-        e = _event(uid, HOME_TITLE, stamp)
+        # Its first date and UNTIL (at the horizon) follow the export day.
+        changed = max(end_changed, day_start) if (today > c.start_date or end == horizon) else end_changed
+        e = _event(uid, HOME_TITLE, stamp, changed)
         rule: dict[str, object] = {"until": until}
         if weekly:
             weekday = c.anchor_weekday if c.anchor_weekday is not None else c.start_date.weekday()
@@ -186,9 +260,69 @@ def build_calendar(clinic: Clinic, session: Session, patient: m.Patient, *, toda
         e.add("duration", dt.timedelta(minutes=15))
         e.add("rrule", vRecur(rule))
         _alarms(e, [clinic.settings.reminder_home])
+        feed.add(uid, e, changed)
+    for _live, _when, e in feed.events.values():
         cal.add_component(e)
     cal.add_missing_timezones()
     return cal
+
+
+def _uid(name: str) -> str:
+    return f"{name}@{HOST}"
+
+
+def _changed(it: m.ScheduleItem) -> dt.datetime:
+    """When the item last changed (``updated_at``; a row written outside the models may lack it)."""
+    return it.updated_at or it.closed_at or it.created_at
+
+
+def _item_uid(it: m.ScheduleItem) -> str:
+    if it.kind == "dose" and it.course_id is not None and it.seq is not None:
+        return _uid(f"course-{it.course_id}-dose-{it.seq}")
+    return _uid(f"item-{it.id}")
+
+
+def _item_time(e: Event, it: m.ScheduleItem, zone: dt.tzinfo, day: dt.date) -> None:
+    """The booked time (and place), else the all-day ``day``."""
+    if it.scheduled_at is not None:
+        start = it.scheduled_at.astimezone(zone)
+        e.add("dtstart", start)
+        e.add("dtend", start + APPOINTMENT_LENGTH)
+        if it.location:
+            e.add("location", _text(it.location))
+    else:
+        _all_day(e, day)
+
+
+def _stopped_home_course(clinic: Clinic, session: Session, feed: _Feed, c: m.TreatmentCourse, *,
+                         stamp: dt.datetime, today: dt.date, since: dt.datetime, horizon_months: int) -> None:
+    """The reminders of a home course stopped since ``since``, as STATUS:CANCELLED (the stop is audited)."""
+    stopped = session.scalar(select(func.max(m.AuditEntry.at)).where(
+        m.AuditEntry.entity == "course", m.AuditEntry.entity_id == str(c.id), m.AuditEntry.action == "update"))
+    if stopped is None or stopped < since:
+        return
+    zone = clinic.settings.zone
+    gone = stopped + dt.timedelta(seconds=1)
+    at = clinic.settings.home_dose_time
+    stop_day = c.stop_date or stopped.astimezone(zone).date()
+    reg = regimen(c.drug)
+    iv = reg.interval
+    assert iv is not None
+    if iv.unit in ("month", "year") and (c.anchor_day or c.start_date.day) > 28:
+        last = add_months(stopped.astimezone(zone).date(), horizon_months)
+        for day in dose_dates_between(c.start_date, last, iv, anchor=c.anchor_day or c.start_date.day,
+                                      on_or_after=max(stop_day, today, c.start_date)):
+            uid = _uid(f"course-{c.id}-home-{day:%Y%m%d}")
+            e = _cancelled(_event(uid, HOME_TITLE, stamp, gone))
+            e.add("dtstart", dt.datetime.combine(day, at, tzinfo=zone))
+            e.add("duration", dt.timedelta(minutes=15))
+            feed.add(uid, e, gone, live=False)
+        return
+    uid = _uid(f"course-{c.id}-home")  # the whole series: one event, its UID, no RRULE
+    e = _cancelled(_event(uid, HOME_TITLE, stamp, gone))
+    e.add("dtstart", dt.datetime.combine(max(stop_day, c.start_date), at, tzinfo=zone))
+    e.add("duration", dt.timedelta(minutes=15))
+    feed.add(uid, e, gone, live=False)
 
 
 def patient_calendar(clinic: Clinic, record_id: str, *, today: dt.date | None = None,

@@ -412,6 +412,8 @@ class ScheduleItem(Base):
     fact_status: Mapped[str] = mapped_column(String(12), default="verified")
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     closed_at: Mapped[dt.datetime | None] = mapped_column()
+    updated_at: Mapped[dt.datetime | None] = mapped_column(default=utcnow, onupdate=utcnow,
+                                                           doc="Last change of the row (calendar SEQUENCE)")
 
     course: Mapped[TreatmentCourse | None] = relationship()
     checks: Mapped[list[PreDoseCheck]] = relationship(cascade="all, delete-orphan", order_by="PreDoseCheck.id")

@@ -3,6 +3,7 @@ doctors and the public Q&A, admin. Session cookie + CSRF token on every form."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import math
 import secrets
@@ -200,8 +201,6 @@ async def login(request: Request) -> Response:
         resp = render(request, "login.html", None, status=p.status, next=nxt, error=msg, username=username)
         resp.headers.update(p.headers)
         return resp
-    import asyncio
-
     tok = await asyncio.to_thread(accounts.new_session, request.app.state.clinic, user, kind="cookie")
     resp = _redirect(nxt if nxt != "/" else "/")
     resp.set_cookie(SESSION_COOKIE, tok, httponly=True, samesite="lax", secure=request.app.state.options.secure_cookies,
@@ -223,15 +222,38 @@ async def logout(request: Request) -> Response:
     return resp
 
 
-@router.get("/lang/{code}")
-def set_lang(request: Request, code: str, next: str = "/", user: Principal | None = Depends(page_user)) -> Response:
+def _lang_code(code: str) -> str:
     if code not in LOCALES:
         raise HTTPProblem(404, "No such language", f"{code!r}: expected one of {', '.join(LOCALES)}")
-    if user is not None:
-        accounts.set_locale(request.app.state.clinic, user, code)
-    resp = _redirect(safe_next(next))
+    return code
+
+
+def _lang_redirect(code: str, target: str) -> Response:
+    resp = _redirect(safe_next(target))
     resp.set_cookie(LANG_COOKIE, code, samesite="lax", max_age=365 * 24 * 3600)
     return resp
+
+
+@router.get("/lang/{code}")
+def show_lang(code: str, next: str = "/") -> Response:
+    """Display only: the browser's language cookie, never the account's saved language. (A link on another site
+    may follow it; it changes nothing stored.)"""
+    return _lang_redirect(_lang_code(code), next)
+
+
+@router.post("/lang/{code}")
+async def set_lang(request: Request, code: str, user: Principal | None = Depends(page_user)) -> Response:
+    """The language switcher's form (CSRF token): the browser's cookie and, signed in, the account's saved
+    language (used on the next sign-in from another browser)."""
+    code = _lang_code(code)
+    await check_csrf(request)
+    form = await request.form()
+    if user is not None:
+        await asyncio.to_thread(accounts.set_locale, request.app.state.clinic, user, code)
+        tok = request.cookies.get(SESSION_COOKIE)
+        if tok:
+            accounts.SESSIONS.drop("cookie:" + accounts.sha256(tok))
+    return _lang_redirect(code, str(form.get("next") or "/"))
 
 
 # --- clinicians: patients, patient page, forms ----------------------------------------------------------------
