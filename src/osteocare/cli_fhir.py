@@ -1,7 +1,9 @@
-"""``osteocare import-fhir`` and the helper behind ``osteocare assess --fhir``: FHIR R4 bundles -> patient records.
+"""``osteocare import-fhir``, ``osteocare export-fhir`` and the helper behind ``osteocare assess --fhir``: FHIR R4
+bundles <-> patient records.
 
-Thin: read, call :mod:`osteocare.fhir`, store through :mod:`osteocare.services`, print the import report, set the
-exit code. The owner of ``cli.py`` calls :func:`register` once.
+Thin: read, call :mod:`osteocare.fhir`, store or read through :mod:`osteocare.services`, print the import report or
+write the bundle, set the exit code (0 done; 2 bad input or not found). The owner of ``cli.py`` calls
+:func:`register` once.
 """
 
 from __future__ import annotations
@@ -92,8 +94,75 @@ def _store(results: list[ImportResult], update: bool) -> tuple[list[str], list[s
     return res.created, res.updated, res.errors
 
 
+def _fail(message: str) -> typer.Exit:
+    err.print("[red]error:[/red] " + escape(message), highlight=False, soft_wrap=True)
+    return typer.Exit(2)
+
+
+def _export(record_id: str, day: dt.date | None, guideline: str | None) -> dict[str, Any]:
+    """The FHIR bundle of a stored patient (record, assessment, identity); the reads are audited."""
+    from .fhir.export import export_record_assessment
+    from .services.context import Clinic
+    from .services.patients import get_patient, get_record
+    from .settings import get_settings, require_existing_database
+
+    settings = get_settings()
+    require_existing_database(settings)
+    clinic = Clinic.open(settings)
+    try:
+        as_of = day or clinic.today()
+        summary = get_patient(clinic, record_id)
+        record = get_record(clinic, record_id, as_of=as_of)
+        identity = {"given_name": summary.given_name, "family_name": summary.family_name,
+                    "birth_date": summary.birth_date}
+        return export_record_assessment(record, as_of=as_of, guideline=guideline, identity=identity)
+    finally:
+        clinic.close()
+
+
+def export_fhir(
+    record_id: Annotated[str, typer.Argument(help="Patient id (record id) in the clinic database")],
+    out_path: Annotated[Path | None, typer.Option("--out", help="Write the bundle to this JSON file (default "
+                                                                "stdout)")] = None,
+    as_of: Annotated[str | None, typer.Option(help="Assessment date, YYYY-MM-DD (default the clinic's today)")] = None,
+    guideline: Annotated[str | None, typer.Option(
+        help="Guideline rule set: endocrine-society-2019, aace-2020, bhof-2022, nogg-2022, iof-esceo-2020 "
+        "(default: the deployment's)")] = None,
+) -> None:
+    """Export a stored patient as a FHIR R4 Bundle: the record's facts, the assessment (risks, derived T-scores),
+    the treatment recommendation and its provenance; import-fhir reads it back."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    day = None
+    if as_of is not None:
+        try:
+            day = dt.date.fromisoformat(as_of)
+        except ValueError:
+            raise _fail(f"--as-of: {as_of!r} is not a date; expected YYYY-MM-DD") from None
+    if out_path is not None and (out_path.is_dir() or not out_path.parent.is_dir()):
+        what = "a folder" if out_path.is_dir() else f"in a folder that does not exist ({out_path.parent})"
+        raise _fail(f"--out: {str(out_path)!r} is not allowed ({what}); expected a file path in an existing folder")
+    try:
+        bundle = _export(record_id, day, guideline)
+    except OsteoCareError as exc:
+        raise _fail(str(exc)) from None
+    except SQLAlchemyError as exc:
+        raise _fail(f"reading the clinic database failed: {type(exc).__name__}: {str(exc).splitlines()[0]}") from None
+    text = json.dumps(bundle, indent=2, ensure_ascii=False) + "\n"
+    if out_path is None:
+        sys.stdout.write(text)
+        return
+    try:
+        out_path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise _fail(f"--out: {str(out_path)!r} cannot be written ({exc.strerror or type(exc).__name__}); expected a "
+                    "file path in an existing folder") from None
+    err.print(f"FHIR bundle of patient {record_id} written to {out_path}", markup=False, highlight=False)
+
+
 def register(app: typer.Typer) -> None:
-    """Add ``import-fhir`` to the ``osteocare`` command line."""
+    """Add ``import-fhir`` and ``export-fhir`` to the ``osteocare`` command line."""
+    app.command("export-fhir")(export_fhir)
 
     @app.command("import-fhir")
     def import_fhir(

@@ -4,8 +4,10 @@ The bundle (type ``collection``) holds:
 
 * the patient's facts, when the record is given: Patient, Observations (body measurements, DXA per site, labs,
   record fields without a standard code under OsteoCare's local code system), Conditions (fractures, falls,
-  conditions), MedicationStatements and MedicationAdministrations (last dose) - so that importing the bundle
-  gives the same clinical facts back;
+  conditions), MedicationStatements (a planned end after the as-of date included) and MedicationAdministrations
+  (last dose), AllergyIntolerances (the reaction text as recorded), and, under OsteoCare's local structure codes,
+  vertebral body heights, guideline-tool categories and the falls screen - so that importing the bundle gives the
+  same clinical facts back;
 * a RiskAssessment per fracture-risk calculator that ran (QFracture-2012, FRAX entered), with the probabilities;
 * Observations for the T-scores OsteoCare derived from raw BMD, and the WHO category;
 * a CarePlan (intent proposal) whose activities are MedicationRequest proposals for the recommended drugs;
@@ -30,6 +32,7 @@ import datetime as dt
 import re
 import unicodedata
 import uuid
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any, Literal, get_args, get_origin
 
@@ -38,7 +41,16 @@ from ..core.errors import InputError
 from ..core.records import PatientRecord
 from ..core.units import canonical_creatinine_unit, canonical_vitamin_d_unit
 from . import codes
-from .local import LOCAL_SYSTEM, calculator_system, fracture_code, outcome_system, record_fields, record_id_system
+from .local import (
+    LOCAL_SYSTEM,
+    calculator_system,
+    fracture_code,
+    outcome_system,
+    record_fields,
+    record_id_system,
+    steadi_text,
+    structure_code,
+)
 
 UCUM = "http://unitsofmeasure.org"
 OBS_CAT = "http://terminology.hl7.org/CodeSystem/observation-category"
@@ -171,9 +183,30 @@ def _enumerated(name: str) -> bool:
     return any(get_origin(a) is Literal for a in (ann, *get_args(ann)))
 
 
-def _patient_facts(out: _Out, record: PatientRecord, as_of: dt.date) -> tuple[str, list[str]]:
-    pat = out.add("Patient", {"resourceType": "Patient", "gender": record.sex,
-                              "identifier": [{"system": record_id_system(), "value": record.id}]})
+def _patient_resource(record: PatientRecord, identity: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The Patient: sex and record id, and the clinic's identity when given (``given_name``, ``family_name``,
+    ``birth_date``; what ``import-fhir`` reads back into the clinic)."""
+    p: dict[str, Any] = {"resourceType": "Patient", "gender": record.sex,
+                         "identifier": [{"system": record_id_system(), "value": record.id}]}
+    identity = identity or {}
+    name: dict[str, Any] = {}
+    family = _text(identity.get("family_name") or "").strip()
+    given = _text(identity.get("given_name") or "").strip()
+    if family:
+        name["family"] = family
+    if given:
+        name["given"] = [given]
+    if name:
+        p["name"] = [name]
+    birth = identity.get("birth_date")
+    if isinstance(birth, dt.date):
+        p["birthDate"] = birth.isoformat()
+    return p
+
+
+def _patient_facts(out: _Out, record: PatientRecord, as_of: dt.date,
+                   identity: Mapping[str, Any] | None = None) -> tuple[str, list[str]]:
+    pat = out.add("Patient", _patient_resource(record, identity))
     basis: list[str] = []
     defaults = PatientRecord.model_fields
     for name in record_fields():
@@ -289,7 +322,50 @@ def _patient_facts(out: _Out, record: PatientRecord, as_of: dt.date) -> tuple[st
                 "effectiveDateTime": med.last_dose.isoformat()}))
     for i, tol in enumerate(record.intolerances):
         basis.append(out.add(f"intolerance:{i}", _allergy(pat, tol)))
+    basis += _record_structures(out, record, pat)
     return pat, basis
+
+
+def _record_structures(out: _Out, record: PatientRecord, pat: str) -> list[str]:
+    """Vertebral body heights, guideline-tool categories and the falls screen, under OsteoCare's local structure
+    codes (the knowledge code maps have no standard code for them). None of them is dated in the record."""
+    made: list[str] = []
+    for i, v in enumerate(record.vertebrae):
+        comps: list[dict[str, Any]] = []
+        level = _text(v.level).strip()
+        if level:  # an empty level is left out (a FHIR string is never empty) and comes back empty
+            comps.append({"code": {"coding": [_local(structure_code("vertebra-level"), "vertebral level")]},
+                          "valueString": level})
+        for part, label in (("anterior_mm", "anterior"), ("middle_mm", "middle"), ("posterior_mm", "posterior")):
+            mm = getattr(v, part)
+            if mm is not None:
+                code = structure_code(f"vertebra-{part.replace('_mm', '')}-mm")
+                comps.append({"code": {"coding": [_local(code, f"{label} vertebral body height")]},
+                              "valueQuantity": _qty(float(mm), "mm")})
+        made.append(out.add(f"vertebra:{i}", _obs(
+            pat, [_local(structure_code("vertebra-heights"), "vertebral body heights")], category="imaging",
+            component=comps)))
+    for gid, category in record.guideline_categories.items():
+        made.append(out.add(f"guideline-category:{gid}", _obs(
+            pat, [_local(structure_code("guideline-category", _code_of("guideline_categories", gid)),
+                         f"category from the {gid} tool")],
+            valueCodeableConcept={"coding": [_local(category, category.replace("_", " "))], "text": category})))
+    for question, yes in record.falls_screen_answers.items():
+        made.append(out.add(f"falls-screen-answer:{question}", _obs(
+            pat, [_local(structure_code("falls-screen-answer", _code_of("falls_screen_answers", question)),
+                         steadi_text("key_questions", question))], category="survey", valueBoolean=yes)))
+    if record.falls_screen_brochure_items is not None:
+        items = [{"code": {"coding": [_local(structure_code("falls-screen-brochure-item", _code_of(
+                     f"falls_screen_brochure_items[{i}]", item)), steadi_text("brochure_items", item))]},
+                  "valueBoolean": True} for i, item in enumerate(record.falls_screen_brochure_items)]
+        brochure = _obs(pat, [_local(structure_code("falls-screen-brochure"),
+                                     "Stay Independent brochure: items answered yes")], category="survey",
+                        note=[{"text": "Stay Independent brochure asked; each component is an item answered yes "
+                                       "(no component: none answered yes)"}])
+        if items:
+            brochure["component"] = items
+        made.append(out.add("falls-screen-brochure", brochure))
+    return made
 
 
 def _lab_ucum(name: str, unit: str) -> tuple[str | None, list[str]]:
@@ -322,12 +398,15 @@ def _lab(field: str, name: str, value: float, unit: str) -> tuple[list[dict[str,
 
 
 def _allergy(pat: str, tol: Any) -> dict[str, Any]:
-    """An intolerance as an active medication AllergyIntolerance (the importer reads it back into intolerances)."""
+    """An intolerance as an active medication AllergyIntolerance (the importer reads it back into intolerances).
+
+    The reaction's manifestation carries the record's text exactly, under OsteoCare's local code
+    ``reaction-as-recorded`` (``reaction-not-described`` when the record has no text), so that the import gives the
+    same text back; a text the importer wrote (``"allergy: rash"``) gives its type again.
+    """
     text = _text(tol.reaction).strip()
-    head, sep, rest = text.partition(": ")
+    head, sep, _rest = text.partition(": ")
     kind = head if sep and head in _REACTION_KINDS else None
-    if sep and head in (*_REACTION_KINDS, "reaction"):
-        text = rest  # a reaction the importer wrote ("allergy: rash"): its type and manifestation again
     r: dict[str, Any] = {
         "resourceType": "AllergyIntolerance",
         "clinicalStatus": {"coding": [_coding(ALLERGY_CLINICAL, "active")]},
@@ -337,11 +416,16 @@ def _allergy(pat: str, tol: Any) -> dict[str, Any]:
         r["type"] = kind
     if tol.date:
         r["onsetDateTime"] = tol.date.isoformat()
-    if text or tol.severity:
-        reaction: dict[str, Any] = {"manifestation": [{"text": text or "reaction not described"}]}
-        if tol.severity:
-            reaction["severity"] = tol.severity
-        r["reaction"] = [reaction]
+    if text:
+        manifestation = {"coding": [_local(structure_code("reaction-as-recorded"), "reaction as recorded")],
+                         "text": text}
+    else:
+        manifestation = {"coding": [_local(structure_code("reaction-not-described"), "reaction not described")],
+                         "text": "reaction not described"}
+    reaction: dict[str, Any] = {"manifestation": [manifestation]}
+    if tol.severity:
+        reaction["severity"] = tol.severity
+    r["reaction"] = [reaction]
     return r
 
 
@@ -495,20 +579,22 @@ def _provenance(out: _Out, a: Assessment, targets: list[str], now: dt.datetime) 
 
 def export_assessment(assessment: Assessment, record: PatientRecord | None = None, *,
                       results: dict[str, Any] | None = None, recommendation: Any | None = None,
-                      validate: bool = True, now: dt.datetime | None = None) -> dict[str, Any]:
+                      validate: bool = True, now: dt.datetime | None = None,
+                      identity: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The assessment (and, if given, the record's facts) as a FHIR R4 collection Bundle (JSON dict).
 
     ``results`` adds calculator results the assessment does not carry (e.g. bone density);
     ``recommendation`` (a ``core.drugs.Recommendation``) gives the CarePlan's proposals; without it the
     assessment's own ``recommendation`` is used when present. The bundle is validated with the R4B models.
     ``now`` (default: the clock, in UTC) is written as Bundle.timestamp and Provenance.recorded; with it given,
-    the same input gives the same bundle. A naive ``now`` is read as UTC.
+    the same input gives the same bundle. A naive ``now`` is read as UTC. ``identity`` (with the record:
+    ``given_name``, ``family_name``, ``birth_date``) gives the Patient's name and birth date.
     """
     now = _instant(now)
     out = _Out(assessment.patient_id)
     as_of = assessment.as_of
     if record is not None:
-        pat, basis = _patient_facts(out, record, as_of)
+        pat, basis = _patient_facts(out, record, as_of, identity)
     else:
         pat = out.add("Patient", {"resourceType": "Patient",
                                   "identifier": [{"system": record_id_system(), "value": assessment.patient_id}]})
@@ -546,12 +632,15 @@ def _instant(now: dt.datetime | None) -> dt.datetime:
 
 
 def export_record_assessment(record: PatientRecord, *, as_of: dt.date, guideline: str | None = None,
-                             now: dt.datetime | None = None) -> dict[str, Any]:
-    """Assess ``record`` and export it all: facts, risks, derived T-scores, recommendation, provenance."""
+                             now: dt.datetime | None = None,
+                             identity: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Assess ``record`` and export it all: facts, risks, derived T-scores, recommendation, provenance (and the
+    clinic's ``identity`` of the patient when given, see :func:`export_assessment`)."""
     from .clinical import clinical_picture
 
     c = clinical_picture(record, as_of=as_of, guideline=guideline)
-    return export_assessment(c.assessment, record, results=c.results, recommendation=c.recommendation, now=now)
+    return export_assessment(c.assessment, record, results=c.results, recommendation=c.recommendation, now=now,
+                             identity=identity)
 
 
 __all__ = ["export_assessment", "export_record_assessment"]

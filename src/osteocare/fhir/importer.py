@@ -38,7 +38,7 @@ from ..core.units import (
 )
 from . import codes
 from .codes import CodeEntry, lookup
-from .local import LOCAL_SYSTEM, local_entry, record_id_system
+from .local import LOCAL_SYSTEM, local_entry, record_id_system, structure_code
 from .report import Diagnosis, ImportReport, ReportEntry, SiteUnknownScore
 
 UCUM = "http://unitsofmeasure.org"
@@ -352,6 +352,38 @@ def identify_drug(cc: Any) -> tuple[str | None, CodeEntry | None, dict[str, Any]
                                      + _describe_codes(cc))
 
 
+#: Record structures under OsteoCare's local codes (read by ``_Builder.structure_value``).
+_STRUCTURES = ("vertebra", "guideline_category", "falls_screen_answer", "falls_screen_brochure")
+
+
+def _component_meaning(comp: Any, concept: str, key: str) -> Any:
+    """``key`` of the meaning of a component's OsteoCare local code of ``concept``, or None."""
+    for c in _codings(_dict(comp).get("code")):
+        if c.get("system") == LOCAL_SYSTEM:
+            le = local_entry(str(c.get("code") or ""))
+            if le is not None and le.get("concept") == concept:
+                return le.get(key)
+    return None
+
+
+def _recorded_reaction(reactions: list[dict[str, Any]]) -> str | None:
+    """The reaction text exactly as an OsteoCare record wrote it: the text of the first manifestation coded
+    ``reaction-as-recorded`` (control characters left out, as the export does), or "" for one coded
+    ``reaction-not-described``; None when no manifestation carries either code (a bundle from elsewhere)."""
+    for x in reactions:
+        for m in _list(x.get("manifestation")):
+            for c in _codings(m):
+                if c.get("system") != LOCAL_SYSTEM:
+                    continue
+                if c.get("code") == structure_code("reaction-not-described"):
+                    return ""
+                text = _dict(m).get("text")
+                if c.get("code") == structure_code("reaction-as-recorded") and isinstance(text, str):
+                    return "".join(ch for ch in text if ch in "\t\r\n"
+                                   or unicodedata.category(ch) not in ("Cc", "Cs")).strip()
+    return None
+
+
 # ============================================================================ per-patient builder
 @dataclass
 class _Course:
@@ -447,6 +479,11 @@ class _Builder:
     conditions: list[dict[str, Any]] = field(default_factory=list)
     doses: list[tuple[str, dt.date, str]] = field(default_factory=list)
     menopause_from_code: tuple[str, FactStatus] | None = None
+    vertebrae: list[dict[str, Any]] = field(default_factory=list)
+    #: guideline_categories and falls_screen_answers: key (guideline or question id) -> values read
+    keyed: dict[str, dict[str, list[_Val]]] = field(default_factory=lambda: {"guideline_categories": {},
+                                                                             "falls_screen_answers": {}})
+    brochure: list[_Val] = field(default_factory=list)
     birth_problem: str | None = None
     birth: dt.date | None = None
 
@@ -609,8 +646,12 @@ class _Builder:
     def observation_value(self, e: _Entry, ce: CodeEntry, coding: dict[str, Any] | None, holder: dict[str, Any],
                           day: dt.date | None, problems: list[str], res: dict[str, Any]) -> None:
         if ce.system == "local":
-            if ce.get("concept") in ("field", "local_lab") and self.unusable_date(day):
+            if ce.get("concept") in ("field", "local_lab", *_STRUCTURES) and self.unusable_date(day):
                 self.add(e, "skipped", str(self.unusable_date(day)), ce)
+            elif ce.get("concept") in _STRUCTURES:
+                self.structure_value(e, ce, holder, day)
+            elif ce.get("concept") in ("vertebra_component", "falls_screen_brochure_item", "reaction_text"):
+                self.add(e, "skipped", f"local code {ce.code}: a part of a record structure, read only inside it", ce)
             elif ce.get("concept") == "field":
                 self.local_value(e, ce, holder, day)
             elif ce.get("concept") == "local_lab":
@@ -618,9 +659,10 @@ class _Builder:
                 if value is None:
                     self.add(e, "skipped", why or "no value", ce)
                 else:
-                    entry = self.add(e, "mapped", f"labs[{ce.get('lab')}] = {value:g} {unit} (OsteoCare local code)",
-                                     ce, target=f"labs[{ce.get('lab')}]")
-                    self.labs.append((str(ce.get("lab")), _Val(value, unit or "1", None, day, e.label, entry)))
+                    # no unit written: none is guessed (the record's unit is empty, as it was exported)
+                    entry = self.add(e, "mapped", f"labs[{ce.get('lab')}] = {value:g} {unit or '(no unit)'} "
+                                     "(OsteoCare local code)", ce, target=f"labs[{ce.get('lab')}]")
+                    self.labs.append((str(ce.get("lab")), _Val(value, unit or "", None, day, e.label, entry)))
             else:
                 self.add(e, "skipped", f"local code {ce.code}: derived by OsteoCare, recomputed rather than imported", ce)
             return
@@ -818,6 +860,55 @@ class _Builder:
             return
         entry = self.add(e, "mapped", f"{name} = {value!r} (OsteoCare local code)", ce, target=name)
         self.fields.setdefault(name, []).append(_Val(value, None, None, day, e.label, entry))
+
+    def structure_value(self, e: _Entry, ce: CodeEntry, holder: dict[str, Any], day: dt.date | None) -> None:
+        """A record structure under OsteoCare's local codes: vertebral body heights, a guideline tool's category,
+        a STEADI key question's answer, the Stay Independent brochure (``structure_codes`` of the local code
+        system)."""
+        concept = ce.get("concept")
+        if concept == "vertebra":
+            item: dict[str, Any] = {"level": ""}  # no level written: the record's level was empty
+            for comp in _list(holder.get("component")):
+                part = _component_meaning(comp, "vertebra_component", "part")
+                if part == "level":
+                    if isinstance(comp.get("valueString"), str):
+                        item["level"] = comp["valueString"]
+                elif part is not None:
+                    q = _dict(comp.get("valueQuantity"))
+                    unit = q.get("code") if q.get("system") == UCUM else q.get("unit")
+                    v = q.get("value")
+                    if unit != "mm" or not isinstance(v, int | float) or isinstance(v, bool) or q.get("comparator"):
+                        self.add(e, "skipped", f"vertebrae: {part} {v!r} {unit or '(no unit)'}: a height in mm "
+                                 "(UCUM mm) expected; no other unit is converted", ce)
+                        return
+                    item[part] = float(v)
+            self.vertebrae.append(item)
+            self.add(e, "mapped", f"vertebrae: {item['level'] or '(no level)'} (OsteoCare local code)", ce,
+                     target="vertebrae")
+            return
+        if concept == "falls_screen_brochure":
+            items = []
+            for comp in _list(holder.get("component")):
+                item_id = _component_meaning(comp, "falls_screen_brochure_item", "id")
+                if item_id is not None and comp.get("valueBoolean") is True:
+                    items.append(str(item_id))
+            entry = self.add(e, "mapped", f"falls_screen_brochure_items = {items!r} (OsteoCare local code)", ce,
+                             target="falls_screen_brochure_items")
+            self.brochure.append(_Val(tuple(items), None, None, day, e.label, entry))
+            return
+        name = "guideline_categories" if concept == "guideline_category" else "falls_screen_answers"
+        key = str(ce.get("id"))
+        value: Any = None
+        if concept == "guideline_category":
+            value = next((str(c["code"]) for c in _codings(holder.get("valueCodeableConcept"))
+                          if c.get("system") == LOCAL_SYSTEM and c.get("code")), None)
+        elif isinstance(holder.get("valueBoolean"), bool):
+            value = holder["valueBoolean"]
+        if value is None:
+            self.add(e, "skipped", f"{name}[{key}]: no readable value", ce)
+            return
+        entry = self.add(e, "mapped", f"{name}[{key}] = {value!r} (OsteoCare local code)", ce, target=f"{name}[{key}]")
+        self.keyed[name].setdefault(key, []).append(_Val(value, None, None, day, e.label, entry))
 
     # -------------------------------------------------------------- Condition
     def read_condition(self, e: _Entry) -> None:
@@ -1023,12 +1114,18 @@ class _Builder:
         if finished and end is None:
             end = start
             flags.append(f"status {status} without an end date: recorded as ended on its start date")
-        if end is not None and end > self.as_of:
-            end = None
+        planned = end is not None and end > self.as_of
+        if planned and finished:
+            flags.append(f"status {status} but the end date {end} is after the as-of date {self.as_of}: the course was "
+                         "running on the as-of date; the end date is kept")
+        # An end date after the as-of date is kept: a planned end is a fact of the course, and the core reads a
+        # course as running until its end (core.drugs.sequencing), as ``known_on`` keeps it.
         self.courses.append(_Course(drug, start, end, label=e.label))
         text = "; ".join(flags)
         self.add(e, "flagged" if text else "mapped",
-                 f"medications[{drug}] from {start or 'unknown'} to {end or 'now'}" + (f" ({text})" if text else ""),
+                 f"medications[{drug}] from {start or 'unknown'} to {end or 'now'}" + (" (planned end)" if planned
+                                                                                        else "")
+                 + (f" ({text})" if text else ""),
                  ce, coding, target=f"medications[{drug}]", status=name_status)
 
     # -------------------------------------------------------------- AllergyIntolerance
@@ -1080,6 +1177,9 @@ class _Builder:
                 seen.append(x["description"])
         manifestations = [t for t in dict.fromkeys(clean_text(t)[0] for t in seen) if t]
         reaction = (kind or "reaction") + (": " + ", ".join(manifestations) if manifestations else "")
+        recorded = _recorded_reaction(reactions)
+        if recorded is not None:  # OsteoCare's own export: the record's text exactly
+            reaction = recorded
         order = ("mild", "moderate", "severe")  # FHIR AllergyIntolerance.reaction.severity, least to most severe
         severities = [x.get("severity") for x in reactions if x.get("severity") is not None]
         known = [sv for sv in severities if sv in order]
@@ -1166,15 +1266,19 @@ class _Builder:
         return [{"name": name, "value": v.value, "unit": v.unit, "date": v.day} for name, v in self.labs
                 if id(v) not in drop]
 
-    def resolved_fields(self) -> dict[str, Any]:
-        """The local-coded record fields: the value of the latest date; left out (flagged) when it disagrees."""
+    def resolved_fields(self, fields: dict[str, list[_Val]] | None = None, within: str = "") -> dict[str, Any]:
+        """The local-coded record fields (or the keys of ``within``, e.g. guideline_categories): the value of the
+        latest date; left out (flagged) when it disagrees."""
         out: dict[str, Any] = {}
-        for name, vals in self.fields.items():
+        for key, vals in (self.fields if fields is None else fields).items():
+            name = f"{within}[{key}]" if within else key
             group = _latest_group(vals)
+            if not group:
+                continue
             if _disagreeing(group):
                 self._flag_conflict(name, group, f"{name} left out of the record")
                 continue
-            out[name] = group[-1].value
+            out[key] = group[-1].value
             for v in vals:
                 if v.day != group[-1].day and v.entry is not None and not group[-1].agrees(v):
                     v.entry.outcome = "skipped"
@@ -1248,6 +1352,12 @@ class _Builder:
         data["fractures"] = [{k: v for k, v in f.items() if k != "from"} for f in self.fractures]
         data["falls_history"] = self.falls
         data["conditions"] = self.conditions
+        data["vertebrae"] = self.vertebrae
+        for name, keyed in self.keyed.items():
+            data[name] = self.resolved_fields(keyed, name)
+        brochure = self.resolved_fields({"falls_screen_brochure_items": self.brochure})
+        if "falls_screen_brochure_items" in brochure:
+            data["falls_screen_brochure_items"] = list(brochure["falls_screen_brochure_items"])
         data["medications"] = self.medications()
         if self.fractures and "prior_fracture" not in fields:
             data["prior_fracture"] = True

@@ -7,6 +7,7 @@ exported bundle imports again without losing a fact. These codes mean nothing ou
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from functools import cache
 from typing import Any, get_args
 
@@ -40,6 +41,43 @@ def outcome_system() -> str:
     return str(load(KNOWLEDGE_ID).value("outcome_system"))
 
 
+@cache
+def _structure_codes() -> dict[str, str]:
+    return {str(k): str(v) for k, v in load(KNOWLEDGE_ID).value("structure_codes").items()}
+
+
+def structure_code(code: str, item: str | None = None) -> str:
+    """A local code for a record structure, as the knowledge file defines it (``structure_codes``): ``code`` alone
+    (``vertebra-heights``) or ``code:item`` for a code written ``code:<...>`` (``guideline-category:nogg-2022``).
+    A code the knowledge does not define is a programming error (KeyError), never written."""
+    defined = _structure_codes()
+    if item is None:
+        if code not in defined:
+            raise KeyError(f"{code!r} is not a structure code of {KNOWLEDGE_ID}")
+        return code
+    if not any(k.startswith(f"{code}:<") for k in defined):
+        raise KeyError(f"{code!r}:<...> is not a structure code of {KNOWLEDGE_ID}")
+    return f"{code}:{item}"
+
+
+@cache
+def guideline_ids() -> tuple[str, ...]:
+    from ..core.knowledge import all_files
+
+    return tuple(sorted(kf.id for kf in all_files().values() if kf.kind == "guideline"))
+
+
+@cache
+def steadi_ids(kind: str) -> tuple[str, ...]:
+    """Ids of the STEADI ``key_questions`` or ``brochure_items`` (knowledge/lifestyle/steadi.yaml)."""
+    return tuple(load("steadi").data[kind])
+
+
+def steadi_text(kind: str, item: str) -> str | None:
+    text = load("steadi").data[kind].get(item)
+    return str(text) if text else None
+
+
 def _entry(code: str, meaning: dict[str, Any]) -> CodeEntry:
     return CodeEntry("local", LOCAL_SYSTEM, code, meaning, "convention", KNOWLEDGE_ID, "OsteoCare")
 
@@ -71,8 +109,36 @@ def local_entry(code: str) -> CodeEntry | None:
         return _entry(code, {"concept": "dxa_component", "field": code[4:].replace("-", "_")})
     if head == "lab" and rest:
         return _entry(code, {"concept": "local_lab", "lab": rest})
+    structure = _structure_entry(code, head, rest)
+    if structure is not None:
+        return structure
     if code in ("crcl-cockcroft-gault", "assessment-status", "who-category", "lowest-t-score", "derived-t-score"):
         return _entry(code, {"concept": "derived", "field": code})
+    return None
+
+
+_VERTEBRA_PARTS = {"vertebra-level": "level", "vertebra-anterior-mm": "anterior_mm",
+                   "vertebra-middle-mm": "middle_mm", "vertebra-posterior-mm": "posterior_mm"}
+
+
+def _structure_entry(code: str, head: str, rest: str) -> CodeEntry | None:
+    """Meaning of a record-structure code (``structure_codes``); ids after the colon must be the knowledge's."""
+    defined = _structure_codes()
+    if code == "vertebra-heights" and code in defined:
+        return _entry(code, {"concept": "vertebra"})
+    if code in _VERTEBRA_PARTS and code in defined:
+        return _entry(code, {"concept": "vertebra_component", "part": _VERTEBRA_PARTS[code]})
+    if code == "falls-screen-brochure" and code in defined:
+        return _entry(code, {"concept": "falls_screen_brochure"})
+    if code in ("reaction-as-recorded", "reaction-not-described") and code in defined:
+        return _entry(code, {"concept": "reaction_text"})
+    kinds: dict[str, tuple[str, Callable[[], tuple[str, ...]]]] = {
+        "guideline-category": ("guideline_category", guideline_ids),
+        "falls-screen-answer": ("falls_screen_answer", lambda: steadi_ids("key_questions")),
+        "falls-screen-brochure-item": ("falls_screen_brochure_item", lambda: steadi_ids("brochure_items"))}
+    if head in kinds and rest and any(k.startswith(f"{head}:<") for k in defined):
+        concept, known = kinds[head]
+        return _entry(code, {"concept": concept, "id": rest}) if rest in known() else None
     return None
 
 

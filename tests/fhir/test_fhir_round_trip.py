@@ -1,0 +1,125 @@
+"""Export -> import gives the record back exactly: the record structures without a standard code (vertebral body
+heights, guideline-tool categories, the falls screen), a planned medication end, a lab without a unit, the reaction
+text of an intolerance."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from fhir.resources.R4B.bundle import Bundle
+
+from osteocare.core.records import PatientRecord
+from osteocare.fhir import import_bundle
+from osteocare.fhir.export import export_record_assessment
+from osteocare.fhir.local import LOCAL_SYSTEM, local_entry
+
+AS_OF = dt.date(2024, 12, 31)
+BASE: dict[str, Any] = {"id": "r1", "sex": "female", "age": 72, "bmi": 23.0, "menopausal_status": "postmenopausal"}
+
+
+def _round_trip(**extra: Any) -> tuple[PatientRecord, PatientRecord, dict[str, Any]]:
+    rec = PatientRecord.model_validate({**BASE, **extra})
+    b = export_record_assessment(rec, as_of=AS_OF)
+    Bundle.model_validate(b)
+    [(back, rep)] = import_bundle(b, as_of=AS_OF)
+    assert back is not None, rep.summary()
+    assert rep.counts["error"] == 0, rep.summary()
+    return rec, back, b
+
+
+def _local_codes(bundle: dict[str, Any]) -> set[str]:
+    found = set()
+    for e in bundle["entry"]:
+        r = e["resource"]
+        for cc in [r.get("code")] + [c.get("code") for c in r.get("component", [])]:
+            found |= {c["code"] for c in (cc or {}).get("coding", []) if c["system"] == LOCAL_SYSTEM}
+    return found
+
+
+def test_vertebral_heights_come_back_level_by_level() -> None:
+    vertebrae = [{"level": "T12", "anterior_mm": 18.0, "middle_mm": 20.5, "posterior_mm": 26.0},
+                 {"level": "L1", "anterior_mm": 25.0, "posterior_mm": 26.5}]
+    rec, back, b = _round_trip(vertebrae=vertebrae)
+    assert back.vertebrae == rec.vertebrae  # was: [] (never exported)
+    assert {"vertebra-heights", "vertebra-level", "vertebra-anterior-mm", "vertebra-middle-mm",
+            "vertebra-posterior-mm"} <= _local_codes(b)
+
+
+def test_a_guideline_category_read_from_its_tool_comes_back() -> None:
+    rec, back, b = _round_trip(guideline_categories={"nogg-2022": "very_high", "bhof-2022": "high"})
+    assert back.guideline_categories == rec.guideline_categories  # was: {} (the NOGG stratum was lost)
+    assert "guideline-category:nogg-2022" in _local_codes(b)
+
+
+def test_the_falls_screen_answers_and_brochure_items_come_back() -> None:
+    _, back, _ = _round_trip(falls_screen_answers={"fallen_past_year": False, "unsteady": True},
+                               falls_screen_brochure_items=["worried", "cane_or_walker"])
+    assert back.falls_screen_answers == {"fallen_past_year": False, "unsteady": True}  # was: {}
+    assert back.falls_screen_brochure_items == ["worried", "cane_or_walker"]  # was: None
+
+
+def test_a_brochure_asked_with_no_item_answered_yes_is_not_read_as_not_asked() -> None:
+    _, back, _ = _round_trip(falls_screen_brochure_items=[])
+    assert back.falls_screen_brochure_items == []  # was: None (not asked)
+    _, back, _ = _round_trip()
+    assert back.falls_screen_brochure_items is None
+
+
+def test_a_planned_medication_end_after_the_as_of_date_comes_back() -> None:
+    meds = [{"drug": "denosumab", "start": "2022-01-10", "end": "2027-01-10", "last_dose": "2024-07-10"},
+            {"drug": "alendronate", "start": "2015-01-01", "end": "2020-01-01"}]
+    rec, back, _ = _round_trip(medications=meds)
+    assert back.medications == rec.medications  # was: denosumab's end None (read as running with no end)
+
+
+def test_a_lab_without_a_unit_comes_back_without_one() -> None:
+    _, back, _ = _round_trip(labs=[{"name": "pth", "value": 5.0, "unit": "", "date": "2024-01-01"}])
+    assert [(lab.name, lab.value, lab.unit) for lab in back.labs] == [("pth", 5.0, "")]  # was: unit "1"
+
+
+def test_the_reaction_text_of_an_intolerance_comes_back_exactly() -> None:
+    tolerances = [{"drug": "alendronate", "reaction": "oesophagitis", "severity": "severe"},
+                  {"drug": "zoledronic_acid", "reaction": "allergy: rash,  fever"},
+                  {"drug": "denosumab", "reaction": "", "severity": "mild"},
+                  {"drug": "risedronate", "reaction": ""}]
+    rec, back, _ = _round_trip(intolerances=tolerances)
+    assert back.intolerances == rec.intolerances  # was: "reaction: oesophagitis", "reaction: reaction not described"
+
+
+def test_a_local_structure_code_naming_an_unknown_id_is_not_a_code() -> None:
+    assert local_entry("guideline-category:nogg-2022") is not None
+    assert local_entry("guideline-category:who-1994") is None  # unknown guideline: skipped as an unknown code
+    assert local_entry("falls-screen-answer:dizzy") is None
+    assert local_entry("falls-screen-brochure-item:worried") is not None
+
+
+def _bundle(*resources: dict[str, Any]) -> dict[str, Any]:
+    entries = [{"fullUrl": "urn:uuid:p", "resource": {"resourceType": "Patient", "id": "p", "gender": "female",
+                                                      "birthDate": "1950-01-01"}}]
+    for i, r in enumerate(resources):
+        entries.append({"fullUrl": f"urn:uuid:r{i}", "resource": {"id": f"r{i}", "subject": {"reference": "urn:uuid:p"},
+                                                                  **r}})
+    return {"resourceType": "Bundle", "type": "collection", "entry": entries}
+
+
+def test_a_completed_statement_ending_after_the_as_of_date_keeps_its_end_and_is_flagged() -> None:
+    ms = {"resourceType": "MedicationStatement", "status": "completed",
+          "medicationCodeableConcept": {"coding": [{"system": LOCAL_SYSTEM, "code": "drug:alendronate"}]},
+          "effectivePeriod": {"start": "2020-01-01", "end": "2025-06-30"}}
+    [(rec, rep)] = import_bundle(_bundle(ms), as_of=AS_OF)
+    assert rec is not None and [(m.start, m.end) for m in rec.medications] == [
+        (dt.date(2020, 1, 1), dt.date(2025, 6, 30))]  # was: end None
+    [entry] = [e for e in rep.entries if e.resource.endswith("/r0")]
+    assert entry.outcome == "flagged" and "after the as-of date" in entry.reason
+
+
+def test_a_guideline_category_of_two_disagreeing_observations_is_left_out_and_flagged() -> None:
+    def cat(value: str) -> dict[str, Any]:
+        return {"resourceType": "Observation", "status": "final",
+                "code": {"coding": [{"system": LOCAL_SYSTEM, "code": "guideline-category:nogg-2022"}]},
+                "valueCodeableConcept": {"coding": [{"system": LOCAL_SYSTEM, "code": value}]}}
+
+    [(rec, rep)] = import_bundle(_bundle(cat("high"), cat("low")), as_of=AS_OF)
+    assert rec is not None and rec.guideline_categories == {}
+    assert any(e.outcome == "flagged" and "disagree" in e.reason for e in rep.entries)
