@@ -275,9 +275,12 @@ def _site_values(pairs: list[str], option: str) -> dict[str, float]:
     for p in pairs:
         site, _, value = p.partition("=")
         try:
-            outd[site.strip()] = float(value)
+            number = float(value)
         except ValueError:
             raise _fail(f"{option}: {p!r} is not SITE=NUMBER (e.g. femoral_neck=-2.7)") from None
+        if site.strip() in outd:
+            raise _fail(f"{option}: {site.strip()!r} is given twice; expected each site at most once per exam")
+        outd[site.strip()] = number
     return outd
 
 

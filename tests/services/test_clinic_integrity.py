@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import typer
+from sqlalchemy import select
 from typer.testing import CliRunner
 
 from osteocare.cli_clinic import register
@@ -288,3 +289,30 @@ def test_an_id_no_row_can_have_is_not_found_not_a_driver_error(clinic: Clinic, p
     for call in calls:
         with pytest.raises(NotFound):
             call()
+
+
+def test_names_phones_and_device_text_are_one_clean_line_that_fits(clinic: Clinic) -> None:
+    """Terminal escape codes in a phone number, a 5,000-letter name (SQLite stored it; PostgreSQL refused it with
+    a driver error) and a bidi override in a device model were all accepted."""
+    rec = PatientRecord.model_validate({"id": "T1", "sex": "female", "age": 70})
+    for field, value in (("phone", "\x1b[31m0912"), ("given_name", "A" * 5000), ("family_name", "Lê\u202eAdmin"),
+                         ("given_name", "Lan\nHoa")):
+        with pytest.raises(InputError, match=field):
+            add_patient(clinic, rec, **{field: value})  # type: ignore[arg-type]
+    assert add_patient(clinic, rec, given_name="  Lan  ", family_name="Nguyễn Thị", phone="").record_id == "T1"
+    with clinic.db.read() as s:
+        p = s.scalars(select(m.Patient).where(m.Patient.record_id == "T1")).one()
+        assert (p.given_name, p.family_name, p.phone) == ("Lan", "Nguyễn Thị", None)
+    with pytest.raises(InputError, match="device_model"):
+        add_dxa_exam(clinic, "T1", DxaExamIn(exam_date=TODAY, device_model="Horizon\u2066A",
+                                             sites=[SiteResult(site="femoral_neck", t_score=-2.0)]))
+    with pytest.raises(InputError, match="reference"):
+        add_dxa_exam(clinic, "T1", DxaExamIn(exam_date=TODAY, reference="N" * 81,
+                                             sites=[SiteResult(site="femoral_neck", t_score=-2.0)]))
+
+
+def test_the_cli_refuses_a_site_given_twice_in_one_exam() -> None:
+    from osteocare.cli_clinic import _site_values
+
+    with pytest.raises(typer.Exit):
+        _site_values(["femoral_neck=-2", "femoral_neck=-3"], "--t")

@@ -19,6 +19,7 @@ from ..core.records import Condition as RCondition
 from ..core.records import DxaMeasurement, Manufacturer, Site
 from ..core.records import Fall as RFall
 from ..core.records import Fracture as RFracture
+from ..core.text import checked_text
 from ..core.units import MG_DL, UMOL_L, canonical_creatinine_unit, canonical_vitamin_d_unit
 from ..store import models as m
 from ..store.audit import audit
@@ -74,10 +75,12 @@ def add_dxa_exam(clinic: Clinic, record_id: str, exam: DxaExamIn) -> int:
     if len(set(sites)) != len(sites):
         raise InputError("sites", sites, "each site at most once per exam")
     _check_patient_day("exam_date", exam.exam_date, clinic, record_id)
+    device, reference = (checked_text(f, getattr(exam, f), max_length=int(m.DxaExam.__table__.c[f].type.length))
+                         for f in ("device_model", "reference"))
     with clinic.db.write() as s:
         p = patient_row(s, record_id)
         e = m.DxaExam(patient_id=p.id, exam_date=exam.exam_date, manufacturer=exam.manufacturer,
-                      device_model=exam.device_model, reference=exam.reference)
+                      device_model=device, reference=reference)
         e.sites = [m.DxaSite(**x.model_dump()) for x in exam.sites]
         s.add(e)
         s.flush()

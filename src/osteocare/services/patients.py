@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from ..core.errors import InputError, OsteoCareError
 from ..core.limits import limit
 from ..core.records import PatientRecord, parse_record
+from ..core.text import checked_text
 from ..store import models as m
 from ..store.audit import audit
 from ..store.records import age_on, load_patient, patient_from_record, record_of, update_patient
@@ -27,7 +28,14 @@ IDENTITY_KEYS = ("given_name", "family_name", "birth_date", "phone")
 
 def _identity(given_name: str | None, family_name: str | None, birth_date: dt.date | None,
               phone: str | None) -> dict[str, Any]:
-    return {"given_name": given_name, "family_name": family_name, "birth_date": birth_date, "phone": phone}
+    return {"given_name": _name_text("given_name", given_name), "family_name": _name_text("family_name", family_name),
+            "birth_date": birth_date, "phone": _name_text("phone", phone)}
+
+
+def _name_text(field: str, value: str | None) -> str | None:
+    """A name or phone number: one line of text that fits its column (``InputError`` naming the field)."""
+    width = m.Patient.__table__.c[field].type.length
+    return checked_text(field, value, max_length=int(width))
 
 
 def check_birth_date(birth_date: dt.date | None, today: dt.date) -> None:
@@ -226,7 +234,7 @@ def update_record(clinic: Clinic, record: PatientRecord, **identity: Any) -> Pat
             raise NotFound("patient", record.id)
         _update_keeping_history(p, record)
         for k, v in identity.items():
-            setattr(p, k, v)
+            setattr(p, k, v if k == "birth_date" else _name_text(k, v))
         s.flush()
         audit(s, actor=clinic.actor, action="update", entity="patient", entity_id=record.id, patient_id=p.id)
         return summary(p, clinic.today())
