@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from osteocare.core.assessment import assess
@@ -156,3 +156,138 @@ def test_screening_flags_a_hip_risk_above_the_major_osteoporotic_fracture_risk_a
     assert errors[0] is not None and errors[0].startswith("frax_hip_percent: 50 is not allowed; expected at most "
                                                           "frax_mof_percent (10)")
     assert errors[1] is None
+
+
+# ------------------------------------------------------------------ labs: names, units and limits the knowledge gives
+# Found by a review (2026-12-08): a creatinine in mmol/L was accepted by the record and refused later by assess,
+# lab names were not checked (a misspelt name was silently never read), and a creatinine lab of 5000 umol/L passed
+# the record. The record now refuses each at entry, naming labs.<i>.<field>, the value and what is allowed.
+
+def _lab(name: str, value: float, unit: str) -> dict[str, Any]:
+    return {**BASE, "labs": [{"name": "calcium", "value": 2.3, "unit": "mmol/L"},
+                             {"name": name, "value": value, "unit": unit}]}
+
+
+@pytest.mark.parametrize(("name", "value", "unit", "field", "words"), [
+    ("creatinine", 0.084, "mmol/L", "labs.1.unit", "a unit of mg/dL or umol/L for creatinine"),
+    ("creatinine", 84, "", "labs.1.unit", "a unit of mg/dL or umol/L"),
+    ("calcium", 4.6, "mEq/L", "labs.1.unit", "a unit of mg/dL or mmol/L for calcium"),
+    ("vitamin_d_25oh", 30, "ug/L", "labs.1.unit", "a unit of ng/mL or nmol/L"),
+    ("vitamin_d2_25oh", 30, "IU", "labs.1.unit", "a unit of ng/mL or nmol/L"),
+    ("egfr_ckd_epi_2021", 60, "mL/min", "labs.1.unit", "a unit of mL/min/{1.73_m2}"),
+    ("creatinine", 5000, "umol/L", "labs.1.value", "a value from 20 to 2000 umol/L"),  # input-limits
+    ("creatinine", 84, "mg/dL", "labs.1.value", "a value from 0.2 to 22.6 mg/dL"),  # 84 umol/L typed as mg/dL
+    ("alk phos", 80, "U/L", "labs.1.name", "one of albumin, alkaline_phosphatase, calcium, creatinine"),
+    ("vitamin D", 30, "ng/mL", "labs.1.name", "vitamin_d_25oh"),
+    ("x", 1, "u", "labs.1.name", "magnesium, phosphate, pth"),
+])
+def test_a_lab_the_knowledge_does_not_allow_is_refused_by_the_record_naming_the_field(
+        name: str, value: float, unit: str, field: str, words: str) -> None:
+    with pytest.raises(InputError) as exc:
+        parse_record(_lab(name, value, unit))
+    assert exc.value.field == field, str(exc.value)
+    assert exc.value.value == {"labs.1.unit": unit, "labs.1.value": value, "labs.1.name": name}[field]
+    assert words in str(exc.value)
+
+
+def test_lab_names_are_read_however_written_and_units_kept_as_written() -> None:
+    rec = parse_record({**BASE, "labs": [
+        {"name": "Vitamin D 25OH", "value": 12, "unit": "ng/ml", "date": "2024-06-01"},
+        {"name": " CREATININE ", "value": 84, "unit": "µmol / L"},
+        {"name": "Alkaline-Phosphatase", "value": 80, "unit": "U/L"},
+        {"name": "calcium", "value": 2.3, "unit": "mmol / l"}]})
+    assert [(lab.name, lab.unit) for lab in rec.labs] == [
+        ("vitamin_d_25oh", "ng/ml"), ("creatinine", "µmol / L"), ("alkaline_phosphatase", "U/L"),
+        ("calcium", "mmol / l")]
+    from osteocare.core.drugs.lifestyle import vitamin_d_item  # reads the lab by its knowledge name
+
+    item = vitamin_d_item(rec, "bhof-2022", AS_OF)
+    assert item.values["latest_25ohd_ng_ml"] == 12.0  # was: "Vitamin D 25OH" never matched: the result was unused
+
+
+def test_the_known_lab_names_cover_the_knowledge_the_demo_and_the_web_form() -> None:
+    from osteocare.core.records import known_labs
+    from osteocare.core.units import lab_units
+    from osteocare.web.pages import LAB_NAMES
+
+    known = set(known_labs())
+    assert {"creatinine", "calcium", "vitamin_d_25oh", "phosphate", "magnesium", "alkaline_phosphatase",
+            "pth", "vitamin_d2_25oh", "egfr_ckd_epi_2021"} <= known
+    assert set(LAB_NAMES) <= known  # a lab the web form offers can be read back into the record
+    assert lab_units("creatinine") == ("mg/dL", "umol/L") and lab_units("calcium") == ("mg/dL", "mmol/L")
+    assert lab_units("phosphate") is None  # no unit list in the knowledge: none invented
+
+
+_UNITS = ["umol/L", "µmol/L", "mg/dL", "mmol/L", "nmol/L", "ng/mL", "mEq/L", "U/L", "", "mL/min/{1.73_m2}"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(name=st.sampled_from(["creatinine", "Creatinine", "calcium", "vitamin_d_25oh", "phosphate", "magnesium",
+                             "egfr_ckd_epi_2021"]),
+       unit=st.sampled_from(_UNITS), value=st.sampled_from([0.05, 0.9, 2.3, 30.0, 84.0, 1500.0, 5000.0]))
+def test_a_lab_the_record_accepts_never_makes_assess_refuse(name: str, unit: str, value: float) -> None:
+    rec = {**{k: v for k, v in BASE.items() if k != "creatinine_umol_l"},
+           "labs": [{"name": name, "value": value, "unit": unit, "date": "2024-06-01"}]}
+    try:
+        record = parse_record(rec)
+    except InputError as exc:
+        assert exc.field in ("labs.0.unit", "labs.0.value"), str(exc)  # refused at entry, naming the lab's field
+        return
+    assess(record, as_of=AS_OF)  # was: creatinine in mmol/L or 5000 umol/L passed the record, then assess refused
+
+
+# ------------------------------------------------------------------ record ids
+# Found by a review (2026-12-08): 'a/b?c#d' was a valid id, so that patient could never be opened at
+# /patients/{record_id}; ids longer than the store's 64-character column and ids with control or bidi characters
+# were accepted too.
+
+@pytest.mark.parametrize("rid", ["a/b?c#d", "a/b", "p?1", "p#1", "100%", "a\\b", "x" * 65, "   ", "\t", "p\x00",
+                                 "p\x1b[2J", "p\u202eq", "p\u200bq", "p\u2066q", "p\u2028q", "p\u00a0q", "..", "."])
+def test_an_id_that_cannot_be_stored_or_opened_is_refused_naming_id(rid: str) -> None:
+    _refused({**BASE, "id": rid}, "id", "an id of 1 to 64 characters")
+
+
+def test_the_id_limit_is_the_store_column() -> None:
+    from osteocare.core.records import ID_MAX_LENGTH
+    from osteocare.store import models as m
+
+    assert m.Patient.__table__.c.record_id.type.length == ID_MAX_LENGTH
+
+
+def _allowed_id(rid: str) -> bool:
+    import unicodedata
+
+    s = rid.strip()
+    return (0 < len(s) <= 64 and s not in (".", "..") and not any(
+        ch in "/?#%\\" or unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp")
+        or (unicodedata.category(ch) == "Zs" and ch != " ") for ch in s))
+
+
+_ID_CHARS = st.one_of(st.characters(codec="utf-8", exclude_categories=("Cs",)),
+                      st.sampled_from(list("/?#%\\ .\x00\t\u202e\u200b\u00a0")))
+
+
+@settings(max_examples=300, deadline=None)
+@given(rid=st.text(_ID_CHARS, min_size=0, max_size=70))
+@example(rid="a/b?c#d")
+# ids of every source still pass: the demo's, Synthea's UUIDs (FHIR import), typed ones, up to the column's length
+@example(rid="DEMO-0007")
+@example(rid="Nguyễn Thị 1")
+@example(rid="[bold]p")
+@example(rid="b8b4c7d2-6a3e-4f1b-9c1d-2f0e5a7b3c11")
+@example(rid="urn:uuid:b8b4c7d2-6a3e-4f1b-9c1d-2f0e5a7b3c11")
+@example(rid="x" * 64)
+@example(rid="  padded  ")
+@example(rid="a.b")
+@example(rid="...")
+def test_the_record_accepts_an_id_exactly_when_it_is_made_of_allowed_characters(rid: str) -> None:
+    try:
+        rec = parse_record({**BASE, "id": rid})
+    except InputError as exc:
+        assert not _allowed_id(rid), str(exc)  # an id of allowed characters is accepted
+        assert exc.field == "id" and exc.value == rid and "an id of 1 to 64 characters" in exc.allowed
+        return
+    assert _allowed_id(rid), rid  # was: '/', '?', '#', control and bidi characters and 65+ characters accepted
+    assert rec.id == rid.strip()
+    assert parse_record(json.loads(rec.model_dump_json())).id == rec.id  # round-trips through JSON
+

@@ -20,12 +20,13 @@ import pytest
 from fhir.resources.R4B.bundle import Bundle
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from pydantic import ValidationError
 from rich.console import Console
 
 from osteocare.core.assessment import assess
 from osteocare.core.errors import InputError
 from osteocare.core.knowledge import release
-from osteocare.core.records import PatientRecord, known_drugs
+from osteocare.core.records import Lab, PatientRecord, known_drugs
 from osteocare.core.vertebral import LEVELS
 from osteocare.fhir import codes, import_bundle
 from osteocare.fhir.export import export_assessment, export_record_assessment
@@ -95,8 +96,13 @@ def test_control_characters_are_left_out_of_free_text() -> None:
 
 
 def test_a_lab_name_that_cannot_be_a_code_is_refused_naming_the_field_and_value() -> None:
-    rec = _record(labs=[{"name": "pth", "value": 5.0, "unit": "pmol/L"},
-                        {"name": "alk  phos", "value": 80.0, "unit": "U/L"}])
+    """The record refuses a lab name the knowledge does not know; the export still refuses one that cannot be a
+    FHIR code if a record reaches it without validation (a record built by ``model_construct``)."""
+    with pytest.raises(ValidationError, match=r"labs\.1\.name"):
+        _record(labs=[{"name": "pth", "value": 5.0, "unit": "pmol/L"},
+                      {"name": "alk  phos", "value": 80.0, "unit": "U/L"}])
+    rec = _record(labs=[{"name": "pth", "value": 5.0, "unit": "pmol/L"}])
+    rec = rec.model_copy(update={"labs": [*rec.labs, Lab.model_construct(name="alk  phos", value=80.0, unit="U/L")]})
     with pytest.raises(InputError) as exc:
         export_record_assessment(rec, as_of=AS_OF)
     assert exc.value.field == "labs[1].name" and exc.value.value == "alk  phos"
@@ -117,20 +123,18 @@ def test_a_lab_unit_in_another_spelling_is_written_as_its_ucum_code() -> None:
 
 
 def test_a_lab_unit_the_loinc_code_does_not_take_goes_under_the_local_code_with_its_unit_as_text() -> None:
-    rec = _record(labs=[{"name": "calcium", "value": 4.6, "unit": "mEq/L", "date": "2024-01-01"},
-                        {"name": "alkaline_phosphatase", "value": 80.0, "unit": "U/L"},
+    with pytest.raises(ValidationError, match=r"unit: 'mEq/L' is not allowed"):  # not a calcium unit the knowledge lists
+        _record(labs=[{"name": "calcium", "value": 4.6, "unit": "mEq/L", "date": "2024-01-01"}])
+    rec = _record(labs=[{"name": "alkaline_phosphatase", "value": 80.0, "unit": "U/L"},
                         {"name": "pth", "value": 5.0, "unit": ""}])
     b = export_record_assessment(rec, as_of=AS_OF)
-    assert not _with_code(b, LOINC, "17861-6")  # mEq/L is not a unit the knowledge gives this LOINC code
-    [ca] = _with_code(b, LOCAL_SYSTEM, "lab:calcium")
-    assert ca["valueQuantity"] == {"value": 4.6, "unit": "mEq/L"}  # not claimed as UCUM: not in the knowledge
     [alp] = _with_code(b, LOCAL_SYSTEM, "lab:alkaline_phosphatase")
-    assert alp["valueQuantity"] == {"value": 80.0, "unit": "U/L"}
+    assert alp["valueQuantity"] == {"value": 80.0, "unit": "U/L"}  # not claimed as UCUM: not in the knowledge
     [pth] = _with_code(b, LOCAL_SYSTEM, "lab:pth")
     assert pth["valueQuantity"] == {"value": 5.0}  # no unit given: none invented
     [(back, _)] = import_bundle(b, as_of=AS_OF)
     assert back is not None
-    assert ("calcium", 4.6, "mEq/L") in [(lab.name, lab.value, lab.unit) for lab in back.labs]  # was: lost
+    assert ("alkaline_phosphatase", 80.0, "U/L") in [(lab.name, lab.value, lab.unit) for lab in back.labs]
 
 
 def _fact_unit(code: str) -> str:
@@ -388,10 +392,12 @@ def test_the_report_says_decision_support_once() -> None:
     assert " ".join(INTENDED_USE.split()) in out
 
 
-@pytest.mark.parametrize("text", ["[/x] p", "[bold]p", "p\x1b[2J\x1b]0;owned\x07", "Nguyễn Thị 🦴 " + "x" * 5000])
+@pytest.mark.parametrize("text", ["[x] p", "[bold]p", "[red]p[b]", "Nguyễn Thị 🦴 " + "x" * 40])
 def test_hostile_text_in_the_record_is_shown_as_written_and_never_crashes_the_report(text: str) -> None:
+    """Record ids can no longer hold control characters or '/' (``[/x]``, a closing tag); markup still can."""
     rec = _record(id=text, lumbar_spine_t_score=-2.7,
-                  dxa=[{"site": "femoral_neck", "bmd_g_cm2": 0.6, "date": "2024-01-01", "device_model": text}])
+                  dxa=[{"site": "femoral_neck", "bmd_g_cm2": 0.6, "date": "2024-01-01",
+                        "device_model": "p\x1b[2J\x1b]0;owned\x07 [/x]"}])
     out = _render(rec)  # was: MarkupError for a closing tag, or the terminal's escape sequences passed through
     assert "\x1b" not in out and "\x07" not in out
     shown = "".join(ch for ch in text if ch.isprintable())[:12]
@@ -400,8 +406,8 @@ def test_hostile_text_in_the_record_is_shown_as_written_and_never_crashes_the_re
 
 def test_assess_on_the_command_line_prints_a_record_with_brackets_in_its_id(tmp_path: Path) -> None:
     f = tmp_path / "p.json"
-    f.write_text(json.dumps({**BASE, "id": "[/red] p", "lumbar_spine_t_score": -2.7}), encoding="utf-8")
+    f.write_text(json.dumps({**BASE, "id": "[red] p", "lumbar_spine_t_score": -2.7}), encoding="utf-8")
     p = subprocess.run([sys.executable, "-m", "osteocare.cli", "assess", str(f), "--as-of", "2024-12-31"],
                        capture_output=True, text=True)
     assert p.returncode == 0 and "Traceback" not in p.stderr, p.stderr  # was: a MarkupError traceback
-    assert "[/red] p" in p.stdout
+    assert "[red] p" in p.stdout

@@ -204,9 +204,13 @@ def test_import_fhir_refuses_a_report_path_it_cannot_write(tmp_path: Path) -> No
 
 
 def test_import_fhir_with_a_markup_patient_id_does_not_crash(tmp_path: Path) -> None:
-    f = write(tmp_path, "id.json", bundle({**patient(), "id": "[/red]"}))
+    f = write(tmp_path, "id.json", bundle({**patient(), "id": "[red]"}))
     r = CliRunner().invoke(_app(), ["import-fhir", str(f), "--no-store"])
     assert r.exit_code == 0, r.output
+    assert "[red]" in r.output
+    f = write(tmp_path, "slash.json", bundle({**patient(), "id": "[/red]"}))  # '/' cannot be in a record id
+    r = CliRunner().invoke(_app(), ["import-fhir", str(f), "--no-store"])
+    assert r.exception is None or isinstance(r.exception, SystemExit), r.exception
     assert "[/red]" in r.output
 
 

@@ -316,3 +316,28 @@ def test_the_cli_refuses_a_site_given_twice_in_one_exam() -> None:
 
     with pytest.raises(typer.Exit):
         _site_values(["femoral_neck=-2", "femoral_neck=-3"], "--t")
+
+
+def test_a_lab_the_record_would_refuse_is_not_stored(clinic: Clinic, patient: Callable[..., str]) -> None:
+    """add_lab (CLI, web form, API) stored any name and most units; the record refuses them when the patient is
+    loaded, so the patient could not be opened again."""
+    rid = patient(labs=False)
+    for name, value, unit, field in (("x", 1.0, "u", "name"), ("calcium", 4.6, "mEq/L", "unit")):
+        with pytest.raises(InputError, match=field):
+            add_lab(clinic, rid, name=name, value=value, unit=unit, date=TODAY)
+    add_lab(clinic, rid, name="Vitamin D 25OH", value=30, unit="ng/mL", date=TODAY)
+    assert [(lab.name, lab.unit) for lab in show_patient(clinic, rid).record.labs] == [("vitamin_d_25oh", "ng/mL")]
+
+
+def test_a_lab_stored_before_labs_were_checked_names_its_row_when_the_record_is_read(
+        clinic: Clinic, patient: Callable[..., str]) -> None:
+    from osteocare.services.patients import get_record
+
+    rid = patient(labs=False)
+    with clinic.db.write() as s:
+        pid = s.scalar(select(m.Patient.id).where(m.Patient.record_id == rid))
+        s.add(lab := m.Lab(patient_id=pid, name="x", value=1.0, unit="u", date=TODAY))
+        s.flush()
+        row = lab.id
+    with pytest.raises(InputError, match=rf"labs \(row {row}\) of patient 'P1': name.*delete row {row}"):
+        get_record(clinic, rid)

@@ -156,7 +156,7 @@ def test_floats_dates_and_flags_survive_the_round_trip_bit_for_bit(
     empty_all_tables(db)
     data: dict[str, object] = {"id": "h", "sex": "female", "age": 70, "femoral_neck_t_score": t,
                                "femoral_neck_bmd_g_cm2": bmd, **{f: True for f in flags},
-                               "labs": [{"name": "x", "value": value, "unit": "u", "date": day.isoformat()}],
+                               "labs": [{"name": "pth", "value": value, "unit": "u", "date": day.isoformat()}],
                                "dxa": [{"site": "total_hip", "date": day.isoformat(), "t_score": t, "bmd_g_cm2": bmd}]}
     rec = PatientRecord.model_validate(data)
     save(db, rec)

@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import unicodedata
 from functools import cache
-from typing import Annotated, Any, Literal, get_args
+from typing import Annotated, Any, Final, Literal, TypeVar, get_args
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .errors import InputError
 from .knowledge import all_files, load
 from .limits import check_range
+from .units import canonical_lab_unit
 
 Sex = Literal["female", "male"]
 Ethnicity = Literal[
@@ -97,6 +99,62 @@ def known_conditions() -> tuple[str, ...]:
     return tuple(sorted(str(c) for c in load("conditions").data["conditions"]))
 
 
+#: Lab names a record may use that no knowledge file names yet (CONVENTION): the web form offers them
+#: (``web/pages.py`` ``LAB_NAMES``). To move into a knowledge file's ``{lab}`` list.
+LABS_WITHOUT_KNOWLEDGE: tuple[str, ...] = ("albumin",)
+
+
+@cache
+def known_labs() -> tuple[str, ...]:
+    """Lab names a record may use: every lab of the code maps (``concept: lab``, e.g. the LOINC map), every
+    name in a knowledge fact whose unit is ``{lab}`` (e.g. the monitoring labs of ``course/monitoring``) and
+    :data:`LABS_WITHOUT_KNOWLEDGE`."""
+    names = set(LABS_WITHOUT_KNOWLEDGE)
+    for kf in all_files().values():
+        for fact in kf.facts.values():
+            v = fact.value
+            if fact.unit == "{lab}":
+                names |= {str(x) for x in (v.values() if isinstance(v, dict) else v)}
+            elif kf.kind == "code_map" and isinstance(v, dict) and v.get("concept") == "lab" and v.get("lab"):
+                names.add(str(v["lab"]))
+    return tuple(sorted(names))
+
+
+def _lab_limit(name: str, unit: str) -> str | None:
+    """The plausibility limit of lab ``name`` in canonical ``unit``, if ``input-limits`` has one: named
+    ``<lab>_<unit>`` with the unit's ``/`` as ``_`` (``creatinine`` in ``umol/L`` -> ``creatinine_umol_l``)."""
+    key = f"{name}_{unit.lower().replace('/', '_')}"
+    return key if key in load("input-limits").facts else None
+
+
+#: the longest record id: the store's ``patients.record_id`` column is ``String(64)``
+ID_MAX_LENGTH: Final = 64
+#: characters a record id may not hold: they end or escape a URL path segment (``/patients/{record_id}``)
+ID_FORBIDDEN_CHARS: Final = "/?#%\\"
+#: Unicode categories a record id may not hold: control, format (invisible and bidirectional controls such
+#: as U+202E), surrogate, private-use and unassigned characters, line and paragraph separators
+_ID_FORBIDDEN_CATEGORIES: Final = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+ID_ALLOWED: Final = (f"an id of 1 to {ID_MAX_LENGTH} characters, not only spaces and not '.' or '..': letters, "
+                     "digits, spaces and punctuation other than / ? # % \\; no control, invisible or "
+                     "bidirectional-text characters")
+
+
+def check_record_id(value: str, field: str = "id") -> str:
+    """``value`` without surrounding spaces if it can be a record id (stored in a 64-character column and
+    opened at ``/patients/{record_id}``), else :class:`InputError` naming the field, the value and what is
+    allowed (and the first character refused)."""
+    v = value.strip()
+    if not v or v in (".", ".."):
+        raise InputError(field, value, ID_ALLOWED)
+    if len(v) > ID_MAX_LENGTH:
+        raise InputError(field, value, f"{ID_ALLOWED} (this one has {len(v)} characters)")
+    for i, ch in enumerate(v):
+        cat = unicodedata.category(ch)
+        if ch in ID_FORBIDDEN_CHARS or cat in _ID_FORBIDDEN_CATEGORIES or (cat == "Zs" and ch != " "):
+            raise InputError(field, value, f"{ID_ALLOWED} (character {i + 1} is U+{ord(ch):04X} {ch!r})")
+    return v
+
+
 def _one_of(field: str, value: str, allowed: tuple[str, ...]) -> str:
     norm = _id_form(value)
     if norm not in allowed:
@@ -171,10 +229,28 @@ class Condition(_Model):
 
 
 class Lab(_Model):
-    name: str = Field(description="creatinine, calcium, vitamin_d_25oh, ...")
+    """A laboratory result. The name is a lab of the knowledge (:func:`known_labs`; case, spaces and ``-``
+    ignored, kept in the knowledge's form); the unit one the knowledge lists for that lab where it lists any
+    (kept as written; :func:`~osteocare.core.units.canonical_lab_unit`); the value within the lab's
+    plausibility limit where ``input-limits`` has one (creatinine)."""
+
+    name: str = Field(description="Lab name (creatinine, calcium, vitamin_d_25oh, ...); case and spaces ignored")
     value: float
     unit: str
     date: dt.date | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        return _one_of("name", v, known_labs())
+
+    @model_validator(mode="after")
+    def _unit_and_range(self) -> Lab:
+        unit = canonical_lab_unit(self.name, self.unit, "unit")
+        limit = None if unit is None else _lab_limit(self.name, unit)
+        if limit is not None:
+            check_range("value", self.value, limit)
+        return self
 
     @field_validator("value", mode="before")
     @classmethod
@@ -231,7 +307,7 @@ class VertebraHeights(_Model):
 class PatientRecord(_Model):
     """Everything the core reads about one patient. Flat fields = the screening CSV columns."""
 
-    id: str = Field(min_length=1)
+    id: str = Field(min_length=1, max_length=ID_MAX_LENGTH, description=ID_ALLOWED)
     sex: Sex
     age: int = Field(description="Whole years")
     bmi: float | None = None
@@ -312,6 +388,11 @@ class PatientRecord(_Model):
     @classmethod
     def _not_bool(cls, v: Any, info: Any) -> Any:
         return _plain_number(info.field_name, v)
+
+    @field_validator("id", mode="before")
+    @classmethod
+    def _id(cls, v: Any) -> Any:
+        return check_record_id(v) if isinstance(v, str) else v
 
     @field_validator("age")
     @classmethod
@@ -484,7 +565,16 @@ def parse_record(data: Any) -> PatientRecord:
     """Validate a mapping into a :class:`PatientRecord` or raise :class:`RecordErrors`."""
     if not isinstance(data, dict):
         raise InputError("record", type(data).__name__, "a JSON object with the patient's fields")
+    return parse_as(PatientRecord, data)
+
+
+_M = TypeVar("_M", bound=BaseModel)
+
+
+def parse_as(model: type[_M], data: dict[str, Any]) -> _M:
+    """Validate ``data`` into ``model`` (a record or a part of one, e.g. :class:`Lab`), or raise its problems as
+    :class:`RecordErrors`, each an :class:`InputError` naming the field, the value and what is allowed."""
     try:
-        return PatientRecord.model_validate(data)
+        return model.model_validate(data)
     except ValidationError as exc:
         raise RecordErrors([_describe(dict(e)) for e in exc.errors()]) from None

@@ -104,3 +104,43 @@ def creatinine_to_mg_dl(value: npt.ArrayLike, unit: str, field: str = "creatinin
         return creatinine_umol_l_to_mg_dl(value)
     out: FloatArray = np.asarray(value, dtype=np.float64)
     return out
+
+
+#: lab names read with the 25-hydroxyvitamin D unit spellings (as the FHIR importer reads them)
+VITAMIN_D_LABS: Final = ("vitamin_d_25oh", "vitamin_d2_25oh")
+
+
+@cache
+def _lab_unit_table() -> dict[str, dict[str, str]]:
+    """Lab name -> {normalised spelling: canonical unit} for every lab whose units a knowledge file lists:
+    creatinine and 25-OH vitamin D from this file's spellings; the others from the LOINC code map's
+    ``lab_units`` (codes.md 2.3) with its ``unit_spellings``. A lab not in the table has no unit list in the
+    knowledge, so its unit is not checked."""
+    loinc = load("codes-loinc")
+    spellings: dict[str, list[str]] = loinc.value("unit_spellings")
+    table: dict[str, dict[str, str]] = {}
+    for lab, units in loinc.value("lab_units").items():
+        table[str(lab)] = {_norm(s): str(u) for u in units for s in [u, *spellings.get(u, [])]}
+    table["creatinine"] = _spellings("creatinine_unit_spellings")
+    for lab in VITAMIN_D_LABS:
+        table[lab] = _spellings("vitamin_d_unit_spellings")
+    return table
+
+
+def lab_units(name: str) -> tuple[str, ...] | None:
+    """The canonical units the knowledge lists for lab ``name``, or ``None`` when it lists none."""
+    table = _lab_unit_table().get(name)
+    return None if table is None else tuple(sorted(set(table.values())))
+
+
+def canonical_lab_unit(name: str, unit: object, field: str = "unit") -> str | None:
+    """The canonical unit of ``unit`` for lab ``name`` (``None`` when the knowledge lists no units for it,
+    so any unit is kept as written); a unit the knowledge does not list for the lab raises
+    :class:`InputError` naming the field, the value and the allowed units."""
+    table = _lab_unit_table().get(name)
+    if table is None:
+        return None
+    if isinstance(unit, str) and _norm(unit) in table:
+        return table[_norm(unit)]
+    allowed = " or ".join(sorted(set(table.values())))
+    raise InputError(field, unit, f"a unit of {allowed} for {name} (the units the knowledge lists for it)")

@@ -16,9 +16,10 @@ from sqlalchemy.orm import Session
 from ..core.errors import InputError
 from ..core.limits import check_range
 from ..core.records import Condition as RCondition
-from ..core.records import DxaMeasurement, Manufacturer, Site
+from ..core.records import DxaMeasurement, Manufacturer, Site, parse_as
 from ..core.records import Fall as RFall
 from ..core.records import Fracture as RFracture
+from ..core.records import Lab as RLab
 from ..core.text import checked_text
 from ..core.units import MG_DL, UMOL_L, canonical_creatinine_unit, canonical_vitamin_d_unit
 from ..store import models as m
@@ -115,6 +116,12 @@ def _check_patient_day(field: str, day: dt.date, clinic: Clinic, record_id: str)
     check_date_range(field, day, today=clinic.today(), earliest=earliest, earliest_what=what)
 
 
+def _as_record_lab(name: str, value: float, unit: str) -> str:
+    """The lab's name in the knowledge's form, or the record's own :class:`InputError`: a lab stored here must be one
+    the patient's record accepts when it is loaded (else the patient could not be opened again)."""
+    return parse_as(RLab, {"name": name, "value": value, "unit": unit}).name
+
+
 def add_lab(clinic: Clinic, record_id: str, *, name: str, value: float, unit: str, date: dt.date,
             reference_low: float | None = None, reference_high: float | None = None) -> LabView:
     """Record a lab result with its unit (and the laboratory's reference range, if reported)."""
@@ -122,6 +129,7 @@ def add_lab(clinic: Clinic, record_id: str, *, name: str, value: float, unit: st
     if not name:
         raise InputError("name", name, "a lab name such as creatinine, calcium, vitamin_d_25oh")
     unit = _check_lab(name, value, unit)
+    name = _as_record_lab(name, value, unit)
     _check_patient_day("date", date, clinic, record_id)
     if reference_low is not None and reference_high is not None and reference_low > reference_high:
         raise InputError("reference_low", reference_low, f"at most reference_high ({reference_high})", unit=unit)

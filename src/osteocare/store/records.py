@@ -19,8 +19,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from ..core.errors import InputError
 from ..core.records import Condition as RCondition
-from ..core.records import DxaMeasurement, PatientRecord, VertebraHeights
+from ..core.records import DxaMeasurement, PatientRecord, RecordErrors, VertebraHeights, parse_as
 from ..core.records import Fall as RFall
 from ..core.records import Fracture as RFracture
 from ..core.records import Intolerance as RIntolerance
@@ -151,6 +152,17 @@ def load_patient(session: Session, record_id: str) -> m.Patient | None:
     return session.scalars(stmt).one_or_none()
 
 
+def _stored_lab(record_id: str, lab: m.Lab) -> RLab:
+    """A stored lab as the record reads it; one the record refuses (stored before names and units were checked
+    against the knowledge) is an :class:`InputError` that says which row to correct."""
+    try:
+        return parse_as(RLab, {"name": lab.name, "value": lab.value, "unit": lab.unit, "date": lab.date})
+    except RecordErrors as exc:
+        raise InputError(f"labs (row {lab.id}) of patient {record_id!r}: {exc.field}", exc.value,
+                         f"{exc.allowed}; this lab was stored before such labs were refused: correct or delete "
+                         f"row {lab.id} of the labs table") from None
+
+
 def record_of(patient: m.Patient, *, as_of: dt.date | None = None, include_courses: bool = True) -> PatientRecord:
     """Rebuild the :class:`PatientRecord`. ``age`` comes from the birth date on ``as_of`` when known."""
     data: dict[str, Any] = {f: getattr(patient, f) for f in FLAT_FIELDS}
@@ -173,7 +185,7 @@ def record_of(patient: m.Patient, *, as_of: dt.date | None = None, include_cours
                          for f in patient.fractures]
     data["falls_history"] = [RFall(date=f.date, injurious=f.injurious) for f in patient.falls_history]
     data["conditions"] = [RCondition(code=c.code, onset=c.onset, resolved=c.resolved) for c in patient.conditions]
-    data["labs"] = [RLab(name=x.name, value=x.value, unit=x.unit, date=x.date) for x in patient.labs]
+    data["labs"] = [_stored_lab(patient.record_id, x) for x in patient.labs]
     meds = [RMedication(drug=x.drug, start=x.start, end=x.end, last_dose=x.last_dose) for x in patient.medications]
     if include_courses:
         meds += [course_medication(c) for c in patient.courses]
