@@ -8,12 +8,12 @@ result recorded with :mod:`osteocare.services.facts` closes its items by itself;
 from __future__ import annotations
 
 import datetime as dt
-import re
 
 from sqlalchemy import select
 
 from ..core.errors import InputError
 from ..core.schedule import add_months
+from ..core.text import checked_text
 from ..store import models as m
 from ..store.audit import audit
 from ..store.models import utcnow
@@ -28,8 +28,6 @@ __all__ = ["book_appointment", "cancel_item", "check_date_range", "complete_item
 #: How far ahead a time can be booked: as far as the calendar export reaches (services.calendar), so every booked
 #: appointment can be exported. A size limit, not a clinical fact.
 BOOKING_HORIZON_MONTHS = 120
-LOCATION_MAX = 120  # the store's column width (schedule_items.location)
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def check_date_range(field: str, day: dt.date, *, today: dt.date, earliest: dt.date | None = None,
@@ -60,10 +58,7 @@ def book_appointment(clinic: Clinic, item_id: int, *, at: dt.datetime, location:
         raise InputError("at", at.isoformat(), allowed) from None
     if not today <= day <= last:
         raise InputError("at", when.isoformat(), allowed)
-    if location is not None:
-        if _CONTROL.search(location) or len(location.strip()) > LOCATION_MAX:
-            raise InputError("location", location, f"one line of at most {LOCATION_MAX} characters")
-        location = location.strip() or None
+    location = checked_text("location", location, max_length=int(m.ScheduleItem.__table__.c.location.type.length))
     return _book(clinic, item_id, at=when, location=location)
 
 

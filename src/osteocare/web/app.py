@@ -8,7 +8,6 @@ import datetime as dt
 import json
 import math
 import re
-import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..core.errors import InputError, NotApplicable, OsteoCareError
+from ..core.text import BAD_CHARACTER_RULE, bad_character
 from ..services.context import Clinic
 from ..services.errors import Conflict, DoseAlreadyRecorded, InvalidState, NotFound, OverrideRequired
 from ..settings import Settings, get_settings
@@ -81,22 +81,6 @@ def create_app(settings: Settings | None = None, *, options: WebOptions | None =
     app.add_middleware(BodyLimits, max_bytes=opts.max_body_bytes)
     app.add_middleware(SecurityHeaders)
     return app
-
-
-#: Characters refused in any text of a request: C0/C1 controls but tab and line breaks, unpaired surrogates
-#: (they cannot be stored as UTF-8), and the bidirectional overrides and isolates that make text read
-#: differently from what it is ("Trojan source"). PostgreSQL refuses NUL in text outright.
-def bad_character(text: str) -> str | None:
-    """The first character of ``text`` that a request may not contain, or None."""
-    for ch in text:
-        cat = unicodedata.category(ch)
-        if (cat == "Cc" and ch not in "\t\n\r") or cat == "Cs" or "\u202a" <= ch <= "\u202e" or "\u2066" <= ch <= "\u2069":
-            return ch
-    return None
-
-
-BAD_CHARACTER_RULE = ("text without control characters (U+0000-U+001F but tab and line breaks, U+007F-U+009F), "
-                      "unpaired surrogates or bidirectional overrides (U+202A-U+202E, U+2066-U+2069)")
 
 
 def _shown(value: str) -> str:

@@ -19,6 +19,7 @@ from pydantic import ValidationError
 from ..core.errors import InputError, OsteoCareError
 from ..core.knowledge import load
 from ..core.records import FractureSite, Site
+from ..core.text import bad_character
 from ..services import assessments as sa
 from ..services import calendar as scal
 from ..services import courses as sc
@@ -36,7 +37,7 @@ from ..store.models import REACTION_KINDS, REACTION_OUTCOMES, SEVERITIES
 from . import accounts, charts, queries
 from . import questions as qs
 from .accounts import Principal
-from .app import HERE, bad_character, bad_text_problem, check_owned, login_attempt, problem_of, question_allowed
+from .app import HERE, bad_text_problem, check_owned, login_attempt, problem_of, question_allowed
 from .deps import (
     ANON_COOKIE,
     LANG_COOKIE,
