@@ -33,7 +33,7 @@ course_app = typer.Typer(no_args_is_help=True, help="Check, start and stop treat
 dose_app = typer.Typer(no_args_is_help=True, help="Pre-dose checks and recording doses.")
 reaction_app = typer.Typer(no_args_is_help=True, help="Record reactions to a drug.")
 appointment_app = typer.Typer(no_args_is_help=True, help="Book, complete or cancel appointments.")
-db_app = typer.Typer(no_args_is_help=True, help="Database migrations.")
+db_app = typer.Typer(no_args_is_help=True, help="Database migrations, and a check of the stored records.")
 
 STATUS_STYLE = {"verified": "green", "secondary": "yellow", "unverified": "red"}
 
@@ -685,6 +685,28 @@ def db_current() -> None:
     db = Database(settings.database_url)
     out.print(f"current {current_revision(db) or 'base'}, latest {head_revision()}")
     db.dispose()
+
+
+@db_app.command("check")
+def db_check() -> None:
+    """Check every stored patient against the current rules of the record (exit 1 if any is refused): a patient
+    stored before a rule was added cannot be opened or assessed until corrected. Run it after an upgrade."""
+    from rich.progress import Progress
+
+    from .services.patients import check_stored_records
+
+    with _clinic() as clinic, Progress(console=err, transient=True) as bar:
+        task = bar.add_task("checking stored records", total=None)
+        problems = check_stored_records(clinic, progress=lambda done, total: bar.update(task, completed=done,
+                                                                                        total=total))
+    if not problems:
+        out.print("every stored record is accepted by the current rules")
+        return
+    t = Table("record id", "first problem", title=f"{len(problems)} stored record(s) the current rules refuse")
+    for rid, problem in problems:
+        t.add_row(_e(rid), _e(problem))
+    out.print(t)
+    raise typer.Exit(1)
 
 
 def register(app: typer.Typer) -> None:

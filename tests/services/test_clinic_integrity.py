@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import typer
-from sqlalchemy import select
+from sqlalchemy import select, update
 from typer.testing import CliRunner
 
 from osteocare.cli_clinic import register
@@ -341,3 +341,35 @@ def test_a_lab_stored_before_labs_were_checked_names_its_row_when_the_record_is_
         row = lab.id
     with pytest.raises(InputError, match=rf"labs \(row {row}\) of patient 'P1': name.*delete row {row}"):
         get_record(clinic, rid)
+
+
+def test_the_stored_records_the_current_rules_refuse_are_listed(clinic: Clinic, patient: Callable[..., str]) -> None:
+    """Rules added later (lab names and units, record ids) refuse what older versions stored; the check walks the
+    whole store in pages and names each such patient with its first problem."""
+    from osteocare.services.patients import check_stored_records
+
+    for rid in ("S1", "S2", "S3", "S4"):
+        patient(rid, labs=False)
+    with clinic.db.write() as s:
+        pid = s.scalar(select(m.Patient.id).where(m.Patient.record_id == "S2"))
+        s.add(m.Lab(patient_id=pid, name="x", value=1.0, unit="u", date=TODAY))
+        s.execute(update(m.Patient).where(m.Patient.record_id == "S4").values(record_id="a/b"))
+    seen: list[tuple[int, int]] = []
+    problems = check_stored_records(clinic, page=1, progress=lambda done, total: seen.append((done, total)))
+    assert [rid for rid, _ in problems] == ["S2", "a/b"]
+    assert "labs (row" in problems[0][1] and "name: 'x'" in problems[0][1]
+    assert problems[1][1].startswith("id: 'a/b' is not allowed")
+    assert seen == [(1, 4), (2, 4), (3, 4), (4, 4)]
+
+
+def test_db_check_exits_1_and_lists_what_to_correct(env: Path) -> None:
+    code, text = run("patient", "add", "--id", "C1", "--sex", "female", "--age", "70")
+    assert code == 0, text
+    code, text = run("db", "check")
+    assert code == 0 and "every stored record is accepted by the current rules" in text, text
+    import sqlite3
+
+    with sqlite3.connect(env) as con:
+        con.execute("update patients set record_id = 'C/1' where record_id = 'C1'")
+    code, text = run("db", "check")
+    assert code == 1 and "C/1" in text and "1 stored record(s)" in text, text

@@ -577,4 +577,10 @@ def parse_as(model: type[_M], data: dict[str, Any]) -> _M:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        raise RecordErrors([_describe(dict(e)) for e in exc.errors()]) from None
+        raise RecordErrors(errors_of(exc)) from None
+
+
+def errors_of(exc: ValidationError) -> list[InputError]:
+    """pydantic's errors in OsteoCare's words: each an :class:`InputError` naming the field, the value given and
+    what is allowed."""
+    return [_describe(dict(e)) for e in exc.errors()]

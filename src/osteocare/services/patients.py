@@ -3,19 +3,27 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from ..core.errors import InputError, OsteoCareError
 from ..core.limits import limit
-from ..core.records import PatientRecord, parse_record
+from ..core.records import PatientRecord, RecordErrors, check_record_id, errors_of, parse_record
 from ..core.text import checked_text
 from ..store import models as m
 from ..store.audit import audit
-from ..store.records import age_on, load_patient, patient_from_record, record_of, update_patient
+from ..store.records import (
+    age_on,
+    load_patient,
+    load_patients_after,
+    patient_from_record,
+    record_of,
+    update_patient,
+)
 from ._common import patient_row, summary
 from .context import Clinic
 from .errors import Conflict, NotFound
@@ -350,3 +358,43 @@ def _overview(clinic: Clinic, record_id: str, day: dt.date) -> PatientView:
         )
     view.alerts = patient_alerts(clinic, record_id, today=day)
     return view
+
+
+def check_stored_records(clinic: Clinic, *, page: int = 500,
+                         progress: Callable[[int, int], None] | None = None) -> list[tuple[str, str]]:
+    """Every stored patient whose record the current rules refuse (stored before a rule was added, or written to
+    the store from outside OsteoCare), as (record id, the first problem): such a patient cannot be opened or
+    assessed until it is corrected. ``progress(done, total)`` is called after each page. The check is audited."""
+    day = clinic.today()
+    problems: list[tuple[str, str]] = []
+    with clinic.db.read() as s:
+        total = int(s.scalar(select(func.count()).select_from(m.Patient)) or 0)
+    done, last = 0, 0
+    while True:
+        with clinic.db.read() as s:
+            rows = load_patients_after(s, last, page)
+            for p in rows:
+                try:
+                    check_record_id(p.record_id)
+                    _check_stored(p, day)
+                    record_of(p, as_of=day)
+                except (OsteoCareError, ValidationError) as exc:
+                    problems.append((p.record_id, _first_problem(exc)))
+        if not rows:
+            break
+        last, done = rows[-1].id, done + len(rows)
+        if progress is not None:
+            progress(done, total)
+    with clinic.db.write() as s:
+        audit(s, actor=clinic.actor, action="read", entity="clinic", entity_id="stored-records",
+              detail={"check": "every stored record against the current rules", "patients": done,
+                      "refused": len(problems)})
+    return problems
+
+
+def _first_problem(exc: Exception) -> str:
+    if isinstance(exc, ValidationError):
+        return str(errors_of(exc)[0])
+    if isinstance(exc, RecordErrors):
+        return str(exc.errors[0])
+    return str(exc)

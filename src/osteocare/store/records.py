@@ -132,24 +132,31 @@ def course_medication(c: m.TreatmentCourse) -> RMedication:
     return RMedication(drug=c.drug, start=c.start_date, end=c.stop_date, last_dose=last)
 
 
+_WHOLE_RECORD = (
+    selectinload(m.Patient.dxa_exams).selectinload(m.DxaExam.sites),
+    selectinload(m.Patient.fractures),
+    selectinload(m.Patient.falls_history),
+    selectinload(m.Patient.conditions),
+    selectinload(m.Patient.labs),
+    selectinload(m.Patient.medications),
+    selectinload(m.Patient.intolerances),
+    selectinload(m.Patient.vertebrae),
+    selectinload(m.Patient.courses).selectinload(m.TreatmentCourse.doses),
+)
+
+
 def load_patient(session: Session, record_id: str) -> m.Patient | None:
     """The patient with all that the record needs, loaded in a few queries."""
-    stmt = (
-        select(m.Patient)
-        .where(m.Patient.record_id == record_id)
-        .options(
-            selectinload(m.Patient.dxa_exams).selectinload(m.DxaExam.sites),
-            selectinload(m.Patient.fractures),
-            selectinload(m.Patient.falls_history),
-            selectinload(m.Patient.conditions),
-            selectinload(m.Patient.labs),
-            selectinload(m.Patient.medications),
-            selectinload(m.Patient.intolerances),
-            selectinload(m.Patient.vertebrae),
-            selectinload(m.Patient.courses).selectinload(m.TreatmentCourse.doses),
-        )
-    )
+    stmt = select(m.Patient).where(m.Patient.record_id == record_id).options(*_WHOLE_RECORD)
     return session.scalars(stmt).one_or_none()
+
+
+def load_patients_after(session: Session, after_id: int, limit: int) -> list[m.Patient]:
+    """Up to ``limit`` patients with ids above ``after_id``, in id order, each with all that the record needs (a
+    walk over the whole store in pages)."""
+    stmt = (select(m.Patient).where(m.Patient.id > after_id).order_by(m.Patient.id).limit(limit)
+            .options(*_WHOLE_RECORD))
+    return list(session.scalars(stmt))
 
 
 def _stored_lab(record_id: str, lab: m.Lab) -> RLab:
