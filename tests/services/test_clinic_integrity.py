@@ -373,3 +373,19 @@ def test_db_check_exits_1_and_lists_what_to_correct(env: Path) -> None:
         con.execute("update patients set record_id = 'C/1' where record_id = 'C1'")
     code, text = run("db", "check")
     assert code == 1 and "C/1" in text and "1 stored record(s)" in text, text
+
+
+def test_stopping_denosumab_before_any_dose_asks_when_the_last_injection_was(clinic: Clinic,
+                                                                            patient: Callable[..., str]) -> None:
+    """With no dose of the course recorded there is nothing to date the follow-on from: the warning said "start it
+    by <the stop date>" as if an injection had been given; it now asks for the last injection."""
+    rid = patient()
+    with_dose = start_course(clinic, rid, "denosumab", start_date=TODAY - dt.timedelta(days=60))
+    record_dose(clinic, course_id=with_dose.id, given_on=TODAY - dt.timedelta(days=60), lot_number="Q")
+    assert any("start it by" in w for w in stop_course(clinic, with_dose.id, reason="moved").warnings)
+    without = start_course(clinic, patient("P2"), "denosumab", start_date=TODAY - dt.timedelta(days=5))
+    warnings = stop_course(clinic, without.id, reason="changed plan").warnings
+    assert not any("start it by" in w for w in warnings)
+    assert any("No denosumab dose of this course was recorded" in w for w in warnings)
+    review = [it for it in patient_schedule(clinic, "P2") if it.kind == "review" and it.rule_id == "DMAB-SWITCH"]
+    assert len(review) == 1 and review[0].due_on == TODAY

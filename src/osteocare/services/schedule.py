@@ -231,8 +231,13 @@ def on_course_stop(session: Session, course: m.TreatmentCourse, *, stop_date: dt
         due = add_months(last, months) if last is not None else stop_date
         _item(session, course, patient_id=course.patient_id, kind="review", due_on=due, reason=text,
               rule_id="DMAB-SWITCH", status=lowest([status]))
-        warnings.append("Denosumab must not be stopped without a follow-on antiresorptive (DMAB-NOSTOP): "
-                        f"start it by {due.isoformat()} (DMAB-SWITCH).")
+        if last is not None:
+            warnings.append("Denosumab must not be stopped without a follow-on antiresorptive (DMAB-NOSTOP): "
+                            f"start it by {due.isoformat()} (DMAB-SWITCH).")
+        else:  # nothing to date the follow-on from: the review is due now, to find out
+            warnings.append("No denosumab dose of this course was recorded: find out when the last denosumab "
+                            "injection was given (elsewhere, before this course); if there was one, the follow-on "
+                            "antiresorptive starts from it (DMAB-SWITCH, DMAB-NOSTOP). The review is due now.")
     elif reg.action == "anabolic":
         rule = "ANAB-THEN-AR-ROMO" if reg.drug_class == "romosozumab" else "ANAB-THEN-AR-PTH"
         text, status = _sequencing_rule(rule)
