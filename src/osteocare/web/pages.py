@@ -16,6 +16,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 from pydantic import ValidationError
 
+from ..core.densitometry import who_grade
 from ..core.errors import InputError, OsteoCareError
 from ..core.knowledge import load
 from ..core.records import FractureSite, Site
@@ -317,8 +318,15 @@ def _charts(series: dict[str, list[dict[str, Any]]], lang: Lang) -> list[dict[st
         out.append({"site": site, "svg": charts.trend_svg(site, pts, labels={**labels, "title": lang.gettext(site)},
                                                           fmt_date=lang.date),
                     "lsc": charts.lsc_percent().get(site),
-                    "has_bmd": sum(1 for p in pts if p.get("bmd_g_cm2")) >= 2})
+                    "has_bmd": sum(1 for p in pts if p.get("bmd_g_cm2")) >= 2,
+                    # the chart's values as a table (its text alternative), with the WHO band each T-score falls in
+                    "rows": [{**p, "band": _band(p["t_score"], labels)} for p in pts if p.get("t_score") is not None]})
     return out
+
+
+def _band(t: float, labels: dict[str, str]) -> str:
+    """The WHO band a T-score falls in, named as on the chart (core's grading: T rounded to one decimal)."""
+    return (labels["normal"], labels["low"], labels["osteoporosis"])[min(2, int(who_grade([float(t)])[0]))]
 
 
 def patient_context(c: Clinic, view: PatientView, record_id: str, lang: Lang) -> dict[str, Any]:
@@ -352,7 +360,8 @@ def patient_page_response(request: Request, u: Principal, record_id: str, *, sta
     lang = lang_of(request, u)
     view = sp.overview_plan(c, record_id).run(c)
     main = _patient_body(c, u, lang, view, record_id, csrf_token(request), errors=errors, form=form, which=which)
-    return render(request, "patient.html", u, status=status, record_id=record_id, main=Markup(main), done=None)
+    return render(request, "patient.html", u, status=status, record_id=record_id, main=Markup(main), done=None,
+                  errors=errors)
 
 
 @router.get("/patients/{record_id}")

@@ -338,6 +338,23 @@ VI["Advice translated by OsteoCare, not yet reviewed by a clinician."] = (
     "Lời khuyên do OsteoCare dịch, chưa được bác sĩ duyệt.")
 
 
+# accessibility: the skip link, landmark and pager names, words for what colour also shows, the chart's table
+VI.update({
+    "Error": "Lỗi",
+    "Skip to main content": "Chuyển đến nội dung chính",
+    "Main": "Điều hướng chính",
+    "Pages": "Các trang",
+    "Previous page": "Trang trước",
+    "Next page": "Trang sau",
+    "Page {n} of {total}": "Trang {n}/{total}",
+    "Urgent": "Khẩn cấp",
+    "The chart's values as a table": "Các giá trị của biểu đồ dưới dạng bảng",
+    "T-score and BMD by exam": "Chỉ số T và BMD theo từng lần đo",
+    "WHO band": "Mức theo WHO",
+    "BMD change from the previous exam": "Thay đổi BMD so với lần đo trước",
+})
+
+
 def write() -> None:
     from pathlib import Path
 
