@@ -157,7 +157,7 @@ def test_a_nurse_records_an_infusion_and_a_reaction(server, browser) -> None:  #
     page.fill("#reaction textarea[name=description]", "Fever the day after the infusion")
     page.click("#reaction button[type=submit]")
     expect(page.locator("p.ok")).to_be_visible()
-    expect(page.locator("#timeline")).to_contain_text("acute_phase_reaction")
+    expect(page.locator("#timeline")).to_contain_text("Reaction: acute-phase reaction")  # an id shown in English words
 
 
 def test_a_patient_sees_the_next_dose_and_asks_a_question(server, browser) -> None:  # type: ignore[no-untyped-def]

@@ -26,10 +26,21 @@ DEFAULT = "en"
 HERE = Path(__file__).parent / "translations"
 
 
+class _English(gettext.NullTranslations):
+    """English: the message ids are English already, but for the ids shown from data (``lumbar_spine``)."""
+
+    def gettext(self, message: str) -> str:
+        from .translations.en_vocabulary import EN_VOCABULARY
+
+        return EN_VOCABULARY.get(message, message)
+
+
 @cache
 def translations(locale: str) -> gettext.NullTranslations:
     po = HERE / locale / "LC_MESSAGES" / "messages.po"
-    if locale == DEFAULT or not po.exists():
+    if locale == DEFAULT:
+        return _English()
+    if not po.exists():
         return gettext.NullTranslations()
     with po.open("rb") as f:
         catalog = read_po(f, locale=locale)
