@@ -8,7 +8,10 @@ verified says so in its text (knowledge README, rule 3), not only in its ``statu
 from __future__ import annotations
 
 import datetime as dt
+import re
+from collections.abc import Callable
 from functools import cache
+from typing import Any
 
 from sqlalchemy import Select, select
 
@@ -19,7 +22,7 @@ from ..store import models as m
 from ._common import display_name, patient_row
 from .context import Clinic
 from .drugs import SEQUENCING, regimen
-from .views import Alert
+from .views import Alert, PartKind, TextPart
 
 
 @cache
@@ -29,20 +32,52 @@ def _rule(rule_id: str) -> tuple[str, Status]:
 
 
 @cache
-def _cite(rule_id: str) -> str:
-    """`` (DMAB-LATE; source: <citation>)`` for a rule of the sequencing knowledge."""
+def _citation(rule_id: str) -> str:
     kf = load(SEQUENCING)
-    return f" ({rule_id}; source: {kf.citation(kf.fact(rule_id).source)})"
+    return kf.citation(kf.fact(rule_id).source)
+
+
+def _p(template: str, kinds: dict[str, PartKind] | None = None, **params: Any) -> TextPart:
+    return TextPart(template=template, params=params, kinds=kinds or {})
+
+
+def _cite(rule_id: str) -> TextPart:
+    """``(DMAB-LATE; source: <citation>)`` for a rule of the sequencing knowledge."""
+    return _p("({rule_id}; source: {citation})", {"citation": "en"}, rule_id=rule_id, citation=_citation(rule_id))
 
 
 def _days(n: int) -> str:
     return f"{n} day{'' if n == 1 else 's'}"
 
 
-def _flagged(text: str, status: Status) -> str:
-    """``text`` with the visible warning a non-verified alert must carry."""
+def _en(kind: str | None, value: Any) -> str:
+    """A part's value as the English text shows it."""
+    if kind == "drug":
+        return _drug_name(value)
+    if kind == "days":
+        return _days(value)
+    if kind == "months":
+        return f"{value} month{'' if value == 1 else 's'}"
+    if kind == "part":
+        return render(TextPart.model_validate(value))
+    return str(value)
+
+
+def render(part: TextPart) -> str:
+    """A part in English (what :attr:`Alert.text` holds)."""
+    if not part.params:
+        return part.template
+    return part.template.format(**{k: _en(part.kinds.get(k), v) for k, v in part.params.items()})
+
+
+def text_of(parts: list[TextPart]) -> str:
+    return " ".join(render(p) for p in parts)
+
+
+def _flagged(parts: list[TextPart], status: Status) -> list[TextPart]:
+    """``parts`` with the visible warning a non-verified alert must carry."""
     warning = status_warning(status, "This alert")
-    return text if warning is None else f"{text} {warning}"
+    return parts if warning is None else [*parts, _p(warning)]
 
 
 def _drug_name(drug: str | None) -> str:
@@ -54,37 +89,80 @@ def _drug_name(drug: str | None) -> str:
         return drug
 
 
+_ISO = r"(\d{4}-\d{2}-\d{2})"
+_LAB = r"([a-z0-9_]+)"
+#: Reasons the schedule stores as generated English (services/schedule.py): the pattern, the parts it gives.
+_REASONS: tuple[tuple[re.Pattern[str], Callable[[re.Match[str]], list[TextPart]]], ...] = (
+    (re.compile(rf"(.+) Due from {_ISO}, by {_ISO}\."),
+     lambda g: [_p(g[1]), _p("Due from {start}, by {end}.", {"start": "date", "end": "date"}, start=g[2], end=g[3])]),
+    (re.compile(rf"Calcitriol monitoring: {_LAB} at (\d+) months?"),
+     lambda g: [_p("Calcitriol monitoring: {lab} at {months}", {"lab": "lab", "months": "months"}, lab=g[1],
+                   months=int(g[2]))]),
+    (re.compile(rf"Calcitriol monitoring: {_LAB} every (\d+) months"),
+     lambda g: [_p("Calcitriol monitoring: {lab} every {n} months", {"lab": "lab"}, lab=g[1], n=int(g[2]))]),
+    (re.compile(rf"{_LAB} (\d+)-(\d+) days after the denosumab injection of {_ISO} \(predisposed to hypocalcaemia\)"),
+     lambda g: [_p("{lab} {lo}-{hi} days after the denosumab injection of {date} (predisposed to hypocalcaemia)",
+                   {"lab": "lab", "date": "date"}, lab=g[1], lo=int(g[2]), hi=int(g[3]), date=g[4])]),
+)
+
+
+def reason_parts(reason: str) -> list[TextPart]:
+    """A schedule item's stored reason as parts: a generated one by its template (only where the parts give the
+    stored text back exactly), anything else (a knowledge sentence) verbatim."""
+    for pattern, parts in _REASONS:
+        found = pattern.fullmatch(reason)
+        if found is not None:
+            out = parts(found)
+            if text_of(out) == reason:
+                return out
+    return [_p(reason)]
+
+
+def _what(drug: str | None, seq: int | None) -> TextPart:
+    """"Denosumab dose 2" (a drug id, or none: "Dose dose 2", as the English text has always read)."""
+    if drug is None:
+        return _p("Dose dose {seq}", seq=seq) if seq else _p("Dose dose")
+    return _p("{drug} dose {seq}", {"drug": "drug"}, drug=drug, seq=seq) if seq else _p("{drug} dose", {"drug": "drug"},
+                                                                                       drug=drug)
+
+
+def _alert(parts: list[TextPart], status: Status, **fields: Any) -> Alert:
+    parts = _flagged(parts, status)
+    return Alert(**fields, status=status, text=text_of(parts), parts=parts)
+
+
 def alert_for(it: m.ScheduleItem, *, record_id: str, patient_name: str | None, drug: str | None,
               today: dt.date) -> Alert:
-    """The alert an open item raises on ``today`` (severity ``info`` if it is not yet due)."""
+    """The alert an open item raises on ``today`` (severity ``info`` if it is not yet due). Its ``text`` is English;
+    its ``parts`` are the same text sentence by sentence, for translation."""
     late = days_late(it.due_on, today)
     base = dict(record_id=record_id, patient_name=patient_name, item_id=it.id, course_id=it.course_id, drug=drug,
                 due_on=it.due_on, days_late=late)
     status: Status = it.fact_status  # type: ignore[assignment]
+    due = it.due_on.isoformat()
+    what: dict[str, PartKind] = {"what": "part"}
     if it.kind == "dose":
         reg = regimen(drug) if drug is not None else None
         tl = timeliness(it.due_on, today, urgent_after_days=reg.urgent_after_days if reg else None)
-        what = f"{_drug_name(drug)} dose {it.seq or ''}".strip()
+        w = _what(drug, it.seq).model_dump()
+        is_late = _p("{what} is {days} late (due {due}).", {**what, "days": "days", "due": "date"}, what=w, days=late,
+                     due=due)
         if tl == "urgent" and reg is not None and reg.urgent_rule is not None:
             text, st = _rule(reg.urgent_rule)
-            overall = lowest([st, reg.urgent_status, status])
-            return Alert(**base, severity="urgent", kind="dose_overdue", rule_id=reg.urgent_rule, status=overall,
-                         text=_flagged(f"{what} is {_days(late)} late (due {it.due_on.isoformat()}). {text}"
-                                       f"{_cite(reg.urgent_rule)}", overall))
+            return _alert([is_late, _p(text), _cite(reg.urgent_rule)], lowest([st, reg.urgent_status, status]),
+                          **base, severity="urgent", kind="dose_overdue", rule_id=reg.urgent_rule)
         if tl in ("overdue", "urgent"):
             if reg is not None and reg.overdue_rule is not None:
                 text, st = _rule(reg.overdue_rule)
-                overall = lowest([st, status])
-                return Alert(**base, severity="warning", kind="dose_overdue", rule_id=reg.overdue_rule,
-                             status=overall,
-                             text=_flagged(f"{what} is {_days(late)} late (due {it.due_on.isoformat()}). {text}"
-                                           f"{_cite(reg.overdue_rule)}", overall))
-            return Alert(**base, severity="warning", kind="dose_overdue", rule_id=None, status=status,
-                         text=_flagged(f"{what} is {_days(late)} past its due date ({it.due_on.isoformat()}). The "
-                                       "knowledge base sets no late-dose window for this drug.", status))
-        word = "today" if tl == "due" else f"on {it.due_on.isoformat()}"
-        return Alert(**base, severity="info", kind="dose_due", rule_id=it.rule_id, status=status,
-                     text=_flagged(f"{what} due {word}.", status))
+                return _alert([is_late, _p(text), _cite(reg.overdue_rule)], lowest([st, status]),
+                              **base, severity="warning", kind="dose_overdue", rule_id=reg.overdue_rule)
+            return _alert([_p("{what} is {days} past its due date ({due}).", {**what, "days": "days", "due": "date"},
+                              what=w, days=late, due=due),
+                           _p("The knowledge base sets no late-dose window for this drug.")], status,
+                          **base, severity="warning", kind="dose_overdue", rule_id=None)
+        when = (_p("{what} due today.", what, what=w) if tl == "due"
+                else _p("{what} due on {due}.", {**what, "due": "date"}, what=w, due=due))
+        return _alert([when], status, **base, severity="info", kind="dose_due", rule_id=it.rule_id)
     if it.rule_id == "DMAB-SWITCH" and drug is not None:
         # A stopped denosumab course is as dangerous as a late dose (rebound, DMAB-NOSTOP): once the follow-on
         # drug is later than denosumab's urgency window it is urgent (DMAB-URGENT: "... or start zoledronic acid
@@ -93,23 +171,24 @@ def alert_for(it: m.ScheduleItem, *, record_id: str, patient_name: str | None, d
         tl = timeliness(it.due_on, today, urgent_after_days=reg.urgent_after_days)
         if tl == "urgent" and reg.urgent_rule is not None:
             text, st = _rule(reg.urgent_rule)
-            overall = lowest([st, reg.urgent_status, status])
-            return Alert(**base, severity="urgent", kind="review", rule_id=reg.urgent_rule, status=overall,
-                         text=_flagged(f"Follow-on treatment after stopping {_drug_name(drug)} is {_days(late)} late "
-                                       f"(due {it.due_on.isoformat()}): {it.reason} {text}{_cite(reg.urgent_rule)}",
-                                       overall))
+            head = _p("Follow-on treatment after stopping {drug} is {days} late (due {due}):",
+                      {"drug": "drug", "days": "days", "due": "date"}, drug=drug, days=late, due=due)
+            return _alert([head, *reason_parts(it.reason), _p(text), _cite(reg.urgent_rule)],
+                          lowest([st, reg.urgent_status, status]),
+                          **base, severity="urgent", kind="review", rule_id=reg.urgent_rule)
     kind = {"review": "review", "dxa": "dxa", "lab": "lab"}[it.kind]
     if late:
         sev = "warning"
-        when = f"{_days(late)} overdue (due {it.due_on.isoformat()})"
+        when = _p("{days} overdue (due {due}):", {"days": "days", "due": "date"}, days=late, due=due)
     else:
         sev = "info"
-        when = "due today" if it.due_on == today else f"due {it.due_on.isoformat()}"
-    label = {"review": "Review", "dxa": "Follow-up DXA", "lab": f"Lab: {it.lab_name}"}[it.kind]
+        when = _p("due today:") if it.due_on == today else _p("due {due}:", {"due": "date"}, due=due)
+    label = {"review": _p("Review"), "dxa": _p("Follow-up DXA"),
+             "lab": _p("Lab: {lab}", {"lab": "lab"}, lab=it.lab_name)}[it.kind]
     if it.kind == "review" and drug is not None:
-        label = f"Review of {_drug_name(drug)}"
-    return Alert(**base, severity=sev, kind=kind, rule_id=it.rule_id, status=status,
-                 text=_flagged(f"{label} {when}: {it.reason}", status))
+        label = _p("Review of {drug}", {"drug": "drug"}, drug=drug)
+    return _alert([label, when, *reason_parts(it.reason)], status, **base, severity=sev, kind=kind,
+                  rule_id=it.rule_id)
 
 
 def _joined() -> Select:  # type: ignore[type-arg]

@@ -170,6 +170,23 @@ class PreDoseCheckResult(BaseModel):
     confirmed_by: str | None = None
 
 
+PartKind = Literal["date", "drug", "lab", "days", "months", "part", "en"]
+
+
+class TextPart(BaseModel):
+    """One sentence or phrase of a generated text, for translation: an English template (``str.format`` fields),
+    its values, and how an adapter shows each value (``kinds``). A part without values is shown verbatim: a
+    sentence from a knowledge file, translated by its English wording where a catalogue has it.
+
+    Kinds: ``date`` an ISO date (shown in the reader's locale), ``drug`` a drug id, ``lab`` a lab id, ``days`` /
+    ``months`` a whole count shown with its unit ("1 day", "2 days"), ``part`` a nested part (a phrase),
+    ``en`` text kept in English (a citation). A value without a kind is shown as it is."""
+
+    template: str
+    params: dict[str, Any] = Field(default_factory=dict)
+    kinds: dict[str, PartKind] = Field(default_factory=dict)
+
+
 class Alert(BaseModel):
     severity: Literal["urgent", "warning", "info"]
     kind: Literal["dose_overdue", "dose_due", "review", "dxa", "lab"]
@@ -181,6 +198,9 @@ class Alert(BaseModel):
     due_on: dt.date
     days_late: int = 0
     text: str
+    parts: list[TextPart] = Field(default_factory=list,
+                                  description="``text`` sentence by sentence, for translation (joined by spaces, "
+                                              "the parts give ``text`` in English)")
     rule_id: str | None = None
     status: Status = "verified"
 

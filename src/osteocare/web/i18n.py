@@ -20,6 +20,7 @@ from babel.dates import format_date, format_datetime
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_decimal
+from markupsafe import Markup, escape
 
 LOCALES = ("en", "vi")
 DEFAULT = "en"
@@ -126,11 +127,71 @@ class Lang:
                 return str(item.get("text") or "")
         return " ".join(out)
 
+    def text_parts(self, item: Any) -> Markup:
+        """A generated text with its ``parts`` (an alert: templates with named values, see
+        ``services.views.TextPart``) as HTML in this language: each template translated, dates in the locale, drug
+        and lab ids by their names, counts with their unit. English shows ``text`` itself (what the CLI and the API
+        give). A part the catalogue lacks (a knowledge sentence not translated yet) stays English, marked
+        ``lang="en"`` (WCAG 3.1.2), as does the whole text if a translation does not fit its values."""
+        text = str(_field(item, "text") or "")
+        parts = [_plain(p) for p in (_field(item, "parts") or [])]
+        if self.code == DEFAULT:
+            return escape(text)
+        if not parts:
+            return self._part({"template": text})
+        try:
+            return Markup(" ").join(self._part(p) for p in parts)
+        except (KeyError, IndexError, ValueError, TypeError):
+            return _in_english(escape(text))
+
+    def _part(self, p: Mapping[str, Any]) -> Markup:
+        template = str(p.get("template") or "")
+        if not template:
+            return Markup("")
+        known = self.code == DEFAULT or template in getattr(self.t, "_catalog", {})
+        lang = self if known else Lang(DEFAULT, self.zone)
+        params, kinds = p.get("params") or {}, p.get("kinds") or {}
+        html = escape(self.t.gettext(template) if known else template)
+        if params:
+            html = html.format(**{k: lang._value(kinds.get(k), v) for k, v in params.items()})
+        return html if known else _in_english(html)
+
+    def _value(self, kind: str | None, v: Any) -> Markup | str:
+        if v is None:
+            return "—"
+        if kind == "date":
+            return self.date(dt.date.fromisoformat(v) if isinstance(v, str) else v)
+        if kind in ("drug", "lab"):
+            return self.gettext(str(v))
+        if kind == "days":  # one form in Vietnamese; English picks "day" or "days" by its own rule
+            return self.gettext("{n} day" if v == 1 else "{n} days", n=self.num(v))
+        if kind == "months":
+            return self.gettext("{n} month" if v == 1 else "{n} months", n=self.num(v))
+        if kind == "part":
+            return self._part(_plain(v))
+        if kind == "en":
+            return escape(v) if self.code == DEFAULT else _in_english(escape(v))
+        if isinstance(v, int) and not isinstance(v, bool):
+            return self.num(v)
+        return str(v)
+
     def knowledge(self, text: str | None) -> str:
         """Text from a knowledge file, translated when the catalogue has it (message id = the English text)."""
         if not text:
             return ""
         return self.t.gettext(text)
+
+
+def _field(item: Any, name: str) -> Any:
+    return item.get(name) if isinstance(item, Mapping) else getattr(item, name, None)
+
+
+def _plain(part: Any) -> Mapping[str, Any]:
+    return part if isinstance(part, Mapping) else part.model_dump()
+
+
+def _in_english(html: Markup) -> Markup:
+    return Markup('<span lang="en">{}</span>').format(html)
 
 
 if __name__ == "__main__":

@@ -355,6 +355,85 @@ VI.update({
 })
 
 
+# alerts on the worklist and the patient page (services/alerts.py): message id = the English template, fields kept;
+# then the knowledge sentences the alerts carry (treatment-sequencing, course-monitoring). OsteoCare's own
+# translations, not reviewed by a clinician: the pages say so beside the alerts.
+VI.update({
+    "Alerts translated by OsteoCare, not yet reviewed by a clinician.":
+        "Cảnh báo do OsteoCare dịch, chưa được bác sĩ duyệt.",
+    "{n} day": "{n} ngày",
+    "{n} days": "{n} ngày",
+    "{n} month": "{n} tháng",
+    "{n} months": "{n} tháng",
+    "{drug} dose {seq}": "Liều {drug} thứ {seq}",
+    "{drug} dose": "Liều {drug}",
+    "Dose dose {seq}": "Liều thứ {seq}",
+    "Dose dose": "Liều",
+    "{what} is {days} late (due {due}).": "{what} đã trễ {days} (hạn {due}).",
+    "{what} is {days} past its due date ({due}).": "{what} đã quá ngày đến hạn {days} ({due}).",
+    "The knowledge base sets no late-dose window for this drug.":
+        "Cơ sở tri thức không quy định khoảng thời gian trễ liều cho thuốc này.",
+    "{what} due today.": "{what} đến hạn hôm nay.",
+    "{what} due on {due}.": "{what} đến hạn ngày {due}.",
+    "Follow-on treatment after stopping {drug} is {days} late (due {due}):":
+        "Điều trị tiếp nối sau khi ngừng {drug} đã trễ {days} (hạn {due}):",
+    "({rule_id}; source: {citation})": "({rule_id}; nguồn: {citation})",
+    "Review": "Tái khám",
+    "Review of {drug}": "Tái khám điều trị {drug}",
+    "Follow-up DXA": "Đo DXA theo dõi",
+    "Lab: {lab}": "Xét nghiệm: {lab}",
+    "{days} overdue (due {due}):": "quá hạn {days} (hạn {due}):",
+    "due today:": "đến hạn hôm nay:",
+    "due {due}:": "đến hạn {due}:",
+    "Due from {start}, by {end}.": "Đến hạn từ {start}, chậm nhất {end}.",
+    "Calcitriol monitoring: {lab} at {months}": "Theo dõi calcitriol: {lab} sau {months}",
+    "Calcitriol monitoring: {lab} every {n} months": "Theo dõi calcitriol: {lab} mỗi {n} tháng",
+    "{lab} {lo}-{hi} days after the denosumab injection of {date} (predisposed to hypocalcaemia)":
+        "{lab} {lo}-{hi} ngày sau mũi tiêm denosumab ngày {date} (có yếu tố dễ bị hạ canxi máu)",
+    "This alert: based on facts seen only in a secondary source, not yet confirmed from the primary source (status: "
+    "secondary).":
+        "Cảnh báo này: dựa trên dữ kiện chỉ thấy trong nguồn thứ cấp, chưa được xác nhận từ nguồn sơ cấp (trạng thái: "
+        "nguồn thứ cấp).",
+    "This alert: based on facts not yet confirmed from the primary source (status: unverified).":
+        "Cảnh báo này: dựa trên dữ kiện chưa được xác nhận từ nguồn sơ cấp (trạng thái: chưa xác minh).",
+    # knowledge sentences (treatment-sequencing, course-monitoring)
+    "Denosumab is due 6 calendar months after the last injection; after the due date it is overdue - give it as soon "
+    "as possible.":
+        "Denosumab đến hạn 6 tháng dương lịch sau mũi tiêm cuối cùng; sau ngày đến hạn là quá hạn - hãy tiêm càng "
+        "sớm càng tốt.",
+    "More than about 1 month late: urgent - give denosumab as soon as possible, or start zoledronic acid if stopping; "
+    "consider spine imaging if new back pain or height loss.":
+        "Trễ hơn khoảng 1 tháng: khẩn cấp - tiêm denosumab càng sớm càng tốt, hoặc bắt đầu acid zoledronic nếu ngừng "
+        "thuốc; cân nhắc chẩn đoán hình ảnh cột sống nếu mới đau lưng hoặc giảm chiều cao.",
+    "On stopping, start the alternative antiresorptive 6 months after the final denosumab injection.":
+        "Khi ngừng thuốc, bắt đầu thuốc chống hủy xương thay thế 6 tháng sau mũi tiêm denosumab cuối cùng.",
+    "Annual review: adherence, calcium and vitamin D intake, falls, height, new fractures, dental health, thigh or "
+    "groin pain (atypical femoral fracture).":
+        "Tái khám hằng năm: tuân thủ điều trị, lượng canxi và vitamin D đưa vào, ngã, chiều cao, gãy xương mới, sức "
+        "khỏe răng miệng, đau đùi hoặc đau bẹn (gãy xương đùi không điển hình).",
+    "Follow-up DXA 1-2 years after starting or changing therapy (BHOF-MON).":
+        "Đo DXA theo dõi 1-2 năm sau khi bắt đầu hoặc thay đổi điều trị (BHOF-MON).",
+    "After 5 years of an oral or 3 years of an IV bisphosphonate, reassess fracture risk.":
+        "Sau 5 năm dùng bisphosphonat đường uống hoặc 3 năm dùng bisphosphonat đường tĩnh mạch, đánh giá lại nguy cơ "
+        "gãy xương.",
+    "Re-evaluate at 5 years: high risk - continue up to 10 years or switch; low risk - may stop after 5 years with a "
+    "bisphosphonate.":
+        "Đánh giá lại sau 5 năm: nguy cơ cao - tiếp tục đến tối đa 10 năm hoặc chuyển thuốc; nguy cơ thấp - có thể "
+        "ngừng sau 5 năm và chuyển sang một bisphosphonat.",
+    "After romosozumab (12 doses) start a bisphosphonate or denosumab straight away to keep the gain.":
+        "Sau romosozumab (12 liều), bắt đầu ngay một bisphosphonat hoặc denosumab để giữ mức tăng đã đạt được.",
+    "After teriparatide or abaloparatide (up to 24 months) start a bisphosphonate or denosumab straight away to keep "
+    "the gain.":
+        "Sau teriparatid hoặc abaloparatid (tối đa 24 tháng), bắt đầu ngay một bisphosphonat hoặc denosumab để giữ "
+        "mức tăng đã đạt được.",
+    "The anabolic course ends on this date (lifetime limit); plan the follow-on antiresorptive. After teriparatide or "
+    "abaloparatide (up to 24 months) start a bisphosphonate or denosumab straight away to keep the gain.":
+        "Đợt điều trị đồng hóa xương kết thúc vào ngày này (giới hạn dùng suốt đời); lên kế hoạch thuốc chống hủy xương "
+        "tiếp theo. Sau teriparatid hoặc abaloparatid (tối đa 24 tháng), bắt đầu ngay một bisphosphonat hoặc denosumab "
+        "để giữ mức tăng đã đạt được.",
+})
+
+
 def write() -> None:
     from pathlib import Path
 
