@@ -82,3 +82,17 @@ def test_settings_default_to_a_sqlite_file_and_fail_fast_on_bad_values() -> None
         with pytest.raises(SettingsError) as exc:
             get_settings(env)
         assert next(iter(env)) in str(exc.value)
+
+
+@pytest.mark.parametrize(("kwargs", "field"), [({"patients": 0}, "patients"), ({"patients": -3}, "patients"),
+                                               ({"patients": 10**11}, "patients"), ({"patients": True}, "patients"),
+                                               ({"patients": 2, "prefix": "a/b"}, "prefix")])
+def test_a_demo_of_no_patients_too_many_or_a_bad_prefix_is_refused_before_anything_is_written(
+        clinic: Clinic, kwargs: dict[str, object], field: str) -> None:
+    """0 and -3 loaded nothing and said so as if it had worked; 10**11 ran for ever holding the write lock."""
+    from osteocare.core.errors import InputError
+
+    with pytest.raises(InputError, match=f"^{field}:"):
+        load_demo(clinic, **kwargs)  # type: ignore[arg-type]
+    with clinic.db.read() as s:
+        assert s.scalar(select(func.count()).select_from(m.Patient)) == 0

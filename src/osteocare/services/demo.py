@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import ColumnElement, select
 
-from ..core.records import PatientRecord
+from ..core.errors import InputError
+from ..core.records import PatientRecord, check_record_id
 from ..core.schedule import add_months, next_due
 from ..store import models as m
 from .appointments import book_appointment, complete_item
@@ -38,6 +39,10 @@ MIX = (("alendronate", 0.24), ("risedronate", 0.08), ("ibandronate", 0.05), ("zo
 FALLBACK = ("alendronate", "denosumab", "zoledronic_acid", "raloxifene")
 YEARS_BACK = {"alendronate": 6, "risedronate": 5, "ibandronate": 4, "zoledronic_acid": 4, "denosumab": 5,
               "teriparatide": 2, "abaloparatide": 2, "romosozumab": 1, "raloxifene": 4, "calcitriol": 2}
+
+
+#: The most patients one demo load makes (a size limit, not a clinical fact: the load is one transaction).
+DEMO_MAX_PATIENTS = 10_000
 
 
 @dataclass
@@ -114,7 +119,11 @@ def load_demo(clinic: Clinic, *, patients: int = 300, seed: int = 2024, today: d
     """Load ``patients`` invented patients with courses, doses, labs, DXA exams and reactions.
 
     All or nothing: the whole load is one transaction (:meth:`~osteocare.store.db.Database.unit_of_work`), so an
-    error, Ctrl-C or a killed process part way leaves the store as it was, and a re-run is not refused."""
+    error, Ctrl-C or a killed process part way leaves the store as it was, and a re-run is not refused. It holds
+    the store's write lock while it runs, hence the size limit (:data:`DEMO_MAX_PATIENTS`)."""
+    if isinstance(patients, bool) or not 1 <= patients <= DEMO_MAX_PATIENTS:
+        raise InputError("patients", patients, f"a whole number from 1 to {DEMO_MAX_PATIENTS:,}")
+    check_record_id(f"{prefix}-{patients:04d}", "prefix")
     with clinic.db.unit_of_work() as s:
         taken = s.scalar(select(m.Patient.record_id).where(_demo_ids(prefix)).limit(1))
         if taken is not None:
