@@ -75,6 +75,7 @@ def serve(
     import uvicorn
     from sqlalchemy import func, select
 
+    from .core.errors import InputError
     from .store import models as m
     from .web.app import create_app
 
@@ -86,7 +87,11 @@ def serve(
             from .services.demo import load_demo
 
             typer.echo(f"loading the demo clinic ({demo_patients} invented patients) ...")
-            load_demo(clinic.as_actor("demo"), patients=demo_patients)
+            try:
+                load_demo(clinic.as_actor("demo"), patients=demo_patients)
+            except InputError as exc:
+                typer.echo(f"error: --demo-{exc}", err=True)
+                raise typer.Exit(2) from None
             _demo_accounts(clinic)
     from .web.accounts import count_admins
 

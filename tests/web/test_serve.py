@@ -58,3 +58,12 @@ def test_serve_starts_the_demo_clinic_with_its_own_sign_ins(tmp_path: Path) -> N
     finally:
         proc.terminate()
         proc.wait(20)
+
+
+def test_serve_refuses_a_demo_size_out_of_range_without_a_traceback(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OSTEOCARE_")}
+    exe = Path(sys.executable).parent / "osteocare"
+    run = subprocess.run([str(exe), "serve", "--port", str(_free_port()), "--demo-patients", "0"], cwd=tmp_path,
+                         env=env, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 2, run.stderr
+    assert "--demo-patients: 0 is not allowed" in run.stderr and "Traceback" not in run.stderr
