@@ -32,9 +32,13 @@ def _clinic():  # type: ignore[no-untyped-def]
 
 
 def _create(username: str, role: str, password_file: Path | None, record_id: str | None) -> None:
-    from .core.errors import OsteoCareError
+    from .core.errors import InputError, OsteoCareError
     from .web.accounts import create_user
+    from .web.models import ROLES
 
+    if role not in ROLES:  # before asking for a password that would be thrown away
+        typer.echo(f"error: {InputError('--role', role, 'one of ' + ', '.join(ROLES))}", err=True)
+        raise typer.Exit(2)
     clinic = _clinic()
     try:
         pw = _password(password_file)

@@ -67,3 +67,14 @@ def test_serve_refuses_a_demo_size_out_of_range_without_a_traceback(tmp_path: Pa
                          env=env, capture_output=True, text=True, timeout=120)
     assert run.returncode == 2, run.stderr
     assert "--demo-patients: 0 is not allowed" in run.stderr and "Traceback" not in run.stderr
+
+
+def test_create_user_names_a_wrong_role_before_asking_for_a_password(tmp_path: Path) -> None:
+    """It used to prompt for the password first, and with no terminal just said 'Aborted.' (exit 1)."""
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("OSTEOCARE_")},
+           "OSTEOCARE_DATABASE_URL": f"sqlite:///{tmp_path / 'c.sqlite3'}"}
+    exe = Path(sys.executable).parent / "osteocare"
+    assert subprocess.run([str(exe), "db", "upgrade"], env=env, capture_output=True, timeout=120).returncode == 0
+    run = subprocess.run([str(exe), "create-user", "bob", "--role", "wizard"], env=env, capture_output=True,
+                         text=True, timeout=120, stdin=subprocess.DEVNULL)
+    assert run.returncode == 2 and "--role: 'wizard' is not allowed" in run.stderr, run.stderr
