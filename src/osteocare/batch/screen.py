@@ -683,9 +683,11 @@ def _local(batches: Iterator[pa.RecordBatch], guideline: str, as_of: dt.date, fm
 
 
 def _in_order(batches: Iterator[pa.RecordBatch], submit: Callable[[pa.RecordBatch], Any],
-              window: int) -> Iterator[tuple[int, ScoredChunk]]:
+              window: int, result: Callable[[Any], ScoredChunk] | None = None) -> Iterator[tuple[int, ScoredChunk]]:
     """Submit each chunk (``submit`` returns a future), keep at most ``window`` in flight, and yield
-    (rows, result) in input order; what is still pending when the consumer stops is cancelled."""
+    (rows, result) in input order; what is still pending when the consumer stops is cancelled. ``result``
+    waits for a future (default: its ``result()``)."""
+    wait = result or (lambda fut: fut.result())
     pending: deque[tuple[int, Any]] = deque()
     try:
         for batch in batches:
@@ -693,30 +695,109 @@ def _in_order(batches: Iterator[pa.RecordBatch], submit: Callable[[pa.RecordBatc
             del batch
             if len(pending) >= window:
                 n, fut = pending.popleft()
-                yield n, fut.result()
+                yield n, wait(fut)
         while pending:
             n, fut = pending.popleft()
-            yield n, fut.result()
+            yield n, wait(fut)
     finally:
         for _, fut in pending:
             fut.cancel()
 
 
+#: seconds to wait for the Dask scheduler at ``--scheduler`` to answer
+DASK_CONNECT_TIMEOUT_S = 30
+#: seconds a Dask run goes on waiting while the cluster has no worker (none started, or all of them gone and
+#: not restarted) before it stops with an error; without it such a run would wait for ever
+DASK_NO_WORKER_TIMEOUT_S = 60
+#: seconds between two looks at the cluster while a chunk's result is awaited
+DASK_POLL_S = 1.0
+
+
+def _first_line_of(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text.splitlines()[0]}" if text else type(exc).__name__
+
+
+def check_scheduler(scheduler: str) -> None:
+    """Refuse a ``--scheduler`` address Dask cannot use, before anything is read or a client made (a client that
+    fails to start on a malformed address spends a minute closing itself when it is collected)."""
+    from distributed.comm import parse_address
+    from distributed.comm.addressing import parse_host_port
+    from distributed.comm.registry import get_backend
+    from distributed.security import Security
+
+    allowed = "the address of a running Dask scheduler, e.g. tcp://10.0.0.5:8786"
+    try:
+        scheme, location = parse_address(scheduler)
+        get_backend(scheme)
+        if scheme in ("tcp", "tls", "ws", "wss"):
+            host, port = parse_host_port(location)
+            if not host or not 0 < int(port) < 65536:
+                raise ValueError(f"no host, or port {port} outside 1 to 65535")
+        if scheme in ("tls", "wss") and Security().get_connection_args("client").get("ssl_context") is None:
+            raise ValueError(f"{scheme}:// needs Dask's TLS settings (distributed.comm.tls in the Dask configuration)")
+    except (ValueError, TypeError) as exc:
+        raise InputError("--scheduler", scheduler, f"{allowed} ({_first_line_of(exc)})") from None
+
+
 def _dask(batches: Iterator[pa.RecordBatch], scheduler: str, guideline: str, as_of: dt.date,
           fmt: str) -> Iterator[tuple[int, ScoredChunk]]:
-    """Run each chunk on a Dask cluster; results come back in input order, with a bounded number in flight."""
+    """Run each chunk on a Dask cluster; results come back in input order, with a bounded number in flight.
+
+    Every wait is bounded: the connection (:data:`DASK_CONNECT_TIMEOUT_S`), and a cluster without a worker
+    (:data:`DASK_NO_WORKER_TIMEOUT_S`). A worker that dies is replaced by Dask (its chunks run again elsewhere);
+    a chunk that kills its workers, a scheduler that goes away or a task that fails on the cluster stops the
+    run with an error naming ``--scheduler`` (an OsteoCare error raised by the scoring is raised as it is)."""
     from distributed import Client
 
     try:
-        client = Client(scheduler, timeout="30s", set_as_default=False)
-    except OSError as exc:
-        raise InputError("--scheduler", scheduler, f"the address of a running Dask scheduler ({exc})") from None
+        client = Client(scheduler, timeout=f"{DASK_CONNECT_TIMEOUT_S}s", set_as_default=False)
+    except (OSError, ValueError, TypeError) as exc:  # TimeoutError is an OSError; a malformed address a ValueError
+        raise InputError("--scheduler", scheduler, "the address of a running Dask scheduler, e.g. tcp://10.0.0.5:8786 "
+                         f"({_first_line_of(exc)})") from None
     try:
         workers = max(1, len(client.scheduler_info().get("workers", {})))
         yield from _in_order(batches, lambda b: client.submit(prepare_chunk, b, guideline, as_of, fmt, pure=False),
-                             2 * workers)
+                             2 * workers, lambda fut: _dask_result(client, fut, scheduler))
     finally:
         client.close()
+
+
+def _dask_result(client: Any, fut: Any, scheduler: str) -> ScoredChunk:
+    """The result of a chunk's task; a clear :class:`InputError` on ``--scheduler`` where the cluster cannot
+    give it (see :func:`_dask`), instead of a remote traceback or a wait for ever."""
+    import time
+    from concurrent.futures import CancelledError
+
+    from ..core.errors import OsteoCareError
+
+    no_worker_since: float | None = None
+    while True:
+        try:
+            out: ScoredChunk = fut.result(timeout=DASK_POLL_S)
+            return out
+        except OsteoCareError:
+            raise
+        except TimeoutError:
+            pass
+        except CancelledError as exc:  # the scheduler went away (its futures are cancelled) or cancelled the task
+            raise InputError("--scheduler", scheduler, "a Dask scheduler that stays up until the run ends (a chunk's "
+                             f"task was cancelled: {_first_line_of(exc)})") from exc
+        except Exception as exc:  # KilledWorker (a chunk killed its workers), or the task failed on the cluster
+            raise InputError("--scheduler", scheduler, "a Dask cluster whose workers can score the chunks, with the "
+                             f"same osteocare version installed (a chunk failed there: {_first_line_of(exc)})") from exc
+        try:
+            alive = len(client.nthreads())
+        except (OSError, ValueError) as exc:
+            raise InputError("--scheduler", scheduler, "a Dask scheduler that stays up until the run ends "
+                             f"({_first_line_of(exc)})") from None
+        if alive:
+            no_worker_since = None
+        elif no_worker_since is None:
+            no_worker_since = time.monotonic()
+        elif time.monotonic() - no_worker_since > DASK_NO_WORKER_TIMEOUT_S:
+            raise InputError("--scheduler", scheduler, f"a Dask cluster with at least one worker (none for "
+                             f"{DASK_NO_WORKER_TIMEOUT_S:g} s; start workers with: dask worker {scheduler})")
 
 
 _DONE = object()
@@ -877,6 +958,8 @@ def screen_file(
                          "tcp://10.0.0.5:8786")
     if engine == "local" and scheduler:
         raise InputError("--scheduler", scheduler, "no --scheduler with --engine local (add --engine dask to use it)")
+    if engine == "dask":
+        check_scheduler(str(scheduler))
     if threads is not None:
         if engine != "local":
             raise InputError("--threads", threads, "no --threads with --engine dask (the cluster's workers set it)")

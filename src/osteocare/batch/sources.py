@@ -85,21 +85,60 @@ def describe(src: str | Path) -> str:
 
 
 def table_parts(table: str | None) -> tuple[str, ...]:
-    """``name`` or ``schema.name`` -> its parts (each quoted as an identifier when the query is made)."""
-    parts = tuple(p.strip() for p in (table or "").split("."))
-    if not table or len(parts) > 2 or not all(parts):
-        raise InputError("--table", table, "a table name, or schema.table, in the database given as the input")
-    return parts
+    """``name`` or ``schema.name`` -> its parts (each quoted as an identifier when the query is made, so no text
+    of ``--table`` is ever read as SQL). A part is taken as written, upper and lower case kept (a quote in it is
+    part of the name); a part that starts with a double quote ends with one, holds any other text, dots and
+    spaces included, and ``""`` for a quote (``"my schema"."patients.2026"``)."""
+    allowed = ('a table name, or schema.table, in the database given as the input (a name that holds a dot is '
+               'written in double quotes: "schema"."name.with.dots")')
+    if not table or any(ord(ch) < 32 or ord(ch) == 127 for ch in table):
+        raise InputError("--table", table, allowed)
+    parts: list[str] = []
+    rest = table
+    while True:
+        rest = rest.strip()
+        if rest.startswith('"'):
+            m = re.match(r'"((?:[^"]|"")*)"', rest)
+            if m is None:
+                raise InputError("--table", table, allowed)
+            part, rest = m.group(1).replace('""', '"'), rest[m.end():].strip()
+        else:
+            part, _, tail = rest.partition(".")
+            part, rest = part.strip(), "." + tail if _ else ""
+        if not part:
+            raise InputError("--table", table, allowed)
+        parts.append(part)
+        if not rest:
+            break
+        if not rest.startswith("."):
+            raise InputError("--table", table, allowed)
+        rest = rest[1:]
+    if len(parts) > 2:
+        raise InputError("--table", table, allowed)
+    return tuple(parts)
+
+
+#: seconds to wait for a PostgreSQL server to answer a connection (libpq's ``connect_timeout``; its default is to
+#: wait for ever, e.g. on a server that accepts the connection and never replies), unless the URL sets it
+PG_CONNECT_TIMEOUT_S = 30
+#: seconds a query waits for a lock on the table (another session altering it, say) before the run stops
+#: (PostgreSQL's ``lock_timeout``; its default is to wait for ever)
+PG_LOCK_TIMEOUT_S = 60
 
 
 def _libpq_url(url: str) -> str:
-    """The URL as libpq takes it: scheme ``postgresql``, no driver name."""
+    """The URL as libpq takes it: scheme ``postgresql``, no driver name, and a ``connect_timeout`` of
+    :data:`PG_CONNECT_TIMEOUT_S` unless the URL has one."""
     m = _URL.match(url)
-    return "postgresql://" + url[m.end():] if m else url
+    url = "postgresql://" + url[m.end():] if m else url
+    query = url.split("?", 1)[1] if "?" in url else ""
+    if not any(p.split("=", 1)[0] == "connect_timeout" for p in query.split("&")):
+        url += ("&" if query else "" if url.endswith("?") else "?") + f"connect_timeout={PG_CONNECT_TIMEOUT_S}"
+    return url
 
 
-def _screening_columns(names: list[str]) -> list[str]:
-    check_columns(names, "--table")
+def _screening_columns(names: list[str], table: str) -> list[str]:
+    check_columns(names, f"--table {table}")
     present = set(names)
     cols = [c for c in INPUT_COLUMNS if c in present]
     if not cols:
@@ -130,10 +169,11 @@ def _plain(t: pa.DataType) -> bool:
             or (pa.types.is_dictionary(t) and _plain(t.value_type)))
 
 
-def _select_list(schema: pa.Schema, text: str) -> str:
-    """The screening columns of ``schema``, each as it is or cast to ``text`` (the database's text type)."""
+def _select_list(schema: pa.Schema, text: str, table: str) -> str:
+    """The screening columns of ``schema`` (of ``table``), each as it is or cast to ``text`` (the database's text
+    type)."""
     out = []
-    for c in _screening_columns(schema.names):
+    for c in _screening_columns(schema.names, table):
         q = _quote((c,))
         out.append(q if _plain(schema.field(c).type) else f"CAST({q} AS {text}) AS {q}")
     return ", ".join(out)
@@ -143,10 +183,19 @@ def _pg_connect(url: str) -> Any:
     import adbc_driver_postgresql.dbapi as pg
 
     try:
-        return pg.connect(_libpq_url(url))
+        conn = pg.connect(_libpq_url(url))
     except pg.Error as exc:
         raise InputError("input", describe(url), f"a PostgreSQL database that accepts the connection "
                          f"({_first_line(exc, url)})") from None
+    try:
+        with conn.cursor() as cur:  # for the session (committed: a rollback would undo a SET)
+            cur.execute(f"SET lock_timeout TO '{int(PG_LOCK_TIMEOUT_S * 1000)}ms'")
+        conn.commit()
+    except pg.Error as exc:
+        conn.close()
+        raise InputError("input", describe(url), f"a PostgreSQL database that accepts the connection "
+                         f"({_first_line(exc, url)})") from None
+    return conn
 
 
 def _pg_error(exc: BaseException, table: str, url: str) -> InputError:
@@ -167,7 +216,7 @@ def _pg_query(conn: Any, url: str, table: str, what: str | None = None) -> str:
         raise _pg_error(exc, table, url) from None
     finally:
         conn.rollback()
-    return f"SELECT {what or _select_list(schema, 'text')} FROM {name}"
+    return f"SELECT {what or _select_list(schema, 'text', table)} FROM {name}"
 
 
 def _pg_rows(url: str, table: str) -> int:
@@ -243,7 +292,12 @@ def _duck_connect(path: str) -> Any:
     try:
         return duckdb.connect(path, read_only=True, config={"threads": 1})
     except duckdb.Error as exc:
-        raise InputError("input", path, f"a DuckDB database file ({_first_line(exc)})") from None
+        why = _first_line(exc)
+        if "lock" in why.lower() or "different configuration" in why:
+            # another program (or this one) has the file open for writing: DuckDB lets one writer in, no reader
+            raise InputError("input", path, f"a DuckDB database file that no other program has open for writing; "
+                             f"close that program, or screen a copy of the file ({why})") from None
+        raise InputError("input", path, f"a DuckDB database file ({why})") from None
 
 
 def _duck_error(exc: BaseException, table: str) -> InputError:
@@ -256,7 +310,7 @@ def _duck_query(con: Any, table: str, what: str | None = None) -> Any:
     name = _quote(table_parts(table))
     try:
         schema = con.sql(f"SELECT * FROM {name} LIMIT 0").to_arrow_table().schema
-        return con.sql(f"SELECT {what or _select_list(schema, 'VARCHAR')} FROM {name}")
+        return con.sql(f"SELECT {what or _select_list(schema, 'VARCHAR', table)} FROM {name}")
     except duckdb.Error as exc:
         raise _duck_error(exc, table) from None
 
