@@ -9,12 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-import os
 import re
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
@@ -26,6 +21,7 @@ from fastapi.testclient import TestClient
 
 from osteocare.web.app import WebOptions, create_app
 
+from .browser import CHROMIUM, live_server, require_chromium
 from .conftest import PASSWORD, USERS, browser_for, build_clinic, csrf_of, token_for
 
 STATIC = Path(__file__).resolve().parents[2] / "src" / "osteocare" / "web" / "static" / "style.css"
@@ -459,39 +455,14 @@ def test_field_borders_and_the_focus_ring_have_a_contrast_of_at_least_3(rendered
 
 # --- axe-core in Chromium ----------------------------------------------------------------------------------------
 
-CHROMIUM = "/usr/bin/chromium"
 AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"]
 
 
 @pytest.fixture(scope="module")
-def live() -> Iterator[tuple[str, dict[str, str]]]:
-    if not Path(CHROMIUM).exists():
-        if os.environ.get("CI") == "true":
-            raise RuntimeError(f"{CHROMIUM} is missing on CI: install Debian's chromium (apt-get install -y chromium)")
-        pytest.skip(f"{CHROMIUM} not installed (apt-get install -y chromium); axe checks skipped")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = int(s.getsockname()[1])
-    import tempfile
-
-    db = Path(tempfile.mkdtemp(prefix="osteocare-a11y-")) / "clinic.sqlite3"
-    proc = subprocess.Popen([sys.executable, str(Path(__file__).with_name("serve_for_tests.py")), str(db), str(port)],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    assert proc.stdout is not None
-    deadline, line = time.time() + 60, ""
-    while time.time() < deadline:
-        line = proc.stdout.readline()
-        if line.startswith("READY") or proc.poll() is not None:
-            break
-    if not line.startswith("READY"):
-        proc.kill()
-        raise RuntimeError(f"the test server did not start: {line}{proc.stdout.read()}")
-    _, p1, p2 = line.split()
-    try:
-        yield f"http://127.0.0.1:{port}", {"patient": p1, "patient2": p2}
-    finally:
-        proc.terminate()
-        proc.wait(10)
+def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[str, str]]]:
+    require_chromium("axe checks")
+    with live_server(tmp_path_factory.mktemp("a11y") / "clinic.sqlite3") as running:
+        yield running
 
 
 @pytest.fixture(scope="module")

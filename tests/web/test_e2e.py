@@ -8,9 +8,6 @@ folder, so that a test run leaves the work tree clean).
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -18,51 +15,23 @@ from pathlib import Path
 
 import pytest
 
+from .browser import CHROMIUM, live_server, require_chromium
 from .conftest import PASSWORD, USERS
 
-CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 SHOTS = (Path(__file__).resolve().parents[2] / "docs" / "screenshots" if os.environ.get("OSTEOCARE_SCREENSHOTS") == "docs"
          else Path(tempfile.mkdtemp(prefix="osteocare-shots-")))
 
-if not Path(CHROMIUM).exists():
-    if os.environ.get("CI") == "true":
-        raise RuntimeError(f"{CHROMIUM} is missing on CI: install Debian's chromium (apt-get install -y chromium)")
-    pytest.skip(f"{CHROMIUM} not installed (apt-get install -y chromium); end-to-end browser tests skipped",
-                allow_module_level=True)
+require_chromium("end-to-end browser tests")
 
 from playwright.sync_api import Browser, Page, expect, sync_playwright  # noqa: E402
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[str, str]]]:
-    port = _free_port()
-    db = tmp_path_factory.mktemp("e2e") / "clinic.sqlite3"
-    proc = subprocess.Popen([sys.executable, str(Path(__file__).with_name("serve_for_tests.py")), str(db), str(port)],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    assert proc.stdout is not None
-    deadline = time.time() + 60
-    line = ""
-    while time.time() < deadline:
-        line = proc.stdout.readline()
-        if line.startswith("READY") or proc.poll() is not None:
-            break
-    if not line.startswith("READY"):
-        proc.kill()
-        raise RuntimeError(f"the test server did not start: {line}{proc.stdout.read() if proc.stdout else ''}")
-    _, p1, p2 = line.split()
-    try:
-        yield f"http://127.0.0.1:{port}", {"patient": p1, "patient2": p2}
-    finally:
-        proc.terminate()
-        proc.wait(10)
+    with live_server(tmp_path_factory.mktemp("e2e") / "clinic.sqlite3") as running:
+        yield running
 
 
 @pytest.fixture(scope="module")
