@@ -71,3 +71,33 @@ def test_the_alembic_configuration_needs_no_ini_file(tmp_path: Path) -> None:
     assert cfg.config_file_name is None
     assert cfg.get_main_option("script_location") == "osteocare.store:migrations"
     db.dispose()
+
+
+def test_downgrading_the_latest_migrations_keeps_the_clinic_data(empty_db: Database) -> None:
+    """0005's downgrade copied schedule_items on SQLite (batch mode): with foreign keys on, dropping the original
+    deleted every pre-dose check and unlinked every dose from its appointment."""
+    import datetime as dt
+
+    from sqlalchemy import func, select
+
+    from osteocare.services.context import Clinic
+    from osteocare.services.demo import load_demo
+    from osteocare.settings import get_settings
+    from osteocare.store import models as m
+
+    upgrade(empty_db)
+    clinic = Clinic(empty_db, get_settings({"OSTEOCARE_DATABASE_URL": empty_db.url}), "t",
+                    fixed_today=dt.date(2025, 3, 3))
+    load_demo(clinic, patients=15, seed=11)
+
+    def counts() -> tuple[int, int, int]:
+        with empty_db.engine.connect() as c:
+            return (c.scalar(select(func.count()).select_from(m.PreDoseCheck.__table__)) or 0,
+                    c.scalar(select(func.count()).select_from(m.AdministeredDose.__table__)
+                             .where(m.AdministeredDose.__table__.c.item_id.is_not(None))) or 0,
+                    c.scalar(select(func.count()).select_from(m.ScheduleItem.__table__)) or 0)
+
+    before = counts()
+    assert before[0] > 0 and before[1] > 0
+    downgrade(empty_db, "0003")
+    assert counts() == before

@@ -28,5 +28,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("schedule_items") as batch:  # (SQLite < 3.35 has no DROP COLUMN)
-        batch.drop_column("updated_at")
+    # In place (SQLite has DROP COLUMN since 3.35), never a batch copy: on SQLite a copy drops schedule_items, and
+    # with foreign keys on that deletes every pre-dose check (ON DELETE CASCADE) and unlinks every dose's
+    # appointment (ON DELETE SET NULL).
+    op.drop_column("schedule_items", "updated_at")
