@@ -106,3 +106,33 @@ def test_a_failing_service_call_inside_a_unit_undoes_only_itself(clinic: Clinic,
 def test_units_do_not_nest(clinic: Clinic) -> None:
     with clinic.db.unit_of_work(), pytest.raises(RuntimeError, match="already open"), clinic.db.unit_of_work():
         pass
+
+
+def test_a_unit_bumps_the_revision_once_at_its_commit_not_at_each_call(clinic: Clinic,
+                                                                        patient: Callable[..., str]) -> None:
+    """Each service call's savepoint used to run the counter's UPDATE, so on PostgreSQL the unit held the row lock
+    of data_revision, and every other writer of the clinic waited, from its first call until it ended."""
+    from sqlalchemy import event
+
+    from osteocare.services.errors import Conflict
+    from osteocare.store.revision import revision_of
+
+    before = revision_of(clinic.db)
+    bumps: list[str] = []
+
+    def seen(conn: object, cursor: object, statement: str, *args: object) -> None:
+        if statement.lstrip().upper().startswith("UPDATE DATA_REVISION"):
+            bumps.append(statement)
+
+    event.listen(clinic.db.engine, "before_cursor_execute", seen)
+    try:
+        with clinic.db.unit_of_work():
+            patient("P1", labs=False)
+            with pytest.raises(Conflict):
+                patient("P1", labs=False)  # a savepoint rolled back: the earlier change still counts
+            patient("P2")
+    finally:
+        event.remove(clinic.db.engine, "before_cursor_execute", seen)
+    assert len(bumps) == 1
+    after = revision_of(clinic.db)
+    assert before is not None and after is not None and after == before + 1

@@ -66,6 +66,10 @@ def watch(factory: sessionmaker[Session]) -> None:
 
     @event.listens_for(factory, "before_commit")
     def _before_commit(session: Session) -> None:
+        if session.in_nested_transaction():
+            # a savepoint being released (a service call inside a unit of work): the flag stays for the real
+            # commit, so the counter row is not locked from the unit's first write until it ends (PostgreSQL)
+            return
         session.flush()
         if session.info.pop(_FLAG, False):
             session.execute(update(m.DataRevision).where(m.DataRevision.id == 1)
