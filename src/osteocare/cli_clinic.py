@@ -339,6 +339,19 @@ def lab_add(
               highlight=False)
 
 
+@lab_app.command("delete")
+def lab_delete(
+    lab_id: Annotated[int, typer.Argument(help="Lab result id (the row `osteocare db check` names)")],
+    reason: Annotated[str, typer.Option(help="Why it is deleted (kept in the audit log with what it said)")],
+) -> None:
+    """Delete a lab result entered in error; record the right one with `lab add`."""
+    from .services.facts import delete_lab
+
+    with _clinic() as clinic:
+        lab = delete_lab(clinic, lab_id, reason=reason)
+    out.print(f"deleted lab {lab_id}: {_e(lab.name)} {lab.value:g} {_e(lab.unit)} of {lab.date}", highlight=False)
+
+
 # --- courses -------------------------------------------------------------------------------------------------
 
 

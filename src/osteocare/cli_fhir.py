@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -152,8 +153,11 @@ def export_fhir(
     if out_path is None:
         sys.stdout.write(text)
         return
-    try:
-        out_path.write_text(text, encoding="utf-8")
+    try:  # it names the patient: readable by its owner only, as the demo's sign-ins are
+        fd = os.open(out_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        out_path.chmod(0o600)  # an existing file keeps its mode through O_TRUNC
     except OSError as exc:
         raise _fail(f"--out: {str(out_path)!r} cannot be written ({exc.strerror or type(exc).__name__}); expected a "
                     "file path in an existing folder") from None

@@ -79,8 +79,11 @@ def test_export_fhir_then_import_fhir_into_a_fresh_database_gives_the_same_recor
         clinic_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     before, who = _stored("VN-0001")
     out = tmp_path / "vn-0001.json"
+    out.write_text("old", encoding="utf-8")
+    out.chmod(0o644)
     r = _export("VN-0001", "--as-of", AS_OF.isoformat(), "--out", str(out))
     assert r.exit_code == 0, r.output
+    assert out.stat().st_mode & 0o777 == 0o600  # it names the patient: the owner's only, even over an old file
     bundle = json.loads(out.read_text(encoding="utf-8"))
     Bundle.model_validate(bundle)
     kinds = {e["resource"]["resourceType"] for e in bundle["entry"]}

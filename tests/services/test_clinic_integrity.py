@@ -24,7 +24,7 @@ from osteocare.services.courses import start_course, stop_course
 from osteocare.services.doses import record_dose
 from osteocare.services.errors import NotFound
 from osteocare.services.facts import DxaExamIn, SiteResult, add_dxa_exam, add_lab
-from osteocare.services.patients import add_patient, import_patients, show_patient
+from osteocare.services.patients import add_patient, audit_trail, import_patients, show_patient
 from osteocare.services.worklist import worklist
 from osteocare.store import models as m
 
@@ -339,8 +339,17 @@ def test_a_lab_stored_before_labs_were_checked_names_its_row_when_the_record_is_
         s.add(lab := m.Lab(patient_id=pid, name="x", value=1.0, unit="u", date=TODAY))
         s.flush()
         row = lab.id
-    with pytest.raises(InputError, match=rf"labs \(row {row}\) of patient 'P1': name.*delete row {row}"):
+    with pytest.raises(InputError, match=rf"labs \(row {row}\) of patient 'P1': name.*lab delete {row} "):
         get_record(clinic, rid)
+    from osteocare.services.facts import delete_lab
+
+    with pytest.raises(InputError, match="reason"):
+        delete_lab(clinic, row, reason="  ")
+    assert delete_lab(clinic, row, reason="entered in error").name == "x"  # the way out, without raw SQL
+    assert get_record(clinic, rid).labs == []
+    with pytest.raises(NotFound):
+        delete_lab(clinic, row, reason="again")
+    assert any(a["action"] == "delete" and a["entity"] == "lab" for a in audit_trail(clinic, rid))
 
 
 def test_the_stored_records_the_current_rules_refuse_are_listed(clinic: Clinic, patient: Callable[..., str]) -> None:
@@ -373,6 +382,18 @@ def test_db_check_exits_1_and_lists_what_to_correct(env: Path) -> None:
         con.execute("update patients set record_id = 'C/1' where record_id = 'C1'")
     code, text = run("db", "check")
     assert code == 1 and "C/1" in text and "1 stored record(s)" in text, text
+
+    with sqlite3.connect(env) as con:
+        con.execute("update patients set record_id = 'C1' where record_id = 'C/1'")
+        pid = con.execute("select id from patients where record_id = 'C1'").fetchone()[0]
+        row = con.execute("insert into labs (patient_id, name, value, unit, date) values (?, 'x', 1, 'u', "
+                          "'2025-01-01')", (pid,)).lastrowid
+    code, text = run("db", "check")
+    assert code == 1 and f"lab delete {row}" in text.replace("\n", " ").replace("│", " ").replace("  ", " "), text
+    code, text = run("lab", "delete", str(row), "--reason", "entered before names were checked")
+    assert code == 0 and f"deleted lab {row}" in text, text
+    code, text = run("db", "check")
+    assert code == 0, text
 
 
 def test_stopping_denosumab_before_any_dose_asks_when_the_last_injection_was(clinic: Clinic,

@@ -25,8 +25,9 @@ from ..core.units import MG_DL, UMOL_L, canonical_creatinine_unit, canonical_vit
 from ..store import models as m
 from ..store.audit import audit
 from ..store.models import utcnow
-from ._common import lab_view, patient_row
+from ._common import get_row, lab_view, patient_row
 from .context import Clinic
+from .errors import NotFound
 from .views import LabView
 
 
@@ -144,6 +145,24 @@ def add_lab(clinic: Clinic, record_id: str, *, name: str, value: float, unit: st
         audit(s, actor=clinic.actor, action="create", entity="lab", entity_id=lab.id, patient_id=p.id,
               detail={"name": name, "closed_items": closed})
         return lab_view(lab)
+
+
+def delete_lab(clinic: Clinic, lab_id: int, *, reason: str) -> LabView:
+    """Delete a lab result entered in error (or stored before its name or unit was checked, which makes the
+    patient's record unreadable: ``osteocare db check``). The audit log keeps what it said and why it went."""
+    reason = (checked_text("reason", reason, max_length=500) or "")
+    if not reason:
+        raise InputError("reason", reason, "why the lab result is deleted")
+    with clinic.db.write() as s:
+        lab = get_row(s, m.Lab, lab_id)
+        if lab is None:
+            raise NotFound("lab result", lab_id)
+        view = lab_view(lab)
+        s.delete(lab)
+        audit(s, actor=clinic.actor, action="delete", entity="lab", entity_id=lab_id, patient_id=lab.patient_id,
+              detail={"name": lab.name, "value": lab.value, "unit": lab.unit, "date": str(lab.date),
+                      "reason": reason})
+        return view
 
 
 def _after_lab(session: Session, patient_id: int, name: str, on: dt.date) -> None:

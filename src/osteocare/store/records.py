@@ -166,8 +166,9 @@ def _stored_lab(record_id: str, lab: m.Lab) -> RLab:
         return parse_as(RLab, {"name": lab.name, "value": lab.value, "unit": lab.unit, "date": lab.date})
     except RecordErrors as exc:
         raise InputError(f"labs (row {lab.id}) of patient {record_id!r}: {exc.field}", exc.value,
-                         f"{exc.allowed}; this lab was stored before such labs were refused: correct or delete "
-                         f"row {lab.id} of the labs table") from None
+                         f"{exc.allowed}; this lab was stored before such labs were refused: delete it with "
+                         f"`osteocare lab delete {lab.id} --reason ...` and record it again with `osteocare lab add`"
+                         ) from None
 
 
 def record_of(patient: m.Patient, *, as_of: dt.date | None = None, include_courses: bool = True) -> PatientRecord:
