@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -53,3 +54,20 @@ def live_server(db: Path) -> Iterator[tuple[str, dict[str, str]]]:
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def open_page(browser: Any, base: str, role: str | None, *, locale: str = "en-GB", lang: str | None = None) -> Any:
+    """A new page at ``base`` in a 1280 x 900 window, signed in as the demo ``role`` (if any), with the language
+    cookie set to ``lang`` (if given)."""
+    from .conftest import PASSWORD, USERS
+
+    page = browser.new_context(base_url=base, locale=locale, viewport={"width": 1280, "height": 900}).new_page()
+    if lang is not None:
+        page.context.add_cookies([{"name": "oc_lang", "value": lang, "url": base}])
+    if role:
+        page.goto("/login")
+        page.fill("input[name=username]", USERS[role])
+        page.fill("input[name=password]", PASSWORD)
+        page.click("form[action='/login'] button[type=submit]")
+        page.wait_for_load_state()
+    return page

@@ -21,8 +21,8 @@ from fastapi.testclient import TestClient
 
 from osteocare.web.app import WebOptions, create_app
 
-from .browser import CHROMIUM, live_server, require_chromium
-from .conftest import PASSWORD, USERS, browser_for, build_clinic, csrf_of, token_for
+from .browser import CHROMIUM, live_server, open_page, require_chromium
+from .conftest import browser_for, build_clinic, csrf_of, token_for
 
 STATIC = Path(__file__).resolve().parents[2] / "src" / "osteocare" / "web" / "static" / "style.css"
 
@@ -477,16 +477,7 @@ def chromium(live) -> Iterator[Any]:  # type: ignore[no-untyped-def]
 
 
 def _page(browser: Any, base: str, role: str | None, code: str) -> Any:
-    page = browser.new_context(base_url=base, locale="vi-VN" if code == "vi" else "en-GB",
-                               viewport={"width": 1280, "height": 900}).new_page()
-    page.context.add_cookies([{"name": "oc_lang", "value": code, "url": base}])
-    if role:
-        page.goto("/login")
-        page.fill("input[name=username]", USERS[role])
-        page.fill("input[name=password]", PASSWORD)
-        page.click("form[action='/login'] button[type=submit]")
-        page.wait_for_load_state()
-    return page
+    return open_page(browser, base, role, locale="vi-VN" if code == "vi" else "en-GB", lang=code)
 
 
 def _axe(page: Any) -> list[str]:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from .browser import CHROMIUM, live_server, require_chromium
+from .browser import CHROMIUM, live_server, open_page, require_chromium
 from .conftest import PASSWORD, USERS
 
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -43,13 +43,7 @@ def browser() -> Iterator[Browser]:
 
 
 def _login(browser: Browser, base: str, role: str, locale: str = "en-GB") -> Page:
-    page = browser.new_context(base_url=base, locale=locale, viewport={"width": 1280, "height": 900}).new_page()
-    page.goto("/login")
-    page.fill("input[name=username]", USERS[role])
-    page.fill("input[name=password]", PASSWORD)
-    page.click("form[action='/login'] button[type=submit]")
-    page.wait_for_load_state()
-    return page
+    return open_page(browser, base, role, locale=locale)  # type: ignore[no-any-return]
 
 
 def test_a_doctor_records_a_dxa_and_sees_the_assessment(server, browser) -> None:  # type: ignore[no-untyped-def]
