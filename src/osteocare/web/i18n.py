@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import gettext
 import io
+import re
 from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
@@ -175,11 +176,61 @@ class Lang:
             return self.num(v)
         return str(v)
 
+    def en(self, text: Any) -> Markup:
+        """Text that stays English (a rule text, a citation, a reason from the calculators): as it is on English
+        pages, marked ``lang="en"`` (WCAG 3.1.2) on the others."""
+        html = escape("" if text is None else str(text))
+        return html if self.code == DEFAULT or not html else _in_english(html)
+
+    def title(self, name: Any) -> Markup:
+        """A calculator's or a result's title (``CalculatorResult.name``, a part of the recommendation): from the
+        catalogue, or one of the fixed patterns ``{guideline} risk stratum`` and ``{guideline} FRAX threshold
+        ({rule_id})`` with the guideline's name kept in English; otherwise English, marked ``lang="en"``."""
+        text = "" if name is None else str(name)
+        if self.code == DEFAULT or not text:
+            return escape(text)
+        if self._known(text):
+            return escape(self.t.gettext(text))
+        for pattern, template in _TITLE_PATTERNS:
+            found = pattern.fullmatch(text)
+            if found and self._known(template):
+                values = {k: (_in_english(escape(v)) if k == "guideline" else escape(v))
+                          for k, v in found.groupdict().items()}
+                return escape(self.t.gettext(template)).format(**values)
+        return _in_english(escape(text))
+
+    def status_warning(self, text: Any) -> Markup:
+        """A warning of the assessment panel. The fixed status sentence of ``core.status.status_warning``
+        (``{what}: based on facts ... (status: secondary|unverified).``) is translated, its ``{what}`` by
+        :meth:`title`; any other warning stays English, marked ``lang="en"``. English pages show the text itself."""
+        text = "" if text is None else str(text)
+        if self.code == DEFAULT or not text:
+            return escape(text)
+        found = _STATUS_WARNING.fullmatch(text)
+        template = "{what}: " + found.group("sentence") if found else ""
+        if not found or not self._known(template):
+            return _in_english(escape(text))
+        return escape(self.t.gettext(template)).format(what=self.title(found.group("what")))
+
+    def _known(self, msgid: str) -> bool:
+        return msgid in getattr(self.t, "_catalog", {})
+
     def knowledge(self, text: str | None) -> str:
         """Text from a knowledge file, translated when the catalogue has it (message id = the English text)."""
         if not text:
             return ""
         return self.t.gettext(text)
+
+
+#: ``core.status.status_warning``'s sentences after ``{what}: `` (the catalogue has each as ``{what}: <sentence>``).
+_STATUS_WARNING = re.compile(r"(?P<what>.+): (?P<sentence>based on facts [^:]*\(status: (?:secondary|unverified)\)\.)",
+                             re.DOTALL)
+#: Titles built from a guideline's name (``core.guidelines.engine``, ``core.risk.frax_adjust``): pattern, message id.
+_TITLE_PATTERNS = (
+    (re.compile(r"(?P<guideline>.+) risk stratum", re.DOTALL), "{guideline} risk stratum"),
+    (re.compile(r"(?P<guideline>.+) FRAX threshold \((?P<rule_id>[^()]+)\)", re.DOTALL),
+     "{guideline} FRAX threshold ({rule_id})"),
+)
 
 
 def _field(item: Any, name: str) -> Any:

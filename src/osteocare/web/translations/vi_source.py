@@ -434,6 +434,42 @@ VI.update({
 })
 
 
+# the current-assessment panel of the patient page: the calculators' titles (CalculatorResult.name), the parts of the
+# recommendation and the titles built from a guideline's name, then core.status.status_warning's fixed sentences as
+# "{what}: <sentence>", worded as the alerts' "This alert: <sentence>" above. OsteoCare's own translations, not
+# reviewed by a clinician: the page says so.
+VI.update({
+    "Bone density diagnosis (WHO categories, ISCD positions)":
+        "Chẩn đoán theo mật độ xương (phân loại của WHO, quan điểm chính thức của ISCD)",
+    "Genant semiquantitative vertebral fracture grade (from measured heights)":
+        "Phân độ gãy đốt sống bán định lượng theo Genant (từ chiều cao đo được)",
+    "QFracture-2012 equations": "Phương trình QFracture-2012",
+    "FRAX (entered from an official FRAX tool), with published adjustments":
+        "FRAX (nhập từ một công cụ FRAX chính thức), kèm các hiệu chỉnh đã được công bố",
+    "OSTA (Osteoporosis Self-assessment Tool for Asians, women)":
+        "OSTA (Công cụ tự đánh giá loãng xương cho người châu Á, nữ)",
+    "OST (Osteoporosis Self-assessment Tool, men)": "OST (Công cụ tự đánh giá loãng xương, nam)",
+    "OST (Osteoporosis Self-assessment Tool, US women)": "OST (Công cụ tự đánh giá loãng xương, phụ nữ Hoa Kỳ)",
+    "CAROC 2010 fracture risk category": "Phân loại nguy cơ gãy xương CAROC 2010",
+    "Kidney function (Cockcroft-Gault CrCl, CKD-EPI 2021 eGFR)":
+        "Chức năng thận (CrCl theo Cockcroft-Gault, eGFR theo CKD-EPI 2021)",
+    "Treatment options": "Các lựa chọn điều trị",
+    "Checks before the first dose": "Kiểm tra trước liều đầu tiên",
+    "Follow-up": "Theo dõi",
+    "Sequencing advice": "Tư vấn về trình tự điều trị",
+    "Lifestyle advice": "Tư vấn lối sống",
+    "low": "thấp",  # risk categories of OSTA/OST and CAROC ("moderate" is above, shared with the severities)
+    "high": "cao",
+    "{guideline} risk stratum": "Nhóm nguy cơ theo {guideline}",
+    "{guideline} FRAX threshold ({rule_id})": "Ngưỡng FRAX theo {guideline} ({rule_id})",
+    "Assessment titles and warnings translated by OsteoCare, not yet reviewed by a clinician.":
+        "Tiêu đề và cảnh báo của phần đánh giá do OsteoCare dịch, chưa được bác sĩ duyệt.",
+})
+for _status in ("secondary", "unverified"):
+    _alert = next(k for k in VI if k.startswith("This alert: ") and k.endswith(f"(status: {_status})."))
+    VI["{what}: " + _alert.removeprefix("This alert: ")] = "{what}: " + VI[_alert].removeprefix("Cảnh báo này: ")
+
+
 def write() -> None:
     from pathlib import Path
 
