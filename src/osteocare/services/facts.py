@@ -7,21 +7,19 @@ name) due on or before the result's date; if none is due yet, the next open one 
 from __future__ import annotations
 
 import datetime as dt
-import math
 
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..core.errors import InputError
-from ..core.limits import check_range
 from ..core.records import Condition as RCondition
 from ..core.records import DxaMeasurement, Manufacturer, Site, parse_as
 from ..core.records import Fall as RFall
 from ..core.records import Fracture as RFracture
 from ..core.records import Lab as RLab
 from ..core.text import checked_text
-from ..core.units import MG_DL, UMOL_L, canonical_creatinine_unit, canonical_vitamin_d_unit
+from ..core.units import canonical_lab_unit
 from ..store import models as m
 from ..store.audit import audit
 from ..store.models import utcnow
@@ -92,19 +90,15 @@ def add_dxa_exam(clinic: Clinic, record_id: str, exam: DxaExamIn) -> int:
         return e.id
 
 
-def _check_lab(name: str, value: float, unit: str) -> str:
-    if not math.isfinite(value):
-        raise InputError("value", value, "a finite number", unit=unit)
+def _checked_lab(name: str, value: float, unit: str) -> tuple[str, str]:
+    """(name, unit) to store: the record's own :class:`~osteocare.core.records.Lab` check (a lab stored here must be
+    one the patient's record accepts when it is loaded, else the patient could not be opened again: name,
+    unit and plausibility range from the knowledge), the name in the knowledge's form, the unit in its
+    canonical spelling where the knowledge lists the lab's units, and a unit required."""
     if not unit.strip():
         raise InputError("unit", unit, "the unit of the value (e.g. umol/L, mmol/L, nmol/L)")
-    key = name.strip().casefold()
-    if key == "creatinine":
-        canon = canonical_creatinine_unit(unit, "unit")
-        check_range("value", value, "creatinine_umol_l" if canon == UMOL_L else "creatinine_mg_dl")
-        return canon if canon in (UMOL_L, MG_DL) else unit
-    if key == "vitamin_d_25oh":
-        return canonical_vitamin_d_unit(unit, "unit")
-    return unit.strip()
+    lab = parse_as(RLab, {"name": name, "value": value, "unit": unit})
+    return lab.name, canonical_lab_unit(lab.name, unit) or unit.strip()
 
 
 def _check_patient_day(field: str, day: dt.date, clinic: Clinic, record_id: str) -> None:
@@ -117,20 +111,13 @@ def _check_patient_day(field: str, day: dt.date, clinic: Clinic, record_id: str)
     check_date_range(field, day, today=clinic.today(), earliest=earliest, earliest_what=what)
 
 
-def _as_record_lab(name: str, value: float, unit: str) -> str:
-    """The lab's name in the knowledge's form, or the record's own :class:`InputError`: a lab stored here must be one
-    the patient's record accepts when it is loaded (else the patient could not be opened again)."""
-    return parse_as(RLab, {"name": name, "value": value, "unit": unit}).name
-
-
 def add_lab(clinic: Clinic, record_id: str, *, name: str, value: float, unit: str, date: dt.date,
             reference_low: float | None = None, reference_high: float | None = None) -> LabView:
     """Record a lab result with its unit (and the laboratory's reference range, if reported)."""
     name = name.strip().lower()
     if not name:
         raise InputError("name", name, "a lab name such as creatinine, calcium, vitamin_d_25oh")
-    unit = _check_lab(name, value, unit)
-    name = _as_record_lab(name, value, unit)
+    name, unit = _checked_lab(name, value, unit)
     _check_patient_day("date", date, clinic, record_id)
     if reference_low is not None and reference_high is not None and reference_low > reference_high:
         raise InputError("reference_low", reference_low, f"at most reference_high ({reference_high})", unit=unit)
