@@ -10,7 +10,6 @@ the guideline does not assume) in "Act on" with the options they qualify, the ot
 
 from __future__ import annotations
 
-import unicodedata
 from typing import Any
 
 from rich.console import Console, Group, RenderableType
@@ -20,6 +19,7 @@ from rich.text import Text
 
 from .core.assessment import Assessment
 from .core.results import Citation
+from .core.text import without_controls
 
 INTENDED_USE = (
     "Decision support for clinicians: OsteoCare does not replace clinical judgement. "
@@ -32,7 +32,7 @@ _REC_DISCLAIMER = "Decision support only:"
 
 def _plain(value: object) -> str:
     """``value`` as display text: control characters (escape sequences, NUL ...) left out, line breaks and tabs kept."""
-    return "".join(ch for ch in str(value) if ch in "\n\t" or unicodedata.category(ch) not in ("Cc", "Cs"))
+    return without_controls(str(value), keep="\n\t")  # a carriage return would overwrite the terminal's line
 
 
 def _t(value: object, style: str = "") -> Text:

@@ -139,7 +139,7 @@ def test_a_vietnamese_location_with_separators_and_control_characters_is_valid_t
     assert any("LOCATION" in e for e in events)
     assert b"\\, t\xe1\xba\xa7ng 3\\; B" in data.replace(b"\r\n ", b"")  # escaped separators
     parsed = [e for e in Calendar.from_ical(data).walk("VEVENT") if "LOCATION" in e]
-    assert str(parsed[0]["LOCATION"]) == where.replace("\x07", " ").replace("\x1b", " ")
+    assert str(parsed[0]["LOCATION"]) == where.replace("\x07", "").replace("\x1b", "")  # control characters left out
 
 
 def test_a_clinic_in_a_daylight_saving_zone_is_strict_and_keeps_the_booked_wall_time(

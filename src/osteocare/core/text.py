@@ -38,3 +38,10 @@ def checked_text(field: str, value: str | None, *, max_length: int, one_line: bo
     if len(text) > max_length:
         raise InputError(field, f"{text[:40]}... ({len(text)} characters)", f"at most {max_length} characters")
     return text or None
+
+
+def without_controls(text: str, *, keep: str = "\t\r\n") -> str:
+    """``text`` for display or export with its control characters (and lone surrogates) left out: those in ``keep``
+    stay, a spacing one (vertical tab, U+0085 ...) becomes a space, any other (NUL, ESC, BEL ...) goes."""
+    return "".join(ch if ch in keep or unicodedata.category(ch) not in ("Cc", "Cs") else " " if ch.isspace() else ""
+                   for ch in text)

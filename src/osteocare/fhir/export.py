@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import unicodedata
 import uuid
 from collections.abc import Mapping
 from decimal import Decimal
@@ -39,6 +38,7 @@ from typing import Any, Literal, get_args, get_origin
 from ..core.assessment import Assessment
 from ..core.errors import InputError
 from ..core.records import PatientRecord
+from ..core.text import without_controls
 from ..core.units import canonical_creatinine_unit, canonical_vitamin_d_unit
 from . import codes
 from .local import (
@@ -91,8 +91,7 @@ class _Out:
 def _text(value: object) -> str:
     """Free text for a FHIR string: control characters left out (a spacing one, e.g. U+0085, becomes a space; tab
     and line breaks stay) and lone surrogates too (they cannot be written as UTF-8)."""
-    return "".join(ch if ch in "\t\r\n" or unicodedata.category(ch) not in ("Cc", "Cs") else
-                   " " if ch.isspace() else "" for ch in str(value))
+    return without_controls(str(value))
 
 
 def _code_of(field: str, value: str) -> str:

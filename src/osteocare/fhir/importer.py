@@ -26,6 +26,7 @@ from ..core.errors import InputError
 from ..core.limits import check_range
 from ..core.records import DxaMeasurement, PatientRecord, RecordErrors, parse_record
 from ..core.status import FactStatus
+from ..core.text import without_controls
 from ..core.units import (
     MG_DL,
     NG_ML,
@@ -379,8 +380,7 @@ def _recorded_reaction(reactions: list[dict[str, Any]]) -> str | None:
                     return ""
                 text = _dict(m).get("text")
                 if c.get("code") == structure_code("reaction-as-recorded") and isinstance(text, str):
-                    return "".join(ch for ch in text if ch in "\t\r\n"
-                                   or unicodedata.category(ch) not in ("Cc", "Cs")).strip()
+                    return without_controls(text).strip()
     return None
 
 

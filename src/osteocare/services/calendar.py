@@ -31,7 +31,6 @@ small.
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Iterator
 
 from icalendar import Alarm, Calendar, Event, vRecur
@@ -41,6 +40,7 @@ from sqlalchemy.orm import Session
 
 from ..core.errors import InputError
 from ..core.schedule import add_months, dose_dates_between, planned_due_dates
+from ..core.text import without_controls
 from ..store import models as m
 from ..store.audit import audit
 from ..store.records import new_calendar_token
@@ -61,13 +61,10 @@ MAX_HORIZON_MONTHS = 120
 #: Zero of the SEQUENCE numbers (seconds since then): any fixed instant before the first export would do.
 SEQUENCE_EPOCH = dt.datetime(2020, 1, 1, tzinfo=dt.UTC)
 HOST = "osteocare.invalid"
-#: RFC 5545 3.3.11: TEXT may not hold control characters (other than tab; newlines are escaped as ``\n``).
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-
-
 def _text(value: str) -> str:
-    """A TEXT value with the control characters RFC 5545 forbids replaced by spaces."""
-    return _CONTROL.sub(" ", value)
+    """A TEXT value without the control characters RFC 5545 3.3.11 forbids (tab stays; line breaks are escaped as
+    ``\n`` later)."""
+    return without_controls(value)
 
 
 def _alarms(event: Event, triggers: tuple[str, ...] | list[str]) -> None:
