@@ -15,6 +15,7 @@ from pydantic import BaseModel
 from sqlalchemy import func, or_, select
 
 from ..core.errors import InputError
+from ..services._common import get_row
 from ..services.context import Clinic
 from ..services.errors import InvalidState, NotFound
 from ..store.audit import audit
@@ -123,7 +124,7 @@ def queue(clinic: Clinic, *, status: str = "open", offset: int = 0, limit: int =
 
 def get(clinic: Clinic, question_id: int) -> QuestionView:
     with clinic.db.read() as s:
-        q = s.get(Question, question_id)
+        q = get_row(s, Question, question_id)
         if q is None:
             raise NotFound("question", question_id)
         return _view(q)
@@ -132,7 +133,7 @@ def get(clinic: Clinic, question_id: int) -> QuestionView:
 def answer(clinic: Clinic, question_id: int, *, text: str, doctor: Principal) -> QuestionView:
     a = clean_text(text, "answer", max_len=MAX_BODY * 2)
     with clinic.db.write() as s:
-        q = s.get(Question, question_id)
+        q = get_row(s, Question, question_id)
         if q is None:
             raise NotFound("question", question_id)
         q.answer = a
@@ -147,7 +148,7 @@ def publish(clinic: Clinic, question_id: int, *, topic: str | None = None, body:
     """Publish an answered question on the public Q&A page, anonymised: no name or account, e-mail addresses
     and phone numbers removed; the doctor may also rewrite the question (``topic``, ``body``)."""
     with clinic.db.write() as s:
-        q = s.get(Question, question_id)
+        q = get_row(s, Question, question_id)
         if q is None:
             raise NotFound("question", question_id)
         if q.status != "answered" or not q.answer:
@@ -164,7 +165,7 @@ def publish(clinic: Clinic, question_id: int, *, topic: str | None = None, body:
 
 def unpublish(clinic: Clinic, question_id: int) -> None:
     with clinic.db.write() as s:
-        q = s.get(Question, question_id)
+        q = get_row(s, Question, question_id)
         if q is None:
             raise NotFound("question", question_id)
         q.published = False
@@ -186,7 +187,7 @@ def search_public(clinic: Clinic, text: str = "", *, offset: int = 0, limit: int
 
 def public_one(clinic: Clinic, question_id: int) -> PublicQuestion:
     with clinic.db.read() as s:
-        q = s.get(Question, question_id)
+        q = get_row(s, Question, question_id)
         if q is None or not q.published:
             raise NotFound("published question", question_id)
         return _public(q)
