@@ -23,6 +23,8 @@ from babel.messages.pofile import read_po
 from babel.numbers import format_decimal
 from markupsafe import Markup, escape
 
+from .translations.en_vocabulary import EN_VOCABULARY
+
 LOCALES = ("en", "vi")
 DEFAULT = "en"
 HERE = Path(__file__).parent / "translations"
@@ -32,8 +34,6 @@ class _English(gettext.NullTranslations):
     """English: the message ids are English already, but for the ids shown from data (``lumbar_spine``)."""
 
     def gettext(self, message: str) -> str:
-        from .translations.en_vocabulary import EN_VOCABULARY
-
         return EN_VOCABULARY.get(message, message)
 
 
