@@ -101,3 +101,51 @@ def test_downgrading_the_latest_migrations_keeps_the_clinic_data(empty_db: Datab
     assert before[0] > 0 and before[1] > 0
     downgrade(empty_db, "0003")
     assert counts() == before
+
+
+def test_0006_fills_each_items_reason_parts_from_the_english_the_schedule_wrote(empty_db: Database) -> None:
+    """Items written before 0006 have only their English reason: the upgrade reads it back by the patterns the
+    schedule wrote (frozen in the migration), and must give the parts the schedule now writes itself; a knowledge
+    sentence, or text changed by hand, becomes one verbatim part."""
+    import datetime as dt
+    import json
+
+    from sqlalchemy import select, update
+
+    from osteocare.services import schedule
+    from osteocare.services.context import Clinic
+    from osteocare.services.demo import load_demo
+    from osteocare.services.textparts import dumps, text_of
+    from osteocare.settings import get_settings
+    from osteocare.store import models as m
+
+    upgrade(empty_db)
+    clinic = Clinic(empty_db, get_settings({"OSTEOCARE_DATABASE_URL": empty_db.url}), "t",
+                    fixed_today=dt.date(2025, 3, 3))
+    load_demo(clinic, patients=40, seed=5)
+    generated = [schedule.dxa_reason("Repeat DXA.", dt.date(2025, 1, 15), dt.date(2026, 1, 15)),
+                 schedule.calcitriol_first_reason("calcium", 1), schedule.calcitriol_first_reason("creatinine", 3),
+                 schedule.calcitriol_repeat_reason("phosphate", 6),
+                 schedule.dmab_lab_reason("magnesium", 10, 14, dt.date(2025, 2, 3))]
+    t = m.ScheduleItem.__table__
+    with empty_db.engine.begin() as c:
+        some = c.execute(select(t.c.id).where(t.c.kind != "dose").order_by(t.c.id).limit(len(generated) + 2)).all()
+        assert len(some) == len(generated) + 2
+        for (item_id,), parts in zip(some, generated, strict=False):
+            c.execute(update(t).where(t.c.id == item_id).values(reason=text_of(parts), reason_parts=dumps(parts)))
+        # changed by hand: looks generated, but is not what the parts give ("1 months")
+        c.execute(update(t).where(t.c.id == some[-2][0]).values(reason="Calcitriol monitoring: calcium at 1 months"))
+        c.execute(update(t).where(t.c.id == some[-1][0]).values(reason="Check {this} <text>."))
+        before = {i: (r, json.loads(p)) for i, r, p in c.execute(select(t.c.id, t.c.reason, t.c.reason_parts))}
+    kinds = {p[0]["template"] for _, p in before.values()}
+    assert "{drug} dose {seq}" in kinds and "Due from {start}, by {end}." in {q["template"] for _, p in before.values()
+                                                                              for q in p}
+    downgrade(empty_db, "0005")
+    upgrade(empty_db)
+    with empty_db.engine.connect() as c:
+        after = {i: (r, json.loads(p)) for i, r, p in c.execute(select(t.c.id, t.c.reason, t.c.reason_parts))}
+    verbatim = {some[-2][0]: "Calcitriol monitoring: calcium at 1 months", some[-1][0]: "Check {this} <text>."}
+    for item_id, text in verbatim.items():
+        assert after[item_id] == (text, [{"template": text, "params": {}, "kinds": {}}])
+        del before[item_id], after[item_id]
+    assert after == before

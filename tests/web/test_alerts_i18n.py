@@ -23,13 +23,14 @@ from osteocare.cli_clinic import register
 from osteocare.core.knowledge import load
 from osteocare.core.records import PatientRecord
 from osteocare.core.status import status_warning
-from osteocare.services import alerts
+from osteocare.services import alerts, schedule
 from osteocare.services.context import Clinic
 from osteocare.services.courses import start_course, stop_course
 from osteocare.services.doses import record_dose
 from osteocare.services.drugs import annual_review, course_drug_ids, dmab_switch, followup_dxa, regimen
 from osteocare.services.facts import add_lab
 from osteocare.services.patients import add_patient
+from osteocare.services.textparts import dumps, part, stored_parts, text_of
 from osteocare.services.views import Alert, TextPart
 from osteocare.services.worklist import worklist
 from osteocare.settings import get_settings
@@ -174,14 +175,16 @@ def test_the_vietnamese_patient_page_shows_its_alerts_in_vietnamese(setup: dict[
 
 # --- every template the alerts can write ------------------------------------------------------------------------
 
-def _reasons() -> list[str]:
+def _reasons() -> list[list[TextPart]]:
+    """Every reason the schedule writes: its knowledge sentences, and each generated reason."""
     texts = {p.text for d in course_drug_ids() for p in regimen(d).reviews}
-    texts |= {annual_review()[1], dmab_switch()[1], str(SEQ.fact("ANAB-THEN-AR-PTH").value),
-              f"{followup_dxa()[2]} Due from 2025-01-15, by 2026-01-15.",
-              "Calcitriol monitoring: calcium at 1 month", "Calcitriol monitoring: creatinine at 3 months",
-              "Calcitriol monitoring: calcium every 6 months",
-              "magnesium 10-14 days after the denosumab injection of 2025-02-03 (predisposed to hypocalcaemia)"}
-    return sorted(texts)
+    texts |= {annual_review()[1], dmab_switch()[1], str(SEQ.fact("ANAB-THEN-AR-PTH").value)}
+    return [*([part(t)] for t in sorted(texts)),
+            schedule.dxa_reason(followup_dxa()[2], dt.date(2025, 1, 15), dt.date(2026, 1, 15)),
+            schedule.calcitriol_first_reason("calcium", 1), schedule.calcitriol_first_reason("creatinine", 3),
+            schedule.calcitriol_repeat_reason("calcium", 6),
+            schedule.dmab_lab_reason("magnesium", 10, 14, dt.date(2025, 2, 3)),
+            schedule.dose_reason("denosumab", 3)]
 
 
 def _alerts() -> Iterator[Alert]:
@@ -190,8 +193,8 @@ def _alerts() -> Iterator[Alert]:
                              (None, "DMAB-SWITCH", "MON-ANNUAL"), ("verified", "secondary", "unverified"))
     for kind, drug, seq, delta, reason, rule, status in grid:
         it = m.ScheduleItem(id=1, patient_id=1, course_id=1, kind=kind, seq=seq, due_on=TODAY + dt.timedelta(days=delta),
-                            lab_name="calcium" if kind == "lab" else None, reason=reason, rule_id=rule,
-                            fact_status=status, status="open")
+                            lab_name="calcium" if kind == "lab" else None, reason=text_of(reason),
+                            reason_parts=dumps(reason), rule_id=rule, fact_status=status, status="open")
         yield alerts.alert_for(it, record_id="R1", patient_name="Lan", drug=drug, today=TODAY)
 
 
@@ -211,7 +214,7 @@ def test_every_alert_template_and_knowledge_sentence_has_a_vietnamese_translatio
     en, vi = Lang("en", dt.UTC), Lang("vi", dt.UTC)
     templates: set[str] = set()
     for a in _alerts():
-        assert alerts.text_of(a.parts) == a.text
+        assert text_of(a.parts) == a.text
         assert en.text_parts(a) == escape(a.text)
         shown = str(vi.text_parts(a))
         for rule in ("DMAB-URGENT", "DMAB-LATE"):  # the sources stay English; nothing else does
@@ -238,9 +241,37 @@ def test_a_reason_the_catalogue_lacks_stays_english_marked_as_such_and_is_escape
                      '<span lang="en">Check &lt;b&gt;this&lt;/b&gt; {odd} text.</span>')
 
 
-def test_a_generated_reason_is_split_only_when_its_parts_give_it_back_exactly() -> None:
-    assert [p.template for p in alerts.reason_parts("Calcitriol monitoring: calcium at 1 month")] == [
-        "Calcitriol monitoring: {lab} at {months}"]
-    assert [p.template for p in alerts.reason_parts("Calcitriol monitoring: calcium at 1 months")] == [
-        "Calcitriol monitoring: calcium at 1 months"]  # not what the schedule writes: kept as it is
+def test_a_stored_reason_is_shown_by_its_parts_only_where_they_give_its_text_back() -> None:
+    calcium = schedule.calcitriol_first_reason("calcium", 1)
+    assert text_of(calcium) == "Calcitriol monitoring: calcium at 1 month"
+    assert stored_parts("Calcitriol monitoring: calcium at 1 month", dumps(calcium)) == calcium
+    verbatim = [TextPart(template="Calcitriol monitoring: calcium at 2 months")]
+    # the text was changed by hand after the parts were written; or the parts are not parts; or there are none
+    assert stored_parts("Calcitriol monitoring: calcium at 2 months", dumps(calcium)) == verbatim
+    for bad in ('[{"template": "{lab} at {x}", "params": {"lab": "calcium"}}]', "not json", "{}", "[]",
+                '[{"template": "{n:d}", "params": {"n": "x"}}]', None, ""):
+        assert stored_parts("Calcitriol monitoring: calcium at 2 months", bad) == verbatim, bad
 
+
+
+
+def test_the_schedule_stores_each_reason_as_parts_and_the_alerts_show_them(setup: dict[str, Any]) -> None:
+    """The follow-up DXA's window is written by the schedule as a template with its dates (not read back from the
+    English): its alert carries them, and the Vietnamese page shows the dates in Vietnamese."""
+    from osteocare.services.alerts import patient_alerts
+
+    dxa = [a for a in patient_alerts(setup["clinic"], "ALN-1", today=TODAY) if a.kind == "dxa"]
+    assert len(dxa) == 1
+    start = TODAY - dt.timedelta(days=430)
+    window = next(p for p in dxa[0].parts if p.template == "Due from {start}, by {end}.")
+    lo, hi = followup_dxa()[:2]
+    from osteocare.core.schedule import add_months
+
+    assert window.params == {"start": add_months(start, lo).isoformat(), "end": add_months(start, hi).isoformat()}
+    with setup["clinic"].db.read() as s:
+        item = s.get(m.ScheduleItem, dxa[0].item_id)
+        assert item is not None and json.loads(item.reason_parts or "")[1]["template"] == window.template
+    page = _browser(setup["app"], "vi").get("/patients/ALN-1").text
+    vi = Lang("vi", dt.UTC)
+    shown = f"Đến hạn từ {vi.date(add_months(start, lo))}, chậm nhất {vi.date(add_months(start, hi))}."
+    assert shown in html.unescape(page), shown

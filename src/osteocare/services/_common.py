@@ -14,6 +14,7 @@ from ..store import models as m
 from ..store.records import age_on
 from .drugs import regimen
 from .errors import NotFound
+from .textparts import stored_parts
 from .views import (
     ContraindicationReport,
     CourseView,
@@ -93,7 +94,8 @@ def item_view(it: m.ScheduleItem, *, record_id: str, patient_name: str | None, d
         id=it.id, record_id=record_id, patient_name=patient_name, kind=it.kind,
         course_id=it.course_id, drug=drug, seq=it.seq, lab_name=it.lab_name, due_on=it.due_on,
         scheduled_at=it.scheduled_at, location=it.location, status=it.status,
-        reason=it.reason, rule_id=it.rule_id, fact_status=it.fact_status,
+        reason=it.reason, reason_parts=stored_parts(it.reason, it.reason_parts), rule_id=it.rule_id,
+        fact_status=it.fact_status,
         timeliness=tl, days_late=late,
     )
 

@@ -8,8 +8,6 @@ verified says so in its text (knowledge README, rule 3), not only in its ``statu
 from __future__ import annotations
 
 import datetime as dt
-import re
-from collections.abc import Callable
 from functools import cache
 from typing import Any
 
@@ -22,6 +20,8 @@ from ..store import models as m
 from ._common import display_name, patient_row
 from .context import Clinic
 from .drugs import SEQUENCING, regimen
+from .textparts import part as _p
+from .textparts import stored_parts, text_of
 from .views import Alert, PartKind, TextPart
 
 
@@ -37,41 +37,9 @@ def _citation(rule_id: str) -> str:
     return kf.citation(kf.fact(rule_id).source)
 
 
-def _p(template: str, kinds: dict[str, PartKind] | None = None, **params: Any) -> TextPart:
-    return TextPart(template=template, params=params, kinds=kinds or {})
-
-
 def _cite(rule_id: str) -> TextPart:
     """``(DMAB-LATE; source: <citation>)`` for a rule of the sequencing knowledge."""
     return _p("({rule_id}; source: {citation})", {"citation": "en"}, rule_id=rule_id, citation=_citation(rule_id))
-
-
-def _days(n: int) -> str:
-    return f"{n} day{'' if n == 1 else 's'}"
-
-
-def _en(kind: str | None, value: Any) -> str:
-    """A part's value as the English text shows it."""
-    if kind == "drug":
-        return _drug_name(value)
-    if kind == "days":
-        return _days(value)
-    if kind == "months":
-        return f"{value} month{'' if value == 1 else 's'}"
-    if kind == "part":
-        return render(TextPart.model_validate(value))
-    return str(value)
-
-
-def render(part: TextPart) -> str:
-    """A part in English (what :attr:`Alert.text` holds)."""
-    if not part.params:
-        return part.template
-    return part.template.format(**{k: _en(part.kinds.get(k), v) for k, v in part.params.items()})
-
-
-def text_of(parts: list[TextPart]) -> str:
-    return " ".join(render(p) for p in parts)
 
 
 def _flagged(parts: list[TextPart], status: Status) -> list[TextPart]:
@@ -80,42 +48,9 @@ def _flagged(parts: list[TextPart], status: Status) -> list[TextPart]:
     return parts if warning is None else [*parts, _p(warning)]
 
 
-def _drug_name(drug: str | None) -> str:
-    if drug is None:
-        return "Dose"
-    try:
-        return regimen(drug).name
-    except Exception:
-        return drug
-
-
-_ISO = r"(\d{4}-\d{2}-\d{2})"
-_LAB = r"([a-z0-9_]+)"
-#: Reasons the schedule stores as generated English (services/schedule.py): the pattern, the parts it gives.
-_REASONS: tuple[tuple[re.Pattern[str], Callable[[re.Match[str]], list[TextPart]]], ...] = (
-    (re.compile(rf"(.+) Due from {_ISO}, by {_ISO}\."),
-     lambda g: [_p(g[1]), _p("Due from {start}, by {end}.", {"start": "date", "end": "date"}, start=g[2], end=g[3])]),
-    (re.compile(rf"Calcitriol monitoring: {_LAB} at (\d+) months?"),
-     lambda g: [_p("Calcitriol monitoring: {lab} at {months}", {"lab": "lab", "months": "months"}, lab=g[1],
-                   months=int(g[2]))]),
-    (re.compile(rf"Calcitriol monitoring: {_LAB} every (\d+) months"),
-     lambda g: [_p("Calcitriol monitoring: {lab} every {n} months", {"lab": "lab"}, lab=g[1], n=int(g[2]))]),
-    (re.compile(rf"{_LAB} (\d+)-(\d+) days after the denosumab injection of {_ISO} \(predisposed to hypocalcaemia\)"),
-     lambda g: [_p("{lab} {lo}-{hi} days after the denosumab injection of {date} (predisposed to hypocalcaemia)",
-                   {"lab": "lab", "date": "date"}, lab=g[1], lo=int(g[2]), hi=int(g[3]), date=g[4])]),
-)
-
-
-def reason_parts(reason: str) -> list[TextPart]:
-    """A schedule item's stored reason as parts: a generated one by its template (only where the parts give the
-    stored text back exactly), anything else (a knowledge sentence) verbatim."""
-    for pattern, parts in _REASONS:
-        found = pattern.fullmatch(reason)
-        if found is not None:
-            out = parts(found)
-            if text_of(out) == reason:
-                return out
-    return [_p(reason)]
+def _reason(it: m.ScheduleItem) -> list[TextPart]:
+    """The item's reason as the schedule stored it: its parts, or (an older row) its text verbatim."""
+    return stored_parts(it.reason, it.reason_parts)
 
 
 def _what(drug: str | None, seq: int | None) -> TextPart:
@@ -173,7 +108,7 @@ def alert_for(it: m.ScheduleItem, *, record_id: str, patient_name: str | None, d
             text, st = _rule(reg.urgent_rule)
             head = _p("Follow-on treatment after stopping {drug} is {days} late (due {due}):",
                       {"drug": "drug", "days": "days", "due": "date"}, drug=drug, days=late, due=due)
-            return _alert([head, *reason_parts(it.reason), _p(text), _cite(reg.urgent_rule)],
+            return _alert([head, *_reason(it), _p(text), _cite(reg.urgent_rule)],
                           lowest([st, reg.urgent_status, status]),
                           **base, severity="urgent", kind="review", rule_id=reg.urgent_rule)
     kind = {"review": "review", "dxa": "dxa", "lab": "lab"}[it.kind]
@@ -187,7 +122,7 @@ def alert_for(it: m.ScheduleItem, *, record_id: str, patient_name: str | None, d
              "lab": _p("Lab: {lab}", {"lab": "lab"}, lab=it.lab_name)}[it.kind]
     if it.kind == "review" and drug is not None:
         label = _p("Review of {drug}", {"drug": "drug"}, drug=drug)
-    return _alert([label, when, *reason_parts(it.reason)], status, **base, severity=sev, kind=kind,
+    return _alert([label, when, *_reason(it)], status, **base, severity=sev, kind=kind,
                   rule_id=it.rule_id)
 
 

@@ -21,6 +21,7 @@ from ._common import course_row, display_name, item_row, item_view, patient_row
 from .context import Clinic
 from .drugs import annual_review
 from .errors import InvalidState
+from .schedule import add_item
 from .views import ItemView
 
 __all__ = ["book_appointment", "cancel_item", "check_date_range", "complete_item", "patient_schedule"]
@@ -92,15 +93,12 @@ def complete_item(clinic: Clinic, item_id: int, *, done_on: dt.date | None = Non
         check_date_range("done_on", day, earliest=earliest, today=clinic.today(),
                          earliest_what="the course's start" if course is not None else "the patient's birth date")
         it.status, it.closed_at = "done", utcnow()
-        nxt = None
         if it.rule_id == "MON-ANNUAL" and it.course_id is not None:
             course = s.get(m.TreatmentCourse, it.course_id)
             if course is not None and course.status == "active":
                 months, text, status = annual_review()
-                nxt = m.ScheduleItem(patient_id=it.patient_id, course_id=it.course_id, kind="review",
-                                     seq=(it.seq or 0) + 1, due_on=add_months(day, months), reason=text,
-                                     rule_id="MON-ANNUAL", fact_status=status, status="open")
-                s.add(nxt)
+                add_item(s, course, patient_id=it.patient_id, kind="review", seq=(it.seq or 0) + 1,
+                         due_on=add_months(day, months), reason=text, rule_id="MON-ANNUAL", status=status)
         if it.rule_id is not None and it.course_id is not None:
             course = s.get(m.TreatmentCourse, it.course_id)
             if course is not None and course.review_rule == it.rule_id:

@@ -30,14 +30,44 @@ from .drugs import (
     followup_dxa,
     regimen,
 )
+from .textparts import dumps, part, text_of
+from .views import TextPart
+
+# --- the reasons the schedule writes, as parts (their English is the item's ``reason``) --------------------------
+
+def dose_reason(drug: str, seq: int) -> list[TextPart]:
+    """"Denosumab dose 2"."""
+    return [part("{drug} dose {seq}", {"drug": "drug"}, drug=drug, seq=seq)]
 
 
-def _item(session: Session, course: m.TreatmentCourse | None, *, patient_id: int, kind: str, due_on: dt.date,
-          reason: str, rule_id: str | None, status: Status, seq: int | None = None,
+def dxa_reason(text: str, start: dt.date, end: dt.date) -> list[TextPart]:
+    """The follow-up DXA's knowledge sentence, and its window."""
+    return [part(text), part("Due from {start}, by {end}.", {"start": "date", "end": "date"},
+                             start=start.isoformat(), end=end.isoformat())]
+
+
+def calcitriol_first_reason(lab: str, months: int) -> list[TextPart]:
+    return [part("Calcitriol monitoring: {lab} at {months}", {"lab": "lab", "months": "months"}, lab=lab,
+                 months=months)]
+
+
+def calcitriol_repeat_reason(lab: str, months: int) -> list[TextPart]:
+    return [part("Calcitriol monitoring: {lab} every {n} months", {"lab": "lab"}, lab=lab, n=months)]
+
+
+def dmab_lab_reason(lab: str, lo: int, hi: int, injection: dt.date) -> list[TextPart]:
+    return [part("{lab} {lo}-{hi} days after the denosumab injection of {date} (predisposed to hypocalcaemia)",
+                 {"lab": "lab", "date": "date"}, lab=lab, lo=lo, hi=hi, date=injection.isoformat())]
+
+
+def add_item(session: Session, course: m.TreatmentCourse | None, *, patient_id: int, kind: str, due_on: dt.date,
+          reason: str | list[TextPart], rule_id: str | None, status: Status, seq: int | None = None,
           lab_name: str | None = None) -> m.ScheduleItem:
+    """A new open item. ``reason``: parts (generated), or a knowledge sentence (stored as one verbatim part)."""
+    parts = [part(reason)] if isinstance(reason, str) else reason
     it = m.ScheduleItem(patient_id=patient_id, course_id=course.id if course is not None else None, kind=kind,
-                        seq=seq, lab_name=lab_name, due_on=due_on, reason=reason, rule_id=rule_id,
-                        fact_status=status, status="open")
+                        seq=seq, lab_name=lab_name, due_on=due_on, reason=text_of(parts), reason_parts=dumps(parts),
+                        rule_id=rule_id, fact_status=status, status="open")
     session.add(it)
     return it
 
@@ -77,8 +107,8 @@ def plan_course_start(session: Session, course: m.TreatmentCourse, reg: Regimen,
     start = course.start_date
     pid = course.patient_id
     if reg.given_in_clinic:
-        _item(session, course, patient_id=pid, kind="dose", seq=1, due_on=first_due or start,
-              reason=f"{reg.name} dose 1", rule_id=reg.overdue_rule, status=reg.interval_status)
+        add_item(session, course, patient_id=pid, kind="dose", seq=1, due_on=first_due or start,
+              reason=dose_reason(reg.drug, 1), rule_id=reg.overdue_rule, status=reg.interval_status)
     reviews: list[tuple[dt.date, str, str, Status]] = []
     for point in reg.reviews:
         if point.months is not None:
@@ -92,27 +122,27 @@ def plan_course_start(session: Session, course: m.TreatmentCourse, reg: Regimen,
                 notes.append(f"{used} days of PTH-analogue treatment already used; {left} days left")
             reviews.append((end, point.rule_id, point.text, point.status))
     for due, rule, text, status in reviews:
-        _item(session, course, patient_id=pid, kind="review", due_on=due, reason=text, rule_id=rule, status=status)
+        add_item(session, course, patient_id=pid, kind="review", due_on=due, reason=text, rule_id=rule, status=status)
     if reviews:
         first = min(reviews, key=lambda r: r[0])
         course.review_on, course.review_rule = first[0], first[1]
     months, text, status = annual_review()
-    _item(session, course, patient_id=pid, kind="review", seq=1, due_on=add_months(start, months),
+    add_item(session, course, patient_id=pid, kind="review", seq=1, due_on=add_months(start, months),
           reason=text, rule_id="MON-ANNUAL", status=status)
     lo, hi, text, status = followup_dxa()
     has_dxa = session.scalar(select(func.count()).select_from(m.ScheduleItem).where(
         m.ScheduleItem.patient_id == pid, m.ScheduleItem.kind == "dxa", m.ScheduleItem.status == "open"))
     if not has_dxa:
-        _item(session, course, patient_id=pid, kind="dxa", due_on=add_months(start, lo),
-              reason=f"{text} Due from {add_months(start, lo).isoformat()}, by {add_months(start, hi).isoformat()}.",
+        add_item(session, course, patient_id=pid, kind="dxa", due_on=add_months(start, lo),
+              reason=dxa_reason(text, add_months(start, lo), add_months(start, hi)),
               rule_id="BHOF-MON", status=status)
     if reg.drug == "calcitriol":
         first_months, _repeat, labs, status = calcitriol_labs()
         for lab in labs:
             for k, mo in enumerate(first_months, start=1):
-                _item(session, course, patient_id=pid, kind="lab", seq=k, lab_name=lab,
+                add_item(session, course, patient_id=pid, kind="lab", seq=k, lab_name=lab,
                       due_on=add_months(start, mo), rule_id="MON-LAB-CTR", status=status,
-                      reason=f"Calcitriol monitoring: {lab} at {mo} month{'s' if mo != 1 else ''}")
+                      reason=calcitriol_first_reason(lab, mo))
     session.flush()
     return notes
 
@@ -145,7 +175,7 @@ def after_dose(session: Session, course: m.TreatmentCourse, dose: m.Administered
         course.stop_reason = f"maximum of {reg.max_doses} doses given"
         for point in reg.reviews:
             if point.months is None and point.rule_id != "ANAB-COURSE-END":
-                _item(session, course, patient_id=course.patient_id, kind="review", due_on=last,
+                add_item(session, course, patient_id=course.patient_id, kind="review", due_on=last,
                       reason=point.text, rule_id=point.rule_id, status=point.status)
                 course.review_on, course.review_rule = last, point.rule_id
         session.flush()
@@ -162,15 +192,14 @@ def after_dose(session: Session, course: m.TreatmentCourse, dose: m.Administered
         else:
             top = session.scalar(select(func.max(m.ScheduleItem.seq)).where(
                 m.ScheduleItem.course_id == course.id, m.ScheduleItem.kind == "dose")) or 0
-            nxt = _item(session, course, patient_id=course.patient_id, kind="dose", seq=top + 1, due_on=due,
-                        reason=f"{reg.name} dose {top + 1}", rule_id=reg.overdue_rule, status=reg.interval_status)
+            nxt = add_item(session, course, patient_id=course.patient_id, kind="dose", seq=top + 1, due_on=due,
+                        reason=dose_reason(reg.drug, top + 1), rule_id=reg.overdue_rule, status=reg.interval_status)
     if reg.drug_class == "denosumab" and _predisposed(course):
         lo, hi, labs, status = dmab_predisposed_labs()
         for lab in labs:
-            _item(session, course, patient_id=course.patient_id, kind="lab", lab_name=lab,
+            add_item(session, course, patient_id=course.patient_id, kind="lab", lab_name=lab,
                   due_on=dose.given_on + dt.timedelta(days=lo), rule_id="MON-LAB-DMAB", status=status,
-                  reason=f"{lab} {lo}-{hi} days after the denosumab injection of {dose.given_on.isoformat()} "
-                         "(predisposed to hypocalcaemia)")
+                  reason=dmab_lab_reason(lab, lo, hi, dose.given_on))
     session.flush()
     return nxt, False
 
@@ -193,9 +222,9 @@ def after_monitoring_lab(session: Session, patient_id: int, name: str, on: dt.da
             continue
         top = session.scalar(select(func.max(m.ScheduleItem.seq)).where(
             m.ScheduleItem.course_id == c.id, m.ScheduleItem.kind == "lab", m.ScheduleItem.lab_name == name)) or 0
-        _item(session, c, patient_id=patient_id, kind="lab", seq=top + 1, lab_name=name,
+        add_item(session, c, patient_id=patient_id, kind="lab", seq=top + 1, lab_name=name,
               due_on=add_months(on, repeat), rule_id="MON-LAB-CTR", status=status,
-              reason=f"Calcitriol monitoring: {name} every {repeat} months")
+              reason=calcitriol_repeat_reason(name, repeat))
     session.flush()
 
 
@@ -229,7 +258,7 @@ def on_course_stop(session: Session, course: m.TreatmentCourse, *, stop_date: dt
         last = session.scalar(select(func.max(m.AdministeredDose.given_on)).where(
             m.AdministeredDose.course_id == course.id))
         due = add_months(last, months) if last is not None else stop_date
-        _item(session, course, patient_id=course.patient_id, kind="review", due_on=due, reason=text,
+        add_item(session, course, patient_id=course.patient_id, kind="review", due_on=due, reason=text,
               rule_id="DMAB-SWITCH", status=lowest([status]))
         if last is not None:
             warnings.append("Denosumab must not be stopped without a follow-on antiresorptive (DMAB-NOSTOP): "
@@ -241,7 +270,7 @@ def on_course_stop(session: Session, course: m.TreatmentCourse, *, stop_date: dt
     elif reg.action == "anabolic":
         rule = "ANAB-THEN-AR-ROMO" if reg.drug_class == "romosozumab" else "ANAB-THEN-AR-PTH"
         text, status = _sequencing_rule(rule)
-        _item(session, course, patient_id=course.patient_id, kind="review", due_on=stop_date, reason=text,
+        add_item(session, course, patient_id=course.patient_id, kind="review", due_on=stop_date, reason=text,
               rule_id=rule, status=status)
         warnings.append(f"{text} ({rule})")
     session.flush()

@@ -55,6 +55,23 @@ class ContraindicationReport(BaseModel):
         return [f for f in self.findings if f.kind in ("must_not", "caution")]
 
 
+PartKind = Literal["date", "drug", "lab", "days", "months", "part", "en"]
+
+
+class TextPart(BaseModel):
+    """One sentence or phrase of a generated text, for translation: an English template (``str.format`` fields),
+    its values, and how an adapter shows each value (``kinds``). A part without values is shown verbatim: a
+    sentence from a knowledge file, translated by its English wording where a catalogue has it.
+
+    Kinds: ``date`` an ISO date (shown in the reader's locale), ``drug`` a drug id, ``lab`` a lab id, ``days`` /
+    ``months`` a whole count shown with its unit ("1 day", "2 days"), ``part`` a nested part (a phrase),
+    ``en`` text kept in English (a citation). A value without a kind is shown as it is."""
+
+    template: str
+    params: dict[str, Any] = Field(default_factory=dict)
+    kinds: dict[str, PartKind] = Field(default_factory=dict)
+
+
 class ItemView(BaseModel):
     """A schedule item: a dose (home or clinic), a follow-up DXA, a lab test or a review."""
 
@@ -71,6 +88,8 @@ class ItemView(BaseModel):
     location: str | None = None
     status: Literal["open", "done", "cancelled"]
     reason: str = ""
+    reason_parts: list[TextPart] = Field(default_factory=list,
+                                         description="``reason`` as parts, for translation (see ``TextPart``)")
     rule_id: str | None = None
     fact_status: Status = "verified"
     timeliness: Timeliness | None = None
@@ -168,23 +187,6 @@ class PreDoseCheckResult(BaseModel):
     lab_id: int | None = None
     status: Status = "verified"
     confirmed_by: str | None = None
-
-
-PartKind = Literal["date", "drug", "lab", "days", "months", "part", "en"]
-
-
-class TextPart(BaseModel):
-    """One sentence or phrase of a generated text, for translation: an English template (``str.format`` fields),
-    its values, and how an adapter shows each value (``kinds``). A part without values is shown verbatim: a
-    sentence from a knowledge file, translated by its English wording where a catalogue has it.
-
-    Kinds: ``date`` an ISO date (shown in the reader's locale), ``drug`` a drug id, ``lab`` a lab id, ``days`` /
-    ``months`` a whole count shown with its unit ("1 day", "2 days"), ``part`` a nested part (a phrase),
-    ``en`` text kept in English (a citation). A value without a kind is shown as it is."""
-
-    template: str
-    params: dict[str, Any] = Field(default_factory=dict)
-    kinds: dict[str, PartKind] = Field(default_factory=dict)
 
 
 class Alert(BaseModel):

@@ -408,6 +408,8 @@ class ScheduleItem(Base):
     location: Mapped[str | None] = mapped_column(String(120))
     status: Mapped[str] = mapped_column(String(10), default="open")
     reason: Mapped[str] = mapped_column(Text, default="")
+    reason_parts: Mapped[str | None] = mapped_column(
+        Text, doc="The reason as parts (JSON list of services.views.TextPart), for translation; NULL: verbatim")
     rule_id: Mapped[str | None] = mapped_column(String(64))
     fact_status: Mapped[str] = mapped_column(String(12), default="verified")
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

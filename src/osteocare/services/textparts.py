@@ -1,0 +1,74 @@
+"""Generated texts as parts (``TextPart``: an English template with named values), so that an adapter can show
+them in the reader's language, and their English rendering (what the CLI, the API's ``text`` and the store's
+``reason`` hold). Alerts are built of parts; a schedule item stores its reason's parts beside its English text."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from pydantic import TypeAdapter, ValidationError
+
+from .drugs import regimen
+from .views import PartKind, TextPart
+
+_PARTS = TypeAdapter(list[TextPart])
+
+
+def part(template: str, kinds: dict[str, PartKind] | None = None, **params: Any) -> TextPart:
+    return TextPart(template=template, params=params, kinds=kinds or {})
+
+
+def drug_name(drug: str | None) -> str:
+    if drug is None:
+        return "Dose"
+    try:
+        return regimen(drug).name
+    except Exception:
+        return drug
+
+
+def days_text(n: int) -> str:
+    return f"{n} day{'' if n == 1 else 's'}"
+
+
+def _en(kind: str | None, value: Any) -> str:
+    """A part's value as the English text shows it."""
+    if kind == "drug":
+        return drug_name(value)
+    if kind == "days":
+        return days_text(value)
+    if kind == "months":
+        return f"{value} month{'' if value == 1 else 's'}"
+    if kind == "part":
+        return render(TextPart.model_validate(value))
+    return str(value)
+
+
+def render(p: TextPart) -> str:
+    """A part in English."""
+    if not p.params:
+        return p.template
+    return p.template.format(**{k: _en(p.kinds.get(k), v) for k, v in p.params.items()})
+
+
+def text_of(parts: list[TextPart]) -> str:
+    return " ".join(render(p) for p in parts)
+
+
+def dumps(parts: list[TextPart]) -> str:
+    """Parts as the store keeps them (JSON)."""
+    return json.dumps([p.model_dump(mode="json") for p in parts], ensure_ascii=False, separators=(",", ":"))
+
+
+def stored_parts(text: str, stored: str | None) -> list[TextPart]:
+    """A stored text's parts: those stored beside it where they are well formed and give the text back exactly;
+    otherwise (none stored, or the row was changed by hand) the text itself, verbatim, as one part."""
+    if stored:
+        try:
+            parts = _PARTS.validate_json(stored)
+            if parts and text_of(parts) == text:
+                return parts
+        except (ValidationError, ValueError, KeyError, IndexError, TypeError):
+            pass
+    return [part(text)]
