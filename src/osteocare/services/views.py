@@ -26,6 +26,15 @@ class PatientSummary(BaseModel):
         return name or self.record_id
 
 
+class HistoryView(BaseModel):
+    """The clinical history of a patient (``services.history.HISTORY_FIELDS``) and its version: name the version
+    when changing it, so that a change made by someone else in between is not overwritten."""
+
+    record_id: str
+    version: str = Field(description="Fingerprint of the values read; send it back as expected_version / If-Match")
+    values: dict[str, Any]
+
+
 class CheckFinding(BaseModel):
     """One finding of the contraindication check shown when a course starts."""
 

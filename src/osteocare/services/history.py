@@ -1,0 +1,97 @@
+"""The patient's clinical history: the risk factors, body measures and clinician-entered results (FRAX) of the
+record that are not dated facts of their own (DXA exams, labs, fractures, ... are recorded one by one).
+
+Edits are checked against the whole record (a FRAX hip probability above the major one is refused, as is a
+glucocorticoid duration beyond the patient's age), written in one transaction, and audited with each field's
+old and new value. A form or client that read the history names the ``version`` it read; if another user has
+changed it since, the edit is refused (:class:`~osteocare.services.errors.Conflict`) rather than silently
+overwriting theirs."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from ..core.errors import InputError
+from ..core.records import PatientRecord, parse_record
+from ..store.audit import audit
+from ..store.records import FLAT_FIELDS, load_patient, record_of
+from .context import Clinic
+from .errors import Conflict, NotFound
+from .views import HistoryView
+
+#: QFracture's yes/no inputs (knowledge ``qfracture-inputs``: ``boolean_inputs``), in the record's order.
+RISK_FLAGS: tuple[str, ...] = (
+    "prior_fracture", "parental_osteoporosis", "falls", "corticosteroids", "ra_sle", "cvd", "renal", "liver",
+    "malabsorption", "endocrine", "type1_diabetes", "type2_diabetes", "asthma_copd", "cancer", "dementia",
+    "epilepsy", "parkinsons", "antidepressant", "hrt_oestrogen", "care_home",
+)
+#: Every field the history covers: body measures, ethnicity, lifestyle, menopause, the risk flags, glucocorticoid
+#: exposure, diet, and the FRAX result typed from an official FRAX tool.
+HISTORY_FIELDS: tuple[str, ...] = (
+    "weight_kg", "height_cm", "bmi", "ethnicity", "smoking", "alcohol", "menopausal_status", *RISK_FLAGS,
+    "glucocorticoid_mg_per_day", "glucocorticoid_months", "dietary_calcium_mg_per_day",
+    "frax_mof_percent", "frax_hip_percent", "frax_country", "frax_with_bmd", "frax_glucocorticoids_ticked",
+)
+assert set(HISTORY_FIELDS) <= set(FLAT_FIELDS), set(HISTORY_FIELDS) - set(FLAT_FIELDS)
+
+
+def _values(record: PatientRecord) -> dict[str, Any]:
+    return record.model_dump(mode="json", include=set(HISTORY_FIELDS))
+
+
+def version_of(values: Mapping[str, Any]) -> str:
+    """A short fingerprint of the history's values: what a reader names when it writes (``expected_version``)."""
+    text = json.dumps({k: values[k] for k in HISTORY_FIELDS}, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _view(record_id: str, record: PatientRecord) -> HistoryView:
+    values = _values(record)
+    return HistoryView(record_id=record_id, version=version_of(values), values=values)
+
+
+def history_of(clinic: Clinic, record_id: str) -> HistoryView:
+    """The patient's history as stored, with its version (the read is audited)."""
+    with clinic.db.read() as s:
+        p = load_patient(s, record_id)
+        if p is None:
+            raise NotFound("patient", record_id)
+        view = _view(p.record_id, record_of(p, as_of=clinic.today(), include_courses=False))
+        audit(s, actor=clinic.actor, action="read", entity="patient", entity_id=p.record_id, patient_id=p.id,
+              detail={"what": "history"})
+        return view
+
+
+def update_history(clinic: Clinic, record_id: str, changes: Mapping[str, Any], *,
+                   expected_version: str | None = None) -> HistoryView:
+    """Change some of the history's fields (``changes``: field -> new value; None clears an optional field).
+
+    Raises :class:`InputError` naming a field that is not part of the history or a value the record refuses (all
+    of them at once, as :class:`~osteocare.core.records.RecordErrors`), :class:`Conflict` if ``expected_version``
+    is given and the history has changed since it was read. Nothing is written unless every change is valid."""
+    unknown = sorted(set(changes) - set(HISTORY_FIELDS))
+    if unknown:
+        raise InputError(unknown[0], changes[unknown[0]], "a field of the clinical history: "
+                         + ", ".join(HISTORY_FIELDS))
+    with clinic.db.write() as s:
+        p = load_patient(s, record_id)
+        if p is None:
+            raise NotFound("patient", record_id)
+        current = record_of(p, as_of=clinic.today(), include_courses=False)
+        before = _values(current)
+        if expected_version is not None and expected_version != version_of(before):
+            raise Conflict(f"the clinical history of patient {record_id!r} was changed by someone else after it "
+                           "was read; nothing was saved: read it again, then make the change")
+        merged = parse_record({**current.model_dump(mode="json"), **dict(changes)})
+        after = _values(merged)
+        changed = {k: {"from": before[k], "to": after[k]} for k in HISTORY_FIELDS if before[k] != after[k]}
+        if changed:
+            for k in changed:
+                setattr(p, k, getattr(merged, k))
+            s.flush()
+            audit(s, actor=clinic.actor, action="update", entity="patient", entity_id=p.record_id, patient_id=p.id,
+                  detail={"what": "history", "changed": changed})
+        return _view(p.record_id, merged)
