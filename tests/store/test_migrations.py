@@ -106,7 +106,7 @@ def test_downgrading_the_latest_migrations_keeps_the_clinic_data(empty_db: Datab
 def test_0006_fills_each_items_reason_parts_from_the_english_the_schedule_wrote(empty_db: Database) -> None:
     """Items written before 0006 have only their English reason: the upgrade reads it back by the patterns the
     schedule wrote (frozen in the migration), and must give the parts the schedule now writes itself; a knowledge
-    sentence, or text changed by hand, becomes one verbatim part."""
+    sentence, or text changed by hand, stays NULL (shown verbatim)."""
     import datetime as dt
     import json
 
@@ -143,9 +143,13 @@ def test_0006_fills_each_items_reason_parts_from_the_english_the_schedule_wrote(
     downgrade(empty_db, "0005")
     upgrade(empty_db)
     with empty_db.engine.connect() as c:
-        after = {i: (r, json.loads(p)) for i, r, p in c.execute(select(t.c.id, t.c.reason, t.c.reason_parts))}
-    verbatim = {some[-2][0]: "Calcitriol monitoring: calcium at 1 months", some[-1][0]: "Check {this} <text>."}
-    for item_id, text in verbatim.items():
-        assert after[item_id] == (text, [{"template": text, "params": {}, "kinds": {}}])
-        del before[item_id], after[item_id]
-    assert after == before
+        after = {i: (r, None if p is None else json.loads(p))
+                 for i, r, p in c.execute(select(t.c.id, t.c.reason, t.c.reason_parts))}
+    # a knowledge sentence (one part without values), and text changed by hand, stay NULL: shown verbatim
+    verbatim = {i for i, (_, p) in before.items() if len(p) == 1 and not p[0]["params"]}
+    verbatim |= {some[-2][0], some[-1][0]}
+    assert len(verbatim) < len(before) - len(generated)
+    assert {i for i, (_, p) in after.items() if p is None} == verbatim
+    assert {i: v for i, v in after.items() if i not in verbatim} == {i: v for i, v in before.items()
+                                                                      if i not in verbatim}
+    assert all(after[i][0] == before[i][0] for i in before)

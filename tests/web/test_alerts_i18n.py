@@ -275,3 +275,39 @@ def test_the_schedule_stores_each_reason_as_parts_and_the_alerts_show_them(setup
     vi = Lang("vi", dt.UTC)
     shown = f"Đến hạn từ {vi.date(add_months(start, lo))}, chậm nhất {vi.date(add_months(start, hi))}."
     assert shown in html.unescape(page), shown
+
+
+def test_the_schedules_reasons_read_in_english_as_they_always_have() -> None:
+    """The English the CLI, the API and the store's ``reason`` carry, written out (not built by the code tested)."""
+    assert text_of(schedule.dose_reason("denosumab", 2)) == "Denosumab dose 2"
+    assert text_of(schedule.dose_reason("zoledronic_acid", 1)) == "Zoledronic acid dose 1"
+    assert text_of(schedule.dxa_reason("Repeat DXA.", dt.date(2025, 1, 15), dt.date(2026, 1, 15))) == (
+        "Repeat DXA. Due from 2025-01-15, by 2026-01-15.")
+    assert text_of(schedule.calcitriol_first_reason("calcium", 1)) == "Calcitriol monitoring: calcium at 1 month"
+    assert text_of(schedule.calcitriol_first_reason("creatinine", 3)) == (
+        "Calcitriol monitoring: creatinine at 3 months")
+    assert text_of(schedule.calcitriol_repeat_reason("calcium", 6)) == "Calcitriol monitoring: calcium every 6 months"
+    assert text_of(schedule.dmab_lab_reason("magnesium", 10, 14, dt.date(2025, 2, 3))) == (
+        "magnesium 10-14 days after the denosumab injection of 2025-02-03 (predisposed to hypocalcaemia)")
+
+
+def test_stored_parts_that_do_not_fit_their_kinds_are_shown_verbatim_and_break_no_page() -> None:
+    """Rows changed by hand: an attribute in a template, a "date" that is not a date (English would read "Due
+    from 5", and the Vietnamese page could not format it), a count of days that is text."""
+    vi = Lang("vi", dt.UTC)
+    for text, stored in (
+            ("x", '[{"template": "{a.nope}", "params": {"a": "x"}}]'),
+            ("Due from 5, by 6.", '[{"template": "Due from {start}, by {end}.", "params": {"start": 5, "end": 6},'
+                                  ' "kinds": {"start": "date", "end": "date"}}]'),
+            ("3 days", '[{"template": "{n}", "params": {"n": "3 days"}, "kinds": {"n": "days"}}]'),
+            ("x", '[{"template": "{p}", "params": {"p": {"template": "{d}", "params": {"d": 1},'
+                  ' "kinds": {"d": "date"}}}, "kinds": {"p": "part"}}]')):
+        assert stored_parts(text, stored) == [TextPart(template=text)], stored
+        it = m.ScheduleItem(id=1, patient_id=1, course_id=1, kind="review", due_on=TODAY, reason=text,
+                            reason_parts=stored, rule_id="X", fact_status="verified", status="open")
+        a = alerts.alert_for(it, record_id="R1", patient_name="Lan", drug=None, today=TODAY)
+        assert a.text.endswith(text) and str(vi.text_parts(a))
+    # and the page's own guard: parts that reach it in any other way and do not fit show the English text
+    bad = Alert(severity="info", kind="review", record_id="R1", item_id=1, due_on=TODAY, text="Due from 5.",
+                parts=[TextPart(template="Due from {d}.", params={"d": 5}, kinds={"d": "date"})])
+    assert vi.text_parts(bad) == '<span lang="en">Due from 5.</span>'

@@ -4,6 +4,7 @@ them in the reader's language, and their English rendering (what the CLI, the AP
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from typing import Any
 
@@ -61,14 +62,37 @@ def dumps(parts: list[TextPart]) -> str:
     return json.dumps([p.model_dump(mode="json") for p in parts], ensure_ascii=False, separators=(",", ":"))
 
 
+def _well_typed(p: TextPart) -> bool:
+    """Each value of the type its kind needs (an adapter formats it by its kind: a date must be an ISO date)."""
+    for k, v in p.params.items():
+        kind = p.kinds.get(k)
+        if kind == "date":
+            try:
+                dt.date.fromisoformat(v)
+            except (TypeError, ValueError):
+                return False
+        elif kind in ("days", "months") and (not isinstance(v, int) or isinstance(v, bool)):
+            return False
+        elif kind in ("drug", "lab", "en") and not isinstance(v, str):
+            return False
+        elif kind == "part":
+            try:
+                if not _well_typed(TextPart.model_validate(v)):
+                    return False
+            except ValidationError:
+                return False
+    return True
+
+
 def stored_parts(text: str, stored: str | None) -> list[TextPart]:
-    """A stored text's parts: those stored beside it where they are well formed and give the text back exactly;
-    otherwise (none stored, or the row was changed by hand) the text itself, verbatim, as one part."""
+    """A stored text's parts: those stored beside it where they are well formed (each value of its kind's type)
+    and give the text back exactly; otherwise (none stored, or the row was changed by hand) the text itself,
+    verbatim, as one part. Never raises: whatever is stored, the text can be shown."""
     if stored:
         try:
             parts = _PARTS.validate_json(stored)
-            if parts and text_of(parts) == text:
+            if parts and all(_well_typed(p) for p in parts) and text_of(parts) == text:
                 return parts
-        except (ValidationError, ValueError, KeyError, IndexError, TypeError):
+        except Exception:  # a malformed stored value must not break the page that shows it
             pass
     return [part(text)]

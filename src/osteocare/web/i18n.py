@@ -142,7 +142,7 @@ class Lang:
             return self._part({"template": text})
         try:
             return Markup(" ").join(self._part(p) for p in parts)
-        except (KeyError, IndexError, ValueError, TypeError):
+        except Exception:  # parts that do not fit their template or kinds: the English text, marked as such
             return _in_english(escape(text))
 
     def _part(self, p: Mapping[str, Any]) -> Markup:
