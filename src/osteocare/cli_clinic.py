@@ -26,7 +26,8 @@ from .core.errors import OsteoCareError
 out = Console()
 err = Console(stderr=True)
 
-patient_app = typer.Typer(no_args_is_help=True, help="Add, import and show patients.")
+patient_app = typer.Typer(no_args_is_help=True, help="Add, import and show patients; show and change the "
+                          "clinical history.")
 exam_app = typer.Typer(no_args_is_help=True, help="Record DXA exams.")
 lab_app = typer.Typer(no_args_is_help=True, help="Record laboratory results.")
 course_app = typer.Typer(no_args_is_help=True, help="Check, start and stop treatment courses.")
@@ -265,6 +266,154 @@ def patient_show(
         for r in v.reactions:
             t.add_row(r.drug, r.kind, r.severity, str(r.onset_on or ""), r.outcome, "yes" if r.intolerance else "")
         out.print(t)
+
+
+_TRUE, _FALSE = ("true", "yes"), ("false", "no")
+
+
+def _history_groups() -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """How ``patient history`` groups the history's fields (the web form's sections)."""
+    from .services.history import GROUPS
+
+    return GROUPS
+
+
+def _shown_value(value: Any) -> str:
+    """A history value as the CLI prints it: yes/no, numbers without trailing zeros, "-" when not recorded."""
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def _field_type(field: str) -> tuple[Any, bool]:
+    from .services.history import field_type
+
+    return field_type(field)
+
+
+def _history_value(field: str, text: str) -> Any:
+    """``text`` typed on the command line as a value of the history field ``field``, by the field's type in the
+    record: true/false (yes/no) for a flag, a number, one of the allowed words, text; ``none`` or nothing clears
+    an optional field. Raises :class:`InputError` naming the field, the value and what is allowed."""
+    import math
+    from typing import Literal, get_args, get_origin
+
+    from .core.errors import InputError
+
+    kind, optional = _field_type(field)
+    word = text.strip()
+    clear = " (or none to clear it)" if optional else " (it cannot be cleared)"
+    if optional and word.lower() in ("", "none"):
+        return None
+    if get_origin(kind) is Literal:
+        choices = [str(c) for c in get_args(kind)]
+        if word not in choices:
+            raise InputError(field, text, "one of " + ", ".join(choices) + clear)
+        return word
+    if kind is bool:
+        if word.lower() in _TRUE + _FALSE:
+            return word.lower() in _TRUE
+        raise InputError(field, text, "true or false (yes or no)" + clear)
+    if kind in (int, float):
+        try:
+            number = int(word) if kind is int else float(word)
+        except ValueError:
+            raise InputError(field, text, ("a whole number" if kind is int else "a number") + clear) from None
+        if not math.isfinite(number):
+            raise InputError(field, text, "a finite number" + clear)
+        return number
+    if not word:
+        raise InputError(field, text, "some text" + clear)
+    return word
+
+
+def _history_changes(assignments: list[str]) -> dict[str, Any]:
+    """FIELD=VALUE arguments as the changes of the history; the first bad one stops the command (exit 2)."""
+    from .core.errors import InputError
+    from .services.history import HISTORY_FIELDS
+
+    changes: dict[str, Any] = {}
+    for a in assignments:
+        field, eq, text = a.partition("=")
+        field = field.strip()
+        if not eq or not field:
+            raise _fail(f"{a!r} is not FIELD=VALUE (e.g. weight_kg=52.5, falls=yes, frax_hip_percent=none)")
+        if field not in HISTORY_FIELDS:
+            raise _fail(str(InputError(field, text, "a field of the clinical history: " + ", ".join(HISTORY_FIELDS))))
+        if field in changes:
+            raise _fail(f"{field}: given twice; expected each field at most once")
+        try:
+            changes[field] = _history_value(field, text)
+        except InputError as exc:
+            raise _fail(str(exc)) from None
+    return changes
+
+
+@patient_app.command("history")
+def patient_history(
+    record_id: Annotated[str, typer.Argument(help="Patient id")],
+    as_json: Annotated[bool, typer.Option("--json", help="The history and its version as JSON")] = False,
+) -> None:
+    """Show the clinical history: body measures, background, risk flags, glucocorticoids, the FRAX result typed
+    from an official FRAX tool, and its version (give it to `patient set --if-version`). The read is audited."""
+    from .services.history import history_of
+
+    with _clinic() as clinic:
+        h = history_of(clinic, record_id)
+    if as_json:
+        _print_json(h.model_dump(mode="json"))
+        return
+    out.print(f"[bold]Clinical history of {_e(h.record_id)}[/bold] (version {h.version})", highlight=False)
+    for title, fields in _history_groups():
+        out.print(f"\n[bold]{title}[/bold]", highlight=False)
+        t = Table(show_header=False, box=None, padding=(0, 2))
+        t.add_column("field")
+        t.add_column("value")
+        for f in fields:
+            value = h.values.get(f)
+            shown = _e(_shown_value(value))
+            t.add_row(f, f"[bold]{shown}[/bold]" if value is True else shown)
+        out.print(t)
+
+
+@patient_app.command("set")
+def patient_set(
+    record_id: Annotated[str, typer.Argument(help="Patient id")],
+    assignments: Annotated[list[str], typer.Argument(
+        metavar="FIELD=VALUE...", help="Fields of the clinical history (see `patient history`): true/false or "
+        "yes/no for a flag, a number, a word such as smoking=ex_smoker; none (or nothing) clears an optional field")],
+    if_version: Annotated[str | None, typer.Option(
+        "--if-version", help="The version `patient history` showed: refused (exit 4, nothing saved) if the history "
+        "has changed since")] = None,
+) -> None:
+    """Change fields of the clinical history, all or nothing; each value is checked against the whole record and
+    the change is audited with the old and new values."""
+    from .services.errors import Conflict
+    from .services.history import history_of, update_history
+
+    changes = _history_changes(assignments)
+    with _clinic() as clinic:
+        before = history_of(clinic, record_id)
+        # the values shown as "old" are the ones replaced: without --if-version the version just read is named
+        try:
+            after = update_history(clinic, record_id, changes,
+                                   expected_version=if_version if if_version is not None else before.version)
+        except Conflict as exc:
+            raise _fail(f"{exc} (`osteocare patient history {record_id}` shows it; it was at version "
+                        f"{before.version} when read just now)", 4) from None
+    changed = [f for f in after.values if before.values.get(f) != after.values[f]]
+    for f in changed:
+        out.print(f"  {f}: {_e(_shown_value(before.values.get(f)))} -> {_e(_shown_value(after.values[f]))}",
+                  highlight=False)
+    for f in changes:
+        if f not in changed:
+            out.print(f"  {f}: unchanged ({_e(_shown_value(after.values[f]))})", highlight=False)
+    what = f"changed {len(changed)} field(s)" if changed else "nothing changed"
+    out.print(f"{what}; the history of {_e(after.record_id)} is at version {after.version}", highlight=False)
 
 
 # --- exams and labs ----------------------------------------------------------------------------------------

@@ -40,6 +40,8 @@ def test_a_change_is_stored_audited_with_old_and_new_values_and_read_back(clinic
                                           "weight_kg": {"from": 55.0, "to": 52.5},
                                           "frax_mof_percent": {"from": None, "to": 21.0},
                                           "frax_hip_percent": {"from": None, "to": 6.5}}
+    reads = [e for e in audit_trail(clinic, rid) if e["action"] == "read" and "history" in (e["detail"] or "")]
+    assert len(reads) == 2 and all(e["actor"] == "tester" for e in reads)
     # the same values again change nothing and write no audit entry
     n = len(audit_trail(clinic, rid))
     update_history(clinic, rid, {"ra_sle": True})

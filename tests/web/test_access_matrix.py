@@ -31,6 +31,8 @@ API = [
     ("POST", "/api/v1/patients/{own}/labs", {"name": "calcium", "value": 2.3, "unit": "mmol/L", "date": "2026-01-05"},
      STAFF),
     ("POST", "/api/v1/patients/{own}/fractures", {"site": "wrist", "date": "2025-01-05"}, STAFF),
+    ("GET", "/api/v1/patients/{own}/history", None, STAFF),
+    ("PATCH", "/api/v1/patients/{own}/history", {}, STAFF),  # no If-Match: 428 for staff, nothing written
     ("POST", "/api/v1/patients/{own}/reactions", {"kind": "headache", "severity": "mild"}, (*STAFF, "patient")),
     ("POST", "/api/v1/patients/{other}/reactions", {"kind": "headache", "severity": "mild"}, (*STAFF, "patient2")),
     ("POST", "/api/v1/patients/{own}/doses", {"course_id": 999999}, STAFF),
@@ -57,6 +59,8 @@ PAGES = [
     ("/patients", STAFF),
     ("/patients/{own}", STAFF),  # the patient's own page redirects to /me
     ("/patients/{other}", STAFF),
+    ("/patients/{own}/history", STAFF),
+    ("/new-patient", STAFF),
     ("/worklist", STAFF),
     ("/me", ("patient", "patient2")),
     ("/me/calendar.ics", ("patient", "patient2")),
@@ -75,6 +79,8 @@ PAGES = [
 # that does not exist), so that a role allowed in gets a validation answer (422, 404, a page again) and never
 # 401/403, and nothing clinical is written (except that the doctor's empty "assess" form stores an assessment).
 FORMS = [
+    ("/patients/{own}/history", STAFF),  # an empty form names no version: refused as changed since, nothing saved
+    ("/new-patient", STAFF),
     ("/patients/{own}/dxa", STAFF),
     ("/patients/{own}/labs", STAFF),
     ("/patients/{own}/fractures", STAFF),
@@ -208,7 +214,7 @@ def test_form_access_matrix(app, records, role) -> None:  # type: ignore[no-unty
 def test_it_refuses_clinical_forms_to_other_roles(app, records, role) -> None:  # type: ignore[no-untyped-def]
     b = browser_for(app, role)
     token = csrf_of(b.get("/ask").text)
-    for form in ("dxa", "labs", "fractures", "doses", "reactions", "assess", "courses", "courses/1/stop"):
+    for form in ("dxa", "labs", "fractures", "doses", "reactions", "assess", "courses", "courses/1/stop", "history"):
         r = b.post(f"/patients/{records['patient']}/{form}",
                    data={"csrf_token": token, "exam_date": dt.date.today().isoformat()})
         assert r.status_code in (303, 403), (form, r.status_code)

@@ -105,8 +105,10 @@ def _pages(records: dict[str, str], question_id: int) -> dict[str | None, list[s
     return {
         None: ["/", "/login", "/qa", f"/qa/{question_id}", "/ask", "/no-such-page"],
         "doctor": ["/patients", "/worklist", f"/patients/{records['patient']}", f"/patients/{records['patient2']}",
-                   "/doctor/questions", "/doctor/questions?status=answered", "/qa", "/ask"],
-        "nurse": ["/patients", "/worklist", f"/patients/{records['patient']}"],
+                   "/doctor/questions", "/doctor/questions?status=answered", "/qa", "/ask",
+                   f"/patients/{records['patient']}/history", "/new-patient"],
+        "nurse": ["/patients", "/worklist", f"/patients/{records['patient']}", f"/patients/{records['patient2']}/history",
+                  "/new-patient"],
         "patient": ["/me", "/ask", "/qa"],
         "admin": ["/admin", "/admin?page=2"],
     }
@@ -176,6 +178,15 @@ def _invalid_forms(app, records) -> list[tuple[str, str, str]]:  # type: ignore[
         r = doc.post(f"/patients/{rid}/courses", data={"csrf_token": token, "drug": "", "start_date": "not a date"})
         assert r.status_code == 422, r.text[:300]
         out.append(("course", r.text, code))
+        page = doc.get(f"/patients/{rid}/history").text
+        version = re.search(r'name="version" value="([^"]*)"', page)[1]  # type: ignore[index]
+        r = doc.post(f"/patients/{rid}/history", data={"csrf_token": token, "version": version, "weight_kg": "heavy",
+                                                       "smoking": "sometimes"})
+        assert r.status_code == 422, r.text[:300]
+        out.append(("history", r.text, code))
+        r = doc.post("/new-patient", data={"csrf_token": token, "record_id": "a/b", "sex": "", "birth_date": "x"})
+        assert r.status_code == 422, r.text[:300]
+        out.append(("new-patient", r.text, code))
         pat = _client(app, "patient", code)
         me = pat.get("/me").text
         r = pat.post("/me/reactions", data={"csrf_token": csrf_of(me), "course_id": "", "kind": "other",
@@ -523,6 +534,16 @@ def test_axe_finds_no_violation_on_forms_shown_with_their_errors(live, chromium)
     doc.fill("input[name=total_hip_t]", "-42")
     doc.click("#dxa button[type=submit]")
     assert doc.locator("#dxa [aria-invalid=true]").count() >= 1
+    found += _axe(doc)
+    doc.goto(f"/patients/{rec['patient']}/history")
+    doc.fill("input[name=weight_kg]", "heavy")
+    doc.click("form.history button[type=submit]")
+    assert doc.locator("form.history [aria-invalid=true]").count() >= 1
+    found += _axe(doc)
+    doc.goto("/new-patient")
+    doc.fill("input[name=record_id]", "a/b")
+    doc.click("form[action='/new-patient'] button[type=submit]")
+    assert doc.locator("[aria-invalid=true]").count() >= 1
     found += _axe(doc)
     assert not found, "\n".join(found)
 

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import types
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Union, get_args, get_origin
 
 from ..core.errors import InputError
 from ..core.records import PatientRecord, parse_record
@@ -37,6 +38,26 @@ HISTORY_FIELDS: tuple[str, ...] = (
 )
 assert set(HISTORY_FIELDS) <= set(FLAT_FIELDS), set(HISTORY_FIELDS) - set(FLAT_FIELDS)
 
+#: How the history is shown (web form, CLI): a section's title and its fields, in order; every field once.
+GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("Body measures", ("weight_kg", "height_cm", "bmi")),
+    ("Background", ("ethnicity", "menopausal_status", "smoking", "alcohol", "dietary_calcium_mg_per_day")),
+    ("Risk factors", RISK_FLAGS),
+    ("Glucocorticoids", ("glucocorticoid_mg_per_day", "glucocorticoid_months")),
+    ("FRAX result typed from an official FRAX tool",
+     ("frax_mof_percent", "frax_hip_percent", "frax_country", "frax_with_bmd", "frax_glucocorticoids_ticked")),
+)
+assert sorted(f for _, fs in GROUPS for f in fs) == sorted(HISTORY_FIELDS)
+
+
+def field_type(field: str) -> tuple[Any, bool]:
+    """The type of a history field in :class:`PatientRecord` (``bool``, ``float``, a ``Literal`` of its choices,
+    ``str``), without ``None``, and whether ``None`` is allowed (the field can be cleared)."""
+    ann = PatientRecord.model_fields[field].annotation
+    args = get_args(ann) if get_origin(ann) in (Union, types.UnionType) else (ann,)
+    inner = [a for a in args if a is not type(None)]
+    return (inner[0] if len(inner) == 1 else str), len(inner) < len(args)
+
 
 def _values(record: PatientRecord) -> dict[str, Any]:
     return record.model_dump(mode="json", include=set(HISTORY_FIELDS))
@@ -60,9 +81,11 @@ def history_of(clinic: Clinic, record_id: str) -> HistoryView:
         if p is None:
             raise NotFound("patient", record_id)
         view = _view(p.record_id, record_of(p, as_of=clinic.today(), include_courses=False))
-        audit(s, actor=clinic.actor, action="read", entity="patient", entity_id=p.record_id, patient_id=p.id,
-              detail={"what": "history"})
-        return view
+        patient_id = p.id
+    # a read session is never committed: the read is audited through the store's read log (as ReadPlan does)
+    clinic.db.audit_reads.append(actor=clinic.actor, action="read", entity="patient", entity_id=record_id,
+                                 patient_id=patient_id, detail={"what": "history"})
+    return view
 
 
 def update_history(clinic: Clinic, record_id: str, changes: Mapping[str, Any], *,

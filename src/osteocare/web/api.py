@@ -3,23 +3,26 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi import APIRouter, Body, Depends, Header, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..core.errors import InputError
-from ..core.records import Fracture
+from ..core.records import Fracture, PatientRecord
 from ..services import assessments as sa
 from ..services import calendar as scal
 from ..services import doses as sd
 from ..services import facts as sf
+from ..services import history as sh
 from ..services import patients as sp
 from ..services import reactions as sr
 from ..services import views as v
 from ..services import worklist as sw
-from ..services.errors import NotFound
+from ..services.context import Clinic
+from ..services.errors import Conflict, NotFound
 from ..services.reads import cached_async
 from . import accounts, queries
 from . import questions as qs
@@ -229,6 +232,105 @@ def add_lab(request: Request, user: User, record_id: str, body: LabIn) -> Any:
 def add_fracture(request: Request, user: User, record_id: str, body: Fracture) -> dict[str, int]:
     u = require(user, *STAFF)
     return {"fracture_id": sf.add_fracture(acting(request, u), record_id, body)}
+
+
+# --- clinical history -----------------------------------------------------------------------------------------
+
+HISTORY_PROBLEMS: dict[int | str, dict[str, Any]] = {
+    **PROBLEMS,
+    412: {"model": Problem, "content": {"application/problem+json": {}},
+          "description": "If-Match names a version that is no longer the stored one: nothing was written"},
+    428: {"model": Problem, "content": {"application/problem+json": {}},
+          "description": "No If-Match: GET the history first and send its ETag back"},
+}
+MAX_IF_MATCH_TAGS = 10
+_RECORD_FIELDS = PatientRecord.model_json_schema()["properties"]
+#: The PATCH body as documented: the history's fields with the record's types (the service checks the values).
+HISTORY_CHANGES_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "Only the fields to change (field -> new value); null clears an optional field",
+    "properties": {f: _RECORD_FIELDS[f] for f in sh.HISTORY_FIELDS},
+    "additionalProperties": False,
+}
+_ETAG_HEADER = {"ETag": {"description": 'The history\'s version as a strong entity tag ("..."): send it back as '
+                                        "If-Match to change the history", "schema": {"type": "string"}}}
+
+
+def _etag(version: str) -> str:
+    """The strong entity tag of a history version (RFC 9110: quoted)."""
+    return f'"{version}"'
+
+
+def _if_match_versions(if_match: str | None, record_id: str) -> list[str]:
+    """The versions named by an ``If-Match`` header (strong entity tags; a weak one never matches, RFC 9110 13.1.1).
+    Missing, empty or ``*`` (which would overwrite whatever is stored): 428."""
+    how = f"GET /api/v1/patients/{record_id}/history first and send its ETag back as If-Match"
+    if if_match is None or not if_match.strip():
+        raise HTTPProblem(428, "Precondition required", f"a change of the clinical history needs If-Match: {how}, "
+                          "so that a change someone else made after you read it is not overwritten")
+    if if_match.strip() == "*":
+        raise HTTPProblem(428, "Precondition required", f"If-Match: * would overwrite any change made by someone "
+                          f"else; {how}")
+    versions: list[str] = []
+    for tag in (t.strip() for t in if_match.split(",")):
+        if tag.startswith("W/") or not tag:
+            continue
+        version = tag[1:-1] if len(tag) >= 2 and tag[0] == tag[-1] == '"' else tag
+        if version not in versions:
+            versions.append(version)
+    if not versions:
+        raise HTTPProblem(412, "Precondition failed", f"If-Match {if_match.strip()!r} names no strong entity tag "
+                          f"(a weak one, W/\"...\", never matches); {how}")
+    if len(versions) > MAX_IF_MATCH_TAGS:
+        raise HTTPProblem(422, "Invalid input", f"If-Match: {len(versions)} entity tags; expected at most "
+                          f"{MAX_IF_MATCH_TAGS}", errors=[{"field": "If-Match", "value": if_match[:200],
+                                                        "allowed": f"at most {MAX_IF_MATCH_TAGS} entity tags"}])
+    return versions
+
+
+def _update_if_match(c: Clinic, record_id: str, changes: dict[str, Any], versions: list[str],
+                     if_match: str) -> v.HistoryView:
+    """The change, if the stored version is one of ``versions`` (checked in the service's transaction), else 412."""
+    for version in versions[:-1]:  # several entity tags: any of them may be the stored version
+        with contextlib.suppress(Conflict):
+            return sh.update_history(c, record_id, changes, expected_version=version)
+    try:
+        return sh.update_history(c, record_id, changes, expected_version=versions[-1])
+    except Conflict as exc:
+        raise HTTPProblem(412, "Precondition failed", f"If-Match {if_match.strip()}: {exc}") from None
+
+
+@router.get("/patients/{record_id}/history", response_model=v.HistoryView, tags=["facts"],
+            responses={**PROBLEMS, 200: {"headers": _ETAG_HEADER}},
+            summary="The patient's clinical history (risk factors, body measures, FRAX), with its ETag")
+def get_history(request: Request, response: Response, user: User, record_id: str) -> Any:
+    """The history's fields as stored, and ``version``, also sent as the strong ``ETag``: send it back as
+    ``If-Match`` to change the history (the read is audited)."""
+    u = require(user, *STAFF)
+    view = sh.history_of(acting(request, u), record_id)
+    response.headers["ETag"] = _etag(view.version)
+    return view
+
+
+@router.patch("/patients/{record_id}/history", response_model=v.HistoryView,
+              responses={**HISTORY_PROBLEMS, 200: {"headers": _ETAG_HEADER}},
+              tags=["facts"], summary="Change some fields of the clinical history (needs If-Match)",
+              openapi_extra={"requestBody": {"content": {"application/json": {"schema": HISTORY_CHANGES_SCHEMA}}}})
+def patch_history(
+    request: Request, response: Response, user: User, record_id: str,
+    body: Annotated[dict[str, Any], Body(description="field -> new value; null clears an optional field")],
+    if_match: Annotated[str | None, Header(max_length=1000, description=(
+        'The ETag of the history as read (GET), e.g. "3f2a9c0d1e4b5a6f"; required (else 428), and a version that '
+        "is no longer the stored one is refused with 412 (nothing written)"))] = None,
+) -> Any:
+    """Change the fields given, all or nothing: each value is checked against the whole record (422 naming the
+    field, the value and what is allowed). The change is audited with each field's old and new value; the answer
+    is the history as now stored, with its new ETag."""
+    u = require(user, *STAFF)
+    versions = _if_match_versions(if_match, record_id)
+    view = _update_if_match(acting(request, u), record_id, body, versions, if_match or "")
+    response.headers["ETag"] = _etag(view.version)
+    return view
 
 
 class ReactionIn(BaseModel):

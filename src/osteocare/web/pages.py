@@ -334,7 +334,11 @@ def patient_context(c: Clinic, view: PatientView, record_id: str, lang: Lang) ->
     result = assessment_json(view.record, guideline=c.settings.guideline, as_of=c.today())
     open_doses = [it for it in view.schedule if it.kind == "dose" and it.status == "open"]
     active = [co for co in view.courses if co.status == "active"]
+    from ..services.history import RISK_FLAGS
+    from .history import LABELS, choice_labels
+
     return {"view": view, "timeline": _timeline(view, series, lang), "charts": _charts(series, lang),
+            "history_labels": LABELS, "history_flags": RISK_FLAGS, "history_choices": choice_labels(),
             "a": result, "rec": result.get("recommendation") or {}, "open_doses": open_doses, "active": active,
             "dxa_sites": DXA_SITES, "fracture_sites": FRACTURE_SITES, "lab_names": LAB_NAMES,
             "reaction_kinds": REACTION_KINDS, "severities": SEVERITIES, "outcomes": REACTION_OUTCOMES,
