@@ -159,33 +159,22 @@ def _after_lab(session: Session, patient_id: int, name: str, on: dt.date) -> Non
 
 
 def add_fracture(clinic: Clinic, record_id: str, fracture: RFracture) -> int:
-    with clinic.db.write() as s:
-        p = patient_row(s, record_id)
-        row = m.Fracture(patient_id=p.id, **fracture.model_dump())
-        s.add(row)
-        s.flush()
-        audit(s, actor=clinic.actor, action="create", entity="fracture", entity_id=row.id, patient_id=p.id)
-        return row.id
+    """A fracture (:func:`osteocare.services.entries.add_entry`: dates checked, audited)."""
+    from .entries import add_entry
+
+    return add_entry(clinic, record_id, "fracture", fracture.model_dump(mode="json")).entry.id
 
 
 def add_fall(clinic: Clinic, record_id: str, fall: RFall) -> int:
-    with clinic.db.write() as s:
-        p = patient_row(s, record_id)
-        row = m.Fall(patient_id=p.id, **fall.model_dump())
-        s.add(row)
-        s.flush()
-        audit(s, actor=clinic.actor, action="create", entity="fall", entity_id=row.id, patient_id=p.id)
-        return row.id
+    from .entries import add_entry
+
+    return add_entry(clinic, record_id, "fall", fall.model_dump(mode="json")).entry.id
 
 
 def add_condition(clinic: Clinic, record_id: str, condition: RCondition) -> int:
-    with clinic.db.write() as s:
-        p = patient_row(s, record_id)
-        row = m.Condition(patient_id=p.id, **condition.model_dump())
-        s.add(row)
-        s.flush()
-        audit(s, actor=clinic.actor, action="create", entity="condition", entity_id=row.id, patient_id=p.id)
-        return row.id
+    from .entries import add_entry
+
+    return add_entry(clinic, record_id, "condition", condition.model_dump(mode="json")).entry.id
 
 
 def latest_labs(session: Session, patient_id: int, names: list[str]) -> dict[str, m.Lab]:

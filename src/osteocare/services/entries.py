@@ -1,0 +1,209 @@
+"""The dated entries of a patient's record that are kept one by one besides labs and DXA exams: conditions,
+medication history, intolerances, falls and fractures. Each is added, and a condition resolved or a medication
+ended, with the record's own checks (a known condition or drug id, dates in order, none after today or before the
+patient was born), in one transaction and audited. An entry made in error is deleted with a reason; the audit log
+keeps what it said.
+
+A change to the record can change what the active courses may give: after each change the contraindication
+check runs again for every active course, and what it now finds comes back as warnings (the dose itself is
+checked again when it is recorded)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+
+from ..core.errors import InputError
+from ..core.knowledge import load
+from ..core.records import Condition as RCondition
+from ..core.records import Fall as RFall
+from ..core.records import Fracture as RFracture
+from ..core.records import Intolerance as RIntolerance
+from ..core.records import Medication as RMedication
+from ..core.records import parse_as
+from ..core.text import checked_text
+from ..store import models as m
+from ..store.audit import audit
+from ._common import get_row, patient_row
+from .context import Clinic
+from .errors import NotFound
+
+EntryKind = Literal["condition", "medication", "intolerance", "fall", "fracture"]
+KINDS: tuple[EntryKind, ...] = ("condition", "medication", "intolerance", "fall", "fracture")
+_MODEL: dict[str, Any] = {"condition": RCondition, "medication": RMedication, "intolerance": RIntolerance,
+                          "fall": RFall, "fracture": RFracture}
+_ROW: dict[str, Any] = {"condition": m.Condition, "medication": m.Medication, "intolerance": m.Intolerance,
+                        "fall": m.Fall, "fracture": m.Fracture}
+#: The date fields of each kind (none may be after today or before the patient's birth).
+_DATES: dict[str, tuple[str, ...]] = {"condition": ("onset", "resolved"), "medication": ("start", "end", "last_dose"),
+                                      "intolerance": ("date",), "fall": ("date",), "fracture": ("date",)}
+
+
+class Entry(BaseModel):
+    """One entry: its kind, id and fields (as the record has them), and for a condition its label and whether
+    it is present today."""
+
+    kind: EntryKind
+    id: int
+    fields: dict[str, Any]
+    label: str | None = Field(default=None, description="A condition's label from knowledge/conditions")
+    current: bool = Field(default=True, description="A condition not resolved, a medication not ended")
+
+
+class EntryResult(BaseModel):
+    entry: Entry
+    warnings: list[str] = Field(default_factory=list,
+                                description="What the contraindication check now finds for the active courses")
+
+
+def condition_labels() -> dict[str, str]:
+    """Condition id -> label (knowledge ``conditions``)."""
+    data = load("conditions").data
+    return {k: str(v.get("label", k)) for k, v in data["conditions"].items()}
+
+
+def _fields(kind: str, row: Any) -> dict[str, Any]:
+    return _MODEL[kind].model_validate({k: getattr(row, k) for k in _MODEL[kind].model_fields}).model_dump(
+        mode="json")
+
+
+def _entry(kind: str, row: Any, today: dt.date) -> Entry:
+    fields = _fields(kind, row)
+    current = True
+    if kind == "condition":
+        current = row.resolved is None or row.resolved > today
+    elif kind == "medication":
+        current = row.end is None or row.end > today
+    label = condition_labels().get(row.code) if kind == "condition" else None
+    return Entry(kind=kind, id=row.id, fields=fields, label=label, current=current)  # type: ignore[arg-type]
+
+
+def _kind(kind: str) -> str:
+    if kind not in KINDS:
+        raise InputError("kind", kind, "one of " + ", ".join(KINDS))
+    return kind
+
+
+def _check_dates(clinic: Clinic, record_id: str, kind: str, item: Any) -> None:
+    from .facts import _check_patient_day
+
+    for f in _DATES[kind]:
+        day = getattr(item, f)
+        if day is not None:
+            _check_patient_day(f, day, clinic, record_id)
+
+
+def _recheck(clinic: Clinic, record_id: str) -> list[str]:
+    """The contraindication check again for each active course: what it finds, as warnings."""
+    from ..store.records import load_patient
+    from .checks import clinic_record, contraindication_check
+    from .drugs import regimen
+
+    day = clinic.today()
+    with clinic.db.read() as s:
+        p = load_patient(s, record_id)
+        if p is None:
+            raise NotFound("patient", record_id)
+        drugs = [c.drug for c in p.courses if c.status == "active"]
+        if not drugs:
+            return []
+        record = clinic_record(s, p, as_of=day)
+    out = []
+    for drug in drugs:
+        report = contraindication_check(record, drug, as_of=day)
+        for f in report.findings:
+            if f.kind in ("must_not", "caution", "fix_first"):
+                out.append(f"Active course of {regimen(drug).name}: the contraindication check now finds "
+                           f"{f.rule_id} ({f.kind.replace('_', ' ')}): {f.text}")
+    return out
+
+
+def add_entry(clinic: Clinic, record_id: str, kind: str, data: dict[str, Any]) -> EntryResult:
+    """Add a condition, medication, intolerance, fall or fracture (``data``: the record's fields of that kind)."""
+    kind = _kind(kind)
+    if not isinstance(data, dict):
+        raise InputError(kind, type(data).__name__, "an object with the fields of a " + kind)
+    item = parse_as(_MODEL[kind], data)
+    if kind == "intolerance":
+        checked_text("reaction", item.reaction, max_length=500)
+    _check_dates(clinic, record_id, kind, item)
+    with clinic.db.write() as s:
+        p = patient_row(s, record_id)
+        row = _ROW[kind](patient_id=p.id, **item.model_dump())
+        s.add(row)
+        s.flush()
+        audit(s, actor=clinic.actor, action="create", entity=kind, entity_id=row.id, patient_id=p.id,
+              detail=item.model_dump(mode="json"))
+        entry = _entry(kind, row, clinic.today())
+    return EntryResult(entry=entry, warnings=_recheck(clinic, record_id))
+
+
+def _own_row(s: Any, kind: str, entry_id: int, record_id: str | None) -> Any:
+    row = get_row(s, _ROW[kind], entry_id)
+    if row is None:
+        raise NotFound(kind, entry_id)
+    if record_id is not None and patient_row(s, record_id).id != row.patient_id:
+        raise NotFound(kind, entry_id)  # another patient's entry is not found through this one
+    return row
+
+
+def end_entry(clinic: Clinic, kind: str, entry_id: int, on: dt.date, *, record_id: str | None = None) -> EntryResult:
+    """Resolve a condition (``resolved``) or end a medication (``end``) on ``on``."""
+    kind = _kind(kind)
+    field = {"condition": "resolved", "medication": "end"}.get(kind)
+    if field is None:
+        raise InputError("kind", kind, "condition (resolved) or medication (ended)")
+    with clinic.db.read() as s:
+        row = _own_row(s, kind, entry_id, record_id)
+        rid = s.get(m.Patient, row.patient_id).record_id
+        data = {**_fields(kind, row), field: on.isoformat()}
+    item = parse_as(_MODEL[kind], data)  # e.g. a condition resolved before its onset is refused here
+    _check_dates(clinic, rid, kind, item)
+    with clinic.db.write() as s:
+        row = _own_row(s, kind, entry_id, record_id)
+        before = getattr(row, field)
+        setattr(row, field, on)
+        s.flush()
+        audit(s, actor=clinic.actor, action="update", entity=kind, entity_id=row.id, patient_id=row.patient_id,
+              detail={field: {"from": None if before is None else before.isoformat(), "to": on.isoformat()}})
+        entry = _entry(kind, row, clinic.today())
+    return EntryResult(entry=entry, warnings=_recheck(clinic, rid))
+
+
+def delete_entry(clinic: Clinic, kind: str, entry_id: int, *, reason: str,
+                 record_id: str | None = None) -> Entry:
+    """Delete an entry made in error; the audit log keeps what it said and why it went."""
+    kind = _kind(kind)
+    reason = checked_text("reason", reason, max_length=500) or ""
+    if not reason:
+        raise InputError("reason", reason, f"why the {kind} is deleted")
+    with clinic.db.write() as s:
+        row = _own_row(s, kind, entry_id, record_id)
+        if kind == "intolerance" and row.reaction_id is not None:
+            raise InputError("id", entry_id, "an intolerance entered by hand: this one comes from recorded "
+                             f"reaction {row.reaction_id}; change that reaction instead")
+        entry = _entry(kind, row, clinic.today())
+        s.delete(row)
+        audit(s, actor=clinic.actor, action="delete", entity=kind, entity_id=entry_id, patient_id=row.patient_id,
+              detail={**entry.fields, "reason": reason})
+        return entry
+
+
+def entries_of(clinic: Clinic, record_id: str) -> dict[str, list[Entry]]:
+    """Every entry of the patient by kind, oldest first (undated first); the read is audited."""
+    today = clinic.today()
+    with clinic.db.read() as s:
+        p = patient_row(s, record_id)
+        out: dict[str, list[Entry]] = {}
+        for kind in KINDS:
+            rows = list(s.scalars(select(_ROW[kind]).where(_ROW[kind].patient_id == p.id).order_by(_ROW[kind].id)))
+            date_of = _DATES[kind][0]
+            rows.sort(key=lambda r, f=date_of: (getattr(r, f) is not None, getattr(r, f) or dt.date.min, r.id))
+            out[kind] = [_entry(kind, r, today) for r in rows]
+        pid = p.id
+    clinic.db.audit_reads.append(actor=clinic.actor, action="read", entity="patient", entity_id=record_id,
+                                 patient_id=pid, detail={"what": "entries"})
+    return out
