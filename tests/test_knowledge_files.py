@@ -44,3 +44,27 @@ def test_the_release_has_a_version_and_a_content_hash() -> None:
     rel = release()
     assert rel.version
     assert len(rel.sha256) == 64
+
+
+def test_no_flow_mapping_is_cut_at_an_unquoted_comma() -> None:
+    """``{label: Prolonged immobilisation (surgery, bed rest) current}`` reads as a label cut at the comma and a
+    key ``bed rest) current`` with no value: such a key (text with spaces or brackets and a null value) is a
+    label that needs quotes, never data."""
+    import yaml
+
+    found = []
+
+    def walk(x: object, where: str) -> None:
+        if isinstance(x, dict):
+            for k, v in x.items():
+                if v is None and isinstance(k, str) and any(c in k for c in " ()"):
+                    found.append(f"{where}: {k!r}")
+                walk(v, f"{where}/{k}")
+        elif isinstance(x, list):
+            for i, v in enumerate(x):
+                walk(v, f"{where}[{i}]")
+
+    root = Path(__file__).resolve().parents[1] / "src" / "osteocare" / "knowledge"
+    for f in sorted(root.rglob("*.yaml")):
+        walk(yaml.safe_load(f.read_text(encoding="utf-8")), str(f.relative_to(root)))
+    assert not found, found

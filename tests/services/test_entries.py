@@ -52,6 +52,7 @@ def test_each_kind_refuses_what_the_record_refuses_naming_the_field_and_writes_n
         ("medication", {"drug": "alendronate", "start": "2020-01-01", "end": "2019-01-01"}, "end"),
         ("medication", {"drug": "alendronate", "start": "1900-01-01"}, "start"),  # before the patient was born
         ("intolerance", {"drug": "alendronate"}, "reaction"),
+        ("intolerance", {"drug": "alendronate", "reaction": "  "}, "reaction"),
         ("intolerance", {"drug": "alendronate", "reaction": "heartburn\u202e"}, "reaction"),
         ("fall", {"date": "2099-01-01"}, "date"),
         ("fracture", {"site": "nose", "date": "2020-01-01"}, "site"),

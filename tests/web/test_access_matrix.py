@@ -33,6 +33,14 @@ API = [
     ("POST", "/api/v1/patients/{own}/fractures", {"site": "wrist", "date": "2025-01-05"}, STAFF),
     ("GET", "/api/v1/patients/{own}/history", None, STAFF),
     ("PATCH", "/api/v1/patients/{own}/history", {}, STAFF),  # no If-Match: 428 for staff, nothing written
+    ("GET", "/api/v1/patients/{own}/entries", None, STAFF),
+    # the {kind}/{entry_id} routes by the concrete rows below (a path left as {kind} would be 422 for every role)
+    ("POST", "/api/v1/patients/{own}/entries/{kind}", None, "skip"),
+    ("POST", "/api/v1/patients/{own}/entries/{kind}/{entry_id}/end", None, "skip"),
+    ("DELETE", "/api/v1/patients/{own}/entries/{kind}/{entry_id}", None, "skip"),
+    ("POST", "/api/v1/patients/{own}/entries/condition", {}, STAFF),  # no code: 422 for staff, nothing written
+    ("POST", "/api/v1/patients/{own}/entries/condition/2147483647/end", {"on": "2025-01-05"}, STAFF),  # 404
+    ("DELETE", "/api/v1/patients/{own}/entries/condition/2147483647", {"reason": "access matrix"}, STAFF),  # 404
     ("POST", "/api/v1/patients/{own}/reactions", {"kind": "headache", "severity": "mild"}, (*STAFF, "patient")),
     ("POST", "/api/v1/patients/{other}/reactions", {"kind": "headache", "severity": "mild"}, (*STAFF, "patient2")),
     ("POST", "/api/v1/patients/{own}/doses", {"course_id": 999999}, STAFF),
@@ -80,6 +88,9 @@ PAGES = [
 # 401/403, and nothing clinical is written (except that the doctor's empty "assess" form stores an assessment).
 FORMS = [
     ("/patients/{own}/history", STAFF),  # an empty form names no version: refused as changed since, nothing saved
+    ("/patients/{own}/entries/condition", STAFF),  # an empty condition: 422
+    ("/patients/{own}/entries/condition/2147483647/end", STAFF),  # no such entry: 404
+    ("/patients/{own}/entries/condition/2147483647/delete", STAFF),
     ("/new-patient", STAFF),
     ("/patients/{own}/dxa", STAFF),
     ("/patients/{own}/labs", STAFF),
@@ -130,7 +141,7 @@ def test_it_covers_every_api_route(app) -> None:  # type: ignore[no-untyped-def]
 
 def _generic(path: str) -> str:
     """A matrix path with its ids as ``{}``: /patients/{own}/courses/2147483647/stop -> /patients/{}/courses/{}/stop."""
-    return re.sub(r"/(\{own\}|\{other\}|2147483647|999999|not-a-token|en)(?=/|$)", "/{}", path.split("?")[0])
+    return re.sub(r"/(\{own\}|\{other\}|2147483647|999999|not-a-token|en|condition)(?=/|$)", "/{}", path.split("?")[0])
 
 
 def test_it_covers_every_page_and_form(app) -> None:  # type: ignore[no-untyped-def]
@@ -214,7 +225,8 @@ def test_form_access_matrix(app, records, role) -> None:  # type: ignore[no-unty
 def test_it_refuses_clinical_forms_to_other_roles(app, records, role) -> None:  # type: ignore[no-untyped-def]
     b = browser_for(app, role)
     token = csrf_of(b.get("/ask").text)
-    for form in ("dxa", "labs", "fractures", "doses", "reactions", "assess", "courses", "courses/1/stop", "history"):
+    for form in ("dxa", "labs", "fractures", "doses", "reactions", "assess", "courses", "courses/1/stop", "history",
+                 "entries/condition", "entries/condition/1/end", "entries/condition/1/delete"):
         r = b.post(f"/patients/{records['patient']}/{form}",
                    data={"csrf_token": token, "exam_date": dt.date.today().isoformat()})
         assert r.status_code in (303, 403), (form, r.status_code)

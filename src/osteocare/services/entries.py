@@ -129,6 +129,8 @@ def add_entry(clinic: Clinic, record_id: str, kind: str, data: dict[str, Any]) -
     item = parse_as(_MODEL[kind], data)
     if kind == "intolerance":
         checked_text("reaction", item.reaction, max_length=500)
+        if not item.reaction.strip():
+            raise InputError("reaction", item.reaction, "what the reaction was (e.g. heartburn, rash)")
     _check_dates(clinic, record_id, kind, item)
     with clinic.db.write() as s:
         p = patient_row(s, record_id)
@@ -192,17 +194,23 @@ def delete_entry(clinic: Clinic, kind: str, entry_id: int, *, reason: str,
         return entry
 
 
+def entries_in(s: Any, patient_id: int, today: dt.date) -> dict[str, list[Entry]]:
+    """Every entry of the patient by kind, oldest first (undated first), read in session ``s`` (not audited:
+    for a caller whose read is audited already)."""
+    out: dict[str, list[Entry]] = {}
+    for kind in KINDS:
+        rows = list(s.scalars(select(_ROW[kind]).where(_ROW[kind].patient_id == patient_id).order_by(_ROW[kind].id)))
+        date_of = _DATES[kind][0]
+        rows.sort(key=lambda r, f=date_of: (getattr(r, f) is not None, getattr(r, f) or dt.date.min, r.id))
+        out[kind] = [_entry(kind, r, today) for r in rows]
+    return out
+
+
 def entries_of(clinic: Clinic, record_id: str) -> dict[str, list[Entry]]:
     """Every entry of the patient by kind, oldest first (undated first); the read is audited."""
-    today = clinic.today()
     with clinic.db.read() as s:
         p = patient_row(s, record_id)
-        out: dict[str, list[Entry]] = {}
-        for kind in KINDS:
-            rows = list(s.scalars(select(_ROW[kind]).where(_ROW[kind].patient_id == p.id).order_by(_ROW[kind].id)))
-            date_of = _DATES[kind][0]
-            rows.sort(key=lambda r, f=date_of: (getattr(r, f) is not None, getattr(r, f) or dt.date.min, r.id))
-            out[kind] = [_entry(kind, r, today) for r in rows]
+        out = entries_in(s, p.id, clinic.today())
         pid = p.id
     clinic.db.audit_reads.append(actor=clinic.actor, action="read", entity="patient", entity_id=record_id,
                                  patient_id=pid, detail={"what": "entries"})

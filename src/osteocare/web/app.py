@@ -70,11 +70,12 @@ def create_app(settings: Settings | None = None, *, options: WebOptions | None =
     app.state.login_limiter = RateLimiter(opts.login_failures, opts.login_window_s)
     app.state.question_limiter = RateLimiter(opts.questions_per_window, opts.questions_window_s)
 
-    from . import api, cds, history, pages
+    from . import api, cds, entries, history, pages
 
     app.include_router(api.router)
     app.include_router(cds.router)
     app.include_router(history.router)
+    app.include_router(entries.router)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     _handlers(app)

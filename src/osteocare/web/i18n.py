@@ -94,9 +94,12 @@ class Lang:
     def ngettext(self, one: str, many: str, n: int, **kw: Any) -> str:
         return self.t.ngettext(one, many, n).format(n=n, **kw)
 
-    def date(self, d: dt.date | None, fmt: str = "medium") -> str:
+    def date(self, d: dt.date | str | None, fmt: str = "medium") -> str:
+        """A date (or an ISO date string, as JSON gives it) in the reader's locale."""
         if d is None:
             return "—"
+        if isinstance(d, str):
+            d = dt.date.fromisoformat(d)
         if isinstance(d, dt.datetime):
             return format_datetime(d, format=fmt, locale=self.locale, tzinfo=self.zone)
         return format_date(d, format=fmt, locale=self.locale)

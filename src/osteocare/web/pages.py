@@ -19,7 +19,7 @@ from pydantic import ValidationError
 from ..core.densitometry import who_grade
 from ..core.errors import InputError, OsteoCareError
 from ..core.knowledge import load
-from ..core.records import FractureSite, Site
+from ..core.records import FractureSite, Site, known_drugs
 from ..core.text import bad_character
 from ..services import assessments as sa
 from ..services import calendar as scal
@@ -329,16 +329,27 @@ def _band(t: float, labels: dict[str, str]) -> str:
     return (labels["normal"], labels["low"], labels["osteoporosis"])[min(2, int(who_grade([float(t)])[0]))]
 
 
+def sp_patient_id(s: Any, record_id: str) -> int:
+    from ..services._common import patient_row
+
+    return patient_row(s, record_id).id
+
+
 def patient_context(c: Clinic, view: PatientView, record_id: str, lang: Lang) -> dict[str, Any]:
     series = queries.dxa_series(c, record_id)
     result = assessment_json(view.record, guideline=c.settings.guideline, as_of=c.today())
     open_doses = [it for it in view.schedule if it.kind == "dose" and it.status == "open"]
     active = [co for co in view.courses if co.status == "active"]
+    from ..services.entries import condition_labels, entries_in
     from ..services.history import RISK_FLAGS
     from .history import LABELS, choice_labels
 
+    with c.db.read() as s:
+        entries = entries_in(s, sp_patient_id(s, record_id), c.today())
+
     return {"view": view, "timeline": _timeline(view, series, lang), "charts": _charts(series, lang),
             "history_labels": LABELS, "history_flags": RISK_FLAGS, "history_choices": choice_labels(),
+            "entries": entries, "condition_labels": condition_labels(), "known_drugs": known_drugs(),
             "a": result, "rec": result.get("recommendation") or {}, "open_doses": open_doses, "active": active,
             "dxa_sites": DXA_SITES, "fracture_sites": FRACTURE_SITES, "lab_names": LAB_NAMES,
             "reaction_kinds": REACTION_KINDS, "severities": SEVERITIES, "outcomes": REACTION_OUTCOMES,
@@ -358,14 +369,16 @@ def _patient_body(c: Clinic, u: Principal, lang: Lang, view: PatientView, record
 
 
 def patient_page_response(request: Request, u: Principal, record_id: str, *, status: int,
-                          errors: dict[str, Any], form: dict[str, str], which: str) -> HTMLResponse:
-    """The patient page shown again with a form's errors (rendered afresh; the read is audited)."""
+                          errors: dict[str, Any], form: dict[str, str] | None, which: str,
+                          notices: list[str] | None = None) -> HTMLResponse:
+    """The patient page shown again with a form's errors, or after a change with what it now finds (``notices``:
+    e.g. a new condition that contraindicates an active course). Rendered afresh; the read is audited."""
     c = acting(request, u)
     lang = lang_of(request, u)
     view = sp.overview_plan(c, record_id).run(c)
     main = _patient_body(c, u, lang, view, record_id, csrf_token(request), errors=errors, form=form, which=which)
-    return render(request, "patient.html", u, status=status, record_id=record_id, main=Markup(main), done=None,
-                  errors=errors)
+    return render(request, "patient.html", u, status=status, record_id=record_id, main=Markup(main),
+                  done=which if notices else None, errors=errors, notices=notices or [])
 
 
 @router.get("/patients/{record_id}")

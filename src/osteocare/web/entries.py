@@ -1,0 +1,88 @@
+"""Forms of the patient page for the record's entries: conditions, medication history, intolerances, falls (and
+fractures, added by the page's fracture form): add one, resolve a condition, end a medication, delete one made in
+error (with a reason). After a change, what the active courses' contraindication check now finds is shown."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from ..services import entries as se
+from . import questions as qs
+from .deps import STAFF, acting, cookie_user, may_see_patient
+from .pages import _after_form, _date, _form, need, patient_page_response
+
+router = APIRouter(include_in_schema=False)
+
+
+def _data(kind: str, f: dict[str, str]) -> dict[str, Any]:
+    """The form's fields as the record's fields of ``kind`` (dates checked here, the rest by the record)."""
+    if kind == "condition":
+        return {"code": f.get("code", ""), "onset": _date(f.get("onset", ""), "onset", required=False)}
+    if kind == "medication":
+        return {"drug": f.get("drug", ""), "start": _date(f.get("start", ""), "start", required=False),
+                "end": _date(f.get("end", ""), "end", required=False),
+                "last_dose": _date(f.get("last_dose", ""), "last_dose", required=False)}
+    if kind == "intolerance":
+        return {"drug": f.get("drug", ""),
+                "reaction": qs.clean_text(f.get("reaction", ""), "reaction", max_len=500, required=False),
+                "date": _date(f.get("date", ""), "date", required=False), "severity": f.get("severity") or None}
+    if kind == "fall":
+        return {"date": _date(f.get("date", ""), "date", required=False), "injurious": bool(f.get("injurious"))}
+    return {"kind": kind}
+
+
+def _after(request: Request, u: Any, record_id: str, which: str, response: Response, result: list[Any]) -> Response:
+    """After the action: the page with what the contraindication check now finds, if anything; else
+    ``response`` (the redirect after a change, or the form shown again with its errors)."""
+    if result and result[0].warnings:
+        return patient_page_response(request, u, record_id, status=200, errors={}, form=None, which=which,
+                                     notices=result[0].warnings)
+    return response
+
+
+@router.post("/patients/{record_id}/entries/{kind}")
+async def post_entry(request: Request, record_id: str, kind: str) -> Response:
+    f = await _form(request)
+    u = need(cookie_user(request), *STAFF)
+    may_see_patient(u, record_id)
+    which = f"entry-{kind}" if kind in se.KINDS else "entries"
+    result: list[Any] = []
+
+    def act() -> None:
+        se._kind(kind)
+        result.append(se.add_entry(acting(request, u), record_id, kind, _data(kind, f)))
+
+    return _after(request, u, record_id, which, _after_form(request, u, record_id, which, f, act), result)
+
+
+@router.post("/patients/{record_id}/entries/{kind}/{entry_id}/end")
+async def post_end_entry(request: Request, record_id: str, kind: str, entry_id: int) -> Response:
+    f = await _form(request)
+    u = need(cookie_user(request), *STAFF)
+    may_see_patient(u, record_id)
+    which = f"entry-{kind}-{entry_id}"
+    result: list[Any] = []
+
+    def act() -> None:
+        day = _date(f.get("on", ""), "on")
+        assert day is not None
+        result.append(se.end_entry(acting(request, u), kind, entry_id, day, record_id=record_id))
+
+    return _after(request, u, record_id, which, _after_form(request, u, record_id, which, f, act), result)
+
+
+@router.post("/patients/{record_id}/entries/{kind}/{entry_id}/delete")
+async def post_delete_entry(request: Request, record_id: str, kind: str, entry_id: int) -> Response:
+    f = await _form(request)
+    u = need(cookie_user(request), *STAFF)
+    may_see_patient(u, record_id)
+    which = f"entry-{kind}-{entry_id}"
+
+    def act() -> None:
+        se.delete_entry(acting(request, u), kind, entry_id, record_id=record_id,
+                        reason=qs.clean_text(f.get("reason", ""), "reason", max_len=500, required=False))
+
+    return _after_form(request, u, record_id, which, f, act)

@@ -1,0 +1,108 @@
+"""The patient page's conditions, medicines, intolerances and falls: added, resolved or ended, deleted with a
+reason; refused values come back on their form; a change that contraindicates an active course is said at once;
+the labels are Vietnamese on Vietnamese pages."""
+
+from __future__ import annotations
+
+import html
+import re
+
+from osteocare.services.entries import condition_labels, entries_of
+from osteocare.services.patients import audit_trail
+from osteocare.web.translations.vi_source import VI
+
+from .conftest import browser_for, csrf_of
+
+
+def _section(page: str, testid: str) -> str:
+    part = page[page.index(f'data-testid="{testid}"'):]
+    return html.unescape(re.sub(r"\s+", " ", part[:part.index("</ul>")]))
+
+
+def _new_patient(b, rid: str) -> str:  # type: ignore[no-untyped-def]
+    page = b.get("/new-patient")
+    r = b.post("/new-patient", data={"csrf_token": csrf_of(page.text), "record_id": rid, "sex": "female",
+                                     "birth_date": "1950-06-01"})
+    assert r.status_code == 303
+    return rid
+
+
+def test_a_nurse_keeps_the_conditions_medicines_intolerances_and_falls(app) -> None:  # type: ignore[no-untyped-def]
+    b = browser_for(app, "nurse")
+    rid = _new_patient(b, "WEB-E-1")
+    token = csrf_of(b.get(f"/patients/{rid}").text)
+    for kind, data in (("condition", {"code": "atrial_fibrillation", "onset": "2021-03-04"}),
+                       ("medication", {"drug": "alendronate", "start": "2015-01-01", "end": "2020-01-01"}),
+                       ("intolerance", {"drug": "risedronate", "reaction": "heartburn", "severity": "moderate"}),
+                       ("fall", {"date": "2024-11-20", "injurious": "1"})):
+        r = b.post(f"/patients/{rid}/entries/{kind}", data={"csrf_token": token, **data})
+        assert r.status_code == 303 and r.headers["location"] == f"/patients/{rid}?done=entry-{kind}#entry-{kind}", (
+            kind, r.status_code, r.text[:300])
+    page = b.get(f"/patients/{rid}").text
+    assert _section(page, "conditions").startswith('data-testid="conditions"> <li><strong>Atrial fibrillation</strong>'
+                                                   " · since Mar 4, 2021")
+    assert "<strong>alendronate</strong> · from Jan 1, 2015 · to Jan 1, 2020" in _section(page, "medications")
+    assert "risedronate</strong>: heartburn · moderate" in _section(page, "intolerances")
+    assert "Nov 20, 2024 · with injury" in _section(page, "falls")
+    # the condition resolves; the record is the one the calculators read
+    af = entries_of(app.state.clinic, rid)["condition"][0]
+    r = b.post(f"/patients/{rid}/entries/condition/{af.id}/end", data={"csrf_token": token, "on": "2023-05-06"})
+    assert r.status_code == 303
+    assert "resolved May 6, 2023" in _section(b.get(f"/patients/{rid}").text, "conditions")
+    # an intolerance entered in error goes, with its reason; the audit log keeps it
+    i = entries_of(app.state.clinic, rid)["intolerance"][0]
+    r = b.post(f"/patients/{rid}/entries/intolerance/{i.id}/delete", data={"csrf_token": token, "reason": ""})
+    assert r.status_code == 422 and 'data-field="reason"' in r.text
+    r = b.post(f"/patients/{rid}/entries/intolerance/{i.id}/delete", data={"csrf_token": token,
+                                                                           "reason": "another patient's"})
+    assert r.status_code == 303 and entries_of(app.state.clinic, rid)["intolerance"] == []
+    assert any(a["action"] == "delete" and a["entity"] == "intolerance" and "another patient's" in a["detail"]
+               for a in audit_trail(app.state.clinic, rid))
+
+
+def test_refused_entries_come_back_on_their_form_and_nothing_is_written(app) -> None:  # type: ignore[no-untyped-def]
+    b = browser_for(app, "doctor")
+    rid = _new_patient(b, "WEB-E-2")
+    token = csrf_of(b.get(f"/patients/{rid}").text)
+    for kind, data, field in (("condition", {"code": "stroke", "onset": "2999-01-01"}, "onset"),
+                              ("condition", {"code": "not_a_condition"}, "code"),
+                              ("medication", {"drug": "alendronate", "start": "2020-01-01", "end": "2019-01-01"},
+                               "end"),
+                              ("intolerance", {"drug": "alendronate", "reaction": ""}, "reaction"),
+                              ("fall", {"date": "not a date"}, "date")):
+        r = b.post(f"/patients/{rid}/entries/{kind}", data={"csrf_token": token, **data})
+        assert r.status_code == 422, (kind, data, r.status_code)
+        assert re.search(rf'id="err-entry-{kind}-{field}"', r.text), (kind, field)
+        assert f'<details id="entry-{kind}" open>' in r.text
+    assert all(not v for v in entries_of(app.state.clinic, rid).values())
+    # another patient's entry is not reached through this patient's page
+    other = _new_patient(b, "WEB-E-2B")
+    b.post(f"/patients/{other}/entries/fall", data={"csrf_token": token, "date": "2024-01-01"})
+    fall = entries_of(app.state.clinic, other)["fall"][0]
+    r = b.post(f"/patients/{rid}/entries/fall/{fall.id}/delete", data={"csrf_token": token, "reason": "x"})
+    assert r.status_code == 404 and entries_of(app.state.clinic, other)["fall"] == [fall]
+
+
+def test_a_condition_that_contraindicates_an_active_course_is_shown_at_once(app, records) -> None:  # type: ignore[no-untyped-def]
+    b = browser_for(app, "doctor")
+    rid = records["patient"]  # on denosumab or zoledronic acid, given in the clinic
+    token = csrf_of(b.get(f"/patients/{rid}").text)
+    r = b.post(f"/patients/{rid}/entries/condition", data={"csrf_token": token, "code": "hypocalcaemia",
+                                                           "onset": "2025-01-01"})
+    assert r.status_code == 200
+    notices = r.text[r.text.index('data-testid="notices"'):]
+    notices = html.unescape(notices[:notices.index("</div>")])
+    assert "Active course of" in notices and "the contraindication check now finds" in notices
+    assert re.search(r"CI-HYPOCA|HYPOCA", notices), notices
+    c = next(e for e in entries_of(app.state.clinic, rid)["condition"] if e.fields["code"] == "hypocalcaemia")
+    b.post(f"/patients/{rid}/entries/condition/{c.id}/delete", data={"csrf_token": token, "reason": "test"})
+
+
+def test_the_entries_are_in_vietnamese_on_vietnamese_pages(app, records) -> None:  # type: ignore[no-untyped-def]
+    assert not [label for label in condition_labels().values() if label not in VI]
+    b = browser_for(app, "doctor")
+    b.get("/lang/vi")
+    page = b.get(f"/patients/{records['patient']}").text
+    assert "Bệnh lý, thuốc và không dung nạp thuốc" in page and "Hẹp thực quản" in page
+    for english in ("Add a condition", "Oesophageal stricture", "Medication history", "Delete (entered in error)"):
+        assert english not in page, english
