@@ -129,3 +129,40 @@ def test_any_change_is_either_stored_exactly_or_refused_with_nothing_written(
     assert {k: after.values[k] for k in changes} == changes
     assert history_of(clinic, rid) == after
     assert set(after.values) == set(HISTORY_FIELDS)
+
+
+def test_the_falls_screen_is_recorded_replaced_audited_and_read_by_the_assessment(
+        clinic: Clinic, patient: Callable[..., str]) -> None:
+    from osteocare.services.history import falls_screen_of, set_falls_screen
+
+    rid = patient("FS1")
+    blank = falls_screen_of(clinic, rid)
+    assert blank.key_questions == {} and blank.brochure_items is None
+    assert blank.questions["worries"] == "Do you worry about falling?"
+    assert blank.brochure_wording_status == "unverified"
+    seen = set_falls_screen(clinic, rid, key_questions={"fallen_past_year": False, "unsteady": True},
+                            brochure_items=["cane_or_walker", "worried"])
+    assert falls_screen_of(clinic, rid) == seen
+    rec = get_record(clinic, rid)
+    assert rec.falls_screen_answers == {"fallen_past_year": False, "unsteady": True}
+    assert rec.falls_screen_brochure_items == ["cane_or_walker", "worried"]
+    # the history's other fields are untouched, and so is the screen by a history change
+    update_history(clinic, rid, {"smoking": "light"})
+    assert get_record(clinic, rid).falls_screen_answers == {"fallen_past_year": False, "unsteady": True}
+    entry = next(e for e in audit_trail(clinic, rid) if e["action"] == "update"
+                 and json.loads(e["detail"]).get("what") == "falls screen")
+    assert json.loads(entry["detail"])["to"] == {"falls_screen_answers": {"fallen_past_year": False, "unsteady": True},
+                                                 "falls_screen_brochure_items": ["cane_or_walker", "worried"]}
+    # unknown ids are refused by the record, and nothing changes
+    for answers, items in (({"dizzy": True}, None), ({}, ["juggles"])):
+        with pytest.raises(InputError):
+            set_falls_screen(clinic, rid, key_questions=answers, brochure_items=items)
+    assert falls_screen_of(clinic, rid) == seen
+    # the assessment reads it: a "yes" to a key question is a positive screen (before it: "not done")
+    def falls_advice(record_id: str) -> str:
+        rec = assess(get_record(clinic, record_id), as_of=TODAY).recommendation or {}
+        return " | ".join(str(i["text"]) for i in rec["lifestyle"]["items"] if i["topic"] == "falls")
+
+    assert "Falls screen positive" in falls_advice(rid)
+    assert "brochure score 3 (below the at-risk score)" in falls_advice(rid)
+    assert falls_advice(patient("FS2")).startswith("Falls screen not done")

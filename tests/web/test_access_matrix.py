@@ -68,6 +68,7 @@ PAGES = [
     ("/patients/{own}", STAFF),  # the patient's own page redirects to /me
     ("/patients/{other}", STAFF),
     ("/patients/{own}/history", STAFF),
+    ("/patients/{own}/falls-screen", STAFF),
     ("/new-patient", STAFF),
     ("/worklist", STAFF),
     ("/me", ("patient", "patient2")),
@@ -88,6 +89,7 @@ PAGES = [
 # 401/403, and nothing clinical is written (except that the doctor's empty "assess" form stores an assessment).
 FORMS = [
     ("/patients/{own}/history", STAFF),  # an empty form names no version: refused as changed since, nothing saved
+    ("/patients/{own}/falls-screen", STAFF),  # an empty form (no questions sent): 422, nothing written
     ("/patients/{own}/entries/condition", STAFF),  # an empty condition: 422
     ("/patients/{own}/entries/condition/2147483647/end", STAFF),  # no such entry: 404
     ("/patients/{own}/entries/condition/2147483647/delete", STAFF),

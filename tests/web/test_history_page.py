@@ -164,3 +164,51 @@ def test_every_label_choice_and_section_of_the_history_has_a_vietnamese_translat
     assert "Tiền sử lâm sàng" in page and "Viêm khớp dạng thấp hoặc lupus ban đỏ hệ thống" in page
     for english in ("Rheumatoid arthritis", "Body measures", "Heavy smoker", "Save clinical history"):
         assert english not in page, english
+
+
+def test_the_falls_screen_is_recorded_on_its_page_and_shown_on_the_patient_page(app) -> None:  # type: ignore[no-untyped-def]
+    from osteocare.services.history import falls_screen_of
+
+    b = browser_for(app, "nurse")
+    assert _register(b, "WEB-FS-1").status_code == 303
+    page = b.get("/patients/WEB-FS-1").text
+    card = html.unescape(re.sub(r"\s+", " ", page[page.index('data-testid="history"'):]))
+    assert "Falls screen</dt><dd>not done</dd>" in card
+    page = b.get("/patients/WEB-FS-1/falls-screen").text
+    assert "Do you feel unsteady when standing or walking?" in page and "status: unverified" in page
+    r = b.post("/patients/WEB-FS-1/falls-screen", data={
+        "csrf_token": csrf_of(page), "q_fallen_past_year": "no", "q_unsteady": "yes", "q_worries": "",
+        "brochure": "1", "b_cane_or_walker": "1", "b_worried": "1"})
+    assert r.status_code == 303 and r.headers["location"] == "/patients/WEB-FS-1?done=history#history"
+    screen = falls_screen_of(app.state.clinic, "WEB-FS-1")
+    assert screen.key_questions == {"fallen_past_year": False, "unsteady": True}
+    assert screen.brochure_items == ["cane_or_walker", "worried"]
+    page = b.get("/patients/WEB-FS-1").text
+    card = html.unescape(re.sub(r"\s+", " ", page[page.index('data-testid="history"'):]))
+    assert ("Falls screen</dt><dd>at risk: Do you feel unsteady when standing or walking? · brochure: 2 statements "
+            "answered yes</dd>") in card
+    # the form shows what is recorded; a brochure not filled in is None (not an empty list)
+    page = b.get("/patients/WEB-FS-1/falls-screen").text
+    assert re.search(r'name="q_unsteady">.*?<option value="yes" selected>', page, re.S)
+    r = b.post("/patients/WEB-FS-1/falls-screen", data={"csrf_token": csrf_of(page), "q_worries": "no",
+                                                        "b_worried": "1"})
+    assert r.status_code == 303
+    screen = falls_screen_of(app.state.clinic, "WEB-FS-1")
+    assert screen.key_questions == {"worries": False} and screen.brochure_items is None
+    # unknown answers and ids are refused on the form; nothing changes
+    for data in ({"q_worries": "maybe"}, {"q_dizzy": "yes"}, {"brochure": "1", "b_juggles": "1"}):
+        r = b.post("/patients/WEB-FS-1/falls-screen", data={"csrf_token": csrf_of(page), **data})
+        assert r.status_code == 422, data
+        assert 'class="field-error"' in r.text
+    assert falls_screen_of(app.state.clinic, "WEB-FS-1") == screen
+
+
+def test_an_empty_falls_screen_post_changes_nothing(app) -> None:  # type: ignore[no-untyped-def]
+    from osteocare.services.history import falls_screen_of, set_falls_screen
+
+    b = browser_for(app, "doctor")
+    assert _register(b, "WEB-FS-2").status_code == 303
+    set_falls_screen(app.state.clinic, "WEB-FS-2", key_questions={"worries": True}, brochure_items=None)
+    before = falls_screen_of(app.state.clinic, "WEB-FS-2")
+    r = b.post("/patients/WEB-FS-2/falls-screen", data={"csrf_token": csrf_of(b.get("/ask").text)})
+    assert r.status_code == 422 and falls_screen_of(app.state.clinic, "WEB-FS-2") == before

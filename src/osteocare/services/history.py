@@ -15,10 +15,13 @@ import types
 from collections.abc import Mapping
 from typing import Any, Union, get_args, get_origin
 
+from pydantic import BaseModel, Field
+
 from ..core.errors import InputError
+from ..core.knowledge import load
 from ..core.records import PatientRecord, parse_record
 from ..store.audit import audit
-from ..store.records import FLAT_FIELDS, load_patient, record_of
+from ..store.records import FLAT_FIELDS, extra_json, load_patient, record_of
 from .context import Clinic
 from .errors import Conflict, NotFound
 from .views import HistoryView
@@ -118,3 +121,62 @@ def update_history(clinic: Clinic, record_id: str, changes: Mapping[str, Any], *
             audit(s, actor=clinic.actor, action="update", entity="patient", entity_id=p.record_id, patient_id=p.id,
                   detail={"what": "history", "changed": changed})
         return _view(p.record_id, merged)
+
+
+# --- the falls screen (CDC STEADI: three key questions, and the Stay Independent brochure) -------------------------
+
+class FallsScreenView(BaseModel):
+    """The falls screen as recorded: each key question's answer (absent: not asked) and the brochure items
+    answered yes (None: the brochure was not filled in), with the questions' wording and its status."""
+
+    record_id: str
+    key_questions: dict[str, bool]
+    brochure_items: list[str] | None
+    questions: dict[str, str] = Field(description="Key question id -> wording (knowledge steadi)")
+    brochure: dict[str, str] = Field(description="Brochure item id -> wording (knowledge steadi)")
+    brochure_wording_status: str = Field(description="Status of the brochure items' wording (knowledge steadi)")
+
+
+def _screen_view(record: PatientRecord) -> FallsScreenView:
+    kf = load("steadi")
+    return FallsScreenView(
+        record_id=record.id, key_questions=dict(record.falls_screen_answers),
+        brochure_items=None if record.falls_screen_brochure_items is None else list(record.falls_screen_brochure_items),
+        questions={str(k): str(v) for k, v in kf.data["key_questions"].items()},
+        brochure={str(k): str(v) for k, v in kf.data["brochure_items"].items()},
+        brochure_wording_status=str(kf.fact("brochure_other_items_wording").status))
+
+
+def falls_screen_of(clinic: Clinic, record_id: str) -> FallsScreenView:
+    """The recorded falls screen (the read is audited)."""
+    with clinic.db.read() as s:
+        p = load_patient(s, record_id)
+        if p is None:
+            raise NotFound("patient", record_id)
+        view = _screen_view(record_of(p, as_of=clinic.today(), include_courses=False))
+        patient_id = p.id
+    clinic.db.audit_reads.append(actor=clinic.actor, action="read", entity="patient", entity_id=record_id,
+                                 patient_id=patient_id, detail={"what": "falls screen"})
+    return view
+
+
+def set_falls_screen(clinic: Clinic, record_id: str, *, key_questions: Mapping[str, bool],
+                     brochure_items: list[str] | None) -> FallsScreenView:
+    """Record the falls screen as asked today: the key questions answered (a question left out was not asked)
+    and the brochure items answered yes (None: the brochure was not filled in). Replaces the earlier answers;
+    checked by the record (known ids only), audited with the old and new answers."""
+    with clinic.db.write() as s:
+        p = load_patient(s, record_id)
+        if p is None:
+            raise NotFound("patient", record_id)
+        current = record_of(p, as_of=clinic.today(), include_courses=False)
+        merged = parse_record({**current.model_dump(mode="json"), "falls_screen_answers": dict(key_questions),
+                               "falls_screen_brochure_items": brochure_items})
+        before = current.model_dump(mode="json", include={"falls_screen_answers", "falls_screen_brochure_items"})
+        after = merged.model_dump(mode="json", include={"falls_screen_answers", "falls_screen_brochure_items"})
+        if before != after:
+            p.extra_json = extra_json(merged)
+            s.flush()
+            audit(s, actor=clinic.actor, action="update", entity="patient", entity_id=p.record_id,
+                  patient_id=p.id, detail={"what": "falls screen", "from": before, "to": after})
+        return _screen_view(merged)

@@ -50,7 +50,7 @@ EXTRA_FIELDS: tuple[str, ...] = tuple(
 )
 
 
-def _extra_json(record: PatientRecord) -> str | None:
+def extra_json(record: PatientRecord) -> str | None:
     if not EXTRA_FIELDS:
         return None
     return json.dumps(record.model_dump(mode="json", include=set(EXTRA_FIELDS)), sort_keys=True)
@@ -109,7 +109,7 @@ def patient_from_record(record: PatientRecord, *, birth_date: dt.date | None = N
     p = m.Patient(record_id=record.id, calendar_token=new_calendar_token(), birth_date=birth_date, **identity)
     for f in FLAT_FIELDS:
         setattr(p, f, getattr(record, f))
-    p.extra_json = _extra_json(record)
+    p.extra_json = extra_json(record)
     _set_children(p, record, course_meds=set())
     return p
 
@@ -118,7 +118,7 @@ def update_patient(patient: m.Patient, record: PatientRecord) -> None:
     """Replace ``patient``'s facts with ``record``'s (identity, courses, doses and reactions are kept)."""
     for f in FLAT_FIELDS:
         setattr(patient, f, getattr(record, f))
-    patient.extra_json = _extra_json(record)
+    patient.extra_json = extra_json(record)
     _set_children(patient, record, course_meds={_course_med_key(c) for c in patient.courses})
 
 

@@ -244,3 +244,43 @@ async def post_new_patient(request: Request) -> Response:
     except (InputError, OsteoCareError) as exc:
         return render(request, "new_patient.html", u, status=422, form=f, today=c.today(), errors=_errors(exc, lang))
     return _redirect(f"/patients/{quote(record.id)}/history?new=1")
+
+
+# --- the falls screen ------------------------------------------------------------------------------------------
+
+def _screen_page(request: Request, u: Principal, record_id: str, view: Any, *, status: int = 200,
+                 errors: dict[str, str] | None = None) -> Response:
+    summary = sp.get_patient(acting(request, u), record_id)
+    return render(request, "falls_screen.html", u, status=status, s=summary, screen=view, errors=errors or {})
+
+
+@router.get("/patients/{record_id}/falls-screen")
+def falls_screen_page(request: Request, record_id: str, user: Principal | None = Depends(page_user)) -> Response:
+    u = need(user, *STAFF)
+    may_see_patient(u, record_id)
+    return _screen_page(request, u, record_id, sh.falls_screen_of(acting(request, u), record_id))
+
+
+@router.post("/patients/{record_id}/falls-screen")
+async def post_falls_screen(request: Request, record_id: str) -> Response:
+    f = await _form(request)
+    u = need(cookie_user(request), *STAFF)
+    may_see_patient(u, record_id)
+    c = acting(request, u)
+    try:
+        if not any(k.startswith("q_") for k in f):  # the form always sends its questions, answered or not
+            raise InputError("form", "", "the falls screen's questions, each answered yes, no or not asked")
+        answers: dict[str, bool] = {}
+        for key, value in f.items():
+            if key.startswith("q_") and value:
+                if value not in ("yes", "no"):
+                    raise InputError(key, value, "yes, no, or not asked")
+                answers[key[2:]] = value == "yes"
+        items = [k[2:] for k, v in f.items() if k.startswith("b_") and v] if f.get("brochure") else None
+        sh.set_falls_screen(c, record_id, key_questions=answers, brochure_items=items)
+    except NotFound:
+        raise
+    except (InputError, OsteoCareError) as exc:
+        view = sh.falls_screen_of(c, record_id)
+        return _screen_page(request, u, record_id, view, status=422, errors=_errors(exc, lang_of(request, u)))
+    return _redirect(f"/patients/{quote(record_id)}?done=history#history")

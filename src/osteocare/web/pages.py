@@ -350,6 +350,7 @@ def patient_context(c: Clinic, view: PatientView, record_id: str, lang: Lang) ->
     return {"view": view, "timeline": _timeline(view, series, lang), "charts": _charts(series, lang),
             "history_labels": LABELS, "history_flags": RISK_FLAGS, "history_choices": choice_labels(),
             "entries": entries, "condition_labels": condition_labels(), "known_drugs": known_drugs(),
+            "falls_questions": {str(k): str(v) for k, v in load("steadi").data["key_questions"].items()},
             "a": result, "rec": result.get("recommendation") or {}, "open_doses": open_doses, "active": active,
             "dxa_sites": DXA_SITES, "fracture_sites": FRACTURE_SITES, "lab_names": LAB_NAMES,
             "reaction_kinds": REACTION_KINDS, "severities": SEVERITIES, "outcomes": REACTION_OUTCOMES,

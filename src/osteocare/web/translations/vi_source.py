@@ -359,6 +359,44 @@ VI: dict[str, str] = {
     "Urolithiasis or hypercalciuria": "Sỏi tiết niệu hoặc tăng canxi niệu",
     "Vitamin D deficiency (clinician's diagnosis)": "Thiếu vitamin D (theo chẩn đoán của bác sĩ)",
     "Vitamin D toxicity": "Ngộ độc vitamin D",
+    # the falls screen (web/history.py, falls_screen.html; knowledge lifestyle/steadi.yaml)
+    "Falls screen": "Sàng lọc nguy cơ té ngã",
+    "Record the falls screen": "Ghi kết quả sàng lọc té ngã",
+    "Save falls screen": "Lưu kết quả sàng lọc té ngã",
+    "Key questions": "Các câu hỏi chính",
+    "Stay Independent brochure": "Tờ hướng dẫn Stay Independent",
+    "not asked": "chưa hỏi",
+    "at risk": "có nguy cơ",
+    "no to the questions asked": "trả lời không với các câu đã hỏi",
+    "not done": "chưa làm",
+    "brochure: {n} statements answered yes": "tờ hướng dẫn: {n} câu trả lời có",
+    "The patient filled in the brochure (tick the statements answered yes)":
+        "Bệnh nhân đã điền tờ hướng dẫn (đánh dấu các câu trả lời có)",
+    "The wording of the brochure's statements was not confirmed from the CDC brochure (status: {status}).":
+        "Cách diễn đạt các câu trong tờ hướng dẫn chưa được đối chiếu với tờ hướng dẫn gốc của CDC (trạng thái: {status}).",
+    "CDC STEADI: the three key questions, and the Stay Independent brochure. Any yes to a key question means the "
+    "patient screened at risk of falling. Recording the screen replaces the answers recorded before.":
+        "CDC STEADI: ba câu hỏi chính và tờ hướng dẫn Stay Independent. Trả lời có với bất kỳ câu hỏi chính nào nghĩa "
+        "là bệnh nhân được sàng lọc là có nguy cơ té ngã. Ghi kết quả sàng lọc mới sẽ thay thế các câu trả lời đã ghi "
+        "trước đó.",
+    "Have you fallen in the past year?": "Trong năm qua, ông/bà có bị té ngã không?",
+    "Do you feel unsteady when standing or walking?": "Ông/bà có cảm thấy không vững khi đứng hoặc đi lại không?",
+    "Do you worry about falling?": "Ông/bà có lo sợ bị té ngã không?",
+    "I have fallen in the past year.": "Tôi đã bị té ngã trong năm qua.",
+    "I use or have been advised to use a cane or walker to get around safely.":
+        "Tôi dùng, hoặc đã được khuyên dùng, gậy hay khung tập đi để đi lại an toàn.",
+    "Sometimes I feel unsteady when I am walking.": "Đôi khi tôi cảm thấy không vững khi đi.",
+    "I steady myself by holding onto furniture when walking at home.":
+        "Tôi phải vịn vào đồ đạc để giữ thăng bằng khi đi lại trong nhà.",
+    "I am worried about falling.": "Tôi lo sợ bị té ngã.",
+    "I need to push with my hands to stand up from a chair.": "Tôi phải chống tay mới đứng dậy được khỏi ghế.",
+    "I have some trouble stepping up onto a curb.": "Tôi hơi khó khăn khi bước lên lề đường.",
+    "I often have to rush to the toilet.": "Tôi thường phải vội vã đi vệ sinh.",
+    "I have lost some feeling in my feet.": "Bàn chân tôi bị giảm cảm giác.",
+    "I take medicine that sometimes makes me feel light-headed or more tired than usual.":
+        "Tôi dùng thuốc đôi khi làm tôi choáng váng hoặc mệt hơn bình thường.",
+    "I take medicine to help me sleep or improve my mood.": "Tôi dùng thuốc để dễ ngủ hoặc cải thiện tâm trạng.",
+    "I often feel sad or depressed.": "Tôi thường cảm thấy buồn hoặc chán nản.",
     # vocabulary shown from data (ids)
     "doctor": "bác sĩ", "nurse": "điều dưỡng", "patient": "bệnh nhân", "admin": "quản trị viên",
     "female": "nữ", "male": "nam",
