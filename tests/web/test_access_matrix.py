@@ -90,6 +90,7 @@ PAGES = [
 FORMS = [
     ("/patients/{own}/history", STAFF),  # an empty form names no version: refused as changed since, nothing saved
     ("/patients/{own}/falls-screen", STAFF),  # an empty form (no questions sent): 422, nothing written
+    ("/patients/{own}/identity", STAFF),  # no sex: 422, nothing written
     ("/patients/{own}/entries/condition", STAFF),  # an empty condition: 422
     ("/patients/{own}/entries/condition/2147483647/end", STAFF),  # no such entry: 404
     ("/patients/{own}/entries/condition/2147483647/delete", STAFF),
@@ -228,7 +229,8 @@ def test_it_refuses_clinical_forms_to_other_roles(app, records, role) -> None:  
     b = browser_for(app, role)
     token = csrf_of(b.get("/ask").text)
     for form in ("dxa", "labs", "fractures", "doses", "reactions", "assess", "courses", "courses/1/stop", "history",
-                 "entries/condition", "entries/condition/1/end", "entries/condition/1/delete"):
+                 "entries/condition", "entries/condition/1/end", "entries/condition/1/delete", "identity",
+                 "falls-screen"):
         r = b.post(f"/patients/{records['patient']}/{form}",
                    data={"csrf_token": token, "exam_date": dt.date.today().isoformat()})
         assert r.status_code in (303, 403), (form, r.status_code)

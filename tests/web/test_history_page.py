@@ -212,3 +212,20 @@ def test_an_empty_falls_screen_post_changes_nothing(app) -> None:  # type: ignor
     before = falls_screen_of(app.state.clinic, "WEB-FS-2")
     r = b.post("/patients/WEB-FS-2/falls-screen", data={"csrf_token": csrf_of(b.get("/ask").text)})
     assert r.status_code == 422 and falls_screen_of(app.state.clinic, "WEB-FS-2") == before
+
+
+def test_the_identity_is_corrected_from_the_history_page(app) -> None:  # type: ignore[no-untyped-def]
+    b = browser_for(app, "nurse")
+    assert _register(b, "WEB-ID-1", phone="0912 345 678").status_code == 303
+    page = b.get("/patients/WEB-ID-1/history").text
+    assert 'name="phone" type="tel" value="0912 345 678"' in page and 'value="1953-04-02"' in page
+    data = {"csrf_token": csrf_of(page), "given_name": "Mai", "family_name": "Trần", "sex": "female",
+            "birth_date": "1953-04-12", "age": "", "phone": "0912 345 679"}
+    r = b.post("/patients/WEB-ID-1/identity", data=data)
+    assert r.status_code == 303 and r.headers["location"] == "/patients/WEB-ID-1?done=identity"
+    p = get_patient(app.state.clinic, "WEB-ID-1")
+    assert (p.family_name, str(p.birth_date)) == ("Trần", "1953-04-12")
+    r = b.post("/patients/WEB-ID-1/identity", data={**data, "birth_date": "2999-01-01"})
+    assert r.status_code == 422 and re.search(r'name="birth_date"[^>]*aria-invalid="true"', r.text)
+    assert '<details id="identity" open>' in r.text and 'value="2999-01-01"' in r.text
+    assert str(get_patient(app.state.clinic, "WEB-ID-1").birth_date) == "1953-04-12"

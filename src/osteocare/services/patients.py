@@ -398,3 +398,70 @@ def _first_problem(exc: Exception) -> str:
     if isinstance(exc, RecordErrors):
         return str(exc.errors[0])
     return str(exc)
+
+
+def phone_of(clinic: Clinic, record_id: str) -> str | None:
+    """The patient's stored phone number (for the identity form; the page's read is audited by its caller)."""
+    with clinic.db.read() as s:
+        return patient_row(s, record_id).phone
+
+
+def _earliest_fact(s: Any, patient_id: int) -> tuple[dt.date, str] | None:
+    """The earliest dated fact of the patient (a lab, DXA exam, course, dose, fracture, fall, condition onset,
+    medication or intolerance), and what it is."""
+    found: list[tuple[dt.date, str]] = []
+    for model, col, what in ((m.Lab, m.Lab.date, "lab result"), (m.DxaExam, m.DxaExam.exam_date, "DXA exam"),
+                             (m.TreatmentCourse, m.TreatmentCourse.start_date, "course start"),
+                             (m.Fracture, m.Fracture.date, "fracture"), (m.Fall, m.Fall.date, "fall"),
+                             (m.Condition, m.Condition.onset, "condition onset"),
+                             (m.Medication, m.Medication.start, "medication start"),
+                             (m.Intolerance, m.Intolerance.date, "intolerance")):
+        day = s.scalar(select(func.min(col)).where(model.patient_id == patient_id))
+        if day is not None:
+            found.append((day, what))
+    dose = s.scalar(select(func.min(m.AdministeredDose.given_on)).join(m.TreatmentCourse)
+                    .where(m.TreatmentCourse.patient_id == patient_id))
+    if dose is not None:
+        found.append((dose, "dose"))
+    return min(found) if found else None
+
+
+def update_identity(clinic: Clinic, record_id: str, *, sex: str, given_name: str | None, family_name: str | None,
+                    birth_date: dt.date | None, phone: str | None, age: int | None = None) -> PatientSummary:
+    """Correct the patient's identity: names, phone, sex, and the birth date (or, if it is not known, the age).
+    Checked as when the patient was added, and against the whole record (sex and age are calculator inputs);
+    a birth date after the patient's earliest dated fact is refused naming that fact. All or nothing, audited
+    with each field's old and new value."""
+    today = clinic.today()
+    check_birth_date(birth_date, today)
+    identity = _identity(given_name, family_name, birth_date, phone)
+    with clinic.db.write() as s:
+        p = load_patient(s, record_id)
+        if p is None:
+            raise NotFound("patient", record_id)
+        current = record_of(p, as_of=today, include_courses=False)
+        if birth_date is not None:
+            new_age: Any = age_on(birth_date, today)
+        elif age is not None:
+            new_age = age
+        else:
+            raise InputError("birth_date", "", "the birth date, or the age in whole years if it is not known")
+        merged = parse_record({**current.model_dump(mode="json"), "sex": sex, "age": new_age})
+        if birth_date is not None:
+            first = _earliest_fact(s, p.id)
+            if first is not None and first[0] < birth_date:
+                raise InputError("birth_date", birth_date.isoformat(),
+                                 f"on or before {first[0].isoformat()} (the patient's earliest {first[1]})")
+        before = {"given_name": p.given_name, "family_name": p.family_name, "phone": p.phone, "sex": p.sex,
+                  "birth_date": None if p.birth_date is None else p.birth_date.isoformat(), "age": p.age}
+        for k, v in identity.items():
+            setattr(p, k, v)
+        p.sex, p.age = merged.sex, merged.age
+        after = {"given_name": p.given_name, "family_name": p.family_name, "phone": p.phone, "sex": p.sex,
+                 "birth_date": None if p.birth_date is None else p.birth_date.isoformat(), "age": p.age}
+        changed = {k: {"from": before[k], "to": after[k]} for k in after if before[k] != after[k]}
+        if changed:
+            s.flush()
+            audit(s, actor=clinic.actor, action="update", entity="patient", entity_id=p.record_id,
+                  patient_id=p.id, detail={"what": "identity", "changed": changed})
+        return summary(p, today)

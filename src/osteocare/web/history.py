@@ -165,15 +165,22 @@ def _unsaved(form: dict[str, str]) -> list[tuple[str, str]]:
 
 def _history_page(request: Request, u: Principal, record_id: str, view: HistoryView, *, status: int = 200,
                   form: dict[str, str] | None = None, errors: dict[str, str] | None = None,
-                  unsaved: list[tuple[str, str]] | None = None, new: bool = False) -> Response:
+                  unsaved: list[tuple[str, str]] | None = None, new: bool = False,
+                  identity_form: dict[str, str] | None = None,
+                  identity_errors: dict[str, str] | None = None) -> Response:
     summary = sp.get_patient(acting(request, u), record_id)
+    phone = sp.phone_of(acting(request, u), record_id)
+    identity = identity_form if identity_form is not None else {
+        "given_name": summary.given_name or "", "family_name": summary.family_name or "", "sex": summary.sex,
+        "birth_date": summary.birth_date.isoformat() if summary.birth_date else "",
+        "age": "" if summary.birth_date else str(summary.age), "phone": phone or ""}
     fields = {f: kind_of(f) for f in sh.HISTORY_FIELDS}
     shown = _shown(view.values)
     return render(request, "history.html", u, status=status, s=summary, version=view.version,
                   shown=json.dumps(shown, sort_keys=True), form=form if form is not None else shown,
                   errors=errors or {}, groups=GROUPS,
                   labels=LABELS, fields=fields, bands=_bands(), choice_labels=choice_labels(), unsaved=unsaved or [],
-                  new=new)
+                  new=new, identity=identity, identity_errors=identity_errors or {}, today=acting(request, u).today())
 
 
 @router.get("/patients/{record_id}/history")
@@ -284,3 +291,31 @@ async def post_falls_screen(request: Request, record_id: str) -> Response:
         view = sh.falls_screen_of(c, record_id)
         return _screen_page(request, u, record_id, view, status=422, errors=_errors(exc, lang_of(request, u)))
     return _redirect(f"/patients/{quote(record_id)}?done=history#history")
+
+
+# --- correcting the identity -----------------------------------------------------------------------------------
+
+@router.post("/patients/{record_id}/identity")
+async def post_identity(request: Request, record_id: str) -> Response:
+    f = await _form(request)
+    u = need(cookie_user(request), *STAFF)
+    may_see_patient(u, record_id)
+    c = acting(request, u)
+    try:
+        birth = _date(f.get("birth_date", ""), "birth_date", required=False)
+        age_text = (f.get("age") or "").strip()
+        age: int | None = None
+        if birth is None and age_text:
+            if not age_text.isdigit():
+                raise InputError("age", age_text, "a whole number of years")
+            age = int(age_text)
+        sp.update_identity(c, record_id, sex=f.get("sex", ""), given_name=f.get("given_name") or None,
+                           family_name=f.get("family_name") or None, birth_date=birth, phone=f.get("phone") or None,
+                           age=age)
+    except NotFound:
+        raise
+    except (InputError, OsteoCareError) as exc:
+        view = sh.history_of(c, record_id)
+        return _history_page(request, u, record_id, view, status=422, identity_form=f,
+                             identity_errors=_errors(exc, lang_of(request, u)))
+    return _redirect(f"/patients/{quote(record_id)}?done=identity")

@@ -397,6 +397,9 @@ VI: dict[str, str] = {
         "Tôi dùng thuốc đôi khi làm tôi choáng váng hoặc mệt hơn bình thường.",
     "I take medicine to help me sleep or improve my mood.": "Tôi dùng thuốc để dễ ngủ hoặc cải thiện tâm trạng.",
     "I often feel sad or depressed.": "Tôi thường cảm thấy buồn hoặc chán nản.",
+    "Correct the identity (names, sex, birth date, phone)":
+        "Sửa thông tin hành chính (họ tên, giới, ngày sinh, điện thoại)",
+    "Save identity": "Lưu thông tin hành chính",
     # vocabulary shown from data (ids)
     "doctor": "bác sĩ", "nurse": "điều dưỡng", "patient": "bệnh nhân", "admin": "quản trị viên",
     "female": "nữ", "male": "nam",
