@@ -1,4 +1,5 @@
-"""Clinic commands: patients, exams, labs, courses, doses, reactions, worklist, calendar, demo, database.
+"""Clinic commands: patients, entries (conditions, medications, intolerances, falls, fractures), exams, labs,
+courses, doses, reactions, worklist, calendar, demo, database.
 
 Thin: parse, call a service, print, set the exit code. Register on the main app with :func:`register`.
 Exit codes: 0 done; 2 bad input or not found; 3 a contraindication needs a written override reason;
@@ -35,6 +36,8 @@ dose_app = typer.Typer(no_args_is_help=True, help="Pre-dose checks and recording
 reaction_app = typer.Typer(no_args_is_help=True, help="Record reactions to a drug.")
 appointment_app = typer.Typer(no_args_is_help=True, help="Book, complete or cancel appointments.")
 db_app = typer.Typer(no_args_is_help=True, help="Database migrations, and a check of the stored records.")
+entry_app = typer.Typer(no_args_is_help=True, help="A patient's conditions, medication history, intolerances, falls "
+                        "and fractures: list, add, resolve or end, delete one made in error.")
 
 STATUS_STYLE = {"verified": "green", "secondary": "yellow", "unverified": "red"}
 
@@ -279,7 +282,8 @@ def _history_groups() -> tuple[tuple[str, tuple[str, ...]], ...]:
 
 
 def _shown_value(value: Any) -> str:
-    """A history value as the CLI prints it: yes/no, numbers without trailing zeros, "-" when not recorded."""
+    """A value (of the history, of an entry) as the CLI prints it: yes/no, numbers without trailing zeros, "-" when
+    not recorded."""
     if value is None:
         return "-"
     if isinstance(value, bool):
@@ -289,26 +293,47 @@ def _shown_value(value: Any) -> str:
     return str(value)
 
 
-def _field_type(field: str) -> tuple[Any, bool]:
-    from .services.history import field_type
+def _field_type(field: str, model: Any = None) -> tuple[Any, bool]:
+    """The type of ``field`` in ``model`` (a record model; default :class:`PatientRecord`, whose fields the history
+    has) without ``None`` (``bool``, ``int``, ``float``, ``dt.date``, a ``Literal`` of its choices, ``str``), and
+    whether ``None`` is allowed (the field can be cleared). For the history: as ``services.history.field_type``."""
+    import types
+    from typing import Union, get_args, get_origin
 
-    return field_type(field)
+    from .core.records import PatientRecord
+
+    ann = (model or PatientRecord).model_fields[field].annotation
+    args = get_args(ann) if get_origin(ann) in (Union, types.UnionType) else (ann,)
+    inner = [a for a in args if a is not type(None)]
+    return (inner[0] if len(inner) == 1 else str), len(inner) < len(args)
 
 
-def _history_value(field: str, text: str) -> Any:
-    """``text`` typed on the command line as a value of the history field ``field``, by the field's type in the
-    record: true/false (yes/no) for a flag, a number, one of the allowed words, text; ``none`` or nothing clears
-    an optional field. Raises :class:`InputError` naming the field, the value and what is allowed."""
+def _typed_value(field: str, text: str, model: Any = None) -> Any:
+    """``text`` typed on the command line as a value of ``field`` of ``model`` (default the patient record, as the
+    history's fields), by the field's type: true/false (yes/no) for a flag, a number, a date YYYY-MM-DD, one of the
+    allowed words, text; ``none`` or nothing clears an optional field. Raises :class:`InputError` naming the field,
+    the value and what is allowed."""
     import math
+    import re
     from typing import Literal, get_args, get_origin
 
     from .core.errors import InputError
 
-    kind, optional = _field_type(field)
+    kind, optional = _field_type(field, model)
     word = text.strip()
-    clear = " (or none to clear it)" if optional else " (it cannot be cleared)"
+    if model is None:  # a change of the history
+        clear = " (or none to clear it)" if optional else " (it cannot be cleared)"
+    else:  # a new entry
+        clear = " (or none if not known)" if optional else ""
     if optional and word.lower() in ("", "none"):
         return None
+    if kind is dt.date:
+        try:
+            if not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", word):
+                raise ValueError(word)
+            return dt.date.fromisoformat(word)
+        except ValueError:
+            raise InputError(field, text, "a date YYYY-MM-DD" + clear) from None
     if get_origin(kind) is Literal:
         choices = [str(c) for c in get_args(kind)]
         if word not in choices:
@@ -331,26 +356,35 @@ def _history_value(field: str, text: str) -> Any:
     return word
 
 
-def _history_changes(assignments: list[str]) -> dict[str, Any]:
-    """FIELD=VALUE arguments as the changes of the history; the first bad one stops the command (exit 2)."""
+def _assigned(assignments: list[str], *, fields: tuple[str, ...], what: str, example: str,
+              model: Any = None) -> dict[str, Any]:
+    """FIELD=VALUE arguments as values of ``fields`` of ``model`` (typed by :func:`_typed_value`); the first bad
+    one stops the command (exit 2). ``what`` names the fields in the message ("the clinical history")."""
     from .core.errors import InputError
-    from .services.history import HISTORY_FIELDS
 
-    changes: dict[str, Any] = {}
+    values: dict[str, Any] = {}
     for a in assignments:
         field, eq, text = a.partition("=")
         field = field.strip()
         if not eq or not field:
-            raise _fail(f"{a!r} is not FIELD=VALUE (e.g. weight_kg=52.5, falls=yes, frax_hip_percent=none)")
-        if field not in HISTORY_FIELDS:
-            raise _fail(str(InputError(field, text, "a field of the clinical history: " + ", ".join(HISTORY_FIELDS))))
-        if field in changes:
+            raise _fail(f"{a!r} is not FIELD=VALUE (e.g. {example})")
+        if field not in fields:
+            raise _fail(str(InputError(field, text, f"a field of {what}: " + ", ".join(fields))))
+        if field in values:
             raise _fail(f"{field}: given twice; expected each field at most once")
         try:
-            changes[field] = _history_value(field, text)
+            values[field] = _typed_value(field, text, model)
         except InputError as exc:
             raise _fail(str(exc)) from None
-    return changes
+    return values
+
+
+def _history_changes(assignments: list[str]) -> dict[str, Any]:
+    """FIELD=VALUE arguments as the changes of the history; the first bad one stops the command (exit 2)."""
+    from .services.history import HISTORY_FIELDS
+
+    return _assigned(assignments, fields=HISTORY_FIELDS, what="the clinical history",
+                     example="weight_kg=52.5, falls=yes, frax_hip_percent=none")
 
 
 @patient_app.command("history")
@@ -414,6 +448,127 @@ def patient_set(
             out.print(f"  {f}: unchanged ({_e(_shown_value(after.values[f]))})", highlight=False)
     what = f"changed {len(changed)} field(s)" if changed else "nothing changed"
     out.print(f"{what}; the history of {_e(after.record_id)} is at version {after.version}", highlight=False)
+
+
+# --- entries: conditions, medication history, intolerances, falls, fractures ------------------------------------
+
+#: How ``entry list`` titles each kind, and the field that names an entry (shown first).
+_ENTRY_TITLES = {"condition": "Conditions", "medication": "Medication history", "intolerance": "Intolerances",
+                 "fall": "Falls", "fracture": "Fractures", "vertebra": "Vertebral heights"}
+_ENTRY_HEAD = {"condition": "code", "medication": "drug", "intolerance": "drug", "fracture": "site", "vertebra": "level"}
+_ENTRY_EXAMPLE = {"condition": "code=atrial_fibrillation onset=2020-05-01",
+                  "medication": "drug=alendronate start=2020-01-01 end=none",
+                  "intolerance": "drug=risedronate reaction=heartburn severity=moderate",
+                  "fall": "date=2025-01-02 injurious=yes", "fracture": "site=wrist date=2024-11-20 fragility=yes",
+                  "vertebra": "level=T12 anterior_mm=18.5 middle_mm=20 posterior_mm=25"}
+
+
+def _entry_model(kind: str) -> Any:
+    """The record's model of an entry of ``kind``; an unknown kind stops the command (exit 2)."""
+    from .core.errors import InputError
+    from .services.entries import KINDS, MODELS
+
+    if kind not in KINDS:
+        raise _fail(str(InputError("kind", kind, "one of " + ", ".join(KINDS))))
+    return MODELS[kind]
+
+
+def _entry_line(e: Any) -> str:
+    """One entry as ``entry list`` and ``entry add`` show it: what it is (a condition with its label), its other
+    recorded fields, and for a condition or a medication whether it is current."""
+    head = _ENTRY_HEAD.get(e.kind)
+    what = e.kind if head is None else str(e.fields[head])
+    if e.label:
+        what += f" ({e.label})"
+    rest = [f"{k} {_shown_value(v)}" for k, v in e.fields.items() if k != head and v is not None]
+    status = {"condition": "current" if e.current else "resolved",
+              "medication": "current" if e.current else "ended"}.get(e.kind)
+    return ", ".join([what, *rest, *([status] if status else [])])
+
+
+@entry_app.command("list")
+def entry_list(
+    record_id: Annotated[str, typer.Argument(help="Patient id")],
+    as_json: Annotated[bool, typer.Option("--json", help="Every entry by kind as JSON")] = False,
+) -> None:
+    """List the patient's entries by kind, oldest first, each with its id; a condition with its label and whether it
+    is current. The read is audited."""
+    from .services.entries import entries_of
+
+    with _clinic() as clinic:
+        entries = entries_of(clinic, record_id)
+    if as_json:
+        _print_json({k: [e.model_dump(mode="json") for e in v] for k, v in entries.items()})
+        return
+    for kind, items in entries.items():
+        out.print(f"[bold]{_ENTRY_TITLES[kind]}[/bold]", highlight=False)
+        if not items:
+            out.print("  none recorded", highlight=False)
+        for e in items:
+            out.print(f"  {e.id}  {_e(_entry_line(e))}", highlight=False, soft_wrap=True)
+
+
+@entry_app.command("add")
+def entry_add(
+    record_id: Annotated[str, typer.Argument(help="Patient id")],
+    kind: Annotated[str, typer.Argument(help="condition, medication, intolerance, fall or fracture")],
+    assignments: Annotated[list[str] | None, typer.Argument(
+        metavar="FIELD=VALUE...", help="The record's fields of that kind: condition code= onset= resolved=; "
+        "medication drug= start= end= last_dose=; intolerance drug= reaction= date= severity=; fall date= "
+        "injurious=; fracture site= date= fragility= on_treatment=. Dates YYYY-MM-DD, flags true/false or yes/no")]
+    = None,
+) -> None:
+    """Add an entry, checked as the record checks it (a known condition or drug id, dates in order, none after today
+    or before the patient was born). Prints its id, and as warnings what the contraindication check now finds for
+    the patient's active courses."""
+    from .services.entries import add_entry
+
+    model = _entry_model(kind)
+    data = _assigned(assignments or [], fields=tuple(model.model_fields), model=model, example=_ENTRY_EXAMPLE[kind],
+                     what=("an " if kind == "intolerance" else "a ") + kind)
+    with _clinic() as clinic:
+        res = add_entry(clinic, record_id, kind, data)
+    out.print(f"added {kind} {res.entry.id} for {_e(record_id)}: {_e(_entry_line(res.entry))}", highlight=False,
+              soft_wrap=True)
+    for w in res.warnings:
+        out.print(f"[yellow]warning:[/yellow] {_e(w)}", highlight=False, soft_wrap=True)
+
+
+@entry_app.command("end")
+def entry_end(
+    kind: Annotated[str, typer.Argument(help="condition (resolved) or medication (ended)")],
+    entry_id: Annotated[int, typer.Argument(help="The entry's id (`entry list` shows it)")],
+    on: Annotated[str, typer.Option(help="The day it resolved or ended, YYYY-MM-DD")],
+) -> None:
+    """Resolve a condition or end a medication; prints as warnings what the contraindication check now finds for
+    the patient's active courses."""
+    from .services.entries import end_entry
+
+    day = _date(on, "--on")
+    if day is None:  # (--on is required: typer refuses the command without it)
+        raise _fail("--on: give the day it resolved or ended, YYYY-MM-DD")
+    _entry_model(kind)
+    with _clinic() as clinic:
+        res = end_entry(clinic, kind, entry_id, day)
+    out.print(f"{'resolved' if kind == 'condition' else 'ended'} {kind} {res.entry.id}: "
+              f"{_e(_entry_line(res.entry))}", highlight=False, soft_wrap=True)
+    for w in res.warnings:
+        out.print(f"[yellow]warning:[/yellow] {_e(w)}", highlight=False, soft_wrap=True)
+
+
+@entry_app.command("delete")
+def entry_delete(
+    kind: Annotated[str, typer.Argument(help="condition, medication, intolerance, fall or fracture")],
+    entry_id: Annotated[int, typer.Argument(help="The entry's id (`entry list` shows it)")],
+    reason: Annotated[str, typer.Option(help="Why it is deleted (kept in the audit log with what it said)")],
+) -> None:
+    """Delete an entry made in error; record the right one with `entry add`."""
+    from .services.entries import delete_entry
+
+    _entry_model(kind)
+    with _clinic() as clinic:
+        e = delete_entry(clinic, kind, entry_id, reason=reason)
+    out.print(f"deleted {kind} {entry_id}: {_e(_entry_line(e))}", highlight=False, soft_wrap=True)
 
 
 # --- exams and labs ----------------------------------------------------------------------------------------
@@ -880,6 +1035,7 @@ def register(app: typer.Typer) -> None:
     app.add_typer(dose_app, name="dose")
     app.add_typer(appointment_app, name="appointment")
     app.add_typer(reaction_app, name="reaction")
+    app.add_typer(entry_app, name="entry")
     app.add_typer(db_app, name="db")
     app.command("worklist")(worklist_cmd)
     app.command("calendar")(calendar_cmd)

@@ -56,7 +56,7 @@ def test_each_kind_refuses_what_the_record_refuses_naming_the_field_and_writes_n
         ("intolerance", {"drug": "alendronate", "reaction": "heartburn\u202e"}, "reaction"),
         ("fall", {"date": "2099-01-01"}, "date"),
         ("fracture", {"site": "nose", "date": "2020-01-01"}, "site"),
-        ("vertebra", {}, "kind"),
+        ("spine", {}, "kind"),
     ]
     for kind, data, field in bad:
         with pytest.raises(InputError) as e:
@@ -137,3 +137,44 @@ def test_any_entry_is_either_stored_as_given_or_refused_with_nothing_written(
     assert all(d is None or d <= TODAY for d in ((a,) if kind == "fall" else (a, b)))
     assert {k: v for k, v in e.fields.items() if k in data} == data
     assert entries_of(clinic, rid)[kind][-1] == e or e in entries_of(clinic, rid)[kind]
+
+
+def test_vertebral_heights_are_kept_per_level_once_and_graded_by_the_assessment(
+        clinic: Clinic, patient: Callable[..., str]) -> None:
+    """Measured heights of T11-L1, L1 wedged (anterior 18 against posterior 25 mm, a 28 % reduction: Genant's
+    grade 2, moderate, 25-40 %): the grading reads them from the stored record."""
+    from osteocare.core.assessment import assess
+
+    rid = patient("EV1")
+    for level, a, mid, p in (("t11", 24.0, 23.5, 25.0), ("T12", 25.0, 24.5, 26.0), ("L1", 18.0, 23.0, 25.0)):
+        add_entry(clinic, rid, "vertebra", {"level": level, "anterior_mm": a, "middle_mm": mid, "posterior_mm": p})
+    listed = entries_of(clinic, rid)["vertebra"]
+    assert [e.fields["level"] for e in listed] == ["T11", "T12", "L1"]
+    for data, field in (({"level": "L1", "anterior_mm": 20, "posterior_mm": 25}, "level"),  # measured already
+                        ({"level": "L9", "anterior_mm": 20, "posterior_mm": 25}, "level"),
+                        ({"level": "L2", "anterior_mm": -1, "posterior_mm": 25}, "anterior_mm")):
+        with pytest.raises(InputError) as e:
+            add_entry(clinic, rid, "vertebra", data)
+        assert field in str(e.value), (data, str(e.value))
+    assert len(entries_of(clinic, rid)["vertebra"]) == 3
+    result = assess(get_record(clinic, rid), as_of=TODAY).results
+    grading = next(r for r in result.values() if r.calculator.startswith("genant") or "Genant" in r.name)
+    assert grading.values["L1_grade"].value == 2 and grading.values["T12_grade"].value == 0
+
+
+def test_a_change_to_a_record_the_rules_refuse_is_refused_with_nothing_written(
+        clinic: Clinic, patient: Callable[..., str]) -> None:
+    """An old lab the current rules refuse (``osteocare db check``) makes the record unreadable: a new entry is
+    refused naming it, before anything is written (it used to be saved and then reported as an error)."""
+    from sqlalchemy import update
+
+    from osteocare.store import models as m
+
+    rid = patient("EB1")
+    start_course(clinic, rid, "alendronate", start_date=TODAY - dt.timedelta(days=30))
+    with clinic.db.write() as s:
+        s.execute(update(m.Lab).where(m.Lab.name == "calcium").values(name="x"))
+    with pytest.raises(InputError, match="x"):
+        add_entry(clinic, rid, "fall", {"date": "2025-01-02"})
+    with clinic.db.read() as s:
+        assert s.query(m.Fall).count() == 0

@@ -106,3 +106,19 @@ def test_the_entries_are_in_vietnamese_on_vietnamese_pages(app, records) -> None
     assert "Bệnh lý, thuốc và không dung nạp thuốc" in page and "Hẹp thực quản" in page
     for english in ("Add a condition", "Oesophageal stricture", "Medication history", "Delete (entered in error)"):
         assert english not in page, english
+
+
+def test_measured_vertebrae_are_added_on_the_page_and_graded(app) -> None:  # type: ignore[no-untyped-def]
+    b = browser_for(app, "doctor")
+    rid = _new_patient(b, "WEB-E-V")
+    token = csrf_of(b.get(f"/patients/{rid}").text)
+    for level, a, mid, p in (("T12", "25", "24.5", "26"), ("L1", "18", "", "25"), ("L2", "26", "25", "27")):
+        r = b.post(f"/patients/{rid}/entries/vertebra", data={"csrf_token": token, "level": level, "anterior_mm": a,
+                                                              "middle_mm": mid, "posterior_mm": p})
+        assert r.status_code == 303, r.text[:300]
+    page = b.get(f"/patients/{rid}").text
+    assert "L1</strong>: anterior 18 mm, middle —, posterior 25 mm" in _section(page, "vertebrae")
+    assert "Genant" in page and "L1 grade 2" in html.unescape(page)
+    r = b.post(f"/patients/{rid}/entries/vertebra", data={"csrf_token": token, "level": "L1", "anterior_mm": "20",
+                                                          "posterior_mm": "25"})
+    assert r.status_code == 422 and 'id="err-entry-vertebra-level"' in r.text and "L1 is on the record" in r.text

@@ -1,8 +1,8 @@
-"""The dated entries of a patient's record that are kept one by one besides labs and DXA exams: conditions,
-medication history, intolerances, falls and fractures. Each is added, and a condition resolved or a medication
-ended, with the record's own checks (a known condition or drug id, dates in order, none after today or before the
-patient was born), in one transaction and audited. An entry made in error is deleted with a reason; the audit log
-keeps what it said.
+"""The entries of a patient's record kept one by one besides labs and DXA exams: conditions, medication
+history, intolerances, falls, fractures, and measured vertebral heights (for the Genant grade). Each is added, and
+a condition resolved or a medication ended, with the record's own checks (a known condition or drug id, a known
+vertebral level measured once, dates in order, none after today or before the patient was born), in one
+transaction and audited. An entry made in error is deleted with a reason; the audit log keeps what it said.
 
 A change to the record can change what the active courses may give: after each change the contraindication
 check runs again for every active course, and what it now finds comes back as warnings (the dose itself is
@@ -23,23 +23,25 @@ from ..core.records import Fall as RFall
 from ..core.records import Fracture as RFracture
 from ..core.records import Intolerance as RIntolerance
 from ..core.records import Medication as RMedication
-from ..core.records import parse_as
+from ..core.records import VertebraHeights, parse_as
 from ..core.text import checked_text
+from ..core.vertebral import LEVELS
 from ..store import models as m
 from ..store.audit import audit
 from ._common import get_row, patient_row
 from .context import Clinic
 from .errors import NotFound
 
-EntryKind = Literal["condition", "medication", "intolerance", "fall", "fracture"]
-KINDS: tuple[EntryKind, ...] = ("condition", "medication", "intolerance", "fall", "fracture")
-_MODEL: dict[str, Any] = {"condition": RCondition, "medication": RMedication, "intolerance": RIntolerance,
-                          "fall": RFall, "fracture": RFracture}
+EntryKind = Literal["condition", "medication", "intolerance", "fall", "fracture", "vertebra"]
+KINDS: tuple[EntryKind, ...] = ("condition", "medication", "intolerance", "fall", "fracture", "vertebra")
+MODELS: dict[str, Any] = {"condition": RCondition, "medication": RMedication, "intolerance": RIntolerance,
+                          "fall": RFall, "fracture": RFracture, "vertebra": VertebraHeights}
 _ROW: dict[str, Any] = {"condition": m.Condition, "medication": m.Medication, "intolerance": m.Intolerance,
-                        "fall": m.Fall, "fracture": m.Fracture}
+                        "fall": m.Fall, "fracture": m.Fracture, "vertebra": m.Vertebra}
 #: The date fields of each kind (none may be after today or before the patient's birth).
 _DATES: dict[str, tuple[str, ...]] = {"condition": ("onset", "resolved"), "medication": ("start", "end", "last_dose"),
-                                      "intolerance": ("date",), "fall": ("date",), "fracture": ("date",)}
+                                      "intolerance": ("date",), "fall": ("date",), "fracture": ("date",),
+                                      "vertebra": ()}
 
 
 class Entry(BaseModel):
@@ -66,7 +68,7 @@ def condition_labels() -> dict[str, str]:
 
 
 def _fields(kind: str, row: Any) -> dict[str, Any]:
-    return _MODEL[kind].model_validate({k: getattr(row, k) for k in _MODEL[kind].model_fields}).model_dump(
+    return MODELS[kind].model_validate({k: getattr(row, k) for k in MODELS[kind].model_fields}).model_dump(
         mode="json")
 
 
@@ -79,6 +81,20 @@ def _entry(kind: str, row: Any, today: dt.date) -> Entry:
         current = row.end is None or row.end > today
     label = condition_labels().get(row.code) if kind == "condition" else None
     return Entry(kind=kind, id=row.id, fields=fields, label=label, current=current)  # type: ignore[arg-type]
+
+
+def _level(clinic: Clinic, record_id: str, level: str) -> str:
+    """A vertebral level as the grading reads it (C1-C7, T1-T12, L1-L5), not measured yet for this patient (the
+    grading takes each level once: a new measurement replaces the old one only after it is deleted)."""
+    name = level.strip().upper()
+    if name not in LEVELS:
+        raise InputError("level", level, "a vertebral level C1-C7, T1-T12 or L1-L5")
+    with clinic.db.read() as s:
+        p = patient_row(s, record_id)
+        if s.scalar(select(m.Vertebra.id).where(m.Vertebra.patient_id == p.id, m.Vertebra.level == name)) is not None:
+            raise InputError("level", level, f"a level not measured yet: {name} is on the record; delete that "
+                             "measurement (entered in error) to replace it")
+    return name
 
 
 def _kind(kind: str) -> str:
@@ -96,8 +112,29 @@ def _check_dates(clinic: Clinic, record_id: str, kind: str, item: Any) -> None:
             _check_patient_day(f, day, clinic, record_id)
 
 
+def _check_readable(clinic: Clinic, record_id: str) -> None:
+    """Refuse a change to a patient whose stored record the current rules refuse (an old lab with a name the
+    knowledge does not list, ...: ``osteocare db check``), before anything is written: the error names the row
+    to correct."""
+    from ..store.records import load_patient, record_of
+
+    with clinic.db.read() as s:
+        p = load_patient(s, record_id)
+        if p is None:
+            raise NotFound("patient", record_id)
+        record_of(p, as_of=clinic.today())
+
+
 def _recheck(clinic: Clinic, record_id: str) -> list[str]:
-    """The contraindication check again for each active course: what it finds, as warnings."""
+    """The contraindication check again for each active course: what it finds, as warnings. Runs after the
+    change is committed, so it never raises: a check that cannot run says so as a warning."""
+    try:
+        return _findings(clinic, record_id)
+    except Exception as exc:  # the change is saved; the clinician must know the check did not run
+        return [f"The contraindication check of the active courses could not be run after this change: {exc}"]
+
+
+def _findings(clinic: Clinic, record_id: str) -> list[str]:
     from ..store.records import load_patient
     from .checks import clinic_record, contraindication_check
     from .drugs import regimen
@@ -126,12 +163,15 @@ def add_entry(clinic: Clinic, record_id: str, kind: str, data: dict[str, Any]) -
     kind = _kind(kind)
     if not isinstance(data, dict):
         raise InputError(kind, type(data).__name__, "an object with the fields of a " + kind)
-    item = parse_as(_MODEL[kind], data)
+    item = parse_as(MODELS[kind], data)
+    if kind == "vertebra":
+        item = item.model_copy(update={"level": _level(clinic, record_id, item.level)})
     if kind == "intolerance":
         checked_text("reaction", item.reaction, max_length=500)
         if not item.reaction.strip():
             raise InputError("reaction", item.reaction, "what the reaction was (e.g. heartburn, rash)")
     _check_dates(clinic, record_id, kind, item)
+    _check_readable(clinic, record_id)
     with clinic.db.write() as s:
         p = patient_row(s, record_id)
         row = _ROW[kind](patient_id=p.id, **item.model_dump())
@@ -162,8 +202,9 @@ def end_entry(clinic: Clinic, kind: str, entry_id: int, on: dt.date, *, record_i
         row = _own_row(s, kind, entry_id, record_id)
         rid = s.get(m.Patient, row.patient_id).record_id
         data = {**_fields(kind, row), field: on.isoformat()}
-    item = parse_as(_MODEL[kind], data)  # e.g. a condition resolved before its onset is refused here
+    item = parse_as(MODELS[kind], data)  # e.g. a condition resolved before its onset is refused here
     _check_dates(clinic, rid, kind, item)
+    _check_readable(clinic, rid)
     with clinic.db.write() as s:
         row = _own_row(s, kind, entry_id, record_id)
         before = getattr(row, field)
@@ -200,8 +241,11 @@ def entries_in(s: Any, patient_id: int, today: dt.date) -> dict[str, list[Entry]
     out: dict[str, list[Entry]] = {}
     for kind in KINDS:
         rows = list(s.scalars(select(_ROW[kind]).where(_ROW[kind].patient_id == patient_id).order_by(_ROW[kind].id)))
-        date_of = _DATES[kind][0]
-        rows.sort(key=lambda r, f=date_of: (getattr(r, f) is not None, getattr(r, f) or dt.date.min, r.id))
+        if kind == "vertebra":
+            rows.sort(key=lambda r: (LEVELS.index(r.level) if r.level in LEVELS else len(LEVELS), r.id))
+        else:
+            date_of = _DATES[kind][0]
+            rows.sort(key=lambda r, f=date_of: (getattr(r, f) is not None, getattr(r, f) or dt.date.min, r.id))
         out[kind] = [_entry(kind, r, today) for r in rows]
     return out
 

@@ -15,6 +15,7 @@ from ..core.records import Fracture, PatientRecord
 from ..services import assessments as sa
 from ..services import calendar as scal
 from ..services import doses as sd
+from ..services import entries as se
 from ..services import facts as sf
 from ..services import history as sh
 from ..services import patients as sp
@@ -232,6 +233,90 @@ def add_lab(request: Request, user: User, record_id: str, body: LabIn) -> Any:
 def add_fracture(request: Request, user: User, record_id: str, body: Fracture) -> dict[str, int]:
     u = require(user, *STAFF)
     return {"fracture_id": sf.add_fracture(acting(request, u), record_id, body)}
+
+
+# --- conditions, medication history, intolerances, falls, fractures (entries) ----------------------------------
+
+class EntriesOut(BaseModel):
+    """Every entry of the patient by kind, oldest first (undated first)."""
+
+    condition: list[se.Entry]
+    medication: list[se.Entry]
+    intolerance: list[se.Entry]
+    fall: list[se.Entry]
+    fracture: list[se.Entry]
+    vertebra: list[se.Entry]
+
+
+assert tuple(EntriesOut.model_fields) == se.KINDS, "EntriesOut must have one list per kind"
+
+KindPath = Annotated[se.EntryKind, Path(description="condition, medication, intolerance, fall, fracture or vertebra")]
+EndKindPath = Annotated[Literal["condition", "medication"], Path(
+    description="condition (sets resolved) or medication (sets end); the other kinds have nothing to end")]
+EntryId = Annotated[int, Path(ge=1, le=2**31 - 1, description="The entry's id (GET .../entries gives it)")]
+#: The POST body as documented: the record's fields of the kind named in the path (the service checks the values).
+ENTRY_BODY_SCHEMA: dict[str, Any] = {
+    "description": "The record's fields of the kind named in the path (condition: code, onset, resolved; "
+                   "medication: drug, start, end, last_dose; intolerance: drug, reaction, date, severity; fall: "
+                   "date, injurious; fracture: site, date, fragility, on_treatment; vertebra: level, anterior_mm, "
+                   "middle_mm, posterior_mm)",
+    "anyOf": [model.model_json_schema() for model in se.MODELS.values()],
+}
+
+
+class EndEntryIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    on: dt.date = Field(description="The day the condition resolved or the medication ended: not after today, "
+                                    "nor before its onset or start")
+
+
+class DeleteEntryIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: str = Field(min_length=1, max_length=500, description="Why the entry is deleted (made in error); kept "
+                                                                  "in the audit log with what the entry said")
+
+
+@router.get("/patients/{record_id}/entries", response_model=EntriesOut, responses=PROBLEMS, tags=["facts"],
+            summary="The patient's conditions, medication history, intolerances, falls and fractures")
+def list_entries(request: Request, user: User, record_id: str) -> Any:
+    """Every entry by kind, oldest first (undated first); a condition with its label, and whether a condition or a
+    medication is current (not resolved, not ended). The read is audited."""
+    u = require(user, *STAFF)
+    return se.entries_of(acting(request, u), record_id)
+
+
+@router.post("/patients/{record_id}/entries/{kind}", status_code=201, response_model=se.EntryResult,
+             responses=PROBLEMS, tags=["facts"], summary="Add a condition, medication, intolerance, fall or fracture",
+             openapi_extra={"requestBody": {"content": {"application/json": {"schema": ENTRY_BODY_SCHEMA}}}})
+def add_entry(request: Request, user: User, record_id: str, kind: KindPath,
+              body: Annotated[dict[str, Any], Body(description="The record's fields of that kind")]) -> Any:
+    """Checked as the record checks it (a known condition or drug id, dates in order, none after today or before the
+    patient was born): 422 naming the field, the value and what is allowed, and nothing written. The answer has the
+    entry and ``warnings``: what the contraindication check now finds for the patient's active courses."""
+    u = require(user, *STAFF)
+    return se.add_entry(acting(request, u), record_id, kind, body)
+
+
+@router.post("/patients/{record_id}/entries/{kind}/{entry_id}/end", response_model=se.EntryResult,
+             responses=PROBLEMS, tags=["facts"], summary="Resolve a condition or end a medication")
+def end_entry(request: Request, user: User, record_id: str, kind: EndKindPath, entry_id: EntryId,
+              body: EndEntryIn) -> Any:
+    """Sets a condition's ``resolved`` or a medication's ``end`` to ``on`` (audited with the old and new date). An
+    entry of another patient is 404 through this patient's path."""
+    u = require(user, *STAFF)
+    return se.end_entry(acting(request, u), kind, entry_id, body.on, record_id=record_id)
+
+
+@router.delete("/patients/{record_id}/entries/{kind}/{entry_id}", response_model=se.Entry, responses=PROBLEMS,
+               tags=["facts"], summary="Delete an entry made in error (JSON body with the reason)")
+def delete_entry(request: Request, user: User, record_id: str, kind: KindPath, entry_id: EntryId,
+                 body: DeleteEntryIn) -> Any:
+    """The reason goes in a JSON body (``{"reason": "..."}``), not the URL, so that it stays out of access logs.
+    The answer is the entry as it was; the audit log keeps what it said and the reason. An entry of another patient
+    is 404 through this patient's path; an intolerance that comes from a recorded reaction is 422 (change the
+    reaction instead)."""
+    u = require(user, *STAFF)
+    return se.delete_entry(acting(request, u), kind, entry_id, reason=body.reason, record_id=record_id)
 
 
 # --- clinical history -----------------------------------------------------------------------------------------

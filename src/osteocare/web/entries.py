@@ -1,6 +1,7 @@
-"""Forms of the patient page for the record's entries: conditions, medication history, intolerances, falls (and
-fractures, added by the page's fracture form): add one, resolve a condition, end a medication, delete one made in
-error (with a reason). After a change, what the active courses' contraindication check now finds is shown."""
+"""Forms of the patient page for the record's entries: conditions, medication history, intolerances, falls,
+measured vertebral heights (and fractures, added by the page's fracture form): add one, resolve a condition, end a
+medication, delete one made in error (with a reason). After a change, what the active courses' contraindication
+check now finds is shown."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from fastapi.responses import Response
 from ..services import entries as se
 from . import questions as qs
 from .deps import STAFF, acting, cookie_user, may_see_patient
-from .pages import _after_form, _date, _form, need, patient_page_response
+from .pages import _after_form, _date, _float, _form, need, patient_page_response
 
 router = APIRouter(include_in_schema=False)
 
@@ -31,6 +32,10 @@ def _data(kind: str, f: dict[str, str]) -> dict[str, Any]:
                 "date": _date(f.get("date", ""), "date", required=False), "severity": f.get("severity") or None}
     if kind == "fall":
         return {"date": _date(f.get("date", ""), "date", required=False), "injurious": bool(f.get("injurious"))}
+    if kind == "vertebra":
+        return {"level": f.get("level", ""), "anterior_mm": _float(f.get("anterior_mm", ""), "anterior_mm"),
+                "middle_mm": _float(f.get("middle_mm", ""), "middle_mm"),
+                "posterior_mm": _float(f.get("posterior_mm", ""), "posterior_mm")}
     return {"kind": kind}
 
 

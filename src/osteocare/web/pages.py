@@ -21,6 +21,7 @@ from ..core.errors import InputError, OsteoCareError
 from ..core.knowledge import load
 from ..core.records import FractureSite, Site, known_drugs
 from ..core.text import bad_character
+from ..core.vertebral import LEVELS
 from ..services import assessments as sa
 from ..services import calendar as scal
 from ..services import courses as sc
@@ -350,6 +351,7 @@ def patient_context(c: Clinic, view: PatientView, record_id: str, lang: Lang) ->
     return {"view": view, "timeline": _timeline(view, series, lang), "charts": _charts(series, lang),
             "history_labels": LABELS, "history_flags": RISK_FLAGS, "history_choices": choice_labels(),
             "entries": entries, "condition_labels": condition_labels(), "known_drugs": known_drugs(),
+            "vertebral_levels": [lv for lv in LEVELS if lv[0] in "TL"],
             "falls_questions": {str(k): str(v) for k, v in load("steadi").data["key_questions"].items()},
             "a": result, "rec": result.get("recommendation") or {}, "open_doses": open_doses, "active": active,
             "dxa_sites": DXA_SITES, "fracture_sites": FRACTURE_SITES, "lab_names": LAB_NAMES,

@@ -400,6 +400,14 @@ VI: dict[str, str] = {
     "Correct the identity (names, sex, birth date, phone)":
         "Sửa thông tin hành chính (họ tên, giới, ngày sinh, điện thoại)",
     "Save identity": "Lưu thông tin hành chính",
+    "Vertebral heights (morphometry)": "Chiều cao đốt sống (đo hình thái)",
+    "anterior {a} mm, middle {m}, posterior {p} mm": "bờ trước {a} mm, giữa {m}, bờ sau {p} mm",
+    "Add a measured vertebra (for the Genant grade)": "Thêm một đốt sống đã đo (để phân độ Genant)",
+    "Level": "Đốt sống",
+    "Anterior height (mm)": "Chiều cao bờ trước (mm)",
+    "Middle height (mm)": "Chiều cao phần giữa (mm)",
+    "Posterior height (mm)": "Chiều cao bờ sau (mm)",
+    "Add vertebra": "Thêm đốt sống",
     # vocabulary shown from data (ids)
     "doctor": "bác sĩ", "nurse": "điều dưỡng", "patient": "bệnh nhân", "admin": "quản trị viên",
     "female": "nữ", "male": "nam",
