@@ -115,8 +115,8 @@ def test_a_nurse_records_an_infusion_and_a_reaction(server, browser) -> None:  #
     assert page.locator("#timeline li.ev-dose").count() == doses_before + 1
     page.click("#reaction summary")
     page.select_option("#reaction select[name=dose_id]", index=1)  # the infusion just recorded
-    page.select_option("select[name=kind]", "acute_phase_reaction")
-    page.select_option("select[name=severity]", "moderate")
+    page.select_option("#reaction select[name=kind]", "acute_phase_reaction")
+    page.select_option("#reaction select[name=severity]", "moderate")  # (the intolerance form has one too)
     page.fill("#reaction textarea[name=description]", "Fever the day after the infusion")
     page.click("#reaction button[type=submit]")
     expect(page.locator("p.ok")).to_be_visible()
@@ -192,3 +192,37 @@ def test_the_vietnamese_pages_render(server, browser) -> None:  # type: ignore[n
     reader = browser.new_context(base_url=base, locale="vi-VN").new_page()
     reader.goto("/qa")
     expect(reader.locator("h1")).to_contain_text("Hỏi đáp")
+
+
+def test_a_nurse_registers_a_patient_records_the_history_and_a_condition(server, browser) -> None:  # type: ignore[no-untyped-def]
+    base, _ = server
+    page = _login(browser, base, "nurse")
+    page.goto("/patients")
+    page.click("a[href='/new-patient']")
+    page.fill("input[name=record_id]", "E2E-NEW-1")
+    page.fill("input[name=given_name]", "Lan")
+    page.fill("input[name=family_name]", "Phạm")
+    page.select_option("select[name=sex]", "female")
+    page.fill("input[name=birth_date]", "1950-02-03")
+    page.click("form[action='/new-patient'] button[type=submit]")
+    expect(page).to_have_url(f"{base}/patients/E2E-NEW-1/history?new=1")
+    page.fill("input[name=weight_kg]", "47")
+    page.fill("input[name=height_cm]", "150")
+    page.select_option("select[name=menopausal_status]", "postmenopausal")
+    page.check("input[name=ra_sle]")
+    page.check("input[name=corticosteroids]")
+    page.fill("input[name=frax_mof_percent]", "22")
+    page.fill("input[name=frax_hip_percent]", "6")
+    page.fill("input[name=frax_country]", "Vietnam")
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "history.png"), full_page=True)
+    page.click("form.history button[type=submit]")
+    expect(page).to_have_url(f"{base}/patients/E2E-NEW-1?done=history#history")
+    expect(page.locator("[data-testid=history]")).to_contain_text("Corticosteroid use; Rheumatoid arthritis or SLE")
+    expect(page.locator("[data-testid=history]")).to_contain_text("major osteoporotic 22.0 %")
+    page.click("#entry-condition summary")
+    page.select_option("#entry-condition select[name=code]", "oesophageal_stricture")
+    page.click("#entry-condition button[type=submit]")
+    expect(page.locator("[data-testid=conditions]")).to_contain_text("Oesophageal stricture")
+    # the recommendation now leaves out the oral bisphosphonates for the stricture
+    expect(page.locator("#contraindications")).to_be_visible()

@@ -180,7 +180,8 @@ def _history_page(request: Request, u: Principal, record_id: str, view: HistoryV
                   shown=json.dumps(shown, sort_keys=True), form=form if form is not None else shown,
                   errors=errors or {}, groups=GROUPS,
                   labels=LABELS, fields=fields, bands=_bands(), choice_labels=choice_labels(), unsaved=unsaved or [],
-                  new=new, identity=identity, identity_errors=identity_errors or {}, today=acting(request, u).today())
+                  new=new, default_ethnicity=str(load("qfracture-inputs").value("default_ethnicity_vietnam")),
+                  identity=identity, identity_errors=identity_errors or {}, today=acting(request, u).today())
 
 
 @router.get("/patients/{record_id}/history")

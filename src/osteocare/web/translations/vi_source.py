@@ -408,6 +408,10 @@ VI: dict[str, str] = {
     "Middle height (mm)": "Chiều cao phần giữa (mm)",
     "Posterior height (mm)": "Chiều cao bờ sau (mm)",
     "Add vertebra": "Thêm đốt sống",
+    "Not recorded: QFracture uses {group}, the deployment's default (a project convention for Vietnamese patients; "
+    "the model is not validated in Vietnam).":
+        "Nếu không ghi: QFracture dùng nhóm {group}, mặc định của hệ thống (quy ước của dự án cho bệnh nhân Việt "
+        "Nam; mô hình chưa được kiểm định tại Việt Nam).",
     # vocabulary shown from data (ids)
     "doctor": "bác sĩ", "nurse": "điều dưỡng", "patient": "bệnh nhân", "admin": "quản trị viên",
     "female": "nữ", "male": "nam",
