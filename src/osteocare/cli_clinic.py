@@ -486,6 +486,13 @@ def _entry_line(e: Any) -> str:
     return ", ".join([what, *rest, *([status] if status else [])])
 
 
+def _print_entry_result(what: str, res: Any) -> None:
+    """``what: <the entry>``, then each warning of the contraindication re-check (the exit code stays 0)."""
+    out.print(f"{what}: {_e(_entry_line(res.entry))}", highlight=False, soft_wrap=True)
+    for w in res.warnings:
+        out.print(f"[yellow]warning:[/yellow] {_e(w)}", highlight=False, soft_wrap=True)
+
+
 @entry_app.command("list")
 def entry_list(
     record_id: Annotated[str, typer.Argument(help="Patient id")],
@@ -528,10 +535,7 @@ def entry_add(
                      what=("an " if kind == "intolerance" else "a ") + kind)
     with _clinic() as clinic:
         res = add_entry(clinic, record_id, kind, data)
-    out.print(f"added {kind} {res.entry.id} for {_e(record_id)}: {_e(_entry_line(res.entry))}", highlight=False,
-              soft_wrap=True)
-    for w in res.warnings:
-        out.print(f"[yellow]warning:[/yellow] {_e(w)}", highlight=False, soft_wrap=True)
+    _print_entry_result(f"added {kind} {res.entry.id} for {_e(record_id)}", res)
 
 
 @entry_app.command("end")
@@ -550,10 +554,7 @@ def entry_end(
     _entry_model(kind)
     with _clinic() as clinic:
         res = end_entry(clinic, kind, entry_id, day)
-    out.print(f"{'resolved' if kind == 'condition' else 'ended'} {kind} {res.entry.id}: "
-              f"{_e(_entry_line(res.entry))}", highlight=False, soft_wrap=True)
-    for w in res.warnings:
-        out.print(f"[yellow]warning:[/yellow] {_e(w)}", highlight=False, soft_wrap=True)
+    _print_entry_result(f"{'resolved' if kind == 'condition' else 'ended'} {kind} {res.entry.id}", res)
 
 
 @entry_app.command("delete")

@@ -5,12 +5,14 @@ check now finds is shown."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from ..services import entries as se
+from ..services.context import Clinic
 from . import questions as qs
 from .deps import STAFF, acting, cookie_user, may_see_patient
 from .pages import _after_form, _date, _float, _form, need, patient_page_response
@@ -48,46 +50,48 @@ def _after(request: Request, u: Any, record_id: str, which: str, response: Respo
     return response
 
 
-@router.post("/patients/{record_id}/entries/{kind}")
-async def post_entry(request: Request, record_id: str, kind: str) -> Response:
-    f = await _form(request)
+def _change(request: Request, record_id: str, which: str, f: dict[str, str],
+            action: Callable[[Clinic], se.EntryResult | se.Entry]) -> Response:
+    """Run a change for a staff member (the form shown again with its errors if refused), then the page with what
+    the contraindication check now finds, or the redirect."""
     u = need(cookie_user(request), *STAFF)
     may_see_patient(u, record_id)
-    which = f"entry-{kind}" if kind in se.KINDS else "entries"
     result: list[Any] = []
 
     def act() -> None:
-        se._kind(kind)
-        result.append(se.add_entry(acting(request, u), record_id, kind, _data(kind, f)))
+        done = action(acting(request, u))
+        if isinstance(done, se.EntryResult):
+            result.append(done)
 
     return _after(request, u, record_id, which, _after_form(request, u, record_id, which, f, act), result)
+
+
+@router.post("/patients/{record_id}/entries/{kind}")
+async def post_entry(request: Request, record_id: str, kind: str) -> Response:
+    f = await _form(request)
+
+    def add(c: Clinic) -> se.EntryResult:
+        se._kind(kind)
+        return se.add_entry(c, record_id, kind, _data(kind, f))
+
+    return _change(request, record_id, f"entry-{kind}" if kind in se.KINDS else "entries", f, add)
 
 
 @router.post("/patients/{record_id}/entries/{kind}/{entry_id}/end")
 async def post_end_entry(request: Request, record_id: str, kind: str, entry_id: int) -> Response:
     f = await _form(request)
-    u = need(cookie_user(request), *STAFF)
-    may_see_patient(u, record_id)
-    which = f"entry-{kind}-{entry_id}"
-    result: list[Any] = []
 
-    def act() -> None:
+    def end(c: Clinic) -> se.EntryResult:
         day = _date(f.get("on", ""), "on")
         assert day is not None
-        result.append(se.end_entry(acting(request, u), kind, entry_id, day, record_id=record_id))
+        return se.end_entry(c, kind, entry_id, day, record_id=record_id)
 
-    return _after(request, u, record_id, which, _after_form(request, u, record_id, which, f, act), result)
+    return _change(request, record_id, f"entry-{kind}-{entry_id}", f, end)
 
 
 @router.post("/patients/{record_id}/entries/{kind}/{entry_id}/delete")
 async def post_delete_entry(request: Request, record_id: str, kind: str, entry_id: int) -> Response:
     f = await _form(request)
-    u = need(cookie_user(request), *STAFF)
-    may_see_patient(u, record_id)
-    which = f"entry-{kind}-{entry_id}"
-
-    def act() -> None:
-        se.delete_entry(acting(request, u), kind, entry_id, record_id=record_id,
-                        reason=qs.clean_text(f.get("reason", ""), "reason", max_len=500, required=False))
-
-    return _after_form(request, u, record_id, which, f, act)
+    reason = f.get("reason", "")
+    return _change(request, record_id, f"entry-{kind}-{entry_id}", f, lambda c: se.delete_entry(
+        c, kind, entry_id, record_id=record_id, reason=qs.clean_text(reason, "reason", max_len=500, required=False)))

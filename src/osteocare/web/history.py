@@ -4,6 +4,7 @@ is not overwritten: the form comes back with the stored values and the unsaved c
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from typing import Any, Literal, get_args, get_origin
 from urllib.parse import quote
@@ -221,6 +222,20 @@ async def post_history(request: Request, record_id: str) -> Response:
 REGISTER_FIELDS = ("record_id", "given_name", "family_name", "birth_date", "age", "sex", "phone")
 
 
+def _birth_and_age(f: dict[str, str], today: dt.date) -> tuple[dt.date | None, int]:
+    """The birth date (checked) and the age from it; or, without a birth date, the age as typed (whole years)."""
+    birth = _date(f.get("birth_date", ""), "birth_date", required=False)
+    if birth is not None:
+        sp.check_birth_date(birth, today)
+        return birth, age_on(birth, today)
+    text = (f.get("age") or "").strip()
+    if not text:
+        raise InputError("birth_date", "", "the birth date, or the age in whole years if it is not known")
+    if not text.isdigit():
+        raise InputError("age", text, "a whole number of years")
+    return None, int(text)
+
+
 @router.get("/new-patient")
 def new_patient_page(request: Request, user: Principal | None = Depends(page_user)) -> Response:
     u = need(user, *STAFF)
@@ -234,15 +249,7 @@ async def post_new_patient(request: Request) -> Response:
     c = acting(request, u)
     lang = lang_of(request, u)
     try:
-        birth = _date(f.get("birth_date", ""), "birth_date", required=False)
-        age_text = (f.get("age") or "").strip()
-        if birth is not None:
-            sp.check_birth_date(birth, c.today())
-            age: Any = age_on(birth, c.today())
-        elif age_text:
-            age = age_text
-        else:
-            raise InputError("birth_date", "", "the birth date, or the age in whole years if it is not known")
+        birth, age = _birth_and_age(f, c.today())
         record = parse_record({"id": (f.get("record_id") or "").strip(), "sex": f.get("sex") or None, "age": age})
         sp.add_patient(c, record, given_name=f.get("given_name") or None, family_name=f.get("family_name") or None,
                        birth_date=birth, phone=f.get("phone") or None)
@@ -303,13 +310,7 @@ async def post_identity(request: Request, record_id: str) -> Response:
     may_see_patient(u, record_id)
     c = acting(request, u)
     try:
-        birth = _date(f.get("birth_date", ""), "birth_date", required=False)
-        age_text = (f.get("age") or "").strip()
-        age: int | None = None
-        if birth is None and age_text:
-            if not age_text.isdigit():
-                raise InputError("age", age_text, "a whole number of years")
-            age = int(age_text)
+        birth, age = _birth_and_age(f, c.today())
         sp.update_identity(c, record_id, sex=f.get("sex", ""), given_name=f.get("given_name") or None,
                            family_name=f.get("family_name") or None, birth_date=birth, phone=f.get("phone") or None,
                            age=age)
