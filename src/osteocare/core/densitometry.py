@@ -29,6 +29,7 @@ from .errors import InputError, NotApplicable
 from .knowledge import all_files, load
 from .limits import check_range
 from .numeric import round_half_away
+from .parts import PartKind, num, nums, part
 from .records import DxaMeasurement, Manufacturer, PatientRecord, Site
 from .results import CalculatorResult, Citation, Quantity, RuleFired, cite
 from .status import Status, lowest
@@ -564,7 +565,8 @@ def precision_study(repeat_scans_g_cm2: npt.ArrayLike, *, site: str | None = Non
     res.rules_fired = [
         RuleFired(rule_id="RMS-SD", text="RMS-SD = sqrt(sum of the patients' squared SDs / patients).",
                   status=_fact_status(LSC_ID, "rms_sd_formula"), citations=(_kcite(LSC_ID, "ISCD"),)),
-        RuleFired(rule_id="LSC-95", text="LSC = 2.77 x precision error (95% confidence).",
+        RuleFired(rule_id="LSC-95", parts=(nums("LSC = {multiplier} x precision error (95% confidence).",
+                                               multiplier=num(_lsc_facts()[0], "g")),),
                   status=_fact_status(LSC_ID, "lsc_multiplier"), citations=(_kcite(LSC_ID, "ISCD"),)),
     ]
     res.warnings.append("LSC is site- and device-specific: recalculate after a new instrument or relocation.")
@@ -617,11 +619,16 @@ def compare_scans(
         "precision_error": Quantity(value=precision_error, unit=unit),
     }
     res.rules_fired = [
-        RuleFired(rule_id="LSC-95", text=f"LSC = 2.77 x {precision_error:g} {unit} = {lsc:.4g} {unit}.",
+        RuleFired(rule_id="LSC-95", parts=(part("LSC = {multiplier} x {precision} {unit} = {lsc} {unit}.",
+                                                {"multiplier": "num", "precision": "num", "lsc": "num"},
+                                                multiplier=num(_lsc_facts()[0], "g"), precision=num(precision_error, "g"),
+                                                lsc=num(lsc, ".4g"), unit=unit),),
                   status=_fact_status(LSC_ID, "lsc_multiplier"), citations=(_kcite(LSC_ID, "ISCD"),)),
         RuleFired(
             rule_id="LSC-SIGNIFICANCE",
-            text=f"|change| {abs(change):.4g} {unit} {'>=' if sig else '<'} LSC {lsc:.4g} {unit}.",
+            parts=(part("|change| {change} {unit} >= LSC {lsc} {unit}." if sig else
+                        "|change| {change} {unit} < LSC {lsc} {unit}.", {"change": "num", "lsc": "num"},
+                        change=num(abs(change), ".4g"), lsc=num(lsc, ".4g"), unit=unit),),
             status=_fact_status(LSC_ID, "significance_rule"), citations=(_kcite(LSC_ID, "ISCD"),),
         ),
         RuleFired(rule_id="ISCD-SAME-DEVICE", text="Both scans come from the same device.",
@@ -729,11 +736,13 @@ def _population(record: PatientRecord, res: CalculatorResult) -> tuple[str, Rule
     pop_status = _fact_status(ISCD_ID, "t_score_men_min_age")
     if record.sex == "male":
         if record.age >= men_age:
-            return "t", RuleFired(rule_id="ISCD-T-SCORE-GROUP", status=pop_status, citations=cites,
-                                  text=f"Man aged {record.age} (>= {men_age}): T-scores with WHO categories.")
+            return "t", RuleFired(rule_id="ISCD-T-SCORE-GROUP", status=pop_status, citations=cites, parts=(
+                nums("Man aged {age} (>= {min_age}): T-scores with WHO categories.", age=num(record.age),
+                     min_age=num(men_age)),))
         return "z", RuleFired(
             rule_id="ISCD-Z-SCORE-GROUP", status=pop_status, citations=cites,
-            text=f"Man aged {record.age} (< {men_age}): Z-scores; osteoporosis cannot be diagnosed on BMD alone.",
+            parts=(nums("Man aged {age} (< {min_age}): Z-scores; osteoporosis cannot be diagnosed on BMD alone.",
+                        age=num(record.age), min_age=num(men_age)),),
         )
     status: str | None = record.menopausal_status
     if status is None:
@@ -754,6 +763,10 @@ def _population(record: PatientRecord, res: CalculatorResult) -> tuple[str, Rule
                               text="Postmenopausal woman: T-scores with WHO categories.")
     return "z", RuleFired(rule_id="ISCD-Z-SCORE-GROUP", status=pop_status, citations=cites,
                           text="Premenopausal woman: Z-scores, not T-scores.")
+
+
+#: How the values of a site's T-score sentence are shown: the site and the reference by their names.
+_SITE_T_KINDS: dict[str, PartKind] = {"site": "term", "t": "num", "reference": "term"}
 
 
 def _fragility_fracture(record: PatientRecord, as_of: dt.date, res: CalculatorResult) -> bool:
@@ -815,7 +828,8 @@ def _t_entries(
                 e.eligible = e.decides = False
             res.rules_fired.append(RuleFired(
                 rule_id="ISCD-SPINE-VERTEBRAE",
-                text=f"Lumbar spine excluded: {d.evaluable_vertebrae} evaluable vertebrae (at least {min_vert} needed).",
+                parts=(nums("Lumbar spine excluded: {n} evaluable vertebrae (at least {min} needed).",
+                            n=num(d.evaluable_vertebrae), min=num(min_vert)),),
                 status=_fact_status(ISCD_ID, "min_evaluable_vertebrae"), citations=(_kcite(ISCD_ID, "ISCD"),),
             ))
         entries.extend(site_entries)
@@ -837,19 +851,26 @@ def _computed(d: _SiteData, reference_id: str, sex: str) -> _TEntry:
 
 def _entry_rule(e: _TEntry) -> RuleFired:
     if e.origin == "densitometer report":
-        text = f"{e.site}: T {e.t:g} as reported by the densitometer ({e.reference_label})."
-        return RuleFired(rule_id="T-SCORE-REPORTED", text=text, status="verified",
+        reported = part("{site}: T {t} as reported by the densitometer ({reference}).", _SITE_T_KINDS, site=e.site,
+                        t=num(e.t, "g"), reference=e.reference_label)
+        return RuleFired(rule_id="T-SCORE-REPORTED", parts=(reported,), status="verified",
                          citations=(_kcite(ISCD_ID, "ISCD"),))
-    conv = ""
     cites: list[Citation] = [_kcite(e.knowledge_ids[0])]
+    values: dict[str, Any] = {"site": e.site, "t": num(e.rounded, ".1f"), "reference": e.reference_label,
+                              "role": "decides" if e.decides else "shown, does not decide"}
     if e.converted:
-        conv = (f", {e.device} BMD {e.bmd_g_cm2:g} converted through sBMD to "
-                f"{e.reference_scale_bmd_g_cm2:.3f} g/cm2 on the reference's scale")
+        assert e.bmd_g_cm2 is not None and e.reference_scale_bmd_g_cm2 is not None
+        template = ("{site}: T {t} computed against {reference}, {device} BMD {bmd} converted through sBMD to "
+                    "{scaled} g/cm2 on the reference's scale ({role}).")
+        values |= {"device": e.device, "bmd": num(e.bmd_g_cm2, "g"), "scaled": num(e.reference_scale_bmd_g_cm2, ".3f")}
         _, _, src = _sbmd_coefficients(e.site)
         cites.append(_kcite(SBMD_ID, src))
-    role = "decides" if e.decides else "shown, does not decide"
-    text = f"{e.site}: T {e.rounded:.1f} computed against {e.reference_label}{conv} ({role})."
-    return RuleFired(rule_id=f"T-SCORE-{e.reference.upper()}", text=text, status=e.status, citations=tuple(cites))
+    else:
+        template = "{site}: T {t} computed against {reference} ({role})."
+    computed = part(template, {**_SITE_T_KINDS, "role": "term", "device": "en", "bmd": "num", "scaled": "num"},
+                    **values)
+    return RuleFired(rule_id=f"T-SCORE-{e.reference.upper()}", parts=(computed,), status=e.status,
+                     citations=tuple(cites))
 
 
 def assess_bone_density(record: PatientRecord, *, as_of: dt.date) -> CalculatorResult:
@@ -910,20 +931,22 @@ def _finish_t(record: PatientRecord, as_of: dt.date, entries: list[_TEntry], res
     res.values["lowest_t_score_reference"] = Quantity(value=dec.reference_label, unit="1")
     res.rules_fired.append(RuleFired(
         rule_id="ISCD-LOWEST-T",
-        text=f"Lowest T-score of the diagnostic sites: {lowest_t:.1f} at {lowest_site} ({dec.reference_label}).",
+        parts=(part("Lowest T-score of the diagnostic sites: {t} at {site} ({reference}).", _SITE_T_KINDS,
+                    t=num(lowest_t, ".1f"), site=lowest_site, reference=dec.reference_label),),
         status=_fact_status(ISCD_ID, "diagnostic_sites"), citations=(_kcite(ISCD_ID, "ISCD"),),
     ))
     normal_min, osteo_max, _, _ = _who_thresholds()
     rule = {
-        NORMAL: f"T {lowest_t:.1f} >= {normal_min:.1f}: normal.",
-        LOW_BONE_MASS: f"{osteo_max:.1f} < T {lowest_t:.1f} < {normal_min:.1f}: low bone mass (osteopenia).",
-        OSTEOPOROSIS: f"T {lowest_t:.1f} <= {osteo_max:.1f}: osteoporosis.",
-        SEVERE_OSTEOPOROSIS: (
-            f"T {lowest_t:.1f} <= {osteo_max:.1f} with a fragility fracture: severe (established) osteoporosis."
-        ),
+        NORMAL: "T {t} >= {normal_min}: normal.",
+        LOW_BONE_MASS: "{osteoporosis_max} < T {t} < {normal_min}: low bone mass (osteopenia).",
+        OSTEOPOROSIS: "T {t} <= {osteoporosis_max}: osteoporosis.",
+        SEVERE_OSTEOPOROSIS: "T {t} <= {osteoporosis_max} with a fragility fracture: severe (established) osteoporosis.",
     }[cat]
+    values = {"t": num(lowest_t, ".1f"), "normal_min": num(normal_min, ".1f"), "osteoporosis_max": num(osteo_max, ".1f")}
     res.rules_fired.append(RuleFired(
-        rule_id="WHO-CATEGORY", text=rule + " (T rounded to one decimal, half away from zero.)",
+        rule_id="WHO-CATEGORY",
+        parts=(nums(rule, **{k: v for k, v in values.items() if "{" + k + "}" in rule}),
+               part("(T rounded to one decimal, half away from zero.)")),
         status=_fact_status(WHO_ID, "normal_t_score_min", "osteoporosis_t_score_max", "severe_min_fragility_fractures"),
         citations=(_kcite(WHO_ID, "WHO1994"),),
     ))
@@ -947,13 +970,17 @@ def _compare_local(entries: list[_TEntry], lowest_t: float, fracture: bool, res:
         hcmc = load(HCMC_ID)
         res.rules_fired.append(RuleFired(
             rule_id="REFERENCE-COMPARISON",
-            text=(
-                f"Against {ref.label}: lowest T {float(low[0]):.1f} at {site[0]} -> {cat}. The decision uses the "
-                f"NHANES/manufacturer T-score ({lowest_t:.1f} -> {res.category}), as ISCD and international "
-                "guidelines do. NHANES-based T-scores classify more Vietnamese patients as osteoporotic "
-                f"(postmenopausal women {hcmc.value('osteoporosis_prevalence_postmenopausal_women_t_dxa_percent')}% "
-                f"vs {hcmc.value('osteoporosis_prevalence_postmenopausal_women_t_vn_percent')}% with a "
-                "Vietnamese reference, Ho-Pham 2011)."
+            parts=(
+                part("Against {reference}: lowest T {t} at {site} -> {category}.",
+                     {**_SITE_T_KINDS, "category": "term"}, reference=ref.label, t=num(float(low[0]), ".1f"),
+                     site=str(site[0]), category=cat),
+                part("The decision uses the NHANES/manufacturer T-score ({t} -> {category}), as ISCD and "
+                     "international guidelines do.", {"t": "num", "category": "term"}, t=num(lowest_t, ".1f"),
+                     category=res.category),
+                nums("NHANES-based T-scores classify more Vietnamese patients as osteoporotic (postmenopausal women "
+                     "{nhanes_percent}% vs {vietnamese_percent}% with a Vietnamese reference, Ho-Pham 2011).",
+                     nhanes_percent=num(hcmc.value("osteoporosis_prevalence_postmenopausal_women_t_dxa_percent")),
+                     vietnamese_percent=num(hcmc.value("osteoporosis_prevalence_postmenopausal_women_t_vn_percent"))),
             ),
             status=lowest([ref.status, *(e.status for e in mine), _fact_status(ISCD_ID, "decision_reference"),
                            _fact_status(HCMC_ID, "osteoporosis_prevalence_postmenopausal_women_t_dxa_percent")]),
@@ -991,9 +1018,11 @@ def _finish_z(record: PatientRecord, data: dict[str, _SiteData], res: Calculator
     zmax, _ = _z_threshold()
     res.rules_fired.append(RuleFired(
         rule_id="ISCD-Z-CATEGORY",
-        text=(f"Lowest Z-score {float(low[0]):.1f} at {site[0]} "
-              f"{'<=' if cat == Z_BELOW_EXPECTED else '>'} {zmax:.1f}: "
-              f"{'below' if cat == Z_BELOW_EXPECTED else 'within'} the expected range for age."),
+        parts=(part("Lowest Z-score {z} at {site} <= {z_max}: below the expected range for age."
+                    if cat == Z_BELOW_EXPECTED else
+                    "Lowest Z-score {z} at {site} > {z_max}: within the expected range for age.",
+                    {"z": "num", "site": "term", "z_max": "num"}, z=num(float(low[0]), ".1f"), site=str(site[0]),
+                    z_max=num(zmax, ".1f")),),
         status=_fact_status(ISCD_ID, "z_score_below_expected_max"), citations=(_kcite(ISCD_ID, "ISCD"),),
     ))
     if any(k.endswith("_t_score") for k in res.values):

@@ -25,6 +25,7 @@ from .errors import InputError
 from .knowledge import load
 from .limits import check_range
 from .numeric import round_half_away
+from .parts import num, nums, part
 from .records import PatientRecord
 from .results import CalculatorResult, Quantity, RuleFired, cite, not_applicable
 from .status import lowest
@@ -187,7 +188,8 @@ def assess_kidney(record: PatientRecord, as_of: dt.date | None = None) -> Calcul
         res.rules_fired.append(
             RuleFired(
                 rule_id="UNITS-CREATININE",
-                text=f"Creatinine {scr.value:g} umol/L converted to mg/dL by dividing by {creatinine_factor():g}.",
+                parts=(nums("Creatinine {creatinine} umol/L converted to mg/dL by dividing by {factor}.",
+                            creatinine=num(scr.value, "g"), factor=num(creatinine_factor(), "g")),),
                 status=lowest([creatinine_factor_status()]),
                 citations=tuple(conv),
             )
@@ -197,8 +199,8 @@ def assess_kidney(record: PatientRecord, as_of: dt.date | None = None) -> Calcul
     res.rules_fired.append(
         RuleFired(
             rule_id="KIDNEY-CKD-EPI-2021",
-            text=f"CKD-EPI 2021 race-free eGFR = {egfr:.{d}f} mL/min/1.73 m2 (normalised to body surface "
-            "area; used by guidelines and the denosumab boxed warning).",
+            parts=(nums("CKD-EPI 2021 race-free eGFR = {egfr} mL/min/1.73 m2 (normalised to body surface area; used "
+                        "by guidelines and the denosumab boxed warning).", egfr=num(egfr, f".{d}f")),),
             citations=(cite(KNOWLEDGE_ID, "Inker2021"),),
         )
     )
@@ -218,9 +220,9 @@ def assess_kidney(record: PatientRecord, as_of: dt.date | None = None) -> Calcul
         res.rules_fired.append(
             RuleFired(
                 rule_id="KIDNEY-COCKCROFT-GAULT",
-                text=f"Cockcroft-Gault CrCl = {crcl:.{d}f} mL/min (actual body weight "
-                f"{record.weight_kg:g} kg, not normalised to body surface area). Drug labels use this "
-                "measure.",
+                parts=(nums("Cockcroft-Gault CrCl = {crcl} mL/min (actual body weight {weight} kg, not normalised "
+                            "to body surface area).", crcl=num(crcl, f".{d}f"), weight=num(record.weight_kg, "g")),
+                       part("Drug labels use this measure.")),
                 citations=(cite(KNOWLEDGE_ID, "CG1976"),),
             )
         )

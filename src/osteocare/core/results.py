@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from .knowledge import load
+from .parts import TextPart, joined
 from .status import Status, lowest, status_warning
 
 
@@ -31,13 +32,27 @@ class Quantity(BaseModel):
 
 
 class RuleFired(BaseModel):
-    """One rule (or fact-driven step) that contributed to a result."""
+    """One rule (or fact-driven step) that contributed to a result. Give ``text``, or ``parts`` (the text as
+    translatable parts; ``text`` is then their English rendering), or both, when they must agree."""
 
     model_config = ConfigDict(frozen=True)
     rule_id: str
-    text: str
+    text: str = ""
+    parts: tuple[TextPart, ...] = Field(default=(), description="``text`` as parts, for translation")
     status: Status = "verified"
     citations: tuple[Citation, ...] = ()
+
+    @model_validator(mode="after")
+    def _text_of_parts(self) -> RuleFired:
+        if self.parts:
+            english = joined(self.parts)
+            if not self.text:
+                object.__setattr__(self, "text", english)
+            elif self.text != english:
+                raise ValueError(f"rule {self.rule_id}: text {self.text!r} is not its parts' {english!r}")
+        elif not self.text:
+            raise ValueError(f"rule {self.rule_id}: neither text nor parts")
+        return self
 
 
 class CalculatorResult(BaseModel):

@@ -10,6 +10,7 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
+from ..core.parts import english_value
 from .drugs import regimen
 from .views import PartKind, TextPart
 
@@ -30,20 +31,16 @@ def drug_name(drug: str | None) -> str:
 
 
 def days_text(n: int) -> str:
-    return f"{n} day{'' if n == 1 else 's'}"
+    return english_value("days", n)
 
 
 def _en(kind: str | None, value: Any) -> str:
     """A part's value as the English text shows it."""
     if kind == "drug":
         return drug_name(value)
-    if kind == "days":
-        return days_text(value)
-    if kind == "months":
-        return f"{value} month{'' if value == 1 else 's'}"
     if kind == "part":
         return render(TextPart.model_validate(value))
-    return str(value)
+    return english_value(kind, value)
 
 
 def render(p: TextPart) -> str:
@@ -73,7 +70,7 @@ def _well_typed(p: TextPart) -> bool:
                 return False
         elif kind in ("days", "months") and (not isinstance(v, int) or isinstance(v, bool)):
             return False
-        elif kind in ("drug", "lab", "en") and not isinstance(v, str):
+        elif kind in ("drug", "lab", "en", "num") and not isinstance(v, str):
             return False
         elif kind == "part":
             try:

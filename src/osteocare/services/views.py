@@ -7,6 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from ..core.parts import PartKind as PartKind  # re-exported: the services' texts as parts
+from ..core.parts import TextPart as TextPart
 from ..core.records import PatientRecord
 from ..core.schedule import Timeliness
 from ..core.status import Status
@@ -62,23 +64,6 @@ class ContraindicationReport(BaseModel):
     def needs_override(self) -> list[CheckFinding]:
         """Findings that need a written clinician reason to go ahead: must_not and caution."""
         return [f for f in self.findings if f.kind in ("must_not", "caution")]
-
-
-PartKind = Literal["date", "drug", "lab", "days", "months", "part", "en"]
-
-
-class TextPart(BaseModel):
-    """One sentence or phrase of a generated text, for translation: an English template (``str.format`` fields),
-    its values, and how an adapter shows each value (``kinds``). A part without values is shown verbatim: a
-    sentence from a knowledge file, translated by its English wording where a catalogue has it.
-
-    Kinds: ``date`` an ISO date (shown in the reader's locale), ``drug`` a drug id, ``lab`` a lab id, ``days`` /
-    ``months`` a whole count shown with its unit ("1 day", "2 days"), ``part`` a nested part (a phrase),
-    ``en`` text kept in English (a citation). A value without a kind is shown as it is."""
-
-    template: str
-    params: dict[str, Any] = Field(default_factory=dict)
-    kinds: dict[str, PartKind] = Field(default_factory=dict)
 
 
 class ItemView(BaseModel):

@@ -115,6 +115,15 @@ class Lang:
         except (ArithmeticError, ValueError):  # NaN, infinity, or beyond decimal's 28 digits (1e30): as Python has it
             return str(x)
 
+    def num_text(self, text: str) -> str:
+        """A number written as English writes it (``-2.5``, ``+1``, ``0.25``) with the same digits in this locale
+        (``-2,5`` in Vietnamese); anything else (an exponent, a word) as it is."""
+        found = _NUMBER.fullmatch(text)
+        if self.code == DEFAULT or not found:
+            return text
+        sign, whole, frac = found.groups()
+        return sign + self.num(float(f"{whole}.{frac or 0}"), len(frac or ""))
+
     def advice(self, item: Mapping[str, Any]) -> str:
         """A generated advice item (``text`` and its ``parts``): each sentence's template translated when the
         catalogue has it and filled with the same values; the English text if a translation does not fit."""
@@ -175,6 +184,12 @@ class Lang:
             return self._part(_plain(v))
         if kind == "en":
             return escape(v) if self.code == DEFAULT else _in_english(escape(v))
+        if kind == "num":
+            return self.num_text(str(v))
+        if kind == "term":
+            if self.code == DEFAULT:
+                return escape(v)
+            return escape(self.t.gettext(v)) if self._known(str(v)) else _in_english(escape(v))
         if isinstance(v, int) and not isinstance(v, bool):
             return self.num(v)
         return str(v)
@@ -225,6 +240,7 @@ class Lang:
         return self.t.gettext(text)
 
 
+_NUMBER = re.compile(r"([+-]?)(\d+)(?:\.(\d+))?")
 #: ``core.status.status_warning``'s sentences after ``{what}: `` (the catalogue has each as ``{what}: <sentence>``).
 _STATUS_WARNING = re.compile(r"(?P<what>.+): (?P<sentence>based on facts [^:]*\(status: (?:secondary|unverified)\)\.)",
                              re.DOTALL)

@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from ..guidelines.engine import StratumResult, UndecidedRule
+from ..parts import TextPart as TextPart  # re-exported: lifestyle advice as parts
 from ..results import Citation, RuleFired
 from ..status import Status
 
@@ -107,18 +108,6 @@ class SequencingAdvice(BaseModel):
     alternatives: list[str] = Field(default_factory=list)
     status: Status = "verified"
     citations: list[Citation] = Field(default_factory=list)
-
-
-class TextPart(BaseModel):
-    """One sentence of generated advice: an English template (``str.format`` fields) and its values. Adapters
-    translate the template (message id = the English template) and fill in the same values; a part without
-    values is shown verbatim (knowledge text)."""
-
-    template: str
-    params: dict[str, Any] = Field(default_factory=dict)
-
-    def render(self) -> str:
-        return self.template.format(**self.params) if self.params else self.template
 
 
 class LifestyleItem(BaseModel):

@@ -26,6 +26,7 @@ from numba import njit
 
 from ..knowledge import load
 from ..numeric import round_half_away
+from ..parts import TextPart, num, nums, part
 from ..records import PatientRecord, Site
 from ..results import CalculatorResult, Quantity, RuleFired, cite, not_applicable
 from ..status import Status, lowest
@@ -280,8 +281,10 @@ def _status(fact: str) -> Status:
     return lowest([load(KNOWLEDGE_ID).fact(fact).status])
 
 
-def _rule(rule_id: str, text: str, fact: str, source: str = "CMAJ2010") -> RuleFired:
-    return RuleFired(rule_id=rule_id, text=text, status=_status(fact), citations=(cite(KNOWLEDGE_ID, source),))
+def _rule(rule_id: str, text: str | TextPart, fact: str, source: str = "CMAJ2010") -> RuleFired:
+    """A rule with its text, or its text as one part (for translation)."""
+    words = {"text": text} if isinstance(text, str) else {"parts": (text,)}
+    return RuleFired(rule_id=rule_id, status=_status(fact), citations=(cite(KNOWLEDGE_ID, source),), **words)
 
 
 def _fmt(x: float) -> str:
@@ -334,7 +337,8 @@ def assess_caroc(record: PatientRecord) -> CalculatorResult:
     res.rules_fired.append(
         _rule(
             "CAROC-SCOPE",
-            f"Age {record.age} >= {t.min_age} and no osteoporosis medication recorded (treatment-naive).",
+            nums("Age {age} >= {min_age} and no osteoporosis medication recorded (treatment-naive).",
+                 age=num(record.age), min_age=num(t.min_age)),
             "treatment_naive_only",
         )
     )
@@ -367,9 +371,11 @@ def assess_caroc(record: PatientRecord) -> CalculatorResult:
             res.rules_fired.append(
                 _rule(
                     "CAROC-BASAL",
-                    f"{record.sex.capitalize()}, age row {row} (5-year band {band}), femoral neck T {_fmt(fn_r)}: "
-                    f"low if T > {_fmt(first)}, moderate if {_fmt(second)} <= T <= {_fmt(first)}, high if "
-                    f"T < {_fmt(second)} -> basal {basal}.",
+                    part(f"{record.sex.capitalize()}, age row {{row}} (5-year band {{band}}), femoral neck T {{t}}: "
+                         "low if T > {first}, moderate if {second} <= T <= {first}, high if T < {second} -> basal "
+                         "{basal}.", {"row": "num", "t": "num", "first": "num", "second": "num",
+                                      "basal": "term"},
+                         row=num(row), band=band, t=_fmt(fn_r), first=_fmt(first), second=_fmt(second), basal=basal),
                     "basal_table",
                     "BoneFit",
                 )

@@ -29,6 +29,7 @@ from pydantic import BaseModel, ConfigDict
 from ..errors import InputError
 from ..knowledge import load
 from ..numeric import round_half_away
+from ..parts import num, nums, part
 from ..records import PatientRecord
 from ..results import CalculatorResult, Citation, Quantity, RuleFired, cite, not_applicable
 from ..status import Status, lowest, status_warning
@@ -355,10 +356,6 @@ def _lowest_t(record: PatientRecord) -> float | None:
     return min(known) if known else None
 
 
-def _pct(p: int) -> str:
-    return f"{p:+d}%"
-
-
 def assess_frax(record: PatientRecord, *, age_specific: bool = False) -> CalculatorResult:
     """The entered FRAX result with every published adjustment listed, and each guideline's threshold."""
     missing = [f for f in ("frax_mof_percent", "frax_hip_percent") if getattr(record, f) is None]
@@ -403,8 +400,10 @@ def assess_frax(record: PatientRecord, *, age_specific: bool = False) -> Calcula
     res.rules_fired.append(
         RuleFired(
             rule_id="FRAX-ENTERED",
-            text=f"FRAX entered from an official FRAX tool: country model {country or 'NOT RECORDED'}, {bmd_txt}; "
-            f"10-year MOF {mof_in:g}%, hip {hip_in:g}%. OsteoCare does not compute FRAX.",
+            parts=(part("FRAX entered from an official FRAX tool: country model {country}, {bmd}; 10-year MOF {mof}%, "
+                        "hip {hip}%.", {"country": "term", "bmd": "term", "mof": "num", "hip": "num"},
+                        country=country or "NOT RECORDED", bmd=bmd_txt, mof=num(mof_in, "g"), hip=num(hip_in, "g")),
+                   part("OsteoCare does not compute FRAX.")),
         )
     )
     code = _country_code(country)
@@ -422,13 +421,17 @@ def assess_frax(record: PatientRecord, *, age_specific: bool = False) -> Calcula
     band = int(out.gc_band[0])
     if band != GC_NOT_APPLIED:
         mode = "age-specific" if age_specific else "all ages"
-        col = f"{int(gc_age_column(record.age))} column" if age_specific else "all-ages column"
         mp, hp = int(out.mof_gc_percent[0]), int(out.hip_gc_percent[0])
         res.rules_fired.append(
             RuleFired(
                 rule_id="FRAX-ADJ-GC-DOSE",
-                text=f"Glucocorticoid dose {dose:g} mg/day prednisolone equivalent = {GC_BAND_NAMES[band]} dose "
-                f"({mode} mode, {col}): MOF {_pct(mp)}, hip {_pct(hp)}.",
+                parts=(part("Glucocorticoid dose {dose} mg/day prednisolone equivalent = {band} dose (age-specific "
+                            "mode, {age_column} column): MOF {mof}%, hip {hip}%." if age_specific else
+                            "Glucocorticoid dose {dose} mg/day prednisolone equivalent = {band} dose (all ages mode, "
+                            "all-ages column): MOF {mof}%, hip {hip}%.",
+                            {"dose": "num", "band": "term", "age_column": "num", "mof": "num", "hip": "num"},
+                            dose=num(dose, "g"), band=GC_BAND_NAMES[band], mof=num(mp, "+d"), hip=num(hp, "+d"),
+                            **({"age_column": num(int(gc_age_column(record.age)))} if age_specific else {})),),
                 status=lowest([kadj.fact("gc_percent_change").status]),
                 citations=(cite(ADJ_ID, "Kanis2011"),),
             )
@@ -460,8 +463,9 @@ def assess_frax(record: PatientRecord, *, age_specific: bool = False) -> Calcula
         res.rules_fired.append(
             RuleFired(
                 rule_id="FRAX-ADJ-LS-FN",
-                text=f"FN T {fn_r:.1f} - LS T {ls_r:.1f} = {diff:.1f}, offset {off:+d} (rounded half away from "
-                f"zero): MOF x {factor:.1f}; hip unchanged.",
+                parts=(nums("FN T {fn} - LS T {ls} = {difference}, offset {offset} (rounded half away from zero): "
+                            "MOF x {factor}; hip unchanged.", fn=num(fn_r, ".1f"), ls=num(ls_r, ".1f"),
+                            difference=num(diff, ".1f"), offset=num(off, "+d"), factor=num(factor, ".1f")),),
                 status=lowest([kadj.fact("ls_offset_fraction_per_t_unit").status]),
                 citations=(cite(ADJ_ID, "Leslie2011"),),
             )
@@ -477,8 +481,9 @@ def assess_frax(record: PatientRecord, *, age_specific: bool = False) -> Calcula
         res.rules_fired.append(
             RuleFired(
                 rule_id="FRAX-ADJ-COMBINE",
-                text=f"Adjustments applied as multipliers to the entered values and rounded once to one decimal: "
-                f"MOF {mof_in:g}% -> {mof_adj:.1f}%, hip {hip_in:g}% -> {hip_adj:.1f}%.",
+                parts=(nums("Adjustments applied as multipliers to the entered values and rounded once to one "
+                            "decimal: MOF {mof_in}% -> {mof}%, hip {hip_in}% -> {hip}%.", mof_in=num(mof_in, "g"),
+                            mof=num(mof_adj, ".1f"), hip_in=num(hip_in, "g"), hip=num(hip_adj, ".1f")),),
             )
         )
     res.details["adjustments"] = adjustments

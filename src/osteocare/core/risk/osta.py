@@ -21,6 +21,7 @@ import numpy.typing as npt
 
 from ..knowledge import load
 from ..numeric import round_half_away
+from ..parts import num, nums, part
 from ..records import PatientRecord
 from ..results import CalculatorResult, Quantity, RuleFired, cite, not_applicable
 from ..status import Status, lowest
@@ -50,6 +51,11 @@ _TOOL_SOURCE: Final[dict[Tool, str]] = {"osta": "Koh2001", "ost_men": "Adler2003
 #: Category codes of the array kernel.
 UNDEFINED, LOW, MODERATE, HIGH = 0, 1, 2, 3
 CATEGORY_NAMES: Final = ("undefined", "low", "moderate", "high")
+#: The category rule's sentence per category (one sentence each, so that a translation can agree with its word).
+_CATEGORY_RULE: Final = {
+    c: f"{c} risk: low if index >= {{low_min}}, high if index <= {{high_max}}, moderate in between."
+    for c in CATEGORY_NAMES
+}
 
 # Binary noise below this many decimals is removed before truncating (inputs carry a few decimals at most).
 _NOISE_DECIMALS = 9
@@ -152,8 +158,9 @@ def assess_osta(record: PatientRecord, *, tool: Tool | None = None) -> Calculato
     res.rules_fired.append(
         RuleFired(
             rule_id="OSTA-INDEX",
-            text=f"Index = {coef:g} x (weight {record.weight_kg:g} kg - age {record.age} years), decimals "
-            f"disregarded (truncated toward zero, project convention) = {int(idx)}.",
+            parts=(nums("Index = {coefficient} x (weight {weight} kg - age {age} years), decimals disregarded "
+                        "(truncated toward zero, project convention) = {index}.", coefficient=num(coef, "g"),
+                        weight=num(record.weight_kg, "g"), age=num(record.age), index=num(int(idx))),),
             status=lowest([kf.fact("index_coefficient").status]),
             citations=(cite(KNOWLEDGE_ID, "Koh2001"),),
         )
@@ -164,7 +171,7 @@ def assess_osta(record: PatientRecord, *, tool: Tool | None = None) -> Calculato
     res.rules_fired.append(
         RuleFired(
             rule_id=f"{chosen.upper()}-CATEGORY",
-            text=f"{cat} risk: low if index >= {lo}, high if index <= {hi}, moderate in between.",
+            parts=(part(_CATEGORY_RULE[cat], {"low_min": "num", "high_max": "num"}, low_min=num(lo), high_max=num(hi)),),
             status=cat_status,
             citations=(cite(KNOWLEDGE_ID, src),),
         )
@@ -175,7 +182,8 @@ def assess_osta(record: PatientRecord, *, tool: Tool | None = None) -> Calculato
             res.rules_fired.append(
                 RuleFired(
                     rule_id="OST-US-WOMEN-REFER-DXA",
-                    text=f"Index {int(idx)} < {refer.value}: refer for DXA.",
+                    parts=(nums("Index {index} < {refer_below}: refer for DXA.", index=num(int(idx)),
+                                refer_below=num(refer.value)),),
                     status=lowest([refer.status]),
                     citations=(cite(KNOWLEDGE_ID, src),),
                 )

@@ -21,6 +21,7 @@ from numba import njit
 
 from ..errors import KnowledgeError
 from ..knowledge import load
+from ..parts import num, part
 from ..records import PatientRecord
 from ..results import CalculatorResult, Quantity, RuleFired, cite
 from ..status import lowest
@@ -494,11 +495,12 @@ def assess_qfracture(record: PatientRecord) -> CalculatorResult:
     res.rules_fired.append(
         RuleFired(
             rule_id="QFRACTURE-2012-EQUATIONS",
-            text=(
-                f"Equations {', '.join(eq_names)}; {record.years}-year horizon; ethnicity {ethnicity}, "
-                f"smoking {record.smoking}, alcohol {record.alcohol}; risk factors present: "
-                f"{', '.join(used) if used else 'none'}."
-            ),
+            parts=(part("Equations {equations}; {years}-year horizon; ethnicity {ethnicity}, smoking {smoking}, "
+                        "alcohol {alcohol}; risk factors present: " + ("{factors}." if used else "none."),
+                        {"equations": "en", "years": "num", "ethnicity": "en", "smoking": "en", "alcohol": "en",
+                         "factors": "en"},
+                        equations=", ".join(eq_names), years=num(record.years), ethnicity=ethnicity,
+                        smoking=record.smoking, alcohol=record.alcohol, **({"factors": ", ".join(used)} if used else {})),),
             status="verified",
             citations=(cite(MODEL_ID, "ClinRisk2012"),),
         )

@@ -671,12 +671,134 @@ VI.update({
     "high": "cao",
     "{guideline} risk stratum": "Nhóm nguy cơ theo {guideline}",
     "{guideline} FRAX threshold ({rule_id})": "Ngưỡng FRAX theo {guideline} ({rule_id})",
-    "Assessment titles and warnings translated by OsteoCare, not yet reviewed by a clinician.":
-        "Tiêu đề và cảnh báo của phần đánh giá do OsteoCare dịch, chưa được bác sĩ duyệt.",
+    "Assessment titles, warnings and explanations translated by OsteoCare, not yet reviewed by a clinician.":
+        "Tiêu đề, cảnh báo và phần giải thích của phần đánh giá do OsteoCare dịch, chưa được bác sĩ duyệt.",
 })
 for _status in ("secondary", "unverified"):
     _alert = next(k for k in VI if k.startswith("This alert: ") and k.endswith(f"(status: {_status})."))
     VI["{what}: " + _alert.removeprefix("This alert: ")] = "{what}: " + VI[_alert].removeprefix("Cảnh báo này: ")
+
+
+# the calculators' explanations on the patient page (core: RuleFired.parts): message id = the English template,
+# fields kept; values of kind "term" (sites, categories, references, choices) by their own entries. OsteoCare's own
+# translations, not reviewed by a clinician: the page says so.
+VI.update({
+    "(T rounded to one decimal, half away from zero.)":
+        "(Chỉ số T được làm tròn đến một chữ số thập phân, làm tròn nửa ra xa số 0.)",
+    "Adjustments applied as multipliers to the entered values and rounded once to one decimal: MOF {mof_in}% -> "
+    "{mof}%, hip {hip_in}% -> {hip}%.":
+        "Các hiệu chỉnh được áp dụng như hệ số nhân lên giá trị đã nhập và làm tròn một lần đến một chữ số thập "
+        "phân: gãy xương chính do loãng xương (MOF) {mof_in}% -> {mof}%, gãy xương hông {hip_in}% -> {hip}%.",
+    "Age {age} >= {min_age} and no osteoporosis medication recorded (treatment-naive).":
+        "Tuổi {age} >= {min_age} và chưa ghi nhận thuốc điều trị loãng xương nào (chưa từng điều trị).",
+    "CKD-EPI 2021 race-free eGFR = {egfr} mL/min/1.73 m2 (normalised to body surface area; used by guidelines and "
+    "the denosumab boxed warning).":
+        "eGFR theo CKD-EPI 2021 (không dùng yếu tố chủng tộc) = {egfr} mL/phút/1,73 m2 (chuẩn hoá theo diện tích "
+        "da; được các hướng dẫn và cảnh báo đóng khung của denosumab sử dụng).",
+    "Cockcroft-Gault CrCl = {crcl} mL/min (actual body weight {weight} kg, not normalised to body surface area).":
+        "CrCl theo Cockcroft-Gault = {crcl} mL/phút (cân nặng thực tế {weight} kg, không chuẩn hoá theo diện tích "
+        "da).",
+    "Drug labels use this measure.": "Tờ hướng dẫn sử dụng thuốc dùng chỉ số này.",
+    "Creatinine {creatinine} umol/L converted to mg/dL by dividing by {factor}.":
+        "Creatinin {creatinine} µmol/L được đổi sang mg/dL bằng cách chia cho {factor}.",
+    "Equations {equations}; {years}-year horizon; ethnicity {ethnicity}, smoking {smoking}, alcohol {alcohol}; "
+    "risk factors present: none.":
+        "Phương trình {equations}; khoảng thời gian {years} năm; dân tộc {ethnicity}, hút thuốc {smoking}, rượu "
+        "{alcohol}; yếu tố nguy cơ có mặt: không có.",
+    "Equations {equations}; {years}-year horizon; ethnicity {ethnicity}, smoking {smoking}, alcohol {alcohol}; "
+    "risk factors present: {factors}.":
+        "Phương trình {equations}; khoảng thời gian {years} năm; dân tộc {ethnicity}, hút thuốc {smoking}, rượu "
+        "{alcohol}; yếu tố nguy cơ có mặt: {factors}.",
+    "Input categories and risk-factor labels follow the reference code's variable names.":
+        "Các nhóm đầu vào và tên yếu tố nguy cơ theo đúng tên biến của mã nguồn tham chiếu.",
+    "FN T {fn} - LS T {ls} = {difference}, offset {offset} (rounded half away from zero): MOF x {factor}; hip "
+    "unchanged.":
+        "T cổ xương đùi {fn} - T cột sống thắt lưng {ls} = {difference}, mức bù {offset} (làm tròn nửa ra xa số "
+        "0): MOF x {factor}; nguy cơ gãy xương hông không đổi.",
+    "FRAX entered from an official FRAX tool: country model {country}, {bmd}; 10-year MOF {mof}%, hip {hip}%.":
+        "FRAX nhập từ một công cụ FRAX chính thức: mô hình quốc gia {country}, {bmd}; nguy cơ 10 năm: gãy xương "
+        "chính do loãng xương {mof}%, gãy xương hông {hip}%.",
+    "OsteoCare does not compute FRAX.": "OsteoCare không tự tính FRAX.",
+    "Glucocorticoid dose {dose} mg/day prednisolone equivalent = {band} dose (age-specific mode, {age_column} "
+    "column): MOF {mof}%, hip {hip}%.":
+        "Liều glucocorticoid {dose} mg/ngày quy đổi tương đương prednisolon = liều {band} (chế độ theo tuổi, cột "
+        "{age_column}): MOF {mof}%, gãy xương hông {hip}%.",
+    "Glucocorticoid dose {dose} mg/day prednisolone equivalent = {band} dose (all ages mode, all-ages column): MOF "
+    "{mof}%, hip {hip}%.":
+        "Liều glucocorticoid {dose} mg/ngày quy đổi tương đương prednisolon = liều {band} (chế độ mọi lứa tuổi, "
+        "cột mọi lứa tuổi): MOF {mof}%, gãy xương hông {hip}%.",
+    "Female, age row {row} (5-year band {band}), femoral neck T {t}: low if T > {first}, moderate if {second} <= T "
+    "<= {first}, high if T < {second} -> basal {basal}.":
+        "Nữ, hàng tuổi {row} (nhóm 5 năm {band}), T cổ xương đùi {t}: thấp nếu T > {first}, vừa nếu {second} <= T "
+        "<= {first}, cao nếu T < {second} -> nguy cơ nền {basal}.",
+    "Male, age row {row} (5-year band {band}), femoral neck T {t}: low if T > {first}, moderate if {second} <= T "
+    "<= {first}, high if T < {second} -> basal {basal}.":
+        "Nam, hàng tuổi {row} (nhóm 5 năm {band}), T cổ xương đùi {t}: thấp nếu T > {first}, vừa nếu {second} <= T "
+        "<= {first}, cao nếu T < {second} -> nguy cơ nền {basal}.",
+    "No femoral neck T-score: basal risk undefined.":
+        "Không có chỉ số T cổ xương đùi: không xác định được nguy cơ nền.",
+    "The femoral neck T-score must use the NHANES III white-women reference, for women and men.":
+        "Chỉ số T cổ xương đùi phải dùng quần thể tham chiếu NHANES III (phụ nữ da trắng), cho cả nữ và nam.",
+    "Index = {coefficient} x (weight {weight} kg - age {age} years), decimals disregarded (truncated toward zero, "
+    "project convention) = {index}.":
+        "Chỉ số = {coefficient} x (cân nặng {weight} kg - tuổi {age} năm), bỏ phần thập phân (cắt về phía số 0, quy "
+        "ước của dự án) = {index}.",
+    "low risk: low if index >= {low_min}, high if index <= {high_max}, moderate in between.":
+        "nguy cơ thấp: thấp nếu chỉ số >= {low_min}, cao nếu chỉ số <= {high_max}, vừa nếu ở giữa.",
+    "moderate risk: low if index >= {low_min}, high if index <= {high_max}, moderate in between.":
+        "nguy cơ vừa: thấp nếu chỉ số >= {low_min}, cao nếu chỉ số <= {high_max}, vừa nếu ở giữa.",
+    "high risk: low if index >= {low_min}, high if index <= {high_max}, moderate in between.":
+        "nguy cơ cao: thấp nếu chỉ số >= {low_min}, cao nếu chỉ số <= {high_max}, vừa nếu ở giữa.",
+    "Index {index} < {refer_below}: refer for DXA.": "Chỉ số {index} < {refer_below}: chuyển đo DXA.",
+    "Lowest T-score of the diagnostic sites: {t} at {site} ({reference}).":
+        "Chỉ số T thấp nhất trong các vị trí chẩn đoán: {t} tại {site} ({reference}).",
+    "Man aged {age} (>= {min_age}): T-scores with WHO categories.":
+        "Nam {age} tuổi (>= {min_age}): dùng chỉ số T với phân loại của WHO.",
+    "Man aged {age} (< {min_age}): Z-scores; osteoporosis cannot be diagnosed on BMD alone.":
+        "Nam {age} tuổi (< {min_age}): dùng chỉ số Z; không thể chẩn đoán loãng xương chỉ dựa vào BMD.",
+    "Postmenopausal woman: T-scores with WHO categories.":
+        "Phụ nữ đã mãn kinh: dùng chỉ số T với phân loại của WHO.",
+    "Premenopausal woman: Z-scores, not T-scores.": "Phụ nữ chưa mãn kinh: dùng chỉ số Z, không dùng chỉ số T.",
+    "Men under 50: osteoporosis cannot be diagnosed on BMD alone.":
+        "Nam dưới 50 tuổi: không thể chẩn đoán loãng xương chỉ dựa vào BMD.",
+    "Lumbar spine excluded: {n} evaluable vertebrae (at least {min} needed).":
+        "Loại trừ cột sống thắt lưng: chỉ có {n} đốt sống đánh giá được (cần ít nhất {min}).",
+    "T {t} >= {normal_min}: normal.": "T {t} >= {normal_min}: bình thường.",
+    "{osteoporosis_max} < T {t} < {normal_min}: low bone mass (osteopenia).":
+        "{osteoporosis_max} < T {t} < {normal_min}: thiếu xương (giảm mật độ xương).",
+    "T {t} <= {osteoporosis_max}: osteoporosis.": "T {t} <= {osteoporosis_max}: loãng xương.",
+    "T {t} <= {osteoporosis_max} with a fragility fracture: severe (established) osteoporosis.":
+        "T {t} <= {osteoporosis_max} kèm gãy xương do giòn xương: loãng xương nặng (đã hình thành).",
+    "{site}: T {t} as reported by the densitometer ({reference}).":
+        "{site}: T {t} theo kết quả máy đo mật độ xương ({reference}).",
+    "{site}: T {t} computed against {reference} ({role}).": "{site}: T {t} tính theo quần thể {reference} ({role}).",
+    "{site}: T {t} computed against {reference}, {device} BMD {bmd} converted through sBMD to {scaled} g/cm2 on the "
+    "reference's scale ({role}).":
+        "{site}: T {t} tính theo quần thể {reference}, BMD {bmd} của máy {device} được quy đổi qua sBMD thành "
+        "{scaled} g/cm2 theo thang của quần thể tham chiếu ({role}).",
+    "decides": "dùng để quyết định",
+    "shown, does not decide": "chỉ hiển thị, không dùng để quyết định",
+    "Against {reference}: lowest T {t} at {site} -> {category}.":
+        "So với {reference}: T thấp nhất {t} tại {site} -> {category}.",
+    "The decision uses the NHANES/manufacturer T-score ({t} -> {category}), as ISCD and international guidelines do.":
+        "Quyết định dùng chỉ số T theo NHANES/nhà sản xuất ({t} -> {category}), như ISCD và các hướng dẫn quốc tế.",
+    "NHANES-based T-scores classify more Vietnamese patients as osteoporotic (postmenopausal women {nhanes_percent}% "
+    "vs {vietnamese_percent}% with a Vietnamese reference, Ho-Pham 2011).":
+        "Chỉ số T theo NHANES xếp nhiều bệnh nhân Việt Nam vào nhóm loãng xương hơn (phụ nữ đã mãn kinh "
+        "{nhanes_percent}% so với {vietnamese_percent}% khi dùng quần thể tham chiếu Việt Nam, Ho-Pham 2011).",
+    "Lowest Z-score {z} at {site} <= {z_max}: below the expected range for age.":
+        "Chỉ số Z thấp nhất {z} tại {site} <= {z_max}: dưới khoảng dự kiến theo tuổi.",
+    "Lowest Z-score {z} at {site} > {z_max}: within the expected range for age.":
+        "Chỉ số Z thấp nhất {z} tại {site} > {z_max}: trong khoảng dự kiến theo tuổi.",
+    "with BMD": "có dùng BMD",
+    "without BMD": "không dùng BMD",
+    "BMD use not recorded": "chưa ghi nhận có dùng BMD hay không",
+    "NOT RECORDED": "CHƯA GHI NHẬN",
+    "densitometer report (manufacturer reference)": "kết quả của máy đo (quần thể tham chiếu của nhà sản xuất)",
+    "NHANES III": "NHANES III",
+    "medium": "trung bình",
+    "undefined": "không xác định",
+})
 
 
 def write() -> None:
