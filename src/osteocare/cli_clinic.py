@@ -448,6 +448,8 @@ def patient_set(
             out.print(f"  {f}: unchanged ({_e(_shown_value(after.values[f]))})", highlight=False)
     what = f"changed {len(changed)} field(s)" if changed else "nothing changed"
     out.print(f"{what}; the history of {_e(after.record_id)} is at version {after.version}", highlight=False)
+    for w in after.warnings:
+        out.print(f"[yellow]warning:[/yellow] {_e(w)}", highlight=False, soft_wrap=True)
 
 
 # --- entries: conditions, medication history, intolerances, falls, fractures ------------------------------------

@@ -166,3 +166,63 @@ def test_the_falls_screen_is_recorded_replaced_audited_and_read_by_the_assessmen
     assert "Falls screen positive" in falls_advice(rid)
     assert "brochure score 3 (below the at-risk score)" in falls_advice(rid)
     assert falls_advice(patient("FS2")).startswith("Falls screen not done")
+
+
+def test_two_changes_from_the_same_version_at_once_give_one_change_and_one_conflict(
+        clinic: Clinic, patient: Callable[..., str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The second writer waits for the first (the patient's row is locked before its version is compared), then
+    finds the version changed: a Conflict, not the store's own stale-row error (a 500 on PostgreSQL before)."""
+    import threading
+
+    from osteocare.services import history as sh
+
+    rid = patient("H-RACE")
+    version = history_of(clinic, rid).version
+    real, reached, calls = sh.parse_record, threading.Event(), []
+
+    def slow(data: Any) -> Any:
+        calls.append(1)
+        if len(calls) == 1:  # the first writer holds its transaction open a moment after reading the version
+            reached.set()
+            threading.Event().wait(1.0)
+        return real(data)
+
+    monkeypatch.setattr(sh, "parse_record", slow)
+    outcome: dict[str, object] = {}
+
+    def change(name: str, kg: float) -> None:
+        try:
+            outcome[name] = update_history(clinic, rid, {"weight_kg": kg}, expected_version=version).values["weight_kg"]
+        except Exception as exc:
+            outcome[name] = exc
+
+    first = threading.Thread(target=change, args=("first", 60.0))
+    first.start()
+    assert reached.wait(10)
+    change("second", 48.0)
+    first.join(20)
+    assert outcome["first"] == 60.0, outcome
+    assert isinstance(outcome["second"], Conflict), outcome
+    assert history_of(clinic, rid).values["weight_kg"] == 60.0
+
+
+def test_a_change_the_active_course_must_not_have_is_saved_and_named_in_the_warnings(
+        clinic: Clinic, patient: Callable[..., str]) -> None:
+    from osteocare.services.courses import start_course
+
+    rid = patient("H-RLX")
+    start_course(clinic, rid, "raloxifene", start_date=TODAY)
+    assert update_history(clinic, rid, {"weight_kg": 56.0}).warnings == []
+    view = update_history(clinic, rid, {"menopausal_status": "premenopausal"})
+    assert view.values["menopausal_status"] == "premenopausal"  # saved: the clinician decides about the course
+    assert len(view.warnings) == 1 and "Active course of" in view.warnings[0] and "must not" in view.warnings[0]
+    assert update_history(clinic, rid, {"menopausal_status": "premenopausal"}).warnings == []  # nothing changed
+
+
+def test_a_frax_country_longer_than_the_store_keeps_is_refused_naming_it(
+        clinic: Clinic, patient: Callable[..., str]) -> None:
+    rid = patient("H-FC")
+    with pytest.raises(InputError) as e:
+        update_history(clinic, rid, {"frax_country": "V" * 65})
+    assert e.value.field == "frax_country" and "at most 64 characters" in str(e.value)
+    assert update_history(clinic, rid, {"frax_country": "V" * 64}).values["frax_country"] == "V" * 64

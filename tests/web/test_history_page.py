@@ -126,6 +126,9 @@ def test_a_change_saved_by_someone_else_in_between_is_not_overwritten(app) -> No
     ({"birth_date": "2999-01-01"}, "birth_date", 422),
     ({"birth_date": ""}, "birth_date", 422),
     ({"birth_date": "", "age": "old"}, "age", 422),
+    ({"birth_date": "", "age": "\u00b2"}, "age", 422),  # a superscript two: a digit to str.isdigit, not to int()
+    ({"birth_date": "", "age": "\u0661\u0662"}, "age", 422),  # Arabic-Indic digits
+    ({"birth_date": "1953-04-02", "age": "50"}, "age", 422),  # both typed, and they disagree
 ])
 def test_registering_refuses_bad_fields_by_name(app, fields: dict[str, str], field: str, status: int) -> None:  # type: ignore[no-untyped-def]
     b = browser_for(app, "nurse")
@@ -222,7 +225,7 @@ def test_the_identity_is_corrected_from_the_history_page(app) -> None:  # type: 
     data = {"csrf_token": csrf_of(page), "given_name": "Mai", "family_name": "Trần", "sex": "female",
             "birth_date": "1953-04-12", "age": "", "phone": "0912 345 679"}
     r = b.post("/patients/WEB-ID-1/identity", data=data)
-    assert r.status_code == 303 and r.headers["location"] == "/patients/WEB-ID-1?done=identity"
+    assert r.status_code == 303 and r.headers["location"] == "/patients/WEB-ID-1?done=identity&recheck=1"
     p = get_patient(app.state.clinic, "WEB-ID-1")
     assert (p.family_name, str(p.birth_date)) == ("Trần", "1953-04-12")
     r = b.post("/patients/WEB-ID-1/identity", data={**data, "birth_date": "2999-01-01"})

@@ -19,7 +19,11 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 from .errors import InputError
 from .knowledge import all_files, load
 from .limits import check_range
+from .text import checked_text
 from .units import canonical_lab_unit
+
+#: The longest FRAX country model name a record keeps (the store's column width).
+FRAX_COUNTRY_MAX_LENGTH = 64
 
 Sex = Literal["female", "male"]
 Ethnicity = Literal[
@@ -393,6 +397,12 @@ class PatientRecord(_Model):
     @classmethod
     def _id(cls, v: Any) -> Any:
         return check_record_id(v) if isinstance(v, str) else v
+
+    @field_validator("frax_country", mode="before")
+    @classmethod
+    def _country(cls, v: Any) -> Any:
+        """The FRAX country model's name as typed: one line of at most 64 characters (the store's column)."""
+        return checked_text("frax_country", v, max_length=FRAX_COUNTRY_MAX_LENGTH) if isinstance(v, str) else v
 
     @field_validator("age")
     @classmethod

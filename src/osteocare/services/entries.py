@@ -125,7 +125,7 @@ def _check_readable(clinic: Clinic, record_id: str) -> None:
         record_of(p, as_of=clinic.today())
 
 
-def _recheck(clinic: Clinic, record_id: str) -> list[str]:
+def recheck_active_courses(clinic: Clinic, record_id: str) -> list[str]:
     """The contraindication check again for each active course: what it finds, as warnings. Runs after the
     change is committed, so it never raises: a check that cannot run says so as a warning."""
     try:
@@ -180,7 +180,7 @@ def add_entry(clinic: Clinic, record_id: str, kind: str, data: dict[str, Any]) -
         audit(s, actor=clinic.actor, action="create", entity=kind, entity_id=row.id, patient_id=p.id,
               detail=item.model_dump(mode="json"))
         entry = _entry(kind, row, clinic.today())
-    return EntryResult(entry=entry, warnings=_recheck(clinic, record_id))
+    return EntryResult(entry=entry, warnings=recheck_active_courses(clinic, record_id))
 
 
 def _own_row(s: Any, kind: str, entry_id: int, record_id: str | None) -> Any:
@@ -213,7 +213,7 @@ def end_entry(clinic: Clinic, kind: str, entry_id: int, on: dt.date, *, record_i
         audit(s, actor=clinic.actor, action="update", entity=kind, entity_id=row.id, patient_id=row.patient_id,
               detail={field: {"from": None if before is None else before.isoformat(), "to": on.isoformat()}})
         entry = _entry(kind, row, clinic.today())
-    return EntryResult(entry=entry, warnings=_recheck(clinic, rid))
+    return EntryResult(entry=entry, warnings=recheck_active_courses(clinic, rid))
 
 
 def delete_entry(clinic: Clinic, kind: str, entry_id: int, *, reason: str,

@@ -22,7 +22,9 @@ from ..core.knowledge import load
 from ..core.records import PatientRecord, parse_record
 from ..store.audit import audit
 from ..store.records import FLAT_FIELDS, extra_json, load_patient, record_of
+from ._common import patient_row
 from .context import Clinic
+from .entries import recheck_active_courses
 from .errors import Conflict, NotFound
 from .views import HistoryView
 
@@ -103,6 +105,7 @@ def update_history(clinic: Clinic, record_id: str, changes: Mapping[str, Any], *
         raise InputError(unknown[0], changes[unknown[0]], "a field of the clinical history: "
                          + ", ".join(HISTORY_FIELDS))
     with clinic.db.write() as s:
+        patient_row(s, record_id, for_update=True)  # a concurrent change waits here, then sees this one's version
         p = load_patient(s, record_id)
         if p is None:
             raise NotFound("patient", record_id)
@@ -120,7 +123,10 @@ def update_history(clinic: Clinic, record_id: str, changes: Mapping[str, Any], *
             s.flush()
             audit(s, actor=clinic.actor, action="update", entity="patient", entity_id=p.record_id, patient_id=p.id,
                   detail={"what": "history", "changed": changed})
-        return _view(p.record_id, merged)
+        view = _view(p.record_id, merged)
+    if changed:  # after the commit: a finding is a warning, the change stays (as for an entry)
+        view.warnings = recheck_active_courses(clinic, record_id)
+    return view
 
 
 # --- the falls screen (CDC STEADI: three key questions, and the Stay Independent brochure) -------------------------
@@ -166,6 +172,7 @@ def set_falls_screen(clinic: Clinic, record_id: str, *, key_questions: Mapping[s
     and the brochure items answered yes (None: the brochure was not filled in). Replaces the earlier answers;
     checked by the record (known ids only), audited with the old and new answers."""
     with clinic.db.write() as s:
+        patient_row(s, record_id, for_update=True)
         p = load_patient(s, record_id)
         if p is None:
             raise NotFound("patient", record_id)

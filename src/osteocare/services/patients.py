@@ -266,7 +266,8 @@ def earliest_date_of(clinic: Clinic, record_id: str) -> tuple[dt.date | None, st
             return p.birth_date, "the patient's birth date"
         if p.age is None:
             return None, ""
-        recorded = (p.updated_at or p.created_at).date() if (p.updated_at or p.created_at) else clinic.today()
+        when = p.age_recorded_at or p.updated_at or p.created_at
+        recorded = when.date() if when else clinic.today()
         born_after = _years_before(recorded, int(p.age) + 1) + dt.timedelta(days=1)
         return born_after, f"the earliest birth date for age {p.age} recorded on {recorded.isoformat()}"
 
@@ -407,14 +408,17 @@ def phone_of(clinic: Clinic, record_id: str) -> str | None:
 
 
 def _earliest_fact(s: Any, patient_id: int) -> tuple[dt.date, str] | None:
-    """The earliest dated fact of the patient (a lab, DXA exam, course, dose, fracture, fall, condition onset,
-    medication or intolerance), and what it is."""
+    """The earliest dated fact of the patient (a lab, DXA exam, course, dose, fracture, fall, condition onset or
+    resolution, medication start, end or last dose, or intolerance), and what it is."""
     found: list[tuple[dt.date, str]] = []
     for model, col, what in ((m.Lab, m.Lab.date, "lab result"), (m.DxaExam, m.DxaExam.exam_date, "DXA exam"),
                              (m.TreatmentCourse, m.TreatmentCourse.start_date, "course start"),
                              (m.Fracture, m.Fracture.date, "fracture"), (m.Fall, m.Fall.date, "fall"),
                              (m.Condition, m.Condition.onset, "condition onset"),
+                             (m.Condition, m.Condition.resolved, "condition resolved"),
                              (m.Medication, m.Medication.start, "medication start"),
+                             (m.Medication, m.Medication.end, "medication end"),
+                             (m.Medication, m.Medication.last_dose, "medication last dose"),
                              (m.Intolerance, m.Intolerance.date, "intolerance")):
         day = s.scalar(select(func.min(col)).where(model.patient_id == patient_id))
         if day is not None:
@@ -426,6 +430,13 @@ def _earliest_fact(s: Any, patient_id: int) -> tuple[dt.date, str] | None:
     return min(found) if found else None
 
 
+def _identity_values(p: m.Patient, today: dt.date) -> dict[str, Any]:
+    """The identity as the audit compares it: the age is the one on ``today`` (from the birth date if known)."""
+    return {"given_name": p.given_name, "family_name": p.family_name, "phone": p.phone, "sex": p.sex,
+            "birth_date": None if p.birth_date is None else p.birth_date.isoformat(),
+            "age": age_on(p.birth_date, today) if p.birth_date is not None else p.age}
+
+
 def update_identity(clinic: Clinic, record_id: str, *, sex: str, given_name: str | None, family_name: str | None,
                     birth_date: dt.date | None, phone: str | None, age: int | None = None) -> PatientSummary:
     """Correct the patient's identity: names, phone, sex, and the birth date (or, if it is not known, the age).
@@ -434,8 +445,11 @@ def update_identity(clinic: Clinic, record_id: str, *, sex: str, given_name: str
     with each field's old and new value."""
     today = clinic.today()
     check_birth_date(birth_date, today)
+    if birth_date is not None and age is not None:
+        check_age_matches(age, birth_date, today)
     identity = _identity(given_name, family_name, birth_date, phone)
     with clinic.db.write() as s:
+        patient_row(s, record_id, for_update=True)  # concurrent corrections wait here, then see this one's result
         p = load_patient(s, record_id)
         if p is None:
             raise NotFound("patient", record_id)
@@ -447,18 +461,22 @@ def update_identity(clinic: Clinic, record_id: str, *, sex: str, given_name: str
         else:
             raise InputError("birth_date", "", "the birth date, or the age in whole years if it is not known")
         merged = parse_record({**current.model_dump(mode="json"), "sex": sex, "age": new_age})
-        if birth_date is not None:
-            first = _earliest_fact(s, p.id)
-            if first is not None and first[0] < birth_date:
-                raise InputError("birth_date", birth_date.isoformat(),
-                                 f"on or before {first[0].isoformat()} (the patient's earliest {first[1]})")
-        before = {"given_name": p.given_name, "family_name": p.family_name, "phone": p.phone, "sex": p.sex,
-                  "birth_date": None if p.birth_date is None else p.birth_date.isoformat(), "age": p.age}
+        first = _earliest_fact(s, p.id)
+        if first is not None and birth_date is not None and first[0] < birth_date:
+            raise InputError("birth_date", birth_date.isoformat(),
+                             f"on or before {first[0].isoformat()} (the patient's earliest {first[1]})")
+        if first is not None and birth_date is None:  # the age as of the day it was recorded (today if it changes)
+            when = p.age_recorded_at or p.updated_at or p.created_at
+            on = when.date() if when is not None and p.birth_date is None and p.age == merged.age else today
+            born_after = _years_before(on, merged.age + 1) + dt.timedelta(days=1)
+            if first[0] < born_after:
+                raise InputError("age", merged.age, f"an age that makes the patient born by {first[0].isoformat()} "
+                                 f"(the patient's earliest {first[1]}): at least {age_on(first[0], on)}")
+        before = _identity_values(p, today)
         for k, v in identity.items():
             setattr(p, k, v)
         p.sex, p.age = merged.sex, merged.age
-        after = {"given_name": p.given_name, "family_name": p.family_name, "phone": p.phone, "sex": p.sex,
-                 "birth_date": None if p.birth_date is None else p.birth_date.isoformat(), "age": p.age}
+        after = _identity_values(p, today)
         changed = {k: {"from": before[k], "to": after[k]} for k in after if before[k] != after[k]}
         if changed:
             s.flush()

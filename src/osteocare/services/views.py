@@ -35,6 +35,8 @@ class HistoryView(BaseModel):
     record_id: str
     version: str = Field(description="Fingerprint of the values read; send it back as expected_version / If-Match")
     values: dict[str, Any]
+    warnings: list[str] = Field(default_factory=list, description=(
+        "After a change: what the contraindication check of the patient's active courses now finds"))
 
 
 class CheckFinding(BaseModel):

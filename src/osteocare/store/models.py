@@ -29,6 +29,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    event,
     text,
 )
 from sqlalchemy.engine import Dialect
@@ -126,6 +127,8 @@ class Patient(Base):
     # PatientRecord's flat fields (names and units as in the record).
     sex: Mapped[str] = mapped_column(String(6))
     age: Mapped[int | None] = mapped_column(Integer, doc="Whole years as recorded; used when birth_date is unknown")
+    age_recorded_at: Mapped[dt.datetime | None] = mapped_column(
+        doc="When age was last set (it ages from then): set by the model whenever age changes")
     bmi: Mapped[float | None] = mapped_column(Float)
     weight_kg: Mapped[float | None] = mapped_column(Float)
     height_cm: Mapped[float | None] = mapped_column(Float)
@@ -192,6 +195,13 @@ class Patient(Base):
 
 def _patient_fk() -> Mapped[int]:
     return mapped_column(ForeignKey("patients.id", ondelete="CASCADE"), index=True)
+
+
+@event.listens_for(Patient.age, "set")
+def _age_recorded(target: Patient, value: Any, oldvalue: Any, initiator: Any) -> None:
+    """Note when the age is set to a new value (a new patient, a corrected age), not when the row changes."""
+    if value != oldvalue:
+        target.age_recorded_at = utcnow()
 
 
 class DxaExam(Base):

@@ -20,6 +20,7 @@ from fastapi.staticfiles import StaticFiles
 from itsdangerous import URLSafeTimedSerializer
 from pydantic import ValidationError as PydanticValidationError
 from sqlalchemy import select
+from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -293,6 +294,13 @@ def _handlers(app: FastAPI) -> None:
         first = errors[0] if errors else {"field": "body", "allowed": str(exc)}
         return _respond(request, HTTPProblem(422, "Invalid input", f"{first['field']}: {first['allowed']}",
                                              errors=errors))
+
+    @app.exception_handler(StaleDataError)
+    async def _stale(request: Request, exc: StaleDataError) -> Response:
+        # a row changed by another writer between this one's read and its write (the patients' version column):
+        # nothing was saved; a conflict to retry, not a server error
+        return _respond(request, HTTPProblem(409, "Conflict", "the record was changed by someone else at the same "
+                                             "moment; nothing was saved: read it again, then make the change"))
 
     @app.exception_handler(ValueError)
     async def _val(request: Request, exc: ValueError) -> Response:

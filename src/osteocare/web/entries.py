@@ -7,17 +7,22 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import quote
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import Response
 
 from ..services import entries as se
 from ..services.context import Clinic
 from . import questions as qs
 from .deps import STAFF, acting, cookie_user, may_see_patient
-from .pages import _after_form, _date, _float, _form, need, patient_page_response
+from .pages import RECHECK, _after_form, _date, _float, _form, _redirect, need
 
 router = APIRouter(include_in_schema=False)
+
+
+#: The kinds the patient page has an add form for (a fracture has its own form, with the DXA).
+FORM_KINDS = ("condition", "medication", "intolerance", "fall", "vertebra")
 
 
 def _data(kind: str, f: dict[str, str]) -> dict[str, Any]:
@@ -38,15 +43,15 @@ def _data(kind: str, f: dict[str, str]) -> dict[str, Any]:
         return {"level": f.get("level", ""), "anterior_mm": _float(f.get("anterior_mm", ""), "anterior_mm"),
                 "middle_mm": _float(f.get("middle_mm", ""), "middle_mm"),
                 "posterior_mm": _float(f.get("posterior_mm", ""), "posterior_mm")}
-    return {"kind": kind}
+    raise AssertionError(kind)  # post_entry serves only FORM_KINDS
 
 
-def _after(request: Request, u: Any, record_id: str, which: str, response: Response, result: list[Any]) -> Response:
-    """After the action: the page with what the contraindication check now finds, if anything; else
-    ``response`` (the redirect after a change, or the form shown again with its errors)."""
+def _after(record_id: str, which: str, response: Response, result: list[Any]) -> Response:
+    """After the action: ``response`` (the redirect after a change, or the form shown again with its errors); if
+    the contraindication check now finds something, the redirect to the page that shows it (worked out again
+    there: reloading that page does not post the form again)."""
     if result and result[0].warnings:
-        return patient_page_response(request, u, record_id, status=200, errors={}, form=None, which=which,
-                                     notices=result[0].warnings)
+        return _redirect(f"/patients/{quote(record_id)}?done={which}{RECHECK}#{which}")
     return response
 
 
@@ -63,18 +68,19 @@ def _change(request: Request, record_id: str, which: str, f: dict[str, str],
         if isinstance(done, se.EntryResult):
             result.append(done)
 
-    return _after(request, u, record_id, which, _after_form(request, u, record_id, which, f, act), result)
+    return _after(record_id, which, _after_form(request, u, record_id, which, f, act), result)
 
 
 @router.post("/patients/{record_id}/entries/{kind}")
 async def post_entry(request: Request, record_id: str, kind: str) -> Response:
+    if kind not in FORM_KINDS:  # no such form on the page
+        raise HTTPException(404, f"no form to add a {kind[:40]!r} entry; the page has forms for {', '.join(FORM_KINDS)}")
     f = await _form(request)
 
     def add(c: Clinic) -> se.EntryResult:
-        se._kind(kind)
         return se.add_entry(c, record_id, kind, _data(kind, f))
 
-    return _change(request, record_id, f"entry-{kind}" if kind in se.KINDS else "entries", f, add)
+    return _change(request, record_id, f"entry-{kind}", f, add)
 
 
 @router.post("/patients/{record_id}/entries/{kind}/{entry_id}/end")

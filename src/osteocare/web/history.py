@@ -23,7 +23,7 @@ from ..store.records import age_on
 from .accounts import Principal
 from .deps import STAFF, acting, cookie_user, lang_of, may_see_patient
 from .i18n import Lang
-from .pages import _date, _float, _form, _redirect, need, page_user, render
+from .pages import RECHECK, _date, _float, _form, _redirect, need, page_user, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -203,7 +203,7 @@ async def post_history(request: Request, record_id: str) -> Response:
     lang = lang_of(request, u)
     try:
         changes = parse_history_form(f)
-        sh.update_history(c, record_id, changes, expected_version=f.get("version") or "")
+        saved = sh.update_history(c, record_id, changes, expected_version=f.get("version") or "")
     except Conflict:
         current = sh.history_of(c, record_id)
         unsaved = _unsaved(f)
@@ -214,7 +214,7 @@ async def post_history(request: Request, record_id: str) -> Response:
     except (InputError, OsteoCareError) as exc:
         view = sh.history_of(c, record_id)
         return _history_page(request, u, record_id, view, status=422, form=f, errors=_errors(exc, lang))
-    return _redirect(f"/patients/{quote(record_id)}?done=history#history")
+    return _redirect(f"/patients/{quote(record_id)}?done=history{RECHECK if saved.warnings else ''}#history")
 
 
 # --- registering a patient --------------------------------------------------------------------------------------
@@ -225,14 +225,16 @@ REGISTER_FIELDS = ("record_id", "given_name", "family_name", "birth_date", "age"
 def _birth_and_age(f: dict[str, str], today: dt.date) -> tuple[dt.date | None, int]:
     """The birth date (checked) and the age from it; or, without a birth date, the age as typed (whole years)."""
     birth = _date(f.get("birth_date", ""), "birth_date", required=False)
+    text = (f.get("age") or "").strip()
+    if text and not (text.isascii() and text.isdigit()):  # "²".isdigit() is true, and int() refuses it
+        raise InputError("age", text, "a whole number of years (digits 0-9)")
     if birth is not None:
         sp.check_birth_date(birth, today)
+        if text:  # both typed: they must agree
+            sp.check_age_matches(int(text), birth, today)
         return birth, age_on(birth, today)
-    text = (f.get("age") or "").strip()
     if not text:
         raise InputError("birth_date", "", "the birth date, or the age in whole years if it is not known")
-    if not text.isdigit():
-        raise InputError("age", text, "a whole number of years")
     return None, int(text)
 
 
@@ -320,4 +322,4 @@ async def post_identity(request: Request, record_id: str) -> Response:
         view = sh.history_of(c, record_id)
         return _history_page(request, u, record_id, view, status=422, identity_form=f,
                              identity_errors=_errors(exc, lang_of(request, u)))
-    return _redirect(f"/patients/{quote(record_id)}?done=identity")
+    return _redirect(f"/patients/{quote(record_id)}?done=identity{RECHECK}")  # sex and age are in the check

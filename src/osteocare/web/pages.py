@@ -32,6 +32,7 @@ from ..services import reactions as sr
 from ..services import worklist as sw
 from ..services.context import Clinic
 from ..services.drugs import course_drug_ids, regimen
+from ..services.entries import recheck_active_courses
 from ..services.errors import OverrideRequired
 from ..services.reads import cached_async
 from ..services.views import PatientView
@@ -105,6 +106,11 @@ def need(user: Principal | None, *roles: str) -> Principal:
     if roles and user.role not in roles:
         raise forbidden(f"a {user.role} account may not open this page")
     return user
+
+
+#: The query a change's redirect adds when the contraindication check of the active courses should be shown again
+#: (a change to the record that the check reads): the patient page works it out afresh, so a reload re-posts nothing.
+RECHECK = "&recheck=1"
 
 
 def _redirect(url: str) -> RedirectResponse:
@@ -401,8 +407,10 @@ async def patient_page(request: Request, record_id: str, user: Principal | None 
     key = ("patient-page", plan.patient_id, c.today(), lang.code, u.role, c.settings.guideline)
     main = await cached_async(c, plan.revision, key,
                               lambda: _patient_body(c, u, lang, view, record_id, _CSRF_SLOT))
+    notices = recheck_active_courses(c, record_id) if request.query_params.get("recheck") else []
     return render(request, "patient.html", u, record_id=record_id,
-                  main=Markup(main.replace(_CSRF_SLOT, csrf_token(request))), done=request.query_params.get("done"))
+                  main=Markup(main.replace(_CSRF_SLOT, csrf_token(request))), done=request.query_params.get("done"),
+                  notices=notices)
 
 
 async def _form(request: Request) -> dict[str, str]:
