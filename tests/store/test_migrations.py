@@ -153,3 +153,33 @@ def test_0006_fills_each_items_reason_parts_from_the_english_the_schedule_wrote(
     assert {i: v for i, v in after.items() if i not in verbatim} == {i: v for i, v in before.items()
                                                                       if i not in verbatim}
     assert all(after[i][0] == before[i][0] for i in before)
+
+
+def test_0007_gives_each_age_the_last_change_the_store_knew_of(empty_db: Database) -> None:
+    """Before 0007 the day an age was recorded was read from ``updated_at``: the upgrade starts each age from
+    there."""
+    import datetime as dt
+
+    from sqlalchemy import select, update
+
+    from osteocare.core.records import PatientRecord
+    from osteocare.services.context import Clinic
+    from osteocare.services.patients import add_patient
+    from osteocare.settings import get_settings
+    from osteocare.store import models as m
+
+    upgrade(empty_db)
+    clinic = Clinic(empty_db, get_settings({"OSTEOCARE_DATABASE_URL": empty_db.url}), "t",
+                    fixed_today=dt.date(2025, 3, 3))
+    for rid in ("A1", "A2"):
+        add_patient(clinic, PatientRecord.model_validate({"id": rid, "sex": "female", "age": 70}))
+    t = m.Patient.__table__
+    then = {"A1": dt.datetime(2016, 5, 4, 3, 2, 1, tzinfo=dt.UTC), "A2": dt.datetime(2019, 1, 1, tzinfo=dt.UTC)}
+    with empty_db.engine.begin() as c:
+        for rid, when in then.items():
+            c.execute(update(t).where(t.c.record_id == rid).values(updated_at=when, age_recorded_at=None))
+    downgrade(empty_db, "0006")
+    upgrade(empty_db)
+    with empty_db.engine.connect() as c:
+        got = dict(c.execute(select(t.c.record_id, t.c.age_recorded_at)).all())
+    assert got == then
