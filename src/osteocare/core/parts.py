@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-PartKind = Literal["date", "drug", "lab", "days", "months", "part", "en", "num", "term"]
+PartKind = Literal["date", "drug", "lab", "days", "months", "part", "list", "en", "num", "term"]
 
 
 class TextPart(BaseModel):
@@ -17,7 +17,8 @@ class TextPart(BaseModel):
     knowledge file, translated by its English wording where a catalogue has it.
 
     Kinds: ``date`` an ISO date (shown in the reader's locale), ``drug`` a drug id, ``lab`` a lab id, ``days`` /
-    ``months`` a whole count shown with its unit ("1 day", "2 days"), ``part`` a nested part (a phrase),
+    ``months`` a whole count shown with its unit ("1 day", "2 days"), ``part`` a nested part (a phrase), ``list``
+    nested parts shown one after the other, separated by "; ",
     ``en`` text kept in English (a citation, an identifier), ``num`` a number written as English writes it
     (``"-2.5"``, ``"+1"``: shown with the same digits in the reader's locale), ``term`` an identifier or a short
     English term that a catalogue may translate (a site, a category, a reference's label). A value without a kind
@@ -44,11 +45,22 @@ def english_value(kind: str | None, value: Any) -> str:
         return f"{value} month{'' if value == 1 else 's'}"
     if kind == "part":
         return TextPart.model_validate(value).render()
+    if kind == "list":
+        return "; ".join(TextPart.model_validate(x).render() for x in value)
     return str(value)
 
 
 def part(template: str, kinds: dict[str, PartKind] | None = None, **params: Any) -> TextPart:
-    return TextPart(template=template, params=params, kinds=kinds or {})
+    """A part; nested parts among the values are kept as plain data (as JSON gives them back)."""
+    return TextPart(template=template, params={k: _plain(v) for k, v in params.items()}, kinds=kinds or {})
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, TextPart):
+        return value.model_dump()
+    if isinstance(value, list):
+        return [_plain(x) for x in value]
+    return value
 
 
 def num(value: Any, spec: str = "") -> str:

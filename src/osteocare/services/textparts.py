@@ -11,14 +11,11 @@ from typing import Any
 from pydantic import TypeAdapter, ValidationError
 
 from ..core.parts import english_value
+from ..core.parts import part as part  # re-exported: the services build their texts with it
 from .drugs import regimen
-from .views import PartKind, TextPart
+from .views import TextPart
 
 _PARTS = TypeAdapter(list[TextPart])
-
-
-def part(template: str, kinds: dict[str, PartKind] | None = None, **params: Any) -> TextPart:
-    return TextPart(template=template, params=params, kinds=kinds or {})
 
 
 def drug_name(drug: str | None) -> str:
@@ -40,6 +37,8 @@ def _en(kind: str | None, value: Any) -> str:
         return drug_name(value)
     if kind == "part":
         return render(TextPart.model_validate(value))
+    if kind == "list":
+        return "; ".join(render(TextPart.model_validate(x)) for x in value)
     return english_value(kind, value)
 
 
@@ -72,11 +71,11 @@ def _well_typed(p: TextPart) -> bool:
             return False
         elif kind in ("drug", "lab", "en", "num") and not isinstance(v, str):
             return False
-        elif kind == "part":
+        elif kind in ("part", "list"):
             try:
-                if not _well_typed(TextPart.model_validate(v)):
+                if not all(_well_typed(TextPart.model_validate(x)) for x in (v if kind == "list" else [v])):
                     return False
-            except ValidationError:
+            except (ValidationError, TypeError):
                 return False
     return True
 

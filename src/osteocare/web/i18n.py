@@ -157,6 +157,11 @@ class Lang:
         except Exception:  # parts that do not fit their template or kinds: the English text, marked as such
             return _in_english(escape(text))
 
+    def sentence(self, text: Any) -> Markup:
+        """A sentence without values (a knowledge text): translated where the catalogue has it, else English,
+        marked ``lang="en"`` on pages in another language."""
+        return self.text_parts({"text": "" if text is None else str(text)})
+
     def _part(self, p: Mapping[str, Any]) -> Markup:
         template = str(p.get("template") or "")
         if not template:
@@ -182,6 +187,8 @@ class Lang:
             return self.gettext("{n} month" if v == 1 else "{n} months", n=self.num(v))
         if kind == "part":
             return self._part(_plain(v))
+        if kind == "list":
+            return Markup("; ").join(self._part(_plain(x)) for x in v)
         if kind == "en":
             return escape(v) if self.code == DEFAULT else _in_english(escape(v))
         if kind == "num":

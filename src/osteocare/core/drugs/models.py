@@ -85,6 +85,7 @@ class Action(BaseModel):
     status: Status = "verified"
     citations: list[Citation] = Field(default_factory=list)
     drug: str | None = None
+    parts: list[TextPart] = Field(default_factory=list, description="``text`` as parts, for translation")
 
 
 class FollowUp(BaseModel):

@@ -20,6 +20,7 @@ from ..guidelines.rulesets import (
     sequencing_file,
 )
 from ..knowledge import KnowledgeFile
+from ..parts import joined, part
 from ..records import PatientRecord
 from ..results import Citation, RuleFired, cite
 from ..status import Status, lowest, status_warning
@@ -98,14 +99,17 @@ def _before_first_dose(record: PatientRecord, facts: DerivedFacts, drug: str, as
     out: list[Action] = []
     for h in check.hits:
         if h.kind == "fix_first":
-            out.append(Action(text=f"Fix first: {h.text}", rule_id=h.rule_id, drug=drug, status=h.status,
+            parts = [part("Fix first: {finding}", {"finding": "part"}, finding=part(h.text))]
+            out.append(Action(text=joined(parts), parts=parts, rule_id=h.rule_id, drug=drug, status=h.status,
                               citations=[h.citation]))
     for u in check.undecided:
-        out.append(Action(text=f"Check before starting: {u.text} (missing: {', '.join(u.missing)})",
-                          rule_id=u.rule_id, drug=drug, status=u.status, citations=list(rule_citations(kf, u.rule_id))))
+        parts = [part("Check before starting: {rule} (missing: {missing})", {"rule": "part", "missing": "en"},
+                      rule=part(u.text), missing=", ".join(u.missing))]
+        out.append(Action(text=joined(parts), parts=parts, rule_id=u.rule_id, drug=drug, status=u.status,
+                          citations=list(rule_citations(kf, u.rule_id))))
     items = [seq.data["check_items"][i] for i in kf.data.get("checks", {}).get("items", [])]
-    out.append(_action(kf, kf.data["checks"]["fact"], "Checks: " + "; ".join(items) + ". " + fact_text(kf, "checks"),
-                       drug=drug))
+    checks = [part("Checks: {items}.", {"items": "list"}, items=[part(x) for x in items]), part(fact_text(kf, "checks"))]
+    out.append(_action(kf, kf.data["checks"]["fact"], joined(checks), drug=drug).model_copy(update={"parts": checks}))
     for n in kf.data.get("start_notes", []):
         out.append(_action(kf, n, drug=drug))
     out.append(_action(seq, "PANEL"))

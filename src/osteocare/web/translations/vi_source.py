@@ -801,6 +801,32 @@ VI.update({
 })
 
 
+VI.update({
+    "Checks: {items}.": "Cần kiểm tra: {items}.",
+    "Fix first: {finding}": "Cần xử lý trước: {finding}",
+    "Check before starting: {rule} (missing: {missing})": "Kiểm tra trước khi bắt đầu: {rule} (còn thiếu: {missing})",
+})
+VI["Recommendation texts translated by OsteoCare, not yet reviewed by a clinician; the printable summary is in English."] = (
+    "Nội dung khuyến nghị do OsteoCare dịch, chưa được bác sĩ duyệt; bản tóm tắt để in bằng tiếng Anh.")
+
+
+def _knowledge_sentences() -> dict[str, str]:
+    """The knowledge files' sentences (guideline rules, drug labels' rules and regimens, sequencing, screening
+    actions): ``vi_knowledge/*.json``, English sentence -> Vietnamese. OsteoCare's own translations, not reviewed by
+    a clinician: the pages say so. A sentence already above keeps its translation."""
+    import json
+    from pathlib import Path
+
+    out: dict[str, str] = {}
+    for f in sorted((Path(__file__).parent / "vi_knowledge").glob("*.json")):
+        out.update(json.loads(f.read_text(encoding="utf-8")))
+    return out
+
+
+for _en, _vi in _knowledge_sentences().items():
+    VI.setdefault(_en, _vi)
+
+
 def write() -> None:
     from pathlib import Path
 
