@@ -112,12 +112,13 @@ def test_rule_texts_are_in_vietnamese_with_the_numbers_in_the_vietnamese_way(cas
     egfr_en, egfr_vi = f"{egfr:.1f}", f"{egfr:.1f}".replace(".", ",")
     assert f"CKD-EPI 2021 race-free eGFR = {egfr_en} mL/min/1.73 m2" in rules["KIDNEY-CKD-EPI-2021"]["text"]
     assert (f"<code>KIDNEY-CKD-EPI-2021</code> eGFR theo CKD-EPI 2021 (không dùng yếu tố chủng tộc) = {egfr_vi} "
-            "mL/phút/1,73 m2 (chuẩn hoá theo diện tích da; được các hướng dẫn và cảnh báo đóng khung của denosumab "
-            "sử dụng). <span") in case["vi"]
+            "mL/phút/1,73 m2 (chuẩn hóa theo diện tích bề mặt cơ thể; được các hướng dẫn và cảnh báo đóng khung "
+            "của denosumab sử dụng). <span") in case["vi"]
     low = results["bone-density"]["values"]["lowest_t_score"]["value"]
     cat = results["bone-density"]["category"]
     sentence = {"osteoporosis": "T {t} <= -2,5: loãng xương.",
-                "severe_osteoporosis": "T {t} <= -2,5 kèm gãy xương do giòn xương: loãng xương nặng (đã hình thành).",
+                "severe_osteoporosis":
+                    "T {t} <= -2,5 kèm gãy xương do giòn xương: loãng xương nặng (loãng xương thiết lập).",
                 "low_bone_mass": "-2,5 < T {t} < -1,0: thiếu xương (giảm mật độ xương).",
                 "normal": "T {t} >= -1,0: bình thường."}[cat]
     t_vi = f"{low:.1f}".replace(".", ",")

@@ -135,3 +135,20 @@ def test_a_kind_the_page_has_no_add_form_for_is_not_found(app, records) -> None:
     for kind in ("fracture", "nonsense"):
         r = b.post(f"/patients/{rid}/entries/{kind}", data={"csrf_token": token, "site": "wrist"})
         assert r.status_code == 404, (kind, r.status_code)
+
+
+def test_the_finding_after_a_change_is_in_vietnamese_on_vietnamese_pages(app, records) -> None:  # type: ignore[no-untyped-def]
+    b = browser_for(app, "doctor")
+    b.get("/lang/vi")
+    rid = records["patient"]
+    token = csrf_of(b.get(f"/patients/{rid}").text)
+    r = b.post(f"/patients/{rid}/entries/condition", data={"csrf_token": token, "code": "hypocalcaemia",
+                                                           "onset": "2025-01-01"})
+    assert r.status_code == 303 and "recheck=1" in r.headers["location"]
+    page = b.get(r.headers["location"]).text
+    notices = html.unescape(page[page.index('data-testid="notices"'):][:2000])
+    assert re.search(r"Đợt điều trị (denosumab|acid zoledronic) đang dùng: kiểm tra chống chỉ định nay phát hiện "
+                     r"[A-Z0-9-]+ \((chống chỉ định|cần xử trí trước|thận trọng)\): ", notices), notices
+    assert "Active course of" not in notices and 'lang="en"' not in notices.split("</ul>")[0]
+    c = next(e for e in entries_of(app.state.clinic, rid)["condition"] if e.fields["code"] == "hypocalcaemia")
+    b.post(f"/patients/{rid}/entries/condition/{c.id}/delete", data={"csrf_token": token, "reason": "test"})

@@ -31,6 +31,8 @@ from ..store.audit import audit
 from ._common import get_row, patient_row
 from .context import Clinic
 from .errors import NotFound
+from .textparts import part, render
+from .views import TextPart
 
 EntryKind = Literal["condition", "medication", "intolerance", "fall", "fracture", "vertebra"]
 KINDS: tuple[EntryKind, ...] = ("condition", "medication", "intolerance", "fall", "fracture", "vertebra")
@@ -126,18 +128,23 @@ def _check_readable(clinic: Clinic, record_id: str) -> None:
 
 
 def recheck_active_courses(clinic: Clinic, record_id: str) -> list[str]:
-    """The contraindication check again for each active course: what it finds, as warnings. Runs after the
-    change is committed, so it never raises: a check that cannot run says so as a warning."""
+    """The contraindication check again for each active course: what it finds, as warnings (English). Runs after
+    the change is committed, so it never raises: a check that cannot run says so as a warning."""
+    return [render(p) for p in active_course_findings(clinic, record_id)]
+
+
+def active_course_findings(clinic: Clinic, record_id: str) -> list[TextPart]:
+    """:func:`recheck_active_courses` as parts (an adapter shows them in the reader's language). Never raises."""
     try:
         return _findings(clinic, record_id)
     except Exception as exc:  # the change is saved; the clinician must know the check did not run
-        return [f"The contraindication check of the active courses could not be run after this change: {exc}"]
+        return [part("The contraindication check of the active courses could not be run after this change: "
+                     "{error}", {"error": "en"}, error=str(exc))]
 
 
-def _findings(clinic: Clinic, record_id: str) -> list[str]:
+def _findings(clinic: Clinic, record_id: str) -> list[TextPart]:
     from ..store.records import load_patient
     from .checks import clinic_record, contraindication_check
-    from .drugs import regimen
 
     day = clinic.today()
     with clinic.db.read() as s:
@@ -153,8 +160,9 @@ def _findings(clinic: Clinic, record_id: str) -> list[str]:
         report = contraindication_check(record, drug, as_of=day)
         for f in report.findings:
             if f.kind in ("must_not", "caution", "fix_first"):
-                out.append(f"Active course of {regimen(drug).name}: the contraindication check now finds "
-                           f"{f.rule_id} ({f.kind.replace('_', ' ')}): {f.text}")
+                out.append(part("Active course of {drug}: the contraindication check now finds {rule_id} ({kind}): "
+                                "{finding}", {"drug": "drug", "kind": "term", "finding": "part"}, drug=drug,
+                                rule_id=f.rule_id, kind=f.kind.replace("_", " "), finding=part(f.text)))
     return out
 
 

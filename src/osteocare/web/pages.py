@@ -32,9 +32,10 @@ from ..services import reactions as sr
 from ..services import worklist as sw
 from ..services.context import Clinic
 from ..services.drugs import course_drug_ids, regimen
-from ..services.entries import recheck_active_courses
+from ..services.entries import active_course_findings
 from ..services.errors import OverrideRequired
 from ..services.reads import cached_async
+from ..services.textparts import render as render_parts
 from ..services.views import PatientView
 from ..store.models import REACTION_KINDS, REACTION_OUTCOMES, SEVERITIES
 from . import accounts, charts, queries
@@ -378,16 +379,14 @@ def _patient_body(c: Clinic, u: Principal, lang: Lang, view: PatientView, record
 
 
 def patient_page_response(request: Request, u: Principal, record_id: str, *, status: int,
-                          errors: dict[str, Any], form: dict[str, str] | None, which: str,
-                          notices: list[str] | None = None) -> HTMLResponse:
-    """The patient page shown again with a form's errors, or after a change with what it now finds (``notices``:
-    e.g. a new condition that contraindicates an active course). Rendered afresh; the read is audited."""
+                          errors: dict[str, Any], form: dict[str, str] | None, which: str) -> HTMLResponse:
+    """The patient page shown again with a form's errors. Rendered afresh; the read is audited."""
     c = acting(request, u)
     lang = lang_of(request, u)
     view = sp.overview_plan(c, record_id).run(c)
     main = _patient_body(c, u, lang, view, record_id, csrf_token(request), errors=errors, form=form, which=which)
     return render(request, "patient.html", u, status=status, record_id=record_id, main=Markup(main),
-                  done=which if notices else None, errors=errors, notices=notices or [])
+                  done=None, errors=errors, notices=[])
 
 
 @router.get("/patients/{record_id}")
@@ -407,7 +406,8 @@ async def patient_page(request: Request, record_id: str, user: Principal | None 
     key = ("patient-page", plan.patient_id, c.today(), lang.code, u.role, c.settings.guideline)
     main = await cached_async(c, plan.revision, key,
                               lambda: _patient_body(c, u, lang, view, record_id, _CSRF_SLOT))
-    notices = recheck_active_courses(c, record_id) if request.query_params.get("recheck") else []
+    notices = ([{"text": render_parts(p), "parts": [p]} for p in active_course_findings(c, record_id)]
+               if request.query_params.get("recheck") else [])
     return render(request, "patient.html", u, record_id=record_id,
                   main=Markup(main.replace(_CSRF_SLOT, csrf_token(request))), done=request.query_params.get("done"),
                   notices=notices)

@@ -693,11 +693,11 @@ VI.update({
         "Tuổi {age} >= {min_age} và chưa ghi nhận thuốc điều trị loãng xương nào (chưa từng điều trị).",
     "CKD-EPI 2021 race-free eGFR = {egfr} mL/min/1.73 m2 (normalised to body surface area; used by guidelines and "
     "the denosumab boxed warning).":
-        "eGFR theo CKD-EPI 2021 (không dùng yếu tố chủng tộc) = {egfr} mL/phút/1,73 m2 (chuẩn hoá theo diện tích "
-        "da; được các hướng dẫn và cảnh báo đóng khung của denosumab sử dụng).",
+        "eGFR theo CKD-EPI 2021 (không dùng yếu tố chủng tộc) = {egfr} mL/phút/1,73 m2 (chuẩn hóa theo diện tích bề mặt "
+        "cơ thể; được các hướng dẫn và cảnh báo đóng khung của denosumab sử dụng).",
     "Cockcroft-Gault CrCl = {crcl} mL/min (actual body weight {weight} kg, not normalised to body surface area).":
-        "CrCl theo Cockcroft-Gault = {crcl} mL/phút (cân nặng thực tế {weight} kg, không chuẩn hoá theo diện tích "
-        "da).",
+        "CrCl theo Cockcroft-Gault = {crcl} mL/phút (cân nặng thực tế {weight} kg, không chuẩn hóa theo diện tích "
+        "bề mặt cơ thể).",
     "Drug labels use this measure.": "Tờ hướng dẫn sử dụng thuốc dùng chỉ số này.",
     "Creatinine {creatinine} umol/L converted to mg/dL by dividing by {factor}.":
         "Creatinin {creatinine} µmol/L được đổi sang mg/dL bằng cách chia cho {factor}.",
@@ -714,7 +714,7 @@ VI.update({
     "FN T {fn} - LS T {ls} = {difference}, offset {offset} (rounded half away from zero): MOF x {factor}; hip "
     "unchanged.":
         "T cổ xương đùi {fn} - T cột sống thắt lưng {ls} = {difference}, mức bù {offset} (làm tròn nửa ra xa số "
-        "0): MOF x {factor}; nguy cơ gãy xương hông không đổi.",
+        "0): gãy xương chính do loãng xương (MOF) x {factor}; nguy cơ gãy xương hông không đổi.",
     "FRAX entered from an official FRAX tool: country model {country}, {bmd}; 10-year MOF {mof}%, hip {hip}%.":
         "FRAX nhập từ một công cụ FRAX chính thức: mô hình quốc gia {country}, {bmd}; nguy cơ 10 năm: gãy xương "
         "chính do loãng xương {mof}%, gãy xương hông {hip}%.",
@@ -722,11 +722,11 @@ VI.update({
     "Glucocorticoid dose {dose} mg/day prednisolone equivalent = {band} dose (age-specific mode, {age_column} "
     "column): MOF {mof}%, hip {hip}%.":
         "Liều glucocorticoid {dose} mg/ngày quy đổi tương đương prednisolon = liều {band} (chế độ theo tuổi, cột "
-        "{age_column}): MOF {mof}%, gãy xương hông {hip}%.",
+        "{age_column}): gãy xương chính do loãng xương (MOF) {mof}%, gãy xương hông {hip}%.",
     "Glucocorticoid dose {dose} mg/day prednisolone equivalent = {band} dose (all ages mode, all-ages column): MOF "
     "{mof}%, hip {hip}%.":
         "Liều glucocorticoid {dose} mg/ngày quy đổi tương đương prednisolon = liều {band} (chế độ mọi lứa tuổi, "
-        "cột mọi lứa tuổi): MOF {mof}%, gãy xương hông {hip}%.",
+        "cột mọi lứa tuổi): gãy xương chính do loãng xương (MOF) {mof}%, gãy xương hông {hip}%.",
     "Female, age row {row} (5-year band {band}), femoral neck T {t}: low if T > {first}, moderate if {second} <= T "
     "<= {first}, high if T < {second} -> basal {basal}.":
         "Nữ, hàng tuổi {row} (nhóm 5 năm {band}), T cổ xương đùi {t}: thấp nếu T > {first}, vừa nếu {second} <= T "
@@ -741,7 +741,7 @@ VI.update({
         "Chỉ số T cổ xương đùi phải dùng quần thể tham chiếu NHANES III (phụ nữ da trắng), cho cả nữ và nam.",
     "Index = {coefficient} x (weight {weight} kg - age {age} years), decimals disregarded (truncated toward zero, "
     "project convention) = {index}.":
-        "Chỉ số = {coefficient} x (cân nặng {weight} kg - tuổi {age} năm), bỏ phần thập phân (cắt về phía số 0, quy "
+        "Chỉ số = {coefficient} x (cân nặng {weight} kg - tuổi {age}), bỏ phần thập phân (cắt về phía số 0, quy "
         "ước của dự án) = {index}.",
     "low risk: low if index >= {low_min}, high if index <= {high_max}, moderate in between.":
         "nguy cơ thấp: thấp nếu chỉ số >= {low_min}, cao nếu chỉ số <= {high_max}, vừa nếu ở giữa.",
@@ -768,7 +768,7 @@ VI.update({
         "{osteoporosis_max} < T {t} < {normal_min}: thiếu xương (giảm mật độ xương).",
     "T {t} <= {osteoporosis_max}: osteoporosis.": "T {t} <= {osteoporosis_max}: loãng xương.",
     "T {t} <= {osteoporosis_max} with a fragility fracture: severe (established) osteoporosis.":
-        "T {t} <= {osteoporosis_max} kèm gãy xương do giòn xương: loãng xương nặng (đã hình thành).",
+        "T {t} <= {osteoporosis_max} kèm gãy xương do giòn xương: loãng xương nặng (loãng xương thiết lập).",
     "{site}: T {t} as reported by the densitometer ({reference}).":
         "{site}: T {t} theo kết quả máy đo mật độ xương ({reference}).",
     "{site}: T {t} computed against {reference} ({role}).": "{site}: T {t} tính theo quần thể {reference} ({role}).",
@@ -803,6 +803,12 @@ VI.update({
 
 VI.update({
     "Checks: {items}.": "Cần kiểm tra: {items}.",
+    "Active course of {drug}: the contraindication check now finds {rule_id} ({kind}): {finding}":
+        "Đợt điều trị {drug} đang dùng: kiểm tra chống chỉ định nay phát hiện {rule_id} ({kind}): {finding}",
+    "The contraindication check of the active courses could not be run after this change: {error}":
+        "Không chạy được kiểm tra chống chỉ định của các đợt điều trị đang dùng sau thay đổi này: {error}",
+    "must not": "chống chỉ định",
+    "fix first": "cần xử trí trước",
     "Fix first: {finding}": "Cần xử lý trước: {finding}",
     "Check before starting: {rule} (missing: {missing})": "Kiểm tra trước khi bắt đầu: {rule} (còn thiếu: {missing})",
 })
