@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -47,3 +49,33 @@ def patient(clinic: Clinic) -> Callable[..., str]:
         return rid
 
     return make
+
+
+@pytest.fixture
+def cli_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[str, Callable[[dict[str, Any]], None]]:
+    """An empty store on a SQLite file for the CLI's end-to-end tests (``OSTEOCARE_DATABASE_URL`` and the actor
+    set, migrated by ``osteocare db upgrade``), and a function that adds a patient (a record) with ``patient add``.
+    Returns the store's URL and that function."""
+    import json
+
+    import typer
+    from typer.testing import CliRunner
+
+    from osteocare.cli_clinic import register
+
+    cli = typer.Typer()
+    register(cli)
+    runner = CliRunner()
+    url = f"sqlite:///{tmp_path / 'data' / 'clinic.sqlite3'}"
+    monkeypatch.setenv("OSTEOCARE_DATABASE_URL", url)
+    monkeypatch.setenv("OSTEOCARE_ACTOR", "nurse-cli")
+    done = runner.invoke(cli, ["db", "upgrade"])
+    assert done.exit_code == 0, done.output
+
+    def add(record: dict[str, Any]) -> None:
+        path = tmp_path / f"{record['id']}.json"
+        path.write_text(json.dumps(record))
+        res = runner.invoke(cli, ["patient", "add", "--json", str(path)])
+        assert res.exit_code == 0, res.output
+
+    return url, add

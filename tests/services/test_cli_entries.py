@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -36,18 +36,12 @@ def run(*args: str) -> tuple[int, str]:
 
 
 @pytest.fixture
-def db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+def db(cli_store: tuple[str, Callable[[dict[str, Any]], None]]) -> str:
     """A store with patient P1 (a 70-year-old woman, 55 kg, 155 cm) and P2, neither with any entry."""
-    url = f"sqlite:///{tmp_path / 'data' / 'clinic.sqlite3'}"
-    monkeypatch.setenv("OSTEOCARE_DATABASE_URL", url)
-    monkeypatch.setenv("OSTEOCARE_ACTOR", "nurse-cli")
-    assert run("db", "upgrade")[0] == 0
+    url, add = cli_store
     for rid in ("P1", "P2"):
-        (tmp_path / f"{rid}.json").write_text(json.dumps(
-            {"id": rid, "sex": "female", "age": 70, "weight_kg": 55, "height_cm": 155,
-             "menopausal_status": "postmenopausal"}))
-        code, out = run("patient", "add", "--json", str(tmp_path / f"{rid}.json"))
-        assert code == 0, out
+        add({"id": rid, "sex": "female", "age": 70, "weight_kg": 55, "height_cm": 155,
+             "menopausal_status": "postmenopausal"})
     return url
 
 

@@ -5,7 +5,7 @@ and nothing written, a stale --if-version refused with exit 4."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -29,17 +29,11 @@ def run(*args: str) -> tuple[int, str]:
 
 
 @pytest.fixture
-def db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+def db(cli_store: tuple[str, Callable[[dict[str, Any]], None]]) -> str:
     """A store with patient P1: a 70-year-old woman, 55 kg, 155 cm, postmenopausal, who has fallen."""
-    url = f"sqlite:///{tmp_path / 'data' / 'clinic.sqlite3'}"
-    monkeypatch.setenv("OSTEOCARE_DATABASE_URL", url)
-    monkeypatch.setenv("OSTEOCARE_ACTOR", "nurse-cli")
-    assert run("db", "upgrade")[0] == 0
-    (tmp_path / "p1.json").write_text(json.dumps(
-        {"id": "P1", "sex": "female", "age": 70, "weight_kg": 55, "height_cm": 155,
-         "menopausal_status": "postmenopausal", "falls": True, "frax_country": "Vietnam"}))
-    code, out = run("patient", "add", "--json", str(tmp_path / "p1.json"))
-    assert code == 0, out
+    url, add = cli_store
+    add({"id": "P1", "sex": "female", "age": 70, "weight_kg": 55, "height_cm": 155,
+         "menopausal_status": "postmenopausal", "falls": True, "frax_country": "Vietnam"})
     return url
 
 

@@ -92,3 +92,20 @@ def tokens(app) -> dict[str, dict[str, str]]:  # type: ignore[no-untyped-def]
 def api(app) -> Iterator[TestClient]:  # type: ignore[no-untyped-def]
     with TestClient(app) as c:
         yield c
+
+
+@pytest.fixture(scope="module")
+def own_setup(tmp_path_factory: pytest.TempPathFactory,
+              request: pytest.FixtureRequest) -> tuple[Clinic, dict[str, str]]:
+    """A demo clinic of the test module's own (a module that changes records the shared clinic's tests read)."""
+    return build_clinic(tmp_path_factory.mktemp(request.module.__name__.rsplit(".", 1)[-1]) / "clinic.sqlite3")
+
+
+@pytest.fixture(scope="module")
+def own_app(own_setup):  # type: ignore[no-untyped-def]
+    return create_app(own_setup[0].settings, clinic=own_setup[0], options=WebOptions(login_delay_s=0.0))
+
+
+@pytest.fixture(scope="module")
+def own_tokens(own_app) -> dict[str, dict[str, str]]:  # type: ignore[no-untyped-def]
+    return {role: token_for(own_app, role) for role in USERS}

@@ -10,7 +10,6 @@ from __future__ import annotations
 import itertools
 import json
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,9 +19,8 @@ from osteocare.core.records import PatientRecord
 from osteocare.services.context import Clinic
 from osteocare.services.history import HISTORY_FIELDS, history_of, version_of
 from osteocare.services.patients import add_patient, audit_trail
-from osteocare.web.app import WebOptions, create_app
 
-from .conftest import USERS, build_clinic, token_for
+from .conftest import USERS
 
 _ids = itertools.count(1)
 
@@ -31,32 +29,16 @@ START = {"weight_kg": 55.0, "height_cm": 155.0, "smoking": "non_smoker", "falls"
          "frax_mof_percent": None, "frax_hip_percent": None, "frax_country": "Vietnam"}
 
 
-@pytest.fixture(scope="module")
-def h_setup(tmp_path_factory: pytest.TempPathFactory) -> tuple[Clinic, dict[str, str]]:
-    return build_clinic(Path(tmp_path_factory.mktemp("history-api")) / "clinic.sqlite3")
-
-
-@pytest.fixture(scope="module")
-def h_app(h_setup):  # type: ignore[no-untyped-def]
-    clinic, _ = h_setup
-    return create_app(clinic.settings, clinic=clinic, options=WebOptions(login_delay_s=0.0))
-
-
-@pytest.fixture(scope="module")
-def h_tokens(h_app) -> dict[str, dict[str, str]]:  # type: ignore[no-untyped-def]
-    return {role: token_for(h_app, role) for role in USERS}
-
-
 @pytest.fixture
-def client(h_app) -> Iterator[TestClient]:  # type: ignore[no-untyped-def]
-    with TestClient(h_app) as c:
+def client(own_app) -> Iterator[TestClient]:  # type: ignore[no-untyped-def]
+    with TestClient(own_app) as c:
         yield c
 
 
 @pytest.fixture
-def new_patient(h_setup) -> str:  # type: ignore[no-untyped-def]
+def new_patient(own_setup) -> str:  # type: ignore[no-untyped-def]
     """A new 70-year-old woman whose history is :data:`START`."""
-    clinic, _ = h_setup
+    clinic, _ = own_setup
     rid = f"HIST-{next(_ids)}"
     add_patient(clinic, PatientRecord.model_validate({"id": rid, "sex": "female", "age": 70,
                                                       "menopausal_status": "postmenopausal", **START}),
@@ -82,10 +64,10 @@ def _problem(r: Any, status: int) -> dict[str, Any]:
     return body  # type: ignore[no-any-return]
 
 
-def test_get_gives_the_history_with_its_version_as_a_strong_etag(client, h_tokens, h_setup,
+def test_get_gives_the_history_with_its_version_as_a_strong_etag(client, own_tokens, own_setup,
                                                                  new_patient) -> None:  # type: ignore[no-untyped-def]
-    clinic, _ = h_setup
-    r = client.get(_url(new_patient), headers=h_tokens["nurse"])
+    clinic, _ = own_setup
+    r = client.get(_url(new_patient), headers=own_tokens["nurse"])
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["record_id"] == new_patient
@@ -96,20 +78,20 @@ def test_get_gives_the_history_with_its_version_as_a_strong_etag(client, h_token
     assert r.headers["etag"] == f'"{body["version"]}"'  # quoted, not W/"...": a strong tag
 
 
-def test_a_read_of_the_history_is_audited_with_the_reader(client, h_tokens, h_setup,
+def test_a_read_of_the_history_is_audited_with_the_reader(client, own_tokens, own_setup,
                                                           new_patient) -> None:  # type: ignore[no-untyped-def]
-    clinic, _ = h_setup
-    assert client.get(_url(new_patient), headers=h_tokens["nurse"]).status_code == 200
+    clinic, _ = own_setup
+    assert client.get(_url(new_patient), headers=own_tokens["nurse"]).status_code == 200
     reads = [e for e in audit_trail(clinic, new_patient) if e["action"] == "read"]
     assert [(e["actor"], json.loads(e["detail"])) for e in reads] == [(f"nurse:{USERS['nurse']}", {"what": "history"})]
 
 
-def test_patch_with_the_etag_changes_the_fields_given_and_gives_a_new_etag(client, h_tokens, h_setup,
+def test_patch_with_the_etag_changes_the_fields_given_and_gives_a_new_etag(client, own_tokens, own_setup,
                                                                           new_patient) -> None:  # type: ignore[no-untyped-def]
-    clinic, _ = h_setup
-    first = client.get(_url(new_patient), headers=h_tokens["doctor"])
+    clinic, _ = own_setup
+    first = client.get(_url(new_patient), headers=own_tokens["doctor"])
     etag = first.headers["etag"]
-    r = client.patch(_url(new_patient), headers={**h_tokens["doctor"], "If-Match": etag},
+    r = client.patch(_url(new_patient), headers={**own_tokens["doctor"], "If-Match": etag},
                      json={"weight_kg": 52.5, "falls": True, "smoking": "ex_smoker", "frax_mof_percent": 21.0,
                            "frax_hip_percent": 6.5, "frax_country": None})
     assert r.status_code == 200, r.text
@@ -119,10 +101,10 @@ def test_patch_with_the_etag_changes_the_fields_given_and_gives_a_new_etag(clien
     assert body["values"] == expected
     assert body["version"] == version_of(expected) != first.json()["version"]
     assert r.headers["etag"] == f'"{body["version"]}"' != etag
-    again = client.get(_url(new_patient), headers=h_tokens["nurse"])
+    again = client.get(_url(new_patient), headers=own_tokens["nurse"])
     assert again.json() == body and again.headers["etag"] == r.headers["etag"]
     # the whole record shows it too (the read caches follow the write)
-    record = client.get(f"/api/v1/patients/{new_patient}", headers=h_tokens["nurse"]).json()["record"]
+    record = client.get(f"/api/v1/patients/{new_patient}", headers=own_tokens["nurse"]).json()["record"]
     assert (record["weight_kg"], record["falls"], record["frax_mof_percent"]) == (52.5, True, 21.0)
     # audited once, by the doctor, with each changed field's old and new value (and only those)
     [entry] = _updates(clinic, new_patient)
@@ -132,49 +114,49 @@ def test_patch_with_the_etag_changes_the_fields_given_and_gives_a_new_etag(clien
         "smoking": {"from": "non_smoker", "to": "ex_smoker"}, "frax_mof_percent": {"from": None, "to": 21.0},
         "frax_hip_percent": {"from": None, "to": 6.5}, "frax_country": {"from": "Vietnam", "to": None}}
     # the new ETag allows the next change (a nurse may make it too)
-    r2 = client.patch(_url(new_patient), headers={**h_tokens["nurse"], "If-Match": r.headers["etag"]},
+    r2 = client.patch(_url(new_patient), headers={**own_tokens["nurse"], "If-Match": r.headers["etag"]},
                       json={"falls": False})
     assert r2.status_code == 200 and r2.json()["values"]["falls"] is False
     assert _updates(clinic, new_patient)[0]["detail"]["changed"] == {"falls": {"from": True, "to": False}}
 
 
-def test_without_if_match_428_explains_to_read_first_and_nothing_is_written(client, h_tokens, h_setup,
+def test_without_if_match_428_explains_to_read_first_and_nothing_is_written(client, own_tokens, own_setup,
                                                                            new_patient) -> None:  # type: ignore[no-untyped-def]
-    clinic, _ = h_setup
+    clinic, _ = own_setup
     before = history_of(clinic, new_patient)
     for extra in ({}, {"If-Match": ""}, {"If-Match": "*"}):
-        r = client.patch(_url(new_patient), headers={**h_tokens["doctor"], **extra}, json={"weight_kg": 60.0})
+        r = client.patch(_url(new_patient), headers={**own_tokens["doctor"], **extra}, json={"weight_kg": 60.0})
         body = _problem(r, 428)
         assert body["title"] == "Precondition required"
         assert f"GET /api/v1/patients/{new_patient}/history first" in body["detail"] and "If-Match" in body["detail"]
     assert history_of(clinic, new_patient) == before and _updates(clinic, new_patient) == []
 
 
-def test_a_stale_etag_is_refused_with_412_and_nothing_is_written(client, h_tokens, h_setup,
+def test_a_stale_etag_is_refused_with_412_and_nothing_is_written(client, own_tokens, own_setup,
                                                                 new_patient) -> None:  # type: ignore[no-untyped-def]
-    clinic, _ = h_setup
-    read_by_nurse = client.get(_url(new_patient), headers=h_tokens["nurse"]).headers["etag"]
-    read_by_doctor = client.get(_url(new_patient), headers=h_tokens["doctor"]).headers["etag"]
+    clinic, _ = own_setup
+    read_by_nurse = client.get(_url(new_patient), headers=own_tokens["nurse"]).headers["etag"]
+    read_by_doctor = client.get(_url(new_patient), headers=own_tokens["doctor"]).headers["etag"]
     assert read_by_nurse == read_by_doctor
-    saved = client.patch(_url(new_patient), headers={**h_tokens["doctor"], "If-Match": read_by_doctor},
+    saved = client.patch(_url(new_patient), headers={**own_tokens["doctor"], "If-Match": read_by_doctor},
                          json={"smoking": "heavy"})
     assert saved.status_code == 200, saved.text
-    r = client.patch(_url(new_patient), headers={**h_tokens["nurse"], "If-Match": read_by_nurse},
+    r = client.patch(_url(new_patient), headers={**own_tokens["nurse"], "If-Match": read_by_nurse},
                      json={"weight_kg": 60.0, "smoking": "non_smoker"})
     body = _problem(r, 412)
     assert body["title"] == "Precondition failed"
     assert "changed by someone else" in body["detail"] and "nothing was saved" in body["detail"]
-    now = client.get(_url(new_patient), headers=h_tokens["nurse"])
+    now = client.get(_url(new_patient), headers=own_tokens["nurse"])
     assert now.json()["values"]["smoking"] == "heavy" and now.json()["values"]["weight_kg"] == 55.0
     assert now.headers["etag"] == saved.headers["etag"]
     assert len(_updates(clinic, new_patient)) == 1
     # a weak tag never matches (strong comparison), even with the current version in it
     current = saved.headers["etag"]
-    _problem(client.patch(_url(new_patient), headers={**h_tokens["nurse"], "If-Match": f"W/{current}"},
+    _problem(client.patch(_url(new_patient), headers={**own_tokens["nurse"], "If-Match": f"W/{current}"},
                           json={"weight_kg": 60.0}), 412)
     assert history_of(clinic, new_patient).values["weight_kg"] == 55.0
     # several tags: written if one of them is the stored version
-    r = client.patch(_url(new_patient), headers={**h_tokens["nurse"], "If-Match": f"{read_by_nurse}, {current}"},
+    r = client.patch(_url(new_patient), headers={**own_tokens["nurse"], "If-Match": f"{read_by_nurse}, {current}"},
                      json={"weight_kg": 60.0})
     assert r.status_code == 200 and r.json()["values"]["weight_kg"] == 60.0
     assert len(_updates(clinic, new_patient)) == 2
@@ -189,10 +171,10 @@ def test_a_stale_etag_is_refused_with_412_and_nothing_is_written(client, h_token
     ({"frax_mof_percent": 5.0, "frax_hip_percent": 9.0}, "frax_hip_percent", 9.0, "frax_mof_percent"),
 ])
 def test_an_unknown_field_or_a_bad_value_is_422_naming_it_and_nothing_is_written(
-        client, h_tokens, h_setup, new_patient, changes, field, value, allowed) -> None:  # type: ignore[no-untyped-def]
-    clinic, _ = h_setup
+        client, own_tokens, own_setup, new_patient, changes, field, value, allowed) -> None:  # type: ignore[no-untyped-def]
+    clinic, _ = own_setup
     before = history_of(clinic, new_patient)
-    r = client.patch(_url(new_patient), headers={**h_tokens["doctor"], "If-Match": f'"{before.version}"'},
+    r = client.patch(_url(new_patient), headers={**own_tokens["doctor"], "If-Match": f'"{before.version}"'},
                      json={"weight_kg": 50.0, **changes})  # with a valid change, which is not written either
     body = _problem(r, 422)
     assert body["errors"][0]["field"] == field and body["errors"][0]["value"] == value, body
@@ -202,35 +184,35 @@ def test_an_unknown_field_or_a_bad_value_is_422_naming_it_and_nothing_is_written
 
 
 @pytest.mark.parametrize("payload", [[{"weight_kg": 50.0}], "weight_kg=50", 50])
-def test_a_body_that_is_not_a_json_object_is_422(client, h_tokens, h_setup, new_patient,
+def test_a_body_that_is_not_a_json_object_is_422(client, own_tokens, own_setup, new_patient,
                                                  payload) -> None:  # type: ignore[no-untyped-def]
-    clinic, _ = h_setup
+    clinic, _ = own_setup
     before = history_of(clinic, new_patient)
-    r = client.patch(_url(new_patient), headers={**h_tokens["doctor"], "If-Match": f'"{before.version}"'},
+    r = client.patch(_url(new_patient), headers={**own_tokens["doctor"], "If-Match": f'"{before.version}"'},
                      json=payload)
     body = _problem(r, 422)
     assert body["errors"][0]["field"] == "body" and body["errors"][0]["value"] == payload
     assert history_of(clinic, new_patient) == before
 
 
-def test_only_doctors_and_nurses_may_read_or_change_it(client, h_tokens, h_setup) -> None:  # type: ignore[no-untyped-def]
-    clinic, records = h_setup
+def test_only_doctors_and_nurses_may_read_or_change_it(client, own_tokens, own_setup) -> None:  # type: ignore[no-untyped-def]
+    clinic, records = own_setup
     own = records["patient"]  # patient_one's own record: still not through this endpoint
     before = history_of(clinic, own)
     good = {"If-Match": f'"{before.version}"'}
     for role in ("patient", "patient2", "admin"):
-        r = client.get(_url(own), headers=h_tokens[role])
+        r = client.get(_url(own), headers=own_tokens[role])
         assert "may not" in _problem(r, 403)["detail"], role
-        r = client.patch(_url(own), headers={**h_tokens[role], **good}, json={"falls": not before.values["falls"]})
+        r = client.patch(_url(own), headers={**own_tokens[role], **good}, json={"falls": not before.values["falls"]})
         assert "allowed: doctor, nurse" in _problem(r, 403)["detail"], role
     _problem(client.get(_url(own)), 401)
     _problem(client.patch(_url(own), headers=good, json={"falls": True}), 401)
     assert history_of(clinic, own) == before and _updates(clinic, own) == []
 
 
-def test_an_unknown_patient_is_404(client, h_tokens) -> None:  # type: ignore[no-untyped-def]
-    assert "no patient 'NOBODY'" in _problem(client.get(_url("NOBODY"), headers=h_tokens["nurse"]), 404)["detail"]
-    r = client.patch(_url("NOBODY"), headers={**h_tokens["nurse"], "If-Match": '"0123456789abcdef"'},
+def test_an_unknown_patient_is_404(client, own_tokens) -> None:  # type: ignore[no-untyped-def]
+    assert "no patient 'NOBODY'" in _problem(client.get(_url("NOBODY"), headers=own_tokens["nurse"]), 404)["detail"]
+    r = client.patch(_url("NOBODY"), headers={**own_tokens["nurse"], "If-Match": '"0123456789abcdef"'},
                      json={"falls": True})
     assert "no patient 'NOBODY'" in _problem(r, 404)["detail"]
 
