@@ -72,7 +72,8 @@ def case(request: pytest.FixtureRequest, app: Any, records: dict[str, str],
 
 
 def test_the_vietnamese_panel_titles_the_calculators_in_vietnamese(case: dict[str, Any]) -> None:
-    summaries = re.findall(r"<summary>(.*?)</summary>", case["vi"], flags=re.S)
+    summaries = [s for s in re.findall(r"<summary>(.*?)</summary>", case["vi"], flags=re.S)
+                 if not s.startswith("Các công cụ tính không áp dụng")]
     names = [r["name"] for r in case["a"]["results"].values()]
     assert densitometry.NAME in names and kidney.NAME in names  # the demo patients have a DXA and a creatinine
     assert len(summaries) == len(names)
@@ -202,6 +203,10 @@ EDGE_RECORDS: list[dict[str, Any]] = [
      "frax_mof_percent": 12, "frax_hip_percent": 3, "frax_country": "Thailand", "frax_with_bmd": True,
      "frax_glucocorticoids_ticked": True, "glucocorticoid_mg_per_day": 10, "corticosteroids": True,
      "femoral_neck_t_score": -2.0, "lumbar_spine_t_score": -3.2},
+    {"id": "young", "sex": "male", "age": 25, "weight_kg": 40, "height_cm": 190, "medications": [{"drug": "alendronate"}],
+     "labs": [{"name": "creatinine", "value": 80, "unit": "umol/L", "date": "2027-01-01"}]},
+    {"id": "caroc-treated", "sex": "female", "age": 60, "femoral_neck_t_score": -2.0,
+     "medications": [{"drug": "alendronate"}]},
     {"id": "ost-men", "sex": "male", "age": 80, "weight_kg": 50, "height_cm": 160, "ethnicity": "white",
      "frax_mof_percent": 12, "frax_hip_percent": 3, "frax_glucocorticoids_ticked": True,
      "glucocorticoid_mg_per_day": 2.5},
@@ -209,21 +214,25 @@ EDGE_RECORDS: list[dict[str, Any]] = [
 
 
 def _explanations(record: Any) -> list[Any]:
+    """The rules fired, and the reasons of the calculators that did not apply, of one record's assessment."""
     from osteocare.core.assessment import assess
     from osteocare.core.risk import frax_adjust as fa
 
-    out = [f for r in assess(record, as_of=dt.date(2026, 12, 1)).results.values() for f in r.rules_fired]
+    a = assess(record, as_of=dt.date(2026, 12, 1))
+    results = list(a.results.values())
     if record.frax_mof_percent is not None:
-        out += fa.assess_frax(record, age_specific=True).rules_fired
-    return out
+        results.append(fa.assess_frax(record, age_specific=True))
+    return [f for r in results for f in r.rules_fired] + [
+        {"text": n.reason, "parts": n.reason_parts} for n in a.not_applicable if n.reason_parts]
 
 
 def _check_in_vietnamese(rules: list[Any], seen: set[str]) -> None:
     vi = Lang("vi")
     for f in rules:
+        text, parts = (f["text"], f["parts"]) if isinstance(f, dict) else (f.text, f.parts)
         shown = str(vi.text_parts(f))
-        assert shown != f'<span lang="en">{escape(f.text)}</span>' or not f.parts, f.text  # the fallback is not used
-        for p in f.parts:
+        assert shown != f'<span lang="en">{escape(text)}</span>' or not parts, text  # the fallback is not used
+        for p in parts:
             seen.add(p.template)
             assert p.template in VI, p.template
             assert _fields(VI[p.template]) == _fields(p.template), p.template
@@ -248,6 +257,14 @@ def test_every_explanation_of_the_edge_records_is_translated_with_the_same_field
                     "Against {reference}: lowest T {t} at {site} -> {category}."):
         assert reached in seen, reached
     assert any(t.startswith("Glucocorticoid dose {dose}") and "age-specific" in t for t in seen)
+    for reason in ("age {age} is below the model range {low}-{high} years",
+                   "age {age} is below {min_age}: CAROC applies from age {min_age} (CAROC-SCOPE)"):
+        assert reason in seen, reason
+    young = next(r for r in EDGE_RECORDS if r["id"] == "young")  # its only creatinine is of 2027
+    later = kidney.assess_kidney(parse_record(young), dt.date(2026, 12, 1))
+    _check_in_vietnamese([{"text": later.reason, "parts": later.reason_parts}], seen)
+    assert str(Lang("vi").text_parts({"text": later.reason, "parts": later.reason_parts})) == (
+        "các kết quả creatinin đều có ngày sau ngày đánh giá (1 thg 12, 2026); không dùng kết quả của những ngày sau đó")
 
 
 @st.composite
@@ -292,3 +309,16 @@ def test_every_explanation_of_random_records_is_translated_with_the_same_fields(
     except InputError:  # a combination the record refuses (e.g. a Z-score beside a T-score out of range)
         return
     _check_in_vietnamese(_explanations(parsed), set())
+
+
+def test_the_calculators_that_did_not_apply_are_listed_with_their_reasons(case: dict[str, Any]) -> None:
+    """Every calculator that did not apply is named with why, in both languages (explain every result)."""
+    skipped = case["a"]["not_applicable"]
+    assert skipped  # the demo patients have no measured vertebrae: the Genant grade does not apply
+    en = case["en"][case["en"].index('data-testid="not-applicable"'):]
+    vi = case["vi"][case["vi"].index('data-testid="not-applicable"'):]
+    assert f"Calculators that did not apply ({len(skipped)})" in en
+    for n in skipped:
+        assert f"<strong>{escape(n['name'])}</strong>: {escape(n['reason'])}" in en
+    assert "<strong>Phân độ gãy đốt sống bán định lượng theo Genant (từ chiều cao đo được)</strong>: chưa ghi nhận " \
+           "chiều cao đốt sống nào" in vi

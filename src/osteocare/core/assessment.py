@@ -16,6 +16,7 @@ from .guidelines import available_guidelines, default_guideline
 from .guidelines.facts import DerivedFacts, FallsScreen
 from .kidney import assess_kidney
 from .knowledge import load, release
+from .parts import TextPart
 from .records import PatientRecord, known_on
 from .results import CalculatorResult
 from .risk import qfracture
@@ -41,6 +42,7 @@ class NotApplicableEntry(BaseModel):
     calculator: str
     name: str
     reason: str
+    reason_parts: list[TextPart] = Field(default_factory=list, description="``reason`` as parts, for translation")
 
 
 class Assessment(BaseModel):
@@ -81,7 +83,8 @@ def run_calculators(
             results[r.calculator] = r
         else:
             not_applicable.append(
-                NotApplicableEntry(calculator=r.calculator, name=r.name, reason=r.reason or "not applicable")
+                NotApplicableEntry(calculator=r.calculator, name=r.name, reason=r.reason or "not applicable",
+                                   reason_parts=r.reason_parts)
             )
     return results, not_applicable
 

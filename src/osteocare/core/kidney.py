@@ -165,8 +165,9 @@ def assess_kidney(record: PatientRecord, as_of: dt.date | None = None) -> Calcul
     if scr is None:
         later = [lab for lab in record.labs if lab.name.strip().casefold() == "creatinine"]
         if later:
-            return not_applicable(CALCULATOR, NAME, f"the only creatinine results are dated after the assessment "
-                                  f"date ({as_of}); results from later days are not used")
+            return not_applicable(CALCULATOR, NAME, part(
+                "the only creatinine results are dated after the assessment date ({as_of}); results from later days "
+                "are not used", {"as_of": "date"}, as_of=str(as_of)))
         return not_applicable(
             CALCULATOR,
             NAME,

@@ -62,6 +62,7 @@ class CalculatorResult(BaseModel):
     name: str
     applicable: bool = True
     reason: str | None = Field(default=None, description="Why the calculator did not apply")
+    reason_parts: list[TextPart] = Field(default_factory=list, description="``reason`` as parts, for translation")
     values: dict[str, Quantity] = Field(default_factory=dict)
     category: str | None = None
     rules_fired: list[RuleFired] = Field(default_factory=list)
@@ -79,5 +80,9 @@ class CalculatorResult(BaseModel):
         return self
 
 
-def not_applicable(calculator: str, name: str, reason: str) -> CalculatorResult:
+def not_applicable(calculator: str, name: str, reason: str | TextPart) -> CalculatorResult:
+    """A result of a calculator that did not apply, with the reason (text, or one part: its English is the text)."""
+    if isinstance(reason, TextPart):
+        return CalculatorResult(calculator=calculator, name=name, applicable=False, reason=reason.render(),
+                                reason_parts=[reason])
     return CalculatorResult(calculator=calculator, name=name, applicable=False, reason=reason)

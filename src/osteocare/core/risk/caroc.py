@@ -297,15 +297,16 @@ def assess_caroc(record: PatientRecord) -> CalculatorResult:
     t = _table()
     if record.age < t.min_age:
         return not_applicable(
-            CALCULATOR, NAME, f"age {record.age} is below {t.min_age}: CAROC applies from age {t.min_age} (CAROC-SCOPE)"
+            CALCULATOR, NAME, nums("age {age} is below {min_age}: CAROC applies from age {min_age} (CAROC-SCOPE)",
+                                   age=record.age, min_age=t.min_age)
         )
     if record.medications:
         drugs = ", ".join(sorted({m.drug for m in record.medications}))
         return not_applicable(
             CALCULATOR,
             NAME,
-            f"CAROC applies to treatment-naive patients only and cannot show risk reduction on therapy; "
-            f"medications recorded: {drugs} (CAROC-SCOPE)",
+            part("CAROC applies to treatment-naive patients only and cannot show risk reduction on therapy; "
+                 "medications recorded: {drugs} (CAROC-SCOPE)", {"drugs": "en"}, drugs=drugs),
         )
     fn = record_t_score(record, "femoral_neck")
     ls = record_t_score(record, "lumbar_spine")

@@ -363,8 +363,8 @@ def assess_frax(record: PatientRecord, *, age_specific: bool = False) -> Calcula
         return not_applicable(
             CALCULATOR,
             NAME,
-            f"no FRAX result entered ({', '.join(missing)}); OsteoCare never computes FRAX - "
-            "enter MOF % and hip % from an official FRAX tool",
+            part("no FRAX result entered ({fields}); OsteoCare never computes FRAX - enter MOF % and hip % from an "
+                 "official FRAX tool", {"fields": "en"}, fields=", ".join(missing)),
         )
     assert record.frax_mof_percent is not None and record.frax_hip_percent is not None
     kadj = load(ADJ_ID)

@@ -144,7 +144,8 @@ def assess_osta(record: PatientRecord, *, tool: Tool | None = None) -> Calculato
     calc = chosen.replace("_", "-")
     name = TOOL_NAMES[chosen]
     if record.sex != _TOOL_SEX[chosen]:
-        return not_applicable(calc, name, f"{name} is for {_TOOL_SEX[chosen]} patients")
+        return not_applicable(calc, name, part("{tool} is for {sex} patients", {"tool": "term", "sex": "term"},
+                                               tool=name, sex=_TOOL_SEX[chosen]))
     if record.weight_kg is None:
         return not_applicable(calc, name, "weight_kg is not recorded (the index needs weight and age)")
     kf = load(KNOWLEDGE_ID)

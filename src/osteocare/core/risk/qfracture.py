@@ -21,7 +21,7 @@ from numba import njit
 
 from ..errors import KnowledgeError
 from ..knowledge import load
-from ..parts import num, part
+from ..parts import TextPart, num, nums, part
 from ..records import PatientRecord
 from ..results import CalculatorResult, Quantity, RuleFired, cite
 from ..status import lowest
@@ -164,20 +164,29 @@ def reason_summaries() -> dict[int, str]:
 
 
 def reason_text(code: int, age: float, bmi: float, surv: int) -> str:
+    return reason_part(code, age, bmi, surv).render()
+
+
+def reason_part(code: int, age: float, bmi: float, surv: int) -> TextPart:
+    """Why the model does not apply (``code`` one of the kernel's refusal codes), as a translatable part."""
     eq = next(iter(equations().values()))
     (alo, ahi), (blo, bhi) = eq.age_range, eq.bmi_range
     hlo, hhi = horizon_range()
-    texts = {
-        AGE_LOW: f"age {age:g} is below the model range {alo:g}-{ahi:g} years",
-        AGE_HIGH: f"age {age:g} is above the model range {alo:g}-{ahi:g} years",
-        BMI_LOW: f"BMI {bmi:.1f} is below the model range {blo:g}-{bhi:g} kg/m2 (a clamped value would "
-        "under-estimate the risk)",
-        BMI_HIGH: f"BMI {bmi:.1f} is above the model range {blo:g}-{bhi:g} kg/m2",
-        BAD_HORIZON: f"horizon {surv} years is outside the published range {hlo}-{hhi} years",
-        MISSING: "age or BMI is missing",
-        NOT_WHOLE_AGE: f"age {age:g} is not in whole years (the model takes completed years)",
+    ages = {"age": num(age, "g"), "low": num(alo, "g"), "high": num(ahi, "g")}
+    bmis = {"bmi": num(bmi, ".1f"), "low": num(blo, "g"), "high": num(bhi, "g")}
+    parts = {
+        AGE_LOW: lambda: nums("age {age} is below the model range {low}-{high} years", **ages),
+        AGE_HIGH: lambda: nums("age {age} is above the model range {low}-{high} years", **ages),
+        BMI_LOW: lambda: nums("BMI {bmi} is below the model range {low}-{high} kg/m2 (a clamped value would "
+                              "under-estimate the risk)", **bmis),
+        BMI_HIGH: lambda: nums("BMI {bmi} is above the model range {low}-{high} kg/m2", **bmis),
+        BAD_HORIZON: lambda: nums("horizon {years} years is outside the published range {low}-{high} years",
+                                  years=surv, low=hlo, high=hhi),
+        MISSING: lambda: part("age or BMI is missing"),
+        NOT_WHOLE_AGE: lambda: nums("age {age} is not in whole years (the model takes completed years)",
+                                    age=num(age, "g")),
     }
-    return texts[code]
+    return parts[code]()
 
 
 _BMI_BASIS: Final = ("pow((bmi/10),-1)", "pow((bmi/10),-2)", "pow((bmi/10),-0.5)")
@@ -482,7 +491,8 @@ def assess_qfracture(record: PatientRecord) -> CalculatorResult:
     )
     if code[0] != OK:
         res.applicable = False
-        res.reason = reason_text(int(code[0]), float(record.age), bmi, record.years)
+        why = reason_part(int(code[0]), float(record.age), bmi, record.years)
+        res.reason, res.reason_parts = why.render(), [why]
         return res
     res.values = {
         "major_osteoporotic_fracture_percent": Quantity(value=float(mof[0]), unit="%"),

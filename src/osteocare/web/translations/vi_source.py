@@ -790,6 +790,38 @@ VI.update({
         "Chỉ số Z thấp nhất {z} tại {site} <= {z_max}: dưới khoảng dự kiến theo tuổi.",
     "Lowest Z-score {z} at {site} > {z_max}: within the expected range for age.":
         "Chỉ số Z thấp nhất {z} tại {site} > {z_max}: trong khoảng dự kiến theo tuổi.",
+    "the only creatinine results are dated after the assessment date ({as_of}); results from later days are not "
+    "used": "các kết quả creatinin đều có ngày sau ngày đánh giá ({as_of}); không dùng kết quả của những ngày sau đó",
+    "no serum creatinine recorded (creatinine_umol_l, creatinine_mg_dl or a 'creatinine' lab)":
+        "chưa ghi nhận creatinin huyết thanh (creatinine_umol_l, creatinine_mg_dl hoặc một xét nghiệm 'creatinine')",
+    "no FRAX result entered ({fields}); OsteoCare never computes FRAX - enter MOF % and hip % from an official FRAX "
+    "tool": "chưa nhập kết quả FRAX ({fields}); OsteoCare không bao giờ tự tính FRAX - hãy nhập % gãy xương chính do "
+            "loãng xương (MOF) và % gãy xương hông từ một công cụ FRAX chính thức",
+    "age {age} is below {min_age}: CAROC applies from age {min_age} (CAROC-SCOPE)":
+        "tuổi {age} dưới {min_age}: CAROC áp dụng từ {min_age} tuổi (CAROC-SCOPE)",
+    "CAROC applies to treatment-naive patients only and cannot show risk reduction on therapy; medications recorded: "
+    "{drugs} (CAROC-SCOPE)": "CAROC chỉ áp dụng cho người chưa từng điều trị và không thể hiện được mức giảm nguy cơ "
+                             "khi đang điều trị; thuốc đã ghi nhận: {drugs} (CAROC-SCOPE)",
+    "{tool} is for {sex} patients": "{tool} dành cho người bệnh {sex}",
+    "weight_kg is not recorded (the index needs weight and age)":
+        "chưa ghi nhận weight_kg (chỉ số cần cân nặng và tuổi)",
+    "BMI (or weight_kg and height_cm) is not recorded": "chưa ghi nhận BMI (hoặc weight_kg và height_cm)",
+    "age {age} is below the model range {low}-{high} years": "tuổi {age} dưới khoảng của mô hình {low}-{high} tuổi",
+    "age {age} is above the model range {low}-{high} years": "tuổi {age} trên khoảng của mô hình {low}-{high} tuổi",
+    "BMI {bmi} is below the model range {low}-{high} kg/m2 (a clamped value would under-estimate the risk)":
+        "BMI {bmi} dưới khoảng của mô hình {low}-{high} kg/m2 (dùng giá trị bị chặn sẽ đánh giá thấp nguy cơ)",
+    "BMI {bmi} is above the model range {low}-{high} kg/m2": "BMI {bmi} trên khoảng của mô hình {low}-{high} kg/m2",
+    "horizon {years} years is outside the published range {low}-{high} years":
+        "khoảng thời gian {years} năm nằm ngoài khoảng đã công bố {low}-{high} năm",
+    "age or BMI is missing": "thiếu tuổi hoặc BMI",
+    "Calculators that did not apply": "Các công cụ tính không áp dụng",
+    "age {age} is not in whole years (the model takes completed years)":
+        "tuổi {age} không phải số năm tròn (mô hình dùng số năm tuổi đã tròn)",
+    "no vertebral heights are recorded": "chưa ghi nhận chiều cao đốt sống nào",
+    "ISCD uses Z-scores for this patient and no Z-score is recorded at the diagnostic sites; OsteoCare has no "
+    "age-matched reference to compute one, and T-scores must not be used for this group":
+        "ISCD dùng chỉ số Z cho người bệnh này và chưa ghi nhận chỉ số Z nào tại các vị trí chẩn đoán; OsteoCare không "
+        "có quần thể tham chiếu theo tuổi để tự tính, và không được dùng chỉ số T cho nhóm này",
     "with BMD": "có dùng BMD",
     "without BMD": "không dùng BMD",
     "BMD use not recorded": "chưa ghi nhận có dùng BMD hay không",
