@@ -97,6 +97,10 @@ def test_the_vietnamese_panel_words_the_status_warnings_as_the_alerts_do(case: d
                     seen += 1
         if "based on facts" in en:  # every status sentence is in Vietnamese, whatever its title
             assert vi.endswith(SECONDARY_VI if "(status: secondary)" in en else UNVERIFIED_VI), vi
+        elif en in VI:  # a fixed warning: its translation
+            assert vi == VI[en], vi
+        elif " assumes the " in en and " FRAX model; " in en:  # the guideline's FRAX model: the names stay English
+            assert " giả định mô hình FRAX <span lang=\"en\">" in vi, vi
         else:  # any other warning: English, marked so
             assert vi == f'<span lang="en">{en}</span>', vi
     assert seen >= 1
@@ -177,9 +181,14 @@ def test_lang_maps_only_the_fixed_patterns() -> None:
         'Nhóm nguy cơ theo <span lang="en">Endocrine Society 2019/2020</span>')
     assert str(vi.title("es-2019 FRAX threshold (ES-R-HIGH)")) == (
         'Ngưỡng FRAX theo <span lang="en">es-2019</span> (ES-R-HIGH)')
-    # any other text: English, marked
-    other = ("NOGG 2022 thresholds not available to OsteoCare: enter the NOGG category from the NOGG tool "
+    # a fixed warning the catalogue has: translated
+    fixed = ("NOGG 2022 thresholds not available to OsteoCare: enter the NOGG category from the NOGG tool "
              "(status: unverified).")
+    assert str(vi.status_warning(fixed)) == ("OsteoCare không có các ngưỡng của NOGG 2022: hãy nhập nhóm NOGG từ công cụ "
+                                             "NOGG (trạng thái: chưa xác minh).")
+    assert str(en.status_warning(fixed)) == fixed
+    # any other text: English, marked
+    other = "A warning no catalogue has (status: unverified)."
     assert str(vi.status_warning(other)) == f'<span lang="en">{other}</span>'
     assert str(en.status_warning(other)) == other
     assert str(vi.title("Unknown & new")) == '<span lang="en">Unknown &amp; new</span>'

@@ -231,6 +231,13 @@ class Lang:
         text = "" if text is None else str(text)
         if self.code == DEFAULT or not text:
             return escape(text)
+        if self._known(text):  # a fixed warning (the FRAX threshold tables OsteoCare does not have)
+            return escape(self.t.gettext(text))
+        for pattern, template in _WARNING_PATTERNS:
+            found = pattern.fullmatch(text)
+            if found and self._known(template):
+                return escape(self.t.gettext(template)).format(
+                    **{k: _in_english(escape(v)) for k, v in found.groupdict().items()})
         found = _STATUS_WARNING.fullmatch(text)
         template = "{what}: " + found.group("sentence") if found else ""
         if not found or not self._known(template):
@@ -251,6 +258,15 @@ _NUMBER = re.compile(r"([+-]?)(\d+)(?:\.(\d+))?")
 #: ``core.status.status_warning``'s sentences after ``{what}: `` (the catalogue has each as ``{what}: <sentence>``).
 _STATUS_WARNING = re.compile(r"(?P<what>.+): (?P<sentence>based on facts [^:]*\(status: (?:secondary|unverified)\)\.)",
                              re.DOTALL)
+#: Warnings built from a guideline's name and the FRAX country model (``core.guidelines.engine``): pattern, message id;
+#: the values stay English (names).
+_WARNING_PATTERNS = (
+    (re.compile(r"(?P<guideline>.+) assumes the (?P<model>.+) FRAX model; the FRAX result entered used '(?P<used>.*)'\.",
+                re.DOTALL), "{guideline} assumes the {model} FRAX model; the FRAX result entered used '{used}'."),
+    (re.compile(r"(?P<guideline>.+) assumes the (?P<model>.+) FRAX model; the FRAX country model used is not "
+                r"recorded\.", re.DOTALL),
+     "{guideline} assumes the {model} FRAX model; the FRAX country model used is not recorded."),
+)
 #: Titles built from a guideline's name (``core.guidelines.engine``, ``core.risk.frax_adjust``): pattern, message id.
 _TITLE_PATTERNS = (
     (re.compile(r"(?P<guideline>.+) risk stratum", re.DOTALL), "{guideline} risk stratum"),

@@ -815,6 +815,16 @@ VI.update({
         "khoảng thời gian {years} năm nằm ngoài khoảng đã công bố {low}-{high} năm",
     "age or BMI is missing": "thiếu tuổi hoặc BMI",
     "Calculators that did not apply": "Các công cụ tính không áp dụng",
+    "IOF/ESCEO 2020 very-high FRAX threshold not applied: the intervention-threshold table is not available "
+    "(status: unverified).": "Không áp dụng ngưỡng FRAX nguy cơ rất cao của IOF/ESCEO 2020: không có bảng ngưỡng "
+                             "can thiệp (trạng thái: chưa xác minh).",
+    "NOGG 2022 thresholds not available to OsteoCare: enter the NOGG category from the NOGG tool (status: "
+    "unverified).": "OsteoCare không có các ngưỡng của NOGG 2022: hãy nhập nhóm NOGG từ công cụ NOGG (trạng thái: "
+                    "chưa xác minh).",
+    "{guideline} assumes the {model} FRAX model; the FRAX result entered used '{used}'.":
+        "{guideline} giả định mô hình FRAX {model}; kết quả FRAX đã nhập dùng mô hình '{used}'.",
+    "{guideline} assumes the {model} FRAX model; the FRAX country model used is not recorded.":
+        "{guideline} giả định mô hình FRAX {model}; chưa ghi nhận mô hình quốc gia FRAX đã dùng.",
     "age {age} is not in whole years (the model takes completed years)":
         "tuổi {age} không phải số năm tròn (mô hình dùng số năm tuổi đã tròn)",
     "no vertebral heights are recorded": "chưa ghi nhận chiều cao đốt sống nào",
