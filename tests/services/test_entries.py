@@ -51,6 +51,7 @@ def test_each_kind_refuses_what_the_record_refuses_naming_the_field_and_writes_n
         ("medication", {"drug": "aspirin"}, "drug"),
         ("medication", {"drug": "alendronate", "start": "2020-01-01", "end": "2019-01-01"}, "end"),
         ("medication", {"drug": "alendronate", "start": "1900-01-01"}, "start"),  # before the patient was born
+        ("medication", {"drug": "alendronate", "end": "2023-01-01", "last_dose": "2023-06-01"}, "end"),
         ("intolerance", {"drug": "alendronate"}, "reaction"),
         ("intolerance", {"drug": "alendronate", "reaction": "  "}, "reaction"),
         ("intolerance", {"drug": "alendronate", "reaction": "heartburn\u202e"}, "reaction"),
@@ -71,6 +72,10 @@ def test_each_kind_refuses_what_the_record_refuses_naming_the_field_and_writes_n
     with pytest.raises(InputError, match="kind"):
         end_entry(clinic, "fall", c.id, TODAY)
     assert entries_of(clinic, rid)["condition"][0].fields["resolved"] is None
+    med = add_entry(clinic, rid, "medication", {"drug": "alendronate", "last_dose": "2024-06-01"}).entry
+    with pytest.raises(InputError, match=r"end: '2024-05-31'.*on or after the last dose \(2024-06-01\)"):
+        end_entry(clinic, "medication", med.id, dt.date(2024, 5, 31))
+    assert end_entry(clinic, "medication", med.id, dt.date(2024, 6, 1)).entry.fields["end"] == "2024-06-01"
 
 
 def test_an_entry_made_in_error_is_deleted_with_a_reason_the_audit_keeps_what_it_said(

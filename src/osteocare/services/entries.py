@@ -112,6 +112,9 @@ def _check_dates(clinic: Clinic, record_id: str, kind: str, item: Any) -> None:
         day = getattr(item, f)
         if day is not None:
             _check_patient_day(f, day, clinic, record_id)
+    if kind == "medication" and item.end is not None and item.last_dose is not None and item.last_dose > item.end:
+        # checked here, not by the record: a stored history that says so must stay readable
+        raise InputError("end", item.end.isoformat(), f"on or after the last dose ({item.last_dose.isoformat()})")
 
 
 def _check_readable(clinic: Clinic, record_id: str) -> None:
