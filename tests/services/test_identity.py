@@ -98,3 +98,20 @@ def test_a_change_that_does_not_touch_the_age_does_not_move_the_dates_it_allows(
     update_identity(clinic, rid, sex="female", given_name=None, family_name=None, birth_date=None, phone=None,
                     age=80)  # a corrected age is recorded today (the clinic's wall clock)
     assert "recorded on 2016" not in earliest_date_of(clinic, rid)[1]
+
+
+def test_a_correction_from_a_stale_read_is_refused_and_writes_nothing(
+        clinic: Clinic, patient: Callable[..., str]) -> None:
+    from osteocare.services.errors import Conflict
+    from osteocare.services.patients import identity_version
+
+    rid = patient("ID8")
+    base = dict(sex="female", given_name="Lan", family_name="Nguyen", birth_date=None, phone=None, age=70)
+    read = identity_version(clinic, rid)
+    assert identity_version(clinic, rid) == read  # a fingerprint of what is stored
+    update_identity(clinic, rid, **{**base, "family_name": "Nguyễn"}, expected_version=read)  # type: ignore[arg-type]
+    with pytest.raises(Conflict, match="changed by someone else"):
+        update_identity(clinic, rid, **{**base, "phone": "0912"}, expected_version=read)  # type: ignore[arg-type]
+    assert get_patient(clinic, rid).family_name == "Nguyễn"
+    update_identity(clinic, rid, **{**base, "family_name": "Nguyễn", "phone": "0912"},  # type: ignore[arg-type]
+                    expected_version=identity_version(clinic, rid))

@@ -11,8 +11,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from osteocare.services.history import HISTORY_FIELDS, history_of
-from osteocare.services.patients import get_patient
-from osteocare.web.history import _CHOICES, GROUPS, LABELS
+from osteocare.services.patients import get_patient, phone_of
+from osteocare.web.history import _CHOICES, GROUPS, IDENTITY_CHANGED, LABELS
 from osteocare.web.translations.vi_source import VI
 
 from .conftest import browser_for, csrf_of
@@ -222,8 +222,10 @@ def test_the_identity_is_corrected_from_the_history_page(app) -> None:  # type: 
     assert _register(b, "WEB-ID-1", phone="0912 345 678").status_code == 303
     page = b.get("/patients/WEB-ID-1/history").text
     assert 'name="phone" type="tel" value="0912 345 678"' in page and 'value="1953-04-02"' in page
+    version = re.search(r'name="identity_version" value="([0-9a-f]+)"', page)
+    assert version
     data = {"csrf_token": csrf_of(page), "given_name": "Mai", "family_name": "Trần", "sex": "female",
-            "birth_date": "1953-04-12", "age": "", "phone": "0912 345 679"}
+            "birth_date": "1953-04-12", "age": "", "phone": "0912 345 679", "identity_version": version.group(1)}
     r = b.post("/patients/WEB-ID-1/identity", data=data)
     assert r.status_code == 303 and r.headers["location"] == "/patients/WEB-ID-1?done=identity&recheck=1"
     p = get_patient(app.state.clinic, "WEB-ID-1")
@@ -232,3 +234,28 @@ def test_the_identity_is_corrected_from_the_history_page(app) -> None:  # type: 
     assert r.status_code == 422 and re.search(r'name="birth_date"[^>]*aria-invalid="true"', r.text)
     assert '<details id="identity" open>' in r.text and 'value="2999-01-01"' in r.text
     assert str(get_patient(app.state.clinic, "WEB-ID-1").birth_date) == "1953-04-12"
+
+
+def test_an_identity_corrected_by_someone_else_in_between_is_not_overwritten(app) -> None:  # type: ignore[no-untyped-def]
+    nurse, doctor = browser_for(app, "nurse"), browser_for(app, "doctor")
+    assert _register(nurse, "WEB-ID-2").status_code == 303
+    seen_by_nurse, seen_by_doctor = (b.get("/patients/WEB-ID-2/history").text for b in (nurse, doctor))
+    base = {"given_name": "Mai", "family_name": "Tran", "sex": "female", "birth_date": "1953-04-02", "age": "",
+            "phone": ""}
+
+    def post(b, page, **change):  # type: ignore[no-untyped-def]
+        version = re.search(r'name="identity_version" value="([0-9a-f]+)"', page)
+        assert version
+        return b.post("/patients/WEB-ID-2/identity", data={**base, **change, "csrf_token": csrf_of(page),
+                                                           "identity_version": version.group(1)})
+
+    assert post(doctor, seen_by_doctor, family_name="Trần").status_code == 303
+    r = post(nurse, seen_by_nurse, phone="0912 000 111")
+    assert r.status_code == 409
+    assert "Someone else corrected this identity after you opened the form; nothing was saved." in html.unescape(r.text)
+    assert 'value="Trần"' in r.text  # the form shows what is stored now
+    p = get_patient(app.state.clinic, "WEB-ID-2")
+    assert p.family_name == "Trần" and phone_of(app.state.clinic, "WEB-ID-2") is None
+    assert post(nurse, r.text, family_name="Trần", phone="0912 000 111").status_code == 303  # again, on what is stored
+    assert phone_of(app.state.clinic, "WEB-ID-2") == "0912 000 111"
+    assert IDENTITY_CHANGED in VI

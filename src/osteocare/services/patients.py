@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -437,12 +439,25 @@ def _identity_values(p: m.Patient, today: dt.date) -> dict[str, Any]:
             "age": age_on(p.birth_date, today) if p.birth_date is not None else p.age}
 
 
+def _version(values: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(values, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def identity_version(clinic: Clinic, record_id: str) -> str:
+    """A fingerprint of the patient's identity as stored (names, phone, sex, birth date, age): name it when
+    correcting the identity, so that a correction made by someone else in between is not overwritten."""
+    with clinic.db.read() as s:
+        return _version(_identity_values(patient_row(s, record_id), clinic.today()))
+
+
 def update_identity(clinic: Clinic, record_id: str, *, sex: str, given_name: str | None, family_name: str | None,
-                    birth_date: dt.date | None, phone: str | None, age: int | None = None) -> PatientSummary:
+                    birth_date: dt.date | None, phone: str | None, age: int | None = None,
+                    expected_version: str | None = None) -> PatientSummary:
     """Correct the patient's identity: names, phone, sex, and the birth date (or, if it is not known, the age).
     Checked as when the patient was added, and against the whole record (sex and age are calculator inputs);
     a birth date after the patient's earliest dated fact is refused naming that fact. All or nothing, audited
-    with each field's old and new value."""
+    with each field's old and new value. With ``expected_version`` (:func:`identity_version` when the identity was
+    read), :class:`Conflict` if it has changed since."""
     today = clinic.today()
     check_birth_date(birth_date, today)
     if birth_date is not None and age is not None:
@@ -473,6 +488,9 @@ def update_identity(clinic: Clinic, record_id: str, *, sex: str, given_name: str
                 raise InputError("age", merged.age, f"an age that makes the patient born by {first[0].isoformat()} "
                                  f"(the patient's earliest {first[1]}): at least {age_on(first[0], on)}")
         before = _identity_values(p, today)
+        if expected_version is not None and expected_version != _version(before):
+            raise Conflict(f"the identity of patient {record_id!r} was changed by someone else after it was read; "
+                           "nothing was saved: read it again, then make the correction")
         for k, v in identity.items():
             setattr(p, k, v)
         p.sex, p.age = merged.sex, merged.age

@@ -170,6 +170,8 @@ def _history_page(request: Request, u: Principal, record_id: str, view: HistoryV
                   identity_form: dict[str, str] | None = None,
                   identity_errors: dict[str, str] | None = None) -> Response:
     summary = sp.get_patient(acting(request, u), record_id)
+    identity_version = ((identity_form or {}).get("identity_version")
+                        or sp.identity_version(acting(request, u), record_id))
     phone = sp.phone_of(acting(request, u), record_id)
     identity = identity_form if identity_form is not None else {
         "given_name": summary.given_name or "", "family_name": summary.family_name or "", "sex": summary.sex,
@@ -182,7 +184,8 @@ def _history_page(request: Request, u: Principal, record_id: str, view: HistoryV
                   errors=errors or {}, groups=GROUPS,
                   labels=LABELS, fields=fields, bands=_bands(), choice_labels=choice_labels(), unsaved=unsaved or [],
                   new=new, default_ethnicity=str(load("qfracture-inputs").value("default_ethnicity_vietnam")),
-                  identity=identity, identity_errors=identity_errors or {}, today=acting(request, u).today())
+                  identity=identity, identity_errors=identity_errors or {}, identity_version=identity_version,
+                  today=acting(request, u).today())
 
 
 @router.get("/patients/{record_id}/history")
@@ -305,6 +308,11 @@ async def post_falls_screen(request: Request, record_id: str) -> Response:
 
 # --- correcting the identity -----------------------------------------------------------------------------------
 
+#: Shown when an identity correction meets one saved by someone else since the form was shown.
+IDENTITY_CHANGED = ("Someone else corrected this identity after you opened the form; nothing was saved. The form "
+                    "now shows what is stored: make your correction again.")
+
+
 @router.post("/patients/{record_id}/identity")
 async def post_identity(request: Request, record_id: str) -> Response:
     f = await _form(request)
@@ -315,9 +323,13 @@ async def post_identity(request: Request, record_id: str) -> Response:
         birth, age = _birth_and_age(f, c.today())
         sp.update_identity(c, record_id, sex=f.get("sex", ""), given_name=f.get("given_name") or None,
                            family_name=f.get("family_name") or None, birth_date=birth, phone=f.get("phone") or None,
-                           age=age)
+                           age=age, expected_version=f.get("identity_version") or "")
     except NotFound:
         raise
+    except Conflict:  # corrected by someone else since this form was shown: the stored identity, and why
+        view = sh.history_of(c, record_id)
+        return _history_page(request, u, record_id, view, status=409, identity_errors={
+            "form": lang_of(request, u).gettext(IDENTITY_CHANGED)})
     except (InputError, OsteoCareError) as exc:
         view = sh.history_of(c, record_id)
         return _history_page(request, u, record_id, view, status=422, identity_form=f,

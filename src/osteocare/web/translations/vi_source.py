@@ -815,6 +815,9 @@ VI.update({
         "khoảng thời gian {years} năm nằm ngoài khoảng đã công bố {low}-{high} năm",
     "age or BMI is missing": "thiếu tuổi hoặc BMI",
     "Calculators that did not apply": "Các công cụ tính không áp dụng",
+    "Someone else corrected this identity after you opened the form; nothing was saved. The form now shows what is "
+    "stored: make your correction again.": "Người khác đã sửa thông tin định danh này sau khi bạn mở biểu mẫu; chưa "
+                                           "có gì được lưu. Biểu mẫu nay hiển thị thông tin đang lưu: hãy sửa lại.",
     "IOF/ESCEO 2020 very-high FRAX threshold not applied: the intervention-threshold table is not available "
     "(status: unverified).": "Không áp dụng ngưỡng FRAX nguy cơ rất cao của IOF/ESCEO 2020: không có bảng ngưỡng "
                              "can thiệp (trạng thái: chưa xác minh).",
