@@ -226,3 +226,21 @@ def test_a_frax_country_longer_than_the_store_keeps_is_refused_naming_it(
         update_history(clinic, rid, {"frax_country": "V" * 65})
     assert e.value.field == "frax_country" and "at most 64 characters" in str(e.value)
     assert update_history(clinic, rid, {"frax_country": "V" * 64}).values["frax_country"] == "V" * 64
+
+
+def test_a_frax_country_stored_before_the_rule_stays_readable_and_can_be_corrected(
+        clinic: Clinic, patient: Callable[..., str]) -> None:
+    """A name with a line break (or longer than 64 characters, which SQLite kept) stored by an older version: the
+    record reads it back as stored, a change of another field names it, and correcting it works."""
+    from sqlalchemy import update
+
+    from osteocare.store import models as m
+
+    rid = patient("H-OLD-FC")
+    with clinic.db.write() as s:
+        s.execute(update(m.Patient).where(m.Patient.record_id == rid).values(frax_country="UK\nUS"))
+    assert get_record(clinic, rid).frax_country == "UK\nUS"
+    assert history_of(clinic, rid).values["frax_country"] == "UK\nUS"
+    with pytest.raises(InputError, match="frax_country"):
+        update_history(clinic, rid, {"weight_kg": 56.0})
+    assert update_history(clinic, rid, {"frax_country": "UK", "weight_kg": 56.0}).values["frax_country"] == "UK"

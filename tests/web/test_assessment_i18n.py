@@ -331,3 +331,22 @@ def test_the_calculators_that_did_not_apply_are_listed_with_their_reasons(case: 
         assert f"<strong>{escape(n['name'])}</strong>: {escape(n['reason'])}" in en
     assert "<strong>Phân độ gãy đốt sống bán định lượng theo Genant (từ chiều cao đo được)</strong>: chưa ghi nhận " \
            "chiều cao đốt sống nào" in vi
+
+
+def test_a_reference_label_or_country_typed_from_a_report_is_shown_as_typed() -> None:
+    """Free text that happens to be a word of the interface ("Delete", "{n} days") is not looked up in the
+    catalogue: it is shown as typed, marked English; OsteoCare's own label is translated."""
+    from osteocare.core.records import parse_record
+
+    vi = Lang("vi")
+    for label in ("Delete", "{n} days"):
+        rec = parse_record({"id": "L", "sex": "female", "age": 66, "menopausal_status": "postmenopausal",
+                            "dxa": [{"site": "total_hip", "t_score": -2.7, "reference": label}],
+                            "frax_mof_percent": 12, "frax_hip_percent": 3, "frax_country": label})
+        shown = " ".join(str(vi.text_parts(f)) for f in _explanations(rec))
+        assert f'<span lang="en">{escape(label)}</span>' in shown, shown
+        assert "Xóa" not in shown and "ngày)" not in shown
+    rec = parse_record({"id": "L", "sex": "female", "age": 66, "menopausal_status": "postmenopausal",
+                        "dxa": [{"site": "total_hip", "t_score": -2.7}]})
+    assert "(kết quả của máy đo (quần thể tham chiếu của nhà sản xuất))" in " ".join(
+        str(vi.text_parts(f)) for f in _explanations(rec))

@@ -259,3 +259,17 @@ def test_an_identity_corrected_by_someone_else_in_between_is_not_overwritten(app
     assert post(nurse, r.text, family_name="Trần", phone="0912 000 111").status_code == 303  # again, on what is stored
     assert phone_of(app.state.clinic, "WEB-ID-2") == "0912 000 111"
     assert IDENTITY_CHANGED in VI
+
+
+def test_a_birth_date_typed_beside_the_age_the_form_showed_replaces_that_age(app) -> None:  # type: ignore[no-untyped-def]
+    b = browser_for(app, "nurse")
+    assert _register(b, "WEB-ID-3", birth_date="", age="67").status_code == 303
+    page = b.get("/patients/WEB-ID-3/history").text
+    assert 'name="age" inputmode="numeric" value="67"' in page and 'name="age_shown" value="67"' in page
+    version = re.search(r'name="identity_version" value="([0-9a-f]+)"', page)
+    assert version
+    data = {"csrf_token": csrf_of(page), "identity_version": version.group(1), "age_shown": "67", "given_name": "Mai",
+            "family_name": "Tran", "sex": "female", "birth_date": "1950-02-03", "age": "67", "phone": ""}
+    r = b.post("/patients/WEB-ID-3/identity", data=data)
+    assert r.status_code == 303, r.text[:300]
+    assert str(get_patient(app.state.clinic, "WEB-ID-3").birth_date) == "1950-02-03"

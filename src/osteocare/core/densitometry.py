@@ -765,8 +765,14 @@ def _population(record: PatientRecord, res: CalculatorResult) -> tuple[str, Rule
                           text="Premenopausal woman: Z-scores, not T-scores.")
 
 
-#: How the values of a site's T-score sentence are shown: the site and the reference by their names.
-_SITE_T_KINDS: dict[str, PartKind] = {"site": "term", "t": "num", "reference": "term"}
+#: The label of a T-score the densitometer reported without naming its reference: OsteoCare's own words.
+REPORTED_REFERENCE_LABEL: Final = "densitometer report (manufacturer reference)"
+
+
+def _site_t_kinds(reference_label: str) -> dict[str, PartKind]:
+    """How the values of a site's T-score sentence are shown: the site by its name; the reference by its name
+    where it is OsteoCare's own label, else as recorded (a label typed from a report stays as typed)."""
+    return {"site": "term", "t": "num", "reference": "term" if reference_label == REPORTED_REFERENCE_LABEL else "en"}
 
 
 def _fragility_fracture(record: PatientRecord, as_of: dt.date, res: CalculatorResult) -> bool:
@@ -796,7 +802,7 @@ def _t_entries(
             continue
         site_entries: list[_TEntry] = []
         if d.reported_t is not None:
-            label = d.reported_reference or "densitometer report (manufacturer reference)"
+            label = d.reported_reference or REPORTED_REFERENCE_LABEL
             site_entries.append(_TEntry(
                 site=site, t=d.reported_t, rounded=float(round_half_away(d.reported_t, 1)),
                 reference="densitometer_report", reference_label=label, origin="densitometer report",
@@ -851,7 +857,8 @@ def _computed(d: _SiteData, reference_id: str, sex: str) -> _TEntry:
 
 def _entry_rule(e: _TEntry) -> RuleFired:
     if e.origin == "densitometer report":
-        reported = part("{site}: T {t} as reported by the densitometer ({reference}).", _SITE_T_KINDS, site=e.site,
+        reported = part("{site}: T {t} as reported by the densitometer ({reference}).",
+                        _site_t_kinds(e.reference_label), site=e.site,
                         t=num(e.t, "g"), reference=e.reference_label)
         return RuleFired(rule_id="T-SCORE-REPORTED", parts=(reported,), status="verified",
                          citations=(_kcite(ISCD_ID, "ISCD"),))
@@ -867,8 +874,9 @@ def _entry_rule(e: _TEntry) -> RuleFired:
         cites.append(_kcite(SBMD_ID, src))
     else:
         template = "{site}: T {t} computed against {reference} ({role})."
-    computed = part(template, {**_SITE_T_KINDS, "role": "term", "device": "en", "bmd": "num", "scaled": "num"},
-                    **values)
+    kinds: dict[str, PartKind] = {**_site_t_kinds(e.reference_label), "role": "term", "device": "en", "bmd": "num",
+                                  "scaled": "num"}
+    computed = part(template, kinds, **values)
     return RuleFired(rule_id=f"T-SCORE-{e.reference.upper()}", parts=(computed,), status=e.status,
                      citations=tuple(cites))
 
@@ -931,7 +939,8 @@ def _finish_t(record: PatientRecord, as_of: dt.date, entries: list[_TEntry], res
     res.values["lowest_t_score_reference"] = Quantity(value=dec.reference_label, unit="1")
     res.rules_fired.append(RuleFired(
         rule_id="ISCD-LOWEST-T",
-        parts=(part("Lowest T-score of the diagnostic sites: {t} at {site} ({reference}).", _SITE_T_KINDS,
+        parts=(part("Lowest T-score of the diagnostic sites: {t} at {site} ({reference}).",
+                    _site_t_kinds(dec.reference_label),
                     t=num(lowest_t, ".1f"), site=lowest_site, reference=dec.reference_label),),
         status=_fact_status(ISCD_ID, "diagnostic_sites"), citations=(_kcite(ISCD_ID, "ISCD"),),
     ))
@@ -972,7 +981,7 @@ def _compare_local(entries: list[_TEntry], lowest_t: float, fracture: bool, res:
             rule_id="REFERENCE-COMPARISON",
             parts=(
                 part("Against {reference}: lowest T {t} at {site} -> {category}.",
-                     {**_SITE_T_KINDS, "category": "term"}, reference=ref.label, t=num(float(low[0]), ".1f"),
+                     {**_site_t_kinds(ref.label), "category": "term"}, reference=ref.label, t=num(float(low[0]), ".1f"),
                      site=str(site[0]), category=cat),
                 part("The decision uses the NHANES/manufacturer T-score ({t} -> {category}), as ISCD and "
                      "international guidelines do.", {"t": "num", "category": "term"}, t=num(lowest_t, ".1f"),

@@ -14,7 +14,16 @@ import unicodedata
 from functools import cache
 from typing import Annotated, Any, Final, Literal, TypeVar, get_args
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from .errors import InputError
 from .knowledge import all_files, load
@@ -400,9 +409,13 @@ class PatientRecord(_Model):
 
     @field_validator("frax_country", mode="before")
     @classmethod
-    def _country(cls, v: Any) -> Any:
-        """The FRAX country model's name as typed: one line of at most 64 characters (the store's column)."""
-        return checked_text("frax_country", v, max_length=FRAX_COUNTRY_MAX_LENGTH) if isinstance(v, str) else v
+    def _country(cls, v: Any, info: ValidationInfo) -> Any:
+        """The FRAX country model's name as typed: one line of at most 64 characters (the store's column). A record
+        read back from the store (validation context ``{"stored": True}``) keeps what it holds: one stored before
+        this rule must stay readable, and correctable."""
+        if not isinstance(v, str) or (info.context or {}).get("stored"):
+            return v
+        return checked_text("frax_country", v, max_length=FRAX_COUNTRY_MAX_LENGTH)
 
     @field_validator("age")
     @classmethod

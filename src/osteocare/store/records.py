@@ -202,4 +202,4 @@ def record_of(patient: m.Patient, *, as_of: dt.date | None = None, include_cours
                             for i in patient.intolerances]
     data["vertebrae"] = [VertebraHeights(level=v.level, anterior_mm=v.anterior_mm, middle_mm=v.middle_mm,
                                          posterior_mm=v.posterior_mm) for v in patient.vertebrae]
-    return PatientRecord.model_validate(data)
+    return PatientRecord.model_validate(data, context={"stored": True})  # as stored: see PatientRecord._country

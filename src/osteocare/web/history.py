@@ -177,6 +177,7 @@ def _history_page(request: Request, u: Principal, record_id: str, view: HistoryV
         "given_name": summary.given_name or "", "family_name": summary.family_name or "", "sex": summary.sex,
         "birth_date": summary.birth_date.isoformat() if summary.birth_date else "",
         "age": "" if summary.birth_date else str(summary.age), "phone": phone or ""}
+    identity.setdefault("age_shown", identity.get("age", ""))
     fields = {f: kind_of(f) for f in sh.HISTORY_FIELDS}
     shown = _shown(view.values)
     return render(request, "history.html", u, status=status, s=summary, version=view.version,
@@ -319,6 +320,8 @@ async def post_identity(request: Request, record_id: str) -> Response:
     u = need(cookie_user(request), *STAFF)
     may_see_patient(u, record_id)
     c = acting(request, u)
+    if (f.get("birth_date") or "").strip() and (f.get("age") or "").strip() == (f.get("age_shown") or "").strip():
+        f = {**f, "age": ""}  # a birth date typed beside the age the form showed: the birth date replaces that age
     try:
         birth, age = _birth_and_age(f, c.today())
         sp.update_identity(c, record_id, sex=f.get("sex", ""), given_name=f.get("given_name") or None,

@@ -15,6 +15,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
 
 from ..core.densitometry import who_grade
 from ..core.errors import InputError, OsteoCareError
@@ -406,8 +407,8 @@ async def patient_page(request: Request, record_id: str, user: Principal | None 
     key = ("patient-page", plan.patient_id, c.today(), lang.code, u.role, c.settings.guideline)
     main = await cached_async(c, plan.revision, key,
                               lambda: _patient_body(c, u, lang, view, record_id, _CSRF_SLOT))
-    notices = ([{"text": render_parts(p), "parts": [p]} for p in active_course_findings(c, record_id)]
-               if request.query_params.get("recheck") else [])
+    found = await run_in_threadpool(active_course_findings, c, record_id) if request.query_params.get("recheck") else []
+    notices = [{"text": render_parts(p), "parts": [p]} for p in found]
     return render(request, "patient.html", u, record_id=record_id,
                   main=Markup(main.replace(_CSRF_SLOT, csrf_token(request))), done=request.query_params.get("done"),
                   notices=notices)

@@ -401,7 +401,8 @@ def assess_frax(record: PatientRecord, *, age_specific: bool = False) -> Calcula
         RuleFired(
             rule_id="FRAX-ENTERED",
             parts=(part("FRAX entered from an official FRAX tool: country model {country}, {bmd}; 10-year MOF {mof}%, "
-                        "hip {hip}%.", {"country": "term", "bmd": "term", "mof": "num", "hip": "num"},
+                        "hip {hip}%.", {"country": "en" if country else "term", "bmd": "term", "mof": "num",
+                                        "hip": "num"},
                         country=country or "NOT RECORDED", bmd=bmd_txt, mof=num(mof_in, "g"), hip=num(hip_in, "g")),
                    part("OsteoCare does not compute FRAX.")),
         )
