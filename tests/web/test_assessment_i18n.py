@@ -350,3 +350,28 @@ def test_a_reference_label_or_country_typed_from_a_report_is_shown_as_typed() ->
                         "dxa": [{"site": "total_hip", "t_score": -2.7}]})
     assert "(kết quả của máy đo (quần thể tham chiếu của nhà sản xuất))" in " ".join(
         str(vi.text_parts(f)) for f in _explanations(rec))
+
+
+def test_a_courses_regimen_is_in_vietnamese_where_the_drug_still_reads_as_stored(app: Any,
+                                                                                 records: dict[str, str]) -> None:
+    b = browser_for(app, "doctor")
+    en = b.get(f"/patients/{records['patient']}").text
+    b.get("/lang/vi")
+    vi = b.get(f"/patients/{records['patient']}").text
+    assert re.search(r"(Denosumab 60 mg subcutaneous injection, every 6 months|Zoledronic acid 5 mg intravenous "
+                     r"infusion, every 12 months), at the clinic", en)
+    assert re.search(r"(denosumab 60 mg tiêm dưới da, mỗi 6 tháng|acid zoledronic 5 mg truyền tĩnh mạch, mỗi 12 "
+                     r"tháng), tại phòng khám", vi), vi[vi.find('id="course"'):][:800]
+
+
+def test_a_regimen_part_renders_as_the_text_every_course_stored() -> None:
+    """The English of each drug's regimen part is its describe() text, the text a course keeps when it starts."""
+    from osteocare.services.drugs import course_drug_ids, regimen
+    from osteocare.services.textparts import render
+
+    vi = Lang("vi")
+    for drug in course_drug_ids():
+        r = regimen(drug)
+        assert render(r.describe_part()) == r.describe()
+        shown = str(vi.text_parts({"text": r.describe(), "parts": [r.describe_part()]}))
+        assert 'lang="en"' not in shown and r.describe() not in shown, shown

@@ -9,6 +9,7 @@ from typing import TypeVar
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ..core.parts import TextPart
 from ..core.schedule import days_late, timeliness
 from ..store import models as m
 from ..store.records import age_on
@@ -122,6 +123,18 @@ def lab_view(x: m.Lab) -> LabView:
                    reference_high=x.reference_high)
 
 
+def _regimen_parts(c: m.TreatmentCourse) -> list[TextPart]:
+    """The course's regimen text as parts, if the drug's regimen still gives that text (else the text alone)."""
+    from .drugs import regimen
+    from .textparts import render
+
+    try:
+        found = regimen(c.drug).describe_part()
+    except Exception:  # a drug the knowledge no longer has: the stored text, shown as it is
+        return []
+    return [found] if render(found) == c.regimen else []
+
+
 def course_view(session: Session, c: m.TreatmentCourse, *, record_id: str) -> CourseView:
     doses = sorted(c.doses, key=lambda d: d.given_on)
     next_item = session.scalars(
@@ -131,7 +144,8 @@ def course_view(session: Session, c: m.TreatmentCourse, *, record_id: str) -> Co
         .limit(1)
     ).first()
     return CourseView(
-        id=c.id, record_id=record_id, drug=c.drug, regimen=c.regimen, setting=c.setting,
+        id=c.id, record_id=record_id, drug=c.drug, regimen=c.regimen, regimen_parts=_regimen_parts(c),
+        setting=c.setting,
         route=c.route, dose_value=c.dose_value, dose_unit=c.dose_unit, start_date=c.start_date,
         stop_date=c.stop_date, stop_reason=c.stop_reason, status=c.status,
         origin=c.origin, assessment_id=c.assessment_id,

@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 from ..core.errors import InputError, KnowledgeError
 from ..core.knowledge import KnowledgeFile, all_files, load
+from ..core.parts import TextPart, part
 from ..core.schedule import Interval, add_months
 from ..core.status import Status, lowest
 
@@ -69,12 +70,29 @@ class Regimen:
         return self.setting == "hospital"
 
     def describe(self) -> str:
-        dose = f"{self.dose_value:g} {self.dose_unit}" if self.dose_value is not None else "dose per label"
-        how = str(self.interval) if self.interval else "as directed"
+        """``Denosumab 60 mg subcutaneous injection, every 6 months, at the clinic`` (a course keeps it as started)."""
+        from .textparts import render  # (textparts names a drug through this module)
+
+        return render(self.describe_part())
+
+    def describe_part(self) -> TextPart:
+        """:meth:`describe` as a part, for translation (its English rendering is :meth:`describe`)."""
+        if self.dose_value is not None:
+            dose = part("{amount} {unit}", {"amount": "num"}, amount=format(self.dose_value, "g"), unit=self.dose_unit)
+        else:
+            dose = part("dose per label")
         if self.doses_per_day > 1:
-            how = f"{self.doses_per_day} times a day"
-        where = "at the clinic" if self.given_in_clinic else "at home"
-        return f"{self.name} {dose} {self.route}, {how}, {where}"
+            how = part("{n} times a day", {"n": "num"}, n=str(self.doses_per_day))
+        elif self.interval is None:
+            how = part("as directed")
+        elif self.interval.count == 1:
+            how = part(str(self.interval))  # every day, every week, every month, every year
+        else:
+            how = part(f"every {{n}} {self.interval.unit}s", {"n": "num"}, n=str(self.interval.count))
+        return part("{drug} {dose} {route}, {how}, {where}",
+                    {"drug": "drug", "dose": "part", "route": "term", "how": "part", "where": "term"},
+                    drug=self.drug, dose=dose, route=self.route, how=how,
+                    where="at the clinic" if self.given_in_clinic else "at home")
 
 
 def _drug_files() -> dict[str, KnowledgeFile]:

@@ -123,6 +123,8 @@ class CourseView(BaseModel):
     record_id: str
     drug: str
     regimen: str
+    regimen_parts: list[TextPart] = Field(default_factory=list, description=(
+        "``regimen`` as parts, for translation, where the drug's regimen still reads as the course stored it"))
     setting: Literal["home", "hospital"]
     route: str
     dose_value: float | None = None
