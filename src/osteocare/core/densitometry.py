@@ -954,7 +954,7 @@ def _finish_t(record: PatientRecord, as_of: dt.date, entries: list[_TEntry], res
     values = {"t": num(lowest_t, ".1f"), "normal_min": num(normal_min, ".1f"), "osteoporosis_max": num(osteo_max, ".1f")}
     res.rules_fired.append(RuleFired(
         rule_id="WHO-CATEGORY",
-        parts=(nums(rule, **{k: v for k, v in values.items() if "{" + k + "}" in rule}),
+        parts=(nums(rule, **values),
                part("(T rounded to one decimal, half away from zero.)")),
         status=_fact_status(WHO_ID, "normal_t_score_min", "osteoporosis_t_score_max", "severe_min_fragility_fractures"),
         citations=(_kcite(WHO_ID, "WHO1994"),),

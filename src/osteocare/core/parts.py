@@ -4,6 +4,7 @@ translates each template (message id = the English template) and fills in the sa
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
@@ -28,25 +29,28 @@ class TextPart(BaseModel):
     params: dict[str, Any] = Field(default_factory=dict)
     kinds: dict[str, PartKind] = Field(default_factory=dict)
 
-    def render(self) -> str:
-        """This part in English (a drug is shown by its id: ``services.textparts.render`` names it). A value without
-        a kind goes to ``str.format`` as it is, so the template may give it a format (``{intake:g}``)."""
+    def render(self, drug_name: Callable[[str], str] | None = None) -> str:
+        """This part in English; a drug by ``drug_name(id)`` (``services.textparts.render`` passes the knowledge's
+        names), else by its id. A value without a kind goes to ``str.format`` as it is, so the template may give it
+        a format (``{intake:g}``)."""
         if not self.params:
             return self.template
-        return self.template.format(**{k: english_value(self.kinds[k], v) if k in self.kinds else v
+        return self.template.format(**{k: english_value(self.kinds[k], v, drug_name) if k in self.kinds else v
                                          for k, v in self.params.items()})
 
 
-def english_value(kind: str | None, value: Any) -> str:
-    """A part's value as the English text shows it (a drug by its id)."""
+def english_value(kind: str | None, value: Any, drug_name: Callable[[str], str] | None = None) -> str:
+    """A part's value as the English text shows it (a drug by ``drug_name``, else by its id)."""
+    if kind == "drug" and drug_name is not None:
+        return drug_name(value)
     if kind == "days":
         return f"{value} day{'' if value == 1 else 's'}"
     if kind == "months":
         return f"{value} month{'' if value == 1 else 's'}"
     if kind == "part":
-        return TextPart.model_validate(value).render()
+        return TextPart.model_validate(value).render(drug_name)
     if kind == "list":
-        return "; ".join(TextPart.model_validate(x).render() for x in value)
+        return "; ".join(TextPart.model_validate(x).render(drug_name) for x in value)
     return str(value)
 
 

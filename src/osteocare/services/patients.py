@@ -54,7 +54,7 @@ def check_birth_date(birth_date: dt.date | None, today: dt.date) -> None:
         return
     lo, hi, _ = limit("age")
     if birth_date > today or not (lo <= age_on(birth_date, today) <= hi):
-        oldest = _years_before(today, int(hi) + 1) + dt.timedelta(days=1)
+        oldest = _earliest_birth(int(hi), today)
         raise InputError("birth_date", birth_date.isoformat(),
                          f"a date from {oldest.isoformat()} to {today.isoformat()} (today; age {lo:g} to {hi:g} years)")
 
@@ -268,10 +268,20 @@ def earliest_date_of(clinic: Clinic, record_id: str) -> tuple[dt.date | None, st
             return p.birth_date, "the patient's birth date"
         if p.age is None:
             return None, ""
-        when = p.age_recorded_at or p.updated_at or p.created_at
-        recorded = when.date() if when else clinic.today()
-        born_after = _years_before(recorded, int(p.age) + 1) + dt.timedelta(days=1)
-        return born_after, f"the earliest birth date for age {p.age} recorded on {recorded.isoformat()}"
+        recorded = _age_recorded_on(p, clinic.today())
+        return (_earliest_birth(int(p.age), recorded),
+                f"the earliest birth date for age {p.age} recorded on {recorded.isoformat()}")
+
+
+def _age_recorded_on(p: m.Patient, today: dt.date) -> dt.date:
+    """The day the patient's age (whole years, no birth date) was recorded: the age ages from then."""
+    when = p.age_recorded_at or p.updated_at or p.created_at
+    return when.date() if when else today
+
+
+def _earliest_birth(age: int, on: dt.date) -> dt.date:
+    """The earliest birth date of someone ``age`` years old on ``on``."""
+    return _years_before(on, age + 1) + dt.timedelta(days=1)
 
 
 def _years_before(day: dt.date, years: int) -> dt.date:
@@ -481,10 +491,8 @@ def update_identity(clinic: Clinic, record_id: str, *, sex: str, given_name: str
             raise InputError("birth_date", birth_date.isoformat(),
                              f"on or before {first[0].isoformat()} (the patient's earliest {first[1]})")
         if first is not None and birth_date is None:  # the age as of the day it was recorded (today if it changes)
-            when = p.age_recorded_at or p.updated_at or p.created_at
-            on = when.date() if when is not None and p.birth_date is None and p.age == merged.age else today
-            born_after = _years_before(on, merged.age + 1) + dt.timedelta(days=1)
-            if first[0] < born_after:
+            on = _age_recorded_on(p, today) if p.birth_date is None and p.age == merged.age else today
+            if first[0] < _earliest_birth(merged.age, on):
                 raise InputError("age", merged.age, f"an age that makes the patient born by {first[0].isoformat()} "
                                  f"(the patient's earliest {first[1]}): at least {age_on(first[0], on)}")
         before = _identity_values(p, today)

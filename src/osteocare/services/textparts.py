@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
@@ -31,22 +30,9 @@ def days_text(n: int) -> str:
     return english_value("days", n)
 
 
-def _en(kind: str | None, value: Any) -> str:
-    """A part's value as the English text shows it."""
-    if kind == "drug":
-        return drug_name(value)
-    if kind == "part":
-        return render(TextPart.model_validate(value))
-    if kind == "list":
-        return "; ".join(render(TextPart.model_validate(x)) for x in value)
-    return english_value(kind, value)
-
-
 def render(p: TextPart) -> str:
-    """A part in English."""
-    if not p.params:
-        return p.template
-    return p.template.format(**{k: _en(p.kinds.get(k), v) for k, v in p.params.items()})
+    """A part in English, each drug by its name."""
+    return p.render(drug_name)
 
 
 def text_of(parts: list[TextPart]) -> str:

@@ -36,6 +36,8 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
+from ..core.records import FRAX_COUNTRY_MAX_LENGTH
+
 NAMING: dict[str, str] = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -168,7 +170,7 @@ class Patient(Base):
     creatinine_umol_l: Mapped[float | None] = mapped_column(Float)
     creatinine_mg_dl: Mapped[float | None] = mapped_column(Float)
     glucocorticoid_months: Mapped[float | None] = mapped_column(Float)
-    frax_country: Mapped[str | None] = mapped_column(String(64))
+    frax_country: Mapped[str | None] = mapped_column(String(FRAX_COUNTRY_MAX_LENGTH))
     frax_with_bmd: Mapped[bool | None] = mapped_column(Boolean)
     frax_glucocorticoids_ticked: Mapped[bool | None] = mapped_column(Boolean)
     dietary_calcium_mg_per_day: Mapped[float | None] = mapped_column(Float)
