@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 
 import numpy as np
@@ -138,3 +139,46 @@ def test_grade_vertebrae_never_raises_on_valid_heights(rows: list[tuple[float, f
     r = grade_vertebrae([v(lvl, ha, hp, hm) for lvl, (ha, hm, hp) in zip(levels, rows, strict=False)])
     assert r.applicable
     assert all(0 <= int(str(q.value)) <= 3 for k, q in r.values.items() if k.endswith("_grade"))
+
+
+def dated(level: str, ha: float, hp: float, day: str | None) -> VertebraHeights:
+    return VertebraHeights(level=level, anterior_mm=ha, posterior_mm=hp,
+                           date=None if day is None else dt.date.fromisoformat(day))
+
+
+def test_a_level_measured_twice_is_graded_from_its_latest_measurement() -> None:
+    # L1 2023: 1 - 24/25 = 4% (grade 0); L1 2025: 1 - 15/25 = 40.0% (grade 2, boundary of the convention)
+    r = grade_vertebrae([dated("L1", 24, 25, "2023-05-01"), dated("L1", 15, 25, "2025-02-03"),
+                         dated("L2", 25, 25, "2025-02-03")])
+    assert r.values["L1_grade"].value == 2
+    assert r.values["L1_largest_reduction_percent"].value == 40.0
+    text = r.rules_fired[0].text
+    assert "Heights read on: L1 2025-02-03; L2 2025-02-03." in text
+    assert "not graded: L1 2023-05-01." in text
+
+
+def test_a_dated_measurement_replaces_an_undated_one_of_the_same_level() -> None:
+    r = grade_vertebrae([dated("T12", 15, 25, "2024-01-01"), dated("T12", 25, 25, None)])
+    assert r.values["T12_grade"].value == 2
+    assert "not graded: T12 (no date)." in r.rules_fired[0].text
+
+
+def test_it_refuses_a_level_measured_twice_on_one_day_or_twice_undated() -> None:
+    with pytest.raises(InputError, match="each level once per day"):
+        grade_vertebrae([dated("L1", 25, 25, "2024-01-01"), dated("l1", 20, 25, "2024-01-01")])
+    with pytest.raises(InputError, match="each level once without a date"):
+        grade_vertebrae([dated("L1", 25, 25, None), dated("L1", 20, 25, None)])
+
+
+def test_assess_leaves_out_heights_read_after_the_assessment_date() -> None:
+    from osteocare.core.assessment import assess
+    from osteocare.core.records import PatientRecord
+
+    record = PatientRecord(id="V1", sex="female", age=70, vertebrae=[
+        dated("L1", 24, 25, "2023-05-01"), dated("L1", 15, 25, "2025-02-03"), dated("L2", 25, 25, "2023-05-01")])
+    before = assess(record, as_of=dt.date(2024, 6, 1))
+    after = assess(record, as_of=dt.date(2025, 6, 1))
+    grade = {a: x.results["genant-sq"].values["L1_grade"].value
+             for a, x in (("before", before), ("after", after))}
+    assert grade == {"before": 0, "after": 2}
+    assert any("vertebrae[1] (date 2025-02-03)" in w for w in before.warnings)

@@ -46,6 +46,21 @@ def test_vertebral_heights_come_back_level_by_level() -> None:
             "vertebra-posterior-mm"} <= _local_codes(b)
 
 
+def test_a_level_read_on_two_days_comes_back_with_its_days_and_a_later_reading_is_left_out() -> None:
+    vertebrae = [{"level": "L1", "date": "2021-06-01", "anterior_mm": 25.0, "posterior_mm": 26.0},
+                 {"level": "L1", "date": "2024-02-03", "anterior_mm": 18.0, "posterior_mm": 26.0},
+                 {"level": "L2", "anterior_mm": 25.0, "posterior_mm": 26.5}]
+    rec, back, b = _round_trip(vertebrae=vertebrae)
+    assert back.vertebrae == rec.vertebrae  # the days were not exported
+    heights = [e["resource"] for e in b["entry"] if e["resource"].get("category", [{}])[0].get("coding", [{}])[0]
+               .get("code") == "imaging" and "component" in e["resource"]]
+    assert sorted(r.get("effectiveDateTime", "-") for r in heights) == ["-", "2021-06-01", "2024-02-03"]
+    later = PatientRecord.model_validate({**BASE, "vertebrae": [*vertebrae, {
+        "level": "L3", "date": "2025-01-02", "anterior_mm": 20.0, "posterior_mm": 26.0}]})
+    [(_, rep)] = import_bundle(export_record_assessment(later, as_of=dt.date(2025, 1, 2)), as_of=AS_OF)
+    assert "vertebra-heights]: dated 2025-01-02 after the as-of date 2024-12-31" in rep.summary()
+
+
 def test_a_guideline_category_read_from_its_tool_comes_back() -> None:
     rec, back, b = _round_trip(guideline_categories={"nogg-2022": "very_high", "bhof-2022": "high"})
     assert back.guideline_categories == rec.guideline_categories  # was: {} (the NOGG stratum was lost)

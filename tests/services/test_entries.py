@@ -167,6 +167,33 @@ def test_vertebral_heights_are_kept_per_level_once_and_graded_by_the_assessment(
     assert grading.values["L1_grade"].value == 2 and grading.values["T12_grade"].value == 0
 
 
+def test_a_level_read_again_on_a_later_day_is_kept_and_graded_instead_of_the_earlier_reading(
+        clinic: Clinic, patient: Callable[..., str]) -> None:
+    """L1 read in 2023 (anterior 24 against posterior 25 mm: 4 %, grade 0) and again in 2025 (15 against 25: 40 %,
+    grade 2 by the convention's "25 to <= 40"): both are kept, the earlier one listed as replaced; an assessment
+    dated before the second reading grades the first. The same level twice on one day is refused, naming it."""
+    from osteocare.core.assessment import assess
+
+    rid = patient("EV2")
+    first = add_entry(clinic, rid, "vertebra", {"level": "L1", "date": "2023-05-01", "anterior_mm": 24,
+                                                "posterior_mm": 25}).entry
+    second = add_entry(clinic, rid, "vertebra", {"level": "l1", "date": "2025-02-03", "anterior_mm": 15,
+                                                 "posterior_mm": 25}).entry
+    with pytest.raises(InputError, match=r"level.*not measured on 2025-02-03") as e:
+        add_entry(clinic, rid, "vertebra", {"level": "L1", "date": "2025-02-03", "anterior_mm": 20,
+                                            "posterior_mm": 25})
+    assert "L1" in str(e.value)
+    with pytest.raises(InputError, match="date"):  # after the clinic's today
+        add_entry(clinic, rid, "vertebra", {"level": "L2", "date": "2025-03-04", "anterior_mm": 20,
+                                            "posterior_mm": 25})
+    listed = entries_of(clinic, rid)["vertebra"]
+    assert [(e.id, e.fields["date"], e.current) for e in listed] == [(first.id, "2023-05-01", False),
+                                                                     (second.id, "2025-02-03", True)]
+    record = get_record(clinic, rid)
+    assert assess(record, as_of=TODAY).results["genant-sq"].values["L1_grade"].value == 2
+    assert assess(record, as_of=dt.date(2024, 1, 1)).results["genant-sq"].values["L1_grade"].value == 0
+
+
 def test_a_change_to_a_record_the_rules_refuse_is_refused_with_nothing_written(
         clinic: Clinic, patient: Callable[..., str]) -> None:
     """An old lab the current rules refuse (``osteocare db check``) makes the record unreadable: a new entry is

@@ -128,6 +128,32 @@ def test_measured_vertebrae_are_added_on_the_page_and_graded(app) -> None:  # ty
     assert r.status_code == 422 and 'id="err-entry-vertebra-level"' in r.text and "L1 is on the record" in r.text
 
 
+def test_a_vertebra_read_again_later_replaces_the_earlier_reading_on_the_page_in_both_languages(  # type: ignore[no-untyped-def]
+        app) -> None:
+    """L1 read on 2023-05-01 (24 against 25 mm: 4 %, grade 0), then on 2025-02-03 (15 against 25: 40 %, grade 2):
+    the earlier reading is listed as replaced, the grading names the day of each level and what it replaced."""
+    b = browser_for(app, "doctor")
+    rid = _new_patient(b, "WEB-E-V2")
+    token = csrf_of(b.get(f"/patients/{rid}").text)
+    for day, a in (("2023-05-01", "24"), ("2025-02-03", "15")):
+        r = b.post(f"/patients/{rid}/entries/vertebra", data={"csrf_token": token, "level": "L1", "date": day,
+                                                              "anterior_mm": a, "posterior_mm": "25"})
+        assert r.status_code == 303, r.text[:300]
+    r = b.post(f"/patients/{rid}/entries/vertebra", data={"csrf_token": token, "level": "L1", "date": "2025-13-01",
+                                                          "anterior_mm": "20", "posterior_mm": "25"})
+    assert r.status_code == 422 and 'id="err-entry-vertebra-date"' in r.text
+    page = html.unescape(b.get(f"/patients/{rid}").text)
+    listed = _section(page, "vertebrae")
+    assert listed.index("2023") < listed.index("replaced by a later reading") < listed.index("2025")
+    assert "L1 grade 2 (wedge 40.0%)" in page
+    assert "Earlier measurements, replaced by a later one of the same level and not graded: L1 " in page
+    b.get("/lang/vi")
+    page = html.unescape(b.get(f"/patients/{rid}").text)
+    assert "đã được thay bằng lần đọc sau" in _section(page, "vertebrae")
+    assert "L1 độ 2 (hình chêm 40,0%)" in page
+    assert "Các lần đo trước, đã được thay bằng lần đo sau của cùng đốt sống và không được phân độ: L1 " in page
+
+
 def test_a_kind_the_page_has_no_add_form_for_is_not_found(app, records) -> None:  # type: ignore[no-untyped-def]
     b = browser_for(app, "doctor")
     rid = records["patient2"]

@@ -307,6 +307,7 @@ def _plain_number(field: str, v: Any) -> Any:
 
 class VertebraHeights(_Model):
     level: str = Field(description="e.g. T12, L1")
+    date: dt.date | None = Field(default=None, description="Day of the radiograph or VFA the heights were read from")
     anterior_mm: float
     middle_mm: float | None = None
     posterior_mm: float
@@ -509,13 +510,13 @@ class PatientRecord(_Model):
 #: the dated lists of a record, and the date of each entry that says when it became known
 _DATED: tuple[tuple[str, str], ...] = (("dxa", "date"), ("labs", "date"), ("fractures", "date"),
                                        ("falls_history", "date"), ("medications", "start"), ("conditions", "onset"),
-                                       ("intolerances", "date"))
+                                       ("intolerances", "date"), ("vertebrae", "date"))
 
 
 def known_on(record: PatientRecord, as_of: dt.date) -> tuple[PatientRecord, list[str]]:
-    """The record as it stood on ``as_of``: every DXA, lab, fracture, fall, medication, condition and
-    intolerance dated after that day left out (it was not known then; a result must not rest on it), and a
-    note naming each entry left out. The record itself is not changed."""
+    """The record as it stood on ``as_of``: every DXA, lab, fracture, fall, medication, condition,
+    intolerance and vertebral measurement dated after that day left out (it was not known then; a result must
+    not rest on it), and a note naming each entry left out. The record itself is not changed."""
     update: dict[str, Any] = {}
     left: list[str] = []
     for name, date_field in _DATED:

@@ -11,6 +11,7 @@ because the method is visual and has no sharp edges:
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from functools import cache
 from typing import Final, NamedTuple
@@ -21,6 +22,7 @@ import numpy.typing as npt
 from .errors import InputError
 from .knowledge import load
 from .numeric import round_half_away
+from .parts import num, nums, part
 from .records import VertebraHeights
 from .results import CalculatorResult, Quantity, RuleFired, cite
 from .status import lowest
@@ -120,26 +122,46 @@ def _expected_posterior(hp: FloatArray, unfractured: npt.NDArray[np.bool_]) -> F
     return out
 
 
+def _latest_per_level(
+    vertebrae: Sequence[VertebraHeights],
+) -> tuple[list[VertebraHeights], list[VertebraHeights]]:
+    """Each level's latest measurement (a dated one before an undated one), and the earlier ones it replaces.
+    A level measured twice on one day, or twice without a date, is refused: which to grade would be a guess."""
+    by_level: dict[str, list[VertebraHeights]] = {}
+    for v in vertebrae:
+        level = v.level.upper()
+        if level not in LEVELS:
+            raise InputError("vertebrae.level", v.level, "a level C1-C7, T1-T12 or L1-L5")
+        same = by_level.setdefault(level, [])
+        if any(o.date == v.date for o in same):
+            raise InputError("vertebrae.level", v.level,
+                             "each level once per day" if v.date is not None else "each level once without a date")
+        same.append(v)
+    chosen: list[VertebraHeights] = []
+    earlier: list[VertebraHeights] = []
+    for level in LEVELS:
+        ms = sorted(by_level.get(level, []), key=lambda v: (v.date is not None, v.date or dt.date.min))
+        if ms:
+            chosen.append(ms[-1])
+            earlier.extend(ms[:-1])
+    return chosen, earlier
+
+
 def grade_vertebrae(vertebrae: Sequence[VertebraHeights]) -> CalculatorResult:
     """Genant grade of every measured vertebra (``record.vertebrae``), with the crush reduction.
 
     First pass: wedge and biconcave reductions (no neighbour needed); vertebrae graded 0 count as unfractured.
     Second pass: Hp_expected from the nearest unfractured measured level above and below; crush reduction.
+    A level measured more than once is graded from its latest measurement (``record.known_on`` has already left
+    out those after the assessment date); the rule names the day each level was read and what was replaced.
     """
     res = CalculatorResult(calculator=CALCULATOR, name=NAME, citations=[cite(GENANT_ID, "Genant1993")])
     if not vertebrae:
         res.applicable = False
         res.reason = "no vertebral heights are recorded"
         return res
-    seen: set[str] = set()
-    for v in vertebrae:
-        level = v.level.upper()
-        if level not in LEVELS:
-            raise InputError("vertebrae.level", v.level, "a level C1-C7, T1-T12 or L1-L5")
-        if level in seen:
-            raise InputError("vertebrae.level", v.level, "each level once")
-        seen.add(level)
-    ordered = sorted(vertebrae, key=lambda v: LEVELS.index(v.level.upper()))
+    chosen, earlier = _latest_per_level(vertebrae)
+    ordered = sorted(chosen, key=lambda v: LEVELS.index(v.level.upper()))
     ha = np.array([v.anterior_mm for v in ordered], dtype=np.float64)
     hp = np.array([v.posterior_mm for v in ordered], dtype=np.float64)
     hm = np.array([np.nan if v.middle_mm is None else v.middle_mm for v in ordered], dtype=np.float64)
@@ -168,15 +190,33 @@ def grade_vertebrae(vertebrae: Sequence[VertebraHeights]) -> CalculatorResult:
     res.category = "vertebral_fracture" if fractured else "no_vertebral_fracture"
     res.details = {"vertebrae": per_level}
     g1, g2, g3, nd = _thresholds()
+    fractured_parts = [
+        part("{level} grade {grade} ({kind} {reduction}%)", {"grade": "num", "kind": "term",
+                                                             "reduction": "num"},
+             level=p["level"], grade=num(p["grade"]), kind=p["kind"], reduction=num(p["largest_reduction_percent"]))
+        for p in fractured]
+    parts = [
+        nums("Largest of the wedge, biconcave and crush reductions, rounded to {nd} decimal: < {g1}% grade 0; "
+             "{g1}% to < {g2}% grade 1; {g2}% to <= {g3}% grade 2; > {g3}% grade 3 (OsteoCare convention for a "
+             "visual method).", nd=nd, g1=num(g1, "g"), g2=num(g2, "g"), g3=num(g3, "g")),
+        part("Fractured: {levels}.", {"levels": "list"}, levels=fractured_parts) if fractured_parts
+        else part("Fractured: none."),
+    ]
+    dated = [v for v in ordered if v.date is not None]
+    if dated:
+        parts.append(part("Heights read on: {levels}.", {"levels": "list"}, levels=[
+            part("{level} {date}", {"date": "date"}, level=v.level.upper(), date=v.date.isoformat())
+            if v.date is not None else part("{level} (no date)", level=v.level.upper())
+            for v in ordered]))
+    if earlier:
+        parts.append(part("Earlier measurements, replaced by a later one of the same level and not graded: "
+                          "{levels}.", {"levels": "list"}, levels=[
+            part("{level} {date}", {"date": "date"}, level=v.level.upper(), date=v.date.isoformat())
+            if v.date is not None else part("{level} (no date)", level=v.level.upper())
+            for v in earlier]))
     res.rules_fired.append(RuleFired(
         rule_id="GENANT-SQ-GRADE",
-        text=(
-            f"Largest of the wedge, biconcave and crush reductions, rounded to {nd} decimal: < {g1:g}% grade 0; "
-            f"{g1:g}% to < {g2:g}% grade 1; {g2:g}% to <= {g3:g}% grade 2; > {g3:g}% grade 3 (OsteoCare "
-            "convention for a visual method). Fractured: "
-            + (", ".join(f"{p['level']} grade {p['grade']} ({p['kind']} {p['largest_reduction_percent']}%)"
-                         for p in fractured) or "none") + "."
-        ),
+        parts=tuple(parts),
         status=lowest(kf.fact(n).status for n in ("grade_definitions", "grade1_min_reduction_percent")),
         citations=(cite(GENANT_ID, "Genant1993"), cite(GENANT_ID, "OsteoCare")),
     ))

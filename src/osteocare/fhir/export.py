@@ -327,7 +327,8 @@ def _patient_facts(out: _Out, record: PatientRecord, as_of: dt.date,
 
 def _record_structures(out: _Out, record: PatientRecord, pat: str) -> list[str]:
     """Vertebral body heights, guideline-tool categories and the falls screen, under OsteoCare's local structure
-    codes (the knowledge code maps have no standard code for them). None of them is dated in the record."""
+    codes (the knowledge code maps have no standard code for them). A vertebra's heights carry the day they were
+    read (``effectiveDateTime``) where the record has it; the rest is not dated in the record."""
     made: list[str] = []
     for i, v in enumerate(record.vertebrae):
         comps: list[dict[str, Any]] = []
@@ -343,7 +344,7 @@ def _record_structures(out: _Out, record: PatientRecord, pat: str) -> list[str]:
                               "valueQuantity": _qty(float(mm), "mm")})
         made.append(out.add(f"vertebra:{i}", _obs(
             pat, [_local(structure_code("vertebra-heights"), "vertebral body heights")], category="imaging",
-            component=comps)))
+            when=v.date, component=comps)))
     for gid, category in record.guideline_categories.items():
         made.append(out.add(f"guideline-category:{gid}", _obs(
             pat, [_local(structure_code("guideline-category", _code_of("guideline_categories", gid)),

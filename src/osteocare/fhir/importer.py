@@ -868,6 +868,8 @@ class _Builder:
         concept = ce.get("concept")
         if concept == "vertebra":
             item: dict[str, Any] = {"level": ""}  # no level written: the record's level was empty
+            if day is not None:
+                item["date"] = day
             for comp in _list(holder.get("component")):
                 part = _component_meaning(comp, "vertebra_component", "part")
                 if part == "level":

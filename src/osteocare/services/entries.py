@@ -1,7 +1,7 @@
 """The entries of a patient's record kept one by one besides labs and DXA exams: conditions, medication
 history, intolerances, falls, fractures, and measured vertebral heights (for the Genant grade). Each is added, and
 a condition resolved or a medication ended, with the record's own checks (a known condition or drug id, a known
-vertebral level measured once, dates in order, none after today or before the patient was born), in one
+vertebral level measured once a day, dates in order, none after today or before the patient was born), in one
 transaction and audited. An entry made in error is deleted with a reason; the audit log keeps what it said.
 
 A change to the record can change what the active courses may give: after each change the contraindication
@@ -11,6 +11,7 @@ checked again when it is recorded)."""
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
@@ -43,7 +44,7 @@ _ROW: dict[str, Any] = {"condition": m.Condition, "medication": m.Medication, "i
 #: The date fields of each kind (none may be after today or before the patient's birth).
 _DATES: dict[str, tuple[str, ...]] = {"condition": ("onset", "resolved"), "medication": ("start", "end", "last_dose"),
                                       "intolerance": ("date",), "fall": ("date",), "fracture": ("date",),
-                                      "vertebra": ()}
+                                      "vertebra": ("date",)}
 
 
 class Entry(BaseModel):
@@ -54,7 +55,8 @@ class Entry(BaseModel):
     id: int
     fields: dict[str, Any]
     label: str | None = Field(default=None, description="A condition's label from knowledge/conditions")
-    current: bool = Field(default=True, description="A condition not resolved, a medication not ended")
+    current: bool = Field(default=True, description="A condition not resolved, a medication not ended, a vertebral "
+                          "measurement not replaced by a later one of the same level")
 
 
 class EntryResult(BaseModel):
@@ -85,18 +87,24 @@ def _entry(kind: str, row: Any, today: dt.date) -> Entry:
     return Entry(kind=kind, id=row.id, fields=fields, label=label, current=current)  # type: ignore[arg-type]
 
 
-def _level(clinic: Clinic, record_id: str, level: str) -> str:
-    """A vertebral level as the grading reads it (C1-C7, T1-T12, L1-L5), not measured yet for this patient (the
-    grading takes each level once: a new measurement replaces the old one only after it is deleted)."""
+def _level(level: str) -> str:
+    """A vertebral level as the grading reads it (C1-C7, T1-T12, L1-L5)."""
     name = level.strip().upper()
     if name not in LEVELS:
         raise InputError("level", level, "a vertebral level C1-C7, T1-T12 or L1-L5")
-    with clinic.db.read() as s:
-        p = patient_row(s, record_id)
-        if s.scalar(select(m.Vertebra.id).where(m.Vertebra.patient_id == p.id, m.Vertebra.level == name)) is not None:
-            raise InputError("level", level, f"a level not measured yet: {name} is on the record; delete that "
-                             "measurement (entered in error) to replace it")
     return name
+
+
+def _check_level_free(s: Any, patient_id: int, item: VertebraHeights) -> None:
+    """The grading takes each level once per day (and once without a date): a second measurement of a level on
+    the same day replaces the first only after that one is deleted; a later day's is graded instead of it."""
+    same_day = m.Vertebra.date.is_(None) if item.date is None else m.Vertebra.date == item.date
+    if s.scalar(select(m.Vertebra.id).where(m.Vertebra.patient_id == patient_id, m.Vertebra.level == item.level,
+                                            same_day)) is not None:
+        when = "without a date" if item.date is None else f"on {item.date.isoformat()}"
+        raise InputError("level", item.level, f"a level not measured {when} yet: {item.level} is on the record "
+                         f"{when}; delete that measurement (entered in error) to replace it, or give the day of "
+                         "the new reading")
 
 
 def _kind(kind: str) -> str:
@@ -176,7 +184,7 @@ def add_entry(clinic: Clinic, record_id: str, kind: str, data: dict[str, Any]) -
         raise InputError(kind, type(data).__name__, "an object with the fields of a " + kind)
     item = parse_as(MODELS[kind], data)
     if kind == "vertebra":
-        item = item.model_copy(update={"level": _level(clinic, record_id, item.level)})
+        item = item.model_copy(update={"level": _level(item.level)})
     if kind == "intolerance":
         checked_text("reaction", item.reaction, max_length=500)
         if not item.reaction.strip():
@@ -184,7 +192,9 @@ def add_entry(clinic: Clinic, record_id: str, kind: str, data: dict[str, Any]) -
     _check_dates(clinic, record_id, kind, item)
     _check_readable(clinic, record_id)
     with clinic.db.write() as s:
-        p = patient_row(s, record_id)
+        p = patient_row(s, record_id, for_update=kind == "vertebra")
+        if kind == "vertebra":
+            _check_level_free(s, p.id, item)
         row = _ROW[kind](patient_id=p.id, **item.model_dump())
         s.add(row)
         s.flush()
@@ -252,12 +262,15 @@ def entries_in(s: Any, patient_id: int, today: dt.date) -> dict[str, list[Entry]
     out: dict[str, list[Entry]] = {}
     for kind in KINDS:
         rows = list(s.scalars(select(_ROW[kind]).where(_ROW[kind].patient_id == patient_id).order_by(_ROW[kind].id)))
+        date_of = _DATES[kind][0]
+        rows.sort(key=lambda r, f=date_of: (getattr(r, f) is not None, getattr(r, f) or dt.date.min, r.id))
         if kind == "vertebra":
-            rows.sort(key=lambda r: (LEVELS.index(r.level) if r.level in LEVELS else len(LEVELS), r.id))
-        else:
-            date_of = _DATES[kind][0]
-            rows.sort(key=lambda r, f=date_of: (getattr(r, f) is not None, getattr(r, f) or dt.date.min, r.id))
+            rows.sort(key=lambda r: LEVELS.index(r.level) if r.level in LEVELS else len(LEVELS))  # stable: by day
         out[kind] = [_entry(kind, r, today) for r in rows]
+        if kind == "vertebra":  # a level's earlier measurements are replaced by its latest (core.vertebral)
+            for a, b in itertools.pairwise(out[kind]):
+                if a.fields["level"] == b.fields["level"]:
+                    a.current = False
     return out
 
 

@@ -309,6 +309,7 @@ class Vertebra(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     patient_id: Mapped[int] = _patient_fk()
     level: Mapped[str] = mapped_column(String(8))
+    date: Mapped[dt.date | None] = mapped_column(Date)
     anterior_mm: Mapped[float] = mapped_column(Float)
     middle_mm: Mapped[float | None] = mapped_column(Float)
     posterior_mm: Mapped[float] = mapped_column(Float)

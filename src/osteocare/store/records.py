@@ -200,6 +200,7 @@ def record_of(patient: m.Patient, *, as_of: dt.date | None = None, include_cours
     data["medications"] = meds
     data["intolerances"] = [RIntolerance(drug=i.drug, reaction=i.reaction, date=i.date, severity=i.severity)
                             for i in patient.intolerances]
-    data["vertebrae"] = [VertebraHeights(level=v.level, anterior_mm=v.anterior_mm, middle_mm=v.middle_mm,
-                                         posterior_mm=v.posterior_mm) for v in patient.vertebrae]
+    data["vertebrae"] = [VertebraHeights(level=v.level, date=v.date, anterior_mm=v.anterior_mm,
+                                         middle_mm=v.middle_mm, posterior_mm=v.posterior_mm)
+                         for v in patient.vertebrae]
     return PatientRecord.model_validate(data, context={"stored": True})  # as stored: see PatientRecord._country

@@ -40,7 +40,8 @@ def _data(kind: str, f: dict[str, str]) -> dict[str, Any]:
     if kind == "fall":
         return {"date": _date(f.get("date", ""), "date", required=False), "injurious": bool(f.get("injurious"))}
     if kind == "vertebra":
-        return {"level": f.get("level", ""), "anterior_mm": _float(f.get("anterior_mm", ""), "anterior_mm"),
+        return {"level": f.get("level", ""), "date": _date(f.get("date", ""), "date", required=False),
+                "anterior_mm": _float(f.get("anterior_mm", ""), "anterior_mm"),
                 "middle_mm": _float(f.get("middle_mm", ""), "middle_mm"),
                 "posterior_mm": _float(f.get("posterior_mm", ""), "posterior_mm")}
     raise AssertionError(kind)  # post_entry serves only FORM_KINDS

@@ -10,4 +10,7 @@ EN_VOCABULARY: dict[str, str] = {
     "muscle_aches": "muscle aches", "joint_pain": "joint pain", "acute_phase_reaction": "acute-phase reaction",
     "injection_site_reaction": "injection-site reaction", "digestive_irritation": "digestive irritation",
     "orthostatic_hypotension": "orthostatic hypotension", "resolved_with_sequelae": "resolved with sequelae",
+    "vertebral_fracture": "vertebral fracture", "no_vertebral_fracture": "no vertebral fracture",
+    "significant_decrease": "significant decrease", "significant_increase": "significant increase",
+    "no_significant_change": "no significant change",
 }

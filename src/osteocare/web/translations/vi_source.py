@@ -873,6 +873,32 @@ VI.update({
     "Fix first: {finding}": "Cần xử lý trước: {finding}",
     "Check before starting: {rule} (missing: {missing})": "Kiểm tra trước khi bắt đầu: {rule} (còn thiếu: {missing})",
 })
+# the Genant grading's explanation (core.vertebral) and the dated vertebral readings on the patient page
+VI.update({
+    "Largest of the wedge, biconcave and crush reductions, rounded to {nd} decimal: < {g1}% grade 0; {g1}% to < "
+    "{g2}% grade 1; {g2}% to <= {g3}% grade 2; > {g3}% grade 3 (OsteoCare convention for a visual method).":
+        "Lấy mức giảm lớn nhất trong các mức giảm chiều cao dạng hình chêm, hai mặt lõm và lún xẹp, làm tròn đến {nd} "
+        "chữ số thập phân: < {g1}% độ 0; {g1}% đến < {g2}% độ 1; {g2}% đến <= {g3}% độ 2; > {g3}% độ 3 (quy ước "
+        "của OsteoCare cho một phương pháp vốn đánh giá bằng mắt).",
+    "Fractured: {levels}.": "Đốt sống gãy: {levels}.",
+    "Fractured: none.": "Đốt sống gãy: không có.",
+    "{level} grade {grade} ({kind} {reduction}%)": "{level} độ {grade} ({kind} {reduction}%)",
+    "Heights read on: {levels}.": "Ngày đọc chiều cao: {levels}.",
+    "{level} {date}": "{level} {date}",
+    "{level} (no date)": "{level} (không có ngày)",
+    "Earlier measurements, replaced by a later one of the same level and not graded: {levels}.":
+        "Các lần đo trước, đã được thay bằng lần đo sau của cùng đốt sống và không được phân độ: {levels}.",
+    "wedge": "hình chêm",
+    "biconcave": "hai mặt lõm",
+    "crush": "lún xẹp",
+    "replaced by a later reading": "đã được thay bằng lần đọc sau",
+    "Day of the radiograph or VFA": "Ngày chụp X-quang hoặc VFA",
+    "vertebral_fracture": "có gãy đốt sống",
+    "no_vertebral_fracture": "không gãy đốt sống",
+    "significant_decrease": "giảm có ý nghĩa",
+    "significant_increase": "tăng có ý nghĩa",
+    "no_significant_change": "không thay đổi có ý nghĩa",
+})
 VI["Recommendation texts translated by OsteoCare, not yet reviewed by a clinician; the printable summary is in English."] = (
     "Nội dung khuyến nghị do OsteoCare dịch, chưa được bác sĩ duyệt; bản tóm tắt để in bằng tiếng Anh.")
 
