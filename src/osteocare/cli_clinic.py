@@ -868,6 +868,22 @@ def reaction_record(
               + (" - recorded as an intolerance" if r.intolerance else ""))
 
 
+
+@reaction_app.command("outcome")
+def reaction_outcome(
+    reaction_id: Annotated[int, typer.Argument(help="Reaction id (osteocare patient show lists them)")],
+    outcome: Annotated[str, typer.Option(help="ongoing, resolving, resolved, resolved_with_sequelae, unknown")],
+    resolved: Annotated[str | None, typer.Option(help="Resolved on YYYY-MM-DD (a resolved outcome without it is "
+                                                      "dated today)")] = None,
+) -> None:
+    """Change a reaction's outcome (a resolved hypocalcaemia stops holding back the drug from its date)."""
+    from .services.reactions import update_reaction_outcome
+
+    with _clinic() as clinic:
+        r = update_reaction_outcome(clinic, reaction_id, outcome=outcome, resolved_on=_date(resolved, "--resolved"))
+    out.print(f"reaction {r.id}: {r.kind} to {r.drug} is {r.outcome}"
+              + (f" (resolved {r.resolved_on.isoformat()})" if r.resolved_on else ""))
+
 # --- worklist, calendar, demo, db -------------------------------------------------------------------------
 
 

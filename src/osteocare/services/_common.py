@@ -36,9 +36,15 @@ def in_id_range(row_id: int) -> bool:
     return 1 <= row_id <= MAX_ROW_ID
 
 
-def get_row(session: Session, model: type[R], row_id: int) -> R | None:
-    """``session.get(model, row_id)`` for an id given by a user: ``None`` for an id no row can have."""
-    return session.get(model, row_id) if in_id_range(row_id) else None
+def get_row(session: Session, model: type[R], row_id: int, *, for_update: bool = False) -> R | None:
+    """``session.get(model, row_id)`` for an id given by a user: ``None`` for an id no row can have. With
+    ``for_update`` the row is locked until the transaction ends (PostgreSQL; SQLite's writer lock covers it) and
+    read again."""
+    if not in_id_range(row_id):
+        return None
+    if for_update:
+        return session.get(model, row_id, with_for_update=True, populate_existing=True)
+    return session.get(model, row_id)
 
 
 def patient_row(session: Session, record_id: str, *, for_update: bool = False) -> m.Patient:
@@ -51,15 +57,23 @@ def patient_row(session: Session, record_id: str, *, for_update: bool = False) -
     return p
 
 
-def course_row(session: Session, course_id: int) -> m.TreatmentCourse:
-    c = get_row(session, m.TreatmentCourse, course_id)
+def course_row(session: Session, course_id: int, *, for_update: bool = False) -> m.TreatmentCourse:
+    """A course by id; ``for_update``: locked (a change to a course or its appointments locks the course first,
+    then the appointment, so that two changes never wait for each other)."""
+    c = get_row(session, m.TreatmentCourse, course_id, for_update=for_update)
     if c is None:
         raise NotFound("course", course_id)
     return c
 
 
-def item_row(session: Session, item_id: int) -> m.ScheduleItem:
-    it = get_row(session, m.ScheduleItem, item_id)
+def item_row(session: Session, item_id: int, *, for_update: bool = False) -> m.ScheduleItem:
+    """An appointment by id; ``for_update``: locked, with its course locked first if it has one (the order every
+    change keeps)."""
+    if for_update:
+        first = get_row(session, m.ScheduleItem, item_id)
+        if first is not None and first.course_id is not None:
+            course_row(session, first.course_id, for_update=True)
+    it = get_row(session, m.ScheduleItem, item_id, for_update=for_update)
     if it is None:
         raise NotFound("appointment", item_id)
     return it

@@ -82,7 +82,7 @@ def complete_item(clinic: Clinic, item_id: int, *, done_on: dt.date | None = Non
     """Mark a review, DXA or lab item done (doses are recorded with ``record_dose``)."""
     day = done_on or clinic.today()
     with clinic.db.write() as s:
-        it = item_row(s, item_id)
+        it = item_row(s, item_id, for_update=True)  # completed once: a second nurse waits, then sees it done
         if it.kind == "dose":
             raise InvalidState("a dose appointment is completed by recording the dose")
         if it.status != "open":
@@ -115,7 +115,7 @@ def cancel_item(clinic: Clinic, item_id: int, *, reason: str) -> ItemView:
     if not reason.strip():
         raise InputError("reason", reason, "why the appointment is cancelled")
     with clinic.db.write() as s:
-        it = item_row(s, item_id)
+        it = item_row(s, item_id, for_update=True)
         if it.status != "open":
             raise InvalidState(f"appointment {item_id} is {it.status}")
         if it.kind == "dose":
@@ -132,7 +132,7 @@ def _book(clinic: Clinic, item_id: int, *, at: dt.datetime, location: str | None
     """Book ``at`` (already checked by :func:`book_appointment`) for an open item."""
     when = at if at.tzinfo is not None else at.replace(tzinfo=clinic.settings.zone)
     with clinic.db.write() as s:
-        it = item_row(s, item_id)
+        it = item_row(s, item_id, for_update=True)
         if it.status != "open":
             raise InvalidState(f"appointment {item_id} is {it.status}")
         it.scheduled_at = when.astimezone(dt.UTC)

@@ -14,8 +14,9 @@ from sqlalchemy import select
 from ..core.assessment import Assessment, assess
 from ..store import models as m
 from ..store.audit import audit
-from ..store.records import load_patient, record_of
+from ..store.records import load_patient
 from ._common import get_row, patient_row
+from .checks import clinic_record
 from .context import Clinic
 from .errors import NotFound
 from .views import StoredAssessmentView
@@ -59,7 +60,7 @@ def assess_and_store(clinic: Clinic, record_id: str, *, guideline: str | None = 
         p = load_patient(s, record_id)
         if p is None:
             raise NotFound("patient", record_id)
-        rec = record_of(p, as_of=day)
+        rec = clinic_record(s, p, as_of=day)  # the recorded reactions that matter to the drug rules included
     result = assess(rec, guideline=guideline or clinic.settings.guideline, as_of=day)
     return store_assessment(clinic, record_id, result, record_json=rec.model_dump_json())
 

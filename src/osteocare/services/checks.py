@@ -111,7 +111,8 @@ def clinic_record(session: Session, patient: m.Patient, *, as_of: dt.date) -> Pa
     A reaction the clinician did not mark as an intolerance still matters to the drug rules: one whose text reads
     as a hypersensitivity reaction (``conditions#hypersensitivity_reaction_terms``; an ``allergy`` reaction
     always does) is added as an intolerance of that drug, and a ``hypocalcaemia`` reaction is added as the
-    ``hypocalcaemia`` condition (ended by a resolved outcome with its date) for the rules that name it.
+    ``hypocalcaemia`` condition (ended by a resolved outcome on its date; one recorded as resolved without a date,
+    on the day it was recorded) for the rules that name it.
     """
     from .reactions import REACTION_LABELS
 
@@ -129,7 +130,9 @@ def clinic_record(session: Session, patient: m.Patient, *, as_of: dt.date) -> Pa
             intolerances.append(RIntolerance(drug=r.drug, reaction=text, date=r.onset_on,
                                              severity=r.severity))  # type: ignore[arg-type]
         if r.kind == "hypocalcaemia":
-            resolved = r.resolved_on if r.outcome in _RESOLVED else None
+            resolved = None
+            if r.outcome in _RESOLVED:  # resolved with no date given: resolved by the day it was recorded so
+                resolved = r.resolved_on or max(r.recorded_at.date(), r.onset_on or dt.date.min)
             conditions.append(RCondition(code="hypocalcaemia", onset=r.onset_on, resolved=resolved))
     return record.model_copy(update={"intolerances": intolerances, "conditions": conditions})
 

@@ -14,7 +14,7 @@ import datetime as dt
 import json
 from typing import Literal
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from ..core.errors import InputError
@@ -25,12 +25,12 @@ from ..store.audit import audit
 from ..store.records import load_patient
 from ._common import course_row, course_view, get_row
 from .appointments import BOOKING_HORIZON_MONTHS, check_date_range
-from .checks import blocking_findings, clinic_record, contraindication_check, recheck_day
+from .checks import blocking_findings, clinic_record, contraindication_check, evaluate_predose_checks, recheck_day
 from .context import Clinic
-from .drugs import course_drug_ids, regimen
+from .drugs import course_drug_ids, followon_classes, regimen
 from .errors import Conflict, InvalidState, NotFound, OverrideRequired
 from .patients import earliest_date_of
-from .schedule import on_course_stop, plan_course_start
+from .schedule import close_followon_reviews, on_course_stop, plan_course_start
 from .views import ContraindicationReport, CourseView
 
 Origin = Literal["recommendation", "clinician", "imported"]
@@ -147,9 +147,18 @@ def start_course(
             s.add(course)
             s.flush()
             notes = plan_course_start(s, course, reg, first_due=first_dose_due)
+            closed = close_followon_reviews(s, course, reg)
+            notes += [f"The follow-on review {rule} (appointment {item}) is closed: {reg.name} is started "
+                      f"(followon_classes, status: {followon_classes()[1]})." for item, rule in closed]
+            if reg.check_items:  # what the first dose will be held for, said now
+                notes += [f"Before the first dose: pre-dose check {ch.check_id}: {ch.detail}"
+                          for ch in evaluate_predose_checks(s, patient=p, record=rec, reg=reg, item=None, as_of=start,
+                                                            settings=clinic.settings, previous_dose=None)
+                          if ch.outcome == "not_ok"]
             audit(s, actor=clinic.actor, action="create", entity="course", entity_id=course.id, patient_id=p.id,
                   detail={"drug": drug, "origin": origin, "override": [str(f["rule_id"]) for f in need],
-                          "check_available": report.available})
+                          "check_available": report.available,
+                          "closed_reviews": [{"item": i, "rule": r} for i, r in closed]})
             view = course_view(s, course, record_id=record_id)
     except IntegrityError as exc:
         text = str(exc.orig)
@@ -170,12 +179,17 @@ def stop_course(clinic: Clinic, course_id: int, *, reason: str, stop_date: dt.da
     if not reason.strip():
         raise InputError("reason", reason, "why the course is stopped")
     with clinic.db.write() as s:
-        c = course_row(s, course_id)
+        c = course_row(s, course_id, for_update=True)  # a dose being recorded meanwhile waits, then sees it stopped
         if c.status != "active":
             raise InvalidState(f"course {course_id} is {c.status}, not active")
         day = stop_date or clinic.today()
-        check_date_range("stop_date", day, today=clinic.today(), earliest=c.start_date,
-                         earliest_what="the course's start")
+        last = s.scalar(select(func.max(m.AdministeredDose.given_on)).where(m.AdministeredDose.course_id == c.id))
+        if last is not None and last > c.start_date:
+            check_date_range("stop_date", day, today=clinic.today(), earliest=last,
+                             earliest_what="the course's last dose")
+        else:
+            check_date_range("stop_date", day, today=clinic.today(), earliest=c.start_date,
+                             earliest_what="the course's start")
         c.status, c.stop_date, c.stop_reason, c.stopped_by = "stopped", day, reason.strip(), clinic.actor
         warnings = on_course_stop(s, c, stop_date=day)
         audit(s, actor=clinic.actor, action="update", entity="course", entity_id=c.id, patient_id=c.patient_id,

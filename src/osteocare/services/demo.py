@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import random
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import ColumnElement, select
 
@@ -192,9 +193,14 @@ def _load(clinic: Clinic, *, patients: int, seed: int, today: dt.date | None, pr
                     summary.appointments_today += 1
                 break
             _baseline(clinic, rng, rid, given - dt.timedelta(days=rng.randint(1, 14)))  # the pre-dose labs
-            res = record_dose(clinic, item_id=item.id, given_on=given, lot_number=f"LOT{rng.randint(10000, 99999)}",
-                              body_site="upper arm" if reg.route.startswith("sub") else "left forearm",
-                              observation_minutes=30 if reg.route.startswith("intra") else None)
+            dose_kw: dict[str, Any] = dict(
+                item_id=item.id, given_on=given, lot_number=f"LOT{rng.randint(10000, 99999)}",
+                body_site="upper arm" if reg.route.startswith("sub") else "left forearm",
+                observation_minutes=30 if reg.route.startswith("intra") else None)
+            try:
+                res = record_dose(clinic, **dose_kw)
+            except OverrideRequired:  # a pre-dose lab out of bounds today: the demo's clinician corrected it first
+                res = record_dose(clinic, **dose_kw, override_reason="corrected before the dose (demo)")
             summary.doses += 1
             if drug == "zoledronic_acid" and summary.doses % 5 == 0 and given + dt.timedelta(days=1) <= day:
                 record_reaction(clinic, rid, kind="acute_phase_reaction", severity="mild", dose_id=res.dose.id,

@@ -23,6 +23,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ..core.errors import InputError
 from ..core.schedule import add_interval, days_late, timeliness
+from ..core.text import checked_text
 from ..store import models as m
 from ..store.audit import audit
 from ..store.models import utcnow
@@ -100,8 +101,13 @@ def _interval_fact(reg: Regimen) -> str:
 
 
 def _given_dates(session: Any, c: m.TreatmentCourse) -> list[dt.date]:
-    return list(session.scalars(select(m.AdministeredDose.given_on).where(
+    """Every day the patient was given the course's drug: the doses the clinic recorded, and the last dose of the
+    medication history (given elsewhere)."""
+    given = list(session.scalars(select(m.AdministeredDose.given_on).where(
         m.AdministeredDose.patient_id == c.patient_id, m.AdministeredDose.drug == c.drug)))
+    history = session.scalars(select(m.Medication.last_dose).where(
+        m.Medication.patient_id == c.patient_id, m.Medication.drug == c.drug, m.Medication.last_dose.is_not(None)))
+    return given + [d for d in history if d not in given]
 
 
 def _spacing_findings(session: Any, c: m.TreatmentCourse, reg: Regimen, day: dt.date) -> list[dict[str, Any]]:
@@ -198,8 +204,13 @@ def record_dose(
         given_at = given_at.replace(tzinfo=clinic.settings.zone)
     if observation_minutes is not None and observation_minutes < 0:
         raise InputError("observation_minutes", observation_minutes, "0 or more", unit="min")
-    lot = (lot_number or "").strip() or None
-    reason = (override_reason or "").strip() or None
+    col = m.AdministeredDose.__table__.c
+    lot, body_site, given_by, dose_unit = (
+        checked_text(f, v, max_length=int(col[f].type.length))
+        for f, v in (("lot_number", lot_number), ("body_site", body_site), ("given_by", given_by),
+                     ("dose_unit", dose_unit)))
+    observation_notes = checked_text("observation_notes", observation_notes, max_length=2000, one_line=False)
+    reason = checked_text("override_reason", override_reason, max_length=500, one_line=False)
     warnings: list[str] = []
     try:
         with clinic.db.write() as s:
@@ -207,10 +218,7 @@ def record_dose(
             if item_id is not None:
                 if not in_id_range(item_id):
                     raise NotFound("appointment", item_id)
-                it = s.scalars(select(m.ScheduleItem).where(m.ScheduleItem.id == item_id).with_for_update()
-                               ).one_or_none()
-                if it is None:
-                    raise NotFound("appointment", item_id)
+                it = item_row(s, item_id, for_update=True)  # its course locked first, as stop_course does
                 if it.kind != "dose" or it.course_id is None:
                     raise InvalidState(f"appointment {item_id} is a {it.kind}, not a dose")
                 c = course_row(s, it.course_id)
@@ -264,7 +272,19 @@ def record_dose(
             new = [f for f in blocking if str(f["rule_id"]) not in earlier]
             # A dose given today is gated; a dose entered for a past date was already given: it is recorded (the
             # record must show it) with the finding as a warning.
-            need = (new if day >= clinic.today() else []) + _spacing_findings(s, c, reg, day)
+            checks: list[Any] = []
+            prev: dt.date | None = None
+            if it is not None:
+                prev = s.scalar(select(m.AdministeredDose.given_on).where(m.AdministeredDose.course_id == c.id)
+                                .order_by(m.AdministeredDose.given_on.desc()).limit(1))
+                checks = evaluate_predose_checks(s, patient=full, record=record_of(full, as_of=day), reg=reg,
+                                                 item=it, as_of=day, settings=clinic.settings, previous_dose=prev)
+            # a pre-dose lab out of bounds (low calcium, 25(OH)D below target, kidney function below the drug's
+            # limit) gates a dose given today as a finding to fix first does
+            failed = [{"kind": "fix_first", "rule_id": f"PREDOSE-{ch.check_id}",
+                       "text": f"Pre-dose check {ch.check_id}: {ch.detail}", "status": ch.status, "citation": None}
+                      for ch in checks if ch.outcome == "not_ok"]
+            need = (new + failed if day >= clinic.today() else []) + _spacing_findings(s, c, reg, day)
             if need and reason is None:
                 raise OverrideRequired(c.drug, need)
             warnings += _early_warnings(s, c, reg, day)
@@ -282,15 +302,11 @@ def record_dose(
                 if late is not None:
                     warnings.append(late)
             if it is not None:
-                prev = s.scalar(select(m.AdministeredDose.given_on).where(m.AdministeredDose.course_id == c.id)
-                                .order_by(m.AdministeredDose.given_on.desc()).limit(1))
                 has_snapshot = s.scalar(select(m.PreDoseCheck.id).where(m.PreDoseCheck.item_id == it.id).limit(1))
                 if need:
                     s.add(m.PreDoseCheck(item_id=it.id, check_id="override", outcome="not_ok",
                                          detail=f"{', '.join(str(f['rule_id']) for f in need)} overridden: {reason}",
                                          checked_by=clinic.actor, checked_at=utcnow()))
-                checks = evaluate_predose_checks(s, patient=full, record=record_of(full, as_of=day), reg=reg,
-                                                 item=it, as_of=day, settings=clinic.settings, previous_dose=prev)
                 for ch in checks:
                     if has_snapshot is None or ch.lab_id is not None:
                         s.add(m.PreDoseCheck(item_id=it.id, check_id=ch.check_id, outcome=ch.outcome,

@@ -237,6 +237,12 @@ def dmab_switch() -> tuple[int, str, Status]:
     return int(f.value), text, lowest([f.status, status])
 
 
+def followon_classes() -> tuple[dict[str, frozenset[str]], Status]:
+    """Follow-on review rule id -> the drug classes whose course start fulfils it (``followon_classes``)."""
+    f = load(SEQUENCING).fact("followon_classes")
+    return {str(k): frozenset(str(c) for c in v) for k, v in dict(f.value).items()}, lowest([f.status])
+
+
 def followup_dxa() -> tuple[int, int, str, Status]:
     """Months after starting or changing therapy when the follow-up DXA falls due (lower, upper bound)."""
     f = load(MONITORING).fact("followup_dxa_months")

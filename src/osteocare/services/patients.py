@@ -209,17 +209,24 @@ def _update_keeping_history(p: m.Patient, rec: PatientRecord) -> None:
 
 
 def get_record(clinic: Clinic, record_id: str, *, as_of: dt.date | None = None,
-               include_courses: bool = True) -> PatientRecord:
+               include_courses: bool = True, with_reactions: bool = False) -> PatientRecord:
     """The patient's record as the core reads it (courses included as medications). The read is audited.
+    ``with_reactions``: as an assessment or a contraindication check reads it, with the clinic's recorded
+    reactions that matter to the drug rules added (``checks.clinic_record``).
 
     The record is cached on the store's data revision: do not mutate it (``model_copy(update=...)`` instead)."""
-    return record_plan(clinic, record_id, as_of=as_of, include_courses=include_courses).run(clinic)
+    return record_plan(clinic, record_id, as_of=as_of, include_courses=include_courses,
+                       with_reactions=with_reactions).run(clinic)
 
 
 def record_plan(clinic: Clinic, record_id: str, *, as_of: dt.date | None = None,
-                include_courses: bool = True) -> ReadPlan[PatientRecord]:
+                include_courses: bool = True, with_reactions: bool = False) -> ReadPlan[PatientRecord]:
     """:func:`get_record` as a :class:`~osteocare.services.reads.ReadPlan`."""
+    from .checks import clinic_record
+
     day = as_of or clinic.today()
+    if with_reactions and not include_courses:
+        raise ValueError("a record with the reactions added includes the courses")
 
     def load() -> PatientRecord:
         with clinic.db.read() as s:
@@ -227,9 +234,12 @@ def record_plan(clinic: Clinic, record_id: str, *, as_of: dt.date | None = None,
             if p is None:
                 raise NotFound("patient", record_id)
             _check_stored(p, day)
+            if with_reactions:
+                return clinic_record(s, p, as_of=day)
             return record_of(p, as_of=day, include_courses=include_courses)
 
-    return patient_plan(clinic, record_id, what="record", key=("record", day, include_courses), load=load)
+    return patient_plan(clinic, record_id, what="record", key=("record", day, include_courses, with_reactions),
+                        load=load)
 
 
 def update_record(clinic: Clinic, record: PatientRecord, **identity: Any) -> PatientSummary:
@@ -339,6 +349,7 @@ def overview_plan(clinic: Clinic, record_id: str, *, today: dt.date | None = Non
 def _overview(clinic: Clinic, record_id: str, day: dt.date) -> PatientView:
     from ._common import course_view, dose_view, item_view, lab_view, reaction_view
     from .alerts import patient_alerts
+    from .checks import clinic_record
 
     with clinic.db.read() as s:
         p = load_patient(s, record_id)
@@ -358,7 +369,7 @@ def _overview(clinic: Clinic, record_id: str, day: dt.date) -> PatientView:
                                 .where(m.StoredAssessment.patient_id == p.id).order_by(m.StoredAssessment.id)).all()
         view = PatientView(
             summary=summary(p, day),
-            record=record_of(p, as_of=day),
+            record=clinic_record(s, p, as_of=day),  # as the assessment shown beside it reads it
             courses=[course_view(s, c, record_id=record_id) for c in p.courses],
             schedule=[item_view(it, record_id=record_id, patient_name=name,
                                 drug=drugs.get(it.course_id) if it.course_id else None, today=day) for it in items],

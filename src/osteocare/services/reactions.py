@@ -67,7 +67,9 @@ def record_reaction(
 ) -> ReactionView:
     """Record a reaction. With ``dose_id`` (or ``course_id``) the drug is taken from it; a ``drug`` or
     ``course_id`` given as well must agree with it (else :class:`InputError`), and the onset cannot be before the
-    dose, or before the course started. ``resolved_on`` only with a resolved outcome, never after today.
+    dose, or before the course started. ``resolved_on`` only with a resolved outcome, never after today; a
+    resolved outcome without it is dated today (known resolved by then: a hypocalcaemia reaction stops holding
+    back the drug from that day).
 
     ``intolerance=True`` also adds an intolerance to the patient's record (drug, reaction text, date, severity).
     """
@@ -82,6 +84,8 @@ def record_reaction(
     if onset_on is not None and onset_on > clinic.today():
         raise InputError("onset_on", onset_on.isoformat(), f"a date not after {clinic.today().isoformat()} (today)")
     _check_resolution(outcome, resolved_on, onset_on, clinic.today())
+    if outcome in RESOLVED_OUTCOMES and resolved_on is None:
+        resolved_on = clinic.today()  # known resolved today; the day it resolved was not given
     with clinic.db.write() as s:
         p = patient_row(s, record_id)
         if dose_id is not None:
@@ -132,9 +136,14 @@ def update_reaction_outcome(clinic: Clinic, reaction_id: int, *, outcome: str,
         if r is None:
             raise NotFound("reaction", reaction_id)
         _check_resolution(outcome, resolved_on, r.onset_on, clinic.today())
+        if outcome in RESOLVED_OUTCOMES and resolved_on is None:
+            resolved_on = clinic.today()  # known resolved today; the day it resolved was not given
+        before = {"outcome": r.outcome, "resolved_on": r.resolved_on.isoformat() if r.resolved_on else None}
         r.outcome, r.resolved_on = outcome, resolved_on
         audit(s, actor=clinic.actor, action="update", entity="reaction", entity_id=r.id, patient_id=r.patient_id,
-              detail={"outcome": outcome})
+              detail={"outcome": {"from": before["outcome"], "to": outcome},
+                      "resolved_on": {"from": before["resolved_on"],
+                                      "to": resolved_on.isoformat() if resolved_on else None}})
         rid = s.scalar(select(m.Patient.record_id).where(m.Patient.id == r.patient_id))
         return reaction_view(r, str(rid))
 

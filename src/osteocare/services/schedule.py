@@ -27,6 +27,7 @@ from .drugs import (
     calcitriol_labs,
     dmab_predisposed_labs,
     dmab_switch,
+    followon_classes,
     followup_dxa,
     regimen,
 )
@@ -100,12 +101,36 @@ def pth_days_used(session: Session, patient_id: int, group: tuple[str, ...], *, 
     return days_covered(periods), notes
 
 
+def last_dose_before(session: Session, patient_id: int, drug: str, day: dt.date, *,
+                     exclude_course: int | None = None) -> tuple[dt.date, str] | None:
+    """The patient's last dose of ``drug`` on or before ``day``, and where it is recorded: a dose given in an
+    earlier course, or the last dose of the medication history (given elsewhere, before the clinic's courses)."""
+    found: list[tuple[dt.date, str]] = []
+    given = session.scalar(select(func.max(m.AdministeredDose.given_on)).where(
+        m.AdministeredDose.patient_id == patient_id, m.AdministeredDose.drug == drug,
+        m.AdministeredDose.given_on <= day,
+        m.AdministeredDose.course_id != (exclude_course if exclude_course is not None else -1)))
+    if given is not None:
+        found.append((given, "a dose recorded by the clinic"))
+    history = session.scalar(select(func.max(m.Medication.last_dose)).where(
+        m.Medication.patient_id == patient_id, m.Medication.drug == drug, m.Medication.last_dose <= day))
+    if history is not None:
+        found.append((history, "the last dose in the medication history"))
+    return max(found) if found else None
+
+
 def plan_course_start(session: Session, course: m.TreatmentCourse, reg: Regimen, *,
                       first_due: dt.date | None = None) -> list[str]:
     """Create the first items of a new course; returns notes to show."""
     notes: list[str] = []
     start = course.start_date
     pid = course.patient_id
+    if reg.given_in_clinic and first_due is None and reg.interval is not None:
+        last = last_dose_before(session, pid, reg.drug, start, exclude_course=course.id)
+        if last is not None and next_due(last[0], reg.interval) > start:
+            first_due = next_due(last[0], reg.interval)
+            notes.append(f"First dose due {first_due.isoformat()}: {reg.name} is given {reg.interval}, and the last "
+                         f"dose was on {last[0].isoformat()} ({last[1]}).")
     if reg.given_in_clinic:
         add_item(session, course, patient_id=pid, kind="dose", seq=1, due_on=first_due or start,
               reason=dose_reason(reg.drug, 1), rule_id=reg.overdue_rule, status=reg.interval_status)
@@ -233,6 +258,23 @@ def _sequencing_rule(rule_id: str) -> tuple[str, Status]:
 
     f = load("treatment-sequencing").fact(rule_id)
     return str(f.value), lowest([f.status])
+
+
+def close_followon_reviews(session: Session, course: m.TreatmentCourse, reg: Regimen) -> list[tuple[int, str]]:
+    """The patient's open follow-on reviews (DMAB-SWITCH after denosumab, ANAB-THEN-AR-* after an anabolic) that
+    the new ``course`` fulfils (``followon_classes``), closed as done; (item id, rule id) of each."""
+    fulfils, _status = followon_classes()
+    rules = [r for r, classes in fulfils.items() if reg.drug_class in classes]
+    if not rules:
+        return []
+    closed = []
+    for it in session.scalars(select(m.ScheduleItem).where(
+            m.ScheduleItem.patient_id == course.patient_id, m.ScheduleItem.kind == "review",
+            m.ScheduleItem.status == "open", m.ScheduleItem.rule_id.in_(rules),
+            m.ScheduleItem.course_id != course.id).with_for_update()):
+        it.status, it.closed_at = "done", utcnow()
+        closed.append((it.id, str(it.rule_id)))
+    return closed
 
 
 def on_course_stop(session: Session, course: m.TreatmentCourse, *, stop_date: dt.date) -> list[str]:

@@ -1,0 +1,205 @@
+"""Running a course safely: what a review of the course services found and reproduced (each test failed before
+its fix). A denosumab dose given elsewhere dates the new course's first dose; a pre-dose lab out of bounds holds
+the dose back; a reaction read as an allergy leaves the drug out of the stored assessment's options; starting the
+follow-on drug closes the follow-on review; a hypocalcaemia recorded as resolved stops holding the drug back;
+concurrent changes of one course or appointment are serialised; over-long dose fields are refused by name."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from osteocare.core.errors import InputError
+from osteocare.services.appointments import complete_item, patient_schedule
+from osteocare.services.assessments import assess_and_store
+from osteocare.services.context import Clinic
+from osteocare.services.courses import get_course, start_course, stop_course
+from osteocare.services.doses import record_dose
+from osteocare.services.entries import add_entry
+from osteocare.services.errors import InvalidState, OverrideRequired
+from osteocare.services.facts import add_lab
+from osteocare.services.reactions import record_reaction
+
+TODAY = dt.date(2025, 3, 3)  # the clinic fixture's "today"
+
+
+def _labs_on(clinic: Clinic, rid: str, day: dt.date) -> None:
+    """The fixture's normal baseline labs, dated ``day`` (for a course started before the fixture's labs)."""
+    add_lab(clinic, rid, name="creatinine", value=70, unit="umol/L", date=day)
+    add_lab(clinic, rid, name="calcium", value=2.35, unit="mmol/L", date=day, reference_low=2.1, reference_high=2.6)
+    add_lab(clinic, rid, name="vitamin_d_25oh", value=35, unit="ng/mL", date=day)
+
+
+def _dose_item(clinic: Clinic, rid: str) -> Any:
+    return next(i for i in patient_schedule(clinic, rid) if i.kind == "dose")
+
+
+def test_a_denosumab_dose_given_elsewhere_dates_the_first_dose_and_an_early_one_is_named(
+        clinic: Clinic, patient: Callable[..., str]) -> None:
+    """Last injection 2025-01-15 in the medication history: denosumab is given every 6 months
+    (drug-denosumab#interval_months), so the course started 2025-03-03 has its first dose due 2025-07-15, and a
+    dose recorded today (47 days after the last) says it is early. Before: due today, recorded without a word."""
+    rid = patient("CS1")
+    add_entry(clinic, rid, "medication", {"drug": "denosumab", "start": "2024-07-15", "last_dose": "2025-01-15"})
+    view = start_course(clinic, rid, "denosumab")
+    assert _dose_item(clinic, rid).due_on == dt.date(2025, 7, 15)
+    assert any("First dose due 2025-07-15" in w and "2025-01-15" in w for w in view.warnings), view.warnings
+    done = record_dose(clinic, course_id=view.id, lot_number="LOT1")
+    assert any(w.startswith("Early dose") and "47 days before" in w for w in done.warnings), done.warnings
+
+
+def test_a_low_calcium_holds_back_a_dose_given_today_and_is_named_when_the_course_starts(
+        clinic: Clinic, patient: Callable[..., str]) -> None:
+    """Calcium 1.75 mmol/L against the laboratory's 2.1-2.6 two days before: the course start says the first dose
+    waits for it, and the dose needs a written reason (it was recorded with a warning only)."""
+    rid = patient("CS2")
+    add_lab(clinic, rid, name="calcium", value=1.75, unit="mmol/L", date=TODAY - dt.timedelta(days=2),
+            reference_low=2.1, reference_high=2.6)
+    view = start_course(clinic, rid, "denosumab")
+    assert any(w.startswith("Before the first dose: pre-dose check serum_calcium") and "low" in w
+               for w in view.warnings), view.warnings
+    with pytest.raises(OverrideRequired) as e:
+        record_dose(clinic, course_id=view.id, lot_number="LOT1")
+    assert "PREDOSE-serum_calcium" in str(e.value)
+    assert get_course(clinic, view.id).doses_given == 0
+    done = record_dose(clinic, course_id=view.id, lot_number="LOT1", override_reason="calcium corrected IV today")
+    assert any("PREDOSE-serum_calcium overridden" in w for w in done.warnings), done.warnings
+
+
+def test_an_allergy_reaction_not_ticked_as_an_intolerance_leaves_the_drug_out_of_the_stored_options(
+        clinic: Clinic, patient: Callable[..., str]) -> None:
+    rid = patient("CS3", femoral_neck_t_score=-3.5)
+    before = json.loads(assess_and_store(clinic, rid).result_json)["recommendation"]["options"]
+    first = before[0]["drug"]
+    record_reaction(clinic, rid, kind="allergy", severity="severe", drug=first, onset_on=dt.date(2025, 2, 1),
+                    description="anaphylaxis")
+    after = json.loads(assess_and_store(clinic, rid).result_json)["recommendation"]["options"]
+    assert first not in [o["drug"] for o in after]
+
+
+def test_starting_the_follow_on_drug_closes_the_follow_on_review_after_denosumab(
+        clinic: Clinic, patient: Callable[..., str]) -> None:
+    """Denosumab stopped: DMAB-SWITCH is due 6 months after the last injection. Zoledronic acid started closes it
+    (it stayed open and turned into an urgent alert)."""
+    rid = patient("CS4")
+    _labs_on(clinic, rid, dt.date(2024, 5, 20))
+    dmab = start_course(clinic.on(dt.date(2024, 6, 3)), rid, "denosumab", start_date=dt.date(2024, 6, 3))
+    record_dose(clinic.on(dt.date(2024, 6, 3)), course_id=dmab.id, lot_number="LOT1")
+    stop_course(clinic.on(dt.date(2024, 11, 1)), dmab.id, reason="switch", stop_date=dt.date(2024, 11, 1))
+    switch = [i for i in patient_schedule(clinic, rid) if i.rule_id == "DMAB-SWITCH"]
+    assert [i.due_on for i in switch] == [dt.date(2024, 12, 3)]
+    zol = start_course(clinic, rid, "zoledronic_acid")
+    assert any(f"follow-on review DMAB-SWITCH (appointment {switch[0].id}) is closed" in w for w in zol.warnings)
+    assert not [i for i in patient_schedule(clinic, rid) if i.rule_id == "DMAB-SWITCH"]
+
+
+def test_a_hypocalcaemia_recorded_as_resolved_without_a_date_stops_holding_the_drug_back(
+        clinic: Clinic, patient: Callable[..., str]) -> None:
+    rid = patient("CS5")
+    _labs_on(clinic, rid, dt.date(2024, 5, 20))
+    view = start_course(clinic.on(dt.date(2024, 9, 2)), rid, "denosumab", start_date=dt.date(2024, 9, 2))
+    dose = record_dose(clinic.on(dt.date(2024, 9, 2)), course_id=view.id, lot_number="LOT1")
+    r = record_reaction(clinic.on(dt.date(2024, 9, 20)), rid, kind="hypocalcaemia", severity="mild",
+                        dose_id=dose.dose.id, onset_on=dt.date(2024, 9, 15), outcome="resolved")
+    assert r.resolved_on == dt.date(2024, 9, 20)
+    nxt = record_dose(clinic, course_id=view.id, lot_number="LOT2")  # was: OverrideRequired DMAB-CI-HYPOCA
+    assert nxt.dose.given_on == TODAY
+
+
+def test_over_long_dose_fields_are_refused_by_name_with_nothing_written(
+        clinic: Clinic, patient: Callable[..., str]) -> None:
+    """The store's columns: body site 40, lot 64, given by 120 characters (a DataError, 500, on PostgreSQL)."""
+    rid = patient("CS6")
+    view = start_course(clinic, rid, "denosumab")
+    for field, value in (("body_site", "left upper arm, lateral aspect, 5 cm below"), ("lot_number", "L" * 65),
+                         ("given_by", "n" * 121)):
+        kwargs: dict[str, Any] = {"lot_number": "LOT1", field: value}
+        with pytest.raises(InputError, match=field):
+            record_dose(clinic, course_id=view.id, **kwargs)
+    assert get_course(clinic, view.id).doses_given == 0
+
+
+def test_a_course_cannot_be_stopped_before_its_last_dose(clinic: Clinic, patient: Callable[..., str]) -> None:
+    rid = patient("CS7")
+    _labs_on(clinic, rid, dt.date(2024, 5, 20))
+    view = start_course(clinic.on(dt.date(2024, 9, 2)), rid, "denosumab", start_date=dt.date(2024, 9, 2))
+    record_dose(clinic.on(dt.date(2024, 9, 2)), course_id=view.id, lot_number="LOT1")
+    record_dose(clinic.on(dt.date(2025, 3, 3)), course_id=view.id, lot_number="LOT2")
+    with pytest.raises(InputError, match="stop_date.*last dose"):
+        stop_course(clinic, view.id, reason="x", stop_date=dt.date(2024, 10, 1))
+
+
+def test_a_course_stopped_while_its_dose_is_recorded_leaves_no_open_dose(
+        clinic: Clinic, patient: Callable[..., str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The dose holds the course while it plans the next one; the stop waits, then cancels what is open (before,
+    on PostgreSQL, the stop cancelled the old appointment and the dose then opened the next on a stopped course)."""
+    from osteocare.services import doses as sd
+
+    rid = patient("CS8")
+    view = start_course(clinic, rid, "denosumab")
+    real, reached = sd.after_dose, threading.Event()
+
+    def slow(*a: Any, **k: Any) -> Any:
+        out = real(*a, **k)
+        reached.set()
+        threading.Event().wait(1.0)
+        return out
+
+    monkeypatch.setattr(sd, "after_dose", slow)
+    outcome: dict[str, object] = {}
+
+    def dose() -> None:
+        try:
+            outcome["dose"] = record_dose(clinic, item_id=_dose_item(clinic, rid).id, lot_number="LOT1")
+        except Exception as exc:
+            outcome["dose"] = exc
+
+    t = threading.Thread(target=dose)
+    t.start()
+    assert reached.wait(10)
+    stop_course(clinic, view.id, reason="patient declines")
+    t.join(20)
+    assert not isinstance(outcome["dose"], Exception), outcome
+    open_doses = [i for i in patient_schedule(clinic, rid) if i.kind == "dose"]
+    assert open_doses == []
+    assert get_course(clinic, view.id).status == "stopped"
+
+
+def test_one_annual_review_completed_twice_at_once_plans_one_next_review(
+        clinic: Clinic, patient: Callable[..., str], monkeypatch: pytest.MonkeyPatch) -> None:
+    from osteocare.services import appointments as sa
+
+    rid = patient("CS9")
+    start_course(clinic, rid, "alendronate")
+    annual = next(i for i in patient_schedule(clinic, rid) if i.rule_id == "MON-ANNUAL")
+    real, reached, calls = sa.annual_review, threading.Event(), []
+
+    def slow() -> Any:
+        calls.append(1)
+        if len(calls) == 1:
+            reached.set()
+            threading.Event().wait(1.0)
+        return real()
+
+    monkeypatch.setattr(sa, "annual_review", slow)
+    outcome: dict[str, object] = {}
+
+    def complete(name: str) -> None:
+        try:
+            outcome[name] = complete_item(clinic.as_actor(name), annual.id)
+        except Exception as exc:
+            outcome[name] = exc
+
+    t = threading.Thread(target=complete, args=("nurseA",))
+    t.start()
+    assert reached.wait(10)
+    complete("nurseB")
+    t.join(20)
+    assert isinstance(outcome["nurseB"], InvalidState), outcome
+    nxt = [i for i in patient_schedule(clinic, rid) if i.rule_id == "MON-ANNUAL"]
+    assert len(nxt) == 1, nxt
