@@ -52,8 +52,11 @@ API = [
     ("POST", "/api/v1/users", {"username": "u-{role}", "password": "long enough pw", "role": "nurse"}, ("admin",)),
     ("POST", "/api/v1/questions", {"topic": "Calcium", "body": "How much calcium?"}, "public"),
     ("GET", "/api/v1/questions", None, ("doctor",)),
+    ("GET", "/api/v1/questions/1", None, ("doctor",)),
     ("POST", "/api/v1/questions/1/answer", {"answer": "About 1200 mg a day."}, ("doctor",)),
+    ("PUT", "/api/v1/questions/1/answer", {"answer": "About 1000 mg a day."}, ("doctor",)),  # no If-Match: 428
     ("POST", "/api/v1/questions/1/publish", {}, ("doctor",)),
+    ("POST", "/api/v1/questions/1/unpublish", None, ("doctor",)),
     ("GET", "/api/v1/qa", None, "public"),
     ("GET", "/cds-services", None, "public"),
     ("POST", "/cds-services/osteocare-patient-view", {"hook": "x"}, STAFF),
@@ -74,6 +77,7 @@ PAGES = [
     ("/me", ("patient", "patient2")),
     ("/me/calendar.ics", ("patient", "patient2")),
     ("/doctor/questions", ("doctor",)),
+    ("/doctor/questions?page=2", ("doctor",)),
     ("/admin", ("admin",)),
     ("/qa", "public"),
     ("/qa/999999", "open"),  # public, but no such published answer: 404 for everyone
@@ -106,7 +110,9 @@ FORMS = [
     ("/patients/{other}/courses", ("doctor",)),
     ("/me/reactions", ("patient", "patient2")),
     ("/doctor/questions/2147483647/answer", ("doctor",)),
+    ("/doctor/questions/2147483647/edit", ("doctor",)),  # no version: refused, nothing written
     ("/doctor/questions/2147483647/publish", ("doctor",)),
+    ("/doctor/questions/2147483647/unpublish", ("doctor",)),
     ("/admin/users", ("admin",)),
     ("/ask", "public"),
     ("/login", "public"),

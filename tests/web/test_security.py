@@ -106,6 +106,42 @@ def test_repeated_failed_logins_are_slowed_then_refused(clinic_setup) -> None:  
     assert r.status_code == 429
 
 
+def test_the_sign_in_page_refuses_an_overlong_username_or_password_before_any_work(clinic_setup) -> None:  # type: ignore[no-untyped-def]
+    clinic, _ = clinic_setup
+    app = create_app(clinic.settings, clinic=clinic, options=WebOptions(login_delay_s=0.0))
+    page = TestClient(app)
+    token = csrf_of(page.get("/login").text)
+    r = page.post("/login", data={"username": "a" * 900_000, "password": "x", "csrf_token": token})
+    assert r.status_code == 422 and "The username is too long: 900,000 characters; at most 80." in r.text
+    assert "a" * 81 not in r.text  # not echoed back
+    r = page.post("/login", data={"username": USERS["nurse"], "password": "p" * 1025, "csrf_token": token})
+    assert r.status_code == 422 and "The password is too long" in r.text
+    assert len(app.state.login_limiter) == 0  # nothing kept for either
+    r = page.post("/login", data={"username": "nobody", "password": "x", "csrf_token": token})
+    assert r.status_code == 401
+    assert all(len(k) == 64 for k in app.state.login_limiter._events)  # a fixed-size digest, whatever was typed
+    api = TestClient(app)
+    r = api.post("/api/v1/auth/token", json={"username": "a" * 81, "password": "x"})
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "username"
+
+
+def test_the_rate_limiter_forgets_old_keys_and_keeps_at_most_max_keys() -> None:
+    limiter = accounts.RateLimiter(2, 0.05, max_keys=100)
+    assert limiter.retry_after("never-hit") == 0 and len(limiter) == 0  # a look-up stores nothing
+    for i in range(1000):
+        limiter.hit(f"key-{i}")
+        assert len(limiter) <= 100
+    limiter.hit("key-999")
+    assert limiter.failures("key-999") == 2 and limiter.retry_after("key-999") > 0  # the latest keys are kept
+    time.sleep(0.06)
+    assert limiter.failures("key-999") == 0 and limiter.retry_after("key-999") == 0
+    limiter.hit("fresh")
+    assert len(limiter) <= 100 and "key-999" not in limiter._events  # an emptied key is dropped
+    for _ in range(50):
+        limiter.hit("fresh")
+    assert len(limiter._events["fresh"]) == 2  # only the events that decide anything are kept
+
+
 def test_questions_are_rate_limited(clinic_setup) -> None:  # type: ignore[no-untyped-def]
     clinic, _ = clinic_setup
     app = create_app(clinic.settings, clinic=clinic, options=WebOptions(questions_per_window=2))

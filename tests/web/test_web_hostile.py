@@ -11,6 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
+from osteocare.core.text import BAD_CHARACTER_RULE
 from osteocare.services.errors import Conflict
 from osteocare.store.db import Database
 from osteocare.store.migrate import current_revision, head_revision, upgrade
@@ -20,6 +21,7 @@ from osteocare.web.i18n import Lang
 from .conftest import PASSWORD, USERS, browser_for, csrf_of
 
 BAD_TEXT = "text without control characters"
+BAD_TEXT_RULE = BAD_CHARACTER_RULE
 
 
 def _patient(api: TestClient, tokens, record_id: str, **names: str) -> str:  # type: ignore[no-untyped-def]
@@ -177,6 +179,36 @@ def test_oversized_bodies_are_refused_with_413(app, api) -> None:  # type: ignor
 
     r = api.post("/api/v1/questions", content=chunks(), headers={"content-type": "application/json"})
     assert r.status_code == 413
+
+
+def test_a_delete_body_is_limited_and_checked_like_any_other(api, tokens, records) -> None:  # type: ignore[no-untyped-def]
+    url = f"/api/v1/patients/{records['patient2']}/entries/condition/2147483647"
+    big = b'{"reason": "' + b"a" * 5_000_000 + b'"}'
+    for headers in ({}, tokens["doctor"]):  # refused before anything reads it, signed in or not
+        r = api.request("DELETE", url, content=big, headers={**headers, "content-type": "application/json"})
+        assert r.status_code == 413 and r.json()["title"] == "Request too large"
+
+    def chunks():  # no Content-Length: counted as it arrives
+        for _ in range(40):
+            yield b"x" * 65536
+
+    r = api.request("DELETE", url, content=chunks(), headers={**tokens["doctor"], "content-type": "application/json"})
+    assert r.status_code == 413
+    r = api.request("DELETE", url, json={"reason": "typo\u202egnp.exe"}, headers=tokens["doctor"])
+    assert r.status_code == 422 and "U+202E" in r.json()["detail"]
+    assert r.json()["errors"][0] == {"field": "reason", "value": "typo\\u202egnp.exe", "allowed": BAD_TEXT_RULE}
+
+
+@pytest.mark.parametrize("content_type", ["application/JSON", "Application/Json; charset=utf-8",
+                                          "application/problem+JSON"])
+def test_a_json_body_is_checked_whatever_the_case_of_its_media_type(api, tokens, content_type) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    name = "zz_case_" + "".join(c for c in content_type if c.isalpha())[-8:]
+    body = json.dumps({"username": name, "password": "p" * 12, "role": "nurse", "display_name": "abc\u202e"})
+    r = api.post("/api/v1/users", content=body.encode(), headers={**tokens["admin"], "content-type": content_type})
+    assert r.status_code == 422, r.text
+    assert r.json()["errors"][0]["field"] == "display_name" and "U+202E" in r.json()["detail"]
 
 
 # --- output: script in names on both languages' pages; redirects --------------------------------------------------

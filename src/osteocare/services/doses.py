@@ -210,7 +210,7 @@ def record_dose(
         for f, v in (("lot_number", lot_number), ("body_site", body_site), ("given_by", given_by),
                      ("dose_unit", dose_unit)))
     observation_notes = checked_text("observation_notes", observation_notes, max_length=2000, one_line=False)
-    reason = checked_text("override_reason", override_reason, max_length=500, one_line=False)
+    reason = checked_text("override_reason", override_reason, max_length=2000, one_line=False)
     warnings: list[str] = []
     try:
         with clinic.db.write() as s:

@@ -217,37 +217,71 @@ def web_secret(clinic: Clinic) -> str:
 
 
 class RateLimiter:
-    """At most ``limit`` events per ``window`` seconds per key (in memory, per process)."""
+    """At most ``limit`` events per ``window`` seconds per key (in memory, per process).
 
-    def __init__(self, limit: int, window: float) -> None:
+    Memory is bounded: a key whose events have all left the window is dropped, reading a key never stores it, and
+    at most ``max_keys`` keys are kept; above that, keys with only old events are swept, then the least recently
+    hit ones dropped. Callers pass fixed-size keys (a digest), so that one key costs the same whatever was typed."""
+
+    def __init__(self, limit: int, window: float, *, max_keys: int = 100_000) -> None:
         self.limit = limit
         self.window = window
-        self._events: dict[str, deque[float]] = {}
+        self.max_keys = max_keys
+        self._events: dict[str, deque[float]] = {}  # in order of each key's latest event (oldest first)
         self._lock = threading.Lock()
 
-    def _trim(self, key: str, now: float) -> deque[float]:
-        q = self._events.setdefault(key, deque())
+    def _trim(self, key: str, now: float) -> deque[float] | None:
+        q = self._events.get(key)
+        if q is None:
+            return None
         while q and q[0] <= now - self.window:
             q.popleft()
+        if not q:
+            del self._events[key]
+            return None
         return q
+
+    def _evict(self, now: float) -> None:
+        """Room for a tenth of ``max_keys`` again: every key with no event in the window goes (they are the first in
+        the dict, which is in order of latest event), then the least recently hit ones."""
+        target = self.max_keys - max(1, self.max_keys // 10)
+        while self._events:
+            key = next(iter(self._events))
+            if len(self._events) <= target and self._events[key][-1] > now - self.window:
+                break
+            del self._events[key]
 
     def retry_after(self, key: str) -> int:
         """Seconds to wait before the next event is allowed (0 = allowed now)."""
         now = time.monotonic()
         with self._lock:
             q = self._trim(key, now)
-            if len(q) < self.limit:
+            if q is None or len(q) < self.limit:
                 return 0
             return max(1, int(q[0] + self.window - now + 0.999))
 
     def hit(self, key: str) -> None:
         now = time.monotonic()
         with self._lock:
-            self._trim(key, now).append(now)
+            q = self._trim(key, now)
+            if q is None:
+                if len(self._events) >= self.max_keys:
+                    self._evict(now)
+                q = self._events[key] = deque()
+            else:
+                self._events[key] = self._events.pop(key)  # now the most recently hit
+            q.append(now)
+            while len(q) > self.limit:  # only the latest ``limit`` events decide anything
+                q.popleft()
 
     def failures(self, key: str) -> int:
         with self._lock:
-            return len(self._trim(key, time.monotonic()))
+            q = self._trim(key, time.monotonic())
+            return 0 if q is None else len(q)
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._events)
 
     def reset(self, key: str) -> None:
         with self._lock:

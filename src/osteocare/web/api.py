@@ -163,7 +163,7 @@ async def current_assessment(request: Request, user: User, record_id: str,
     c = acting(request, u)
     day = as_of or c.today()
     try:
-        plan = sp.record_plan(c, record_id, as_of=day)
+        plan = sp.record_plan(c, record_id, as_of=day, with_reactions=True)
         rec = await plan.run_async(c)
     except (OverflowError, ValueError) as exc:
         raise _as_of_error(exc, day) from None
@@ -563,11 +563,13 @@ class Asked(BaseModel):
 @router.post("/questions", status_code=201, response_model=Asked, responses=PROBLEMS, tags=["questions"])
 def ask(request: Request, user: User, body: QuestionIn) -> Any:
     """Ask the clinic's doctors (no account needed; rate-limited). Keep ``follow_url``: it shows the answer."""
-    from .app import question_allowed
+    from .app import question_allowed, question_counted
 
-    question_allowed(request, client_ip(request))
+    ip = client_ip(request)
+    question_allowed(request, ip)
     qv, tok = qs.ask(acting(request, user), topic=body.topic, body=body.body, asker=user, name=body.name,
                      locale=body.locale)
+    question_counted(request, ip)  # a question refused above (422) does not use up the quota
     return {"id": qv.id, "follow_token": tok, "follow_url": f"/follow/{tok}"}
 
 
@@ -584,29 +586,134 @@ def question_queue(request: Request, user: User, status: Literal["open", "answer
     return {"items": items, "total": total, "offset": offset, "limit": limit}
 
 
+QuestionId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+QUESTION_PROBLEMS: dict[int | str, dict[str, Any]] = {
+    **PROBLEMS,
+    412: {"model": Problem, "content": {"application/problem+json": {}},
+          "description": "If-Match names a version that is no longer the question's: nothing was written"},
+    428: {"model": Problem, "content": {"application/problem+json": {}},
+          "description": "No If-Match: GET the question first and send its ETag back"},
+}
+_QUESTION_ETAG = {"ETag": {"description": 'The question\'s version as a strong entity tag ("3"): send it back as '
+                                          "If-Match to change the answer or its publication",
+                           "schema": {"type": "string"}}}
+IfMatch = Annotated[str | None, Header(max_length=200, description=(
+    'The ETag of the question as read (GET /api/v1/questions/{id}), e.g. "3"; a version that is no longer the '
+    "question's is refused with 412 (nothing written)"))]
+
+
+def _question_version(if_match: str | None, question_id: int, *, required: bool) -> int | None:
+    """The version named by ``If-Match`` (one strong entity tag). Missing or ``*``: 428 where required, else any."""
+    how = f"GET /api/v1/questions/{question_id} first and send its ETag back as If-Match"
+    tag = (if_match or "").strip()
+    if not tag or tag == "*":
+        if not required:
+            return None
+        raise HTTPProblem(428, "Precondition required", f"a change of an answer needs If-Match: {how}, so that a "
+                          "change another doctor made after you read it is not overwritten")
+    if tag.startswith("W/"):
+        raise HTTPProblem(412, "Precondition failed", f"If-Match {tag!r} is a weak entity tag, which never matches; "
+                          f"{how}")
+    version = tag[1:-1] if len(tag) >= 2 and tag[0] == tag[-1] == '"' else tag
+    if not version.isdigit() or len(version) > 10:
+        raise HTTPProblem(412, "Precondition failed", f"If-Match {tag!r} names no version of question {question_id} "
+                          f"(one entity tag such as \"3\"); {how}")
+    return int(version)
+
+
+def _stale(exc: qs.StaleVersion) -> HTTPProblem:
+    return HTTPProblem(412, "Precondition failed", f"If-Match: {exc}")
+
+
+@router.get("/questions/{question_id}", response_model=qs.QuestionView, tags=["questions"],
+            responses={**PROBLEMS, 200: {"headers": _QUESTION_ETAG}})
+def get_question(request: Request, response: Response, user: User, question_id: QuestionId) -> Any:
+    """One question as the doctors' queue shows it, with its ``version`` also as the strong ``ETag``."""
+    require(user, "doctor")
+    view = qs.get(request.app.state.clinic, question_id)
+    response.headers["ETag"] = f'"{view.version}"'
+    return view
+
+
 class AnswerIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     answer: str = Field(min_length=1, max_length=10000)
 
 
-@router.post("/questions/{question_id}/answer", response_model=qs.QuestionView, responses=PROBLEMS, tags=["questions"])
-def answer(request: Request, user: User, question_id: Annotated[int, Path(ge=1, le=2**31 - 1)], body: AnswerIn) -> Any:
+@router.post("/questions/{question_id}/answer", response_model=qs.QuestionView, tags=["questions"],
+             responses={**QUESTION_PROBLEMS, 200: {"headers": _QUESTION_ETAG}})
+def answer(request: Request, response: Response, user: User, question_id: QuestionId, body: AnswerIn,
+           if_match: IfMatch = None) -> Any:
+    """Answer an open question. An answered one is 409: change its answer with ``PUT`` on the same path."""
     u = require(user, "doctor")
-    return qs.answer(acting(request, u), question_id, text=body.answer, doctor=u)
+    expected = _question_version(if_match, question_id, required=False)
+    try:
+        view = qs.answer(acting(request, u), question_id, text=body.answer, doctor=u, expected_version=expected)
+    except qs.StaleVersion as exc:
+        raise _stale(exc) from None
+    response.headers["ETag"] = f'"{view.version}"'
+    return view
+
+
+@router.put("/questions/{question_id}/answer", response_model=qs.QuestionView, tags=["questions"],
+            summary="Edit the answer of an answered question (needs If-Match)",
+            responses={**QUESTION_PROBLEMS, 200: {"headers": _QUESTION_ETAG}})
+def edit_answer(request: Request, response: Response, user: User, question_id: QuestionId, body: AnswerIn,
+                if_match: IfMatch = None) -> Any:
+    """Replace the answer; ``If-Match`` must name the question's version as read (none: 428; stale: 412, nothing
+    written). The audit log keeps the old and the new text. A published answer is taken off the public page until
+    it is published again (``POST .../publish``); an unchanged text changes nothing."""
+    u = require(user, "doctor")
+    expected = _question_version(if_match, question_id, required=True)
+    assert expected is not None
+    try:
+        view = qs.edit_answer(acting(request, u), question_id, text=body.answer, expected_version=expected)
+    except qs.StaleVersion as exc:
+        raise _stale(exc) from None
+    response.headers["ETag"] = f'"{view.version}"'
+    return view
 
 
 class PublishIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     topic: str | None = Field(default=None, max_length=200)
     body: str | None = Field(default=None, max_length=5000)
+    answer: str | None = Field(default=None, max_length=10000, description=(
+        "The answer as published (default: as published before, else as sent to the asker); anonymised too"))
 
 
-@router.post("/questions/{question_id}/publish", response_model=qs.PublicQuestion, responses=PROBLEMS,
-             tags=["questions"])
-def publish(request: Request, user: User, question_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
-            body: PublishIn) -> Any:
+@router.post("/questions/{question_id}/publish", response_model=qs.PublicQuestion, tags=["questions"],
+             responses={**QUESTION_PROBLEMS, 200: {"headers": _QUESTION_ETAG}})
+def publish(request: Request, response: Response, user: User, question_id: QuestionId, body: PublishIn,
+            if_match: IfMatch = None) -> Any:
+    """Publish an answered question anonymised: e-mail addresses and phone numbers are removed from the topic, the
+    question and the answer, each of which may be reworded here. With ``If-Match``, refused (412) if the question
+    changed since it was read."""
     u = require(user, "doctor")
-    return qs.publish(acting(request, u), question_id, topic=body.topic, body=body.body)
+    expected = _question_version(if_match, question_id, required=False)
+    try:
+        pub, version = qs.publish_versioned(acting(request, u), question_id, topic=body.topic, body=body.body,
+                                            answer=body.answer, expected_version=expected)
+    except qs.StaleVersion as exc:
+        raise _stale(exc) from None
+    response.headers["ETag"] = f'"{version}"'
+    return pub
+
+
+@router.post("/questions/{question_id}/unpublish", response_model=qs.QuestionView, tags=["questions"],
+             responses={**QUESTION_PROBLEMS, 200: {"headers": _QUESTION_ETAG}})
+def unpublish(request: Request, response: Response, user: User, question_id: QuestionId,
+              if_match: IfMatch = None) -> Any:
+    """Take a published question off the public Q&A (its public wording is kept for publishing again). With
+    ``If-Match``, refused (412) if the question changed since it was read."""
+    u = require(user, "doctor")
+    expected = _question_version(if_match, question_id, required=False)
+    try:
+        view = qs.unpublish(acting(request, u), question_id, expected_version=expected)
+    except qs.StaleVersion as exc:
+        raise _stale(exc) from None
+    response.headers["ETag"] = f'"{view.version}"'
+    return view
 
 
 @router.get("/qa", response_model=Page[qs.PublicQuestion], tags=["questions"], responses=PROBLEMS)

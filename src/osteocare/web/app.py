@@ -131,17 +131,26 @@ def _json_problem(value: Any, where: str = "") -> HTTPProblem | None:
     return None
 
 
+def is_json(content_type: str) -> bool:
+    """A JSON media type, as FastAPI decides to parse a body as JSON: ``application/json`` or
+    ``application/<anything>+json``, in any case, with any parameters (``application/JSON; charset=utf-8``)."""
+    media = content_type.split(";", 1)[0].strip().lower()
+    kind, _, subtype = media.partition("/")
+    return kind == "application" and (subtype == "json" or subtype.endswith("+json"))
+
+
 class BodyLimits:
-    """Request bodies of the pages and the API: at most ``max_bytes`` (else 413, by the Content-Length or by the
-    bytes actually sent), and an API JSON body with a control character in any text is refused (422, naming
-    the field). Forms are checked for the same characters by the pages (``pages._form``)."""
+    """Request bodies of the pages and the API, of every method but GET, HEAD and OPTIONS (a DELETE's too): at most
+    ``max_bytes`` (else 413, by the Content-Length or by the bytes actually sent), and an API JSON body (any JSON
+    media type, in any case) with a control character in any text is refused (422, naming the field). Forms are
+    checked for the same characters by the pages (``pages._form``)."""
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
         self.max_bytes = max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if (scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS", "DELETE")
+        if (scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS")
                 or scope["path"].startswith("/cds-services")):  # CDS Hooks reads and limits its own body
             await self.app(scope, receive, send)
             return
@@ -163,7 +172,7 @@ class BodyLimits:
                 return
             if not message.get("more_body", False):
                 break
-        if scope["path"].startswith("/api/") and "json" in request.headers.get("content-type", ""):
+        if scope["path"].startswith("/api/") and is_json(request.headers.get("content-type", "")):
             body = b"".join(m.get("body", b"") for m in messages if m["type"] == "http.request")
             if _JSON_SUSPECT.search(body):
                 try:
@@ -318,11 +327,22 @@ def _safe(value: Any) -> Any:
 
 # --- shared checks used by the API and the pages ---------------------------------------------------------------
 
+MAX_USERNAME = 80  # as accounts.create_user allows
+MAX_PASSWORD = 1024
+
+
 async def login_attempt(request: Request, username: str, password: str) -> Principal:
-    """Check a password; recent failures slow the answer, and too many are refused with 429 (Retry-After)."""
+    """Check a password; recent failures slow the answer, and too many are refused with 429 (Retry-After). A
+    username over 80 or a password over 1024 characters is refused (422 naming the field) before any work."""
     opts: WebOptions = request.app.state.options
     limiter: RateLimiter = request.app.state.login_limiter
-    key = f"{client_ip(request)}|{username_key(username)}"  # ADMIN and admin share one count
+    for field, value, most in (("username", username, MAX_USERNAME), ("password", password, MAX_PASSWORD)):
+        if len(value) > most:  # before any work on it (normalising, hashing, a rate-limit key)
+            raise HTTPProblem(422, "Invalid input", f"{field}: {len(value)} characters; expected at most {most}",
+                              errors=[{"field": field, "value": f"{len(value)} characters",
+                                       "allowed": f"at most {most} characters"}])
+    # ADMIN and admin share one count; the key is a fixed-size digest, whatever was typed
+    key = accounts.sha256(f"{client_ip(request)}|{username_key(username)}")
     wait = limiter.retry_after(key)
     if wait:
         raise HTTPProblem(429, "Too many failed sign-ins", f"too many failed sign-ins; try again in {wait} s",
@@ -337,11 +357,17 @@ async def login_attempt(request: Request, username: str, password: str) -> Princ
 
 
 def question_allowed(request: Request, ip: str) -> None:
+    """429 if this address has sent its questions of the window; counts nothing (see :func:`question_counted`)."""
     limiter: RateLimiter = request.app.state.question_limiter
     wait = limiter.retry_after(ip)
     if wait:
         raise HTTPProblem(429, "Too many questions", f"too many questions from this address; try again in {wait} s",
                           headers={"Retry-After": str(wait)})
+
+
+def question_counted(request: Request, ip: str) -> None:
+    """Count a question against this address's quota: only once it was accepted (a refused one, 422, is not)."""
+    limiter: RateLimiter = request.app.state.question_limiter
     limiter.hit(ip)
 
 

@@ -68,7 +68,12 @@ class WebSession(Base):
 
 
 class Question(Base):
-    """A question to the clinic's doctors, from a reader without an account or from a patient."""
+    """A question to the clinic's doctors, from a reader without an account or from a patient.
+
+    ``public_topic``, ``public_body`` and ``public_answer`` are what the public Q&A shows: the doctor's wording for
+    publication, anonymised (migration 0009 added ``public_answer``; before it the answer was published as sent to
+    the asker). ``version`` goes up with every change of the answer or of its publication: a change names the
+    version it was made from and is refused if the question changed since (migration 0009)."""
 
     __tablename__ = "web_questions"
     __table_args__ = (CheckConstraint("status IN ('open', 'answered')", name="status"),)
@@ -88,6 +93,8 @@ class Question(Base):
     public_topic: Mapped[str | None] = mapped_column(String(200))
     public_body: Mapped[str | None] = mapped_column(Text)
     published_at: Mapped[dt.datetime | None]
+    public_answer: Mapped[str | None] = mapped_column(Text)
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
 
 
 class WebConfig(Base):

@@ -34,7 +34,7 @@ from ..services import worklist as sw
 from ..services.context import Clinic
 from ..services.drugs import course_drug_ids, regimen
 from ..services.entries import active_course_findings
-from ..services.errors import OverrideRequired
+from ..services.errors import InvalidState, OverrideRequired
 from ..services.reads import cached_async
 from ..services.textparts import render as render_parts
 from ..services.views import PatientView
@@ -42,7 +42,17 @@ from ..store.models import REACTION_KINDS, REACTION_OUTCOMES, SEVERITIES
 from . import accounts, charts, queries
 from . import questions as qs
 from .accounts import Principal
-from .app import HERE, bad_text_problem, check_owned, login_attempt, problem_of, question_allowed
+from .app import (
+    HERE,
+    MAX_PASSWORD,
+    MAX_USERNAME,
+    bad_text_problem,
+    check_owned,
+    login_attempt,
+    problem_of,
+    question_allowed,
+    question_counted,
+)
 from .deps import (
     ANON_COOKIE,
     LANG_COOKIE,
@@ -207,9 +217,18 @@ async def login(request: Request) -> Response:
         user = await login_attempt(request, username, password)
     except HTTPProblem as p:
         lang = lang_of(request)
-        msg = (lang.gettext("Too many failed sign-ins. Try again in {n} seconds.", n=p.headers.get("Retry-After", "?"))
-               if p.status == 429 else lang.gettext("Wrong username or password."))
-        resp = render(request, "login.html", None, status=p.status, next=nxt, error=msg, username=username)
+        if p.status == 429:
+            msg = lang.gettext("Too many failed sign-ins. Try again in {n} seconds.", n=p.headers.get("Retry-After", "?"))
+        elif p.status == 422 and p.errors and p.errors[0]["field"] == "username":
+            msg = lang.gettext("The username is too long: {n} characters; at most {most}.",
+                               n=lang.num(len(username)), most=MAX_USERNAME)
+        elif p.status == 422:
+            msg = lang.gettext("The password is too long: {n} characters; at most {most}.",
+                               n=lang.num(len(password)), most=MAX_PASSWORD)
+        else:
+            msg = lang.gettext("Wrong username or password.")
+        resp = render(request, "login.html", None, status=p.status, next=nxt, error=msg,
+                      username=username[:MAX_USERNAME])
         resp.headers.update(p.headers)
         return resp
     tok = await asyncio.to_thread(accounts.new_session, request.app.state.clinic, user, kind="cookie")
@@ -673,6 +692,7 @@ async def ask_post(request: Request) -> Response:
         question_allowed(request, client_ip(request))
         _, token = qs.ask(acting(request, user), topic=f.get("topic", ""), body=f.get("body", ""), asker=user,
                           name=f.get("name") or None, locale=lang.code)
+        question_counted(request, client_ip(request))  # a refused question (422) does not use up the quota
     except InputError as exc:
         return render(request, "ask.html", user, status=422, errors=field_errors(exc, lang), form=f)
     except HTTPProblem as p:
@@ -706,41 +726,140 @@ def qa_one(request: Request, question_id: int, user: Principal | None = Depends(
     return render(request, "qa_one.html", user, item=qs.public_one(request.app.state.clinic, question_id))
 
 
+QUEUE_PAGE = 50  # questions per page of the doctors' queue
+
+
+def _queue_page(request: Request, u: Principal, *, qstatus: str, page: int, status: int = 200,
+                errors: dict[str, dict[str, str]] | None = None, form: dict[str, dict[str, str]] | None = None,
+                only: int | None = None) -> Response:
+    """The doctors' queue (a page of it), or with ``only`` that one question (shown again with a form's errors,
+    keyed ``"<id>-<form>"``, and what was typed)."""
+    c = request.app.state.clinic
+    if only is not None:
+        one = qs.get(c, only)
+        items, total, page, pages, qstatus = [one], 1, 1, 1, one.status
+    else:
+        page = max(1, min(page, 100_000))
+        items, total = qs.queue(c, status=qstatus, offset=(page - 1) * QUEUE_PAGE, limit=QUEUE_PAGE)
+        pages = max(1, (total + QUEUE_PAGE - 1) // QUEUE_PAGE)
+    return render(request, "doctor_questions.html", u, status=status, items=items, total=total, qstatus=qstatus,
+                  page=page, pages=pages, only=only, errors=errors or {}, form=form or {})
+
+
 @router.get("/doctor/questions")
-def doctor_queue(request: Request, status: str = "open", user: Principal | None = Depends(page_user)) -> Response:
+def doctor_queue(request: Request, status: str = "open", page: int = 1,
+                 user: Principal | None = Depends(page_user)) -> Response:
     u = need(user, "doctor")
-    status = status if status in ("open", "answered") else "open"
-    items, total = qs.queue(request.app.state.clinic, status=status, limit=100)
-    return render(request, "doctor_questions.html", u, items=items, total=total, qstatus=status, errors={})
+    return _queue_page(request, u, qstatus=status if status in ("open", "answered") else "open", page=page)
+
+
+def _question_form(request: Request, u: Principal, question_id: int, which: str, f: dict[str, str], action: Any,
+                   done: str) -> Response:
+    """Run a question form's ``action``; refused, the question is shown again alone with the reason on that form
+    (422 a value, 409 changed by someone else or not in a state for it) and what was typed, nothing written."""
+    lang = lang_of(request, u)
+    try:
+        action()
+    except InputError as exc:
+        return _queue_page(request, u, qstatus="open", page=1, status=422, only=question_id,
+                           errors={f"{question_id}-{which}": field_errors(exc, lang)}, form={f"{question_id}-{which}": f})
+    except qs.StaleVersion:
+        msg = lang.gettext(
+            "Another doctor changed this question since you opened the page; nothing was saved. Check it and send again.")
+        return _queue_page(request, u, qstatus="open", page=1, status=409, only=question_id,
+                           errors={f"{question_id}-{which}": {"form": msg}}, form={f"{question_id}-{which}": f})
+    except InvalidState:
+        if which == "answer":
+            msg = lang.gettext(
+                "This question is already answered; nothing was saved. To change the answer, use “Edit the answer”.")
+        else:
+            msg = lang.gettext("This question is not answered yet; nothing was saved.")
+        return _queue_page(request, u, qstatus="open", page=1, status=409, only=question_id,
+                           errors={f"{question_id}-{which}": {"form": msg}}, form={f"{question_id}-{which}": f})
+    return _redirect(done)
+
+
+def _version(f: dict[str, str], *, required: bool) -> int | None:
+    v = _int(f.get("version"), "version")
+    if v is None and required:
+        raise InputError("version", "", "the version of the question shown on the page (open the page again)")
+    return v
 
 
 @router.post("/doctor/questions/{question_id}/answer")
 async def doctor_answer(request: Request, question_id: Annotated[int, Path(ge=1, le=2**31 - 1)]) -> Response:
+    """Answer an open question (an answered one: 409, its answer changes only through the edit form)."""
     f = await _form(request)
     u = need(cookie_user(request), "doctor")
-    qs.answer(acting(request, u), question_id, text=f.get("answer", ""), doctor=u)
-    return _redirect("/doctor/questions?status=answered")
+
+    def act() -> None:
+        qs.answer(acting(request, u), question_id, text=f.get("answer", ""), doctor=u,
+                  expected_version=_version(f, required=False))
+
+    return _question_form(request, u, question_id, "answer", f, act, f"/doctor/questions?status=answered#q{question_id}")
+
+
+@router.post("/doctor/questions/{question_id}/edit")
+async def doctor_edit(request: Request, question_id: Annotated[int, Path(ge=1, le=2**31 - 1)]) -> Response:
+    """Edit an answer, made from the version the page showed; a published answer goes off the public page until it
+    is published again."""
+    f = await _form(request)
+    u = need(cookie_user(request), "doctor")
+
+    def act() -> None:
+        version = _version(f, required=True)
+        assert version is not None
+        qs.edit_answer(acting(request, u), question_id, text=f.get("answer", ""), expected_version=version)
+
+    return _question_form(request, u, question_id, "edit", f, act, f"/doctor/questions?status=answered#q{question_id}")
 
 
 @router.post("/doctor/questions/{question_id}/publish")
 async def doctor_publish(request: Request, question_id: Annotated[int, Path(ge=1, le=2**31 - 1)]) -> Response:
+    """Publish anonymised: the public topic, question and answer as edited on the form."""
     f = await _form(request)
     u = need(cookie_user(request), "doctor")
-    qs.publish(acting(request, u), question_id, topic=f.get("topic") or None, body=f.get("body") or None)
-    return _redirect(f"/qa/{question_id}")
+
+    def act() -> None:
+        qs.publish(acting(request, u), question_id, topic=f.get("topic") or None, body=f.get("body") or None,
+                   answer=f.get("answer") or None, expected_version=_version(f, required=False))
+
+    return _question_form(request, u, question_id, "publish", f, act, f"/qa/{question_id}")
+
+
+@router.post("/doctor/questions/{question_id}/unpublish")
+async def doctor_unpublish(request: Request, question_id: Annotated[int, Path(ge=1, le=2**31 - 1)]) -> Response:
+    """Take a published question off the public Q&A."""
+    f = await _form(request)
+    u = need(cookie_user(request), "doctor")
+
+    def act() -> None:
+        qs.unpublish(acting(request, u), question_id, expected_version=_version(f, required=False))
+
+    return _question_form(request, u, question_id, "unpublish", f, act,
+                          f"/doctor/questions?status=answered#q{question_id}")
 
 
 # --- admin -----------------------------------------------------------------------------------------------------
 
+USERS_PAGE = 50  # accounts per page of the admin page
+
+
+def _users(request: Request, upage: int) -> dict[str, Any]:
+    upage = max(1, min(upage, 100_000))
+    users, total = accounts.list_users(request.app.state.clinic, offset=(upage - 1) * USERS_PAGE, limit=USERS_PAGE)
+    return {"users": users, "users_total": total, "upage": upage,
+            "upages": max(1, (total + USERS_PAGE - 1) // USERS_PAGE)}
+
+
 @router.get("/admin")
-def admin_page(request: Request, page: int = 1, record_id: str = "",
+def admin_page(request: Request, page: int = 1, upage: int = 1, record_id: str = "",
                user: Principal | None = Depends(page_user)) -> Response:
     u = need(user, "admin")
     page = max(1, min(page, 100_000))
     entries, total = queries.audit_page(acting(request, u), record_id=record_id or None, offset=(page - 1) * 50, limit=50)
-    users, _ = accounts.list_users(request.app.state.clinic, limit=100)
     return render(request, "admin.html", u, entries=entries, total=total, page=page, pages=max(1, (total + 49) // 50),
-                  users=users, record_id=record_id, errors={}, form={})
+                  **_users(request, upage), record_id=record_id, errors={}, form={})
 
 
 @router.post("/admin/users")
@@ -754,10 +873,10 @@ async def admin_add_user(request: Request) -> Response:
     except OsteoCareError as exc:
         lang = lang_of(request, u)
         entries, total = queries.audit_page(acting(request, u), limit=50)
-        users, _ = accounts.list_users(request.app.state.clinic, limit=100)
         errs = field_errors(exc, lang) if isinstance(exc, InputError) else {"form": str(exc)}
         return render(request, "admin.html", u, status=422 if isinstance(exc, InputError) else problem_of(exc).status,
-                      entries=entries, total=total, page=1, pages=1, users=users, record_id="", errors=errs, form=f)
+                      entries=entries, total=total, page=1, pages=max(1, (total + 49) // 50), **_users(request, 1),
+                      record_id="", errors=errs, form=f)
     return _redirect("/admin")
 
 

@@ -5,9 +5,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import unicodedata
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import ColumnElement, String, func, or_, select
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
 
 from ..services.context import Clinic
 from ..services.errors import NotFound
@@ -16,16 +21,68 @@ from ..store.records import age_on
 from ..store.revision import patient_at
 
 
+class fold(FunctionElement[str]):
+    """A text column folded for a search regardless of case: ``lower()`` on PostgreSQL (Unicode-aware under a UTF-8
+    database), on SQLite a Python function (SQLite's own ``lower()`` folds only ASCII: ``Đặng`` stayed ``Đặng``).
+    A session must call :func:`with_fold` before a statement that uses it."""
+
+    type = String()
+    name = "osteocare_fold"
+    inherit_cache = True
+
+
+@compiles(fold)
+def _fold_sql(element: fold, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"lower({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(fold, "sqlite")
+def _fold_sqlite(element: fold, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"osteocare_fold({compiler.process(element.clauses, **kw)})"
+
+
+def fold_text(value: str) -> str:
+    """The folded form of a search text: what :class:`fold` makes of a column (NFC first: a decomposed letter
+    typed on some keyboards is the same letter)."""
+    return unicodedata.normalize("NFC", value).lower()
+
+
+def _fold_py(value: Any) -> Any:
+    return value.lower() if isinstance(value, str) else value
+
+
+def with_fold(s: Session) -> None:
+    """Make :class:`fold` callable on this session's connection (SQLite: registered once per connection)."""
+    if s.get_bind().dialect.name != "sqlite":
+        return
+    conn = s.connection().connection  # the pooled DB-API connection; its ``info`` lives as long as it does
+    if not conn.info.get("osteocare_fold"):
+        conn.driver_connection.create_function("osteocare_fold", 1, _fold_py, deterministic=True)  # type: ignore[union-attr]
+        conn.info["osteocare_fold"] = True
+
+
+def like_contains(text: str) -> str:
+    """A LIKE pattern matching ``text`` anywhere, its ``%``, ``_`` and ``\\`` taken literally (``ESCAPE '\\'``)."""
+    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def contains(column: Any, text: str) -> ColumnElement[bool]:
+    """``column`` contains ``text`` (already folded with :func:`fold_text`), regardless of case."""
+    return fold(column).like(like_contains(text), escape="\\")
+
+
 def patients_page(clinic: Clinic, text: str = "", *, offset: int = 0, limit: int = 50) -> tuple[list[dict[str, Any]], int]:
-    """Patients whose id or name contains ``text``, by family name, with the total count."""
+    """Patients whose id or name contains ``text`` (regardless of case, also of Vietnamese capitals; ``%`` and ``_``
+    are plain characters), by family name, with the total count."""
     from ..services._common import summary
 
     with clinic.db.read() as s:
         stmt = select(m.Patient)
         if text:
-            like = f"%{text.lower()}%"
-            stmt = stmt.where(or_(func.lower(m.Patient.record_id).like(like), func.lower(m.Patient.family_name).like(like),
-                                  func.lower(m.Patient.given_name).like(like)))
+            with_fold(s)
+            t = fold_text(text)
+            stmt = stmt.where(or_(contains(m.Patient.record_id, t), contains(m.Patient.family_name, t),
+                                  contains(m.Patient.given_name, t)))
         total = int(s.scalar(select(func.count()).select_from(stmt.subquery())) or 0)
         rows = s.scalars(stmt.order_by(m.Patient.family_name, m.Patient.given_name, m.Patient.record_id)
                          .offset(offset).limit(limit))

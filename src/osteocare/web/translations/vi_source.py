@@ -71,6 +71,24 @@ VI: dict[str, str] = {
     "Public question": "Câu hỏi công khai",
     "Publish anonymised": "Đăng ẩn danh",
     "No questions.": "Không có câu hỏi.",
+    "Public answer": "Câu trả lời công khai",
+    "Edit the answer": "Sửa câu trả lời",
+    "New text of the answer": "Nội dung mới của câu trả lời",
+    "Save the edited answer": "Lưu câu trả lời đã sửa",
+    "This answer is published. An edited answer is taken off the public page until you publish it again.":
+        "Câu trả lời này đã được đăng. Câu trả lời đã sửa sẽ được gỡ khỏi trang công khai cho đến khi bạn đăng lại.",
+    "Take off the public page": "Gỡ khỏi trang công khai",
+    "Back to the questions": "Quay lại danh sách câu hỏi",
+    "Another doctor changed this question since you opened the page; nothing was saved. Check it and send again.":
+        "Một bác sĩ khác đã thay đổi câu hỏi này sau khi bạn mở trang; chưa có gì được lưu. Hãy kiểm tra rồi gửi lại.",
+    "This question is already answered; nothing was saved. To change the answer, use “Edit the answer”.":
+        "Câu hỏi này đã được trả lời; chưa có gì được lưu. Để thay đổi câu trả lời, hãy dùng “Sửa câu trả lời”.",
+    "This question is not answered yet; nothing was saved.": "Câu hỏi này chưa được trả lời; chưa có gì được lưu.",
+    "The username is too long: {n} characters; at most {most}.":
+        "Tên đăng nhập quá dài: {n} ký tự; tối đa {most} ký tự.",
+    "The password is too long: {n} characters; at most {most}.": "Mật khẩu quá dài: {n} ký tự; tối đa {most} ký tự.",
+    "{n} accounts": "{n} tài khoản",
+    "Pages of accounts": "Các trang tài khoản",
     "Home": "Trang chủ",
     "Your question was sent. Keep this link to read the answer:":
         "Câu hỏi đã được gửi. Hãy lưu đường dẫn này để đọc câu trả lời:",
