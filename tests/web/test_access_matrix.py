@@ -43,6 +43,8 @@ API = [
     ("DELETE", "/api/v1/patients/{own}/entries/condition/2147483647", {"reason": "access matrix"}, STAFF),  # 404
     ("POST", "/api/v1/patients/{own}/reactions", {"kind": "headache", "severity": "mild"}, (*STAFF, "patient")),
     ("POST", "/api/v1/patients/{other}/reactions", {"kind": "headache", "severity": "mild"}, (*STAFF, "patient2")),
+    ("POST", "/api/v1/patients/{own}/reactions/{reaction_id}/outcome", None, "skip"),  # by the concrete row below
+    ("POST", "/api/v1/patients/{own}/reactions/2147483647/outcome", {"outcome": "resolved"}, STAFF),  # 404
     ("POST", "/api/v1/patients/{own}/doses", {"course_id": 999999}, STAFF),
     ("GET", "/api/v1/patients/{own}/calendar.ics", None, (*STAFF, "patient")),
     ("GET", "/api/v1/patients/{own}/audit", None, ("admin",)),

@@ -425,10 +425,17 @@ class ReactionIn(BaseModel):
     drug: str | None = Field(default=None, max_length=40)
     onset_on: dt.date | None = None
     outcome: str = Field(default="unknown", max_length=40)
+    resolved_on: dt.date | None = Field(default=None, description="With a resolved outcome; without it, today")
     description: str | None = Field(default=None, max_length=2000)
     intolerance: bool = False
     course_id: int | None = Field(default=None, ge=1, le=2**31 - 1)
     dose_id: int | None = Field(default=None, ge=1, le=2**31 - 1)
+
+
+class ReactionOutcomeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    outcome: str = Field(max_length=40, description="ongoing, resolving, resolved, resolved_with_sequelae, unknown")
+    resolved_on: dt.date | None = Field(default=None, description="With a resolved outcome; without it, today")
 
 
 @router.post("/patients/{record_id}/reactions", status_code=201, response_model=v.ReactionView, responses=PROBLEMS,
@@ -443,6 +450,18 @@ def add_reaction(request: Request, user: User, record_id: str, body: ReactionIn)
     check_owned(request, record_id, course_id=data.get("course_id"), dose_id=data.get("dose_id"))
     data["description"] = qs.clean_text(data["description"] or "", "description", max_len=2000, required=False) or None
     return sr.record_reaction(acting(request, u), record_id, **data)
+
+
+@router.post("/patients/{record_id}/reactions/{reaction_id}/outcome", response_model=v.ReactionView,
+             responses=PROBLEMS, tags=["doses"],
+             summary="Change a reaction's outcome (a resolved hypocalcaemia stops holding back the drug from its date)")
+def change_reaction_outcome(request: Request, user: User, record_id: str,
+                            reaction_id: Annotated[int, Path(ge=1, le=2**31 - 1)], body: ReactionOutcomeIn) -> Any:
+    u = may_see_patient(user, record_id, write=True)
+    c = acting(request, u)
+    if reaction_id not in {r.id for r in sr.reactions_of(c, record_id)}:
+        raise HTTPProblem(404, "Not found", f"reaction {reaction_id} of patient {record_id!r} not found")
+    return sr.update_reaction_outcome(c, reaction_id, outcome=body.outcome, resolved_on=body.resolved_on)
 
 
 class DoseIn(BaseModel):

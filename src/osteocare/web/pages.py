@@ -12,6 +12,7 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from itsdangerous import BadSignature
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 from pydantic import ValidationError
@@ -63,6 +64,7 @@ from .deps import (
     check_csrf,
     client_ip,
     cookie_user,
+    csrf_subject,
     csrf_token,
     forbidden,
     lang_of,
@@ -367,6 +369,7 @@ def patient_context(c: Clinic, view: PatientView, record_id: str, lang: Lang) ->
     series = queries.dxa_series(c, record_id)
     result = assessment_json(view.record, guideline=c.settings.guideline, as_of=c.today())
     open_doses = [it for it in view.schedule if it.kind == "dose" and it.status == "open"]
+    predose = {it.id: sd.predose_checks(c, it.id) for it in open_doses}
     active = [co for co in view.courses if co.status == "active"]
     from ..services.entries import condition_labels, entries_in
     from ..services.history import RISK_FLAGS
@@ -380,7 +383,8 @@ def patient_context(c: Clinic, view: PatientView, record_id: str, lang: Lang) ->
             "entries": entries, "condition_labels": condition_labels(), "known_drugs": known_drugs(),
             "vertebral_levels": [lv for lv in LEVELS if lv[0] in "TL"],
             "falls_questions": {str(k): str(v) for k, v in load("steadi").data["key_questions"].items()},
-            "a": result, "rec": result.get("recommendation") or {}, "open_doses": open_doses, "active": active,
+            "a": result, "rec": result.get("recommendation") or {}, "open_doses": open_doses, "predose": predose,
+            "active": active,
             "dxa_sites": DXA_SITES, "fracture_sites": FRACTURE_SITES, "lab_names": LAB_NAMES,
             "reaction_kinds": REACTION_KINDS, "severities": SEVERITIES, "outcomes": REACTION_OUTCOMES,
             "course_drugs": course_drug_ids(), "today": c.today()}
@@ -430,7 +434,7 @@ async def patient_page(request: Request, record_id: str, user: Principal | None 
     notices = [{"text": render_parts(p), "parts": [p]} for p in found]
     return render(request, "patient.html", u, record_id=record_id,
                   main=Markup(main.replace(_CSRF_SLOT, csrf_token(request))), done=request.query_params.get("done"),
-                  notices=notices)
+                  notices=notices, said=_said(request, record_id))
 
 
 async def _form(request: Request) -> dict[str, str]:
@@ -463,6 +467,36 @@ def _after_form(request: Request, u: Principal, record_id: str, which: str, form
         return patient_page_response(request, u, record_id, status=p.status, errors={which: {"form": str(exc)}},
                                      form=form, which=which)
     return _redirect(f"/patients/{quote(record_id)}?done={which}#{which}")
+
+
+#: what a change said (a dose's, a course start's or stop's warnings), carried by the redirect to the page that
+#: shows it: signed (nobody else's text can be shown), bound to this browser's session and this patient
+_SAID_SALT = "osteocare-said"
+_SAID_MAX = 20
+
+
+def _said_redirect(request: Request, record_id: str, which: str, resp: Response, said: list[str]) -> Response:
+    """``resp`` (the redirect after a change), or, if the change said something, the redirect that shows it."""
+    if not said or resp.status_code != 303:
+        return resp
+    token = request.app.state.csrf_signer.dumps({"r": record_id, "s": csrf_subject(request), "w": said[:_SAID_MAX]},
+                                                 salt=_SAID_SALT)
+    return _redirect(f"/patients/{quote(record_id)}?done={quote(which)}&said={token}#{quote(which)}")
+
+
+def _said(request: Request, record_id: str) -> list[str]:
+    """What the change before this page said (see :func:`_said_redirect`); nothing for a token that is not this
+    session's, not this patient's, older than an hour or altered."""
+    token = request.query_params.get("said")
+    if not token:
+        return []
+    try:
+        data = request.app.state.csrf_signer.loads(token, max_age=3600, salt=_SAID_SALT)
+    except BadSignature:
+        return []
+    if not isinstance(data, dict) or data.get("r") != record_id or data.get("s") != csrf_subject(request):
+        return []
+    return [str(w) for w in data.get("w", [])][:_SAID_MAX]
 
 
 @router.post("/patients/{record_id}/dxa")
@@ -521,22 +555,24 @@ async def post_fracture(request: Request, record_id: str) -> Response:
 async def post_dose(request: Request, record_id: str) -> Response:
     f = await _form(request)
     u = need(cookie_user(request), *STAFF)
+    said: list[str] = []
 
     def act() -> None:
         item = _int(f.get("item_id"), "item_id")
         if item is None:
             raise InputError("item_id", "", "the appointment of the dose")
         check_owned(request, record_id, item_id=item)
-        sd.record_dose(acting(request, u), item_id=item, given_on=_date(f.get("given_on", ""), "given_on"),
+        said.extend(sd.record_dose(acting(request, u), item_id=item, given_on=_date(f.get("given_on", ""), "given_on"),
                        lot_number=f.get("lot_number") or None, body_site=f.get("body_site") or None,
                        given_by=u.username, observation_minutes=_int(f.get("observation_minutes"), "observation_minutes"),
                        observation_notes=qs.clean_text(f.get("observation_notes", ""), "observation_notes",
                                                        max_len=2000, required=False) or None,
                        # a contraindication is overridden by a doctor only (a nurse's dose waits for one)
                        override_reason=(qs.clean_text(f.get("override_reason", ""), "override_reason", max_len=2000,
-                                                      required=False) or None) if u.role == "doctor" else None)
+                                                      required=False) or None) if u.role == "doctor" else None
+                       ).warnings)
 
-    return _after_form(request, u, record_id, "dose", f, act)
+    return _said_redirect(request, record_id, "dose", _after_form(request, u, record_id, "dose", f, act), said)
 
 
 def _reaction(request: Request, u: Principal, record_id: str, f: dict[str, str]) -> None:
@@ -546,6 +582,7 @@ def _reaction(request: Request, u: Principal, record_id: str, f: dict[str, str])
     sr.record_reaction(acting(request, u), record_id, kind=f.get("kind", ""), severity=f.get("severity", ""),
                        onset_on=_date(f.get("onset_on", ""), "onset_on", required=False),
                        outcome=f.get("outcome") or "unknown", dose_id=dose_id, course_id=course_id,
+                       resolved_on=_date(f.get("resolved_on", ""), "resolved_on", required=False),
                        description=qs.clean_text(f.get("description", ""), "description", max_len=2000,
                                                  required=False) or None,
                        intolerance=bool(f.get("intolerance")) and u.role in STAFF)
@@ -572,6 +609,7 @@ async def post_course_start(request: Request, record_id: str) -> Response:
     f = await _form(request)
     u = need(cookie_user(request), "doctor")
     needs_reason: list[OverrideRequired] = []  # kept aside by act(); every other outcome is _after_form's
+    said: list[str] = []
 
     def act() -> None:
         drug = f.get("drug", "").strip()
@@ -579,14 +617,15 @@ async def post_course_start(request: Request, record_id: str) -> Response:
             raise InputError("drug", drug, "one of " + ", ".join(course_drug_ids()))
         reason = qs.clean_text(f.get("override_reason", ""), "override_reason", max_len=2000, required=False)
         try:
-            sc.start_course(acting(request, u), record_id, drug, origin="clinician", override_reason=reason or None,
-                            start_date=_date(f.get("start_date", ""), "start_date"))
+            said.extend(sc.start_course(acting(request, u), record_id, drug, origin="clinician",
+                                        override_reason=reason or None,
+                                        start_date=_date(f.get("start_date", ""), "start_date")).warnings)
         except OverrideRequired as exc:
             needs_reason.append(exc)
 
     resp = _after_form(request, u, record_id, "course", f, act)
     if not needs_reason:
-        return resp
+        return _said_redirect(request, record_id, "course", resp, said)
     exc, lang = needs_reason[0], lang_of(request, u)
     msg = lang.gettext("Write your reason for starting {drug} despite the findings above.", drug=lang.gettext(exc.drug))
     return patient_page_response(request, u, record_id, status=409, form=f, which="course",
@@ -603,10 +642,12 @@ async def post_course_stop(request: Request, record_id: str,
     def act() -> None:
         check_owned(request, record_id, course_id=course_id)
         reason = qs.clean_text(f.get("reason", ""), "reason", max_len=2000)
-        sc.stop_course(acting(request, u), course_id, reason=reason,
-                       stop_date=_date(f.get("stop_date", ""), "stop_date"))
+        said.extend(sc.stop_course(acting(request, u), course_id, reason=reason,
+                                   stop_date=_date(f.get("stop_date", ""), "stop_date")).warnings)
 
-    return _after_form(request, u, record_id, f"course-{course_id}", f, act)
+    said: list[str] = []
+    return _said_redirect(request, record_id, f"course-{course_id}",
+                          _after_form(request, u, record_id, f"course-{course_id}", f, act), said)
 
 
 @router.get("/worklist")

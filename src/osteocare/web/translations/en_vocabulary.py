@@ -13,4 +13,5 @@ EN_VOCABULARY: dict[str, str] = {
     "vertebral_fracture": "vertebral fracture", "no_vertebral_fracture": "no vertebral fracture",
     "significant_decrease": "significant decrease", "significant_increase": "significant increase",
     "no_significant_change": "no significant change",
+    "ok": "OK", "not_ok": "not OK", "to_review": "to review", "not_configured": "not configured",
 }

@@ -916,6 +916,15 @@ VI.update({
     "significant_decrease": "giảm có ý nghĩa",
     "significant_increase": "tăng có ý nghĩa",
     "no_significant_change": "không thay đổi có ý nghĩa",
+    "ok": "đạt",
+    "not_ok": "không đạt",
+    "to_review": "cần xem xét",
+    "not_configured": "chưa cấu hình",
+    "missing": "còn thiếu",
+    "Checks before the dose of {drug} due {date}": "Kiểm tra trước liều {drug} đến hạn {date}",
+    "Read before you go on:": "Hãy đọc trước khi tiếp tục:",
+    "Resolved on (with a resolved outcome; empty: today)":
+        "Ngày hết (khi kết cục là đã hết; để trống: hôm nay)",
 })
 VI["Recommendation texts translated by OsteoCare, not yet reviewed by a clinician; the printable summary is in English."] = (
     "Nội dung khuyến nghị do OsteoCare dịch, chưa được bác sĩ duyệt; bản tóm tắt để in bằng tiếng Anh.")
