@@ -146,14 +146,16 @@ def test_discovery_lists_the_three_services_with_prefetch_templates() -> None:
 # ------------------------------------------------------------------------------------------------ patient-view
 def test_patient_view_from_prefetch_alone_shows_category_risk_and_recommendation() -> None:
     resp = handle("osteocare-patient-view", request("patient-view", patient_data(creatinine_umol_l=70)),
-                  fetch=no_fetch, as_of=AS_OF, base_url="https://osteocare.example")
+                  fetch=no_fetch, as_of=AS_OF, base_url="https://osteocare.example", stored={"p9"}.__contains__)
     cards = check_response(resp)
     summaries = [c["summary"] for c in cards]
     assert summaries[0].startswith("WHO category: osteoporosis (lowest T-score -3 at lumbar spine)")
     assert summaries[1].startswith("Fracture risk: QFracture 10-y MOF")
     assert any("consider" in s or "denosumab" in s.lower() for s in summaries[2:])
-    for c in cards:
-        assert c["links"][0]["url"].startswith("https://osteocare.example/patients/p9/assessment#")
+    # the web patient page is /patients/{record_id}; its sections are #assessment and #recommendation
+    assert [c["links"][0]["url"] for c in cards[:3]] == ["https://osteocare.example/patients/p9#assessment",
+                                                        "https://osteocare.example/patients/p9#assessment",
+                                                        "https://osteocare.example/patients/p9#recommendation"]
     assert any("(status:" in c.get("detail", "") for c in cards if c["indicator"] == "warning")
 
 
@@ -174,9 +176,18 @@ def test_patient_view_shows_an_overdue_denosumab_dose() -> None:
     assert overdue and overdue[0]["indicator"] == "critical"
 
 
-def test_without_a_patient_it_answers_with_one_info_card() -> None:
+def test_without_a_patient_and_no_fhir_server_it_answers_412() -> None:
+    """CDS Hooks 2.0: a service that cannot obtain the data it needs SHALL answer 412 Precondition Failed."""
     data = patient_data()
     data.pop("patient")
+    with pytest.raises(CdsHooksError) as exc:
+        handle("osteocare-patient-view", request("patient-view", data), as_of=AS_OF)
+    assert exc.value.http_status == 412 and "'patient'" in str(exc.value) and "no fhirServer" in str(exc.value)
+
+
+def test_a_patient_without_birth_date_answers_with_one_info_card() -> None:
+    data = patient_data()
+    del data["patient"]["birthDate"]
     cards = check_response(handle("osteocare-patient-view", request("patient-view", data), as_of=AS_OF))
     assert len(cards) == 1 and cards[0]["indicator"] == "info" and "could not assess" in cards[0]["summary"]
 
@@ -376,8 +387,8 @@ def test_with_partial_prefetch_it_fetches_only_what_is_missing(fhir_server: tupl
     req["prefetch"]["conditions"] = None
     req["fhirServer"] = base
     cards = check_response(handle("osteocare-patient-view", req, as_of=AS_OF))
-    assert sorted(p.split("?")[0] for p, _ in stub.requests) == [
-        "/fhir/Condition", "/fhir/MedicationAdministration", "/fhir/Observation"]
+    # conditions: null is "no data" (CDS Hooks), not a key to fetch
+    assert sorted(p.split("?")[0] for p, _ in stub.requests) == ["/fhir/MedicationAdministration", "/fhir/Observation"]
     assert cards[0]["summary"].startswith("WHO category: osteoporosis")
 
 
@@ -402,8 +413,10 @@ def test_a_fetch_callable_replaces_http(fhir_server: tuple[str, _Stub]) -> None:
     assert stub.requests == []
 
 
-def test_an_unreachable_fhir_server_gives_an_explaining_card() -> None:
+def test_an_unreachable_fhir_server_answers_412_naming_what_could_not_be_fetched() -> None:
     req = request("patient-view", None)
     req["fhirServer"] = "http://127.0.0.1:9/fhir"
-    cards = check_response(handle("osteocare-patient-view", req, as_of=AS_OF))
-    assert len(cards) == 1 and "could not fetch" in cards[0]["detail"]
+    with pytest.raises(CdsHooksError) as exc:
+        handle("osteocare-patient-view", req, as_of=AS_OF)
+    assert exc.value.http_status == 412
+    assert "'patient'" in str(exc.value) and "'allergies'" in str(exc.value) and "FHIR server failed" in str(exc.value)

@@ -12,7 +12,7 @@ from osteocare.fhir.codes import CodeEntry, table
 
 UCUM = "http://unitsofmeasure.org"
 VALUE = {"g/cm2": 0.8, "{T-score}": -2.0, "{Z-score}": -1.0, "ng/mL": 30.0, "mg/dL": 1.0,
-         "mL/min/{1.73_m2}": 60.0, "kg": 60.0, "cm": 160.0, "kg/m2": 23.4}
+         "mL/min/{1.73_m2}": 60.0, "kg": 60.0, "cm": 160.0, "kg/m2": 23.4, "umol/L": 88.0}
 #: Codes the maps know but deliberately do not use for a record fact (the reason is in the map).
 NOT_USED = {"904419", "904420", "1114085"}
 

@@ -203,3 +203,21 @@ def test_one_annual_review_completed_twice_at_once_plans_one_next_review(
     assert isinstance(outcome["nurseB"], InvalidState), outcome
     nxt = [i for i in patient_schedule(clinic, rid) if i.rule_id == "MON-ANNUAL"]
     assert len(nxt) == 1, nxt
+
+
+def test_romosozumab_counts_the_doses_given_not_the_months_to_the_stop(
+        clinic: Clinic, patient: Callable[..., str]) -> None:
+    """Six monthly doses from 2024-01-08 (the last 2024-06-08), stopped 2025-01-10: six of the 12 doses
+    (ROMO-MAX) are used; counting the months to the stop (13) refused a restart as "must not"."""
+    from osteocare.core.schedule import add_months
+    from osteocare.services.courses import check_course
+
+    rid = patient("CS10")
+    _labs_on(clinic, rid, dt.date(2023, 12, 20))
+    view = start_course(clinic.on(dt.date(2024, 1, 8)), rid, "romosozumab", start_date=dt.date(2024, 1, 8),
+                        override_reason="reviewed")
+    for k in range(6):
+        day = add_months(dt.date(2024, 1, 8), k)
+        record_dose(clinic.on(day), course_id=view.id, lot_number=f"R{k}", given_on=day)
+    stop_course(clinic.on(dt.date(2025, 1, 10)), view.id, reason="dental extraction", stop_date=dt.date(2025, 1, 10))
+    assert "ROMO-MAX" not in [f.rule_id for f in check_course(clinic, rid, "romosozumab").findings]

@@ -6,16 +6,25 @@ The web app mounts them (``GET /cds-services`` -> :func:`discovery`; ``POST /cds
 Services:
 
 * ``osteocare-patient-view`` (hook ``patient-view``): cards with the WHO bone density category, the fracture
-  risk (QFracture-2012, FRAX as entered) and the treatment recommendation, each linking to the explanation.
+  risk (QFracture-2012, FRAX as entered) and the treatment recommendation.
 * ``osteocare-order-select`` / ``osteocare-order-sign`` (hooks ``order-select`` / ``order-sign``): a card for
   every contraindication the treatment engine finds for an osteoporosis drug in the draft orders (e.g.
   zoledronic acid with creatinine clearance under 35 mL/min), a card listing what could not be checked for lack
-  of data, and a card when a denosumab dose is overdue.
+  of data, a card when a denosumab dose is overdue, and a card for a draft order whose medication could not be
+  read. An order's drug is its ``medicationCodeableConcept`` or the Medication its ``medicationReference`` names
+  (contained in the order, in ``draftOrders``, or read from the FHIR server).
 
-Data come from the request's prefetch; a prefetch key that is missing (or null) is fetched from the FHIR
-server with the rendered template, through ``fetch`` (a callable taking the relative query, e.g.
-``"Patient/123"``, and returning the JSON) or, without one, over HTTP from ``fhirServer`` with the bearer token
-of ``fhirAuthorization``. A non-verified result shows ``indicator: warning`` and its status sentence in the
+A card links to the patient's OsteoCare page (``/patients/{record_id}#assessment`` or ``#recommendation``) only
+when the caller of :func:`handle` says the record id is a stored patient (``stored``); otherwise it has no link.
+
+Data come from the request's prefetch (a null value: no data); a prefetch key that is missing, whose value is an
+OperationOutcome (CDS Hooks 2.0: the prefetch failed) or that is one page of a search (a ``next`` link) is fetched
+from the FHIR server with the rendered template (or the ``next`` link), through ``fetch`` (a callable taking the
+relative query, e.g. ``"Patient/123"``, or an absolute URL on the server, and returning the JSON) or, without one,
+over HTTP from ``fhirServer`` with the bearer token of ``fhirAuthorization``. When the data a hook requires
+(:data:`REQUIRED`) cannot be obtained that way, the answer is 412 Precondition Failed, as CDS Hooks requires, never
+cards computed as if the data were complete (:func:`gather`). A record value the core refuses gives a card naming
+it, not an error (:func:`handle`). A non-verified result shows ``indicator: warning`` and its status sentence in the
 detail (knowledge README rule 3). CDS Hooks facts used here are UNVERIFIED in codes.md 7.1 (not checked against
 the 2.0 specification text).
 
@@ -35,7 +44,8 @@ is allowed, rather than answering with fewer (or no) cards:
 * a ``fhirServer`` that is not an ``http://`` or ``https://`` URL (no ``file://``, ``ftp://``...). The FHIR client
   follows no redirect and no ``next`` link off the FHIR server (the bearer token must not travel elsewhere),
   reads at most :data:`MAX_REQUEST_BYTES` per answer and refuses a search with more than ``max_pages`` pages
-  rather than use part of it.
+  rather than use part of it;
+* (412) data a hook requires that cannot be obtained from the prefetch or the FHIR server (:func:`gather`).
 
 :data:`MAX_REQUEST_BYTES` is the limit of a request body; the web layer answers 413 above it.
 """
@@ -51,13 +61,24 @@ import urllib.parse
 import urllib.request
 import uuid
 from collections.abc import Callable
+from types import SimpleNamespace
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from ..core.errors import InputError
+from ..core.guidelines.facts import DerivedFacts
 from ..core.status import Status, status_warning
 from . import codes
-from .importer import FACT_TYPES, PATIENT_FACT_TYPES, ImportResult, identify_drug, import_bundle
+from .importer import (
+    FACT_TYPES,
+    PATIENT_FACT_TYPES,
+    ImportResult,
+    identify_drug,
+    import_bundle,
+    medication_concept,
+    resource_index,
+)
 
 Fetch = Callable[[str], Any]
 DEFAULT_BASE_URL = "http://localhost:8000"
@@ -67,6 +88,7 @@ MAX_REQUEST_BYTES = 4 * 1024 * 1024  # a CDS Hooks request body, and one FHIR se
 MAX_BUNDLE_DEPTH = 4  # Bundles nested in Bundles
 FHIR_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
 _PATIENT_REF = re.compile(r"(?:^|/)Patient/([^/]+)(?:/_history/[^/]+)?$")
+_MEDICATION_REF = re.compile(r"(?:^|/)Medication/([A-Za-z0-9\-.]{1,64})(?:/_history/[^/]+)?$")
 
 
 class CdsHooksError(Exception):
@@ -437,7 +459,9 @@ def _no_constant(name: str) -> Any:
 
 def http_fetcher(server: str, authorization: FhirAuthorization | None, *, timeout: float = 10.0,
                  max_pages: int = 20, max_bytes: int = MAX_REQUEST_BYTES) -> Fetch:
-    """A fetch over HTTP(S) from ``server`` (FHIR JSON), following searchset ``next`` links on that server.
+    """A fetch over HTTP(S) from ``server`` (FHIR JSON), following searchset ``next`` links on that server. The
+    fetch takes a relative query (a rendered prefetch template) or an absolute URL on the server (the ``next`` link
+    of a prefetched search, used as given); the Bundle it returns holds every page and no ``next`` link.
 
     Only http:// and https:// servers (:class:`CdsHooksError` otherwise); no redirect or ``next`` link off the
     server; an answer over ``max_bytes`` or a search over ``max_pages`` pages is an error (ValueError), never
@@ -466,7 +490,8 @@ def http_fetcher(server: str, authorization: FhirAuthorization | None, *, timeou
         return None
 
     def fetch(query: str) -> Any:
-        url = base + urllib.parse.quote(query, safe="/?=&,:-._~")
+        absolute = query.startswith(("http://", "https://"))  # a next link of a prefetched search, used as given
+        url = query if absolute else base + urllib.parse.quote(query, safe="/?=&,:-._~")
         data = get(url)
         if not (isinstance(data, dict) and data.get("resourceType") == "Bundle"
                 and isinstance(data.get("entry") or [], list)):
@@ -482,7 +507,10 @@ def http_fetcher(server: str, authorization: FhirAuthorization | None, *, timeou
             if not isinstance(more or [], list):
                 raise ValueError(f"page {pages} of the search results is not a Bundle with an entry array")
             entries += more or []
-        return {**data, "entry": entries}
+        raw_links: Any = data.get("link")
+        links = [lk for lk in (raw_links if isinstance(raw_links, list) else [])
+                 if not (isinstance(lk, dict) and lk.get("relation") == "next")]
+        return {**data, "entry": entries, "link": links} if "link" in data else {**data, "entry": entries}
 
     return fetch
 
@@ -501,38 +529,229 @@ def _resources_of(value: Any) -> list[dict[str, Any]]:
     return [value] if value.get("resourceType") else []
 
 
+#: Why each prefetch key matters; a required key OsteoCare cannot obtain is answered 412 (see :data:`REQUIRED`).
+NEEDED_FOR: dict[str, str] = {
+    "patient": "the age and sex every calculator and contraindication check reads",
+    "observations": "DXA scores, weight, height and the laboratory results (creatinine for the kidney checks)",
+    "conditions": "the conditions the contraindication rules name, fractures and diagnoses",
+    "medicationRequests": "treatment history (lifetime limits, switches, the denosumab schedule)",
+    "medicationStatements": "treatment history (lifetime limits, switches, the denosumab schedule)",
+    "medicationAdministrations": "the doses given (the denosumab schedule)",
+    "procedures": "fractures named as a procedure's reason and DXA scans",
+    "allergies": "allergies and intolerances (the hypersensitivity contraindications)",
+}
+
+#: The prefetch keys each hook cannot answer without. ``patient-view`` shows the category, the risk and a treatment
+#: recommendation, which read every key (a missing allergy list would offer a drug the patient reacted to; missing
+#: procedures would miss a fracture). The order hooks check contraindications and the denosumab schedule, which
+#: read all but ``procedures`` (no contraindication rule reads fractures or DXA scans): a missing ``procedures``
+#: is fetched when a FHIR server is given and otherwise left out with a note.
+REQUIRED: dict[str, tuple[str, ...]] = {
+    "patient-view": tuple(NEEDED_FOR),
+    "order-select": tuple(k for k in NEEDED_FOR if k != "procedures"),
+    "order-sign": tuple(k for k in NEEDED_FOR if k != "procedures"),
+}
+#: At most this many pages of one search are read (a technical guard, not a clinical number).
+MAX_PAGES = 20
+
+
+class _Unobtainable(Exception):
+    """Why one prefetch key's data could not be obtained (prefetch and FHIR server both failed)."""
+
+
+def _failed_outcome(value: Any) -> str | None:
+    """What a prefetch or fetched value says about a failure, or None when it is data.
+
+    An OperationOutcome in place of the data is how CDS Hooks 2.0 reports a prefetch that failed; a search Bundle
+    holding an OperationOutcome with an ``error`` or ``fatal`` issue is a search that failed (warnings are data)."""
+    if not isinstance(value, dict):
+        return None
+    if value.get("resourceType") == "OperationOutcome":
+        outcomes = [value]
+    elif value.get("resourceType") == "Bundle":
+        outcomes = [r for r in _resources_of(value) if r.get("resourceType") == "OperationOutcome"]
+    else:
+        return None
+    for oo in outcomes:
+        raw: Any = oo.get("issue")
+        issues = [i for i in (raw if isinstance(raw, list) else []) if isinstance(i, dict)]
+        bad = [i for i in issues if i.get("severity") in ("error", "fatal")]
+        if bad or (oo is value and not issues):
+            said = "; ".join(_clip(str(i.get("diagnostics") or _cc_text(i.get("details")) or i.get("code") or ""))
+                             for i in bad) or "no issue given"
+            return f"an OperationOutcome ({said})"
+    return None
+
+
+def _cc_text(cc: Any) -> str:
+    if not isinstance(cc, dict):
+        return ""
+    texts = [cc.get("text")] + [c.get("display") for c in cc.get("coding") or [] if isinstance(c, dict)]
+    return next((str(t) for t in texts if t), "")
+
+
+def _next_link(value: Any) -> str | None:
+    links = value.get("link") if isinstance(value, dict) and value.get("resourceType") == "Bundle" else None
+    for lk in links if isinstance(links, list) else []:
+        if isinstance(lk, dict) and lk.get("relation") == "next":
+            url = lk.get("url")
+            return url if isinstance(url, str) else ""
+    return None
+
+
+def _on_server(url: str, server: Any) -> str | None:
+    """``url`` (a ``next`` link, absolute or relative) as an absolute URL under the FHIR server ``server``; None
+    when it points elsewhere (the bearer token must not travel there) or there is no server."""
+    if not isinstance(server, str) or not server:
+        return None
+    base = server.rstrip("/") + "/"
+    full = urllib.parse.urljoin(base, url)
+    return full if full.startswith(base) and _origin(full) == _origin(base) else None
+
+
+def _all_pages(value: Any, fetch: Fetch | None, server: Any) -> Any:
+    """``value`` with the entries of every further page of its search (``next`` links on the FHIR server).
+
+    CDS Hooks forbids ``next`` links in prefetch data; a client that sends one has sent part of a search. Without a
+    FHIR server to read the rest from, the value is unusable (:class:`_Unobtainable`)."""
+    nxt = _next_link(value)
+    if nxt is None:
+        return value
+    entries = list(value.get("entry") or []) if isinstance(value.get("entry"), list) else []
+    page, pages = value, 1
+    while nxt is not None:
+        url = _on_server(nxt, server) if nxt else None
+        if fetch is None or url is None:
+            why = ("no fhirServer to read the other pages from" if not server else
+                   f"its next link {_clip(nxt)!r} is not on the FHIR server")
+            raise _Unobtainable(f"a search Bundle with a next link (part of the results only) and {why}")
+        if pages >= MAX_PAGES:
+            raise _Unobtainable(f"more than {MAX_PAGES} pages of search results; not using part of them")
+        try:
+            page = fetch(url)
+        except (urllib.error.URLError, OSError, ValueError, http.client.HTTPException) as exc:
+            raise _Unobtainable(f"page {pages + 1} of the search could not be fetched: {exc}") from None
+        pages += 1
+        failed = _failed_outcome(page)
+        if failed:
+            raise _Unobtainable(f"page {pages} of the search answered {failed}")
+        if not isinstance(page, dict) or page.get("resourceType") != "Bundle" or not isinstance(
+                page.get("entry") or [], list):
+            raise _Unobtainable(f"page {pages} of the search is not a Bundle with an entry array")
+        entries += page.get("entry") or []
+        nxt = _next_link(page)
+    out = {k: v for k, v in value.items() if k != "link"}
+    return {**out, "entry": entries}
+
+
+def _fetcher(req: CdsRequest, fetch: Fetch | None) -> Fetch | None:
+    """``fetch`` if given, else an HTTP fetch from the request's ``fhirServer`` (None without one)."""
+    if fetch is None and req.fhirServer:
+        return http_fetcher(req.fhirServer, req.fhirAuthorization)
+    return fetch
+
+
+def _server_medications(orders: list[dict[str, Any]], known: dict[str, dict[str, Any]],
+                        fetch: Fetch | None) -> dict[str, dict[str, Any]]:
+    """``known`` with the Medications the orders reference as ``Medication/{id}`` that are not in it, read from the
+    FHIR server (one that cannot be read is left out: its order gets a 'not checked' card)."""
+    out = dict(known)
+    for mr in orders:
+        cc, _ = medication_concept(mr, out)
+        ref = mr.get("medicationReference")
+        m = _MEDICATION_REF.search(ref["reference"]) if cc is None and isinstance(ref, dict) and isinstance(
+            ref.get("reference"), str) else None
+        if m is None or fetch is None:
+            continue
+        try:
+            value = fetch(f"Medication/{m.group(1)}")
+        except (urllib.error.URLError, OSError, ValueError, http.client.HTTPException):
+            continue
+        if isinstance(value, dict) and value.get("resourceType") == "Medication":
+            out[f"Medication/{m.group(1)}"] = value
+    return out
+
+
 def gather(req: CdsRequest, fetch: Fetch | None) -> tuple[dict[str, Any], list[str]]:
     """A collection Bundle of everything the templates ask for, from prefetch or the FHIR server; and notes.
 
     Every prefetch value is checked first (400), what the server answers as it comes (502): each must be a FHIR
-    resource of the patient ``context.patientId`` (see the module docstring)."""
+    resource of the patient ``context.patientId`` (see the module docstring).
+
+    A prefetch key whose value is null holds no data (CDS Hooks: "If the CDS Client has no data to populate a
+    template prefetch key, the prefetch template key MUST have a value of null"); it is not fetched.
+
+    A key's data are *unobtainable* when the key is missing from the prefetch and cannot be fetched (no
+    ``fhirServer``, or the fetch fails or times out), when its value is an OperationOutcome (CDS Hooks 2.0's way to
+    say the prefetch failed; fetched again when there is a FHIR server), or when it is one page of a search whose
+    ``next`` page cannot be read. For a key the hook requires (:data:`REQUIRED`) that is answered
+    ``CdsHooksError(412)`` (CDS Hooks: a service that cannot obtain the data it needs SHALL answer 412
+    Precondition Failed) - never cards computed as if the data were complete. Any other key is left out with a note.
+    """
     notes: list[str] = []
     pid = str(req.context.get("patientId"))
     given = req.prefetch or {}
     templates = prefetch_templates()
+    required = REQUIRED.get(req.hook, tuple(templates))
     found: dict[str, list[dict[str, Any]]] = {}
+    prefetch_failed: dict[str, str] = {}
+    fetch = _fetcher(req, fetch)
     for key in templates:
-        if given.get(key) is not None:
-            found[key] = _checked(f"prefetch.{key}", key, given[key], pid, 400)
-    if fetch is None and req.fhirServer:
-        fetch = http_fetcher(req.fhirServer, req.fhirAuthorization)
+        value = given.get(key)
+        if value is None:
+            if key in given:  # null: "the CDS Client has no data to populate" the key - none, not missing
+                found[key] = []
+            continue
+        failed = _failed_outcome(value)
+        if failed:
+            prefetch_failed[key] = f"the prefetch value is {failed}"
+            continue
+        first = _checked(f"prefetch.{key}", key, value, pid, 400)  # another patient's data: refused first
+        try:
+            paged = _all_pages(value, fetch, req.fhirServer)
+        except _Unobtainable as exc:
+            prefetch_failed[key] = f"the prefetch value is {exc}"
+            continue
+        found[key] = first if paged is value else _checked(f"prefetch.{key}", key, paged, pid, 400)
     resources: list[dict[str, Any]] = []
+    missing: dict[str, list[str]] = {}  # why -> the required keys it kept out
     for key, template in templates.items():
         if key in found:
             resources.extend(found[key])
             continue
-        if fetch is None:
-            notes.append(f"prefetch '{key}' missing and no FHIR server to fetch it from")
-            continue
         query = render(template, req.context)
         what = query.split("?")[0]
         try:
-            value = fetch(query)
-        except (urllib.error.URLError, OSError, ValueError, http.client.HTTPException) as exc:
-            notes.append(f"could not fetch {what}: {exc}")
-            continue
-        resources.extend(_checked(f"FHIR server answer to {what} (prefetch '{key}')", key, value, pid, 502))
-        notes.append(f"fetched '{key}' from the FHIR server")
+            if fetch is None:
+                raise _Unobtainable(prefetch_failed.get(key, "not in the prefetch")
+                                    + " and there is no fhirServer to fetch it from")
+            try:
+                value = fetch(query)
+            except (urllib.error.URLError, OSError, ValueError, http.client.HTTPException) as exc:
+                raise _Unobtainable(f"{prefetch_failed.get(key, 'not in the prefetch')}; fetching it from the "
+                                    f"FHIR server failed: {exc}") from None
+            failed = _failed_outcome(value)
+            if failed:
+                raise _Unobtainable(f"{prefetch_failed.get(key, 'not in the prefetch')}; the FHIR server answered "
+                                    f"with {failed}")
+            where = f"FHIR server answer to {what} (prefetch '{key}')"
+            first = _checked(where, key, value, pid, 502)
+            paged = _all_pages(value, fetch, req.fhirServer)
+            resources.extend(first if paged is value else _checked(where, key, paged, pid, 502))
+            notes.append(f"fetched '{key}' from the FHIR server")
+        except _Unobtainable as exc:
+            if key in required:
+                missing.setdefault(str(exc), []).append(key)
+            else:
+                notes.append(f"could not obtain '{key}': {exc}; left out")
+    if missing:
+        keys = [k for ks in missing.values() for k in ks]
+        raise CdsHooksError(
+            f"{req.hook}: OsteoCare could not obtain the data it needs, so it gives no cards rather than cards that "
+            "look complete: " + "; ".join(
+                "prefetch " + ", ".join(f"'{k}' ({templates[k].split('?')[0]})" for k in ks) + f": {why}"
+                for why, ks in missing.items())
+            + ". Needed for " + "; ".join(f"{k}: {NEEDED_FOR[k]}" for k in keys), 412)
     seen: set[tuple[str, str]] = set()
     entries = []
     for r in resources:
@@ -576,9 +795,20 @@ def _card(summary: str, detail: str, indicator: Literal["info", "warning", "crit
                 links=links or None, **kw)
 
 
-def _links(base_url: str, record_id: str, anchor: str) -> list[Link]:
+#: Where each card's link points on the web patient page ``/patients/{record_id}``: the ids of its sections in
+#: ``web/templates/_patient_main.html`` that every patient page has (its ``#contraindications`` heading is there only
+#: when a drug is not offered, so the order cards point to the recommendation section that holds it).
+PAGE_ANCHORS = {"bone-density": "assessment", "fracture-risk": "assessment", "treatment": "recommendation",
+                "contraindications": "recommendation"}
+
+
+def _links(base_url: str, record_id: str | None, card: str) -> list[Link]:
+    """The link of a card to the patient's OsteoCare page, or none when ``record_id`` is None (not a stored
+    patient: the page would not exist)."""
+    if record_id is None:
+        return []
     rid = urllib.parse.quote(record_id, safe="")
-    return [Link(label="OsteoCare explanation", url=f"{base_url.rstrip('/')}/patients/{rid}/assessment#{anchor}",
+    return [Link(label="OsteoCare patient page", url=f"{base_url.rstrip('/')}/patients/{rid}#{PAGE_ANCHORS[card]}",
                  type="absolute")]
 
 
@@ -681,12 +911,37 @@ def _order_meds(req: CdsRequest) -> list[dict[str, Any]]:
     return orders
 
 
+def _draft_index(draft: Any, depth: int = 0) -> dict[str, dict[str, Any]]:
+    """Reference key -> resource of every resource in ``context.draftOrders`` (a Medication an order references)."""
+    pairs: list[tuple[str | None, dict[str, Any]]] = []
+
+    def walk(bundle: Any, depth: int) -> None:
+        entries = bundle.get("entry") if isinstance(bundle, dict) else None
+        for e in entries if isinstance(entries, list) and depth <= MAX_BUNDLE_DEPTH else []:
+            res = e.get("resource") if isinstance(e, dict) else None
+            if not isinstance(res, dict):
+                continue
+            if res.get("resourceType") == "Bundle":
+                walk(res, depth + 1)
+                continue
+            full = e.get("fullUrl")
+            pairs.append((full if isinstance(full, str) else None, res))
+
+    walk(draft, depth)
+    return resource_index(pairs)
+
+
 def order_cards(c: Any, orders: list[dict[str, Any]], links: list[Link] | None = None, *,
-                region: str | None = None) -> list[Card]:
+                region: str | None = None, medications: dict[str, dict[str, Any]] | None = None) -> list[Card]:
     """Cards for draft MedicationRequests ``orders`` given the patient's clinical picture ``c``
     (:class:`~osteocare.fhir.clinical.Clinical`, or any object with record, facts, as_of, recommendation):
     one card per contraindication the treatment engine finds, one listing the checks it could not make, and
-    one when a denosumab dose is overdue."""
+    one when a denosumab dose is overdue.
+
+    An order's drug is read as the importer reads a medication (:func:`~osteocare.fhir.importer.medication_concept`):
+    its ``medicationCodeableConcept``, else the Medication its ``medicationReference`` points to - contained in the
+    order (``#id``) or among ``medications`` (reference key -> resource, e.g. the other resources of
+    ``context.draftOrders``) - else the reference's display text."""
     from ..core.drugs import check_drug
     from ..core.guidelines.rulesets import drug_files
 
@@ -694,9 +949,17 @@ def order_cards(c: Any, orders: list[dict[str, Any]], links: list[Link] | None =
     known = drug_files()
     drugs_ordered: list[str] = []
     for mr in orders:
-        cc = mr.get("medicationCodeableConcept")
-        if cc is None and isinstance(mr.get("medicationReference"), dict):
-            cc = {"text": mr["medicationReference"].get("display") or ""}
+        cc, _how = medication_concept(mr, medications or {})
+        if cc is None:
+            ref = mr.get("medicationReference")
+            shown = _clip(str(ref.get("reference"))) if isinstance(ref, dict) and ref.get("reference") else "none"
+            label = f"MedicationRequest/{mr.get('id')}" if mr.get("id") else "a draft MedicationRequest"
+            cards.append(_card(f"Draft order not checked: its medication could not be read ({label})",
+                               f"{label} names its medication by a reference ({shown}) to a Medication that is neither "
+                               "contained in the order nor in the draft orders, nor readable from the FHIR server. "
+                               "OsteoCare could not tell which drug it is, so it did not check it for "
+                               "contraindications.", "warning", links))
+            continue
         drug, _entry, _coding, _flags, _why = identify_drug(cc)
         if drug is None or drug not in known:
             continue
@@ -738,11 +1001,20 @@ def order_cards(c: Any, orders: list[dict[str, Any]], links: list[Link] | None =
 
 # ============================================================================ handle
 def handle(hook_id: str, request: dict[str, Any], *, fetch: Fetch | None = None, base_url: str = DEFAULT_BASE_URL,
-           as_of: dt.date | None = None, guideline: str | None = None) -> dict[str, Any]:
+           as_of: dt.date | None = None, guideline: str | None = None,
+           stored: Callable[[str], bool] | None = None) -> dict[str, Any]:
     """Answer one CDS Hooks call (``POST /cds-services/{hook_id}``) with a CDS Hooks 2.0 response dict.
 
+    ``stored`` tells whether a record id is a patient stored in OsteoCare: a card links to that patient's page
+    (``{base_url}/patients/{record_id}#section``) only when it is; without ``stored`` no card has a link.
+
+    A record the core refuses (an :class:`~osteocare.core.errors.InputError`, e.g. a value out of its allowed range)
+    gives a card naming the field, the value and the range, not an error: the order hooks still check the
+    contraindications that do not need the assessment (the others are listed as checks not made).
+
     Raises :class:`CdsHooksError` (404 unknown service; 400 invalid request, hook mismatch or data of another
-    patient; 502 when the FHIR server answers with something unreadable or another patient's data).
+    patient; 412 when data the hook requires cannot be obtained, see :func:`gather`; 502 when the FHIR server
+    answers with something unreadable or another patient's data).
     """
     if hook_id not in SERVICES:
         raise CdsHooksError(f"no CDS service {hook_id!r}; see /cds-services", 404)
@@ -758,6 +1030,7 @@ def handle(hook_id: str, request: dict[str, Any], *, fetch: Fetch | None = None,
         raise CdsHooksError(f"service {hook_id} answers hook {SERVICES[hook_id]['hook']!r}, not {req.hook!r}")
     _check_request(req)
     day = as_of or dt.date.today()
+    fetch = _fetcher(req, fetch)
     bundle, notes = gather(req, fetch)
     results = import_bundle(bundle, as_of=day, source=f"cds-hooks {req.hookInstance}", single_patient=True)
     result = _patient_result(req, results)
@@ -768,14 +1041,31 @@ def handle(hook_id: str, request: dict[str, Any], *, fetch: Fetch | None = None,
         return CdsResponse(cards=[card]).model_dump(mode="json", exclude_none=True)
     from .clinical import clinical_picture
 
-    c = clinical_picture(result.record, as_of=day, guideline=guideline)
     rid = result.record.id
+    page = rid if stored is not None and stored(rid) else None
+    refused: InputError | None = None
+    try:
+        c: Any = clinical_picture(result.record, as_of=day, guideline=guideline)
+    except InputError as exc:
+        refused = exc
+        c = SimpleNamespace(record=result.record, facts=DerivedFacts(), as_of=day, recommendation=None)
+    cards: list[Card] = []
+    if refused is not None:
+        cards.append(_card(f"OsteoCare could not assess this patient: {refused.field} not allowed",
+                           f"{refused}. The assessment (category, fracture risk, treatment recommendation and the "
+                           "facts computed from it, such as kidney function) was not made; correct the value in the "
+                           "EHR." + ("" if req.hook == "patient-view" else " Contraindication checks that need those "
+                                     "facts are listed below as checks not made.") + _import_note(result, notes),
+                           "warning", _links(base_url, page, "bone-density")))
     if req.hook == "patient-view":
-        cards = [_who_card(c, result, _links(base_url, rid, "bone-density"), notes),
-                 _risk_card(c, _links(base_url, rid, "fracture-risk")),
-                 *_recommendation_cards(c, _links(base_url, rid, "treatment"))]
+        if refused is None:
+            cards += [_who_card(c, result, _links(base_url, page, "bone-density"), notes),
+                      _risk_card(c, _links(base_url, page, "fracture-risk")),
+                      *_recommendation_cards(c, _links(base_url, page, "treatment"))]
     else:
-        cards = order_cards(c, _order_meds(req), _links(base_url, rid, "contraindications"))
+        orders = _order_meds(req)
+        meds = _server_medications(orders, _draft_index(req.context.get("draftOrders")), fetch)
+        cards += order_cards(c, orders, _links(base_url, page, "contraindications"), medications=meds)
     return CdsResponse(cards=cards).model_dump(mode="json", exclude_none=True)
 
 

@@ -124,6 +124,23 @@ def lookup(system: str | None, code: str | None) -> CodeEntry | None:
     return t.entries.get(c)
 
 
+def icd10cm_fracture_follow_up(code: str | None) -> tuple[str, str] | None:
+    """(7th character, its meaning) when an ICD-10-CM fracture code records a follow-up of a fracture rather than a
+    new one (``M80.08XD`` -> ``("D", "subsequent encounter for fracture with routine healing")``), by the code map's
+    ``fracture_seventh_character`` rule; None for a new fracture (7th character A, or none).
+
+    A 7th character the rule does not list is a follow-up too, with the meaning "not a 7th character of ICD-10-CM
+    fracture codes": only a code that says it is an initial encounter creates a fracture."""
+    n = _norm_icd(code or "")
+    if len(n) < 7:
+        return None
+    rule: dict[str, Any] = table("icd10cm").rule("fracture_seventh_character")
+    seventh = n[6]
+    if seventh in rule["new_fracture"]:
+        return None
+    return seventh, str(rule["follow_up"].get(seventh, "not a 7th character of ICD-10-CM fracture codes"))
+
+
 def known_system(system: str | None) -> bool:
     return _system_key(system) is not None
 

@@ -16,8 +16,9 @@ The bundle (type ``collection``) holds:
 
 Standard codes come from the knowledge code maps; every fact also carries OsteoCare's local code where the
 standard code alone would lose it. Units are UCUM codes from the knowledge (the LOINC map's unit of the code, or
-a lab unit the knowledge accepts for it); a lab whose unit the knowledge does not accept for its LOINC code is
-written under OsteoCare's local code with its unit as text, never under a code its unit contradicts. Resource
+the lab's unit where the map has a code of the lab in that unit); a lab without such a code (e.g. calcium in
+mmol/L, 25-OH vitamin D in nmol/L) is written under OsteoCare's local code with its unit, never under a code its
+unit contradicts (a moles/volume unit under a mass/volume code). Resource
 ids are deterministic (UUID 5 of the patient id and the fact), and so is the whole bundle for the same input
 and ``now`` (the only clock reading: Bundle.timestamp and Provenance.recorded).
 
@@ -383,17 +384,22 @@ def _lab_ucum(name: str, unit: str) -> tuple[str | None, list[str]]:
 
 
 def _lab(field: str, name: str, value: float, unit: str) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """Coding and valueQuantity of a lab: LOINC with its UCUM unit when the knowledge accepts the unit for the
-    code; otherwise OsteoCare's local ``lab:<name>`` code, the unit as written (UCUM only where it is one)."""
+    """Coding and valueQuantity of a lab: the LOINC code of the lab whose unit in the code map is the lab's UCUM unit
+    (a creatinine in umol/L under the moles/volume code 14682-9, in mg/dL under the mass/volume code 2160-0; a
+    verified code first), when the knowledge accepts the unit for the lab; otherwise OsteoCare's local
+    ``lab:<name>`` code (e.g. calcium in mmol/L: the map has no moles/volume calcium code), the unit as written
+    (UCUM only where it is one). The value is never converted: it comes back as it was recorded."""
     ucum, allowed = _lab_ucum(name, unit)
-    e = _first_verified("loinc", concept="lab", lab=name)
     q: dict[str, Any] = {"value": value}
     if unit:
         q["unit"] = _text(unit)
     if ucum is not None:
         q.update(system=UCUM, code=ucum)
-    if e is not None and ucum is not None and ucum in allowed:
-        return [_loinc(e)], q
+    if ucum is not None and ucum in allowed:
+        same_unit = [e for e in codes.codes_where("loinc", concept="lab", lab=name) if _map_unit(e) == ucum]
+        e = next((e for e in same_unit if e.status == "verified"), same_unit[0] if same_unit else None)
+        if e is not None:
+            return [_loinc(e)], q
     return [_local("lab:" + _code_of(field, name))], q
 
 

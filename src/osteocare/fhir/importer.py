@@ -353,6 +353,38 @@ def identify_drug(cc: Any) -> tuple[str | None, CodeEntry | None, dict[str, Any]
                                      + _describe_codes(cc))
 
 
+def medication_concept(r: dict[str, Any], index: dict[str, dict[str, Any]]) -> tuple[Any, str]:
+    """The medication CodeableConcept of a MedicationRequest/Statement/Administration and how it was found.
+
+    ``medicationCodeableConcept``; else the Medication ``medicationReference`` points to: a contained one (``#id``)
+    or one in ``index`` (keys as :func:`_ref_key` gives them: a fullUrl or ``Medication/id``); else the reference's
+    display text. ``(None, "medication not found")`` when none of them is there.
+    """
+    cc = r.get("medicationCodeableConcept")
+    if isinstance(cc, dict):
+        return cc, ""
+    ref = r.get("medicationReference")
+    key = _ref_key(ref)
+    if key and key.startswith("#"):
+        for c in _list(r.get("contained")):
+            if isinstance(c, dict) and c.get("id") == key[1:] and c.get("resourceType") in ("Medication", None):
+                return c.get("code"), "contained Medication"
+    if key and key in index and index[key].get("resourceType") == "Medication":
+        return index[key].get("code"), "referenced Medication"
+    if isinstance(ref, dict) and ref.get("display"):
+        return {"text": ref["display"]}, "medicationReference display only"
+    return None, "medication not found"
+
+
+def resource_index(resources: list[tuple[str | None, dict[str, Any]]]) -> dict[str, dict[str, Any]]:
+    """Reference key (fullUrl, ``Type/id``) -> resource, for (fullUrl, resource) pairs, as references resolve."""
+    index: dict[str, dict[str, Any]] = {}
+    for full_url, res in resources:
+        for k in _Entry(full_url, res).keys():
+            index.setdefault(k, res)
+    return index
+
+
 #: Record structures under OsteoCare's local codes (read by ``_Builder.structure_value``).
 _STRUCTURES = ("vertebra", "guideline_category", "falls_screen_answer", "falls_screen_brochure")
 
@@ -392,6 +424,23 @@ class _Course:
     end: dt.date | None
     last_dose: dt.date | None = None
     label: str = ""
+    keys: set[str] = field(default_factory=set)  # how references name the resource (fullUrl, Type/id)
+    based_on: set[str] = field(default_factory=set)  # MedicationStatement.basedOn / partOf references
+    entry: ReportEntry | None = None
+
+    def overlaps(self, other: _Course, as_of: dt.date) -> bool:
+        """The two courses share a day (a course without an end runs to ``as_of``); False without both starts."""
+        if self.start is None or other.start is None:
+            return False
+        return self.start <= (other.end or as_of) and other.start <= (self.end or as_of)
+
+    def absorb(self, other: _Course) -> None:
+        """Make this course the union of both (the same therapy recorded twice)."""
+        self.start = min(d for d in (self.start, other.start) if d is not None) if (self.start or other.start) else None
+        self.end = None if self.end is None or other.end is None else max(self.end, other.end)
+        self.keys |= other.keys
+        self.based_on |= other.based_on
+        self.label = f"{self.label} + {other.label}"
 
 
 def _decimals(value: float) -> int:
@@ -486,6 +535,7 @@ class _Builder:
     brochure: list[_Val] = field(default_factory=list)
     birth_problem: str | None = None
     birth: dt.date | None = None
+    _resources: dict[str, dict[str, Any]] | None = None  # reference key -> resource (``index`` without the entries)
 
     # -------------------------------------------------------------- helpers
     def add(self, entry: _Entry, outcome: str, reason: str, ce: CodeEntry | None = None,
@@ -608,15 +658,35 @@ class _Builder:
                 self.observation_value(e, cce, ccoding, comp, day, problems, r)
             return
         if ce.get("concept") in ("dxa_report", "dxa_panel"):
-            self.report.add(e.label, "mapped", f"{ce.get('concept')}: grouping only; its member Observations are read",
-                            code=f"{ce.system_uri}|{ce.code}", status=ce.status)
+            # A DXA report or panel groups its results: as member Observations (hasMember, read on their own) or as
+            # components of this one (read here, each with its own code; a value the panel holds is never dropped)
+            read = self.dxa_components(e, r, day, problems)
+            self.report.add(e.label, "mapped", f"{ce.get('concept')}: grouping" + (
+                f"; {read} DXA value(s) read from its components" if read else
+                "; its member Observations are read"), code=f"{ce.system_uri}|{ce.code}", status=ce.status)
             return
         self.observation_value(e, ce, coding, r, day, problems, r)
+        self.dxa_components(e, r, day, problems)
+
+    def dxa_components(self, e: _Entry, r: dict[str, Any], day: dt.date | None, problems: list[str]) -> int:
+        """Read the components of ``r`` coded as a DXA score or BMD (LOINC); the number read. In a DXA report or
+        panel (``r``'s own code says so) the components that are not read are reported as skipped, with their
+        codes."""
+        n = 0
+        unread: list[str] = []
         for comp in _list(r.get("component")):
             if isinstance(comp, dict):
                 sub, sub_coding = _first_known(comp.get("code"), ("loinc",))
                 if sub is not None and sub.get("concept") in ("dxa_t_score", "dxa_z_score", "dxa_bmd"):
                     self.observation_value(e, sub, sub_coding, comp, day, list(problems), r)
+                    n += 1
+                elif not (sub is not None and sub.system == "local"):
+                    unread.append(_describe_codes(comp.get("code")))
+        top, _ = _first_known(r.get("code"), ("local", "loinc"))
+        if unread and top is not None and top.get("concept") in ("dxa_report", "dxa_panel"):
+            self.report.add(e.label, "skipped", f"{len(unread)} component(s) of the DXA {top.get('concept')[4:]} not "
+                            "read: not a DXA score or BMD in the knowledge code maps (" + "; ".join(unread[:5]) + ")")
+        return n
 
     def quantity(self, holder: dict[str, Any]) -> tuple[float | None, str | None, str | None]:
         """(value, unit, problem) from valueQuantity (or a numeric valueString/valueInteger)."""
@@ -943,7 +1013,7 @@ class _Builder:
 
     def apply_concept(self, e: _Entry, ce: CodeEntry, coding: dict[str, Any] | None, day: dt.date | None,
                       problems: list[str], *, active: bool | None = None, abated: Any = None,
-                      from_reason: bool = False) -> None:
+                      from_procedure: bool = False) -> None:
         concept = ce.get("concept")
         text = "; ".join(p for p in problems if p)
         if ce.system == "local" and concept == "fracture":
@@ -956,6 +1026,8 @@ class _Builder:
             self.add(e, "mapped", f"conditions: {ce.get('condition')} (OsteoCare local code)", ce, coding,
                      target="conditions")
             return
+        follow_up = (codes.icd10cm_fracture_follow_up(str((coding or {}).get("code") or ""))
+                     if ce.system == "icd10cm" and concept in ("fracture", "diagnosis_with_fracture") else None)
         if concept in ("diagnosis", "finding", "diagnosis_with_fracture"):
             self.report.diagnoses.append(Diagnosis(diagnosis=str(ce.get("diagnosis")),
                                                    code=_code_str(coding) if coding else f"{ce.system_uri}|{ce.code}",
@@ -966,14 +1038,15 @@ class _Builder:
             implied = ce.get("implies") or {}
             if implied.get("menopausal_status") and self.sex == "female":
                 self.menopause_from_code = (f"{ce.system_uri}|{ce.code}", ce.status)
-            if concept == "diagnosis_with_fracture":
-                self.add_fracture(e, ce, coding, str(ce.get("site")), day, problems, fragility=ce.get("fragility"))
-        elif concept == "fracture":
-            self.add_fracture(e, ce, coding, str(ce.get("site")), day, problems, fragility=ce.get("fragility"))
+        if concept in ("fracture", "diagnosis_with_fracture"):
+            if follow_up is not None:
+                self.add(e, "skipped", f"fractures: not a new fracture - ICD-10-CM 7th character {follow_up[0]} "
+                         f"({follow_up[1]}) records a follow-up of a fracture, not the fracture itself", ce, coding)
+            else:
+                self.add_fracture(e, ce, coding, str(ce.get("site")), day, problems, fragility=ce.get("fragility"),
+                                  from_procedure=from_procedure)
         elif concept == "fall":
-            if day is not None and any(f["date"] == day for f in self.falls):
-                self.add(e, "mapped", f"fall on {day} already recorded", ce, coding)
-                return
+            # one fall per resource: two falls on one day are two falls (and one may be injurious)
             self.falls.append({"date": day, "injurious": bool(ce.get("injurious"))})
             self.add(e, "flagged" if text else "mapped", f"falls_history: fall on {day or 'unknown date'}"
                      + (f" ({text})" if text else ""), ce, coding, target="falls_history")
@@ -981,25 +1054,57 @@ class _Builder:
             self.report.dxa_exams.append(day)
             self.add(e, "mapped", f"DXA scan on {day or 'unknown date'} (listed in the report)", ce, coding,
                      target="report.dxa_exams")
-        else:
+        elif concept not in ("diagnosis", "finding"):
             self.add(e, "skipped", f"concept {concept} is not read here", ce, coding)
 
     def add_fracture(self, e: _Entry, ce: CodeEntry, coding: dict[str, Any] | None, site: str, day: dt.date | None,
-                     problems: list[str], *, fragility: Any, on_treatment: bool = False) -> None:
+                     problems: list[str], *, fragility: Any, on_treatment: bool = False,
+                     from_procedure: bool = False) -> None:
+        """One fracture per resource: two Conditions of the same site and day are two fractures (two vertebrae
+        broken in one fall), kept apart. A fracture named by a Procedure (its code or reason) is the fracture the
+        procedure treats: it is left out at :meth:`procedure_fractures` when a Condition (or another procedure)
+        already gives that site and day, or when the procedure's ``reasonReference`` names that Condition."""
         flags = [p for p in problems if p]
         if fragility is None:
             rule = codes.table("snomed").rule("fracture_cause_unknown")
             fragility = bool(rule["fragility"])
             flags.append("the code does not state the cause: recorded as a fragility fracture; confirm")
         for f in self.fractures:
-            if f["site"] == site and f["date"] == day and day is not None:
-                self.add(e, "mapped", f"fracture ({site}, {day}) already recorded from {f['from']}", ce, coding)
+            if f["from"] == e.label:
+                self.add(e, "mapped", f"fracture ({site}, {day or 'unknown date'}) already recorded from this "
+                         "resource", ce, coding)
                 return
-        self.fractures.append({"site": site, "date": day, "fragility": bool(fragility), "on_treatment": on_treatment,
-                               "from": e.label})
+        twin = next((f for f in self.fractures if not from_procedure and not f["procedure"] and day is not None
+                     and (f["site"], f["date"]) == (site, day)), None)
+        if twin is not None:
+            flags.append(f"another fracture at this site on this day from {twin['from']}: kept as a separate "
+                         "fracture; if both record one fracture, correct the EHR")
         text = "; ".join(flags)
-        self.add(e, "flagged" if text else "mapped", f"fractures: {site} on {day or 'unknown date'}"
-                 + (f" ({text})" if text else ""), ce, coding, target="fractures")
+        entry = self.add(e, "flagged" if text else "mapped", f"fractures: {site} on {day or 'unknown date'}"
+                         + (f" ({text})" if text else ""), ce, coding, target="fractures")
+        self.fractures.append({"site": site, "date": day, "fragility": bool(fragility), "on_treatment": on_treatment,
+                               "from": e.label, "keys": e.keys(), "procedure": from_procedure,
+                               "reasons": {k for ref in _list(e.res.get("reasonReference")) if (k := _ref_key(ref))},
+                               "entry": entry})
+
+    def procedure_fractures(self) -> list[dict[str, Any]]:
+        """The fractures without the ones a Procedure names that are already recorded (see :meth:`add_fracture`)."""
+        kept: list[dict[str, Any]] = []
+        for f in sorted(self.fractures, key=lambda f: f["procedure"]):  # Conditions first
+            same = None
+            if f["procedure"]:
+                same = next((k for k in kept if f["reasons"] & k["keys"]), None) or next(
+                    (k for k in kept if f["date"] is not None and (k["site"], k["date"]) == (f["site"], f["date"])),
+                    None)
+            if same is None:
+                kept.append(f)
+                continue
+            entry: ReportEntry = f["entry"]
+            entry.outcome = "mapped"
+            entry.target = None
+            entry.reason = (f"fracture ({f['site']}, {f['date']}): the fracture the procedure treats, already recorded "
+                            f"from {same['from']}")
+        return [f for f in self.fractures if any(f is k for k in kept)]  # in the bundle's order
 
     # -------------------------------------------------------------- Procedure
     def read_procedure(self, e: _Entry) -> None:
@@ -1017,13 +1122,20 @@ class _Builder:
         ce, coding = _first_known(r.get("code"), ("local", "snomed"))
         used = False
         if ce is not None and ce.get("concept") in ("dxa_procedure", "fracture"):
-            self.apply_concept(e, ce, coding, day, problems)
+            self.apply_concept(e, ce, coding, day, problems, from_procedure=True)
             used = True
         for reason in _list(r.get("reasonCode")):
             rce, rcoding = _first_known(reason, ("snomed", "icd10cm", "icd10who"))
             if rce is not None and rce.get("concept") in ("fracture", "diagnosis_with_fracture"):
-                self.add_fracture(e, rce, rcoding, str(rce.get("site")), day,
-                                  [*problems, "fracture from the procedure's reason"], fragility=rce.get("fragility"))
+                follow_up = (codes.icd10cm_fracture_follow_up(str((rcoding or {}).get("code") or ""))
+                             if rce.system == "icd10cm" else None)
+                if follow_up is not None:
+                    self.add(e, "skipped", f"fractures: the procedure's reason is a follow-up of a fracture (ICD-10-CM "
+                             f"7th character {follow_up[0]}, {follow_up[1]}), not a new one", rce, rcoding)
+                else:
+                    self.add_fracture(e, rce, rcoding, str(rce.get("site")), day,
+                                      [*problems, "fracture from the procedure's reason"],
+                                      fragility=rce.get("fragility"), from_procedure=True)
                 used = True
         if not used:
             why = ("code not in the knowledge code maps: " + _describe_codes(r.get("code"))) if ce is None else (
@@ -1032,20 +1144,9 @@ class _Builder:
 
     # -------------------------------------------------------------- medications
     def medication_concept(self, r: dict[str, Any]) -> tuple[Any, str]:
-        cc = r.get("medicationCodeableConcept")
-        if isinstance(cc, dict):
-            return cc, ""
-        ref = r.get("medicationReference")
-        key = _ref_key(ref)
-        if key and key.startswith("#"):
-            for c in _list(r.get("contained")):
-                if isinstance(c, dict) and c.get("id") == key[1:]:
-                    return c.get("code"), "contained Medication"
-        if key and key in self.index:
-            return self.index[key].res.get("code"), "referenced Medication"
-        if isinstance(ref, dict) and ref.get("display"):
-            return {"text": ref["display"]}, "medicationReference display only"
-        return None, "medication not found"
+        if self._resources is None:  # built once: a bundle may hold thousands of medication resources
+            self._resources = {k: en.res for k, en in self.index.items()}
+        return medication_concept(r, self._resources)
 
     def identify_drug(self, cc: Any) -> tuple[str | None, CodeEntry | None, dict[str, Any] | None, list[str], str]:
         return identify_drug(cc)
@@ -1122,17 +1223,22 @@ class _Builder:
                          "running on the as-of date; the end date is kept")
         # An end date after the as-of date is kept: a planned end is a fact of the course, and the core reads a
         # course as running until its end (core.drugs.sequencing), as ``known_on`` keeps it.
-        self.courses.append(_Course(drug, start, end, label=e.label))
         text = "; ".join(flags)
-        self.add(e, "flagged" if text else "mapped",
-                 f"medications[{drug}] from {start or 'unknown'} to {end or 'now'}" + (" (planned end)" if planned
-                                                                                        else "")
-                 + (f" ({text})" if text else ""),
-                 ce, coding, target=f"medications[{drug}]", status=name_status)
+        entry = self.add(e, "flagged" if text else "mapped",
+                         f"medications[{drug}] from {start or 'unknown'} to {end or 'now'}"
+                         + (" (planned end)" if planned else "") + (f" ({text})" if text else ""),
+                         ce, coding, target=f"medications[{drug}]", status=name_status)
+        based_on = {k for ref in _list(r.get("basedOn")) + _list(r.get("partOf")) if (k := _ref_key(ref))}
+        self.courses.append(_Course(drug, start, end, label=e.label, keys=e.keys(), based_on=based_on, entry=entry))
 
     # -------------------------------------------------------------- AllergyIntolerance
     def read_allergy(self, e: _Entry) -> None:
         """An active drug allergy or intolerance -> ``intolerances`` (drug, reaction text, date, severity).
+
+        The reaction text starts with what the resource is: ``allergy`` (``type`` allergy, or no ``type`` - FHIR makes
+        it optional, and an allergy must not be missed), ``intolerance`` (``type`` intolerance), or an intolerance of
+        ``criticality`` high, read as hypersensitivity; then the manifestations. The contraindication rules read a
+        hypersensitivity from these words (knowledge ``conditions#hypersensitivity_reaction_terms``).
 
         The substance is identified like a medication (knowledge code maps: local, RxNorm, ATC, then the
         ingredient name, flagged); a substance not in the maps is skipped as not mapped, with its codes.
@@ -1171,6 +1277,7 @@ class _Builder:
         if ver in ("unconfirmed", "presumed", "provisional"):
             flags.append(f"verification status {ver}")
         kind = r.get("type") if r.get("type") in ("allergy", "intolerance") else None
+        high = r.get("criticality") == "high"
         seen: list[str] = []
         for x in reactions:
             for m in _list(x.get("manifestation")):
@@ -1178,10 +1285,21 @@ class _Builder:
             if isinstance(x.get("description"), str):
                 seen.append(x["description"])
         manifestations = [t for t in dict.fromkeys(clean_text(t)[0] for t in seen) if t]
-        reaction = (kind or "reaction") + (": " + ", ".join(manifestations) if manifestations else "")
+        # Read as a hypersensitivity (the word the contraindication rules look for is in the text) unless FHIR says
+        # it is an intolerance: ``type`` is optional, and an allergy recorded without one must not be read as a mere
+        # intolerance; a high criticality counts as hypersensitivity whatever the type.
+        if kind == "allergy":
+            head = "allergy"
+        elif kind == "intolerance":
+            head = "intolerance, criticality high (read as hypersensitivity)" if high else "intolerance"
+        else:
+            head = "allergy (type not recorded)"
+        reaction = head + (": " + ", ".join(manifestations) if manifestations else "")
         recorded = _recorded_reaction(reactions)
         if recorded is not None:  # OsteoCare's own export: the record's text exactly
             reaction = recorded
+        elif kind is None:
+            flags.append("no type: read as an allergy (hypersensitivity), as FHIR does not say it is an intolerance")
         order = ("mild", "moderate", "severe")  # FHIR AllergyIntolerance.reaction.severity, least to most severe
         severities = [x.get("severity") for x in reactions if x.get("severity") is not None]
         known = [sv for sv in severities if sv in order]
@@ -1189,8 +1307,8 @@ class _Builder:
             flags.append(f"reaction severity {[sv for sv in severities if sv not in order]!r} not read (allowed: "
                          + ", ".join(order) + ")")
         severity = max(known, key=order.index) if known else None
-        if r.get("criticality") == "high":
-            flags.append("criticality high (the record has no field for it)")
+        if high:
+            flags.append("criticality high: read as hypersensitivity (the record has no criticality field)")
         item = {"drug": drug, "reaction": reaction, "date": day, "severity": severity}
         if item in self.intolerances:
             self.add(e, "mapped", f"intolerances[{drug}] already recorded", ce, coding)
@@ -1289,8 +1407,46 @@ class _Builder:
         return out
 
     # -------------------------------------------------------------- assemble
+    def merged_courses(self) -> list[_Course]:
+        """The courses, one per therapy: a MedicationStatement based on a MedicationRequest (``basedOn``) and courses
+        of one drug that share a day (a request and the statement of it, repeat prescriptions) are one course, from
+        the earliest start to the latest end (running if either runs). Recorded twice, a therapy would otherwise
+        count its days twice (e.g. a false 'at most 24 months in a lifetime')."""
+        out: list[_Course] = []
+        first: dict[int, int] = {}  # id of a merged course -> position of its first record (the order is kept)
+        order = {id(c): i for i, c in enumerate(self.courses)}
+        by_key: dict[tuple[str, str], _Course] = {}  # (drug, reference key) -> the merged course holding it
+        by_basis: dict[tuple[str, str], _Course] = {}  # (drug, key a course is based on) -> that merged course
+        latest: dict[str, _Course] = {}  # drug -> the merged course reaching furthest (sorted by start: only it can
+        #                                   overlap the next one, unless a basedOn link joins them)
+        for c in sorted(self.courses, key=lambda c: (c.start or dt.date.min, order[id(c)])):
+            linked = next((by_key[(c.drug, k)] for k in c.keys | c.based_on if (c.drug, k) in by_key), None) or next(
+                (by_basis[(c.drug, k)] for k in c.keys if (c.drug, k) in by_basis), None)
+            last = latest.get(c.drug)
+            home = linked or (last if last is not None and last.overlaps(c, self.as_of) else None)
+            new = home is None
+            if home is None:
+                home = _Course(c.drug, c.start, c.end, c.last_dose, c.label, set(c.keys), set(c.based_on), c.entry)
+                out.append(home)
+                first[id(home)] = order[id(c)]
+            else:
+                first[id(home)] = min(first[id(home)], order[id(c)])
+            by_key.update({(c.drug, k): home for k in c.keys})
+            by_basis.update({(c.drug, k): home for k in c.based_on})
+            if not new:
+                how = "based on it" if linked is not None else "overlapping"
+                home_first = home.label.split(" + ")[0]
+                if c.entry is not None:
+                    c.entry.reason += f" (the same course as {home_first}, {how}: merged into one course)"
+                if home.entry is not None and " + " not in home.label:
+                    home.entry.reason += " (merged with the other records of the same course)"
+                home.absorb(c)
+            if home.start is not None and (last is None or (home.end or self.as_of) >= (last.end or self.as_of)):
+                latest[c.drug] = home
+        return sorted(out, key=lambda h: first[id(h)])
+
     def medications(self) -> list[dict[str, Any]]:
-        courses = list(self.courses)
+        courses = self.merged_courses()
         for drug, day, _label in sorted(self.doses, key=lambda d: d[1]):
             home = next((c for c in courses if c.drug == drug and (c.start is None or c.start <= day)
                          and (c.end is None or day <= c.end)), None)
@@ -1351,7 +1507,8 @@ class _Builder:
         data["dxa"] = [{k: v for k, v in slot.items()} for slot in self.dxa.values()]
         data["labs"] = self.resolved_labs()
         data["intolerances"] = self.intolerances
-        data["fractures"] = [{k: v for k, v in f.items() if k != "from"} for f in self.fractures]
+        fractures = self.procedure_fractures()
+        data["fractures"] = [{k: f[k] for k in ("site", "date", "fragility", "on_treatment")} for f in fractures]
         data["falls_history"] = self.falls
         data["conditions"] = self.conditions
         data["vertebrae"] = self.vertebrae
@@ -1361,7 +1518,7 @@ class _Builder:
         if "falls_screen_brochure_items" in brochure:
             data["falls_screen_brochure_items"] = list(brochure["falls_screen_brochure_items"])
         data["medications"] = self.medications()
-        if self.fractures and "prior_fracture" not in fields:
+        if fractures and "prior_fracture" not in fields:
             data["prior_fracture"] = True
             rep.notes.append("prior_fracture set from the imported fractures (QFracture counts a previous fracture at an "
                              "osteoporotic site): confirm")
@@ -1374,6 +1531,7 @@ class _Builder:
                     status=self.menopause_from_code[1], target="menopausal_status")
         data.update(fields)
         record = self._validate(data)
+        record = self._check_bmi(record, data)
         if record is not None:
             from ..core.records import FLAGS
 
@@ -1383,6 +1541,27 @@ class _Builder:
             if any(f in left for f in FLAGS):
                 rep.notes.append("risk-factor flags not coded in the knowledge code maps (e.g. cardiovascular disease, "
                                  "corticosteroids) are left false: QFracture may underestimate the risk; review them")
+        return record
+
+    def _check_bmi(self, record: PatientRecord | None, data: dict[str, Any]) -> PatientRecord | None:
+        """``record``, or without weight and height when the BMI they give is outside the allowed range (each can be
+        within its own range while the BMI is not, e.g. 260 kg and 150 cm): the core would refuse the whole record
+        at the first calculator. The report names the BMI, both values and the range."""
+        if record is None or record.bmi is not None:
+            return record
+        try:
+            _ = record.bmi_kg_m2  # the core's BMI and its range check (knowledge input-limits)
+        except InputError as exc:
+            w, h = data.pop("weight_kg", None), data.pop("height_cm", None)
+            why = (f"weight {w:g} kg and height {h:g} cm dropped: the BMI they give is out of range ({exc}); check "
+                   "both values in the EHR")
+            self.report.add(self.patient.label, "skipped", why, target=None)
+            for name in ("weight_kg", "height_cm"):
+                for v in _latest_group(self.body.get(name) or []):
+                    if v.entry is not None and v.entry.target == name:
+                        v.entry.outcome, v.entry.target = "skipped", None
+                        v.entry.reason += f" (dropped: {exc})"
+            return self._validate(data)
         return record
 
     def _validate(self, data: dict[str, Any]) -> PatientRecord | None:

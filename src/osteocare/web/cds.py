@@ -4,7 +4,9 @@ may fetch from the caller's FHIR server, so anonymous calls are refused).
 A call's body is read here, not by FastAPI, so that its size is limited: over
 :data:`~osteocare.fhir.cds_hooks.MAX_REQUEST_BYTES` (by the Content-Length header, or by the bytes actually read
 when there is none) it is refused with 413 before being parsed. A body that is not a JSON object (empty, not JSON,
-NaN/Infinity, nested too deep, an array...) gets 400, a non-JSON Content-Type 415."""
+NaN/Infinity, nested too deep, an array...) gets 400, a non-JSON Content-Type 415. A call whose required data
+cannot be obtained gets 412 (see :func:`~osteocare.fhir.cds_hooks.gather`). A card links to the patient's page
+(``/patients/{record_id}``) only when the record id is a patient stored in the clinic."""
 
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from starlette.concurrency import run_in_threadpool
 
 from ..fhir import cds_hooks
 from .deps import STAFF, HTTPProblem, bearer_user, require
+from .queries import patient_exists
 
 router = APIRouter(tags=["cds-hooks"])
 
@@ -75,8 +78,13 @@ async def _json_body(request: Request) -> dict[str, Any]:
 async def call(request: Request, service_id: str) -> dict[str, Any]:
     require(await run_in_threadpool(bearer_user, request), *STAFF)
     body = await _json_body(request)
+    clinic = request.app.state.clinic
+
+    def stored(record_id: str) -> bool:  # a card links to the patient page only when that page exists
+        return patient_exists(clinic, record_id)
+
     try:
         return await run_in_threadpool(cds_hooks.handle, service_id, body, base_url=str(request.base_url).rstrip("/"),
-                                       as_of=request.app.state.clinic.today())
+                                       as_of=clinic.today(), stored=stored)
     except cds_hooks.CdsHooksError as exc:
         raise HTTPProblem(exc.http_status, "CDS Hooks request refused", str(exc)) from None

@@ -15,7 +15,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..numeric import round_half_away
-from ..records import PatientRecord
+from ..records import Medication, PatientRecord
 from ..status import Status
 from .dates import whole_months_between
 
@@ -142,29 +142,47 @@ class FactView:
             vals.append(d.lowest_t_score)
         return _min(vals)
 
-    def medication_days(self, drugs: tuple[str, ...]) -> int | None:
-        total = 0
-        for m in self.record.medications:
-            if m.drug not in drugs:
-                continue
-            if m.start is None:
-                return None
-            end = min(m.end or self.as_of, self.as_of)
-            if end >= m.start:
-                total += (end - m.start).days + 1
-        return total
-
-    def monthly_doses(self, drug: str) -> int | None:
-        total = 0
+    def _intervals(self, drug: str, last: Callable[[Medication], dt.date | None]) -> list[tuple[dt.date, dt.date]] | None:
+        """The courses of ``drug`` up to the as-of date as (start, last day), overlapping ones merged into one; None
+        when a course has no start. The same therapy is often recorded twice (a MedicationRequest and the
+        MedicationStatement based on it, or repeat prescriptions): counting each course alone would count its
+        days twice."""
+        spans: list[tuple[dt.date, dt.date]] = []
         for m in self.record.medications:
             if m.drug != drug:
                 continue
             if m.start is None:
                 return None
-            last = min(m.end or m.last_dose or self.as_of, self.as_of)
-            if last >= m.start:
-                total += whole_months_between(m.start, last) + 1
+            end = min(last(m) or self.as_of, self.as_of)
+            if end >= m.start:
+                spans.append((m.start, end))
+        merged: list[tuple[dt.date, dt.date]] = []
+        for start, end in sorted(spans):
+            if merged and start <= merged[-1][1]:
+                merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+            else:
+                merged.append((start, end))
+        return merged
+
+    def medication_days(self, drugs: tuple[str, ...]) -> int | None:
+        """Days on ``drugs`` up to the as-of date: per drug, the days of the union of its courses (a day two
+        overlapping courses of one drug share counts once), summed over the drugs."""
+        total = 0
+        for drug in drugs:
+            spans = self._intervals(drug, lambda m: m.end)
+            if spans is None:
+                return None
+            total += sum((end - start).days + 1 for start, end in spans)
         return total
+
+    def monthly_doses(self, drug: str) -> int | None:
+        """Monthly doses of ``drug`` up to the as-of date, over the union of its courses (as
+        :meth:`medication_days`), each course counted to its last dose where the record has one (a course stopped
+        months after its last dose gave no doses in between), else to its end."""
+        spans = self._intervals(drug, lambda m: m.last_dose or m.end)
+        if spans is None:
+            return None
+        return sum(whole_months_between(start, end) + 1 for start, end in spans)
 
     def falls_screen_positive(self) -> bool | None:
         fs = self.derived.falls_screen
