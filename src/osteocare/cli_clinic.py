@@ -226,6 +226,10 @@ def patient_import(
         for key, msg in res.errors.items():
             err.print(f"[red]{_e(key)}[/red]: {_e(msg)}", highlight=False, soft_wrap=True)
         raise _fail(f"nothing imported: {len(res.errors)} record(s) refused")
+    from .services.patients import kept_lines
+
+    for line in kept_lines(res):
+        err.print(line, markup=False, highlight=False, soft_wrap=True)
     out.print(f"imported {len(res.created)} new, {len(res.updated)} updated patient(s)")
 
 

@@ -72,7 +72,7 @@ def _why_not(report: ImportReport) -> str:
     return "; ".join(errors) or "no record could be made"
 
 
-def _store(results: list[ImportResult], update: bool) -> tuple[list[str], list[str], dict[str, str]]:
+def _store(results: list[ImportResult], update: bool) -> tuple[list[str], list[str], dict[str, str], list[str]]:
     """Store every record in one all-or-nothing transaction (:func:`~osteocare.services.patients.import_patients`)."""
     from .services.context import Clinic
     from .services.patients import import_patients
@@ -92,7 +92,9 @@ def _store(results: list[ImportResult], update: bool) -> tuple[list[str], list[s
         res = import_patients(clinic, rows, update_existing=update)
     finally:
         clinic.close()
-    return res.created, res.updated, res.errors
+    from .services.patients import kept_lines
+
+    return res.created, res.updated, res.errors, kept_lines(res)
 
 
 def _fail(message: str) -> typer.Exit:
@@ -230,7 +232,7 @@ def register(app: typer.Typer) -> None:
         from sqlalchemy.exc import SQLAlchemyError
 
         try:
-            created, updated, errors = _store(made, update)
+            created, updated, errors, kept = _store(made, update)
         except OsteoCareError as exc:
             raise fail(f"storing the patients: {exc}") from None
         except SQLAlchemyError as exc:
@@ -240,5 +242,7 @@ def register(app: typer.Typer) -> None:
             err.print(f"not stored: {rid}: {why}", markup=False, highlight=False, soft_wrap=True)
         if errors:
             raise fail(f"nothing stored: {len(errors)} of {len(made)} patient(s) refused")
+        for line in kept:
+            err.print(line, markup=False, highlight=False, soft_wrap=True)
         err.print(f"stored: {len(created)} created, {len(updated)} updated")
         raise typer.Exit(0)

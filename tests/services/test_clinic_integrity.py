@@ -410,3 +410,27 @@ def test_stopping_denosumab_before_any_dose_asks_when_the_last_injection_was(cli
     assert any("No denosumab dose of this course was recorded" in w for w in warnings)
     review = [it for it in patient_schedule(clinic, "P2") if it.kind == "review" and it.rule_id == "DMAB-SWITCH"]
     assert len(review) == 1 and review[0].due_on == TODAY
+
+
+def test_an_import_update_replaces_the_entries_it_carries_and_keeps_those_a_clinician_entered(
+        clinic: Clinic, patient: Callable[..., str]) -> None:
+    """The record imported again with its condition now resolved: the condition is the import's; the anaphylaxis
+    and the fracture a clinician entered since, which the import does not carry, are kept and reported (they were
+    deleted in silence: a review reproduced it with ``import-fhir --update``)."""
+    from osteocare.services.entries import add_entry, entries_of
+    from osteocare.services.patients import import_patients, kept_lines
+
+    base = {"id": "IU1", "sex": "female", "age": 70, "weight_kg": 55.0, "height_cm": 155.0}
+    assert import_patients(clinic, [{**base, "conditions": [{"code": "hypocalcaemia", "onset": "2024-01-02"}]}]).created
+    add_entry(clinic, "IU1", "intolerance", {"drug": "alendronate", "reaction": "anaphylaxis", "severity": "severe"})
+    add_entry(clinic, "IU1", "fracture", {"site": "wrist", "date": "2024-11-20"})
+    res = import_patients(clinic, [{**base, "conditions": [{"code": "hypocalcaemia", "onset": "2024-01-02",
+                                                             "resolved": "2024-03-01"}]}], update_existing=True)
+    assert res.updated == ["IU1"] and res.kept == {"IU1": {"intolerances": 1, "fractures": 1}}
+    assert kept_lines(res) == ["kept for IU1: 1 intolerance, 1 fracture stored before and not in the import (one "
+                               "entered in error: osteocare entry delete)"]
+    entries = entries_of(clinic, "IU1")
+    assert [(e.fields["code"], e.fields["resolved"]) for e in entries["condition"]] == [("hypocalcaemia",
+                                                                                          "2024-03-01")]
+    assert [e.fields["reaction"] for e in entries["intolerance"]] == ["anaphylaxis"]
+    assert [e.fields["site"] for e in entries["fracture"]] == ["wrist"]

@@ -123,8 +123,9 @@ def import_patients(clinic: Clinic, rows: Iterable[Mapping[str, Any]], *, update
     """Import patient records (PatientRecord fields plus optional given_name, family_name, birth_date, phone).
 
     With ``update_existing`` the stored labs and DXA exams are kept (those of the row are added if new): the
-    history recorded with ``lab add`` / ``exam add`` is never deleted by an import. A birth date in the future or
-    out of the age limits is refused (and a stored one must be corrected by the row).
+    history recorded with ``lab add`` / ``exam add`` is never deleted by an import; nor is an entry (condition,
+    medication, intolerance, fracture, fall, vertebral heights) the row does not carry (``ImportResult.kept``). A
+    birth date in the future or out of the age limits is refused (and a stored one must be corrected by the row).
 
     All or nothing: every row is validated first; if any row is invalid (or, without ``update_existing``, names
     a patient that already exists) nothing is written and :attr:`ImportResult.errors` says why, per record id.
@@ -170,12 +171,14 @@ def import_patients(clinic: Clinic, rows: Iterable[Mapping[str, Any]], *, update
             if rec.id in existing:
                 p = load_patient(s, rec.id)
                 assert p is not None
-                _update_keeping_history(p, rec)
+                kept = _update_keeping_history(p, rec)
                 for k, v in ident.items():
                     setattr(p, k, v)
                 s.flush()
                 audit(s, actor=clinic.actor, action="update", entity="patient", entity_id=rec.id, patient_id=p.id,
-                      detail={"via": "import"})
+                      detail={"via": "import", "kept": kept})
+                if kept:
+                    result.kept[rec.id] = kept
                 result.updated.append(rec.id)
             else:
                 p = patient_from_record(rec, **ident)
@@ -187,6 +190,17 @@ def import_patients(clinic: Clinic, rows: Iterable[Mapping[str, Any]], *, update
     return result
 
 
+_KIND_WORDS = {"conditions": "condition", "medications": "medication", "intolerances": "intolerance",
+               "fractures": "fracture", "falls_history": "fall", "vertebrae": "vertebral reading"}
+
+
+def kept_lines(result: ImportResult) -> list[str]:
+    """What an update kept that the import did not carry, one line per patient (for the CLI)."""
+    return [f"kept for {rid}: " + ", ".join(f"{n} {_KIND_WORDS[k]}{'' if n == 1 else 's'}" for k, n in kept.items())
+            + " stored before and not in the import (one entered in error: osteocare entry delete)"
+            for rid, kept in result.kept.items()]
+
+
 def _lab_key(x: Any) -> tuple[Any, ...]:
     return (x.name, x.value, x.unit, x.date, x.reference_low, x.reference_high)
 
@@ -196,16 +210,48 @@ def _exam_key(e: m.DxaExam) -> tuple[Any, ...]:
             tuple(sorted((x.site, x.bmd_g_cm2, x.t_score, x.z_score) for x in e.sites)))
 
 
-def _update_keeping_history(p: m.Patient, rec: PatientRecord) -> None:
+#: The entries an import updates, and what names one: an imported entry with the same key replaces the stored
+#: one (a condition now resolved, a medication now ended); a stored entry the import does not carry is kept.
+_ENTRY_KEYS: dict[str, tuple[str, ...]] = {
+    "conditions": ("code", "onset"), "medications": ("drug", "start"), "intolerances": ("drug", "reaction", "date"),
+    "fractures": ("site", "date"), "falls_history": ("date", "injurious"), "vertebrae": ("level", "date"),
+}
+
+
+def _row_values(row: Any) -> dict[str, Any]:
+    return {c.key: getattr(row, c.key) for c in row.__mapper__.column_attrs if c.key not in ("id", "patient_id")}
+
+
+def _update_keeping_history(p: m.Patient, rec: PatientRecord) -> dict[str, int]:
     """Replace the patient's facts with ``rec`` but keep the labs and DXA exams already stored (recorded with
     ``lab add`` / ``exam add``, closing schedule items, or pointed at by pre-dose check snapshots): the stored
-    rows stay as they are (same ids) and the record's labs and exams are added if not already there."""
+    rows stay as they are (same ids) and the record's labs and exams are added if not already there.
+
+    The entries (conditions, medications, intolerances, fractures, falls, vertebral heights) the import carries
+    replace the stored ones with the same key (:data:`_ENTRY_KEYS`); a stored entry it does not carry (one a
+    clinician entered: an anaphylaxis, a fracture) is kept, never dropped in silence. Returns what was kept."""
     old_labs, old_exams = list(p.labs), list(p.dxa_exams)
+    before = {kind: [_row_values(r) for r in getattr(p, kind)] for kind in _ENTRY_KEYS}
     update_patient(p, rec)
+    kept: dict[str, int] = {}
+    for kind, fields in _ENTRY_KEYS.items():
+        rows = getattr(p, kind)
+        have = {tuple(getattr(r, f) for f in fields) for r in rows}
+        model = type(rows[0]) if rows else {"conditions": m.Condition, "medications": m.Medication,
+                                            "intolerances": m.Intolerance, "fractures": m.Fracture,
+                                            "falls_history": m.Fall, "vertebrae": m.Vertebra}[kind]
+        for values in before[kind]:
+            key = tuple(values[f] for f in fields)
+            if key in have or (kind == "intolerances" and values.get("reaction_id") is not None):
+                continue  # replaced by the import's, or (an intolerance from a recorded reaction) kept already
+            rows.append(model(**values))
+            have.add(key)
+            kept[kind] = kept.get(kind, 0) + 1
     seen_labs = {_lab_key(x) for x in old_labs}
     seen_exams = {_exam_key(e) for e in old_exams}
     p.labs[:] = old_labs + [x for x in p.labs if x not in old_labs and _lab_key(x) not in seen_labs]
     p.dxa_exams[:] = old_exams + [e for e in p.dxa_exams if e not in old_exams and _exam_key(e) not in seen_exams]
+    return kept
 
 
 def get_record(clinic: Clinic, record_id: str, *, as_of: dt.date | None = None,
