@@ -214,7 +214,8 @@ def patient_add(
 @patient_app.command("import")
 def patient_import(
     path: Annotated[Path, typer.Argument(help="JSON list, JSON object or JSON Lines (.jsonl) of patient records")],
-    update: Annotated[bool, typer.Option("--update", help="Replace the facts of patients that already exist")] = False,
+    update: Annotated[bool, typer.Option("--update", help="Replace the facts of patients that already exist; stored labs, "
+                                                  "exams and entries the import does not carry are kept")] = False,
 ) -> None:
     """Import patient records, all or nothing."""
     from .services.patients import import_patients
