@@ -126,7 +126,9 @@ def screen(
         "leaves more cores free and holds fewer chunks in memory")] = None,
 ) -> None:
     """Score patients (a file, or a PostgreSQL or DuckDB table) with the calculators; bad rows are flagged."""
+    import pyarrow as pa
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.text import Text
 
     from .batch.screen import count_rows, screen_file
     from .batch.sources import describe
@@ -144,9 +146,16 @@ def screen(
                                   on_chunk=lambda n: progress.advance(task, n))
     except OsteoCareError as exc:
         raise _fail(str(exc)) from None
+    except (OSError, pa.ArrowException) as exc:  # read or written part-way (screen_file names most cases itself)
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise _fail(f"{describe(input)} -> {out_path}: {first}; nothing was written") from None
     from .core.risk.qfracture import ethnicity_default_note
 
+    warnings = [*summary.input_notes, *([summary.repeated_text()] if summary.repeated_ids else [])]
+    for w in warnings:  # before the table, where they are seen: a column not read, ids on more than one row
+        err.print(Text.assemble(("warning:", "bold yellow"), " ", str(w)), highlight=False, soft_wrap=True)
     notes = [
+        *warnings,
         "QFracture-2012 columns: " + DISCLAIMER,
         ethnicity_default_note(),
         "Decision support for clinicians; screening output is not a diagnosis.",
@@ -168,6 +177,10 @@ def screen(
     t.add_row("flagged (not scored)", str(summary.flagged))
     for reason, n in summary.flag_reasons.most_common():
         t.add_row(f"  flagged: {reason}", str(n))
+    if summary.repeated_ids:
+        t.add_row("id of an earlier row (scored)", str(summary.repeated_ids))
+    if summary.input_notes:
+        t.add_row("columns not read (see warnings)", str(len(summary.input_notes)))
     for name, ctr in summary.counts.items():
         for k, v in sorted(ctr.items()):
             t.add_row(f"{name} = {k}", str(v))
@@ -177,7 +190,7 @@ def screen(
 
         png, page = write(summary, out_path, notes=notes)
         err.print(f"summary plot: {png}  page: {page}")
-    err.print(f"[dim]{notes[0]}[/dim]")
+    err.print(f"[dim]QFracture-2012 columns: {DISCLAIMER}[/dim]")
 
 
 @app.command("generate-population")
@@ -189,17 +202,20 @@ def generate_population(
     """Make a synthetic population (illustrative distributions) for demos and benchmarks."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-    from .batch.population import generate
+    from .batch.population import check_generate, generate
 
     if n < 1:
         raise _fail(f"N: {n} is not allowed; expected a whole number of at least 1")
     try:
+        check_generate(out_path, seed)  # before anything is generated or written
         with Progress(TextColumn("generating"), BarColumn(), MofNCompleteColumn(), console=err,
                       transient=True) as progress:
             task = progress.add_task("rows", total=n)
             generate(n, out_path, seed=seed, on_chunk=lambda k: progress.advance(task, k))
     except OsteoCareError as exc:
         raise _fail(str(exc)) from None
+    except OSError as exc:  # e.g. the disk full part-way: nothing is left at --out
+        raise _fail(f"--out: {out_path}: {exc.strerror or exc}; nothing was written") from None
     err.print(f"wrote {n} synthetic patients to {out_path}")
 
 

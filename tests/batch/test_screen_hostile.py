@@ -160,7 +160,8 @@ def test_bytes_that_are_not_utf8_flag_their_row_and_the_rest_are_scored(tmp_path
     assert pq.read_schema(dst).field("id").type == pa.string()
 
 
-@pytest.mark.parametrize(("cell", "shown"), [("9.99999999", "9.99999999"), ("10.5", "10.5"), ("1e30", "1e+30")])
+@pytest.mark.parametrize(("cell", "shown"), [("9.99999999", "9.99999999"), ("10.5", "10.5"), ("1e30", "1e30"),
+                                                   ("1e309", "1e309"), (" 12 ", "12")])
 def test_a_flagged_value_is_shown_as_given_not_rounded_into_the_allowed_range(cell: str, shown: str) -> None:
     batch = pa.RecordBatch.from_pydict({"id": ["1"], "sex": ["female"], "age": ["65"], "years": [cell]})
     error = screen_batch(batch, as_of=AS_OF).column("error")[0].as_py()

@@ -91,6 +91,10 @@ def pg(postgres_server: None) -> Iterator[str]:
                 (8, 'female', '70', 25, NULL, NULL, NULL, NULL, NULL, NULL, '2020-01-01'),
                 (9, NULL, NULL, 25, NULL, NULL, NULL, NULL, NULL, NULL, NULL),
                 (10, 'female', '70', 25, NULL, NULL, NULL, NULL, -2.6, 10, NULL)""")
+            conn.execute("CREATE TABLE padded (id char(6), sex varchar, age smallint, bmi real, "
+                         "femoral_neck_t_score real, cancer boolean)")
+            conn.execute("INSERT INTO padded VALUES ('A', 'female', 72, 25, -1.05, true), "
+                         "('B/1', 'female', 72, 25, -2.45, false), ('C', 'female', 72, 25, -2.55, NULL)")
         yield libpq
 
 
@@ -136,17 +140,42 @@ def test_columns_of_other_sql_types_flag_their_rows_as_a_file_would(pg: str, tmp
     out = tmp_path / "o.parquet"
     summary = screen_file(pg, out, table="typed", as_of=AS_OF)
     errors = {r["id"]: r["error"] for r in pq.read_table(out).select(["id", "error"]).to_pylist()}
-    assert errors[1] == "falls: 'true' is not a number"  # booleans as text: read as a CSV cell is
+    assert errors[1] == "falls: 'true' is not a number; expected 0 or 1"  # booleans as text: read as a CSV cell is
     assert errors[2] == "weight_kg: inf is not allowed; expected a value from 20 to 300 kg"
-    assert errors[3] == "age: 'abc' is not a number"
-    assert errors[4] == "bmi: 'Infinity' is not a number"  # numeric: read as its text
-    assert errors[5] == "bmi: 'NaN' is not a number"
+    assert errors[3] == "age: 'abc' is not a number; expected a whole number from 0 to 120 years"
+    assert errors[4] == "bmi: 'Infinity' is not a number; expected a number from 10 to 80 kg/m2"  # numeric: its text
+    assert errors[5] == "bmi: 'NaN' is not a number; expected a number from 10 to 80 kg/m2"
     assert errors[6].startswith("femoral_neck_t_score: -inf is not allowed")
-    assert errors[7] == "years: 9.5 is not allowed; expected whole years"
-    assert errors[8] == "total_hip_t_score: '2020-01-01' is not a number"  # a date: read as its text
+    assert errors[7] == "years: 9.50 is not allowed; expected whole years"  # numeric(4,2): as its text
+    assert errors[8] == ("total_hip_t_score: '2020-01-01' is not a number; expected a number from -8 to 6 "
+                         "{T-score}")  # a date: read as its text
     assert errors[9].startswith("sex: missing")
     assert errors[10] is None
     assert summary.rows == 10 and summary.flagged == 9
+
+
+def test_a_char_id_and_real_t_scores_score_as_assess_on_the_values_as_written(pg: str, tmp_path: Path) -> None:
+    """PostgreSQL ``real`` is float32: -1.05 arrived as -1.0499999523 and was rounded to -1.0 (another WHO category);
+    a ``char(6)`` id arrived padded with spaces, which assess takes off."""
+    from osteocare.core.assessment import assess
+    from osteocare.core.records import RecordErrors, parse_record
+
+    out = tmp_path / "o.parquet"
+    screen_file(pg, out, table="padded", guideline="bhof-2022", as_of=AS_OF)
+    rows = pq.read_table(out).to_pylist()
+    assert [r["id"] for r in rows] == ["A", "B/1   ", "C"]  # a refused id is kept as written, to be found
+    with pytest.raises(RecordErrors) as exc:
+        parse_record({"id": "B/1   ", "sex": "female", "age": 72})
+    assert rows[1]["error"] == str(exc.value.errors[0])
+    for row, t, cancer in ((rows[0], -1.05, True), (rows[2], -2.55, False)):
+        a = assess(parse_record({"id": row["id"], "sex": "female", "age": 72, "bmi": 25.0, "femoral_neck_t_score": t,
+                                 "cancer": cancer}), guideline="bhof-2022", as_of=AS_OF)
+        assert a.recommendation is not None
+        assert row["lowest_t_score"] == a.results["bone-density"].values["lowest_t_score"].value
+        assert row["who_category"] == a.results["bone-density"].category
+        assert row["stratum"] == a.recommendation["stratum"]["stratum"]
+        assert row["qfracture_mof_percent"] == a.results["qfracture-2012"].values[
+            "major_osteoporotic_fracture_percent"].value
 
 
 def test_a_large_table_is_streamed_not_fetched_whole(pg: str) -> None:
@@ -234,7 +263,7 @@ def test_a_duckdb_table_with_dots_in_its_name_and_odd_types(duck: Path, tmp_path
     assert errors[1] == "age: inf is not allowed; expected a value from 0 to 120 years"
     assert errors[2] == "falls: 2 is not allowed; expected 0 or 1"
     assert errors[3] == "years: 1e+20 is not allowed; expected a value from 1 to 10 years"
-    assert errors[4] == "frax_mof_percent: '2020-01-01' is not a number"
+    assert errors[4] == "frax_mof_percent: '2020-01-01' is not a number; expected a number from 0 to 100 %"
     with pytest.raises(InputError) as exc:
         screen_file(duck, out, table="nocols")
     assert exc.value.field == "--table nocols"

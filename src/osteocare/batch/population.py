@@ -17,9 +17,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ..core.errors import InputError
 from ..core.knowledge import safe_load_yaml
 from ..core.records import FLAGS
-from .screen import Writer
+from .screen import Writer, file_format
 
 DEFAULT_CHUNK = 500_000
 
@@ -102,8 +103,26 @@ def batches(n: int, *, seed: int = 1, chunk_rows: int = DEFAULT_CHUNK) -> Iterat
         yield chunk(rng, start, min(chunk_rows, n - start))
 
 
+#: seeds numpy's generator takes: whole numbers from 0 (any size; this bound keeps the option's text short)
+SEED_MAX = 2**63 - 1
+
+
+def check_generate(out: Path, seed: int) -> None:
+    """Refuse, before anything is generated, an output path that cannot take the file (not .csv or .parquet, a
+    folder, in a folder that does not exist) or a seed numpy cannot use (below 0)."""
+    file_format(out, "--out")
+    if out.is_dir():
+        raise InputError("--out", str(out), "a file name (this is a folder)")
+    if not out.parent.is_dir():
+        raise InputError("--out", str(out), f"a file in an existing folder ({out.parent} does not exist)")
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= SEED_MAX:
+        raise InputError("--seed", seed, f"a whole number from 0 to {SEED_MAX:,}")
+
+
 def generate(n: int, out: Path, *, seed: int = 1, chunk_rows: int = DEFAULT_CHUNK,
              on_chunk: Callable[[int], None] | None = None) -> None:
+    """Write ``n`` synthetic patients to ``out`` (CSV or Parquet); nothing is left there if it fails part-way."""
+    check_generate(out, seed)
     writer = Writer(out, plain_floats=False)  # measured values with few distinct values: dictionary pages
     ok = False
     try:

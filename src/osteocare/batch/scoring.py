@@ -186,10 +186,8 @@ def score_chunk(batch: pa.RecordBatch | pa.Table, c: Columns, *, guideline: str 
         outputs = {k: _blank(v, c.bad) for k, v in outputs.items()}
         outputs.update(strata)  # already null on flagged rows
         notes = [Note(np.where(c.bad, 0, x.codes), x.texts) for x in notes]
-        rows = np.fromiter(c.errors, dtype=np.int64, count=len(c.errors))
-        pick = np.zeros(c.n, dtype=np.int32)  # 0 -> null, k -> the k-th message
-        pick[rows] = np.arange(1, rows.size + 1, dtype=np.int32)
-        error = pa.array([None, *c.errors.values()], pa.string()).take(pa.array(pick))
+        assert c.error_code is not None  # 0 -> null, k -> the k-th message
+        error = pa.array([None, *c.messages], pa.string()).take(pa.array(c.error_code))
     else:
         outputs.update(strata)
         error = pa.nulls(c.n, pa.string())

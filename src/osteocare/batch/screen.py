@@ -31,6 +31,7 @@ from numba import njit
 from ..core.errors import InputError
 from . import csv_out
 from .columns import CATEGORY_INPUTS, INPUT_COLUMNS, ROW_ERROR, check_columns, check_types, read_columns
+from .duplicates import ChunkIds, IdTally, id_hashes, ids_at
 from .parquet_parts import PartedParquetWriter
 from .scoring import score_chunk
 
@@ -72,7 +73,8 @@ def csv_block_size(path: Path, chunk_rows: int, sample_bytes: int = 1 << 20) -> 
     return int(min(max(chunk_rows * per_row * 1.02, 1 << 20), 1 << 30))
 
 
-def _csv_batches(path: Path, chunk_rows: int, block: int | None = None) -> Iterator[pa.RecordBatch]:
+def _csv_batches(path: Path, chunk_rows: int, block: int | None = None,
+                 notes: list[str] | None = None) -> Iterator[pa.RecordBatch]:
     """The CSV file in batches of about ``chunk_rows`` rows: the file is read here a block at a time, cut after
     the block's last line break outside quotes (:func:`_csv_pieces`), and each piece parsed by Arrow on its
     own with the header's column names.
@@ -86,8 +88,17 @@ def _csv_batches(path: Path, chunk_rows: int, block: int | None = None) -> Itera
 
     Every contract column is read as text and converted by the validator, so that one bad cell flags one
     row instead of stopping the run; ids stay text (leading zeros are kept); other columns are not read.
-    ``block``: bytes per read (default: from :func:`csv_block_size`).
+    ``block``: bytes per read (default: from :func:`csv_block_size`); notes on the columns go to ``notes``. A
+    file that cannot be read (a folder, no permission, a disk error) is an :class:`InputError` naming it.
     """
+    try:
+        yield from _csv_file_batches(path, chunk_rows, block, notes)
+    except OSError as exc:
+        raise InputError(str(path), "unreadable file", f"a CSV file that can be read ({exc.strerror or exc})") from None
+
+
+def _csv_file_batches(path: Path, chunk_rows: int, block: int | None,
+                      notes: list[str] | None) -> Iterator[pa.RecordBatch]:
     block = block or csv_block_size(path, chunk_rows)
     with open(path, "rb") as f:
         pieces = _csv_pieces(f, block, str(path))
@@ -104,7 +115,7 @@ def _csv_batches(path: Path, chunk_rows: int, block: int | None = None) -> Itera
                                    read_options=pacsv.ReadOptions(use_threads=False)).column_names
         except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
             raise InputError(str(path), "malformed CSV", f"a CSV file with a header row ({exc})") from None
-        check_columns(names, str(path))
+        check_columns(names, str(path), notes)
         wanted = [c for c in names if c in INPUT_COLUMNS]
         # include_columns only where there are others: naming every column parsed 15 % slower
         convert = pacsv.ConvertOptions(column_types={c: pa.string() for c in wanted}, strings_can_be_null=True,
@@ -148,11 +159,14 @@ def _csv_batches(path: Path, chunk_rows: int, block: int | None = None) -> Itera
                                  f"that message counts from data row {done + 1:,})") from None
             del piece
             for (number, _), text in zip(ragged, ragged_text, strict=True):
-                # a quote left open: the rows after it would be lost inside one value; not a row to flag
-                if text.count('"') % 2 or "\n" in text or "\r" in text:
+                # a quote left open: the rows after it would be lost inside one value; not a row to flag. The
+                # pieces end outside quotes (_csv_pieces), so a row ends open only where the file does.
+                raw = text.encode("utf-8", "surrogateescape")
+                if _scan_csv(np.frombuffer(raw, dtype=np.uint8), 0, len(raw), _FIELD_START, -1, False,
+                             False)[1] == _QUOTED:
                     row = f"data row {done + number:,}" if number else f"a row after data row {done:,}"
                     raise InputError(str(path), "malformed CSV", f"a well-formed CSV file (at {row} a quoted value "
-                                     "runs on into a row of the wrong length: is a quote left open?)")
+                                     "is never closed: is a quote left open?)")
             if ragged:
                 table = _with_ragged_rows(table, ragged, ragged_text, names)
             if table.num_rows:
@@ -192,17 +206,61 @@ def _with_ragged_rows(table: pa.Table, ragged: list[tuple[int | None, str]], tex
     return joined.take(pa.array(order))
 
 
-def _breaks(raw: bytes, lo: int, hi: int) -> Iterator[int]:
-    """Positions just after each line break (``\n``, ``\r\n`` or ``\r``, as Arrow's parser reads them) in
-    ``raw[lo:hi]``, in order."""
+#: states of :func:`_scan_csv`, as Arrow's CSV parser moves between them (cpp/src/arrow/csv/parser.cc): at the start
+#: of a field (a quote opens a quoted value only here), in an unquoted field (a quote is a literal character), in a
+#: quoted value (a line break is part of the value), and just after a quote in a quoted value (a second quote makes
+#: a literal quote; anything else ends the quoted part)
+_FIELD_START, _UNQUOTED, _QUOTED, _QUOTE_IN_QUOTED = 0, 1, 2, 3
+
+
+@njit(cache=True, nogil=True)
+def _scan_csv(data: Any, lo: int, hi: int, state: int, opened: int, spans: bool,
+              first: bool) -> tuple[int, int, int, bool, int]:  # pragma: no cover - compiled
+    """Follow ``data[lo:hi]`` (bytes) from ``state`` as Arrow's parser reads it. Returns the position just after
+    the last line break outside quoted values (the first one, with ``first``), -1 if none; the state at the end;
+    where the quoted value being read opened (``opened``) and whether it holds a line break (``spans``); and the
+    position of a quote left open, -1 if none was seen: a quoted value that runs over a line break and is ended
+    by a quote followed by other text (no writer makes that; an open quote that swallowed rows up to the next
+    quote does)."""
+    last = -1
+    bad = -1
     i = lo
     while i < hi:
-        n, r = raw.find(b"\n", i, hi), raw.find(b"\r", i, hi)
-        j = min(x for x in (n, r) if x >= 0) if n >= 0 or r >= 0 else -1
-        if j < 0:
-            return
-        i = j + 2 if raw[j : j + 2] == b"\r\n" else j + 1
-        yield i
+        c = data[i]
+        if state == 2:
+            if c == 34:
+                state = 3
+            elif c == 10 or c == 13:
+                spans = True
+        elif state == 3:
+            if c == 34:  # a doubled quote: a literal quote, still quoted
+                state = 2
+            elif c == 44:
+                state = 0
+            elif c == 10 or c == 13:
+                state = 0
+                last = i + 1
+                if first:
+                    return last, state, opened, spans, bad
+            else:
+                if spans and bad < 0:
+                    bad = opened
+                state = 1
+        elif c == 44:
+            state = 0
+        elif c == 10 or c == 13:
+            state = 0
+            last = i + 1
+            if first:
+                return last, state, opened, spans, bad
+        elif c == 34 and state == 0:
+            state = 2
+            opened = i
+            spans = False
+        else:
+            state = 1
+        i += 1
+    return last, state, opened, spans, bad
 
 
 def _header_end(data: memoryview) -> int:
@@ -212,32 +270,10 @@ def _header_end(data: memoryview) -> int:
     raw, n = data.obj, len(data)  # a piece from _csv_pieces: a view from the start of a bytes object
     assert isinstance(raw, bytes)
     lo = 3 if raw.startswith(b"\xef\xbb\xbf") else 0
-    text, quotes = False, 0
-    for end in _breaks(raw, lo, n):
-        if not text and not raw[lo:end].strip(b"\r\n"):  # an empty line before the header
-            lo = end
-            continue
-        text = True
-        quotes += _quotes(raw, lo, end)
-        lo = end
-        if quotes % 2 == 0:
-            return end
-    return n
-
-
-@njit(cache=True, nogil=True)
-def _count_quotes(data: Any) -> int:  # pragma: no cover - compiled
-    n = 0
-    for b in data:
-        n += b == 34  # '"'
-    return n
-
-
-def _quotes(buf: bytes, lo: int, hi: int) -> int:
-    """The double quotes in ``buf[lo:hi]`` (a compiled loop: ``bytes.count`` took 4 ms per 5 MB block)."""
-    if hi <= lo:
-        return 0
-    return int(_count_quotes(np.frombuffer(buf, dtype=np.uint8, count=hi - lo, offset=lo)))
+    while lo < n and raw[lo] in b"\r\n":  # empty lines before the header
+        lo += 1
+    end = _scan_csv(np.frombuffer(raw, dtype=np.uint8, count=n), lo, n, _FIELD_START, -1, False, True)[0]
+    return n if end < 0 else end
 
 
 def _last_break(buf: bytes, hi: int) -> int:
@@ -247,24 +283,70 @@ def _last_break(buf: bytes, hi: int) -> int:
     return max(nl, cr) + 1
 
 
+def _line_of(f: BinaryIO, pos: int) -> str:
+    """``line N`` of the byte at ``pos`` in ``f`` (read again from the start: only for a message), else its byte."""
+    try:
+        f.seek(0)
+        lines, left = 1, pos
+        while left > 0:
+            part = f.read(min(left, 1 << 20))
+            if not part:
+                break
+            lines += part.count(b"\n")
+            left -= len(part)
+        return f"line {lines:,}"
+    except (OSError, ValueError):
+        return f"byte {pos + 1:,}"
+
+
 def _csv_pieces(f: BinaryIO, block: int, name: str = "input") -> Iterator[memoryview]:
     """The file ``f`` in pieces of about ``block`` bytes, each ending after a line break that is outside
-    quotes (``\n`` or ``\r``; a ``\r\n`` cut between two pieces leaves an empty line, which Arrow skips), the
-    last one wherever the file ends.
+    quoted values (``\n`` or ``\r``; a ``\r\n`` cut between two pieces leaves an empty line, which Arrow skips),
+    the last one wherever the file ends.
 
-    Outside quotes: the quotes before the cut are even in number (a doubled quote inside a quoted value
-    counts two). Each piece then starts outside quotes too, so a value holding a line break is never cut in
-    two; Arrow's parser reads such a value within a piece. A line (or quoted value) longer than
-    :data:`CSV_MAX_LINE_BYTES` (or 4 blocks) is an error: more likely an unclosed quote than a record (Arrow's
-    streaming reader refused lines longer than one block)."""
+    Outside quoted values as Arrow's parser reads them (:func:`_scan_csv`): a quote opens a quoted value only
+    at the start of a field, so a stray quote inside an unquoted field (``5'3"``) is a character, whatever the
+    block size. Each piece then starts outside quotes too, so a value holding a line break is never cut in two;
+    Arrow's parser reads such a value within a piece. A quote left open is an error naming its line: one never
+    closed, or one that swallowed line breaks up to a quote followed by other text. So is a line (or quoted
+    value) longer than :data:`CSV_MAX_LINE_BYTES` (or 4 blocks): more likely an unclosed quote than a record
+    (Arrow's streaming reader refused lines longer than one block)."""
     limit = max(CSV_MAX_LINE_BYTES, 4 * block)
     buf, parts, have = b"", [], 0
+    state, opened, spans = _FIELD_START, -1, False  # at buf[scanned]
+    scanned, done = 0, 0  # bytes of buf followed so far; bytes of the file handed on before buf
+
+    def left_open(at: int, never: bool) -> InputError:
+        where = _line_of(f, done + at)
+        how = "is never closed" if never else "runs over line breaks to a quote followed by other text"
+        return InputError(name, "malformed CSV", f"a well-formed CSV file (the quoted value opened on {where} {how}: "
+                          "is a quote left open?)")
+
+    def follow(data: bytes, lo: int, hi: int) -> int:
+        """Follow ``data[lo:hi]``; the end of its last line break outside quotes, -1 if none."""
+        nonlocal state, opened, spans
+        if state in (_FIELD_START, _UNQUOTED) and data.find(b'"', lo, hi) < 0:  # no quote: no state to follow
+            last = _last_break(data, hi)
+            if hi > lo:
+                state = _FIELD_START if data[hi - 1] in b",\r\n" else _UNQUOTED
+            return last if last > lo else -1
+        last, state, opened, spans, bad = _scan_csv(np.frombuffer(data, dtype=np.uint8, count=hi), lo, hi, state,
+                                                    opened, spans, False)
+        if bad >= 0:
+            raise left_open(bad, False)
+        return last
+
     while True:
         more = f.read(max(block - len(buf) - have, block // 4, 1))
         if not more:
             if parts:
                 buf = b"".join([buf, *parts])
             if buf:
+                if scanned == 0 and done == 0 and buf.startswith(b"\xef\xbb\xbf"):
+                    scanned = 3
+                follow(buf, scanned, len(buf))
+                if state == _QUOTED:
+                    raise left_open(opened, True)
                 yield memoryview(buf)
             return
         if len(buf) + have > limit:
@@ -276,59 +358,85 @@ def _csv_pieces(f: BinaryIO, block: int, name: str = "input") -> Iterator[memory
             continue
         buf = b"".join([buf, *parts, more])
         parts, have = [], 0
-        cut = _last_break(buf, len(buf))
-        odd = _quotes(buf, 0, cut) % 2
-        while odd and cut > 0:  # the cut is inside a quoted value: step back to the line break before it
-            prev = _last_break(buf, cut - 1)
-            odd ^= _quotes(buf, prev, cut) % 2
-            cut = prev
-        if cut == 0:  # no line break outside quotes yet: read on
+        if scanned == 0 and done == 0 and buf.startswith(b"\xef\xbb\xbf"):
+            scanned = 3  # the byte order mark: not part of the first field
+        cut = follow(buf, scanned, len(buf))
+        scanned = len(buf)
+        if cut <= 0:  # no line break outside quotes yet: read on
             continue
         yield memoryview(buf)[:cut]
         buf = buf[cut:]
+        done += cut
+        scanned -= cut
+        opened -= cut
 
 
-def open_parquet(path: Path) -> pq.ParquetFile:
-    """The Parquet file at ``path``, its columns checked (:func:`.columns.check_columns`, ``check_types``);
-    an unreadable file is an :class:`InputError`."""
+def open_parquet(path: Path, notes: list[str] | None = None) -> pq.ParquetFile:
+    """The Parquet file at ``path``, its columns checked (:func:`.columns.check_columns`, ``check_types``; notes
+    on its columns go to ``notes``); an unreadable file is an :class:`InputError`."""
     try:
         schema = pq.read_schema(path)
         # the text category columns come as dictionaries: their text is checked once per distinct value
         pf = pq.ParquetFile(path, read_dictionary=[c for c in CATEGORY_INPUTS if c in schema.names])
-    except (pa.ArrowInvalid, OSError) as exc:
+    except (pa.ArrowException, OSError) as exc:
         raise InputError(str(path), "unreadable Parquet", f"a Parquet file ({exc})") from None
-    check_columns(schema.names, str(path))
+    check_columns(schema.names, str(path), notes)
     check_types(schema, str(path))
     return pf
 
 
-def _parquet_batches(path: Path, chunk_rows: int) -> Iterator[pa.RecordBatch]:
-    pf = open_parquet(path)
+def _parquet_batches(path: Path, chunk_rows: int, notes: list[str] | None = None) -> Iterator[pa.RecordBatch]:
+    pf = open_parquet(path, notes)
     # One reader per row group: a single iter_batches over the whole file keeps buffers alive as it goes
     # (memory grew ~4 MB per chunk with pyarrow 26), which would make memory grow with the file.
-    for group in range(pf.metadata.num_row_groups):
-        yield from pf.iter_batches(batch_size=chunk_rows, row_groups=[group])
+    groups = pf.metadata.num_row_groups
+    for group in range(groups):
+        batches = pf.iter_batches(batch_size=chunk_rows, row_groups=[group])
+        while True:
+            try:  # a corrupt page (or a file cut short, or a disk error) is found only when its rows are read
+                batch = next(batches)
+            except StopIteration:
+                break
+            except (OSError, pa.ArrowException) as exc:
+                raise InputError(str(path), "unreadable Parquet", f"a Parquet file whose rows can be read (row group "
+                                 f"{group + 1} of {groups}: {_first_line_of(exc)})") from None
+            yield batch
+            del batch
 
 
-def read_batches(path: Path | str, chunk_rows: int = DEFAULT_CHUNK_ROWS,
-                 table: str | None = None) -> Iterator[pa.RecordBatch]:
-    """The input in chunks: a CSV or Parquet file, or ``table`` in a database (:mod:`.sources`)."""
-    from .sources import describe, source_kind, table_batches
+def read_batches(path: Path | str, chunk_rows: int = DEFAULT_CHUNK_ROWS, table: str | None = None,
+                 notes: list[str] | None = None) -> Iterator[pa.RecordBatch]:
+    """The input in chunks: a CSV or Parquet file, or ``table`` in a database (:mod:`.sources`). Notes on the
+    input's columns (:func:`.columns.check_columns`) are added to ``notes``."""
+    from .sources import source_kind, table_batches
 
     if source_kind(path) is not None:
-        yield from table_batches(path, table, chunk_rows)
+        yield from table_batches(path, table, chunk_rows, notes)
         return
+    path = check_input_file(path, table)
+    if file_format(path) == "csv":
+        yield from _csv_batches(path, chunk_rows, notes=notes)
+    else:
+        yield from _parquet_batches(path, chunk_rows, notes)
+
+
+def check_input_file(path: Path | str, table: str | None = None) -> Path:
+    """``path`` as a file that can be read as input, or an :class:`InputError` naming it: not there, a folder, not
+    readable, not .csv or .parquet, or given with ``--table``."""
+    from .sources import describe
+
     shown = describe(path)  # a URL of another kind: shown without its password
     path = Path(path)
     if table is not None:
         raise InputError("--table", table, "no --table for a CSV or Parquet file (it is for a database input)")
     if not path.exists():
         raise InputError("input", shown, "an existing file, a postgresql:// URL or a .duckdb file")
-    fmt = file_format(path)
-    if fmt == "csv":
-        yield from _csv_batches(path, chunk_rows)
-    else:
-        yield from _parquet_batches(path, chunk_rows)
+    if path.is_dir():
+        raise InputError("input", shown, "a CSV or Parquet file (this is a folder)")
+    file_format(path)
+    if not os.access(path, os.R_OK):
+        raise InputError("input", shown, "a file this user can read (permission denied)")
+    return path
 
 
 def count_rows(path: Path | str, table: str | None = None) -> int | None:
@@ -338,7 +446,7 @@ def count_rows(path: Path | str, table: str | None = None) -> int | None:
     if source_kind(path) is not None:
         return table_rows(path, table) if table else None
     path = Path(path)
-    if not path.exists():
+    if not path.exists() or path.is_dir():
         return None
     if file_format(path) == "parquet":
         return int(open_parquet(path).metadata.num_rows)
@@ -452,6 +560,12 @@ class Summary:
     notes: list[str] = field(default_factory=list)
     guideline: str | None = None  # the rule set and date the run used (set by screen_file)
     as_of: dt.date | None = None
+    #: notes on the input's columns: a column not read because it seems to hold a measure in another unit
+    input_notes: list[str] = field(default_factory=list)
+    #: rows whose id an earlier row has (scored, not flagged: see .duplicates), and the first few of them:
+    #: (data row, the first data row with that id, the id), rows counted from 1
+    repeated_ids: int = 0
+    repeated_examples: list[tuple[int, int, str | None]] = field(default_factory=list)
 
     def add(self, out: pa.RecordBatch) -> None:
         self.rows += out.num_rows
@@ -495,7 +609,19 @@ class Summary:
             "notes": list(self.notes),
             "guideline": self.guideline,
             "as_of": self.as_of.isoformat() if self.as_of else None,
+            "input_notes": list(self.input_notes),
+            "repeated_ids": {"rows": self.repeated_ids,
+                             "first": [{"row": r, "same_id_as_row": f, "id": i} for r, f, i in self.repeated_examples]},
         }
+
+    def repeated_text(self) -> str | None:
+        """The repeated ids in a sentence, or None if there are none."""
+        if not self.repeated_ids:
+            return None
+        shown = "; ".join(f"data row {r:,} has the id of data row {f:,} ({i!r})" for r, f, i in self.repeated_examples)
+        more = "" if len(self.repeated_examples) >= self.repeated_ids else ", ..."
+        return (f"{self.repeated_ids:,} row{'s have' if self.repeated_ids != 1 else ' has'} the id of an earlier row "
+                f"(scored each on its own facts; check that they are one patient): {shown}{more}")
 
 
 def screen_batch(batch: pa.RecordBatch, guideline: str | None = None, as_of: dt.date | None = None) -> pa.RecordBatch:
@@ -512,6 +638,7 @@ class ScoredChunk:
     schema: pa.Schema
     batch: pa.RecordBatch | None
     csv: list[pa.Buffer | npt.NDArray[np.uint8]] | None
+    ids: ChunkIds | None = None  # the ids, hashed (.duplicates)
 
 
 #: rows scored at a time within a chunk (see :func:`score_in_slices`)
@@ -561,9 +688,10 @@ def _prepare_taken(taken: list[pa.RecordBatch], guideline: str | None, as_of: dt
         del c, ids
     part = Summary()
     part.add(out)
+    ids = id_hashes(out.column("id"))
     if fmt == "csv":
-        return ScoredChunk(part, out.schema, None, encode_csv(out))
-    return ScoredChunk(part, out.schema, out, None)
+        return ScoredChunk(part, out.schema, None, encode_csv(out), ids)
+    return ScoredChunk(part, out.schema, out, None, ids)
 
 
 def _arrow_pool(name: str) -> pa.MemoryPool:
@@ -879,9 +1007,11 @@ def _background(items: Iterator[Any], depth: int) -> Iterator[Any]:
 class _BackgroundSink:
     """Write and count output chunks on a helper thread, at most ``depth`` waiting (bounded memory)."""
 
-    def __init__(self, writer: Writer, summary: Summary, depth: int, tokens: threading.Semaphore | None = None) -> None:
+    def __init__(self, writer: Writer, summary: Summary, depth: int, tokens: threading.Semaphore | None = None,
+                 tally: IdTally | None = None) -> None:
         self.q: queue.Queue[Any] = queue.Queue(maxsize=depth)
         self.tokens = tokens
+        self.tally = tally
         self.error: BaseException | None = None
         self.writer, self.summary = writer, summary
         self.t = threading.Thread(target=self._run, name="osteocare-write", daemon=True)
@@ -899,6 +1029,8 @@ class _BackgroundSink:
                     elif out.batch is not None:
                         self.writer.write(out.batch)
                     self.summary.merge(out.summary)
+                    if self.tally is not None and out.ids is not None:
+                        self.tally.add(out.ids)
                 except BaseException as exc:
                     self.error = exc
             del out
@@ -967,13 +1099,15 @@ def screen_file(
             raise InputError("--threads", threads, f"a whole number from 1 to {THREADS_LIMIT}")
     summary = Summary()
     writer = Writer(dst)
+    tally = IdTally(dst.with_name(f".{dst.name}.ids.partial"))
     ok = False
+    repeats = None
     try:
         # three stages overlap: read (helper thread), score (this thread or the cluster), write (helper thread);
         # at most PIPELINE_DEPTH chunks wait between two stages, so memory does not grow with the file.
         # Locally, at most (scoring threads + 2) chunks are in the pipeline at once (see _gated).
         tokens, closing = None, threading.Event()
-        reader = read_batches(src, chunk_rows, table)
+        reader = read_batches(src, chunk_rows, table, summary.input_notes)
         if engine == "local":
             tune_malloc()  # before the scoring threads allocate (memory must not grow with the file)
             threads = threads or scoring_threads()
@@ -982,7 +1116,7 @@ def screen_file(
                              threads)
         else:
             results = _dask(_background(reader, PIPELINE_DEPTH), str(scheduler), gid, day, writer.fmt)
-        sink = _BackgroundSink(writer, summary, PIPELINE_DEPTH, tokens)
+        sink = _BackgroundSink(writer, summary, PIPELINE_DEPTH, tokens, tally)
         try:
             for n, out in results:
                 sink.put(out)
@@ -999,9 +1133,18 @@ def screen_file(
                 writer.write_csv(empty.schema, empty.csv)
             elif empty.batch is not None:
                 writer.write(empty.batch)
+        repeats = tally.finish()
         ok = True
     finally:
+        tally.close()
         writer.close(ok)
+    if repeats is not None and repeats.rows:
+        summary.repeated_ids = repeats.rows
+        try:  # the ids themselves, for the message: read back from the output (only where some repeat)
+            shown = ids_at(dst, [r for r, _ in repeats.examples])
+        except (OSError, pa.ArrowException):
+            shown = {}
+        summary.repeated_examples = [(r + 1, f + 1, shown.get(r)) for r, f in repeats.examples]
     summary.notes = summary_notes(gid, dict(summary.counts.get("stratum_status", {})))
     summary.guideline, summary.as_of = gid, day
     return summary

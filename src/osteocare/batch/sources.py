@@ -137,8 +137,8 @@ def _libpq_url(url: str) -> str:
     return url
 
 
-def _screening_columns(names: list[str], table: str) -> list[str]:
-    check_columns(names, f"--table {table}")
+def _screening_columns(names: list[str], table: str, notes: list[str] | None = None) -> list[str]:
+    check_columns(names, f"--table {table}", notes)
     present = set(names)
     cols = [c for c in INPUT_COLUMNS if c in present]
     if not cols:
@@ -169,11 +169,11 @@ def _plain(t: pa.DataType) -> bool:
             or (pa.types.is_dictionary(t) and _plain(t.value_type)))
 
 
-def _select_list(schema: pa.Schema, text: str, table: str) -> str:
+def _select_list(schema: pa.Schema, text: str, table: str, notes: list[str] | None = None) -> str:
     """The screening columns of ``schema`` (of ``table``), each as it is or cast to ``text`` (the database's text
-    type)."""
+    type); notes on the table's columns go to ``notes``."""
     out = []
-    for c in _screening_columns(schema.names, table):
+    for c in _screening_columns(schema.names, table, notes):
         q = _quote((c,))
         out.append(q if _plain(schema.field(c).type) else f"CAST({q} AS {text}) AS {q}")
     return ", ".join(out)
@@ -203,7 +203,7 @@ def _pg_error(exc: BaseException, table: str, url: str) -> InputError:
                       f"({_first_line(exc, url).split(': ', 1)[-1]})")
 
 
-def _pg_query(conn: Any, url: str, table: str, what: str | None = None) -> str:
+def _pg_query(conn: Any, url: str, table: str, what: str | None = None, notes: list[str] | None = None) -> str:
     """``SELECT`` of the screening columns (or ``what``) of ``table``; a clear error if it is not there."""
     import adbc_driver_postgresql.dbapi as pg
 
@@ -216,7 +216,7 @@ def _pg_query(conn: Any, url: str, table: str, what: str | None = None) -> str:
         raise _pg_error(exc, table, url) from None
     finally:
         conn.rollback()
-    return f"SELECT {what or _select_list(schema, 'text', table)} FROM {name}"
+    return f"SELECT {what or _select_list(schema, 'text', table, notes)} FROM {name}"
 
 
 def _pg_rows(url: str, table: str) -> int:
@@ -234,13 +234,13 @@ def _pg_rows(url: str, table: str) -> int:
         conn.close()
 
 
-def _pg_batches(url: str, table: str, chunk_rows: int) -> Iterator[pa.RecordBatch]:
+def _pg_batches(url: str, table: str, chunk_rows: int, notes: list[str] | None = None) -> Iterator[pa.RecordBatch]:
     import adbc_driver_postgresql.dbapi as pg
 
     conn = _pg_connect(url)
     reader = None
     try:
-        query = _pg_query(conn, url, table)
+        query = _pg_query(conn, url, table, notes=notes)
         with conn.cursor() as cur:
             # rows in stored order, the same on every run: no synchronised scan (it may start mid-table) and no
             # parallel plan (a Gather returns its workers' rows in whatever order they come)
@@ -304,24 +304,24 @@ def _duck_error(exc: BaseException, table: str) -> InputError:
     return InputError("--table", table, f"a table or view in that DuckDB file ({_first_line(exc)})")
 
 
-def _duck_query(con: Any, table: str, what: str | None = None) -> Any:
+def _duck_query(con: Any, table: str, what: str | None = None, notes: list[str] | None = None) -> Any:
     import duckdb
 
     name = _quote(table_parts(table))
     try:
         schema = con.sql(f"SELECT * FROM {name} LIMIT 0").to_arrow_table().schema
-        return con.sql(f"SELECT {what or _select_list(schema, 'VARCHAR', table)} FROM {name}")
+        return con.sql(f"SELECT {what or _select_list(schema, 'VARCHAR', table, notes)} FROM {name}")
     except duckdb.Error as exc:
         raise _duck_error(exc, table) from None
 
 
-def _duck_batches(path: str, table: str, chunk_rows: int) -> Iterator[pa.RecordBatch]:
+def _duck_batches(path: str, table: str, chunk_rows: int, notes: list[str] | None = None) -> Iterator[pa.RecordBatch]:
     import duckdb
 
     con = _duck_connect(path)
     reader = None
     try:
-        reader = _duck_query(con, table).to_arrow_reader(chunk_rows)
+        reader = _duck_query(con, table, notes=notes).to_arrow_reader(chunk_rows)
         try:
             yield from rechunk(reader, chunk_rows)
         except duckdb.Error as exc:
@@ -344,8 +344,10 @@ def _duck_rows(path: str, table: str) -> int:
 # --- entry points -----------------------------------------------------------------------------------------
 
 
-def table_batches(src: str | Path, table: str | None, chunk_rows: int) -> Iterator[pa.RecordBatch]:
-    """The screening columns of ``table`` in the database ``src``, in chunks of ``chunk_rows`` rows."""
+def table_batches(src: str | Path, table: str | None, chunk_rows: int,
+                  notes: list[str] | None = None) -> Iterator[pa.RecordBatch]:
+    """The screening columns of ``table`` in the database ``src``, in chunks of ``chunk_rows`` rows (notes on the
+    table's columns go to ``notes``)."""
     kind = source_kind(src)
     if kind is None:
         raise InputError("input", str(src), "a PostgreSQL URL (postgresql://...) or a DuckDB file (.duckdb)")
@@ -353,8 +355,8 @@ def table_batches(src: str | Path, table: str | None, chunk_rows: int) -> Iterat
         raise InputError("--table", "(none given)", f"the name of the table to screen in {describe(src)}")
     table_parts(table)
     if kind == "postgresql":
-        return _pg_batches(str(src), table, chunk_rows)
-    return _duck_batches(str(src), table, chunk_rows)
+        return _pg_batches(str(src), table, chunk_rows, notes)
+    return _duck_batches(str(src), table, chunk_rows, notes)
 
 
 def table_rows(src: str | Path, table: str) -> int:

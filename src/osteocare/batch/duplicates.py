@@ -1,0 +1,258 @@
+"""Ids that more than one row of a screening run has, found in memory that does not grow with the file.
+
+Each scored chunk's ids are hashed on its scoring thread (:func:`id_hashes`: two 64-bit hashes of the id's
+UTF-8 bytes, compiled, no Python per row) and grouped by partition (the first hash's top 6 bits). The writer
+thread, which sees the chunks in input order, appends each row's two hashes and row number to its partition's
+file (:class:`IdTally`; 24 bytes a row, in a hidden folder beside the output, removed at the end). At the end
+each partition is read on its own and its rows looked up in a hash table (compiled): a row whose two hashes an
+earlier row has repeats that row's id (128 bits: the chance that two different ids of a 50-million-row file
+look the same is below 10^-22). So memory holds one partition at a time (1/64 of 24 bytes a row), never the ids
+of the whole file.
+
+A repeated id is counted in the run's summary, with the first few repeats (their rows and the id, read back
+from the output); the rows are scored (``assess`` scores each on its own facts) and their ``error`` is not set:
+whether a row is flagged must not depend on other rows, and the output is written as the rows come.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+import pyarrow.compute as pc
+from numba import njit
+
+PARTITIONS = 64
+#: how many repeated ids the summary shows (with their rows); all of them are counted
+EXAMPLES = 5
+
+
+
+def string_buffers(arr: pa.Array) -> tuple[npt.NDArray[Any], npt.NDArray[np.uint8], npt.NDArray[np.uint8], int]:
+    """A string array's (offsets of its rows, its bytes, its validity bitmap (empty: no nulls), the bitmap's bit
+    offset), as numpy views for a compiled loop (no copy)."""
+    n = len(arr)
+    bufs = arr.buffers()
+    width = np.int64 if pa.types.is_large_string(arr.type) else np.int32
+    offsets = np.frombuffer(bufs[1], dtype=width, count=arr.offset + n + 1)[arr.offset:] if n else np.zeros(1, width)
+    data = np.frombuffer(bufs[2], dtype=np.uint8) if bufs[2] is not None else np.zeros(0, dtype=np.uint8)
+    bitmap = (np.frombuffer(bufs[0], dtype=np.uint8) if bufs[0] is not None and arr.null_count
+              else np.zeros(0, dtype=np.uint8))
+    return offsets, data, bitmap, arr.offset
+
+
+@njit(cache=True, nogil=True)
+def _hash(offsets: Any, data: Any, bitmap: Any, bit0: int, out: Any) -> int:  # pragma: no cover - compiled
+    """Two 64-bit hashes of each string into ``out``, eight bytes at a time (a multiply-xorshift and a
+    multiply-rotate chain over the same little-endian words, each finished with the length and murmur3's
+    fmix64); (0, 0) for a null. Returns the number of nulls."""
+    nulls = 0
+    for i in range(out.shape[0]):
+        if bitmap.size and not (bitmap[(bit0 + i) >> 3] >> ((bit0 + i) & 7)) & 1:
+            out[i, 0] = 0
+            out[i, 1] = 0
+            nulls += 1
+            continue
+        h = np.uint64(0xCBF29CE484222325)
+        g = np.uint64(0x9E3779B97F4A7C15)
+        lo, hi = offsets[i], offsets[i + 1]
+        j = lo
+        while j < hi:
+            end = min(j + 8, hi)
+            w = np.uint64(0)
+            shift = np.uint64(0)
+            for t in range(j, end):
+                w |= np.uint64(data[t]) << shift
+                shift += np.uint64(8)
+            j = end
+            h = (h ^ w) * np.uint64(0x9FB21C651E98DF25)
+            h ^= h >> np.uint64(29)
+            g = (g + w) * np.uint64(0xC2B2AE3D27D4EB4F)
+            g = (g << np.uint64(31)) | (g >> np.uint64(33))
+        n = np.uint64(hi - lo)
+        for k in range(2):
+            x = (h if k == 0 else g) ^ n
+            x ^= x >> np.uint64(33)
+            x *= np.uint64(0xFF51AFD7ED558CCD)
+            x ^= x >> np.uint64(33)
+            x *= np.uint64(0xC4CEB9FE1A85EC53)
+            x ^= x >> np.uint64(33)
+            out[i, k] = x
+    return nulls
+
+
+@njit(cache=True, nogil=True)
+def _partition(hashes: Any, bitmap: Any, bit0: int, rec: Any, bounds: Any) -> None:  # pragma: no cover - compiled
+    """The rows with an id as records (hash 1, hash 2, row) grouped by partition (the top 6 bits of hash 1), in
+    row order within each; ``bounds[p]:bounds[p + 1]`` is partition p's slice."""
+    counts = np.zeros(PARTITIONS, dtype=np.int64)
+    n = hashes.shape[0]
+    for i in range(n):
+        if bitmap.size and not (bitmap[(bit0 + i) >> 3] >> ((bit0 + i) & 7)) & 1:
+            continue
+        counts[hashes[i, 0] >> np.uint64(58)] += 1
+    bounds[0] = 0
+    for p in range(PARTITIONS):
+        bounds[p + 1] = bounds[p] + counts[p]
+    at = bounds[:PARTITIONS].copy()
+    for i in range(n):
+        if bitmap.size and not (bitmap[(bit0 + i) >> 3] >> ((bit0 + i) & 7)) & 1:
+            continue
+        p = hashes[i, 0] >> np.uint64(58)
+        k = at[p]
+        rec[k, 0] = hashes[i, 0]
+        rec[k, 1] = hashes[i, 1]
+        rec[k, 2] = np.uint64(i)
+        at[p] = k + 1
+
+
+@dataclass
+class ChunkIds:
+    """A chunk's ids, hashed and grouped by partition (made on a scoring thread): ``rec`` rows of (hash 1, hash 2,
+    row within the chunk), partition p in ``rec[bounds[p]:bounds[p + 1]]``; ``rows``: the chunk's rows."""
+
+    rec: npt.NDArray[np.uint64]
+    bounds: npt.NDArray[np.int64]
+    rows: int
+
+
+def id_hashes(ids: pa.Array | pa.ChunkedArray) -> ChunkIds:
+    """:class:`ChunkIds` of an output ``id`` column of any type (read as its text)."""
+    if isinstance(ids, pa.ChunkedArray):
+        ids = ids.combine_chunks()
+    if not (pa.types.is_string(ids.type) or pa.types.is_large_string(ids.type)):
+        ids = pc.cast(ids, pa.string())
+    n = len(ids)
+    offsets, data, bitmap, bit0 = string_buffers(ids)
+    hashes = np.empty((n, 2), dtype=np.uint64)
+    nulls = _hash(offsets, data, bitmap, bit0, hashes) if n else 0
+    rec = np.empty((n - nulls, 3), dtype=np.uint64)
+    bounds = np.zeros(PARTITIONS + 1, dtype=np.int64)
+    if n:
+        _partition(hashes, bitmap, bit0, rec, bounds)
+    return ChunkIds(rec, bounds, n)
+
+
+@njit(cache=True, nogil=True)
+def _repeats(rec: Any, out: Any) -> int:  # pragma: no cover - compiled
+    """The records of ``rec`` (in row order) whose two hashes an earlier record has: (its row, the earlier row) into
+    ``out``, in row order; returns how many. An open-addressing table of the distinct ids seen."""
+    n = rec.shape[0]
+    size = 16
+    while size < 2 * n:
+        size *= 2
+    mask = np.uint64(size - 1)
+    slot_of = np.full(size, -1, dtype=np.int64)
+    found = 0
+    for i in range(n):
+        j = rec[i, 0] & mask
+        while True:
+            k = slot_of[j]
+            if k < 0:
+                slot_of[j] = i
+                break
+            if rec[k, 0] == rec[i, 0] and rec[k, 1] == rec[i, 1]:
+                out[found, 0] = rec[i, 2]
+                out[found, 1] = rec[k, 2]
+                found += 1
+                break
+            j = (j + np.uint64(1)) & mask
+    return found
+
+
+@dataclass
+class Repeats:
+    """What :meth:`IdTally.finish` found: rows whose id an earlier row has, and the first few (0-based rows)."""
+
+    rows: int = 0
+    examples: list[tuple[int, int]] = field(default_factory=list)  # (the repeating row, the first row with its id)
+
+
+class IdTally:
+    """Collects the ids of a run chunk by chunk (on one thread, in input order) and finds the repeated ones."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.rows = 0
+        self._files: dict[int, Any] = {}
+
+    def add(self, ids: ChunkIds) -> None:
+        rec, bounds = ids.rec, ids.bounds
+        if rec.size:
+            rec[:, 2] += np.uint64(self.rows)  # rows of the run, not of the chunk
+            for p in np.flatnonzero(np.diff(bounds)):
+                f = self._files.get(int(p))
+                if f is None:
+                    self.folder.mkdir(exist_ok=True)
+                    f = self._files[int(p)] = open(self.folder / f"{p:02d}", "wb")  # closed in finish
+                f.write(rec[bounds[p]:bounds[p + 1]].tobytes())
+        self.rows += ids.rows
+
+    def finish(self) -> Repeats:
+        """The repeated ids of every row added; the partition files are removed."""
+        out = Repeats()
+        firsts: list[tuple[int, int]] = []
+        try:
+            for p in sorted(self._files):
+                self._files[p].close()
+                rec = np.fromfile(self.folder / f"{p:02d}", dtype=np.uint64).reshape(-1, 3)
+                pairs = np.empty((rec.shape[0], 2), dtype=np.uint64)
+                found = _repeats(rec, pairs)
+                out.rows += found
+                firsts.extend((int(a), int(b)) for a, b in pairs[:min(found, EXAMPLES)])
+        finally:
+            self.close()
+        out.examples = sorted(firsts)[:EXAMPLES]
+        return out
+
+    def close(self) -> None:
+        for f in self._files.values():
+            f.close()
+        self._files = {}
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def ids_at(path: Path, rows: list[int]) -> dict[int, str | None]:
+    """The ``id`` of the given (0-based) rows of a screening output file, CSV or Parquet, read until the last."""
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    want = sorted(set(rows))
+    out: dict[int, str | None] = {}
+    if not want:
+        return out
+    start = 0
+    if path.suffix.lower() in (".parquet", ".pq"):
+        pf = pq.ParquetFile(path)
+        for g in range(pf.metadata.num_row_groups):
+            n = pf.metadata.row_group(g).num_rows
+            inside = [r for r in want if start <= r < start + n]
+            if inside:
+                ids = pf.read_row_group(g, columns=["id"]).column("id")
+                for r in inside:
+                    v = ids[r - start].as_py()
+                    out[r] = None if v is None else str(v)
+            start += n
+            if start > want[-1]:
+                break
+        return out
+    reader = pacsv.open_csv(path, read_options=pacsv.ReadOptions(use_threads=False),
+                            parse_options=pacsv.ParseOptions(newlines_in_values=True),
+                            convert_options=pacsv.ConvertOptions(include_columns=["id"],
+                                                                 column_types={"id": pa.string()}))
+    try:
+        for batch in reader:
+            n = batch.num_rows
+            for r in [r for r in want if start <= r < start + n]:
+                out[r] = batch.column(0)[r - start].as_py()
+            start += n
+            if start > want[-1]:
+                break
+    finally:
+        reader.close()
+    return out
