@@ -6,8 +6,9 @@ thread, which sees the chunks in input order, appends each row's two hashes and 
 file (:class:`IdTally`; 24 bytes a row, in a hidden folder beside the output, removed at the end). At the end
 each partition is read on its own and its rows looked up in a hash table (compiled): a row whose two hashes an
 earlier row has repeats that row's id (128 bits: the chance that two different ids of a 50-million-row file
-look the same is below 10^-22). So memory holds one partition at a time (1/64 of 24 bytes a row), never the ids
-of the whole file.
+look the same is below 10^-22). A partition file of more than :data:`BLOCK` records is first split by further
+bits of the hash, and each file is read block by block, so memory holds a bounded number of records at the end
+whatever the length of the file, never the ids of the whole file.
 
 A repeated id is counted in the run's summary, with the first few repeats (their rows and the id, read back
 from the output); the rows are scored (``assess`` scores each on its own facts) and their ``error`` is not set:
@@ -139,30 +140,110 @@ def id_hashes(ids: pa.Array | pa.ChunkedArray) -> ChunkIds:
 
 
 @njit(cache=True, nogil=True)
-def _repeats(rec: Any, out: Any) -> int:  # pragma: no cover - compiled
-    """The records of ``rec`` (in row order) whose two hashes an earlier record has: (its row, the earlier row) into
-    ``out``, in row order; returns how many. An open-addressing table of the distinct ids seen."""
-    n = rec.shape[0]
-    size = 16
-    while size < 2 * n:
-        size *= 2
-    mask = np.uint64(size - 1)
-    slot_of = np.full(size, -1, dtype=np.int64)
+def _repeats(rec: Any, keys: Any, firsts: Any, slot_of: Any, known: int,
+             out: Any) -> tuple[int, int]:  # pragma: no cover - compiled
+    """The records of ``rec`` (in row order, after every record of the blocks before) whose two hashes an earlier
+    record has: (its row, the earlier row) into ``out``, in row order. ``keys``/``firsts`` hold the ``known``
+    distinct ids met so far (two hashes, first row) and ``slot_of`` their open-addressing table (twice as large
+    as ``keys`` can hold); they carry on to the next block. Returns (how many repeats, how many distinct ids)."""
+    mask = np.uint64(slot_of.shape[0] - 1)
     found = 0
-    for i in range(n):
+    for i in range(rec.shape[0]):
         j = rec[i, 0] & mask
         while True:
             k = slot_of[j]
             if k < 0:
-                slot_of[j] = i
+                slot_of[j] = known
+                keys[known, 0] = rec[i, 0]
+                keys[known, 1] = rec[i, 1]
+                firsts[known] = rec[i, 2]
+                known += 1
                 break
-            if rec[k, 0] == rec[i, 0] and rec[k, 1] == rec[i, 1]:
+            if keys[k, 0] == rec[i, 0] and keys[k, 1] == rec[i, 1]:
                 out[found, 0] = rec[i, 2]
-                out[found, 1] = rec[k, 2]
+                out[found, 1] = firsts[k]
                 found += 1
                 break
             j = (j + np.uint64(1)) & mask
-    return found
+    return found, known
+
+
+#: records (24 bytes each) read at once when the repeats are looked up at the end; a partition file holding more is
+#: split first by further bits of the first hash (the same id always lands in the same part), so the memory of the
+#: end is bounded whatever the length of the file (about 100 bytes per record held: records, table, repeats)
+BLOCK = 1 << 17
+#: bits of the first hash per level of partition (64 parts); the first level is the top 6 bits (:func:`_partition`)
+_BITS = 6
+_LEVELS = 64 // _BITS - 1
+
+
+def _split(path: Path, level: int) -> list[Path]:
+    """Partition file ``path`` split into up to 64 files by the next 6 bits of the first hash, each in row order;
+    ``path`` removed."""
+    shift = np.uint64(64 - _BITS * (level + 1))
+    parts: dict[int, Any] = {}
+    try:
+        with open(path, "rb") as f:
+            while True:
+                block = np.fromfile(f, dtype=np.uint64, count=3 * BLOCK)
+                if not block.size:
+                    break
+                rec = block.reshape(-1, 3)
+                part = (rec[:, 0] >> shift) & np.uint64(2 ** _BITS - 1)
+                order = np.argsort(part, kind="stable")  # row order kept within each part
+                bounds = np.searchsorted(part[order], np.arange(2 ** _BITS + 1, dtype=np.uint64))
+                for q in np.flatnonzero(np.diff(bounds)):
+                    out = parts.get(int(q))
+                    if out is None:
+                        out = parts[int(q)] = open(path.with_name(f"{path.name}.{q:02d}"), "wb")
+                    out.write(rec[order[bounds[q]:bounds[q + 1]]].tobytes())
+    finally:
+        for out in parts.values():
+            out.close()
+    path.unlink()
+    return [path.with_name(f"{path.name}.{q:02d}") for q in sorted(parts)]
+
+
+def _repeats_of(path: Path, level: int, out: Repeats, firsts: list[tuple[int, int]]) -> None:
+    """The repeats of one partition file into ``out`` (the first :data:`EXAMPLES` of it into ``firsts``)."""
+    records = path.stat().st_size // 24
+    if records > BLOCK and level < _LEVELS:
+        parts = _split(path, level)
+        if len(parts) > 1:
+            for part in parts:
+                _repeats_of(part, level + 1, out, firsts)
+            return
+        path = parts[0]  # every record in one part (one id again and again): read it block by block below
+    # the distinct ids of this file are at most its records; at the last level or when one id fills the file
+    # they are few, and the table grows with them only
+    cap = 16
+    keys = np.empty((cap, 2), dtype=np.uint64)
+    first_rows = np.empty(cap, dtype=np.uint64)
+    slot_of = np.full(2 * cap, -1, dtype=np.int64)
+    known = 0
+    with open(path, "rb") as f:
+        while True:
+            block = np.fromfile(f, dtype=np.uint64, count=3 * BLOCK)
+            if not block.size:
+                break
+            rec = block.reshape(-1, 3)
+            if known + rec.shape[0] > cap:  # room for every record of the block being new
+                while known + rec.shape[0] > cap:
+                    cap *= 2
+                keys = np.concatenate([keys[:known], np.empty((cap - known, 2), dtype=np.uint64)])
+                first_rows = np.concatenate([first_rows[:known], np.empty(cap - known, dtype=np.uint64)])
+                slot_of = np.full(2 * cap, -1, dtype=np.int64)
+                mask = np.uint64(2 * cap - 1)
+                for k in range(known):  # rarely: the table is rebuilt only when it doubles
+                    j = keys[k, 0] & mask
+                    while slot_of[j] >= 0:
+                        j = (j + np.uint64(1)) & mask
+                    slot_of[j] = k
+            pairs = np.empty((rec.shape[0], 2), dtype=np.uint64)
+            found, known = _repeats(rec, keys, first_rows, slot_of, known, pairs)
+            out.rows += found
+            if len(firsts) < EXAMPLES * 64:
+                firsts.extend((int(a), int(b)) for a, b in pairs[:min(found, EXAMPLES)])
 
 
 @dataclass
@@ -200,11 +281,7 @@ class IdTally:
         try:
             for p in sorted(self._files):
                 self._files[p].close()
-                rec = np.fromfile(self.folder / f"{p:02d}", dtype=np.uint64).reshape(-1, 3)
-                pairs = np.empty((rec.shape[0], 2), dtype=np.uint64)
-                found = _repeats(rec, pairs)
-                out.rows += found
-                firsts.extend((int(a), int(b)) for a, b in pairs[:min(found, EXAMPLES)])
+                _repeats_of(self.folder / f"{p:02d}", 0, out, firsts)
         finally:
             self.close()
         out.examples = sorted(firsts)[:EXAMPLES]
