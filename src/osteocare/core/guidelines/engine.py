@@ -115,6 +115,11 @@ def evaluate_rules(record: PatientRecord, facts: DerivedFacts, *, guideline: str
             warnings.append(f"{name}: could not rule out '{higher}' ({u.rule_id}); missing: "
                             f"{', '.join(u.missing) or 'facts'}.")
         citations = _uniq([c for r in rules + action for c in r.citations])
+    if chosen is not None and d.get("stratum_status_rule"):  # every stratum of the guideline rests on this fact
+        floor = fired_rule(kf, str(d["stratum_status_rule"]))
+        status = lowest([status, floor.status])
+        if floor.status != "verified":
+            action = [*action, floor]
     warnings += _scope_warnings(ctx, kf, name)
     warnings += _frax_country_warnings(record, facts, kf, name)
     sw = status_warning(status, f"{name} risk stratum")

@@ -157,7 +157,7 @@ def guideline_problems(kf: KnowledgeFile) -> list[str]:
                 errs.append(f"{where}: unless needs unless_reason")
             if "unless_rule" in o:
                 errs += _fact_exists(kf, o["unless_rule"], where)
-    for k in ("no_drug_rule", "unranked_rule", "supplements_rule"):
+    for k in ("no_drug_rule", "unranked_rule", "supplements_rule", "stratum_status_rule"):
         if k in d:
             errs += _fact_exists(kf, d[k], k)
     for group in ("treated", "untreated"):
