@@ -23,6 +23,7 @@ from osteocare.services.doses import record_dose
 from osteocare.services.entries import add_entry
 from osteocare.services.errors import InvalidState, OverrideRequired
 from osteocare.services.facts import add_lab
+from osteocare.services.patients import add_patient
 from osteocare.services.reactions import record_reaction
 
 TODAY = dt.date(2025, 3, 3)  # the clinic fixture's "today"
@@ -221,3 +222,43 @@ def test_romosozumab_counts_the_doses_given_not_the_months_to_the_stop(
         record_dose(clinic.on(day), course_id=view.id, lot_number=f"R{k}", given_on=day)
     stop_course(clinic.on(dt.date(2025, 1, 10)), view.id, reason="dental extraction", stop_date=dt.date(2025, 1, 10))
     assert "ROMO-MAX" not in [f.rule_id for f in check_course(clinic, rid, "romosozumab").findings]
+
+
+def test_a_follow_on_stopped_before_any_dose_opens_the_follow_on_review_again(
+        clinic: Clinic, patient: Callable[..., str]) -> None:
+    """Denosumab stopped; alendronate started (DMAB-SWITCH closed), then stopped with no dose recorded: the review
+    is open again with its due date, so the late follow-on still becomes an urgent alert (DMAB-NOSTOP)."""
+    from osteocare.services.alerts import patient_alerts
+
+    rid = patient("CS11")
+    dmab = start_course(clinic, rid, "denosumab")
+    record_dose(clinic, course_id=dmab.id, lot_number="LOT1")
+    stop_course(clinic, dmab.id, reason="switch planned")
+    aln = start_course(clinic, rid, "alendronate")
+    assert not [i for i in patient_schedule(clinic, rid) if i.rule_id == "DMAB-SWITCH"]
+    stopped = stop_course(clinic, aln.id, reason="started in error")
+    assert any("DMAB-SWITCH" in w and "open again" in w and "2025-09-03" in w for w in stopped.warnings)
+    assert [i.due_on for i in patient_schedule(clinic, rid) if i.rule_id == "DMAB-SWITCH"] == [dt.date(2025, 9, 3)]
+    assert ("DMAB-URGENT", "urgent") in [(a.rule_id, a.severity) for a in
+                                         patient_alerts(clinic, rid, today=dt.date(2025, 10, 1))]
+
+
+def test_a_high_calcium_or_a_25ohd_below_the_target_warns_and_does_not_hold_the_dose_back(db: Any) -> None:
+    """The labels say correct hypocalcaemia (a low calcium) first; a calcium just above the range (2.62 against
+    2.1-2.6) is shown to review, and 25(OH)D 28 ng/mL, below BHOF's 30 ng/mL target but with no deficiency
+    recorded (FIX-VITD is a condition), is a warning: neither needs a doctor's written reason."""
+    from osteocare.core.records import PatientRecord
+    from osteocare.settings import get_settings
+
+    bhof = Clinic(db, get_settings({"OSTEOCARE_DATABASE_URL": db.url, "OSTEOCARE_GUIDELINE": "bhof-2022"}), "tester",
+                  fixed_today=TODAY)
+    for rid, ca, vd in (("CS12", 2.62, 35), ("CS13", 2.35, 28)):
+        add_patient(bhof, PatientRecord.model_validate({"id": rid, "sex": "female", "age": 70, "weight_kg": 55.0,
+                                                        "height_cm": 155.0, "femoral_neck_t_score": -2.8}))
+        day = TODAY - dt.timedelta(days=5)
+        add_lab(bhof, rid, name="creatinine", value=70, unit="umol/L", date=day)
+        add_lab(bhof, rid, name="calcium", value=ca, unit="mmol/L", date=day, reference_low=2.1, reference_high=2.6)
+        add_lab(bhof, rid, name="vitamin_d_25oh", value=vd, unit="ng/mL", date=day)
+        view = start_course(bhof, rid, "denosumab")
+        done = record_dose(bhof, course_id=view.id, lot_number="LOT1")
+        assert any(w.startswith("Pre-dose check") for w in done.warnings), done.warnings

@@ -315,7 +315,7 @@ def evaluate_predose_checks(session: Session, *, patient: m.Patient, record: Pat
         ok_detail = seen
         if check == "serum_calcium" or check in ("alkaline_phosphatase", "pth", "pth_if_calcium_high_normal"):
             side = _outside(lab)
-            if side is not None and check == "serum_calcium":
+            if side == "low" and check == "serum_calcium":  # the labels: correct hypocalcaemia before the dose
                 problem = f"{seen}: {side} ({_range_text(lab)}) - correct it before the dose"
             elif side is not None:
                 out.append(PreDoseCheckResult(**base, outcome="to_review",

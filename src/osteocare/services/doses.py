@@ -93,6 +93,10 @@ def confirm_check(clinic: Clinic, item_id: int, check_id: str, *, outcome: str, 
               patient_id=it.patient_id, detail={"outcome": outcome})
 
 
+#: the pre-dose checks whose failure holds back a dose given today (the others warn)
+_GATING_CHECKS = frozenset({"serum_calcium", "creatinine_crcl", "creatinine_egfr"})
+
+
 def _interval_fact(reg: Regimen) -> str:
     for name in ("interval_days", "interval_months", "doses_per_day"):
         if f"{reg.knowledge_id}#{name}" in reg.statuses:
@@ -279,11 +283,13 @@ def record_dose(
                                 .order_by(m.AdministeredDose.given_on.desc()).limit(1))
                 checks = evaluate_predose_checks(s, patient=full, record=record_of(full, as_of=day), reg=reg,
                                                  item=it, as_of=day, settings=clinic.settings, previous_dose=prev)
-            # a pre-dose lab out of bounds (low calcium, 25(OH)D below target, kidney function below the drug's
-            # limit) gates a dose given today as a finding to fix first does
+            # a pre-dose lab the labels say to correct first (low calcium) or kidney function below the drug's
+            # limit gates a dose given today as a finding to fix first does; 25(OH)D below the guideline's target
+            # is a warning (the knowledge holds no deficiency threshold: a deficiency is a recorded condition,
+            # FIX-VITD)
             failed = [{"kind": "fix_first", "rule_id": f"PREDOSE-{ch.check_id}",
                        "text": f"Pre-dose check {ch.check_id}: {ch.detail}", "status": ch.status, "citation": None}
-                      for ch in checks if ch.outcome == "not_ok"]
+                      for ch in checks if ch.outcome == "not_ok" and ch.check_id in _GATING_CHECKS]
             need = (new + failed if day >= clinic.today() else []) + _spacing_findings(s, c, reg, day)
             if need and reason is None:
                 raise OverrideRequired(c.drug, need)

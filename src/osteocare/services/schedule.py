@@ -277,6 +277,40 @@ def close_followon_reviews(session: Session, course: m.TreatmentCourse, reg: Reg
     return closed
 
 
+def reopen_followon_reviews(session: Session, course: m.TreatmentCourse) -> list[str]:
+    """A follow-on course stopped before any dose of it is recorded: the follow-on reviews its start closed
+    (:func:`close_followon_reviews`, named in its start's audit entry) open again, with their first due date,
+    unless another active course fulfils them. Returns a warning per review opened again."""
+    import json
+
+    given = session.scalar(select(func.count()).select_from(m.AdministeredDose).where(
+        m.AdministeredDose.course_id == course.id))
+    if given:
+        return []
+    started = session.scalar(select(m.AuditEntry.detail).where(
+        m.AuditEntry.entity == "course", m.AuditEntry.action == "create",
+        m.AuditEntry.entity_id == str(course.id)).order_by(m.AuditEntry.id).limit(1))
+    try:
+        closed = [(int(c["item"]), str(c["rule"])) for c in json.loads(started or "{}").get("closed_reviews", [])]
+    except (ValueError, TypeError, KeyError, AttributeError):
+        return []
+    if not closed:
+        return []
+    fulfils, _status = followon_classes()
+    others = [regimen(c.drug).drug_class for c in session.scalars(select(m.TreatmentCourse).where(
+        m.TreatmentCourse.patient_id == course.patient_id, m.TreatmentCourse.status == "active",
+        m.TreatmentCourse.id != course.id))]
+    warnings = []
+    for item_id, rule in closed:
+        it = session.get(m.ScheduleItem, item_id)
+        if it is None or it.status != "done" or any(cls in fulfils.get(rule, ()) for cls in others):
+            continue
+        it.status, it.closed_at = "open", None
+        warnings.append(f"The follow-on review {rule} (appointment {it.id}, due {it.due_on.isoformat()}) is open "
+                        f"again: {regimen(course.drug).name} is stopped with no dose recorded.")
+    return warnings
+
+
 def on_course_stop(session: Session, course: m.TreatmentCourse, *, stop_date: dt.date) -> list[str]:
     """Cancel what the course had pending; for denosumab, schedule the follow-on decision (DMAB-SWITCH).
 
@@ -293,7 +327,7 @@ def on_course_stop(session: Session, course: m.TreatmentCourse, *, stop_date: dt
             it.course_id = heir.id
             continue
         it.status, it.closed_at = "cancelled", now
-    warnings: list[str] = []
+    warnings: list[str] = reopen_followon_reviews(session, course)
     reg = regimen(course.drug)
     if reg.drug_class == "denosumab":
         months, text, status = dmab_switch()
