@@ -53,14 +53,18 @@ def test_the_dose_form_shows_the_pre_dose_checks_and_a_low_calcium_holds_the_dos
     r = doctor.post(f"/patients/{rid}/doses", data={"csrf_token": csrf_of(page), "item_id": item.group(1),
                                                     "lot_number": "LOT9", "override_reason": "calcium given IV",
                                                     "given_on": today})
-    assert r.status_code == 303 and "said=" in r.headers["location"]
+    assert r.status_code == 303 and "said" not in r.headers["location"]  # no clinical text in the address
+    token = r.cookies.get("osteocare_said")
+    assert token and "calcium" not in token.lower()
     said = _said(doctor.get(r.headers["location"]).text)
     assert "PREDOSE-serum_calcium overridden for this dose (calcium given IV)" in said
-    # the same address in another session, or for another patient, says nothing
+    assert 'data-testid="said"' not in doctor.get(r.headers["location"]).text  # shown once
+    # the same cookie in another session, or for another patient, says nothing
     other = browser_for(app, "doctor")
-    assert 'data-testid="said"' not in other.get(r.headers["location"]).text
-    forged = r.headers["location"].replace(f"/patients/{rid}", "/patients/WEB-CP-X")
-    assert 'data-testid="said"' not in doctor.get(forged).text
+    other.cookies.set("osteocare_said", token, path=f"/patients/{rid}")
+    assert 'data-testid="said"' not in other.get(f"/patients/{rid}").text
+    doctor.cookies.set("osteocare_said", token, path="/patients/WEB-CP-X")
+    assert 'data-testid="said"' not in doctor.get("/patients/WEB-CP-X").text
 
 
 def test_a_course_start_and_stop_say_what_they_found_in_both_languages(app) -> None:  # type: ignore[no-untyped-def]

@@ -321,3 +321,20 @@ def test_a_refused_question_does_not_use_up_the_quota(own_setup) -> None:  # typ
     assert api.post("/api/v1/questions", json={"topic": "t", "body": "x"}).status_code == 201
     r = api.post("/api/v1/questions", json={"topic": "t", "body": "y"})
     assert r.status_code == 429 and r.headers["Retry-After"]
+
+
+def test_questions_sent_at_once_take_no_more_than_the_quota(own_setup) -> None:  # type: ignore[no-untyped-def]
+    """30 questions from one address at once against a quota of 3: three are taken, the rest 429 (checking and
+    counting apart let ten or thirty through)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    app = create_app(own_setup[0].settings, clinic=own_setup[0], options=WebOptions(login_delay_s=0.0,
+                                                                                    questions_per_window=3))
+    api = TestClient(app)
+
+    def send(i: int) -> int:
+        return int(api.post("/api/v1/questions", json={"topic": "t", "body": f"question {i}"}).status_code)
+
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        codes = list(pool.map(send, range(30)))
+    assert sorted(set(codes)) == [201, 429] and codes.count(201) == 3, codes

@@ -274,6 +274,35 @@ class RateLimiter:
             while len(q) > self.limit:  # only the latest ``limit`` events decide anything
                 q.popleft()
 
+    def take(self, key: str) -> tuple[int, float | None]:
+        """Take one event now if the key has room, in one step (two requests at once cannot both take the last
+        one): (0, the event's time, for :meth:`give_back`), or (seconds to wait, None)."""
+        now = time.monotonic()
+        with self._lock:
+            q = self._trim(key, now)
+            if q is not None and len(q) >= self.limit:
+                return max(1, int(q[0] + self.window - now + 0.999)), None
+            if q is None:
+                if len(self._events) >= self.max_keys:
+                    self._evict(now)
+                q = self._events[key] = deque()
+            else:
+                self._events[key] = self._events.pop(key)
+            q.append(now)
+            return 0, now
+
+    def give_back(self, key: str, at: float) -> None:
+        """Undo :meth:`take` (the event of time ``at``), for an event that did not count after all."""
+        with self._lock:
+            q = self._events.get(key)
+            if q is not None:
+                try:
+                    q.remove(at)
+                except ValueError:
+                    pass
+                if not q:
+                    del self._events[key]
+
     def failures(self, key: str) -> int:
         with self._lock:
             q = self._trim(key, time.monotonic())

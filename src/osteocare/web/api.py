@@ -582,13 +582,11 @@ class Asked(BaseModel):
 @router.post("/questions", status_code=201, response_model=Asked, responses=PROBLEMS, tags=["questions"])
 def ask(request: Request, user: User, body: QuestionIn) -> Any:
     """Ask the clinic's doctors (no account needed; rate-limited). Keep ``follow_url``: it shows the answer."""
-    from .app import question_allowed, question_counted
+    from .app import question_slot
 
-    ip = client_ip(request)
-    question_allowed(request, ip)
-    qv, tok = qs.ask(acting(request, user), topic=body.topic, body=body.body, asker=user, name=body.name,
-                     locale=body.locale)
-    question_counted(request, ip)  # a question refused above (422) does not use up the quota
+    with question_slot(request, client_ip(request)):  # a question refused (422) does not use up the quota
+        qv, tok = qs.ask(acting(request, user), topic=body.topic, body=body.body, asker=user, name=body.name,
+                         locale=body.locale)
     return {"id": qv.id, "follow_token": tok, "follow_url": f"/follow/{tok}"}
 
 

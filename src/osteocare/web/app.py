@@ -8,6 +8,8 @@ import datetime as dt
 import json
 import math
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -356,19 +358,20 @@ async def login_attempt(request: Request, username: str, password: str) -> Princ
     return user
 
 
-def question_allowed(request: Request, ip: str) -> None:
-    """429 if this address has sent its questions of the window; counts nothing (see :func:`question_counted`)."""
+@contextmanager
+def question_slot(request: Request, ip: str) -> Iterator[None]:
+    """One question of this address's quota, taken at once (429 if none is left; concurrent requests cannot take
+    the same last one) and given back if the question is refused (a 422 does not use up the quota)."""
     limiter: RateLimiter = request.app.state.question_limiter
-    wait = limiter.retry_after(ip)
-    if wait:
+    wait, at = limiter.take(ip)
+    if at is None:
         raise HTTPProblem(429, "Too many questions", f"too many questions from this address; try again in {wait} s",
                           headers={"Retry-After": str(wait)})
-
-
-def question_counted(request: Request, ip: str) -> None:
-    """Count a question against this address's quota: only once it was accepted (a refused one, 422, is not)."""
-    limiter: RateLimiter = request.app.state.question_limiter
-    limiter.hit(ip)
+    try:
+        yield
+    except BaseException:
+        limiter.give_back(ip, at)
+        raise
 
 
 def check_owned(request: Request, record_id: str, *, course_id: int | None = None, item_id: int | None = None,

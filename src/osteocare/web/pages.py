@@ -51,8 +51,7 @@ from .app import (
     check_owned,
     login_attempt,
     problem_of,
-    question_allowed,
-    question_counted,
+    question_slot,
 )
 from .deps import (
     ANON_COOKIE,
@@ -432,9 +431,12 @@ async def patient_page(request: Request, record_id: str, user: Principal | None 
                               lambda: _patient_body(c, u, lang, view, record_id, _CSRF_SLOT))
     found = await run_in_threadpool(active_course_findings, c, record_id) if request.query_params.get("recheck") else []
     notices = [{"text": render_parts(p), "parts": [p]} for p in found]
-    return render(request, "patient.html", u, record_id=record_id,
+    resp = render(request, "patient.html", u, record_id=record_id,
                   main=Markup(main.replace(_CSRF_SLOT, csrf_token(request))), done=request.query_params.get("done"),
                   notices=notices, said=_said(request, record_id))
+    if _SAID_COOKIE in request.cookies:  # shown once
+        resp.delete_cookie(_SAID_COOKIE, path=f"/patients/{quote(record_id)}")
+    return resp
 
 
 async def _form(request: Request) -> dict[str, str]:
@@ -469,34 +471,45 @@ def _after_form(request: Request, u: Principal, record_id: str, which: str, form
     return _redirect(f"/patients/{quote(record_id)}?done={which}#{which}")
 
 
-#: what a change said (a dose's, a course start's or stop's warnings), carried by the redirect to the page that
-#: shows it: signed (nobody else's text can be shown), bound to this browser's session and this patient
+#: what a change said (a dose's, a course start's or stop's warnings), carried to the page the redirect shows in a
+#: short-lived cookie of that page's path (not in the address: clinical text stays out of the browser's history and
+#: the proxies' logs), signed, bound to this browser's session and this patient, and removed once shown
 _SAID_SALT = "osteocare-said"
+_SAID_COOKIE = "osteocare_said"
 _SAID_MAX = 20
+_SAID_CHARS = 2500  # the text kept under a cookie's 4 kB once signed
 
 
 def _said_redirect(request: Request, record_id: str, which: str, resp: Response, said: list[str]) -> Response:
-    """``resp`` (the redirect after a change), or, if the change said something, the redirect that shows it."""
+    """``resp`` (the redirect after a change), carrying what the change said, if anything."""
     if not said or resp.status_code != 303:
         return resp
-    token = request.app.state.csrf_signer.dumps({"r": record_id, "s": csrf_subject(request), "w": said[:_SAID_MAX]},
+    kept: list[str] = []
+    for w in said[:_SAID_MAX]:
+        if sum(map(len, kept)) + len(w) > _SAID_CHARS:
+            kept.append(f"({len(said) - len(kept)} more not shown: see the course's record)")
+            break
+        kept.append(w)
+    token = request.app.state.csrf_signer.dumps({"r": record_id, "s": csrf_subject(request), "w": kept},
                                                  salt=_SAID_SALT)
-    return _redirect(f"/patients/{quote(record_id)}?done={quote(which)}&said={token}#{quote(which)}")
+    resp.set_cookie(_SAID_COOKIE, token, max_age=600, path=f"/patients/{quote(record_id)}", httponly=True,
+                    samesite="lax", secure=request.app.state.options.secure_cookies)
+    return resp
 
 
 def _said(request: Request, record_id: str) -> list[str]:
-    """What the change before this page said (see :func:`_said_redirect`); nothing for a token that is not this
-    session's, not this patient's, older than an hour or altered."""
-    token = request.query_params.get("said")
+    """What the change before this page said (see :func:`_said_redirect`); nothing for a cookie that is not this
+    session's, not this patient's, older than ten minutes or altered."""
+    token = request.cookies.get(_SAID_COOKIE)
     if not token:
         return []
     try:
-        data = request.app.state.csrf_signer.loads(token, max_age=3600, salt=_SAID_SALT)
+        data = request.app.state.csrf_signer.loads(token, max_age=600, salt=_SAID_SALT)
     except BadSignature:
         return []
     if not isinstance(data, dict) or data.get("r") != record_id or data.get("s") != csrf_subject(request):
         return []
-    return [str(w) for w in data.get("w", [])][:_SAID_MAX]
+    return [str(w) for w in data.get("w", [])][:_SAID_MAX + 1]
 
 
 @router.post("/patients/{record_id}/dxa")
@@ -730,10 +743,9 @@ async def ask_post(request: Request) -> Response:
     user = cookie_user(request)
     lang = lang_of(request, user)
     try:
-        question_allowed(request, client_ip(request))
-        _, token = qs.ask(acting(request, user), topic=f.get("topic", ""), body=f.get("body", ""), asker=user,
-                          name=f.get("name") or None, locale=lang.code)
-        question_counted(request, client_ip(request))  # a refused question (422) does not use up the quota
+        with question_slot(request, client_ip(request)):  # a refused question (422) does not use up the quota
+            _, token = qs.ask(acting(request, user), topic=f.get("topic", ""), body=f.get("body", ""), asker=user,
+                              name=f.get("name") or None, locale=lang.code)
     except InputError as exc:
         return render(request, "ask.html", user, status=422, errors=field_errors(exc, lang), form=f)
     except HTTPProblem as p:
