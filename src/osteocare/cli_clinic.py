@@ -215,7 +215,7 @@ def patient_add(
 def patient_import(
     path: Annotated[Path, typer.Argument(help="JSON list, JSON object or JSON Lines (.jsonl) of patient records")],
     update: Annotated[bool, typer.Option("--update", help="Replace the facts of patients that already exist; stored labs, "
-                                                  "exams and entries the import does not carry are kept")] = False,
+                                                  "exams and entries entered in the clinic are kept")] = False,
 ) -> None:
     """Import patient records, all or nothing."""
     from .services.patients import import_patients

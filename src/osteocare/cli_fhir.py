@@ -178,7 +178,7 @@ def register(app: typer.Typer) -> None:
         store: Annotated[bool, typer.Option("--store/--no-store", help="Store the patients (default) or only "
                                                                       "print the records as JSON")] = True,
         update: Annotated[bool, typer.Option("--update", help="Replace the facts of patients already stored; stored labs, "
-                                                  "exams and entries the import does not carry are kept")] = False,
+                                                  "exams and entries entered in the clinic are kept")] = False,
         report: Annotated[Path | None, typer.Option(help="Also write the full import reports to this JSON file")] = None,
         verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Print every report in full")] = False,
     ) -> None:

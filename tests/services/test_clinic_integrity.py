@@ -24,7 +24,7 @@ from osteocare.services.courses import start_course, stop_course
 from osteocare.services.doses import record_dose
 from osteocare.services.errors import NotFound
 from osteocare.services.facts import DxaExamIn, SiteResult, add_dxa_exam, add_lab
-from osteocare.services.patients import add_patient, audit_trail, import_patients, show_patient
+from osteocare.services.patients import add_patient, audit_trail, get_record, import_patients, show_patient
 from osteocare.services.worklist import worklist
 from osteocare.store import models as m
 
@@ -415,22 +415,137 @@ def test_stopping_denosumab_before_any_dose_asks_when_the_last_injection_was(cli
 def test_an_import_update_replaces_the_entries_it_carries_and_keeps_those_a_clinician_entered(
         clinic: Clinic, patient: Callable[..., str]) -> None:
     """The record imported again with its condition now resolved: the condition is the import's; the anaphylaxis
-    and the fracture a clinician entered since, which the import does not carry, are kept and reported (they were
-    deleted in silence: a review reproduced it with ``import-fhir --update``)."""
-    from osteocare.services.entries import add_entry, entries_of
+    and the fracture a clinician entered since, which the import does not carry, are kept (the same rows: their ids
+    stay) and reported (they were deleted in silence: a review reproduced it with ``import-fhir --update``). A
+    clinician's entry the import carries too is kept once, not twice."""
+    from osteocare.services.entries import Entry, add_entry, entries_of
     from osteocare.services.patients import import_patients, kept_lines
+    from osteocare.services.reactions import record_reaction
 
     base = {"id": "IU1", "sex": "female", "age": 70, "weight_kg": 55.0, "height_cm": 155.0}
     assert import_patients(clinic, [{**base, "conditions": [{"code": "hypocalcaemia", "onset": "2024-01-02"}]}]).created
-    add_entry(clinic, "IU1", "intolerance", {"drug": "alendronate", "reaction": "anaphylaxis", "severity": "severe"})
-    add_entry(clinic, "IU1", "fracture", {"site": "wrist", "date": "2024-11-20"})
-    res = import_patients(clinic, [{**base, "conditions": [{"code": "hypocalcaemia", "onset": "2024-01-02",
-                                                             "resolved": "2024-03-01"}]}], update_existing=True)
+    kept_ids = {add_entry(clinic, "IU1", "intolerance", {"drug": "alendronate", "reaction": "anaphylaxis",
+                                                         "severity": "severe"}).entry.id,
+                add_entry(clinic, "IU1", "fracture", {"site": "wrist", "date": "2024-11-20"}).entry.id}
+    add_entry(clinic, "IU1", "fall", {"date": "2024-10-01", "injurious": True})
+    record_reaction(clinic, "IU1", drug="zoledronic_acid", kind="fever", severity="moderate", onset_on=TODAY,
+                    intolerance=True)  # its intolerance stays with the reaction, not counted as kept
+    update = {**base, "conditions": [{"code": "hypocalcaemia", "onset": "2024-01-02", "resolved": "2024-03-01"}],
+              "falls_history": [{"date": "2024-10-01", "injurious": True}]}
+
+    def clinicians(entries: dict[str, list[Entry]]) -> set[int]:
+        return {e.id for e in entries["fracture"]} | {e.id for e in entries["intolerance"]
+                                                      if e.fields["drug"] == "alendronate"}
+
+    res = import_patients(clinic, [update], update_existing=True)
     assert res.updated == ["IU1"] and res.kept == {"IU1": {"intolerances": 1, "fractures": 1}}
-    assert kept_lines(res) == ["kept for IU1: 1 intolerance, 1 fracture stored before and not in the import (one "
-                               "entered in error: osteocare entry delete)"]
+    assert kept_lines(res) == ["kept for IU1: 1 intolerance, 1 fracture entered in the clinic and not in the import "
+                               "(one entered in error: osteocare entry delete)"]
     entries = entries_of(clinic, "IU1")
     assert [(e.fields["code"], e.fields["resolved"]) for e in entries["condition"]] == [("hypocalcaemia",
                                                                                           "2024-03-01")]
-    assert [e.fields["reaction"] for e in entries["intolerance"]] == ["anaphylaxis"]
+    assert sorted(e.fields["drug"] for e in entries["intolerance"]) == ["alendronate", "zoledronic_acid"]
     assert [e.fields["site"] for e in entries["fracture"]] == ["wrist"]
+    assert [e.fields["date"] for e in entries["fall"]] == ["2024-10-01"]  # the clinic's and the import's: one
+    assert clinicians(entries) == kept_ids
+    # imported again: the clinician's entries are still kept, and still theirs
+    res = import_patients(clinic, [update], update_existing=True)
+    assert res.kept == {"IU1": {"intolerances": 1, "fractures": 1}}
+    entries = entries_of(clinic, "IU1")
+    assert clinicians(entries) == kept_ids and len(entries["intolerance"]) == 2
+    assert len(entries["fall"]) == len(entries["condition"]) == 1
+
+
+def _origins(clinic: Clinic, rid: str) -> dict[str, list[bool | None]]:
+    with clinic.db.read() as s:
+        pid = s.scalar(select(m.Patient.id).where(m.Patient.record_id == rid))
+        return {model.__tablename__: list(s.scalars(select(model.entered_in_clinic)
+                                                    .where(model.patient_id == pid).order_by(model.id)))
+                for model in (m.Condition, m.Medication, m.Intolerance, m.Fracture, m.Fall, m.Vertebra)}
+
+
+def test_each_entry_records_whether_it_was_entered_in_the_clinic_or_imported(clinic: Clinic) -> None:
+    from osteocare.services.entries import add_entry
+
+    record = {"id": "OR1", "sex": "female", "age": 70, "conditions": [{"code": "hypocalcaemia"}],
+              "medications": [{"drug": "alendronate", "start": "2020-01-01"}],
+              "intolerances": [{"drug": "risedronate", "reaction": "heartburn"}],
+              "fractures": [{"site": "hip", "date": "2023-01-01"}], "falls_history": [{"date": "2024-01-01"}],
+              "vertebrae": [{"level": "T12", "anterior_mm": 20.0, "posterior_mm": 25.0}]}
+    assert import_patients(clinic, [record]).created == ["OR1"]
+    assert _origins(clinic, "OR1") == {t: [False] for t in ("conditions", "medications", "intolerances", "fractures",
+                                                            "falls", "vertebrae")}
+    for kind, data in (("condition", {"code": "stroke"}), ("medication", {"drug": "raloxifene"}),
+                       ("intolerance", {"drug": "zoledronic_acid", "reaction": "fever"}),
+                       ("fracture", {"site": "wrist"}), ("fall", {"date": "2025-01-01"}),
+                       ("vertebra", {"level": "L1", "anterior_mm": 20.0, "posterior_mm": 25.0})):
+        add_entry(clinic, "OR1", kind, data)
+    assert _origins(clinic, "OR1") == {t: [False, True] for t in ("conditions", "medications", "intolerances",
+                                                                  "fractures", "falls", "vertebrae")}
+
+
+def test_an_import_update_that_corrects_a_medication_start_gives_one_medication_not_two(clinic: Clinic) -> None:
+    """The EHR corrects the year of a teriparatide course: the corrected course replaces the imported one. Matched
+    by (drug, start), both were kept: two years of PTH analogue, a false PTH-LIFETIME before abaloparatide."""
+    from osteocare.services.courses import check_course
+
+    base = {"id": "MC1", "sex": "female", "age": 70, "weight_kg": 55.0, "height_cm": 155.0,
+            "menopausal_status": "postmenopausal", "femoral_neck_t_score": -3.2}
+    import_patients(clinic, [{**base, "medications": [{"drug": "teriparatide", "start": "2019-01-01",
+                                                       "end": "2019-12-31"}]}])
+    res = import_patients(clinic, [{**base, "medications": [{"drug": "teriparatide", "start": "2023-01-01",
+                                                             "end": "2023-12-31"}]}], update_existing=True)
+    assert res.updated == ["MC1"] and res.kept == {}
+    meds = get_record(clinic, "MC1").medications
+    assert [(x.drug, x.start, x.end) for x in meds] == [("teriparatide", dt.date(2023, 1, 1), dt.date(2023, 12, 31))]
+    assert "PTH-LIFETIME" not in {f.rule_id for f in check_course(clinic, "MC1", "abaloparatide").findings}
+
+
+def test_an_import_update_that_corrects_a_fracture_date_gives_one_fracture_not_two(clinic: Clinic) -> None:
+    """The EHR corrects a wrist fracture's date: one fracture, not two (CAROC counted two fractures: high risk)."""
+    from osteocare.core.assessment import assess
+
+    base = {"id": "FC1", "sex": "female", "age": 66, "weight_kg": 60.0, "height_cm": 158.0,
+            "menopausal_status": "postmenopausal", "femoral_neck_t_score": -1.8}
+
+    def caroc() -> str:
+        results = assess(get_record(clinic, "FC1"), as_of=TODAY).results
+        return str(next(v for k, v in results.items() if "caroc" in k.lower()).category)
+
+    import_patients(clinic, [{**base, "fractures": [{"site": "wrist", "date": "2024-05-01"}]}])
+    before = caroc()
+    res = import_patients(clinic, [{**base, "fractures": [{"site": "wrist", "date": "2024-05-10"}]}],
+                          update_existing=True)
+    assert res.updated == ["FC1"] and res.kept == {}
+    assert [(f.site, f.date) for f in get_record(clinic, "FC1").fractures] == [("wrist", dt.date(2024, 5, 10))]
+    assert caroc() == before == "moderate"
+
+
+def test_a_clinicians_entry_the_import_also_carries_is_the_imports_from_then_on(clinic: Clinic) -> None:
+    """Kept once, not twice; and once the EHR carries it, a later correction there replaces it, not doubles it."""
+    from osteocare.services.entries import add_entry
+
+    base = {"id": "CE1", "sex": "female", "age": 70}
+    import_patients(clinic, [base])
+    add_entry(clinic, "CE1", "fracture", {"site": "wrist", "date": "2024-11-20"})
+    res = import_patients(clinic, [{**base, "fractures": [{"site": "wrist", "date": "2024-11-20"}]}],
+                          update_existing=True)
+    assert res.kept == {} and [f.date for f in get_record(clinic, "CE1").fractures] == [dt.date(2024, 11, 20)]
+    res = import_patients(clinic, [{**base, "fractures": [{"site": "wrist", "date": "2024-11-22"}]}],
+                          update_existing=True)
+    assert res.kept == {} and [f.date for f in get_record(clinic, "CE1").fractures] == [dt.date(2024, 11, 22)]
+
+
+def test_an_entry_stored_before_its_origin_was_recorded_is_replaced_as_an_imported_one(clinic: Clinic) -> None:
+    """Rows from before migration 0010 (``entered_in_clinic`` NULL) are treated as imported, as before."""
+    base = {"id": "NU1", "sex": "female", "age": 70}
+    import_patients(clinic, [{**base, "fractures": [{"site": "hip", "date": "2024-05-01"}],
+                              "medications": [{"drug": "teriparatide", "start": "2019-01-01"}]}])
+    with clinic.db.write() as s:
+        s.execute(update(m.Fracture).values(entered_in_clinic=None))
+        s.execute(update(m.Medication).values(entered_in_clinic=None))
+    res = import_patients(clinic, [{**base, "fractures": [{"site": "hip", "date": "2024-05-10"}]}],
+                          update_existing=True)
+    assert res.kept == {}
+    rec = get_record(clinic, "NU1")
+    assert [f.date for f in rec.fractures] == [dt.date(2024, 5, 10)] and rec.medications == []

@@ -186,6 +186,8 @@ def test_a_level_read_again_on_a_later_day_is_kept_and_graded_instead_of_the_ear
     with pytest.raises(InputError, match="date"):  # after the clinic's today
         add_entry(clinic, rid, "vertebra", {"level": "L2", "date": "2025-03-04", "anterior_mm": 20,
                                             "posterior_mm": 25})
+    with pytest.raises(InputError, match=r"date.*L1 has a reading of 2025-02-03"):  # would be graded as the oldest
+        add_entry(clinic, rid, "vertebra", {"level": "L1", "anterior_mm": 12, "posterior_mm": 25})
     listed = entries_of(clinic, rid)["vertebra"]
     assert [(e.id, e.fields["date"], e.current) for e in listed] == [(first.id, "2023-05-01", False),
                                                                      (second.id, "2025-02-03", True)]

@@ -183,3 +183,86 @@ def test_0007_gives_each_age_the_last_change_the_store_knew_of(empty_db: Databas
     with empty_db.engine.connect() as c:
         got = dict(c.execute(select(t.c.record_id, t.c.age_recorded_at)).all())
     assert got == then
+
+
+def test_0010_adds_the_entries_origin_with_the_rows_there_unknown_and_treated_as_imported(
+        empty_db: Database) -> None:
+    """Upgraded from 0009 with entries of every kind stored, each keeps its values and gets ``entered_in_clinic``
+    NULL (where it came from is not known): an import update replaces it as before 0010. Downgraded, the rows
+    stay."""
+    import datetime as dt
+
+    from sqlalchemy import func, select
+
+    from osteocare.services.context import Clinic
+    from osteocare.services.entries import add_entry
+    from osteocare.services.patients import get_record, import_patients
+    from osteocare.settings import get_settings
+    from osteocare.store import models as m
+
+    upgrade(empty_db)
+    clinic = Clinic(empty_db, get_settings({"OSTEOCARE_DATABASE_URL": empty_db.url}), "t",
+                    fixed_today=dt.date(2025, 3, 3))
+    base = {"id": "M1", "sex": "female", "age": 70}
+    assert import_patients(clinic, [{**base, "fractures": [{"site": "hip", "date": "2023-01-01"}]}]).created
+    for kind, data in (("condition", {"code": "stroke"}), ("medication", {"drug": "raloxifene"}),
+                       ("intolerance", {"drug": "zoledronic_acid", "reaction": "fever"}),
+                       ("fracture", {"site": "wrist"}), ("fall", {"date": "2025-01-01"}),
+                       ("vertebra", {"level": "L1", "anterior_mm": 20.0, "posterior_mm": 25.0})):
+        add_entry(clinic, "M1", kind, data)
+    tables = [t.__table__ for t in (m.Condition, m.Medication, m.Intolerance, m.Fracture, m.Fall, m.Vertebra)]
+
+    def rows() -> dict[str, list[tuple[object, ...]]]:  # every column but the new one, as 0009 has them
+        with empty_db.engine.connect() as c:
+            return {t.name: [tuple(r) for r in c.execute(select(*[col for col in t.c if col.name != "entered_in_clinic"])
+                                                         .order_by(t.c.id))] for t in tables}
+
+    before = rows()
+    assert sum(map(len, before.values())) == 7
+    downgrade(empty_db, "0009")
+    assert all("entered_in_clinic" not in {c["name"] for c in inspect(empty_db.engine).get_columns(t.name)}
+               for t in tables)
+    assert rows() == before
+    upgrade(empty_db)
+    assert rows() == before
+    with empty_db.engine.connect() as c:
+        assert all(c.scalar(select(func.count()).select_from(t).where(t.c.entered_in_clinic.is_not(None))) == 0
+                   for t in tables)
+    clinic = Clinic(empty_db, get_settings({"OSTEOCARE_DATABASE_URL": empty_db.url}), "t",
+                    fixed_today=dt.date(2025, 3, 3))
+    res = import_patients(clinic, [{**base, "fractures": [{"site": "hip", "date": "2023-01-05"}]}],
+                          update_existing=True)
+    assert res.kept == {}
+    rec = get_record(clinic, "M1")
+    assert [(f.site, f.date) for f in rec.fractures] == [("hip", dt.date(2023, 1, 5))]
+    assert rec.conditions == rec.medications == rec.intolerances == rec.falls_history == rec.vertebrae == []
+
+
+def test_0008_downgrade_keeps_each_levels_latest_reading_for_the_code_that_grades_a_level_once(
+        empty_db: Database) -> None:
+    """L1 read on two days and L2 once: down to 0007 (whose code refuses a level twice) keeps the 2025 L1 and L2."""
+    import datetime as dt
+
+    from sqlalchemy import insert, select
+
+    from osteocare.core.records import PatientRecord
+    from osteocare.services.context import Clinic
+    from osteocare.services.patients import add_patient
+    from osteocare.settings import get_settings
+    from osteocare.store import models as m
+
+    upgrade(empty_db)
+    clinic = Clinic(empty_db, get_settings({"OSTEOCARE_DATABASE_URL": empty_db.url}), "t",
+                    fixed_today=dt.date(2025, 3, 3))
+    add_patient(clinic, PatientRecord.model_validate({"id": "V8", "sex": "female", "age": 70}))
+    t = m.Vertebra.__table__
+    with empty_db.engine.begin() as c:
+        pid = c.execute(select(m.Patient.__table__.c.id)).scalar_one()
+        for level, day, ha in (("L1", dt.date(2025, 2, 3), 15.0), ("L1", dt.date(2023, 5, 1), 24.0),
+                               ("L2", None, 25.0)):
+            c.execute(insert(t).values(patient_id=pid, level=level, date=day, anterior_mm=ha, posterior_mm=25.0))
+    downgrade(empty_db, "0007")
+    with empty_db.engine.connect() as c:
+        left = sorted(c.execute(select(t.c.level, t.c.anterior_mm)).all())
+    assert left == [("L1", 15.0), ("L2", 25.0)]
+    upgrade(empty_db)

@@ -15,7 +15,7 @@ import itertools
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from ..core.errors import InputError
 from ..core.knowledge import load
@@ -98,6 +98,12 @@ def _level(level: str) -> str:
 def _check_level_free(s: Any, patient_id: int, item: VertebraHeights) -> None:
     """The grading takes each level once per day (and once without a date): a second measurement of a level on
     the same day replaces the first only after that one is deleted; a later day's is graded instead of it."""
+    if item.date is None:  # graded as the oldest reading of its level: a newer collapse would be missed
+        dated = s.scalar(select(func.max(m.Vertebra.date)).where(m.Vertebra.patient_id == patient_id,
+                                                                 m.Vertebra.level == item.level))
+        if dated is not None:
+            raise InputError("date", None, f"the day of the reading: {item.level} has a reading of "
+                             f"{dated.isoformat()}, and one without a day is graded as older than any dated one")
     same_day = m.Vertebra.date.is_(None) if item.date is None else m.Vertebra.date == item.date
     if s.scalar(select(m.Vertebra.id).where(m.Vertebra.patient_id == patient_id, m.Vertebra.level == item.level,
                                             same_day)) is not None:
@@ -195,7 +201,7 @@ def add_entry(clinic: Clinic, record_id: str, kind: str, data: dict[str, Any]) -
         p = patient_row(s, record_id, for_update=kind == "vertebra")
         if kind == "vertebra":
             _check_level_free(s, p.id, item)
-        row = _ROW[kind](patient_id=p.id, **item.model_dump())
+        row = _ROW[kind](patient_id=p.id, entered_in_clinic=True, **item.model_dump())  # kept by an import update
         s.add(row)
         s.flush()
         audit(s, actor=clinic.actor, action="create", entity=kind, entity_id=row.id, patient_id=p.id,

@@ -124,8 +124,9 @@ def import_patients(clinic: Clinic, rows: Iterable[Mapping[str, Any]], *, update
 
     With ``update_existing`` the stored labs and DXA exams are kept (those of the row are added if new): the
     history recorded with ``lab add`` / ``exam add`` is never deleted by an import; nor is an entry (condition,
-    medication, intolerance, fracture, fall, vertebral heights) the row does not carry (``ImportResult.kept``). A
-    birth date in the future or out of the age limits is refused (and a stored one must be corrected by the row).
+    medication, intolerance, fracture, fall, vertebral heights) entered in the clinic that the row does not carry
+    (``ImportResult.kept``). The entries imported before are replaced by the row's. A birth date in the future or
+    out of the age limits is refused (and a stored one must be corrected by the row).
 
     All or nothing: every row is validated first; if any row is invalid (or, without ``update_existing``, names
     a patient that already exists) nothing is written and :attr:`ImportResult.errors` says why, per record id.
@@ -195,9 +196,10 @@ _KIND_WORDS = {"conditions": "condition", "medications": "medication", "intolera
 
 
 def kept_lines(result: ImportResult) -> list[str]:
-    """What an update kept that the import did not carry, one line per patient (for the CLI)."""
+    """What an update kept of the entries entered in the clinic that the import did not carry, one line per
+    patient (for the CLI)."""
     return [f"kept for {rid}: " + ", ".join(f"{n} {_KIND_WORDS[k]}{'' if n == 1 else 's'}" for k, n in kept.items())
-            + " stored before and not in the import (one entered in error: osteocare entry delete)"
+            + " entered in the clinic and not in the import (one entered in error: osteocare entry delete)"
             for rid, kept in result.kept.items()]
 
 
@@ -210,16 +212,12 @@ def _exam_key(e: m.DxaExam) -> tuple[Any, ...]:
             tuple(sorted((x.site, x.bmd_g_cm2, x.t_score, x.z_score) for x in e.sites)))
 
 
-#: The entries an import updates, and what names one: an imported entry with the same key replaces the stored
-#: one (a condition now resolved, a medication now ended); a stored entry the import does not carry is kept.
+#: The entries an import update replaces, and what names one: an entry a clinician entered (``entered_in_clinic``)
+#: that the import does not carry is kept; one it carries (the same key) is the import's from then on.
 _ENTRY_KEYS: dict[str, tuple[str, ...]] = {
     "conditions": ("code", "onset"), "medications": ("drug", "start"), "intolerances": ("drug", "reaction", "date"),
     "fractures": ("site", "date"), "falls_history": ("date", "injurious"), "vertebrae": ("level", "date"),
 }
-
-
-def _row_values(row: Any) -> dict[str, Any]:
-    return {c.key: getattr(row, c.key) for c in row.__mapper__.column_attrs if c.key not in ("id", "patient_id")}
 
 
 def _update_keeping_history(p: m.Patient, rec: PatientRecord) -> dict[str, int]:
@@ -227,26 +225,25 @@ def _update_keeping_history(p: m.Patient, rec: PatientRecord) -> dict[str, int]:
     ``lab add`` / ``exam add``, closing schedule items, or pointed at by pre-dose check snapshots): the stored
     rows stay as they are (same ids) and the record's labs and exams are added if not already there.
 
-    The entries (conditions, medications, intolerances, fractures, falls, vertebral heights) the import carries
-    replace the stored ones with the same key (:data:`_ENTRY_KEYS`); a stored entry it does not carry (one a
-    clinician entered: an anaphylaxis, a fracture) is kept, never dropped in silence. Returns what was kept."""
+    Every entry (condition, medication, intolerance, fracture, fall, vertebral heights) written from a record
+    (imported, or stored before migration 0010: origin unknown) is replaced by the import's, so that one the EHR
+    corrected (a course's start, a fracture's date) is not kept twice. An entry a clinician entered one by one (an
+    anaphylaxis, a fracture: ``entered_in_clinic``) is kept as it is (same row), never dropped in silence, unless
+    the import carries one with the same key (:data:`_ENTRY_KEYS`): then the import's alone is kept. An
+    intolerance from a recorded reaction is kept by :func:`~osteocare.store.records.update_patient`. Returns what
+    was kept of the clinician's entries the import does not carry (kind -> count)."""
     old_labs, old_exams = list(p.labs), list(p.dxa_exams)
-    before = {kind: [_row_values(r) for r in getattr(p, kind)] for kind in _ENTRY_KEYS}
+    clinic_entries = {kind: [r for r in getattr(p, kind) if r.entered_in_clinic and getattr(r, "reaction_id", None)
+                             is None] for kind in _ENTRY_KEYS}
     update_patient(p, rec)
     kept: dict[str, int] = {}
     for kind, fields in _ENTRY_KEYS.items():
         rows = getattr(p, kind)
-        have = {tuple(getattr(r, f) for f in fields) for r in rows}
-        model = type(rows[0]) if rows else {"conditions": m.Condition, "medications": m.Medication,
-                                            "intolerances": m.Intolerance, "fractures": m.Fracture,
-                                            "falls_history": m.Fall, "vertebrae": m.Vertebra}[kind]
-        for values in before[kind]:
-            key = tuple(values[f] for f in fields)
-            if key in have or (kind == "intolerances" and values.get("reaction_id") is not None):
-                continue  # replaced by the import's, or (an intolerance from a recorded reaction) kept already
-            rows.append(model(**values))
-            have.add(key)
-            kept[kind] = kept.get(kind, 0) + 1
+        carried = {tuple(getattr(r, f) for f in fields) for r in rows}
+        mine = [r for r in clinic_entries[kind] if tuple(getattr(r, f) for f in fields) not in carried]
+        if mine:
+            rows[:] = mine + list(rows)  # the same rows (ids and audit trail kept), before the import's
+            kept[kind] = len(mine)
     seen_labs = {_lab_key(x) for x in old_labs}
     seen_exams = {_exam_key(e) for e in old_exams}
     p.labs[:] = old_labs + [x for x in p.labs if x not in old_labs and _lab_key(x) not in seen_labs]

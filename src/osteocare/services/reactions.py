@@ -121,7 +121,7 @@ def record_reaction(
         if intolerance:
             text = REACTION_LABELS[kind] + (f": {r.description}" if r.description else "")
             s.add(m.Intolerance(patient_id=p.id, drug=drug, reaction=text, date=onset_on, severity=severity,
-                                reaction_id=r.id))
+                                reaction_id=r.id, entered_in_clinic=True))
         audit(s, actor=clinic.actor, action="create", entity="reaction", entity_id=r.id, patient_id=p.id,
               detail={"drug": drug, "kind": kind, "severity": severity, "intolerance": intolerance})
         return reaction_view(r, record_id)

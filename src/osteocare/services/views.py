@@ -241,8 +241,8 @@ class ImportResult(BaseModel):
     updated: list[str] = Field(default_factory=list)
     errors: dict[str, str] = Field(default_factory=dict)
     kept: dict[str, dict[str, int]] = Field(
-        default_factory=dict, description="Per updated patient: entries stored before that the import does not "
-        "carry, kept (kind -> count); one entered in error is deleted with its reason")
+        default_factory=dict, description="Per updated patient: entries entered in the clinic that the import "
+        "does not carry, kept (kind -> count); one entered in error is deleted with its reason")
 
 
 class StoredAssessmentView(BaseModel):

@@ -244,6 +244,9 @@ class Fracture(Base):
     date: Mapped[dt.date | None] = mapped_column(Date)
     fragility: Mapped[bool] = mapped_column(Boolean, default=True)
     on_treatment: Mapped[bool] = mapped_column(Boolean, default=False)
+    entered_in_clinic: Mapped[bool | None] = mapped_column(
+        Boolean, doc="True: entered in the clinic (entry add), kept by an import update that does not carry it; "
+        "False: from a record (add, import), replaced by an import update; NULL: stored before 0010, as False")
 
 
 class Fall(Base):
@@ -252,6 +255,9 @@ class Fall(Base):
     patient_id: Mapped[int] = _patient_fk()
     date: Mapped[dt.date | None] = mapped_column(Date)
     injurious: Mapped[bool] = mapped_column(Boolean, default=False)
+    entered_in_clinic: Mapped[bool | None] = mapped_column(
+        Boolean, doc="True: entered in the clinic (entry add), kept by an import update that does not carry it; "
+        "False: from a record (add, import), replaced by an import update; NULL: stored before 0010, as False")
 
 
 class Condition(Base):
@@ -261,6 +267,9 @@ class Condition(Base):
     code: Mapped[str] = mapped_column(String(64))
     onset: Mapped[dt.date | None] = mapped_column(Date)
     resolved: Mapped[dt.date | None] = mapped_column(Date)
+    entered_in_clinic: Mapped[bool | None] = mapped_column(
+        Boolean, doc="True: entered in the clinic (entry add), kept by an import update that does not carry it; "
+        "False: from a record (add, import), replaced by an import update; NULL: stored before 0010, as False")
 
 
 class Lab(Base):
@@ -288,6 +297,9 @@ class Medication(Base):
     start: Mapped[dt.date | None] = mapped_column(Date)
     end: Mapped[dt.date | None] = mapped_column(Date)
     last_dose: Mapped[dt.date | None] = mapped_column(Date)
+    entered_in_clinic: Mapped[bool | None] = mapped_column(
+        Boolean, doc="True: entered in the clinic (entry add), kept by an import update that does not carry it; "
+        "False: from a record (add, import), replaced by an import update; NULL: stored before 0010, as False")
 
 
 class Intolerance(Base):
@@ -302,6 +314,9 @@ class Intolerance(Base):
     reaction_id: Mapped[int | None] = mapped_column(
         ForeignKey("reactions.id", ondelete="SET NULL"), unique=True, doc="The recorded reaction it came from"
     )
+    entered_in_clinic: Mapped[bool | None] = mapped_column(
+        Boolean, doc="True: entered in the clinic (entry add), kept by an import update that does not carry it; "
+        "False: from a record (add, import), replaced by an import update; NULL: stored before 0010, as False")
 
 
 class Vertebra(Base):
@@ -313,6 +328,9 @@ class Vertebra(Base):
     anterior_mm: Mapped[float] = mapped_column(Float)
     middle_mm: Mapped[float | None] = mapped_column(Float)
     posterior_mm: Mapped[float] = mapped_column(Float)
+    entered_in_clinic: Mapped[bool | None] = mapped_column(
+        Boolean, doc="True: entered in the clinic (entry add), kept by an import update that does not carry it; "
+        "False: from a record (add, import), replaced by an import update; NULL: stored before 0010, as False")
 
 
 class StoredAssessment(Base):

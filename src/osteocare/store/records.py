@@ -7,6 +7,9 @@
   and reference database (and no repeated site) form one exam.
 * Courses run in the clinic appear in the rebuilt record as medications (drug, start, end, last dose given),
   so the engine sees them; they are never written back into the medication history.
+* The entries (conditions, medications, intolerances, fractures, falls, vertebrae) written here come from a
+  record (patient add, import, FHIR import): ``entered_in_clinic`` is False on each. Those a clinician enters one
+  by one (``services.entries.add_entry``) are True, and an import update keeps them (``services.patients``).
 """
 
 from __future__ import annotations
@@ -85,23 +88,24 @@ def _set_children(patient: m.Patient, record: PatientRecord, *, course_meds: set
             key = k
         exam.sites.append(m.DxaSite(site=d.site, bmd_g_cm2=d.bmd_g_cm2, t_score=d.t_score, z_score=d.z_score,
                                     evaluable_vertebrae=d.evaluable_vertebrae))
-    patient.fractures[:] = [m.Fracture(**f.model_dump()) for f in record.fractures]
-    patient.falls_history[:] = [m.Fall(**f.model_dump()) for f in record.falls_history]
-    patient.conditions[:] = [m.Condition(**c.model_dump()) for c in record.conditions]
+    imported = {"entered_in_clinic": False}  # written from a record: an import update replaces them
+    patient.fractures[:] = [m.Fracture(**f.model_dump(), **imported) for f in record.fractures]
+    patient.falls_history[:] = [m.Fall(**f.model_dump(), **imported) for f in record.falls_history]
+    patient.conditions[:] = [m.Condition(**c.model_dump(), **imported) for c in record.conditions]
     patient.labs[:] = [m.Lab(**lab.model_dump()) for lab in record.labs]
     patient.medications[:] = [
-        m.Medication(**x.model_dump())
+        m.Medication(**x.model_dump(), **imported)
         for x in record.medications
         if (x.drug, x.start, x.end, x.last_dose) not in course_meds
     ]
     keep = [i for i in patient.intolerances if i.reaction_id is not None]
     kept = {(i.drug, i.reaction, i.date, i.severity) for i in keep}
     patient.intolerances[:] = keep + [
-        m.Intolerance(**i.model_dump())
+        m.Intolerance(**i.model_dump(), **imported)
         for i in record.intolerances
         if (i.drug, i.reaction, i.date, i.severity) not in kept
     ]
-    patient.vertebrae[:] = [m.Vertebra(**v.model_dump()) for v in record.vertebrae]
+    patient.vertebrae[:] = [m.Vertebra(**v.model_dump(), **imported) for v in record.vertebrae]
 
 
 def patient_from_record(record: PatientRecord, *, birth_date: dt.date | None = None, **identity: Any) -> m.Patient:
@@ -115,7 +119,8 @@ def patient_from_record(record: PatientRecord, *, birth_date: dt.date | None = N
 
 
 def update_patient(patient: m.Patient, record: PatientRecord) -> None:
-    """Replace ``patient``'s facts with ``record``'s (identity, courses, doses and reactions are kept)."""
+    """Replace ``patient``'s facts with ``record``'s (identity, courses, doses and reactions are kept); every entry
+    is the record's (marked as imported), but for the intolerances that come from a recorded reaction."""
     for f in FLAT_FIELDS:
         setattr(patient, f, getattr(record, f))
     patient.extra_json = extra_json(record)
