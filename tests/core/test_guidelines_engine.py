@@ -92,9 +92,19 @@ def test_non_fragility_fractures_do_not_count() -> None:
 
 
 def test_the_prior_fracture_flag_alone_counts_as_one_fracture_of_unknown_site() -> None:
+    """QFracture's flag is a fracture at an osteoporotic site (risk-calculators.md 1, b_fracture4): it may be a hip
+    or a spine fracture, so a site filter is undecided on it (missing: fracture site), never False."""
     ctx = _ctx(prior_fracture=True)
     assert evaluate({"fractures": {}}, ctx).value is True
-    assert evaluate({"fractures": {"sites": ["hip"]}}, ctx).value is False
+    hip = evaluate({"fractures": {"sites": ["hip"]}}, ctx)
+    assert hip.value is None and hip.missing == {"fracture site"}
+    spine = evaluate({"not": {"fractures": {"sites": ["hip", "vertebra"]}}}, ctx)
+    assert spine.value is None and "fracture site" in spine.missing
+
+
+def test_a_recorded_fracture_decides_the_site_and_the_flag_adds_nothing() -> None:
+    ctx = _ctx(prior_fracture=True, fractures=[{"site": "wrist", "date": "2024-01-01"}])
+    assert evaluate({"fractures": {"sites": ["hip", "vertebra"]}}, ctx).value is False
 
 
 @pytest.mark.parametrize("bad", [

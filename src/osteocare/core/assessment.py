@@ -59,13 +59,21 @@ class Assessment(BaseModel):
 
 
 def _calculators(as_of: dt.date) -> list[Calculator]:
+    """The calculators in ``assess``'s order. Bone density runs first; CAROC and FRAX read the T-score that decides
+    at each site in its result (one T-score per site for the whole assessment)."""
+    bone: dict[str, CalculatorResult] = {}
+
+    def bone_density(r: PatientRecord) -> CalculatorResult:
+        bone["result"] = assess_bone_density(r, as_of=as_of)
+        return bone["result"]
+
     return [
-        lambda r: assess_bone_density(r, as_of=as_of),
+        bone_density,
         lambda r: grade_vertebrae(r.vertebrae),
         qfracture.assess_qfracture,
-        assess_frax,
+        lambda r: assess_frax(r, bone_density=bone["result"]),
         assess_osta,
-        assess_caroc,
+        lambda r: assess_caroc(r, bone_density=bone["result"]),
         lambda r: assess_kidney(r, as_of=as_of),
     ]
 

@@ -42,15 +42,18 @@ __all__ = [
     "WHO_CATEGORIES",
     "Z_BELOW_EXPECTED",
     "Z_WITHIN_EXPECTED",
+    "DecidingT",
     "Reference",
     "TScores",
     "assess_bone_density",
     "bmd_change",
     "compare_scans",
     "convert_bmd",
+    "deciding_t_scores",
     "least_significant_change",
     "lowest_score",
     "precision_study",
+    "record_deciding_t_scores",
     "reference",
     "references",
     "rms_sd",
@@ -879,6 +882,46 @@ def _entry_rule(e: _TEntry) -> RuleFired:
     computed = part(template, kinds, **values)
     return RuleFired(rule_id=f"T-SCORE-{e.reference.upper()}", parts=(computed,), status=e.status,
                      citations=tuple(cites))
+
+
+@dataclass(frozen=True)
+class DecidingT:
+    """The T-score that decides at one site, as :func:`assess_bone_density` chose it."""
+
+    site: str
+    t: float  # full precision (a computed T) or as reported
+    rounded: float  # half away from zero to one decimal, as shown
+    reference: str  # a reference id (e.g. the ISCD uniform hip reference) or "densitometer_report"
+    reference_label: str
+    reference_recorded: bool  # False: a reported T-score whose reference was not recorded
+
+
+def deciding_t_scores(result: CalculatorResult) -> dict[str, DecidingT]:
+    """Site -> the T-score that decides there in a :func:`assess_bone_density` result (the one source of a site's
+    T-score for the other calculators). A site the ISCD positions exclude (e.g. a spine with too few evaluable
+    vertebrae) has none. Empty for any other result."""
+    if result.calculator != CALCULATOR:
+        return {}
+    out: dict[str, DecidingT] = {}
+    for e in result.details.get("t_scores") or []:
+        if not (e.get("decides") and e.get("eligible")):
+            continue
+        label = str(e["reference_label"])
+        recorded = not (e["reference"] == "densitometer_report" and label == REPORTED_REFERENCE_LABEL)
+        out[str(e["site"])] = DecidingT(site=str(e["site"]), t=float(e["t"]), rounded=float(e["rounded"]),
+                                        reference=str(e["reference"]), reference_label=label,
+                                        reference_recorded=recorded)
+    return out
+
+
+def record_deciding_t_scores(
+    record: PatientRecord, bone_density: CalculatorResult | None = None
+) -> dict[str, DecidingT]:
+    """:func:`deciding_t_scores` of ``bone_density`` (the assessment's own bone-density result), or, for a
+    calculator called on its own, of :func:`assess_bone_density` on the record's latest measurements."""
+    if bone_density is None:
+        bone_density = assess_bone_density(record, as_of=dt.date.max)
+    return deciding_t_scores(bone_density)
 
 
 def assess_bone_density(record: PatientRecord, *, as_of: dt.date) -> CalculatorResult:

@@ -8,6 +8,7 @@ from typing import Any
 from ..guidelines.facts import DerivedFacts, FactView
 from ..guidelines.rulesets import guideline_file
 from ..knowledge import KnowledgeFile, load
+from ..numeric import round_half_away
 from ..records import PatientRecord
 from ..results import Citation, cite
 from ..status import Status, lowest
@@ -116,8 +117,10 @@ def vitamin_d_item(record: PatientRecord, guideline: str, as_of: dt.date) -> Lif
     if level is None:
         parts.append(_p("No 25(OH)D result on the record."))
     else:
-        ng, converted, day = level
-        values["latest_25ohd_ng_ml"] = round(ng, 1)
+        raw, converted, day = level
+        # compared as shown: rounded to the reported one decimal, half away from zero (knowledge README conventions)
+        ng = float(round_half_away(raw, 1))
+        values["latest_25ohd_ng_ml"] = ng
         if converted:
             used.append("nmol_per_ng")
         when = " on {date}" if day else ""

@@ -15,18 +15,21 @@ from ..guidelines.facts import HIP_SITES, SPINE_SITES, DerivedFacts, FactView
 from ..guidelines.rulesets import drug_files, fact_text, rule_citations, sequencing_file
 from ..knowledge import KnowledgeFile
 from ..records import Medication, PatientRecord
+from ..schedule import timeliness
 from ..status import Status, lowest
 from .contraindications import check_drug
 from .models import SequencingAdvice, Urgency
 
-BISPHOSPHONATES = ("oral_bisphosphonate", "iv_bisphosphonate")
-ANABOLIC_CLASSES = ("pth_analogue", "romosozumab")
-MORE_POTENT_AFTER_ORAL = ("zoledronic_acid", "denosumab")
-ANABOLICS = ("teriparatide", "abaloparatide", "romosozumab")
+BISPHOSPHONATES = ("oral_bisphosphonate", "iv_bisphosphonate")  # drug classes (drugs/*.yaml regimen.class)
 
 
 def _classes() -> dict[str, str]:
     return {d: str(kf.data["class"]) for d, kf in drug_files().items() if kf.data["action"] != "supplement"}
+
+
+def _anabolic_classes() -> frozenset[str]:
+    """The drug classes whose drugs are anabolic (drugs/*.yaml ``action``)."""
+    return frozenset(str(kf.data["class"]) for kf in drug_files().values() if kf.data["action"] == "anabolic")
 
 
 def _active(m: Medication, as_of: dt.date) -> bool:
@@ -44,10 +47,15 @@ class _Seq:
         self.options, self.region = option_drugs, region
         self.kf: KnowledgeFile = sequencing_file()
         self.classes = _classes()
+        self.anabolic_classes = _anabolic_classes()
         self.out: list[SequencingAdvice] = []
 
     def v(self, name: str) -> Any:
         return self.kf.value(name)
+
+    def drugs(self, name: str) -> list[str]:
+        """A drug list of the sequencing file, in its order."""
+        return [str(d) for d in self.v(name)]
 
     def add(self, action: str, urgency: Urgency, rules: list[str], text: str, *, drug: str | None = None,
             due: dt.date | None = None, alternatives: list[str] | None = None,
@@ -83,7 +91,7 @@ class _Seq:
                 self.denosumab_current(m)
             elif cls in BISPHOSPHONATES:
                 self.bisphosphonate_current(m, cls)
-            elif cls in ANABOLIC_CLASSES:
+            elif cls in self.anabolic_classes:
                 self.anabolic_current(m, cls)
             if not any(a.action in ("switch", "drug_holiday") for a in self.out[before:]):
                 self.add("continue", "routine", ["CONTINUE"], f"{self._name(m.drug)}:", drug=m.drug)
@@ -103,12 +111,13 @@ class _Seq:
             self.add("find_last_dose", "urgent", ["DMAB-LASTDOSE-UNKNOWN"], "Denosumab:", drug="denosumab")
         else:
             due = add_months(m.last_dose, interval)
-            urgent_from = due + dt.timedelta(days=int(self.v("dmab_urgent_days_after_due")))
-            if self.as_of > urgent_from:
+            # the clinic worklist's reading (core.schedule.timeliness): urgent FROM due + the day count, inclusive
+            when = timeliness(due, self.as_of, urgent_after_days=int(self.v("dmab_urgent_days_after_due")))
+            if when == "urgent":
                 self.add("give_dose", "urgent", ["DMAB-URGENT", "DMAB-LATE"],
                          f"Denosumab OVERDUE since {due.isoformat()} (last injection {m.last_dose.isoformat()}).",
                          drug="denosumab", due=due, facts=("dmab_urgent_days_after_due",))
-            elif self.as_of > due:
+            elif when == "overdue":
                 self.add("give_dose", "soon", ["DMAB-LATE"],
                          f"Denosumab overdue since {due.isoformat()} (last injection {m.last_dose.isoformat()}).",
                          drug="denosumab", due=due)
@@ -123,22 +132,32 @@ class _Seq:
                      drug="denosumab", due=reeval)
 
     # --- bisphosphonates -------------------------------------------------------------------------------------------
-    def still_high(self) -> tuple[bool | None, Status]:
+    def still_high(self) -> tuple[bool | None, Status, list[str]]:
+        """BP-HOLIDAY-2: (still high risk, or None if undecided; its status; what is missing to decide)."""
         view = FactView(self.record, self.facts, self.as_of)
         hip_t, st = view.get("hip_t_score")
+        sites = {str(x) for x in self.v("bp_continue_fracture_sites")}
+        at_least = int(self.v("bp_continue_fractures_min"))
+        fragile = [f for f in self.record.fractures if f.fragility]
+        # the prior_fracture flag alone: one fracture or more, site not recorded (as the rule engine reads it)
+        flag_only = not self.record.fractures and self.record.prior_fracture
         reasons: list[bool | None] = [
             self.stratum.treat,
             None if hip_t is None else hip_t <= float(self.v("hip_t_continue")),
-            any(f.fragility and f.site in ("hip", "vertebra") for f in self.record.fractures),
-            sum(1 for f in self.record.fractures if f.fragility) >= 2,
+            None if flag_only else any(f.site in sites for f in fragile),
+            (True if at_least <= 1 else None) if flag_only else len(fragile) >= at_least,
             any(f.on_treatment for f in self.record.fractures),
         ]
-        status = lowest([self.stratum.status, st, self.kf.fact("hip_t_continue").status])
+        status = lowest([self.stratum.status, st, *(self.kf.fact(n).status for n in (
+            "hip_t_continue", "bp_continue_fracture_sites", "bp_continue_fractures_min"))])
         if any(r is True for r in reasons):
-            return True, status
+            return True, status, []
         if any(r is None for r in reasons):
-            return None, status
-        return False, status
+            missing = list(self.stratum.missing)
+            if flag_only and "fracture site" not in missing:
+                missing.append("fracture site")
+            return None, status, missing
+        return False, status, []
 
     def bisphosphonate_current(self, m: Medication, cls: str) -> None:
         oral = cls == "oral_bisphosphonate"
@@ -154,7 +173,7 @@ class _Seq:
             self.add("review", "soon", ["BP-MAX"], f"{name} since {m.start.isoformat()} ({months} months).",
                      drug=m.drug, due=max_at)
         elif self.as_of >= review_at:
-            high, st = self.still_high()
+            high, st, missing = self.still_high()
             if high is True:
                 self.add("continue", "routine", ["BP-HOLIDAY-2"],
                          f"{name} for {months} months and still at high risk: continue until {max_at.isoformat()} "
@@ -169,7 +188,7 @@ class _Seq:
             else:
                 self.add("reassess", "soon", ["BP-HOLIDAY-1"],
                          f"{name} for {months} months: reassess fracture risk now (missing: "
-                         f"{', '.join(self.stratum.missing) or 'hip T-score or risk stratum'}).", drug=m.drug,
+                         f"{', '.join(missing) or 'hip T-score or risk stratum'}).", drug=m.drug,
                          extra=(st,))
         else:
             self.add("review", "routine", ["BP-HOLIDAY-1"], f"{name}: review the course on {review_at.isoformat()}.",
@@ -179,7 +198,7 @@ class _Seq:
     def anabolic_current(self, m: Medication, cls: str) -> None:
         view = FactView(self.record, self.facts, self.as_of)
         if cls == "pth_analogue":
-            used = view.medication_days(("teriparatide", "abaloparatide"))
+            used = view.medication_days(tuple(d for d, c in self.classes.items() if c == cls))
             if used is None:
                 return
             end = self.as_of + dt.timedelta(days=max(int(self.v("pth_course_days")) - used, 0))
@@ -190,32 +209,34 @@ class _Seq:
             doses = int(drug_files()["romosozumab"].value("max_doses"))
             end = add_months(m.start, doses)
             self.add("start_follow_on", "routine", ["ANAB-COURSE-END", "ANAB-THEN-AR-ROMO"],
-                     f"Romosozumab: 12 monthly doses end about {end.isoformat()}.", drug=m.drug, due=end)
+                     f"Romosozumab: {doses} monthly doses end about {end.isoformat()}.", drug=m.drug, due=end)
 
     # --- stopped therapy -------------------------------------------------------------------------------------------
     def after_stopping(self, ended: list[Medication], current: list[Medication]) -> None:
         last = ended[-1]
         cls = self.classes[last.drug]
         stop = last.end or self.as_of
-        later_ar = [m for m in current + ended if m is not last and self.classes[m.drug] not in ANABOLIC_CLASSES
+        later_ar = [m for m in current + ended if m is not last and self.classes[m.drug] not in self.anabolic_classes
                     and m.start is not None and m.start >= (last.last_dose or stop)]
         if cls == "denosumab" and not later_ar:
             final = last.last_dose or stop
             switch_due = add_months(final, int(self.v("dmab_switch_after_months")))
-            late = self.as_of > switch_due + dt.timedelta(days=int(self.v("dmab_urgent_days_after_due")))
-            alts = self.allowed(["zoledronic_acid", "alendronate"])
+            late = timeliness(switch_due, self.as_of,
+                              urgent_after_days=int(self.v("dmab_urgent_days_after_due"))) == "urgent"
+            alts = self.allowed(self.drugs("dmab_switch_drugs"))
             rules = ["DMAB-NOSTOP", "DMAB-SWITCH", "DMAB-SWITCH-DETAIL"] + (["DMAB-URGENT"] if late else [])
             self.add("start_follow_on", "urgent" if late or self.as_of >= switch_due else "soon", rules,
                      f"Denosumab stopped (final injection {final.isoformat()}"
                      f"{'' if last.last_dose else ', taken as the stop date'}) with no follow-on antiresorptive: "
                      f"start one by {switch_due.isoformat()}.", drug=alts[0] if alts else None, due=switch_due,
-                     alternatives=alts)
-        elif cls in ANABOLIC_CLASSES and not later_ar and not current:
-            alts = self.allowed(["alendronate", "risedronate", "zoledronic_acid", "denosumab"])
+                     alternatives=alts,
+                     facts=("dmab_switch_drugs", *(("dmab_urgent_days_after_due",) if late else ())))
+        elif cls in self.anabolic_classes and not later_ar and not current:
+            alts = self.allowed(self.drugs("anabolic_followon_drugs"))
             rule = "ANAB-THEN-AR-ROMO" if cls == "romosozumab" else "ANAB-THEN-AR-PTH"
             self.add("start_follow_on", "soon", [rule],
                      f"{self._name(last.drug)} course ended {stop.isoformat()} with no antiresorptive since:",
-                     drug=alts[0] if alts else None, due=stop, alternatives=alts)
+                     drug=alts[0] if alts else None, due=stop, alternatives=alts, facts=("anabolic_followon_drugs",))
         elif cls in BISPHOSPHONATES and not current:
             self.holiday(last, cls, stop)
 
@@ -256,14 +277,17 @@ class _Seq:
         failing = len(fx) >= int(self.v("failure_fractures_min")) or (len(fx) >= 1 and loss is True)
         if not failing:
             return
+        lists: tuple[str, ...] = ()
         if cls == "oral_bisphosphonate":
-            alts = self.allowed(list(MORE_POTENT_AFTER_ORAL) + list(ANABOLICS))
-        elif self.stratum.stratum == "very_high" and cls not in ANABOLIC_CLASSES:
-            alts = self.allowed(list(ANABOLICS))
+            lists = ("switch_fail_after_oral_drugs", "anabolic_drugs")
+            alts = self.allowed([d for n in lists for d in self.drugs(n)])
+        elif self.stratum.stratum == "very_high" and cls not in self.anabolic_classes:
+            lists = ("anabolic_drugs",)
+            alts = self.allowed(self.drugs("anabolic_drugs"))
         else:
             alts = self.allowed([d for d in self.options if d != m.drug])
         self.add("switch", "soon", ["TF-FAILURE", "SWITCH-FAIL"], f"Treatment failure on {name}:", drug=m.drug,
-                 alternatives=alts, facts=("failure_min_months", "failure_bmd_loss_spine_percent"))
+                 alternatives=alts, facts=("failure_min_months", "failure_bmd_loss_spine_percent", *lists))
 
     def bmd_loss(self, m: Medication) -> bool | None:
         if m.start is None:

@@ -16,6 +16,7 @@ as -2.5 is never on the wrong side because of binary floating point.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import cache
 from typing import Any, Final
@@ -24,10 +25,11 @@ import numpy as np
 import numpy.typing as npt
 from numba import njit
 
+from ..densitometry import ISCD_ID, DecidingT, record_deciding_t_scores
 from ..knowledge import load
 from ..numeric import round_half_away
 from ..parts import TextPart, num, nums, part
-from ..records import PatientRecord, Site
+from ..records import PatientRecord
 from ..results import CalculatorResult, Quantity, RuleFired, cite, not_applicable
 from ..status import Status, lowest
 
@@ -255,26 +257,25 @@ def _kernel(
 # Single patient
 
 
-_FLAT_T: Final[dict[str, str]] = {
-    "femoral_neck": "femoral_neck_t_score",
-    "total_hip": "total_hip_t_score",
-    "lumbar_spine": "lumbar_spine_t_score",
-}
+#: Words of a recorded reference that name a male reference (CAROC uses the white-women one for men too).
+_MALE_WORDS: Final = frozenset({"male", "males", "man", "men"})
 
 
-def record_t_score(record: PatientRecord, site: Site) -> float | None:
-    """The T-score of ``site``: the flat field if entered, else the most recent DXA measurement of that site
-    (dated measurements preferred; among undated ones the last listed)."""
-    flat = getattr(record, _FLAT_T[site], None) if site in _FLAT_T else None
-    if flat is not None:
-        return float(flat)
-    found = [m for m in record.dxa if m.site == site and m.t_score is not None]
-    if not found:
-        return None
-    dated = [(m.date, i, m.t_score) for i, m in enumerate(found) if m.date is not None]
-    if dated:
-        return max(dated, key=lambda d: (d[0], d[1]))[2]
-    return found[-1].t_score
+def caroc_reference_ok(entry: DecidingT) -> bool:
+    """Whether a deciding femoral neck T-score is one CAROC may use (CAROC-TSCORE: NHANES III white women, for
+    women and men).
+
+    Computed: only against ISCD's uniform hip reference, which is that reference (NHANES III white female values
+    for women and men of all ethnicities, ``nhanes3-hip``). Reported by the densitometer: its own hip reference
+    when none is recorded, or a recorded one naming NHANES or the manufacturer and no male reference (the
+    densitometer's NHANES-referenced hip T-score, bone-density.md 1); any other recorded reference is not.
+    """
+    if entry.reference != "densitometer_report":
+        return entry.reference == str(load(ISCD_ID).value("uniform_hip_reference"))
+    if not entry.reference_recorded:
+        return True
+    words = re.findall(r"[a-z]+", entry.reference_label.casefold())
+    return not _MALE_WORDS & set(words) and any(w in ("nhanes", "manufacturer") for w in words)
 
 
 def _status(fact: str) -> Status:
@@ -291,8 +292,13 @@ def _fmt(x: float) -> str:
     return f"{x:+.1f}".replace("+", "+" if x > 0 else "")
 
 
-def assess_caroc(record: PatientRecord) -> CalculatorResult:
-    """CAROC 2010 category for one treatment-naive patient aged 50 or over, with the rules that fired."""
+def assess_caroc(record: PatientRecord, *, bone_density: CalculatorResult | None = None) -> CalculatorResult:
+    """CAROC 2010 category for one treatment-naive patient aged 50 or over, with the rules that fired.
+
+    The T-scores are those that decide in ``bone_density`` (the assessment's bone-density result; computed from
+    the record's latest measurements when not given), so CAROC reads the same T-score per site as the WHO
+    category. A femoral neck T-score against a reference other than CAROC's is not used (CAROC-TSCORE).
+    """
     kf = load(KNOWLEDGE_ID)
     t = _table()
     if record.age < t.min_age:
@@ -308,9 +314,12 @@ def assess_caroc(record: PatientRecord) -> CalculatorResult:
             part("CAROC applies to treatment-naive patients only and cannot show risk reduction on therapy; "
                  "medications recorded: {drugs} (CAROC-SCOPE)", {"drugs": "en"}, drugs=drugs),
         )
-    fn = record_t_score(record, "femoral_neck")
-    ls = record_t_score(record, "lumbar_spine")
-    th = record_t_score(record, "total_hip")
+    deciding = record_deciding_t_scores(record, bone_density)
+    fn_entry = deciding.get("femoral_neck")
+    fn_refused = fn_entry is not None and not caroc_reference_ok(fn_entry)
+    fn = None if fn_entry is None or fn_refused else fn_entry.t
+    ls = deciding["lumbar_spine"].t if "lumbar_spine" in deciding else None
+    th = deciding["total_hip"].t if "total_hip" in deciding else None
     fragile = [f for f in record.fractures if f.fragility]
     sites = set(kf.value("high_fracture_sites"))
     hipvert = [f.site for f in fragile if f.site in sites]
@@ -352,7 +361,17 @@ def assess_caroc(record: PatientRecord) -> CalculatorResult:
         )
         res.rules_fired.append(_rule("CAROC-HIGHFX", f"{why[0].upper()}{why[1:]} -> high.", "high_fracture_sites"))
     else:
-        if fn is None:
+        if fn_refused:
+            assert fn_entry is not None
+            why = (f"The femoral neck T-score ({_fmt(fn_entry.rounded)}) is against {fn_entry.reference_label}, not "
+                   "the NHANES III white-women reference CAROC requires for women and men: it is not used.")
+            res.rules_fired.append(_rule("CAROC-TSCORE", why, "t_score_reference"))
+            res.rules_fired.append(
+                _rule("CAROC-BASAL", "No femoral neck T-score against that reference: basal risk undefined.",
+                      "t_score_reference")
+            )
+            warnings.append(f"CAROC: {why}")
+        elif fn is None:
             res.rules_fired.append(
                 _rule("CAROC-BASAL", "No femoral neck T-score: basal risk undefined.", "t_score_reference")
             )
@@ -421,8 +440,9 @@ def assess_caroc(record: PatientRecord) -> CalculatorResult:
         warnings.append("CAROC category undefined: enter the femoral neck T-score (NHANES III white-women reference).")
     res.warnings.extend(warnings)
     res.values["age_row"] = Quantity(value=row, unit="years")
-    if fn is not None:
+    if fn is not None and fn_entry is not None:
         res.values["femoral_neck_t_score"] = Quantity(value=float(round_half_away(fn, 1)), unit="{T-score}")
+        res.values["femoral_neck_t_score_reference"] = Quantity(value=fn_entry.reference_label, unit="1")
     res.details.update(
         basal_category=basal,
         age_row=row,

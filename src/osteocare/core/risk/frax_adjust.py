@@ -26,6 +26,7 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict
 
+from ..densitometry import DecidingT, record_deciding_t_scores
 from ..errors import InputError
 from ..knowledge import load
 from ..numeric import round_half_away
@@ -33,7 +34,6 @@ from ..parts import num, nums, part
 from ..records import PatientRecord
 from ..results import CalculatorResult, Citation, Quantity, RuleFired, cite, not_applicable
 from ..status import Status, lowest, status_warning
-from .caroc import record_t_score
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -350,14 +350,23 @@ def thresholds_for(result: CalculatorResult, *, lowest_t: float | None = None) -
     return frax_thresholds(mof, hip, lowest_t=lowest_t, country=result.details.get("country_model"))
 
 
-def _lowest_t(record: PatientRecord) -> float | None:
-    ts = [record_t_score(record, s) for s in ("femoral_neck", "total_hip", "lumbar_spine")]
+def _t(deciding: dict[str, DecidingT], site: str) -> float | None:
+    return deciding[site].t if site in deciding else None
+
+
+def _lowest_t(deciding: dict[str, DecidingT]) -> float | None:
+    ts = [_t(deciding, s) for s in ("femoral_neck", "total_hip", "lumbar_spine")]
     known = [t for t in ts if t is not None]
     return min(known) if known else None
 
 
-def assess_frax(record: PatientRecord, *, age_specific: bool = False) -> CalculatorResult:
-    """The entered FRAX result with every published adjustment listed, and each guideline's threshold."""
+def assess_frax(record: PatientRecord, *, age_specific: bool = False,
+                bone_density: CalculatorResult | None = None) -> CalculatorResult:
+    """The entered FRAX result with every published adjustment listed, and each guideline's threshold.
+
+    The T-scores (LS/FN offset, BHOF's low bone mass) are those that decide in ``bone_density`` (the assessment's
+    bone-density result; computed from the record's latest measurements when not given): one T-score per site.
+    """
     missing = [f for f in ("frax_mof_percent", "frax_hip_percent") if getattr(record, f) is None]
     if missing:
         return not_applicable(
@@ -369,8 +378,8 @@ def assess_frax(record: PatientRecord, *, age_specific: bool = False) -> Calcula
     assert record.frax_mof_percent is not None and record.frax_hip_percent is not None
     kadj = load(ADJ_ID)
     mof_in, hip_in = record.frax_mof_percent, record.frax_hip_percent
-    fn = record_t_score(record, "femoral_neck")
-    ls = record_t_score(record, "lumbar_spine")
+    deciding = record_deciding_t_scores(record, bone_density)
+    fn, ls = _t(deciding, "femoral_neck"), _t(deciding, "lumbar_spine")
     ticked = record.frax_glucocorticoids_ticked is True
     dose = record.glucocorticoid_mg_per_day
     with_bmd = record.frax_with_bmd is not False
@@ -488,7 +497,7 @@ def assess_frax(record: PatientRecord, *, age_specific: bool = False) -> Calcula
             )
         )
     res.details["adjustments"] = adjustments
-    thresholds = frax_thresholds(mof_adj, hip_adj, lowest_t=_lowest_t(record), country=country)
+    thresholds = frax_thresholds(mof_adj, hip_adj, lowest_t=_lowest_t(deciding), country=country)
     res.details["thresholds"] = [t.model_dump() for t in thresholds]
     for t in thresholds:
         for w in t.warnings:

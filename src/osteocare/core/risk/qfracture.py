@@ -21,6 +21,7 @@ from numba import njit
 
 from ..errors import KnowledgeError
 from ..knowledge import load
+from ..numeric import decimal_round
 from ..parts import TextPart, num, nums, part
 from ..records import PatientRecord
 from ..results import CalculatorResult, Quantity, RuleFired, cite
@@ -167,13 +168,26 @@ def reason_text(code: int, age: float, bmi: float, surv: int) -> str:
     return reason_part(code, age, bmi, surv).render()
 
 
+def _beyond(value: float, bound: float, *, below: bool) -> str:
+    """``value`` with the fewest decimals (at least one, rounded half away from zero) that still reads on its side
+    of ``bound``: BMI 19.99 is "19.99", not "20.0", against a range from 20."""
+    limit = decimal_round(bound, 9)
+    for ndigits in range(1, 10):
+        shown = decimal_round(value, ndigits)
+        if (shown < limit) if below else (shown > limit):
+            return str(shown)
+    return repr(float(value))
+
+
 def reason_part(code: int, age: float, bmi: float, surv: int) -> TextPart:
     """Why the model does not apply (``code`` one of the kernel's refusal codes), as a translatable part."""
     eq = next(iter(equations().values()))
     (alo, ahi), (blo, bhi) = eq.age_range, eq.bmi_range
     hlo, hhi = horizon_range()
     ages = {"age": num(age, "g"), "low": num(alo, "g"), "high": num(ahi, "g")}
-    bmis = {"bmi": num(bmi, ".1f"), "low": num(blo, "g"), "high": num(bhi, "g")}
+    bmi_text = _beyond(bmi, blo, below=True) if code == BMI_LOW else (
+        _beyond(bmi, bhi, below=False) if code == BMI_HIGH else num(bmi, ".1f"))
+    bmis = {"bmi": bmi_text, "low": num(blo, "g"), "high": num(bhi, "g")}
     parts = {
         AGE_LOW: lambda: nums("age {age} is below the model range {low}-{high} years", **ages),
         AGE_HIGH: lambda: nums("age {age} is above the model range {low}-{high} years", **ages),
