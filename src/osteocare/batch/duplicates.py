@@ -18,6 +18,7 @@ whether a row is flagged must not depend on other rows, and the output is writte
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -177,26 +178,31 @@ _BITS = 6
 _LEVELS = 64 // _BITS - 1
 
 
+def _blocks(path: Path) -> Iterator[npt.NDArray[np.uint64]]:
+    """The records of a partition file, :data:`BLOCK` at a time."""
+    with open(path, "rb") as f:
+        while True:
+            block = np.fromfile(f, dtype=np.uint64, count=3 * BLOCK)
+            if not block.size:
+                return
+            yield block.reshape(-1, 3)
+
+
 def _split(path: Path, level: int) -> list[Path]:
     """Partition file ``path`` split into up to 64 files by the next 6 bits of the first hash, each in row order;
     ``path`` removed."""
     shift = np.uint64(64 - _BITS * (level + 1))
     parts: dict[int, Any] = {}
     try:
-        with open(path, "rb") as f:
-            while True:
-                block = np.fromfile(f, dtype=np.uint64, count=3 * BLOCK)
-                if not block.size:
-                    break
-                rec = block.reshape(-1, 3)
-                part = (rec[:, 0] >> shift) & np.uint64(2 ** _BITS - 1)
-                order = np.argsort(part, kind="stable")  # row order kept within each part
-                bounds = np.searchsorted(part[order], np.arange(2 ** _BITS + 1, dtype=np.uint64))
-                for q in np.flatnonzero(np.diff(bounds)):
-                    out = parts.get(int(q))
-                    if out is None:
-                        out = parts[int(q)] = open(path.with_name(f"{path.name}.{q:02d}"), "wb")
-                    out.write(rec[order[bounds[q]:bounds[q + 1]]].tobytes())
+        for rec in _blocks(path):
+            part = (rec[:, 0] >> shift) & np.uint64(2 ** _BITS - 1)
+            order = np.argsort(part, kind="stable")  # row order kept within each part
+            bounds = np.searchsorted(part[order], np.arange(2 ** _BITS + 1, dtype=np.uint64))
+            for q in np.flatnonzero(np.diff(bounds)):
+                out = parts.get(int(q))
+                if out is None:
+                    out = parts[int(q)] = open(path.with_name(f"{path.name}.{q:02d}"), "wb")
+                out.write(rec[order[bounds[q]:bounds[q + 1]]].tobytes())
     finally:
         for out in parts.values():
             out.close()
@@ -221,29 +227,24 @@ def _repeats_of(path: Path, level: int, out: Repeats, firsts: list[tuple[int, in
     first_rows = np.empty(cap, dtype=np.uint64)
     slot_of = np.full(2 * cap, -1, dtype=np.int64)
     known = 0
-    with open(path, "rb") as f:
-        while True:
-            block = np.fromfile(f, dtype=np.uint64, count=3 * BLOCK)
-            if not block.size:
-                break
-            rec = block.reshape(-1, 3)
-            if known + rec.shape[0] > cap:  # room for every record of the block being new
-                while known + rec.shape[0] > cap:
-                    cap *= 2
-                keys = np.concatenate([keys[:known], np.empty((cap - known, 2), dtype=np.uint64)])
-                first_rows = np.concatenate([first_rows[:known], np.empty(cap - known, dtype=np.uint64)])
-                slot_of = np.full(2 * cap, -1, dtype=np.int64)
-                mask = np.uint64(2 * cap - 1)
-                for k in range(known):  # rarely: the table is rebuilt only when it doubles
-                    j = keys[k, 0] & mask
-                    while slot_of[j] >= 0:
-                        j = (j + np.uint64(1)) & mask
-                    slot_of[j] = k
-            pairs = np.empty((rec.shape[0], 2), dtype=np.uint64)
-            found, known = _repeats(rec, keys, first_rows, slot_of, known, pairs)
-            out.rows += found
-            if len(firsts) < EXAMPLES * 64:
-                firsts.extend((int(a), int(b)) for a, b in pairs[:min(found, EXAMPLES)])
+    for rec in _blocks(path):
+        if known + rec.shape[0] > cap:  # room for every record of the block being new
+            while known + rec.shape[0] > cap:
+                cap *= 2
+            keys = np.concatenate([keys[:known], np.empty((cap - known, 2), dtype=np.uint64)])
+            first_rows = np.concatenate([first_rows[:known], np.empty(cap - known, dtype=np.uint64)])
+            slot_of = np.full(2 * cap, -1, dtype=np.int64)
+            mask = np.uint64(2 * cap - 1)
+            for k in range(known):  # rarely: the table is rebuilt only when it doubles
+                j = keys[k, 0] & mask
+                while slot_of[j] >= 0:
+                    j = (j + np.uint64(1)) & mask
+                slot_of[j] = k
+        pairs = np.empty((rec.shape[0], 2), dtype=np.uint64)
+        found, known = _repeats(rec, keys, first_rows, slot_of, known, pairs)
+        out.rows += found
+        if found:  # the earliest repeats of the run so far (each file's in row order)
+            firsts[:] = sorted([*firsts, *((int(a), int(b)) for a, b in pairs[:min(found, EXAMPLES)])])[:EXAMPLES]
 
 
 @dataclass
