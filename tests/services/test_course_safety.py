@@ -262,3 +262,50 @@ def test_a_high_calcium_or_a_25ohd_below_the_target_warns_and_does_not_hold_the_
         view = start_course(bhof, rid, "denosumab")
         done = record_dose(bhof, course_id=view.id, lot_number="LOT1")
         assert any(w.startswith("Pre-dose check") for w in done.warnings), done.warnings
+
+
+def test_a_check_the_clinician_answered_not_ok_still_holds_the_dose_back(
+        clinic: Clinic, patient: Callable[..., str]) -> None:
+    """A myocardial infarction two months ago, answered "not OK" by hand before romosozumab: the dose waits for a
+    doctor's reason (limiting the gate to the lab checks let it through with a warning)."""
+    from osteocare.services.doses import confirm_check
+
+    rid = patient("CS14")
+    view = start_course(clinic, rid, "romosozumab", override_reason="reviewed")
+    confirm_check(clinic, _dose_item(clinic, rid).id, "mi_stroke_history", outcome="not_ok",
+                  detail="MI 2025-01-10 (2 months ago)")
+    with pytest.raises(OverrideRequired, match="PREDOSE-mi_stroke_history"):
+        record_dose(clinic, course_id=view.id, lot_number="LOT1")
+
+
+def test_a_follow_on_review_closed_by_one_course_opens_again_when_the_last_follow_on_stops_without_a_dose(
+        clinic: Clinic, patient: Callable[..., str]) -> None:
+    """Denosumab stopped; zoledronic acid started (it closes DMAB-SWITCH) and alendronate too; zoledronic acid
+    stopped (alendronate still covers the review), then alendronate: no follow-on given, the review is open."""
+    rid = patient("CS15")
+    dmab = start_course(clinic, rid, "denosumab")
+    record_dose(clinic, course_id=dmab.id, lot_number="LOT1")
+    stop_course(clinic, dmab.id, reason="switch planned")
+    zol = start_course(clinic, rid, "zoledronic_acid")
+    aln = start_course(clinic, rid, "alendronate")
+    first = stop_course(clinic, zol.id, reason="declined the infusion")
+    assert not [w for w in first.warnings if "open again" in w]  # alendronate still covers it
+    assert not [i for i in patient_schedule(clinic, rid) if i.rule_id == "DMAB-SWITCH"]
+    last = stop_course(clinic, aln.id, reason="declined")
+    assert any("DMAB-SWITCH" in w and "open again" in w for w in last.warnings), last.warnings
+    assert [i.rule_id for i in patient_schedule(clinic, rid) if i.rule_id == "DMAB-SWITCH"] == ["DMAB-SWITCH"]
+
+
+def test_a_follow_on_given_keeps_the_review_closed_when_its_course_stops(
+        clinic: Clinic, patient: Callable[..., str]) -> None:
+    """Zoledronic acid infused once after denosumab, then its course stopped: the follow-on was given."""
+    rid = patient("CS16")
+    dmab = start_course(clinic.on(dt.date(2024, 6, 3)), rid, "denosumab", start_date=dt.date(2024, 6, 3))
+    _labs_on(clinic, rid, dt.date(2024, 5, 20))
+    record_dose(clinic.on(dt.date(2024, 6, 3)), course_id=dmab.id, lot_number="LOT1")
+    stop_course(clinic.on(dt.date(2024, 11, 1)), dmab.id, reason="switch", stop_date=dt.date(2024, 11, 1))
+    zol = start_course(clinic, rid, "zoledronic_acid")
+    record_dose(clinic, course_id=zol.id, lot_number="Z1")
+    done = stop_course(clinic, zol.id, reason="single infusion planned")
+    assert not [w for w in done.warnings if "open again" in w]
+    assert not [i for i in patient_schedule(clinic, rid) if i.rule_id == "DMAB-SWITCH"]

@@ -185,14 +185,15 @@ def test_0007_gives_each_age_the_last_change_the_store_knew_of(empty_db: Databas
     assert got == then
 
 
-def test_0010_adds_the_entries_origin_with_the_rows_there_unknown_and_treated_as_imported(
+def test_0010_marks_the_entries_the_audit_log_shows_added_one_by_one_and_leaves_the_others_unknown(
         empty_db: Database) -> None:
-    """Upgraded from 0009 with entries of every kind stored, each keeps its values and gets ``entered_in_clinic``
-    NULL (where it came from is not known): an import update replaces it as before 0010. Downgraded, the rows
-    stay."""
+    """Upgraded from 0009 with entries of every kind stored, each keeps its values; those the audit log shows added
+    one by one (entry add) are marked entered in the clinic, so that an import update keeps them as before 0010
+    (a review reproduced an anaphylaxis deleted by the first update after the upgrade); the imported fracture is
+    unknown (NULL) and replaced. Downgraded, the rows stay."""
     import datetime as dt
 
-    from sqlalchemy import func, select
+    from sqlalchemy import select
 
     from osteocare.services.context import Clinic
     from osteocare.services.entries import add_entry
@@ -226,16 +227,18 @@ def test_0010_adds_the_entries_origin_with_the_rows_there_unknown_and_treated_as
     upgrade(empty_db)
     assert rows() == before
     with empty_db.engine.connect() as c:
-        assert all(c.scalar(select(func.count()).select_from(t).where(t.c.entered_in_clinic.is_not(None))) == 0
-                   for t in tables)
+        marked = {t.name: [r[0] for r in c.execute(select(t.c.entered_in_clinic).order_by(t.c.id))] for t in tables}
+    assert marked == {"conditions": [True], "medications": [True], "intolerances": [True],
+                      "fractures": [None, True], "falls": [True], "vertebrae": [True]}
     clinic = Clinic(empty_db, get_settings({"OSTEOCARE_DATABASE_URL": empty_db.url}), "t",
                     fixed_today=dt.date(2025, 3, 3))
     res = import_patients(clinic, [{**base, "fractures": [{"site": "hip", "date": "2023-01-05"}]}],
                           update_existing=True)
-    assert res.kept == {}
+    assert res.kept == {"M1": {"conditions": 1, "medications": 1, "intolerances": 1, "fractures": 1,
+                               "falls_history": 1, "vertebrae": 1}}
     rec = get_record(clinic, "M1")
-    assert [(f.site, f.date) for f in rec.fractures] == [("hip", dt.date(2023, 1, 5))]
-    assert rec.conditions == rec.medications == rec.intolerances == rec.falls_history == rec.vertebrae == []
+    assert sorted((f.site, f.date) for f in rec.fractures) == [("hip", dt.date(2023, 1, 5)), ("wrist", None)]
+    assert [i.reaction for i in rec.intolerances] == ["fever"]
 
 
 def test_0008_downgrade_keeps_each_levels_latest_reading_for_the_code_that_grades_a_level_once(

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from ..core.errors import OsteoCareError
 from ..core.knowledge import load
+from ..core.numeric import round_half_away
 from ..core.records import Condition as RCondition
 from ..core.records import Intolerance as RIntolerance
 from ..core.records import Lab as RLab
@@ -337,7 +338,7 @@ def evaluate_predose_checks(session: Session, *, patient: m.Patient, record: Pat
             if unit != NG_ML:
                 value_ng = lab.value / vitamin_d_factor()
                 status = lowest([status, vitamin_d_factor_status()])
-            if _below(round(value_ng, 1), target):
+            if _below(round_half_away(value_ng, 1), target):  # as the assessment rounds it (lifestyle)
                 problem = (f"{seen}: below the 25(OH)D target of {target:g} ng/mL ({fact_name}) - correct the "
                            "deficiency first")
             else:

@@ -93,7 +93,8 @@ def confirm_check(clinic: Clinic, item_id: int, check_id: str, *, outcome: str, 
               patient_id=it.patient_id, detail={"outcome": outcome})
 
 
-#: the pre-dose checks whose failure holds back a dose given today (the others warn)
+#: the lab checks whose failure holds back a dose given today (the other labs warn); a check the clinician answered
+#: "not OK" by hand (a recent myocardial infarction before romosozumab, a pregnancy test) always does
 _GATING_CHECKS = frozenset({"serum_calcium", "creatinine_crcl", "creatinine_egfr"})
 
 
@@ -289,7 +290,8 @@ def record_dose(
             # FIX-VITD)
             failed = [{"kind": "fix_first", "rule_id": f"PREDOSE-{ch.check_id}",
                        "text": f"Pre-dose check {ch.check_id}: {ch.detail}", "status": ch.status, "citation": None}
-                      for ch in checks if ch.outcome == "not_ok" and ch.check_id in _GATING_CHECKS]
+                      for ch in checks if ch.outcome == "not_ok"
+                      and (ch.check_id in _GATING_CHECKS or ch.confirmed_by is not None)]
             need = (new + failed if day >= clinic.today() else []) + _spacing_findings(s, c, reg, day)
             if need and reason is None:
                 raise OverrideRequired(c.drug, need)

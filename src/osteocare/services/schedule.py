@@ -25,6 +25,7 @@ from .drugs import (
     Regimen,
     annual_review,
     calcitriol_labs,
+    course_drug_ids,
     dmab_predisposed_labs,
     dmab_switch,
     followon_classes,
@@ -278,36 +279,43 @@ def close_followon_reviews(session: Session, course: m.TreatmentCourse, reg: Reg
 
 
 def reopen_followon_reviews(session: Session, course: m.TreatmentCourse) -> list[str]:
-    """A follow-on course stopped before any dose of it is recorded: the follow-on reviews its start closed
-    (:func:`close_followon_reviews`, named in its start's audit entry) open again, with their first due date,
-    unless another active course fulfils them. Returns a warning per review opened again."""
-    import json
+    """When ``course`` stops: every follow-on review of the patient that a course start closed
+    (:func:`close_followon_reviews`, named in the starts' audit entries) opens again, with its first due date, if
+    no other active course fulfils it and no dose of a drug that fulfils it was given since the course it follows
+    stopped (a follow-on started and stopped without a dose is no follow-on). Returns a warning per review opened again."""
 
-    given = session.scalar(select(func.count()).select_from(m.AdministeredDose).where(
-        m.AdministeredDose.course_id == course.id))
-    if given:
-        return []
-    started = session.scalar(select(m.AuditEntry.detail).where(
-        m.AuditEntry.entity == "course", m.AuditEntry.action == "create",
-        m.AuditEntry.entity_id == str(course.id)).order_by(m.AuditEntry.id).limit(1))
-    try:
-        closed = [(int(c["item"]), str(c["rule"])) for c in json.loads(started or "{}").get("closed_reviews", [])]
-    except (ValueError, TypeError, KeyError, AttributeError):
-        return []
+    fulfils, _status = followon_classes()
+    closed: set[int] = set()
+    for detail in session.scalars(select(m.AuditEntry.detail).where(
+            m.AuditEntry.entity == "course", m.AuditEntry.action == "create",
+            m.AuditEntry.patient_id == course.patient_id)):
+        try:
+            closed |= {int(c["item"]) for c in json.loads(detail or "{}").get("closed_reviews", [])}
+        except (ValueError, TypeError, KeyError, AttributeError):
+            continue
     if not closed:
         return []
-    fulfils, _status = followon_classes()
-    others = [regimen(c.drug).drug_class for c in session.scalars(select(m.TreatmentCourse).where(
+    active = {regimen(c.drug).drug_class for c in session.scalars(select(m.TreatmentCourse).where(
         m.TreatmentCourse.patient_id == course.patient_id, m.TreatmentCourse.status == "active",
-        m.TreatmentCourse.id != course.id))]
+        m.TreatmentCourse.id != course.id))}
     warnings = []
-    for item_id, rule in closed:
-        it = session.get(m.ScheduleItem, item_id)
-        if it is None or it.status != "done" or any(cls in fulfils.get(rule, ()) for cls in others):
+    for it in session.scalars(select(m.ScheduleItem).where(
+            m.ScheduleItem.id.in_(sorted(closed)), m.ScheduleItem.status == "done").order_by(m.ScheduleItem.id)):
+        classes = fulfils.get(str(it.rule_id), frozenset())
+        if active & classes:
+            continue
+        drugs = [d for d in course_drug_ids() if regimen(d).drug_class in classes]
+        stopped = session.get(m.TreatmentCourse, it.course_id) if it.course_id is not None else None
+        since = stopped.stop_date if stopped is not None and stopped.stop_date is not None else it.due_on
+        given = session.scalar(select(func.count()).select_from(m.AdministeredDose).where(
+            m.AdministeredDose.patient_id == course.patient_id, m.AdministeredDose.drug.in_(drugs),
+            m.AdministeredDose.given_on >= since,
+            m.AdministeredDose.course_id != (it.course_id if it.course_id is not None else -1)))
+        if given:
             continue
         it.status, it.closed_at = "open", None
-        warnings.append(f"The follow-on review {rule} (appointment {it.id}, due {it.due_on.isoformat()}) is open "
-                        f"again: {regimen(course.drug).name} is stopped with no dose recorded.")
+        warnings.append(f"The follow-on review {it.rule_id} (appointment {it.id}, due {it.due_on.isoformat()}) is "
+                        f"open again: {regimen(course.drug).name} is stopped and no follow-on drug was given.")
     return warnings
 
 

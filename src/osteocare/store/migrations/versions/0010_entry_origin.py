@@ -5,8 +5,10 @@ clinician entered one by one (``entry add``, the web page, the API: True) that t
 the stored entries to the import's by key fields instead kept an entry the EHR had corrected (a course's start, a
 fracture's date) twice.
 
-Existing rows get NULL: where they came from is not known, and they are treated as imported (replaced by an
-update, as before). Added in place and nullable, as in 0005.
+Existing rows that the audit log shows added one by one (``create`` of entity ``condition``, ``fracture``, ...
+with the row's id) are marked entered in the clinic, so that the next update keeps them as it did before; the
+others get NULL: where they came from is not known, and they are treated as imported. Added in place and
+nullable, as in 0005.
 
 Revision ID: 0010
 Revises: 0009
@@ -27,9 +29,22 @@ depends_on: str | Sequence[str] | None = None
 TABLES = ("conditions", "medications", "intolerances", "fractures", "falls", "vertebrae")
 
 
+#: the audit log's entity of an entry added one by one (``services.entries.add_entry``), per table
+ENTITIES = {"conditions": "condition", "medications": "medication", "intolerances": "intolerance",
+            "fractures": "fracture", "falls": "fall", "vertebrae": "vertebra"}
+
+
 def upgrade() -> None:
     for table in TABLES:
         op.add_column(table, sa.Column("entered_in_clinic", sa.Boolean(), nullable=True))
+    # an entry the audit log shows added one by one (entry add, the web page, the API) was entered in the clinic:
+    # an import update must keep it, as it did before this revision
+    bind = op.get_bind()
+    for table in TABLES:
+        bind.execute(sa.text(
+            f"UPDATE {table} SET entered_in_clinic = :yes WHERE CAST(id AS VARCHAR(64)) IN (SELECT entity_id "
+            "FROM audit_log WHERE action = 'create' AND entity = :entity AND entity_id IS NOT NULL)"),
+            {"yes": True, "entity": ENTITIES[table]})
 
 
 def downgrade() -> None:
