@@ -17,6 +17,7 @@ whether a row is flagged must not depend on other rows, and the output is writte
 
 from __future__ import annotations
 
+import math
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -172,10 +173,9 @@ def _repeats(rec: Any, keys: Any, firsts: Any, slot_of: Any, known: int,
 #: records (24 bytes each) read at once when the repeats are looked up at the end; a partition file holding more is
 #: split first by further bits of the first hash (the same id always lands in the same part), so the memory of the
 #: end is bounded whatever the length of the file (about 100 bytes per record held: records, table, repeats)
-BLOCK = 1 << 17
-#: bits of the first hash per level of partition (64 parts); the first level is the top 6 bits (:func:`_partition`)
+BLOCK = 1 << 18
+#: bits of the first hash that choose a partition file (:func:`_partition`: the top 6)
 _BITS = 6
-_LEVELS = 64 // _BITS - 1
 
 
 def _blocks(path: Path) -> Iterator[npt.NDArray[np.uint64]]:
@@ -188,16 +188,16 @@ def _blocks(path: Path) -> Iterator[npt.NDArray[np.uint64]]:
             yield block.reshape(-1, 3)
 
 
-def _split(path: Path, level: int) -> list[Path]:
-    """Partition file ``path`` split into up to 64 files by the next 6 bits of the first hash, each in row order;
-    ``path`` removed."""
-    shift = np.uint64(64 - _BITS * (level + 1))
+def _split(path: Path, used: int, bits: int) -> list[Path]:
+    """Partition file ``path`` split into up to ``2 ** bits`` files by the next ``bits`` bits of the first hash after
+    the ``used`` ones, each in row order; ``path`` removed."""
+    shift = np.uint64(64 - used - bits)
     parts: dict[int, Any] = {}
     try:
         for rec in _blocks(path):
-            part = (rec[:, 0] >> shift) & np.uint64(2 ** _BITS - 1)
+            part = (rec[:, 0] >> shift) & np.uint64(2 ** bits - 1)
             order = np.argsort(part, kind="stable")  # row order kept within each part
-            bounds = np.searchsorted(part[order], np.arange(2 ** _BITS + 1, dtype=np.uint64))
+            bounds = np.searchsorted(part[order], np.arange(2 ** bits + 1, dtype=np.uint64))
             for q in np.flatnonzero(np.diff(bounds)):
                 out = parts.get(int(q))
                 if out is None:
@@ -210,14 +210,17 @@ def _split(path: Path, level: int) -> list[Path]:
     return [path.with_name(f"{path.name}.{q:02d}") for q in sorted(parts)]
 
 
-def _repeats_of(path: Path, level: int, out: Repeats, firsts: list[tuple[int, int]]) -> None:
-    """The repeats of one partition file into ``out`` (the first :data:`EXAMPLES` of it into ``firsts``)."""
+def _repeats_of(path: Path, used: int, out: Repeats, firsts: list[tuple[int, int]]) -> None:
+    """The repeats of one partition file (chosen by the first ``used`` bits of the first hash) into ``out`` (the
+    first :data:`EXAMPLES` of the run into ``firsts``)."""
     records = path.stat().st_size // 24
-    if records > BLOCK and level < _LEVELS:
-        parts = _split(path, level)
+    if records > BLOCK and used < 64:
+        # as few parts as keep each within a block on average, with room: a few files, not thousands
+        bits = min(64 - used, _BITS, max(1, math.ceil(math.log2(records / BLOCK)) + 1))
+        parts = _split(path, used, bits)
         if len(parts) > 1:
             for part in parts:
-                _repeats_of(part, level + 1, out, firsts)
+                _repeats_of(part, used + bits, out, firsts)
             return
         path = parts[0]  # every record in one part (one id again and again): read it block by block below
     # the distinct ids of this file are at most its records; at the last level or when one id fills the file
@@ -282,7 +285,7 @@ class IdTally:
         try:
             for p in sorted(self._files):
                 self._files[p].close()
-                _repeats_of(self.folder / f"{p:02d}", 0, out, firsts)
+                _repeats_of(self.folder / f"{p:02d}", _BITS, out, firsts)
         finally:
             self.close()
         out.examples = sorted(firsts)[:EXAMPLES]
