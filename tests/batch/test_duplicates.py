@@ -61,3 +61,23 @@ def test_repeats_match_the_plain_reading_whatever_the_block(tmp_path_factory: py
     finally:
         dup.BLOCK = old
     assert (got.rows, got.examples) == _reference(chunks)
+
+
+def test_the_end_holds_about_a_block_of_distinct_ids_at_a_time(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """3,000 distinct ids with blocks of 4 records: every partition file is split until its parts are small, so the
+    table of distinct ids never holds many more than a block (a split by the bits that had chose the partition made
+    no progress, and the whole partition was read into one table)."""
+    monkeypatch.setattr(dup, "BLOCK", 4)
+    seen: list[int] = []
+    real = dup._repeats
+
+    def spy(*args: object) -> tuple[int, int]:
+        found, known = real(*args)
+        seen.append(known)
+        return found, known
+
+    monkeypatch.setattr(dup, "_repeats", spy)
+    chunks = [[f"ID{i:05d}" for i in range(k, k + 500)] for k in range(0, 3000, 500)]
+    got = _tally(tmp_path, chunks)
+    assert (got.rows, got.examples) == (0, [])
+    assert seen and max(seen) <= 4 * 4, max(seen)
