@@ -102,6 +102,16 @@ def test_the_prior_fracture_flag_alone_counts_as_one_fracture_of_unknown_site() 
     assert spine.value is None and "fracture site" in spine.missing
 
 
+def test_the_prior_fracture_flag_alone_leaves_multiple_fractures_undecided() -> None:
+    """The flag says a fracture, not how many: "at least 2" (AACE's multiple fractures) is undecided, with the
+    number of fractures missing; a second recorded fracture decides it."""
+    ctx = _ctx(prior_fracture=True)
+    multiple = evaluate({"fractures": {"at_least_ref": "aace-2020#multiple_fractures_min"}}, ctx)
+    assert multiple.value is None and multiple.missing == {"number of fractures"}
+    two = _ctx(fractures=[{"site": "wrist", "date": "2020-01-01"}, {"site": "humerus", "date": "2022-01-01"}])
+    assert evaluate({"fractures": {"at_least_ref": "aace-2020#multiple_fractures_min"}}, two).value is True
+
+
 def test_a_recorded_fracture_decides_the_site_and_the_flag_adds_nothing() -> None:
     ctx = _ctx(prior_fracture=True, fractures=[{"site": "wrist", "date": "2024-01-01"}])
     assert evaluate({"fractures": {"sites": ["hip", "vertebra"]}}, ctx).value is False

@@ -221,16 +221,21 @@ def _fractures(spec: dict[str, Any], ctx: Context) -> Outcome:
             matches.append(None if f.date is None else within_months(f.date, as_of, months))
         else:
             matches.append(True)
-    # the flag set with no details recorded: QFracture's "fracture at an osteoporotic site" says neither when nor
-    # where (it may be a hip or a spine fracture), so a window or a site filter leaves it undecided, never False
+    # the flag set with no details recorded: QFracture's "fracture at an osteoporotic site" says neither when, nor
+    # where (it may be a hip or a spine fracture), nor how many, so a window, a site filter or a count above one
+    # leaves it undecided, never False
     flag_only = not rec.fractures and rec.prior_fracture and not spec.get("on_treatment")
     if flag_only:
         matches.append(True if months is None and sites is None else None)
+        if at_least > 1:  # nor how many: "multiple fractures" is undecided on it, never False
+            matches.append(None)
     value = _count(matches, at_least)
     missing: set[str] = set()
     if value is None:
         if flag_only and sites is not None:
             missing.add("fracture site")
+        if flag_only and at_least > 1:
+            missing.add("number of fractures")
         if months is not None:
             missing.add("fracture dates")
     return Outcome(value, refs, missing)
