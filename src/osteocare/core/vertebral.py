@@ -22,7 +22,7 @@ import numpy.typing as npt
 from .errors import InputError
 from .knowledge import load
 from .numeric import round_half_away
-from .parts import num, nums, part
+from .parts import TextPart, num, nums, part
 from .records import VertebraHeights
 from .results import CalculatorResult, Quantity, RuleFired, cite
 from .status import lowest
@@ -147,6 +147,13 @@ def _latest_per_level(
     return chosen, earlier
 
 
+def _reading(v: VertebraHeights) -> TextPart:
+    """"L1 2025-02-03", or "L1 (no date)"."""
+    if v.date is None:
+        return part("{level} (no date)", level=v.level.upper())
+    return part("{level} {date}", {"date": "date"}, level=v.level.upper(), date=v.date.isoformat())
+
+
 def grade_vertebrae(vertebrae: Sequence[VertebraHeights]) -> CalculatorResult:
     """Genant grade of every measured vertebra (``record.vertebrae``), with the crush reduction.
 
@@ -204,16 +211,10 @@ def grade_vertebrae(vertebrae: Sequence[VertebraHeights]) -> CalculatorResult:
     ]
     dated = [v for v in ordered if v.date is not None]
     if dated:
-        parts.append(part("Heights read on: {levels}.", {"levels": "list"}, levels=[
-            part("{level} {date}", {"date": "date"}, level=v.level.upper(), date=v.date.isoformat())
-            if v.date is not None else part("{level} (no date)", level=v.level.upper())
-            for v in ordered]))
+        parts.append(part("Heights read on: {levels}.", {"levels": "list"}, levels=[_reading(v) for v in ordered]))
     if earlier:
         parts.append(part("Earlier measurements, replaced by a later one of the same level and not graded: "
-                          "{levels}.", {"levels": "list"}, levels=[
-            part("{level} {date}", {"date": "date"}, level=v.level.upper(), date=v.date.isoformat())
-            if v.date is not None else part("{level} (no date)", level=v.level.upper())
-            for v in earlier]))
+                          "{levels}.", {"levels": "list"}, levels=[_reading(v) for v in earlier]))
     res.rules_fired.append(RuleFired(
         rule_id="GENANT-SQ-GRADE",
         parts=tuple(parts),

@@ -184,12 +184,9 @@ def stop_course(clinic: Clinic, course_id: int, *, reason: str, stop_date: dt.da
             raise InvalidState(f"course {course_id} is {c.status}, not active")
         day = stop_date or clinic.today()
         last = s.scalar(select(func.max(m.AdministeredDose.given_on)).where(m.AdministeredDose.course_id == c.id))
-        if last is not None and last > c.start_date:
-            check_date_range("stop_date", day, today=clinic.today(), earliest=last,
-                             earliest_what="the course's last dose")
-        else:
-            check_date_range("stop_date", day, today=clinic.today(), earliest=c.start_date,
-                             earliest_what="the course's start")
+        earliest, what = ((last, "the course's last dose") if last is not None and last > c.start_date
+                          else (c.start_date, "the course's start"))
+        check_date_range("stop_date", day, today=clinic.today(), earliest=earliest, earliest_what=what)
         c.status, c.stop_date, c.stop_reason, c.stopped_by = "stopped", day, reason.strip(), clinic.actor
         warnings = on_course_stop(s, c, stop_date=day)
         audit(s, actor=clinic.actor, action="update", entity="course", entity_id=c.id, patient_id=c.patient_id,

@@ -283,7 +283,6 @@ def reopen_followon_reviews(session: Session, course: m.TreatmentCourse) -> list
     (:func:`close_followon_reviews`, named in the starts' audit entries) opens again, with its first due date, if
     no other active course fulfils it and no dose of a drug that fulfils it was given since the course it follows
     stopped (a follow-on started and stopped without a dose is no follow-on). Returns a warning per review opened again."""
-
     fulfils, _status = followon_classes()
     closed: set[int] = set()
     for detail in session.scalars(select(m.AuditEntry.detail).where(
