@@ -72,14 +72,6 @@ class Columns:
     id_text: pa.Array | None = None
     _numbered: dict[str, int] = field(default_factory=dict)
 
-    @property
-    def errors(self) -> dict[int, str]:
-        """Row -> its error message (first error wins), for the rows that have one."""
-        if self.error_code is None:
-            return {}
-        rows = np.flatnonzero(self.error_code)
-        return {int(i): self.messages[int(self.error_code[i]) - 1] for i in rows}
-
     def _codes(self, texts: Sequence[str]) -> npt.NDArray[np.int32]:
         out = np.empty(len(texts), dtype=np.int32)
         for k, t in enumerate(texts):

@@ -1026,8 +1026,6 @@ class _Builder:
             self.add(e, "mapped", f"conditions: {ce.get('condition')} (OsteoCare local code)", ce, coding,
                      target="conditions")
             return
-        follow_up = (codes.icd10cm_fracture_follow_up(str((coding or {}).get("code") or ""))
-                     if ce.system == "icd10cm" and concept in ("fracture", "diagnosis_with_fracture") else None)
         if concept in ("diagnosis", "finding", "diagnosis_with_fracture"):
             self.report.diagnoses.append(Diagnosis(diagnosis=str(ce.get("diagnosis")),
                                                    code=_code_str(coding) if coding else f"{ce.system_uri}|{ce.code}",
@@ -1039,12 +1037,8 @@ class _Builder:
             if implied.get("menopausal_status") and self.sex == "female":
                 self.menopause_from_code = (f"{ce.system_uri}|{ce.code}", ce.status)
         if concept in ("fracture", "diagnosis_with_fracture"):
-            if follow_up is not None:
-                self.add(e, "skipped", f"fractures: not a new fracture - ICD-10-CM 7th character {follow_up[0]} "
-                         f"({follow_up[1]}) records a follow-up of a fracture, not the fracture itself", ce, coding)
-            else:
-                self.add_fracture(e, ce, coding, str(ce.get("site")), day, problems, fragility=ce.get("fragility"),
-                                  from_procedure=from_procedure)
+            self.add_fracture(e, ce, coding, str(ce.get("site")), day, problems, fragility=ce.get("fragility"),
+                              from_procedure=from_procedure)
         elif concept == "fall":
             # one fall per resource: two falls on one day are two falls (and one may be injurious)
             self.falls.append({"date": day, "injurious": bool(ce.get("injurious"))})
@@ -1063,7 +1057,14 @@ class _Builder:
         """One fracture per resource: two Conditions of the same site and day are two fractures (two vertebrae
         broken in one fall), kept apart. A fracture named by a Procedure (its code or reason) is the fracture the
         procedure treats: it is left out at :meth:`procedure_fractures` when a Condition (or another procedure)
-        already gives that site and day, or when the procedure's ``reasonReference`` names that Condition."""
+        already gives that site and day, or when the procedure's ``reasonReference`` names that Condition. An
+        ICD-10-CM code whose 7th character marks a later encounter or a sequela is a follow-up, not a fracture."""
+        follow_up = (codes.icd10cm_fracture_follow_up(str((coding or {}).get("code") or ""))
+                     if ce.system == "icd10cm" else None)
+        if follow_up is not None:
+            self.add(e, "skipped", f"fractures: not a new fracture - ICD-10-CM 7th character {follow_up[0]} "
+                     f"({follow_up[1]}) records a follow-up of a fracture, not the fracture itself", ce, coding)
+            return
         flags = [p for p in problems if p]
         if fragility is None:
             rule = codes.table("snomed").rule("fracture_cause_unknown")
@@ -1127,15 +1128,9 @@ class _Builder:
         for reason in _list(r.get("reasonCode")):
             rce, rcoding = _first_known(reason, ("snomed", "icd10cm", "icd10who"))
             if rce is not None and rce.get("concept") in ("fracture", "diagnosis_with_fracture"):
-                follow_up = (codes.icd10cm_fracture_follow_up(str((rcoding or {}).get("code") or ""))
-                             if rce.system == "icd10cm" else None)
-                if follow_up is not None:
-                    self.add(e, "skipped", f"fractures: the procedure's reason is a follow-up of a fracture (ICD-10-CM "
-                             f"7th character {follow_up[0]}, {follow_up[1]}), not a new one", rce, rcoding)
-                else:
-                    self.add_fracture(e, rce, rcoding, str(rce.get("site")), day,
-                                      [*problems, "fracture from the procedure's reason"],
-                                      fragility=rce.get("fragility"), from_procedure=True)
+                self.add_fracture(e, rce, rcoding, str(rce.get("site")), day,
+                                  [*problems, "fracture from the procedure's reason"],
+                                  fragility=rce.get("fragility"), from_procedure=True)
                 used = True
         if not used:
             why = ("code not in the knowledge code maps: " + _describe_codes(r.get("code"))) if ce is None else (

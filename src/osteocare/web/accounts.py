@@ -260,19 +260,22 @@ class RateLimiter:
                 return 0
             return max(1, int(q[0] + self.window - now + 0.999))
 
+    def _push(self, key: str, q: deque[float] | None, now: float) -> None:
+        """Record an event of ``key`` (its trimmed events ``q``) at ``now``; the key becomes the most recent."""
+        if q is None:
+            if len(self._events) >= self.max_keys:
+                self._evict(now)
+            q = self._events[key] = deque()
+        else:
+            self._events[key] = self._events.pop(key)
+        q.append(now)
+        while len(q) > self.limit:  # only the latest ``limit`` events decide anything
+            q.popleft()
+
     def hit(self, key: str) -> None:
         now = time.monotonic()
         with self._lock:
-            q = self._trim(key, now)
-            if q is None:
-                if len(self._events) >= self.max_keys:
-                    self._evict(now)
-                q = self._events[key] = deque()
-            else:
-                self._events[key] = self._events.pop(key)  # now the most recently hit
-            q.append(now)
-            while len(q) > self.limit:  # only the latest ``limit`` events decide anything
-                q.popleft()
+            self._push(key, self._trim(key, now), now)
 
     def take(self, key: str) -> tuple[int, float | None]:
         """Take one event now if the key has room, in one step (two requests at once cannot both take the last
@@ -282,13 +285,7 @@ class RateLimiter:
             q = self._trim(key, now)
             if q is not None and len(q) >= self.limit:
                 return max(1, int(q[0] + self.window - now + 0.999)), None
-            if q is None:
-                if len(self._events) >= self.max_keys:
-                    self._evict(now)
-                q = self._events[key] = deque()
-            else:
-                self._events[key] = self._events.pop(key)
-            q.append(now)
+            self._push(key, q, now)
             return 0, now
 
     def give_back(self, key: str, at: float) -> None:

@@ -458,10 +458,11 @@ def add_reaction(request: Request, user: User, record_id: str, body: ReactionIn)
 def change_reaction_outcome(request: Request, user: User, record_id: str,
                             reaction_id: Annotated[int, Path(ge=1, le=2**31 - 1)], body: ReactionOutcomeIn) -> Any:
     u = may_see_patient(user, record_id, write=True)
-    c = acting(request, u)
-    if reaction_id not in {r.id for r in sr.reactions_of(c, record_id)}:
-        raise HTTPProblem(404, "Not found", f"reaction {reaction_id} of patient {record_id!r} not found")
-    return sr.update_reaction_outcome(c, reaction_id, outcome=body.outcome, resolved_on=body.resolved_on)
+    from .app import check_owned
+
+    check_owned(request, record_id, reaction_id=reaction_id)
+    return sr.update_reaction_outcome(acting(request, u), reaction_id, outcome=body.outcome,
+                                      resolved_on=body.resolved_on)
 
 
 class DoseIn(BaseModel):

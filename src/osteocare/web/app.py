@@ -375,15 +375,15 @@ def question_slot(request: Request, ip: str) -> Iterator[None]:
 
 
 def check_owned(request: Request, record_id: str, *, course_id: int | None = None, item_id: int | None = None,
-                dose_id: int | None = None) -> None:
-    """Refuse ids of another patient's course, appointment or dose (404, as if they did not exist)."""
+                dose_id: int | None = None, reaction_id: int | None = None) -> None:
+    """Refuse ids of another patient's course, appointment, dose or reaction (404, as if they did not exist)."""
     c: Clinic = request.app.state.clinic
     with c.db.read() as s:
         pid = s.scalar(select(sm.Patient.id).where(sm.Patient.record_id == record_id))
         if pid is None:
             raise NotFound("patient", record_id)
         for model, key, what in ((sm.TreatmentCourse, course_id, "course"), (sm.ScheduleItem, item_id, "appointment"),
-                                 (sm.AdministeredDose, dose_id, "dose")):
+                                 (sm.AdministeredDose, dose_id, "dose"), (sm.Reaction, reaction_id, "reaction")):
             if key is None:
                 continue
             owner = s.scalar(select(model.patient_id).where(model.id == key))  # type: ignore[attr-defined]

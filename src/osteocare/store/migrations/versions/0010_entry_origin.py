@@ -26,12 +26,10 @@ down_revision: str | None = "0009"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-TABLES = ("conditions", "medications", "intolerances", "fractures", "falls", "vertebrae")
-
-
 #: the audit log's entity of an entry added one by one (``services.entries.add_entry``), per table
 ENTITIES = {"conditions": "condition", "medications": "medication", "intolerances": "intolerance",
             "fractures": "fracture", "falls": "fall", "vertebrae": "vertebra"}
+TABLES = tuple(ENTITIES)
 
 
 def upgrade() -> None:
