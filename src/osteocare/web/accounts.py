@@ -30,6 +30,7 @@ from .models import LOCALES, ROLES, User, WebConfig, WebSession, username_key
 
 _hasher = PasswordHasher()
 MIN_PASSWORD_LENGTH = 10
+MAX_USERNAME = 80  # characters, after NFC normalisation; the sign-in form refuses longer ones before any work
 SESSION_HOURS = 12
 TOKEN_HOURS = 8
 
@@ -68,10 +69,10 @@ def create_user(clinic: Clinic, *, username: str, password: str, role: str, reco
     """Create an account. A patient account must name an existing patient record. The username is kept as
     typed (NFC-normalised); it must differ from every other one in more than case (see ``models.username_key``)."""
     username = unicodedata.normalize("NFC", username.strip())
-    if not username or len(username) > 80 or not all(c.isalnum() or c in "._-@" for c in username):
-        raise InputError("username", username, "1-80 letters, digits or . _ - @")
+    if not username or len(username) > MAX_USERNAME or not all(c.isalnum() or c in "._-@" for c in username):
+        raise InputError("username", username, f"1-{MAX_USERNAME} letters, digits or . _ - @")
     if len(username_key(username)) > 240:  # a few letters (e.g. U+FDFA) expand to many when normalised
-        raise InputError("username", username, "1-80 plain letters, digits or . _ - @")
+        raise InputError("username", username, f"1-{MAX_USERNAME} plain letters, digits or . _ - @")
     if role not in ROLES:
         raise InputError("role", role, "one of " + ", ".join(ROLES))
     if locale not in LOCALES:

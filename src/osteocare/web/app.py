@@ -329,13 +329,13 @@ def _safe(value: Any) -> Any:
 
 # --- shared checks used by the API and the pages ---------------------------------------------------------------
 
-MAX_USERNAME = 80  # as accounts.create_user allows
+MAX_USERNAME = accounts.MAX_USERNAME
 MAX_PASSWORD = 1024
 
 
 async def login_attempt(request: Request, username: str, password: str) -> Principal:
     """Check a password; recent failures slow the answer, and too many are refused with 429 (Retry-After). A
-    username over 80 or a password over 1024 characters is refused (422 naming the field) before any work."""
+    username or a password longer than an account can have characters is refused (422 naming the field) before any work."""
     opts: WebOptions = request.app.state.options
     limiter: RateLimiter = request.app.state.login_limiter
     for field, value, most in (("username", username, MAX_USERNAME), ("password", password, MAX_PASSWORD)):
