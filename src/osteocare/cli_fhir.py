@@ -75,7 +75,7 @@ def _why_not(report: ImportReport) -> str:
 def _store(results: list[ImportResult], update: bool) -> tuple[list[str], list[str], dict[str, str], list[str]]:
     """Store every record in one all-or-nothing transaction (:func:`~osteocare.services.patients.import_patients`)."""
     from .services.context import Clinic
-    from .services.patients import import_patients
+    from .services.patients import RETRACTED_KEY, import_patients
 
     rows = []
     idents: dict[str, dict[str, dict[str, Any]]] = {}
@@ -86,6 +86,9 @@ def _store(results: list[ImportResult], update: bool) -> tuple[list[str], list[s
             idents[r.report.source] = _identity(r.report.source)
         row = r.record.model_dump(mode="json")
         row.update(idents[r.report.source].get(r.report.patient or "", {}))
+        if r.report.retracted_labs:
+            row[RETRACTED_KEY] = [{**x, "date": x["date"].isoformat() if x["date"] else None}
+                                  for x in r.report.retracted_labs]
         rows.append(row)
     clinic = Clinic.open()
     try:
@@ -178,7 +181,8 @@ def register(app: typer.Typer) -> None:
         store: Annotated[bool, typer.Option("--store/--no-store", help="Store the patients (default) or only "
                                                                       "print the records as JSON")] = True,
         update: Annotated[bool, typer.Option("--update", help="Replace the facts of patients already stored; stored labs, "
-                                                  "exams and entries entered in the clinic are kept")] = False,
+                                                  "exams and entries entered in the clinic are kept, but an imported "
+                                                  "lab the bundle marks entered-in-error is removed")] = False,
         report: Annotated[Path | None, typer.Option(help="Also write the full import reports to this JSON file")] = None,
         verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Print every report in full")] = False,
     ) -> None:

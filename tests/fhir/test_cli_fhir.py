@@ -73,3 +73,65 @@ def test_import_fhir_stores_the_synthea_patients_and_refuses_duplicates(db: Path
 def test_record_from_fhir_gives_the_record_and_its_report() -> None:
     rec, rep = record_from_fhir(BUNDLES / "medications.json", as_of=AS_OF)
     assert rec.id == "p1" and rep.record_created and rep.counts["mapped"] > 0
+
+
+def _creatinine_bundle(*observations: tuple[str, float, str, str]) -> dict[str, object]:
+    """A patient and creatinine Observations (id, mg/dL, date, status)."""
+    entries: list[dict[str, object]] = [{"fullUrl": "urn:uuid:p", "resource": {
+        "resourceType": "Patient", "id": "r1", "gender": "female", "birthDate": "1950-03-15"}}]
+    for oid, value, day, status in observations:
+        entries.append({"fullUrl": f"urn:uuid:{oid}", "resource": {
+            "resourceType": "Observation", "id": oid, "status": status, "subject": {"reference": "urn:uuid:p"},
+            "code": {"coding": [{"system": "http://loinc.org", "code": "2160-0"}]}, "effectiveDateTime": day,
+            "valueQuantity": {"value": value, "unit": "mg/dL", "system": "http://unitsofmeasure.org",
+                              "code": "mg/dL"}}})
+    return {"resourceType": "Bundle", "type": "collection", "entry": entries}
+
+
+def test_an_update_removes_an_imported_lab_the_ehr_marked_entered_in_error_and_keeps_the_clinics(
+        db: Path, tmp_path: Path) -> None:
+    """A creatinine imported from the EHR and later marked entered-in-error there stayed in the store after
+    ``import-fhir --update`` (the update keeps every stored lab), and went on deciding the kidney limits of the
+    drugs. Now the update removes the imported result with the same lab, value, unit and date (audited), keeps
+    other results, and keeps the same result entered in the clinic, saying so."""
+    import datetime as dt
+
+    from osteocare.services.context import Clinic
+    from osteocare.services.facts import add_lab
+    from osteocare.services.patients import audit_trail, get_record
+
+    first = tmp_path / "first.json"
+    first.write_text(json.dumps(_creatinine_bundle(("c1", 3.1, "2024-04-01", "final"),
+                                                   ("c0", 0.9, "2023-04-01", "final"))))
+    args = ["import-fhir", "--as-of", "2024-05-01"]
+    r = CliRunner().invoke(_app(), [*args, str(first)])
+    assert r.exit_code == 0, r.output
+    clinic = Clinic.open()
+    try:
+        add_lab(clinic, "r1", name="creatinine", value=3.1, unit="mg/dL", date=dt.date(2024, 4, 1))  # the clinic's
+        assert sorted((x.value, str(x.date)) for x in get_record(clinic, "r1").labs) == [
+            (0.9, "2023-04-01"), (3.1, "2024-04-01"), (3.1, "2024-04-01")]
+    finally:
+        clinic.close()
+    update = tmp_path / "update.json"
+    update.write_text(json.dumps(_creatinine_bundle(("c1", 3.1, "2024-04-01", "entered-in-error"),
+                                                    ("c2", 1.0, "2024-04-02", "final"))))
+    r = CliRunner().invoke(_app(), [*args, str(update), "--update"])
+    assert r.exit_code == 0, r.output
+    out = " ".join(r.output.split())
+    assert "removed for r1: creatinine 3.1 mg/dL on 2024-04-01 (imported before; marked entered-in-error" in out
+    assert "check for r1: creatinine 3.1 mg/dL on 2024-04-01 entered in the clinic and marked entered-in-error" in out
+    clinic = Clinic.open()
+    try:
+        assert sorted((x.value, str(x.date)) for x in get_record(clinic, "r1").labs) == [
+            (0.9, "2023-04-01"), (1.0, "2024-04-02"), (3.1, "2024-04-01")]  # the clinic's 3.1 kept
+        said = [json.loads(e["detail"]).get("retracted_labs") for e in audit_trail(clinic, "r1")
+                if e["action"] == "update"]
+        assert said and said[0][0]["value"] == 3.1 and said[0][0]["date"] == "2024-04-01"
+    finally:
+        clinic.close()
+    # the import's report says what it did with the retracted Observation; the record has no value from it
+    record, report = record_from_fhir(update, as_of=dt.date(2024, 5, 1))
+    assert [(x.value, str(x.date)) for x in record.labs] == [(1.0, "2024-04-02")]
+    assert any(e.resource.startswith("Observation/c1") and e.outcome == "skipped" and "entered-in-error: "
+               "labs[creatinine] = 3.1 mg/dL on 2024-04-01 retracted" in e.reason for e in report.entries)

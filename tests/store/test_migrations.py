@@ -269,3 +269,40 @@ def test_0008_downgrade_keeps_each_levels_latest_reading_for_the_code_that_grade
         left = sorted(c.execute(select(t.c.level, t.c.anterior_mm)).all())
     assert left == [("L1", 15.0), ("L2", 25.0)]
     upgrade(empty_db)
+
+
+def test_0011_marks_the_labs_the_audit_log_shows_entered_in_the_clinic(empty_db: Database) -> None:
+    """Upgraded from 0010, a lab result added with ``lab add`` (audited as created) is marked entered in the clinic,
+    so that an import retracting the same result keeps it; an imported one is unknown (NULL, read as imported).
+    Downgraded, the rows stay."""
+    import datetime as dt
+
+    from sqlalchemy import select
+
+    from osteocare.services.context import Clinic
+    from osteocare.services.facts import add_lab
+    from osteocare.services.patients import import_patients
+    from osteocare.settings import get_settings
+    from osteocare.store import models as m
+
+    upgrade(empty_db)
+    clinic = Clinic(empty_db, get_settings({"OSTEOCARE_DATABASE_URL": empty_db.url}), "t",
+                    fixed_today=dt.date(2025, 3, 3))
+    assert import_patients(clinic, [{"id": "L1", "sex": "female", "age": 70, "labs": [
+        {"name": "calcium", "value": 2.3, "unit": "mmol/L", "date": "2025-01-01"}]}]).created
+    add_lab(clinic, "L1", name="calcium", value=2.2, unit="mmol/L", date=dt.date(2025, 2, 1))
+    t = m.Lab.__table__
+
+    def rows() -> list[tuple[object, ...]]:
+        with empty_db.engine.connect() as c:
+            return [tuple(r) for r in c.execute(select(*[col for col in t.c if col.name != "entered_in_clinic"])
+                                                .order_by(t.c.id))]
+
+    before = rows()
+    downgrade(empty_db, "0010")
+    assert "entered_in_clinic" not in {c["name"] for c in inspect(empty_db.engine).get_columns("labs")}
+    assert rows() == before
+    upgrade(empty_db)
+    assert rows() == before
+    with empty_db.engine.connect() as c:
+        assert [r[0] for r in c.execute(select(t.c.entered_in_clinic).order_by(t.c.id))] == [None, True]

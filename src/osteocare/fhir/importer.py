@@ -521,6 +521,7 @@ class _Builder:
     body: dict[str, list[_Val]] = field(default_factory=dict)
     dxa: dict[tuple[str, dt.date | None, str | None, int], dict[str, Any]] = field(default_factory=dict)
     labs: list[tuple[str, _Val]] = field(default_factory=list)
+    retracted_labs: list[dict[str, Any]] = field(default_factory=list)  # entered-in-error: :meth:`retracted_lab`
     intolerances: list[dict[str, Any]] = field(default_factory=list)
     fractures: list[dict[str, Any]] = field(default_factory=list)
     falls: list[dict[str, Any]] = field(default_factory=list)
@@ -639,7 +640,10 @@ class _Builder:
     def read_observation(self, e: _Entry) -> None:
         r = e.res
         status = r.get("status")
-        if status in ("entered-in-error", "cancelled"):
+        if status == "entered-in-error":
+            self.retracted_lab(e)
+            return
+        if status == "cancelled":
             self.report.add(e.label, "skipped", f"status {status}")
             return
         ce, coding = _first_known(r.get("code"), ("local", "loinc"))
@@ -667,6 +671,30 @@ class _Builder:
             return
         self.observation_value(e, ce, coding, r, day, problems, r)
         self.dxa_components(e, r, day, problems)
+
+    def retracted_lab(self, e: _Entry) -> None:
+        """An Observation the EHR marked ``entered-in-error`` is not read. When it is a lab with a value, the lab is
+        kept in :attr:`retracted_labs` (and the report's): an import update removes the same result (lab, value,
+        unit, date) where an earlier import stored it (``services.patients.import_patients``). DXA values are not
+        retracted this way."""
+        r = e.res
+        ce, _ = _first_known(r.get("code"), ("local", "loinc"))
+        value, unit, _ = self.quantity(r)
+        day, _ = self.date_of(e, ("effective", r.get("effectiveDateTime") or r.get("effectivePeriod")
+                                  or r.get("effectiveInstant")), ("issued", r.get("issued")))
+        if ce is not None and ce.get("concept") == "lab" and value is not None:
+            name = str(ce.get("lab"))
+            try:
+                u = self.lab_unit(name, value, unit)
+            except InputError:
+                u = None  # a unit or value the import never stores: there is nothing stored to retract
+            if u is not None:
+                self.retracted_labs.append({"name": name, "value": value, "unit": u, "date": day})
+                self.report.add(e.label, "skipped", f"status entered-in-error: labs[{name}] = {value:g} {u} on "
+                                f"{day.isoformat() if day else 'no date'} retracted; an update removes the same "
+                                "result where an earlier import stored it")
+                return
+        self.report.add(e.label, "skipped", "status entered-in-error")
 
     def dxa_components(self, e: _Entry, r: dict[str, Any], day: dt.date | None, problems: list[str]) -> int:
         """Read the components of ``r`` coded as a DXA score or BMD (LOINC); the number read. In a DXA report or
@@ -888,22 +916,29 @@ class _Builder:
         self.add(e, "flagged" if hard else "mapped", f"dxa[{target_site}].{kind} = {v:g}" + (f" ({text})" if text else ""),
                  ce, coding, target=f"dxa[{target_site}].{kind}")
 
+    @staticmethod
+    def lab_unit(name: str, value: float, unit: str | None) -> str:
+        """The lab's unit as the record keeps it; :class:`InputError` for a unit the knowledge does not list for
+        the lab, or a creatinine out of its plausibility limits."""
+        u: str | None
+        if name == "creatinine":
+            u = canonical_creatinine_unit(unit, "unit")
+            check_range("creatinine", value, "creatinine_umol_l" if u == "umol/L" else "creatinine_mg_dl")
+        elif name.startswith(("vitamin_d", "vitamin_d2")):
+            u = canonical_vitamin_d_unit(unit, "unit")
+        else:
+            allowed: list[str] = codes.table("loinc").rule("lab_units").get(name, [])
+            u = codes.canonical_spelling(unit) if unit is not None else None
+            u = u if u in allowed else (unit if unit in allowed else None)
+            if u is None:
+                raise InputError("unit", unit, "a unit of " + " or ".join(allowed))
+        return u
+
     def lab_value(self, e: _Entry, ce: CodeEntry, coding: dict[str, Any] | None, value: float, unit: str | None,
                   day: dt.date | None, flags: list[str]) -> None:
         name = str(ce.get("lab"))
-        u: str | None
         try:
-            if name == "creatinine":
-                u = canonical_creatinine_unit(unit, "unit")
-                check_range("creatinine", value, "creatinine_umol_l" if u == "umol/L" else "creatinine_mg_dl")
-            elif name.startswith(("vitamin_d", "vitamin_d2")):
-                u = canonical_vitamin_d_unit(unit, "unit")
-            else:
-                allowed: list[str] = codes.table("loinc").rule("lab_units").get(name, [])
-                u = codes.canonical_spelling(unit) if unit is not None else None
-                u = u if u in allowed else (unit if unit in allowed else None)
-                if u is None:
-                    raise InputError("unit", unit, "a unit of " + " or ".join(allowed))
+            u = self.lab_unit(name, value, unit)
         except InputError as exc:
             self.add(e, "skipped", str(exc), ce, coding)
             return
@@ -1731,6 +1766,7 @@ def _import_bundle(bundle: Any, *, day: dt.date, source: str, validate: bool,
             b.report.add(p.label, "error", f"record could not be built: {type(exc).__name__}: {exc}")
             record = None
         b.report.record_created = record is not None
+        b.report.retracted_labs = b.retracted_labs
         results.append(ImportResult(record, b.report))
     return results
 

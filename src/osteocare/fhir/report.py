@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -67,6 +67,9 @@ class ImportReport(BaseModel):
         default_factory=list, description="Record fields left at their default because the bundle does not say"
     )
     notes: list[str] = Field(default_factory=list)
+    retracted_labs: list[dict[str, Any]] = Field(
+        default_factory=list, description="Lab results the bundle marks entered-in-error (name, value, unit, date): "
+        "an import update removes the same results where an earlier import stored them")
 
     # ------------------------------------------------------------------ building
     def add(self, resource: str, outcome: Outcome, reason: str, **kw: object) -> ReportEntry:

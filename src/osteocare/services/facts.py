@@ -124,7 +124,7 @@ def add_lab(clinic: Clinic, record_id: str, *, name: str, value: float, unit: st
     with clinic.db.write() as s:
         p = patient_row(s, record_id)
         lab = m.Lab(patient_id=p.id, name=name, value=value, unit=unit, date=date, reference_low=reference_low,
-                    reference_high=reference_high)
+                    reference_high=reference_high, entered_in_clinic=True)  # never removed by an import
         s.add(lab)
         s.flush()
         closed = close_items(s, p.id, "lab", date, lab_name=name, actor=clinic.actor)

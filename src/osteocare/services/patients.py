@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from pydantic import ValidationError
@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ..core.errors import InputError, OsteoCareError
 from ..core.limits import limit
-from ..core.records import PatientRecord, RecordErrors, check_record_id, errors_of, parse_record
+from ..core.records import Lab, PatientRecord, RecordErrors, check_record_id, errors_of, parse_record
 from ..core.text import checked_text
 from ..store import models as m
 from ..store.audit import audit
@@ -132,13 +132,15 @@ def import_patients(clinic: Clinic, rows: Iterable[Mapping[str, Any]], *, update
     a patient that already exists) nothing is written and :attr:`ImportResult.errors` says why, per record id.
     """
     result = ImportResult()
-    parsed: list[tuple[PatientRecord, dict[str, Any]]] = []
+    parsed: list[tuple[PatientRecord, dict[str, Any], list[Lab]]] = []
     seen: set[str] = set()
     for i, row in enumerate(rows):
         key = str(row.get("id", f"row {i + 1}")) if isinstance(row, Mapping) else f"row {i + 1}"
         try:
             if not isinstance(row, Mapping):
                 raise InputError("record", type(row).__name__, "a JSON object with the patient's fields")
+            row = dict(row)
+            retracted = _retracted_labs(row.pop(RETRACTED_KEY, None))
             data, ident = split_import_row(row)
             rec = parse_record(data)
             check_birth_date(ident.get("birth_date"), clinic.today())
@@ -149,7 +151,7 @@ def import_patients(clinic: Clinic, rows: Iterable[Mapping[str, Any]], *, update
             result.errors[key] = "the same id appears twice in the import"
             continue
         seen.add(rec.id)
-        parsed.append((rec, ident))
+        parsed.append((rec, ident, retracted))
     if result.errors:
         return result
     with clinic.db.write() as s:
@@ -158,7 +160,7 @@ def import_patients(clinic: Clinic, rows: Iterable[Mapping[str, Any]], *, update
             for rid in sorted(existing):
                 result.errors[rid] = "a patient with this id already exists (use --update to replace the facts)"
             return result
-        for rec, ident in parsed:  # a stored birth date that cannot be right must be corrected, not kept
+        for rec, ident, _ in parsed:  # a stored birth date that cannot be right must be corrected, not kept
             if rec.id in existing and "birth_date" not in ident:
                 bd = s.scalar(select(m.Patient.birth_date).where(m.Patient.record_id == rec.id))
                 try:
@@ -168,18 +170,25 @@ def import_patients(clinic: Clinic, rows: Iterable[Mapping[str, Any]], *, update
                                              "\"birth_date\" (or null) in the import")
         if result.errors:
             return result
-        for rec, ident in parsed:
+        for rec, ident, retracted in parsed:
             if rec.id in existing:
                 p = load_patient(s, rec.id)
                 assert p is not None
-                kept = _update_keeping_history(p, rec)
+                kept, removed, clinic_labs = _update_keeping_history(p, rec, retracted)
                 for k, v in ident.items():
                     setattr(p, k, v)
                 s.flush()
+                detail: dict[str, Any] = {"via": "import", "kept": kept}
+                if removed:  # what the removed results said, as `lab delete` keeps it
+                    detail["retracted_labs"] = [_lab_said(x) for x in removed]
                 audit(s, actor=clinic.actor, action="update", entity="patient", entity_id=rec.id, patient_id=p.id,
-                      detail={"via": "import", "kept": kept})
+                      detail=detail)
                 if kept:
                     result.kept[rec.id] = kept
+                if removed:
+                    result.retracted[rec.id] = [_lab_text(x) for x in removed]
+                if clinic_labs:
+                    result.retracted_kept[rec.id] = [_lab_text(x) for x in clinic_labs]
                 result.updated.append(rec.id)
             else:
                 p = patient_from_record(rec, **ident)
@@ -196,11 +205,42 @@ _KIND_WORDS = {"conditions": "condition", "medications": "medication", "intolera
 
 
 def kept_lines(result: ImportResult) -> list[str]:
-    """What an update kept of the entries entered in the clinic that the import did not carry, one line per
-    patient (for the CLI)."""
-    return [f"kept for {rid}: " + ", ".join(f"{n} {_KIND_WORDS[k]}{'' if n == 1 else 's'}" for k, n in kept.items())
-            + " entered in the clinic and not in the import (one entered in error: osteocare entry delete)"
-            for rid, kept in result.kept.items()]
+    """What an update kept of the entries entered in the clinic that the import did not carry, and the lab results
+    the import retracted (removed, or kept because the clinic entered them), one line per patient (for the CLI)."""
+    return ([f"kept for {rid}: " + ", ".join(f"{n} {_KIND_WORDS[k]}{'' if n == 1 else 's'}" for k, n in kept.items())
+             + " entered in the clinic and not in the import (one entered in error: osteocare entry delete)"
+             for rid, kept in result.kept.items()]
+            + [f"removed for {rid}: " + "; ".join(labs) + " (imported before; marked entered-in-error in the import)"
+               for rid, labs in result.retracted.items()]
+            + [f"check for {rid}: " + "; ".join(labs) + " entered in the clinic and marked entered-in-error in the "
+               "import: kept (one entered in error: osteocare lab delete)" for rid, labs in result.retracted_kept.items()])
+
+
+#: The import row's key for the lab results the source marks entered-in-error (``fhir.importer.ImportResult``).
+RETRACTED_KEY = "retracted_labs"
+
+
+def _retracted_labs(value: Any) -> list[Lab]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise InputError(RETRACTED_KEY, type(value).__name__, "a list of lab results (name, value, unit, date)")
+    out = []
+    for i, x in enumerate(value):
+        try:
+            out.append(Lab.model_validate(x))
+        except ValidationError as exc:
+            first = errors_of(exc)[0]
+            raise InputError(f"{RETRACTED_KEY}[{i}].{first.field}", first.value, first.allowed, unit=first.unit) from None
+    return out
+
+
+def _lab_said(x: m.Lab) -> dict[str, Any]:
+    return {"id": x.id, "name": x.name, "value": x.value, "unit": x.unit, "date": str(x.date)}
+
+
+def _lab_text(x: m.Lab) -> str:
+    return f"{x.name} {x.value:g} {x.unit} on {x.date.isoformat() if x.date else 'no date'}"
 
 
 def _lab_key(x: Any) -> tuple[Any, ...]:
@@ -220,7 +260,8 @@ _ENTRY_KEYS: dict[str, tuple[str, ...]] = {
 }
 
 
-def _update_keeping_history(p: m.Patient, rec: PatientRecord) -> dict[str, int]:
+def _update_keeping_history(p: m.Patient, rec: PatientRecord, retracted: Sequence[Lab] = ()
+                            ) -> tuple[dict[str, int], list[m.Lab], list[m.Lab]]:
     """Replace the patient's facts with ``rec`` but keep the labs and DXA exams already stored (recorded with
     ``lab add`` / ``exam add``, closing schedule items, or pointed at by pre-dose check snapshots): the stored
     rows stay as they are (same ids) and the record's labs and exams are added if not already there.
@@ -230,9 +271,18 @@ def _update_keeping_history(p: m.Patient, rec: PatientRecord) -> dict[str, int]:
     corrected (a course's start, a fracture's date) is not kept twice. An entry a clinician entered one by one (an
     anaphylaxis, a fracture: ``entered_in_clinic``) is kept as it is (same row), never dropped in silence, unless
     the import carries one with the same key (:data:`_ENTRY_KEYS`): then the import's alone is kept. An
-    intolerance from a recorded reaction is kept by :func:`~osteocare.store.records.update_patient`. Returns what
-    was kept of the clinician's entries the import does not carry (kind -> count)."""
-    old_labs, old_exams = list(p.labs), list(p.dxa_exams)
+    intolerance from a recorded reaction is kept by :func:`~osteocare.store.records.update_patient`.
+
+    A stored lab result the import marks entered-in-error (``retracted``: the same name, value, unit and date) is
+    removed if it was imported, and kept if the clinic entered it (a clinician checks it).
+
+    Returns what was kept of the clinician's entries the import does not carry (kind -> count), the lab rows
+    removed and the clinic's lab rows the import retracted."""
+    gone = {(x.name, x.value, x.unit, x.date) for x in retracted}
+    hit = [x for x in p.labs if (x.name, x.value, x.unit, x.date) in gone]
+    removed = [x for x in hit if not x.entered_in_clinic]
+    clinic_labs = [x for x in hit if x.entered_in_clinic]
+    old_labs, old_exams = [x for x in p.labs if x not in removed], list(p.dxa_exams)
     clinic_entries = {kind: [r for r in getattr(p, kind) if r.entered_in_clinic and getattr(r, "reaction_id", None)
                              is None] for kind in _ENTRY_KEYS}
     update_patient(p, rec)
@@ -248,7 +298,7 @@ def _update_keeping_history(p: m.Patient, rec: PatientRecord) -> dict[str, int]:
     seen_exams = {_exam_key(e) for e in old_exams}
     p.labs[:] = old_labs + [x for x in p.labs if x not in old_labs and _lab_key(x) not in seen_labs]
     p.dxa_exams[:] = old_exams + [e for e in p.dxa_exams if e not in old_exams and _exam_key(e) not in seen_exams]
-    return kept
+    return kept, removed, clinic_labs
 
 
 def get_record(clinic: Clinic, record_id: str, *, as_of: dt.date | None = None,

@@ -243,6 +243,12 @@ class ImportResult(BaseModel):
     kept: dict[str, dict[str, int]] = Field(
         default_factory=dict, description="Per updated patient: entries entered in the clinic that the import "
         "does not carry, kept (kind -> count); one entered in error is deleted with its reason")
+    retracted: dict[str, list[str]] = Field(
+        default_factory=dict, description="Per updated patient: imported lab results that the import marks "
+        "entered-in-error, removed (the audit log keeps what they said)")
+    retracted_kept: dict[str, list[str]] = Field(
+        default_factory=dict, description="Per updated patient: lab results entered in the clinic that the import "
+        "marks entered-in-error, kept for a clinician to check")
 
 
 class StoredAssessmentView(BaseModel):

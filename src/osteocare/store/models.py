@@ -285,6 +285,9 @@ class Lab(Base):
     date: Mapped[dt.date | None] = mapped_column(Date)
     reference_low: Mapped[float | None] = mapped_column(Float, doc="Laboratory's lower limit, same unit")
     reference_high: Mapped[float | None] = mapped_column(Float, doc="Laboratory's upper limit, same unit")
+    entered_in_clinic: Mapped[bool | None] = mapped_column(
+        Boolean, doc="True: entered in the clinic (lab add), never removed by an import; False: from a record (add, "
+        "import), removed by an import update that retracts it (entered-in-error); NULL: stored before 0011, as False")
 
 
 class Medication(Base):

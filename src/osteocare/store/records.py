@@ -92,7 +92,7 @@ def _set_children(patient: m.Patient, record: PatientRecord, *, course_meds: set
     patient.fractures[:] = [m.Fracture(**f.model_dump(), **imported) for f in record.fractures]
     patient.falls_history[:] = [m.Fall(**f.model_dump(), **imported) for f in record.falls_history]
     patient.conditions[:] = [m.Condition(**c.model_dump(), **imported) for c in record.conditions]
-    patient.labs[:] = [m.Lab(**lab.model_dump()) for lab in record.labs]
+    patient.labs[:] = [m.Lab(**lab.model_dump(), **imported) for lab in record.labs]
     patient.medications[:] = [
         m.Medication(**x.model_dump(), **imported)
         for x in record.medications
