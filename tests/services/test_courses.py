@@ -92,6 +92,23 @@ def test_review_points_come_from_the_sequencing_knowledge(clinic: Clinic, patien
     assert {"BP-HOLIDAY-1", "MON-ANNUAL", "BHOF-MON"} <= rules
 
 
+def test_the_follow_up_dxa_says_the_guidelines_own_sentence(clinic: Clinic, patient: Callable[..., str]) -> None:
+    """The follow-up DXA's reason is BHOF's monitoring sentence as the guideline file has it (it was a copy in code
+    that would not follow the knowledge), with the window the monitoring fact gives."""
+    from pathlib import Path
+
+    import yaml
+
+    src = Path(__file__).resolve().parents[2] / "src" / "osteocare" / "knowledge" / "guidelines" / "bhof-2022.yaml"
+    bhof = yaml.safe_load(src.read_text(encoding="utf-8"))
+    sentence = bhof["facts"]["BHOF-MON"]["value"]
+    rid = patient()
+    start_course(clinic, rid, "alendronate", start_date=D(2024, 3, 1))
+    [dxa] = [i for i in patient_schedule(clinic, rid) if i.kind == "dxa"]
+    assert dxa.reason_parts[0].template == sentence and dxa.due_on == D(2025, 3, 1)
+    assert dxa.reason.startswith(sentence) and "2026-03-01" in dxa.reason and dxa.fact_status == "secondary"
+
+
 def test_the_anabolic_lifetime_limit_counts_earlier_pth_analogue_use(clinic: Clinic,
                                                                      patient: Callable[..., str]) -> None:
     rid = patient(medications=[{"drug": "teriparatide", "start": "2023-01-01", "end": "2023-12-31"}])

@@ -246,8 +246,9 @@ def followon_classes() -> tuple[dict[str, frozenset[str]], Status]:
 def followup_dxa() -> tuple[int, int, str, Status]:
     """Months after starting or changing therapy when the follow-up DXA falls due (lower, upper bound)."""
     f = load(MONITORING).fact("followup_dxa_months")
+    rule = load("bhof-2022").fact(str(f.locator))  # the guideline's own sentence, not a copy of its numbers
     lo, hi = (int(x) for x in f.value)
-    return lo, hi, "Follow-up DXA 1-2 years after starting or changing therapy (BHOF-MON).", lowest([f.status])
+    return lo, hi, str(rule.value), lowest([f.status, rule.status])
 
 
 def calcitriol_labs() -> tuple[list[int], int, list[str], Status]:
