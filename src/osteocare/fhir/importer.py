@@ -337,8 +337,9 @@ def identify_drug(cc: Any) -> tuple[str | None, CodeEntry | None, dict[str, Any]
         for word in excluded.get(drug, []):
             if word.casefold() in text.casefold():
                 return None, ace, None, [], f"oncology product ({word!r} in {text!r}): not an osteoporosis medicine"
-        if drug == "denosumab" and "60" not in text:
-            flags.append("ATC M05BX04 does not state the strength (60 mg osteoporosis vs 120 mg oncology); confirm")
+        unstated = rx.rule("strength_unstated").get(drug)
+        if unstated and not any(w.casefold() in text.casefold() for w in unstated["words"]):
+            flags.append(f"ATC {ace.code} does not state the strength ({unstated['why']}); confirm")
         acoding = next(c for c in _codings(cc) if c.get("code") and str(c.get("code")).upper() == ace.code)
         return drug, ace, acoding, flags, ""
     names: dict[str, list[str]] = rx.rule("ingredient_names")
