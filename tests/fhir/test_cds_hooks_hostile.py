@@ -328,3 +328,18 @@ def test_over_http_a_non_json_content_type_is_refused(cds_client: Any) -> None:
              headers={"Content-Type": "text/plain"})
     assert r.status_code == 415, r.text
     assert "text/plain" in r.json()["detail"] and "application/json" in r.json()["detail"]
+
+
+@pytest.mark.parametrize(("cc", "field"), [
+    ({"coding": [{"system": {}, "code": "M05BA08"}]}, "coding[0].system"),
+    ({"coding": [{"system": "http://www.whocc.no/atc", "code": 5}]}, "coding[0].code"),
+    ({"coding": {"system": "http://www.whocc.no/atc", "code": "M05BA08"}}, "coding"),
+    ({"coding": ["M05BA08"]}, "coding[0]"),
+    ({"text": ["zoledronic acid"]}, "text"),
+])
+def test_a_draft_orders_drug_code_of_the_wrong_shape_is_refused_naming_it(cc: dict[str, Any], field: str) -> None:
+    """A review's fuzzer: a number as the code or an object as the system gave a 500; a coding object instead of an
+    array gave 200 with no card and no 'not checked' card (the order passed unchecked)."""
+    mr = draft("zol", cc)
+    msg = refused(OSG, request("order-sign", patient_data(), draftOrders=orders(mr)))
+    assert f"medicationCodeableConcept.{field}" in msg and "expected" in msg

@@ -125,6 +125,25 @@ def test_an_operation_outcome_in_place_of_a_prefetch_without_a_fhir_server_is_41
     assert status == 412 and "'allergies'" in msg and "OperationOutcome" in msg and "timed out" in msg
 
 
+@pytest.mark.parametrize("severity", ["warning", "information", None])
+def test_an_operation_outcome_in_place_of_a_prefetch_is_a_failure_whatever_its_severity(severity: str | None) -> None:
+    """A review: an OperationOutcome of severity warning (or none) in place of the allergies was read as no allergies,
+    and a patient with anaphylaxis to the drug ordered got no card (200, [])."""
+    req = sign(patient_data(creatinine_umol_l=70, dmab_last=None))
+    issue = {"code": "timeout", "diagnostics": "AllergyIntolerance search timed out"}
+    req["prefetch"]["allergies"] = {"resourceType": "OperationOutcome",
+                                    "issue": [{**issue, "severity": severity} if severity else issue]}
+    status, msg = status_of(OSG, req)
+    assert status == 412 and "'allergies'" in msg and "timed out" in msg
+
+
+def test_a_lone_resource_in_place_of_a_search_is_refused() -> None:
+    req = sign(patient_data(creatinine_umol_l=70, dmab_last=None))
+    req["prefetch"]["allergies"] = {"resourceType": "Patient", "id": "p9"}
+    status, msg = status_of(OSG, req)
+    assert status == 400 and "prefetch.allergies" in msg and "searchset Bundle" in msg
+
+
 def test_a_search_bundle_reporting_an_error_outcome_is_not_read_as_complete() -> None:
     req = sign(patient_data(creatinine_umol_l=70, dmab_last=None))
     req["prefetch"]["allergies"] = {"resourceType": "Bundle", "type": "searchset", "entry": [

@@ -381,10 +381,33 @@ def _checked(field: str, key: str, value: Any, pid: str, status: int) -> list[di
         raise _bad(field, value, want if status != 400 else f"null or {want}", status)
     if key == "patient" and value["resourceType"] not in ("Patient", "Bundle"):
         raise _bad(field, value, want if status != 400 else f"null or {want}", status)
+    if key != "patient" and value["resourceType"] != "Bundle":  # the template is a search: a lone resource is not
+        want = "a searchset Bundle (the prefetch template is a search)"  # its answer (a Patient for the allergies)
+        raise _bad(field, value, want if status != 400 else f"null or {want}", status)
     found = _bundle_resources(field, value, status)
     for path, res in found:
         _check_belongs(path, res, pid, status)
     return [r for _, r in found]
+
+
+def _check_codeable_concept(path: str, cc: Any) -> None:
+    """A draft order's drug is read from these; a shape the reader cannot read would leave the order unchecked (a
+    ``coding`` object instead of an array) or fail (a number as the code): refused, naming the field."""
+    if not isinstance(cc, dict):
+        raise _bad(path, cc, "a CodeableConcept (an object with coding and/or text)")
+    if cc.get("text") is not None and not isinstance(cc["text"], str):
+        raise _bad(f"{path}.text", cc["text"], "a string")
+    coding = cc.get("coding")
+    if coding is None:
+        return
+    if not isinstance(coding, list):
+        raise _bad(f"{path}.coding", coding, "an array of Codings (objects with system and code)")
+    for i, c in enumerate(coding):
+        if not isinstance(c, dict):
+            raise _bad(f"{path}.coding[{i}]", c, "a Coding (an object with system and code)")
+        for k in ("system", "code", "display"):
+            if c.get(k) is not None and not isinstance(c[k], str):
+                raise _bad(f"{path}.coding[{i}].{k}", c[k], "a string")
 
 
 def _check_orders(req: CdsRequest, pid: str) -> None:
@@ -401,8 +424,8 @@ def _check_orders(req: CdsRequest, pid: str) -> None:
             continue
         _check_belongs(path, res, pid, 400)
         cc = res.get("medicationCodeableConcept")
-        if cc is not None and not isinstance(cc, dict):
-            raise _bad(f"{path}.medicationCodeableConcept", cc, "a CodeableConcept (an object with coding and/or text)")
+        if cc is not None:
+            _check_codeable_concept(f"{path}.medicationCodeableConcept", cc)
         ref = res.get("medicationReference")
         if ref is not None and not isinstance(ref, dict):
             raise _bad(f"{path}.medicationReference", ref, "a Reference (an object with reference and/or display)")
@@ -562,8 +585,10 @@ class _Unobtainable(Exception):
 def _failed_outcome(value: Any) -> str | None:
     """What a prefetch or fetched value says about a failure, or None when it is data.
 
-    An OperationOutcome in place of the data is how CDS Hooks 2.0 reports a prefetch that failed; a search Bundle
-    holding an OperationOutcome with an ``error`` or ``fatal`` issue is a search that failed (warnings are data)."""
+    An OperationOutcome in place of the data is how CDS Hooks 2.0 reports a prefetch that failed, whatever the
+    severity of its issues (a warning in place of the allergies is no allergy list); a search Bundle holding an
+    OperationOutcome with an ``error`` or ``fatal`` issue is a search that failed (a warning beside the results, as
+    a server adds for an ignored search parameter, leaves them data)."""
     if not isinstance(value, dict):
         return None
     if value.get("resourceType") == "OperationOutcome":
@@ -576,9 +601,9 @@ def _failed_outcome(value: Any) -> str | None:
         raw: Any = oo.get("issue")
         issues = [i for i in (raw if isinstance(raw, list) else []) if isinstance(i, dict)]
         bad = [i for i in issues if i.get("severity") in ("error", "fatal")]
-        if bad or (oo is value and not issues):
+        if bad or oo is value:
             said = "; ".join(_clip(str(i.get("diagnostics") or _cc_text(i.get("details")) or i.get("code") or ""))
-                             for i in bad) or "no issue given"
+                             for i in bad or issues) or "no issue given"
             return f"an OperationOutcome ({said})"
     return None
 

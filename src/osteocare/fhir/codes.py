@@ -95,7 +95,7 @@ def system_names() -> dict[str, str]:
 
 
 def _system_key(system: str | None) -> str | None:
-    if not system:
+    if not system or not isinstance(system, str):  # a resource read leniently may hold anything here
         return None
     s = system.strip().rstrip("/")
     for uri, name in system_names().items():
@@ -107,7 +107,7 @@ def _system_key(system: str | None) -> str | None:
 def lookup(system: str | None, code: str | None) -> CodeEntry | None:
     """The entry for ``code`` in ``system`` (a FHIR system URI), or None when the code is unknown."""
     name = _system_key(system)
-    if name is None or not code:
+    if name is None or not code or not isinstance(code, str):
         return None
     t = table(name)
     c = code.strip()
