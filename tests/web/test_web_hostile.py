@@ -5,6 +5,7 @@ English and Vietnamese pages, and open redirects. Every answer is a clear 4xx na
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import pytest
@@ -120,10 +121,35 @@ def test_a_huge_lab_value_does_not_break_the_patient_page(app, api, tokens) -> N
 def test_errors_raised_inside_a_service_name_the_field(api, tokens, records) -> None:  # type: ignore[no-untyped-def]
     rid = records["patient2"]
     r = api.post(f"/api/v1/patients/{rid}/assessments", headers=tokens["doctor"], json={"as_of": "9999-12-31"})
-    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "age", r.text
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "as_of", r.text
     assert "pydantic" not in r.json()["detail"]
     r = api.get(f"/api/v1/patients/{rid}/assessment?as_of=0001-01-01", headers=tokens["doctor"])
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "as_of", r.text
+
+
+def test_a_stored_assessment_is_not_dated_after_today_and_as_of_is_blamed_not_the_record(
+        api, tokens, app) -> None:  # type: ignore[no-untyped-def]
+    """A review: a stored assessment dated 2031 was accepted (201) into the chart; an ``as_of`` at which the patient
+    would be 250 was answered "the stored record needs correcting: import it with --update"."""
+    c = app.state.clinic
+    h = tokens["doctor"]
+    rid = "ASOF-1"
+    born = dt.date(1950, 1, 2)
+    age = c.today().year - born.year - ((c.today().month, c.today().day) < (born.month, born.day))
+    r = api.post("/api/v1/patients", headers=h, json={"record": {"id": rid, "sex": "female", "age": age},
+                                                      "birth_date": born.isoformat()})
+    assert r.status_code == 201, r.text
+    tomorrow = (c.today() + dt.timedelta(days=1)).isoformat()
+    r = api.post(f"/api/v1/patients/{rid}/assessments", headers=h, json={"as_of": tomorrow})
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "as_of", r.text
+    assert api.get(f"/api/v1/patients/{rid}/assessments", headers=h).json()["items"] == []
+    for day in ("2200-01-01", "1949-12-31"):
+        r = api.get(f"/api/v1/patients/{rid}/assessment?as_of={day}", headers=h)
+        assert r.status_code == 422, r.text
+        err = r.json()["errors"][0]
+        assert err["field"] == "as_of" and "1950-01-02 (the patient's birth date)" in err["allowed"], r.text
+        assert "needs correcting" not in r.text
+    assert api.get(f"/api/v1/patients/{rid}/assessment?as_of=2020-01-01", headers=h).status_code == 200
 
 
 # --- text: control characters, bidi overrides, sizes -------------------------------------------------------------

@@ -12,6 +12,7 @@ import json
 from sqlalchemy import select
 
 from ..core.assessment import Assessment, assess
+from ..core.errors import InputError
 from ..store import models as m
 from ..store.audit import audit
 from ..store.records import load_patient
@@ -19,6 +20,7 @@ from ._common import get_row, patient_row
 from .checks import clinic_record
 from .context import Clinic
 from .errors import NotFound
+from .patients import check_as_of
 from .views import StoredAssessmentView
 
 
@@ -54,12 +56,18 @@ def store_assessment(clinic: Clinic, record_id: str, assessment: Assessment, *, 
 
 def assess_and_store(clinic: Clinic, record_id: str, *, guideline: str | None = None,
                      as_of: dt.date | None = None) -> StoredAssessmentView:
-    """Assess the stored record now (or as of a date) and keep the result with its provenance."""
-    day = as_of or clinic.today()
+    """Assess the stored record now (or as of a past date) and keep the result with its provenance. A date after
+    today is refused: a stored assessment goes into the chart, and a course can be started from it."""
+    today = clinic.today()
+    day = as_of or today
+    if day > today:
+        raise InputError("as_of", day.isoformat(), f"a date up to today ({today.isoformat()}): a stored assessment "
+                         "is of what is known (assess a later date without storing it)")
     with clinic.db.read() as s:
         p = load_patient(s, record_id)
         if p is None:
             raise NotFound("patient", record_id)
+        check_as_of(p, day, today)
         rec = clinic_record(s, p, as_of=day)  # the recorded reactions that matter to the drug rules included
     result = assess(rec, guideline=guideline or clinic.settings.guideline, as_of=day)
     return store_assessment(clinic, record_id, result, record_json=rec.model_dump_json())

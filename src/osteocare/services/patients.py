@@ -75,6 +75,20 @@ def _check_stored(p: m.Patient, day: dt.date) -> None:
                          "needs correcting: import it with --update and a correct \"birth_date\" (or null)") from None
 
 
+def check_as_of(p: m.Patient, day: dt.date, today: dt.date) -> None:
+    """The stored record can be read as of ``day``: its birth date is right (else the record needs correcting), and
+    ``day`` lies between the birth date and the oldest age the input limits allow (else ``as_of`` is at fault, not
+    the record: a review got "the stored record needs correcting" for ``as_of=2200-01-01``)."""
+    _check_stored(p, today)
+    if p.birth_date is None or day == today:
+        return
+    lo, hi, _ = limit("age")
+    if day < p.birth_date or not (lo <= age_on(p.birth_date, day) <= hi):
+        last = _years_before(p.birth_date, -int(hi) - 1) - dt.timedelta(days=1)
+        raise InputError("as_of", day.isoformat(), f"a date from {p.birth_date.isoformat()} (the patient's birth "
+                         f"date) to {last.isoformat()} (age {hi:g})")
+
+
 def add_patient(clinic: Clinic, record: PatientRecord, *, given_name: str | None = None,
                 family_name: str | None = None, birth_date: dt.date | None = None,
                 phone: str | None = None) -> PatientSummary:
@@ -326,7 +340,7 @@ def record_plan(clinic: Clinic, record_id: str, *, as_of: dt.date | None = None,
             p = load_patient(s, record_id)
             if p is None:
                 raise NotFound("patient", record_id)
-            _check_stored(p, day)
+            check_as_of(p, day, clinic.today())
             if with_reactions:
                 return clinic_record(s, p, as_of=day)
             return record_of(p, as_of=day, include_courses=include_courses)
