@@ -185,6 +185,8 @@ def screen(
         for k, v in sorted(ctr.items()):
             t.add_row(f"{name} = {k}", str(v))
     err.print(t)
+    for n in summary.status_notes:  # what each calculator's columns rest on, as `assess` says it per patient
+        err.print(Text.assemble(("status:", "bold yellow"), " ", n), highlight=False, soft_wrap=True)
     if plot and summary.rows:
         from .batch.plots import write
 

@@ -256,16 +256,21 @@ def patient_show(
     for col in ("id", "drug", "where", "start", "status", "doses", "last dose", "next due", "review"):
         t.add_column(col)
     for c in v.courses:
+        # the next dose's due date with the status of the facts it was computed from (as the schedule stored it)
+        nxt = next((it for it in v.schedule if it.course_id == c.id and it.kind == "dose" and it.status == "open"
+                    and it.due_on == c.next_due), None)
+        due = str(c.next_due or "") + (f" ({_status(nxt.fact_status)})" if nxt and nxt.fact_status != "verified" else "")
         t.add_row(str(c.id), c.drug, c.setting, str(c.start_date), c.status, str(c.doses_given), str(c.last_dose or ""),
-                  str(c.next_due or ""), _e(f"{c.review_on or ''} {c.review_rule or ''}"))
+                  due, _e(f"{c.review_on or ''} {c.review_rule or ''}"))
     out.print(t)
     t = Table(title="Open schedule")
-    for col in ("id", "kind", "drug", "due", "booked", "state", "why"):
+    for col in ("id", "kind", "drug", "due", "booked", "state", "why", "status"):
         t.add_column(col)
     for it in v.schedule:
         if it.status == "open":
             t.add_row(str(it.id), it.kind + (f" {it.seq}" if it.seq else ""), it.drug or it.lab_name or "",
-                      str(it.due_on), str(it.scheduled_at or ""), it.timeliness or "", _e(it.reason[:70]))
+                      str(it.due_on), str(it.scheduled_at or ""), it.timeliness or "", _e(it.reason[:70]),
+                      _status(it.fact_status))
     out.print(t)
     if v.reactions:
         t = Table(title="Reactions")
@@ -835,12 +840,17 @@ def appointment_complete(
 def appointment_cancel(
     appointment: Annotated[int, typer.Argument(help="Appointment (schedule item) id")],
     reason: Annotated[str, typer.Option(help="Why it is cancelled")],
+    override_reason: Annotated[str | None, typer.Option(
+        help="A doctor's written reason to cancel the follow-on review after denosumab or an anabolic drug while "
+             "no course fulfils it")] = None,
 ) -> None:
-    """Cancel an open review, DXA or lab item (a dose appointment moves with its course)."""
+    """Cancel an open review, DXA or lab item (a dose appointment moves with its course). A recurring review (the
+    annual one) is booked again from its due date; the follow-on after denosumab or an anabolic drug needs
+    --override-reason while no course fulfils it (exit 3)."""
     from .services.appointments import cancel_item
 
     with _clinic() as clinic:
-        it = cancel_item(clinic, appointment, reason=reason)
+        it = cancel_item(clinic, appointment, reason=reason, override_reason=override_reason)
     out.print(f"appointment {it.id} cancelled")
 
 
@@ -924,12 +934,12 @@ def worklist_cmd(
         if not items:
             continue
         t = Table(title=title)
-        for col in ("id", "patient", "kind", "drug", "due", "time", "why"):
+        for col in ("id", "patient", "kind", "drug", "due", "time", "why", "status"):
             t.add_column(col)
         for it in items:
             when = it.scheduled_at.astimezone(clinic.settings.zone).strftime("%H:%M") if it.scheduled_at else ""
             t.add_row(str(it.id), _e(f"{it.patient_name} ({it.record_id})"), it.kind, it.drug or it.lab_name or "",
-                      str(it.due_on), when, _e(it.reason[:60]))
+                      str(it.due_on), when, _e(it.reason[:60]), _status(it.fact_status))
         out.print(t)
     if w.truncated:
         out.print(f"[yellow]Only the first {limit} rows per section are shown.[/yellow]")
@@ -939,6 +949,7 @@ def calendar_cmd(
     record_id: Annotated[str, typer.Argument(help="Patient id")],
     out_path: Annotated[Path | None, typer.Option("--out", help="Write to this .ics file (default stdout)")] = None,
     months: Annotated[int, typer.Option(help="How far ahead")] = 12,
+    lang: Annotated[str, typer.Option(help="Language of the texts: en or vi")] = "en",
 ) -> None:
     """Export a patient's schedule as iCalendar (.ics) with reminders; no drug names in titles."""
     from .services.calendar import patient_calendar
@@ -947,7 +958,7 @@ def calendar_cmd(
         raise _fail(f"--out: {str(out_path)!r} is not allowed; expected a file in an existing folder "
                     f"({out_path.parent} does not exist)")
     with _clinic() as clinic:
-        data = patient_calendar(clinic, record_id, horizon_months=months)
+        data = patient_calendar(clinic, record_id, horizon_months=months, lang=lang)
     if out_path is None:
         sys.stdout.buffer.write(data)
     else:

@@ -60,8 +60,10 @@ def records(draw: st.DrawFn) -> dict[str, Any]:
         if entry[first] is not None and entry[later] is not None and entry[later] < entry[first]:
             entry[later] = entry[first]  # a record's dates in order (a later date before the first is refused)
     rec["intolerances"] = draw(st.lists(st.fixed_dictionaries({
-        "drug": st.sampled_from(DRUGS), "reaction": st.sampled_from(["nausea", "anaphylaxis", "allergic rash"])}),
-        max_size=2))
+        "drug": st.sampled_from(DRUGS),
+        "reaction": st.sampled_from(["nausea", "anaphylaxis", "allergic rash", "severe oesophagitis", "urticaria",
+                                     "erythema multiforme"]),
+        "severity": st.sampled_from([None, "mild", "moderate", "severe"])}), max_size=2))
     rec["labs"] = draw(st.lists(st.fixed_dictionaries({
         "name": st.just("vitamin_d_25oh"), "value": st.integers(2, 200).map(float),
         "unit": st.sampled_from(["ng/mL", "nmol/L"]), "date": dates}), max_size=2))
@@ -85,8 +87,10 @@ settings.register_profile("treatment", max_examples=120, deadline=None,
 @settings(settings.get_profile("treatment"))
 @given(data=st.data(), raw=records(), guideline=st.sampled_from(available_guidelines()),
        region=st.sampled_from(["US", "AU", "EU"]))
-def test_it_never_recommends_a_must_not_drug_always_cites_and_never_raises(
+def test_it_always_cites_shows_its_status_and_never_raises(
         data: st.DataObject, raw: dict[str, Any], guideline: str, region: str) -> None:
+    """Whether anything offered is contraindicated is checked against an independent oracle typed from the brief
+    (tests/core/test_treatment_review.py), not against the check that chose the options."""
     record = parse_record(raw)
     facts = data.draw(derived(record))
     rec = recommend(record, facts, guideline=guideline, as_of=AS_OF, region=region)
@@ -94,12 +98,8 @@ def test_it_never_recommends_a_must_not_drug_always_cites_and_never_raises(
     assert rec.citations
     for option in rec.options:
         assert option.citations
-        hits = check_contraindications(record, facts, option.drug, as_of=AS_OF, region=region)
-        assert not [h for h in hits if h.kind == "must_not"], (option.drug, hits)
     for advice in rec.sequencing:
-        for alt in advice.alternatives:
-            hits = check_contraindications(record, facts, alt, as_of=AS_OF, region=region)
-            assert not [h for h in hits if h.kind == "must_not"], (alt, hits)
+        assert advice.citations, advice.rule_id
     if rec.status != "verified":
         assert any("(status:" in w for w in rec.warnings)
     assert rec.to_text().strip()

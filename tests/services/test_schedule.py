@@ -224,8 +224,12 @@ def test_switching_drugs_keeps_the_follow_up_dxa_with_the_new_course(clinic: Cli
     stop_course(clinic, old.id, reason="switch to an infusion", stop_date=D(2025, 3, 1))
     dxa = [i for i in patient_schedule(clinic, rid) if i.kind == "dxa"]
     assert len(dxa) == 1 and dxa[0].course_id == new.id  # not cancelled with the old course
-    stop_course(clinic, new.id, reason="stopped", stop_date=D(2025, 3, 3))  # the last course takes it with it
-    assert not [i for i in patient_schedule(clinic, rid) if i.kind == "dxa"]
+    stop_course(clinic, new.id, reason="stopped", stop_date=D(2025, 3, 3))
+    # off every treatment, the patient is not dropped from the schedule: the follow-up DXA stays, and the
+    # drug-holiday reassessment (BP-HOLIDAY-3) books a review and a DXA
+    left = sorted((i.kind, i.rule_id) for i in patient_schedule(clinic, rid) if i.status == "open")
+    assert ("review", "BP-HOLIDAY-3") in left and ("dxa", "BP-HOLIDAY-3") in left, left
+    assert ("dxa", "BHOF-MON") in left, left
 
 
 def _late_denosumab(clinic: Clinic, rid: str, days_late: int) -> int:

@@ -148,6 +148,9 @@ def test_0006_fills_each_items_reason_parts_from_the_english_the_schedule_wrote(
     # a knowledge sentence (one part without values), and text changed by hand, stay NULL: shown verbatim
     verbatim = {i for i, (_, p) in before.items() if len(p) == 1 and not p[0]["params"]}
     verbatim |= {some[-2][0], some[-1][0]}
+    # reasons the schedule first wrote after 0006 (the drug-holiday reassessment) cannot be in a 0005 store: 0006
+    # does not know them, and leaves them verbatim
+    verbatim |= {i for i, (_, p) in before.items() if any(q["template"] == "{drug} stopped on {date}." for q in p)}
     assert len(verbatim) < len(before) - len(generated)
     assert {i for i, (_, p) in after.items() if p is None} == verbatim
     assert {i: v for i, v in after.items() if i not in verbatim} == {i: v for i, v in before.items()

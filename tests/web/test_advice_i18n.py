@@ -57,5 +57,18 @@ def test_advice_reads_the_same_numbers_in_both_languages() -> None:
         assert en.advice(item) == item["text"]
         text_vi = vi.advice(item)
         assert text_vi != item["text"]
-        numbers = lambda s: sorted(re.findall(r"\d+(?:\.\d+)?", s))  # noqa: E731
-        assert numbers(text_vi) == numbers(str(item["text"])), (item["text"], text_vi)
+        # the same values: English numbers "1200", "30.4" and ISO dates; Vietnamese "1.200", "30,4" and "18 thg 6, 2026"
+        assert _values(text_vi, vi=True) == _values(str(item["text"]), vi=False), (item["text"], text_vi)
+
+
+def _values(text: str, *, vi: bool) -> list[str]:
+    """The dates (as ISO) and the numbers (as English writes them) in ``text``, sorted."""
+    if vi:
+        dates = [dt.date(int(y), int(mo), int(d)).isoformat()
+                 for d, mo, y in re.findall(r"\b(\d{1,2}) thg (\d{1,2}), (\d{4})\b", text)]
+        text = re.sub(r"\b\d{1,2} thg \d{1,2}, \d{4}\b", " ", text)
+        text = re.sub(r"(?<=\d)\.(?=\d{3}\b)", "", text).replace(",", ".")
+    else:
+        dates = re.findall(r"\b\d{4}-\d{2}-\d{2}\b", text)
+        text = re.sub(r"\b\d{4}-\d{2}-\d{2}\b", " ", text)
+    return sorted(dates) + sorted(re.findall(r"\d+(?:\.\d+)?", text))

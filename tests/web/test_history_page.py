@@ -193,8 +193,7 @@ def test_the_falls_screen_is_recorded_on_its_page_and_shown_on_the_patient_page(
     # the form shows what is recorded; a brochure not filled in is None (not an empty list)
     page = b.get("/patients/WEB-FS-1/falls-screen").text
     assert re.search(r'name="q_unsteady">.*?<option value="yes" selected>', page, re.S)
-    r = b.post("/patients/WEB-FS-1/falls-screen", data={"csrf_token": csrf_of(page), "q_worries": "no",
-                                                        "b_worried": "1"})
+    r = b.post("/patients/WEB-FS-1/falls-screen", data={"csrf_token": csrf_of(page), "q_worries": "no"})
     assert r.status_code == 303
     screen = falls_screen_of(app.state.clinic, "WEB-FS-1")
     assert screen.key_questions == {"worries": False} and screen.brochure_items is None

@@ -59,13 +59,26 @@ def write(summary: Summary, prefix: Path, *, notes: list[str]) -> tuple[Path, Pa
         for name, ctr in summary.counts.items() for k, v in sorted(ctr.items())
     )
     flags = "".join(f"<tr><td>{html.escape(k)}</td><td>{v}</td></tr>" for k, v in summary.flag_reasons.most_common())
-    note_html = "".join(f"<p class=note>{html.escape(n)}</p>" for n in notes)
+    # each calculator's status as assess gives it (rows per status, why): its own section, before the counts
+    status_rows = "".join(
+        f"<tr><td>{html.escape(d['name'])}</td><td>{html.escape(', '.join(d['columns']))}</td>"
+        f"<td>{html.escape(s)}</td><td>{n}</td></tr>"
+        for d in summary.statuses.as_dict().values() for s, n in sorted(d["rows"].items())
+    )
+    status_html = "".join(f"<p class=status>{html.escape(n)}</p>" for n in summary.status_notes)
+    note_html = "".join(f"<p class=note>{html.escape(n)}</p>" for n in notes if n not in summary.status_notes)
     html_path.write_text(
         f"""<!doctype html><html lang="en"><meta charset="utf-8"><title>OsteoCare screening summary</title>
-<style>body{{font-family:sans-serif;margin:2em}}td,th{{padding:2px 8px;text-align:left}}.note{{color:#555}}</style>
+<style>body{{font-family:sans-serif;margin:2em}}td,th{{padding:2px 8px;text-align:left}}.note{{color:#555}}
+.status{{border-left:4px solid #dd8452;padding-left:8px}}</style>
 <h1>Screening summary</h1>
 <p>{summary.rows} rows: {summary.scored} scored, {summary.flagged} flagged (not scored).</p>
 <img alt="risk distribution and category counts" src="data:image/png;base64,{base64.b64encode(png).decode()}">
+<h2>Status of each calculator</h2>
+<p>The status <code>osteocare assess</code> gives each calculator for these rows (the lowest status of the facts
+its rules used; a status below verified rests on facts not yet confirmed from the primary source).</p>
+<table><tr><th>calculator</th><th>columns</th><th>status</th><th>rows</th></tr>{status_rows}</table>
+{status_html}
 <h2>Counts</h2><table><tr><th>column</th><th>value</th><th>rows</th></tr>{rows}</table>
 <h2>Flagged rows by field</h2><table><tr><th>field</th><th>rows</th></tr>{flags}</table>
 {note_html}

@@ -33,7 +33,7 @@ from . import csv_out
 from .columns import CATEGORY_INPUTS, INPUT_COLUMNS, ROW_ERROR, check_columns, check_types, read_columns
 from .duplicates import ChunkIds, IdTally, id_hashes, ids_at
 from .parquet_parts import PartedParquetWriter
-from .scoring import score_chunk
+from .scoring import StatusTally, score_chunk, status_notes
 
 DEFAULT_CHUNK_ROWS = 50_000
 #: the most rows per chunk a user may ask for (``chunk_rows``, ``--chunk-rows``): a chunk is held in memory
@@ -566,6 +566,15 @@ class Summary:
     #: (data row, the first data row with that id, the id), rows counted from 1
     repeated_ids: int = 0
     repeated_examples: list[tuple[int, int, str | None]] = field(default_factory=list)
+    #: rows per status of each calculator, as ``assess`` gives it (counted as ``<group>_status`` too)
+    statuses: StatusTally = field(default_factory=StatusTally)
+    #: one note per calculator: its columns, its status (rows per status) and why (also in ``notes``)
+    status_notes: list[str] = field(default_factory=list)
+
+    def add_statuses(self, tally: StatusTally) -> None:
+        self.statuses.merge(tally)
+        for k, v in tally.counts().items():
+            self.counts.setdefault(k, Counter()).update(v)
 
     def add(self, out: pa.RecordBatch) -> None:
         self.rows += out.num_rows
@@ -598,6 +607,7 @@ class Summary:
             self.counts.setdefault(k, Counter()).update(v)
         for k, h in other.histograms.items():
             self.histograms[k] = self.histograms.get(k, np.zeros_like(h)) + h
+        self.statuses.merge(other.statuses)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -607,6 +617,7 @@ class Summary:
             "flag_reasons": dict(self.flag_reasons.most_common()),
             "counts": {k: dict(sorted(v.items())) for k, v in self.counts.items()},
             "notes": list(self.notes),
+            "calculator_status": self.statuses.as_dict(),
             "guideline": self.guideline,
             "as_of": self.as_of.isoformat() if self.as_of else None,
             "input_notes": list(self.input_notes),
@@ -624,9 +635,10 @@ class Summary:
                 f"(scored each on its own facts; check that they are one patient): {shown}{more}")
 
 
-def screen_batch(batch: pa.RecordBatch, guideline: str | None = None, as_of: dt.date | None = None) -> pa.RecordBatch:
-    """Validate and score one chunk (the unit of work for every engine)."""
-    return score_chunk(batch, read_columns(batch), guideline=guideline, as_of=as_of)
+def screen_batch(batch: pa.RecordBatch, guideline: str | None = None, as_of: dt.date | None = None, *,
+                 statuses: StatusTally | None = None) -> pa.RecordBatch:
+    """Validate and score one chunk (the unit of work for every engine); ``statuses``: see :func:`.score_chunk`."""
+    return score_chunk(batch, read_columns(batch), guideline=guideline, as_of=as_of, statuses=statuses)
 
 
 @dataclass
@@ -646,7 +658,7 @@ SCORE_SLICE_ROWS = 50_000
 
 
 def score_in_slices(batch: pa.RecordBatch, guideline: str | None = None, as_of: dt.date | None = None,
-                    slice_rows: int | None = None) -> pa.RecordBatch:
+                    slice_rows: int | None = None, *, statuses: StatusTally | None = None) -> pa.RecordBatch:
     """:func:`screen_batch` on ``slice_rows`` rows at a time (default :data:`SCORE_SLICE_ROWS`), the outputs
     joined into one batch (dictionaries unified): the same rows and values as one call on the whole batch, with
     the scoring's temporary arrays sized to a slice. A 100,000-row chunk in two slices held 18 MB of temporary
@@ -656,8 +668,9 @@ def score_in_slices(batch: pa.RecordBatch, guideline: str | None = None, as_of: 
     if k <= 0:
         raise InputError("slice_rows", k, "a positive number of rows")
     if batch.num_rows <= k:
-        return screen_batch(batch, guideline, as_of)
-    parts = [screen_batch(batch.slice(start, k), guideline, as_of) for start in range(0, batch.num_rows, k)]
+        return screen_batch(batch, guideline, as_of, statuses=statuses)
+    parts = [screen_batch(batch.slice(start, k), guideline, as_of, statuses=statuses)
+             for start in range(0, batch.num_rows, k)]
     return pa.Table.from_batches(parts).unify_dictionaries().combine_chunks().to_batches()[0]
 
 
@@ -677,17 +690,19 @@ def _prepare_taken(taken: list[pa.RecordBatch], guideline: str | None, as_of: dt
     then (Parquet peaks 5-9 MB lower at 1 M and 10 M rows, the same speed; docs/screening-memory.md, "What is
     left"). On Dask the task's own arguments still hold the chunk."""
     batch = taken.pop()
+    statuses = StatusTally()
     if batch.num_rows > SCORE_SLICE_ROWS:  # several slices: views of the one batch, freed together at the end
-        out = score_in_slices(batch, guideline, as_of)
+        out = score_in_slices(batch, guideline, as_of, statuses=statuses)
         del batch
     else:
         c = read_columns(batch)
         ids = batch.select(["id"] if "id" in batch.schema.names else [])
         del batch
-        out = score_chunk(ids, c, guideline=guideline, as_of=as_of)
+        out = score_chunk(ids, c, guideline=guideline, as_of=as_of, statuses=statuses)
         del c, ids
     part = Summary()
     part.add(out)
+    part.add_statuses(statuses)
     ids = id_hashes(out.column("id"))
     if fmt == "csv":
         return ScoredChunk(part, out.schema, None, encode_csv(out), ids)
@@ -1145,7 +1160,8 @@ def screen_file(
         except (OSError, pa.ArrowException):
             shown = {}
         summary.repeated_examples = [(r + 1, f + 1, shown.get(r)) for r, f in repeats.examples]
-    summary.notes = summary_notes(gid, dict(summary.counts.get("stratum_status", {})))
+    summary.status_notes = status_notes(summary.statuses)
+    summary.notes = [*summary.status_notes, *summary_notes(gid, dict(summary.counts.get("stratum_status", {})))]
     summary.guideline, summary.as_of = gid, day
     return summary
 

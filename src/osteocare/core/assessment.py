@@ -137,7 +137,7 @@ def derived_facts(results: dict[str, CalculatorResult], record: PatientRecord | 
         guideline_categories=dict(record.guideline_categories) if record else {},
         falls_screen=(
             FallsScreen(key_questions=dict(record.falls_screen_answers),
-                        brochure_items=record.falls_screen_brochure_items)
+                        brochure_items=record.falls_screen_brochure_items, answered_on=record.falls_screen_date)
             if record and (record.falls_screen_answers or record.falls_screen_brochure_items is not None) else None
         ),
         statuses=statuses,

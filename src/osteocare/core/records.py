@@ -390,6 +390,10 @@ class PatientRecord(_Model):
     falls_screen_brochure_items: list[str] | None = Field(
         default=None, description="Ids of the 'Stay Independent' brochure items answered yes (None: not asked)"
     )
+    falls_screen_date: dt.date | None = Field(
+        default=None, description="The day the falls screen (key questions, brochure) was recorded (None: not known); "
+        "shown with the screen's result, never used as a re-screen interval (the knowledge gives none)"
+    )
     guideline_categories: dict[str, Literal["low", "intermediate", "high", "very_high"]] = Field(
         default_factory=dict,
         description="Guideline id -> category read by the clinician from that guideline's own tool (e.g. NOGG)",

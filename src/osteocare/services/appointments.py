@@ -1,6 +1,8 @@
 """Appointments and other schedule items: list a patient's schedule, book, complete, cancel.
 
-Completing an annual review (MON-ANNUAL) schedules the next one from the day it was done. A DXA exam or a lab
+Completing an annual review (MON-ANNUAL) schedules the next one from the day it was done; cancelling one, from the
+day the cancelled one was due (so is the drug-holiday reassessment, BP-HOLIDAY-3). Cancelling a follow-on review
+(DMAB-SWITCH, ANAB-THEN-AR-*) needs an active follow-on course or a doctor's written override reason. A DXA exam or a lab
 result recorded with :mod:`osteocare.services.facts` closes its items by itself; doses are closed by
 :func:`osteocare.services.doses.record_dose`.
 """
@@ -10,21 +12,24 @@ from __future__ import annotations
 import datetime as dt
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from ..core.errors import InputError
 from ..core.schedule import add_months
+from ..core.status import lowest
 from ..core.text import checked_text
 from ..store import models as m
 from ..store.audit import audit
 from ..store.models import utcnow
 from ._common import course_row, display_name, item_row, item_view, patient_row
 from .context import Clinic
-from .drugs import annual_review
-from .errors import InvalidState
-from .schedule import add_item
+from .drugs import annual_review, followon_classes, regimen, sequencing_rule
+from .errors import InvalidState, OverrideRequired
+from .schedule import HOLIDAY_RULE, TREATMENT_ACTIONS, add_item, holiday_reassessment, stored_reason
 from .views import ItemView
 
-__all__ = ["book_appointment", "cancel_item", "check_date_range", "complete_item", "patient_schedule"]
+__all__ = ["FollowOnCancelRefused", "book_appointment", "cancel_item", "check_date_range", "complete_item",
+           "patient_schedule"]
 
 #: How far ahead a time can be booked: as far as the calendar export reaches (services.calendar), so every booked
 #: appointment can be exported. A size limit, not a clinical fact.
@@ -93,16 +98,8 @@ def complete_item(clinic: Clinic, item_id: int, *, done_on: dt.date | None = Non
         check_date_range("done_on", day, earliest=earliest, today=clinic.today(),
                          earliest_what="the course's start" if course is not None else "the patient's birth date")
         it.status, it.closed_at = "done", utcnow()
-        if it.rule_id == "MON-ANNUAL" and it.course_id is not None:
-            course = s.get(m.TreatmentCourse, it.course_id)
-            if course is not None and course.status == "active":
-                months, text, status = annual_review()
-                add_item(s, course, patient_id=it.patient_id, kind="review", seq=(it.seq or 0) + 1,
-                         due_on=add_months(day, months), reason=text, rule_id="MON-ANNUAL", status=status)
-        if it.rule_id is not None and it.course_id is not None:
-            course = s.get(m.TreatmentCourse, it.course_id)
-            if course is not None and course.review_rule == it.rule_id:
-                course.review_on, course.review_rule = None, None
+        _next_recurring(s, it, day)
+        _clear_review_point(s, it)
         audit(s, actor=clinic.actor, action="update", entity="appointment", entity_id=it.id,
               patient_id=it.patient_id, detail={"done_on": day.isoformat(), "note": note})
         s.flush()
@@ -111,18 +108,90 @@ def complete_item(clinic: Clinic, item_id: int, *, done_on: dt.date | None = Non
         return item_view(it, record_id=p.record_id, patient_name=None, drug=drug, today=clinic.today())
 
 
-def cancel_item(clinic: Clinic, item_id: int, *, reason: str) -> ItemView:
+def _next_recurring(session: Session, it: m.ScheduleItem, from_day: dt.date) -> m.ScheduleItem | None:
+    """After a recurring review is done or cancelled, the next one, ``from_day`` on: the annual review (MON-ANNUAL)
+    while its course is active; the drug-holiday reassessment (BP-HOLIDAY-3) while the patient has no active
+    osteoporosis treatment. ``None`` for any other item."""
+    course = session.get(m.TreatmentCourse, it.course_id) if it.course_id is not None else None
+    if it.kind != "review" or course is None:
+        return None
+    if it.rule_id == "MON-ANNUAL" and course.status == "active":
+        months, text, status = annual_review()
+        return add_item(session, course, patient_id=it.patient_id, kind="review", seq=(it.seq or 0) + 1,
+                        due_on=add_months(from_day, months), reason=text, rule_id="MON-ANNUAL", status=status)
+    if it.rule_id == HOLIDAY_RULE:
+        treated = any(regimen(c.drug).action in TREATMENT_ACTIONS for c in session.scalars(
+            select(m.TreatmentCourse).where(m.TreatmentCourse.patient_id == it.patient_id,
+                                            m.TreatmentCourse.status == "active")))
+        if treated:
+            return None
+        months, _text, status = holiday_reassessment()
+        return add_item(session, course, patient_id=it.patient_id, kind="review", seq=(it.seq or 0) + 1,
+                        due_on=add_months(from_day, months), reason=stored_reason(it), rule_id=HOLIDAY_RULE,
+                        status=status)
+    return None
+
+
+def _clear_review_point(s: Session, it: m.ScheduleItem) -> None:
+    """The course's review point (``review_on``/``review_rule``) is no longer this item once it is closed."""
+    if it.rule_id is not None and it.course_id is not None:
+        course = s.get(m.TreatmentCourse, it.course_id)
+        if course is not None and course.review_rule == it.rule_id:
+            course.review_on, course.review_rule = None, None
+
+
+def _followon_resolved(s: Session, it: m.ScheduleItem, classes: frozenset[str]) -> bool:
+    """Whether the patient has an active course of a drug class that fulfils the follow-on review ``it``."""
+    return any(regimen(c.drug).drug_class in classes for c in s.scalars(select(m.TreatmentCourse).where(
+        m.TreatmentCourse.patient_id == it.patient_id, m.TreatmentCourse.status == "active")))
+
+
+class FollowOnCancelRefused(OverrideRequired):
+    """Cancelling a follow-on review (DMAB-SWITCH, ANAB-THEN-AR-*) that no active course fulfils needs a doctor's
+    written override reason (an :class:`OverrideRequired`: adapters ask for it as for a dose's override)."""
+
+    def __init__(self, drug: str, findings: list[dict[str, object]]) -> None:
+        super().__init__(drug, findings)
+        self.args = (" ".join(str(f["text"]) for f in findings),)
+
+
+def cancel_item(clinic: Clinic, item_id: int, *, reason: str, override_reason: str | None = None) -> ItemView:
+    """Cancel an open review, DXA or lab item (a dose moves with its course). A recurring review (the annual
+    review, the drug-holiday reassessment) falls due again one interval after the cancelled one's due date; the
+    course's review point is cleared as when it is done. A follow-on review (DMAB-SWITCH after denosumab,
+    ANAB-THEN-AR-* after an anabolic: ``followon_classes``) is the patient's only safety net after the stop: it is
+    cancelled only if an active course already fulfils it, or with a doctor's written ``override_reason`` (else
+    :class:`OverrideRequired`, nothing changed; the reason is audited)."""
     if not reason.strip():
         raise InputError("reason", reason, "why the appointment is cancelled")
+    override = checked_text("override_reason", override_reason, max_length=2000, one_line=False) or None
     with clinic.db.write() as s:
         it = item_row(s, item_id, for_update=True)
         if it.status != "open":
             raise InvalidState(f"appointment {item_id} is {it.status}")
         if it.kind == "dose":
             raise InvalidState("a dose appointment moves with the course: stop the course, or book another time")
+        fulfils, fstatus = followon_classes()
+        rule = str(it.rule_id)
+        if rule in fulfils and not _followon_resolved(s, it, fulfils[rule]) and override is None:
+            text, status = sequencing_rule(rule)
+            course = s.get(m.TreatmentCourse, it.course_id) if it.course_id is not None else None
+            raise FollowOnCancelRefused(course.drug if course is not None else rule, [{
+                "kind": "must_not", "rule_id": rule, "status": lowest([status, fstatus]), "citation": None,
+                "text": (f"Cancelling the follow-on review {rule} (due {it.due_on.isoformat()}) leaves no reminder "
+                         f"to start the follow-on treatment: {text} Start a follow-on course (it closes the review), "
+                         "or give a doctor's written override reason to cancel it.")}])
         it.status, it.closed_at = "cancelled", utcnow()
+        nxt = _next_recurring(s, it, it.due_on)
+        _clear_review_point(s, it)
+        detail: dict[str, object] = {"cancelled": reason.strip()}
+        if override is not None and rule in fulfils:
+            detail["override_reason"] = override
+        if nxt is not None:
+            s.flush()
+            detail["next_item"] = nxt.id
         audit(s, actor=clinic.actor, action="update", entity="appointment", entity_id=it.id,
-              patient_id=it.patient_id, detail={"cancelled": reason.strip()})
+              patient_id=it.patient_id, detail=detail)
         p = s.get(m.Patient, it.patient_id)
         assert p is not None
         return item_view(it, record_id=p.record_id, patient_name=None, drug=None, today=clinic.today())

@@ -1,12 +1,21 @@
 """Clinical facts recorded in the clinic: DXA exams (per site), labs (with units), fractures, falls, conditions.
 
 A DXA exam or a lab result also closes the follow-up items it answers: the open items of that kind (and lab
-name) due on or before the result's date; if none is due yet, the next open one (an early test counts).
+name) due on or before the result's date; if none is due yet, the next open one (an early test counts). A result
+answers an item only if it is dated after the day of the event the item follows (the injection for a
+post-injection lab; the course start for a follow-up DXA or a calcitriol lab; the stop for the holiday's scan):
+OsteoCare's convention ITEM-EVENT (``schedule.answers``; the knowledge gives no early window), so the morning's
+pre-dose calcium does not close the post-injection check, nor a baseline DXA the follow-up DXA.
+
+A lab result deleted as entered in error (or removed by an import as entered-in-error at the source) opens again
+the items it closed (named in its ``create`` audit entry), unless another stored result answers them
+(:func:`reopen_items`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
@@ -56,7 +65,10 @@ def close_items(session: Session, patient_id: int, kind: str, on: dt.date, *, la
                                         m.ScheduleItem.status == "open")
     if lab_name is not None:
         stmt = stmt.where(m.ScheduleItem.lab_name == lab_name)
-    items = list(session.scalars(stmt.order_by(m.ScheduleItem.due_on, m.ScheduleItem.id)))
+    from .schedule import answers
+
+    items = [i for i in session.scalars(stmt.order_by(m.ScheduleItem.due_on, m.ScheduleItem.id))
+             if answers(session, i, on)]
     due = [i for i in items if i.due_on <= on]
     if not due and items:
         due = [items[0]]
@@ -65,6 +77,54 @@ def close_items(session: Session, patient_id: int, kind: str, on: dt.date, *, la
         it.status = "done"
         it.closed_at = now
     return [i.id for i in due]
+
+
+def _answered_by_another(session: Session, it: m.ScheduleItem, *, except_lab: int | None) -> bool:
+    """Whether a stored result other than lab ``except_lab`` answers ``it`` (same kind and lab name, dated after
+    the event the item follows: :func:`~osteocare.services.schedule.answers`)."""
+    from .schedule import answers
+
+    if it.kind == "lab":
+        days = session.scalars(select(m.Lab.date).where(
+            m.Lab.patient_id == it.patient_id, m.Lab.name == it.lab_name, m.Lab.date.is_not(None),
+            m.Lab.id != (except_lab if except_lab is not None else -1)))
+    elif it.kind == "dxa":
+        days = session.scalars(select(m.DxaExam.exam_date).where(m.DxaExam.patient_id == it.patient_id))
+    else:
+        return True  # not closed by results: left as it is
+    return any(d is not None and answers(session, it, d) for d in days)
+
+
+def reopen_items(session: Session, item_ids: list[int], *, except_lab: int | None = None) -> list[int]:
+    """Open again the items ``item_ids`` that a removed result had closed (status done), unless another stored
+    result answers them; returns the ids opened again. ``except_lab``: the removed lab, if still in the session."""
+    reopened = []
+    for it in session.scalars(select(m.ScheduleItem).where(m.ScheduleItem.id.in_(sorted(set(item_ids))),
+                                                           m.ScheduleItem.status == "done")
+                              .order_by(m.ScheduleItem.id)):
+        if it.kind not in ("lab", "dxa") or _answered_by_another(session, it, except_lab=except_lab):
+            continue
+        it.status, it.closed_at = "open", None
+        reopened.append(it.id)
+    return reopened
+
+
+def closed_by_lab(session: Session, lab_id: int) -> list[int]:
+    """The items lab ``lab_id`` closed when it was recorded (its ``create`` audit entry's ``closed_items``)."""
+    out: list[int] = []
+    for detail in session.scalars(select(m.AuditEntry.detail).where(
+            m.AuditEntry.entity == "lab", m.AuditEntry.action == "create", m.AuditEntry.entity_id == str(lab_id))):
+        try:
+            out += [int(x) for x in json.loads(detail or "{}").get("closed_items", [])]
+        except (ValueError, TypeError, AttributeError):
+            continue
+    return out
+
+
+def reopen_for_removed_lab(session: Session, lab_id: int) -> list[int]:
+    """After lab ``lab_id`` is removed (deleted, or retracted by an import): open again what it closed unless
+    another result answers it (:func:`reopen_items`); returns the ids opened again."""
+    return reopen_items(session, closed_by_lab(session, lab_id), except_lab=lab_id)
 
 
 def add_dxa_exam(clinic: Clinic, record_id: str, exam: DxaExamIn) -> int:
@@ -146,9 +206,11 @@ def delete_lab(clinic: Clinic, lab_id: int, *, reason: str) -> LabView:
             raise NotFound("lab result", lab_id)
         view = lab_view(lab)
         s.delete(lab)
+        s.flush()
+        reopened = reopen_for_removed_lab(s, lab_id)
         audit(s, actor=clinic.actor, action="delete", entity="lab", entity_id=lab_id, patient_id=lab.patient_id,
               detail={"name": lab.name, "value": lab.value, "unit": lab.unit, "date": str(lab.date),
-                      "reason": reason})
+                      "reason": reason, "reopened_items": reopened})
         return view
 
 

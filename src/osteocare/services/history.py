@@ -9,6 +9,7 @@ overwriting theirs."""
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import types
@@ -133,21 +134,27 @@ def update_history(clinic: Clinic, record_id: str, changes: Mapping[str, Any], *
 
 class FallsScreenView(BaseModel):
     """The falls screen as recorded: each key question's answer (absent: not asked) and the brochure items
-    answered yes (None: the brochure was not filled in), with the questions' wording and its status."""
+    answered yes (None: the brochure was not filled in), the day it was recorded and how many days ago (None: not
+    known), with the questions' wording and its status."""
 
     record_id: str
     key_questions: dict[str, bool]
     brochure_items: list[str] | None
+    answered_on: dt.date | None = Field(default=None, description="The day the screen was last recorded (None: not "
+                                                                  "known, or no screen recorded)")
+    age_days: int | None = Field(default=None, description="Days from answered_on to today (no re-screen interval "
+                                                           "is declared: the knowledge gives none)")
     questions: dict[str, str] = Field(description="Key question id -> wording (knowledge steadi)")
     brochure: dict[str, str] = Field(description="Brochure item id -> wording (knowledge steadi)")
     brochure_wording_status: str = Field(description="Status of the brochure items' wording (knowledge steadi)")
 
 
-def _screen_view(record: PatientRecord) -> FallsScreenView:
+def _screen_view(record: PatientRecord, answered_on: dt.date | None, today: dt.date) -> FallsScreenView:
     kf = load("steadi")
     return FallsScreenView(
         record_id=record.id, key_questions=dict(record.falls_screen_answers),
         brochure_items=None if record.falls_screen_brochure_items is None else list(record.falls_screen_brochure_items),
+        answered_on=answered_on, age_days=None if answered_on is None else (today - answered_on).days,
         questions={str(k): str(v) for k, v in kf.data["key_questions"].items()},
         brochure={str(k): str(v) for k, v in kf.data["brochure_items"].items()},
         brochure_wording_status=str(kf.fact("brochure_other_items_wording").status))
@@ -155,11 +162,12 @@ def _screen_view(record: PatientRecord) -> FallsScreenView:
 
 def falls_screen_of(clinic: Clinic, record_id: str) -> FallsScreenView:
     """The recorded falls screen (the read is audited)."""
+    today = clinic.today()
     with clinic.db.read() as s:
         p = load_patient(s, record_id)
         if p is None:
             raise NotFound("patient", record_id)
-        view = _screen_view(record_of(p, as_of=clinic.today(), include_courses=False))
+        view = _screen_view(record_of(p, as_of=today, include_courses=False), p.falls_screen_date, today)
         patient_id = p.id
     clinic.db.audit_reads.append(actor=clinic.actor, action="read", entity="patient", entity_id=record_id,
                                  patient_id=patient_id, detail={"what": "falls screen"})
@@ -170,20 +178,28 @@ def set_falls_screen(clinic: Clinic, record_id: str, *, key_questions: Mapping[s
                      brochure_items: list[str] | None) -> FallsScreenView:
     """Record the falls screen as asked today: the key questions answered (a question left out was not asked)
     and the brochure items answered yes (None: the brochure was not filled in). Replaces the earlier answers;
-    checked by the record (known ids only), audited with the old and new answers."""
+    checked by the record (known ids only), audited with the old and new answers. The screen's date
+    (``patients.falls_screen_date``) becomes today, also when the answers are the same as before (asked again);
+    a screen with nothing answered has no date."""
+    today = clinic.today()
     with clinic.db.write() as s:
         patient_row(s, record_id, for_update=True)
         p = load_patient(s, record_id)
         if p is None:
             raise NotFound("patient", record_id)
-        current = record_of(p, as_of=clinic.today(), include_courses=False)
+        current = record_of(p, as_of=today, include_courses=False)
         merged = parse_record({**current.model_dump(mode="json"), "falls_screen_answers": dict(key_questions),
                                "falls_screen_brochure_items": brochure_items})
         before = current.model_dump(mode="json", include={"falls_screen_answers", "falls_screen_brochure_items"})
         after = merged.model_dump(mode="json", include={"falls_screen_answers", "falls_screen_brochure_items"})
-        if before != after:
+        day = today if (key_questions or brochure_items is not None) else None
+        if before != after or p.falls_screen_date != day:
+            old_day = p.falls_screen_date
             p.extra_json = extra_json(merged)
+            p.falls_screen_date = day
             s.flush()
             audit(s, actor=clinic.actor, action="update", entity="patient", entity_id=p.record_id,
-                  patient_id=p.id, detail={"what": "falls screen", "from": before, "to": after})
-        return _screen_view(merged)
+                  patient_id=p.id, detail={"what": "falls screen", "from": before, "to": after,
+                                           "on": {"from": None if old_day is None else old_day.isoformat(),
+                                                  "to": None if day is None else day.isoformat()}})
+        return _screen_view(merged, day, today)

@@ -195,6 +195,11 @@ def import_patients(clinic: Clinic, rows: Iterable[Mapping[str, Any]], *, update
                 detail: dict[str, Any] = {"via": "import", "kept": kept}
                 if removed:  # what the removed results said, as `lab delete` keeps it
                     detail["retracted_labs"] = [_lab_said(x) for x in removed]
+                    from .facts import reopen_for_removed_lab
+
+                    reopened = [i for x in removed for i in reopen_for_removed_lab(s, x.id)]
+                    if reopened:  # the follow-up items the removed results had answered
+                        detail["reopened_items"] = reopened
                 audit(s, actor=clinic.actor, action="update", entity="patient", entity_id=rec.id, patient_id=p.id,
                       detail=detail)
                 if kept:

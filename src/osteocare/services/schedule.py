@@ -62,6 +62,57 @@ def dmab_lab_reason(lab: str, lo: int, hi: int, injection: dt.date) -> list[Text
                  {"lab": "lab", "date": "date"}, lab=lab, lo=lo, hi=hi, date=injection.isoformat())]
 
 
+#: The follow-up items tied to a dose (a lab some days or weeks after an injection): OsteoCare's convention
+#: ITEM-EVENT (see :func:`item_event`) dates them from the course's dose they follow.
+DOSE_TIED_RULES = frozenset({"MON-LAB-DMAB"})
+#: The drug-holiday reassessment after a bisphosphonate course stopped (treatment-sequencing BP-HOLIDAY-3).
+HOLIDAY_RULE = "BP-HOLIDAY-3"
+#: Drug classes (drugs/*.yaml ``class``) whose stop starts a drug holiday, and the actions (``action``) that are
+#: osteoporosis treatment (a supplement course is not).
+BISPHOSPHONATE_CLASSES = frozenset({"oral_bisphosphonate", "iv_bisphosphonate"})
+TREATMENT_ACTIONS = frozenset({"antiresorptive", "anabolic"})
+
+
+def item_event(session: Session, it: m.ScheduleItem) -> dt.date | None:
+    """The day of the event a follow-up item follows (OsteoCare convention ITEM-EVENT, course-monitoring
+    ``item_event``): for a lab tied to a dose (:data:`DOSE_TIED_RULES`), the course's last dose given on or before
+    the item's due date; for the holiday reassessment (:data:`HOLIDAY_RULE`), the day the course stopped; for any
+    other item of a course (follow-up DXA, calcitriol labs, reviews), the course's start. ``None`` for an item of
+    no course. A result answers the item only if it is dated *after* that day (:func:`answers`)."""
+    course = session.get(m.TreatmentCourse, it.course_id) if it.course_id is not None else None
+    if course is None:
+        return None
+    if it.rule_id in DOSE_TIED_RULES:
+        dose = session.scalar(select(func.max(m.AdministeredDose.given_on)).where(
+            m.AdministeredDose.course_id == course.id, m.AdministeredDose.given_on <= it.due_on))
+        return dose if dose is not None else course.start_date
+    if it.rule_id == HOLIDAY_RULE and course.stop_date is not None:
+        return course.stop_date
+    return course.start_date
+
+
+def answers(session: Session, it: m.ScheduleItem, day: dt.date) -> bool:
+    """Whether a result dated ``day`` can answer ``it``: dated after the day of the event the item follows
+    (:func:`item_event`). Results carry a day, not a time: one from the event's own day may be the pre-dose sample
+    or the baseline scan, so it does not answer what follows the event (OsteoCare convention ITEM-EVENT; the
+    knowledge gives no early window)."""
+    event = item_event(session, it)
+    return event is None or day > event
+
+
+def dmab_ckd_reason(lab: str, when: int, unit: str, injection: dt.date) -> list[TextPart]:
+    """"calcium 7 days after the denosumab injection of ... (advanced CKD ...)" (``unit``: days or months)."""
+    return [part("{lab} {when} after the denosumab injection of {date} (advanced CKD: weekly for the first month, "
+                 "then monthly; DMAB-CKD)", {"lab": "lab", "when": "days" if unit == "days" else "months",
+                                             "date": "date"}, lab=lab, when=when, date=injection.isoformat())]
+
+
+def holiday_reason(text: str, drug: str, stop: dt.date) -> list[TextPart]:
+    """BP-HOLIDAY-3's knowledge sentence, and when which bisphosphonate stopped."""
+    return [part(text), part("{drug} stopped on {date}.", {"drug": "drug", "date": "date"}, drug=drug,
+                             date=stop.isoformat())]
+
+
 def add_item(session: Session, course: m.TreatmentCourse | None, *, patient_id: int, kind: str, due_on: dt.date,
           reason: str | list[TextPart], rule_id: str | None, status: Status, seq: int | None = None,
           lab_name: str | None = None) -> m.ScheduleItem:
@@ -132,6 +183,13 @@ def plan_course_start(session: Session, course: m.TreatmentCourse, reg: Regimen,
             first_due = next_due(last[0], reg.interval)
             notes.append(f"First dose due {first_due.isoformat()}: {reg.name} is given {reg.interval}, and the last "
                          f"dose was on {last[0].isoformat()} ({last[1]}).")
+    for it in session.scalars(select(m.ScheduleItem).where(  # treatment again: the holiday's reassessment is moot
+            m.ScheduleItem.patient_id == pid, m.ScheduleItem.kind == "review", m.ScheduleItem.status == "open",
+            m.ScheduleItem.rule_id == HOLIDAY_RULE, m.ScheduleItem.course_id != course.id)
+            if reg.action in TREATMENT_ACTIONS else ()):
+        it.status, it.closed_at = "done", utcnow()
+        notes.append(f"The drug-holiday reassessment due {it.due_on.isoformat()} ({HOLIDAY_RULE}) is closed: "
+                     f"{reg.name} is started.")
     if reg.given_in_clinic:
         add_item(session, course, patient_id=pid, kind="dose", seq=1, due_on=first_due or start,
               reason=dose_reason(reg.drug, 1), rule_id=reg.overdue_rule, status=reg.interval_status)
@@ -174,11 +232,62 @@ def plan_course_start(session: Session, course: m.TreatmentCourse, reg: Regimen,
 
 
 def _predisposed(course: m.TreatmentCourse) -> bool:
+    return _started_with_finding(course, "DMAB-PREDISPOSED")
+
+
+def _started_with_finding(course: m.TreatmentCourse, rule_id: str) -> bool:
+    """Whether the course's start check found ``rule_id`` (a 'must not' one: the course started on a clinician's
+    written override)."""
     try:
         report = json.loads(course.check_json)
-    except ValueError:
+    except (ValueError, TypeError):
         return False
-    return any(f.get("rule_id") == "DMAB-PREDISPOSED" for f in report.get("findings", []))
+    return any(f.get("rule_id") == rule_id for f in report.get("findings", []))
+
+
+def _dose_overrode(session: Session, item: m.ScheduleItem | None, rule_id: str) -> bool:
+    """Whether the dose of ``item`` was given on an override of ``rule_id`` (the dose's 'override' snapshot,
+    ``services.doses.record_dose``: "RULE, RULE overridden: reason")."""
+    if item is None:
+        return False
+    for detail in session.scalars(select(m.PreDoseCheck.detail).where(m.PreDoseCheck.item_id == item.id,
+                                                                      m.PreDoseCheck.check_id == "override")):
+        if rule_id in (detail or "").split(" overridden:")[0].split(", "):
+            return True
+    return False
+
+
+def _monitoring(name: str) -> tuple[object, Status]:
+    from ..core.knowledge import load
+
+    f = load("course-monitoring").fact(name)
+    return f.value, lowest([f.status])
+
+
+def _dmab_ckd_labs(session: Session, course: m.TreatmentCourse, reg: Regimen, dose: m.AdministeredDose) -> None:
+    """Advanced CKD (DMAB-CKD overridden): serum calcium weekly for the first month, then monthly (MON-LAB-DMAB,
+    the boxed warning; course-monitoring ``dmab_ckd_*``). The weekly month follows the first dose given under the
+    finding; the monthly checks of one dosing interval are scheduled at each dose."""
+    weeks, s1 = _monitoring("dmab_ckd_calcium_weekly_weeks")
+    every, s2 = _monitoring("dmab_ckd_calcium_then_months")
+    labs, s3 = _monitoring("dmab_ckd_labs")
+    status = lowest([s1, s2, s3])
+    earlier = session.scalar(select(func.count()).select_from(m.ScheduleItem).where(
+        m.ScheduleItem.course_id == course.id, m.ScheduleItem.kind == "lab",
+        m.ScheduleItem.rule_id == "MON-LAB-DMAB", m.ScheduleItem.reason.like("%DMAB-CKD%")))
+    months = reg.interval.count if reg.interval is not None and reg.interval.unit == "month" else 0
+    step = int(str(every))
+    first_month = not earlier
+    for lab in (str(x) for x in list(labs)):  # type: ignore[call-overload]
+        if first_month:
+            for k in range(1, int(str(weeks)) + 1):
+                add_item(session, course, patient_id=course.patient_id, kind="lab", lab_name=lab,
+                         due_on=dose.given_on + dt.timedelta(weeks=k), rule_id="MON-LAB-DMAB", status=status,
+                         reason=dmab_ckd_reason(lab, 7 * k, "days", dose.given_on))
+        for mo in range(step * (2 if first_month else 1), months + 1, step):
+            add_item(session, course, patient_id=course.patient_id, kind="lab", lab_name=lab,
+                     due_on=add_months(dose.given_on, mo), rule_id="MON-LAB-DMAB", status=status,
+                     reason=dmab_ckd_reason(lab, mo, "months", dose.given_on))
 
 
 def after_dose(session: Session, course: m.TreatmentCourse, dose: m.AdministeredDose,
@@ -226,6 +335,9 @@ def after_dose(session: Session, course: m.TreatmentCourse, dose: m.Administered
             add_item(session, course, patient_id=course.patient_id, kind="lab", lab_name=lab,
                   due_on=dose.given_on + dt.timedelta(days=lo), rule_id="MON-LAB-DMAB", status=status,
                   reason=dmab_lab_reason(lab, lo, hi, dose.given_on))
+    if reg.drug_class == "denosumab" and (_started_with_finding(course, "DMAB-CKD")
+                                          or _dose_overrode(session, item, "DMAB-CKD")):
+        _dmab_ckd_labs(session, course, reg, dose)
     session.flush()
     return nxt, False
 
@@ -318,13 +430,51 @@ def reopen_followon_reviews(session: Session, course: m.TreatmentCourse) -> list
     return warnings
 
 
+def holiday_reassessment() -> tuple[int, str, Status]:
+    """Months from a bisphosphonate's stop (or the last reassessment) to the next reassessment (BP-HOLIDAY-3's
+    lower bound, ``holiday_reassess_years``), the rule's text and the lower status of the two (unverified)."""
+    from ..core.knowledge import load
+
+    f = load("treatment-sequencing").fact("holiday_reassess_years")
+    text, status = _sequencing_rule(HOLIDAY_RULE)
+    lo = f.value[0] if isinstance(f.value, list) else f.value
+    return round(12 * float(lo)), text, lowest([f.status, status])
+
+
+def _plan_holiday(session: Session, course: m.TreatmentCourse, reg: Regimen, stop: dt.date) -> str:
+    """A bisphosphonate stopped with no other osteoporosis treatment running: the holiday's reassessment (BMD and
+    risk, BP-HOLIDAY-3) falls due the knowledge's interval after the stop, as a review and a DXA."""
+    months, text, status = holiday_reassessment()
+    due = add_months(stop, months)
+    for kind in ("review", "dxa"):
+        add_item(session, course, patient_id=course.patient_id, kind=kind, due_on=due, rule_id=HOLIDAY_RULE,
+                 status=status, reason=holiday_reason(text, reg.drug, stop))
+    return (f"{reg.name} stopped with no other osteoporosis treatment: the drug-holiday reassessment (BMD and risk) "
+            f"is due {due.isoformat()} ({HOLIDAY_RULE}: {text} Status: {status}); a new fracture, a fall in BMD or new "
+            "risk factors end the holiday sooner (BP-HOLIDAY-4).")
+
+
+def stored_reason(it: m.ScheduleItem) -> list[TextPart]:
+    """The item's reason as parts (as stored)."""
+    from .textparts import stored_parts
+
+    return stored_parts(it.reason, it.reason_parts)
+
+
 def on_course_stop(session: Session, course: m.TreatmentCourse, *, stop_date: dt.date) -> list[str]:
-    """Cancel what the course had pending; for denosumab, schedule the follow-on decision (DMAB-SWITCH).
+    """Cancel what the course had pending; for denosumab, schedule the follow-on decision (DMAB-SWITCH); for a
+    bisphosphonate stopped with no other osteoporosis treatment running, the drug holiday's reassessment
+    (BP-HOLIDAY-3) and keep the patient's follow-up DXA.
 
     The patient's follow-up DXA is not the course's alone: a course started while this one was active found it
     open and did not plan its own (:func:`plan_course_start`), so it passes to the patient's latest other active
     course instead of being cancelled (else a switch would leave no follow-up DXA at all)."""
     now = utcnow()
+    reg = regimen(course.drug)
+    treated = any(regimen(c.drug).action in TREATMENT_ACTIONS for c in session.scalars(
+        select(m.TreatmentCourse).where(m.TreatmentCourse.patient_id == course.patient_id,
+                                        m.TreatmentCourse.status == "active", m.TreatmentCourse.id != course.id)))
+    holiday = reg.drug_class in BISPHOSPHONATE_CLASSES and not treated
     heir = session.scalar(select(m.TreatmentCourse).where(
         m.TreatmentCourse.patient_id == course.patient_id, m.TreatmentCourse.status == "active",
         m.TreatmentCourse.id != course.id).order_by(m.TreatmentCourse.start_date.desc(), m.TreatmentCourse.id.desc())
@@ -333,9 +483,12 @@ def on_course_stop(session: Session, course: m.TreatmentCourse, *, stop_date: dt
         if it.kind == "dxa" and heir is not None:
             it.course_id = heir.id
             continue
+        if it.kind == "dxa" and holiday:  # the patient's follow-up DXA stays (BHOF-MON: after changing therapy)
+            continue
         it.status, it.closed_at = "cancelled", now
     warnings: list[str] = reopen_followon_reviews(session, course)
-    reg = regimen(course.drug)
+    if holiday:
+        warnings.append(_plan_holiday(session, course, reg, stop_date))
     if reg.drug_class == "denosumab":
         months, text, status = dmab_switch()
         last = session.scalar(select(func.max(m.AdministeredDose.given_on)).where(

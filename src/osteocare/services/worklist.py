@@ -3,7 +3,8 @@
 Every section is one indexed query on ``schedule_items`` (``(status, due_on)`` and ``(status, scheduled_at)``)
 joined to the patient's name and the course's drug, with a row limit per section and exact counts, so it stays
 fast on a clinic of 100,000 patients (see ``benchmarks/worklist.py``). "This week" is the ``days`` days after
-today. Overdue doses come first (urgent ones on top), then other overdue items (urgent first).
+today. Overdue is ordered by severity (urgent on top, whatever its kind); within a severity late doses come before
+the other items, then the oldest first.
 """
 
 from __future__ import annotations
@@ -77,8 +78,9 @@ def _worklist(clinic: Clinic, day: dt.date, days: int, limit: int) -> Worklist:
                              .order_by(si.due_on, si.id).limit(limit)).all()
             overdue += [alert_for(it, record_id=rid, patient_name=display_name(g, f, rid), drug=drug, today=day)
                         for it, rid, g, f, drug in rows]
-        # late doses first (a late denosumab injection is the dangerous one), most pressing first; then the rest
-        overdue.sort(key=lambda a: (a.kind != "dose_overdue", _ORDER[a.severity], a.due_on))
+        # most pressing first (an urgent follow-on after stopping denosumab above a routine late dose, as
+        # clinic_alerts orders them); within a severity, late doses before the other items, then the oldest first
+        overdue.sort(key=lambda a: (_ORDER[a.severity], a.kind != "dose_overdue", a.due_on))
         counts = {
             "appointments_today": _count(s, si.scheduled_at >= start, si.scheduled_at < end),
             "due_today": _count(s, si.due_on == day),

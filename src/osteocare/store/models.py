@@ -177,6 +177,10 @@ class Patient(Base):
     extra_json: Mapped[str | None] = mapped_column(
         Text, doc="Record fields without a column of their own (newer fields, nested answers), as JSON"
     )
+    falls_screen_date: Mapped[dt.date | None] = mapped_column(
+        Date, doc="The day the falls screen (extra_json's falls_screen_answers and brochure items) was last recorded "
+                  "in the clinic; NULL: not known (recorded before migration 0012, imported, or not done)"
+    )
 
     dxa_exams: Mapped[list[DxaExam]] = relationship(
         back_populates="patient", cascade="all, delete-orphan", order_by="DxaExam.id"

@@ -496,9 +496,11 @@ def add_dose(request: Request, user: User, record_id: str, body: DoseIn) -> Any:
 
 @router.get("/patients/{record_id}/calendar.ics", responses={200: {"content": {"text/calendar": {}}}, **PROBLEMS},
             tags=["patients"], response_class=Response)
-def calendar(request: Request, user: User, record_id: str) -> Response:
+def calendar(request: Request, user: User, record_id: str,
+             lang: Annotated[Literal["en", "vi"] | None, Query(description="Language of the texts (default: the "
+                                                                  "account's)")] = None) -> Response:
     u = may_see_patient(user, record_id)
-    data = scal.patient_calendar(acting(request, u), record_id)
+    data = scal.patient_calendar(acting(request, u), record_id, lang=lang or u.locale)
     return Response(data, media_type="text/calendar",
                     headers={"Content-Disposition": f'attachment; filename="osteocare-{record_id}.ics"'})
 

@@ -269,10 +269,20 @@ async def post_new_patient(request: Request) -> Response:
 
 # --- the falls screen ------------------------------------------------------------------------------------------
 
+#: Shown when brochure statements are ticked without the box saying the patient filled in the brochure.
+BROCHURE_NOT_TICKED = ("Brochure statements are ticked, but not the box \"The patient filled in the brochure\": tick "
+                       "that box to record them, or untick the statements. Nothing was saved.")
+
+
 def _screen_page(request: Request, u: Principal, record_id: str, view: Any, *, status: int = 200,
-                 errors: dict[str, str] | None = None) -> Response:
+                 errors: dict[str, str] | None = None, sent: dict[str, Any] | None = None) -> Response:
+    """The falls screen form showing ``view`` (what is stored), or, where given, what was ``sent``: its answers
+    (``key_questions``), the statements it ticked (``ticked``) and whether the brochure box was (``brochure``)."""
     summary = sp.get_patient(acting(request, u), record_id)
-    return render(request, "falls_screen.html", u, status=status, s=summary, screen=view, errors=errors or {})
+    shown = {"key_questions": view.key_questions, "ticked": view.brochure_items or [],
+             "brochure": view.brochure_items is not None, **(sent or {})}
+    return render(request, "falls_screen.html", u, status=status, s=summary, screen=view, shown=shown,
+                  errors=errors or {})
 
 
 @router.get("/patients/{record_id}/falls-screen")
@@ -297,7 +307,13 @@ async def post_falls_screen(request: Request, record_id: str) -> Response:
                 if value not in ("yes", "no"):
                     raise InputError(key, value, "yes, no, or not asked")
                 answers[key[2:]] = value == "yes"
-        items = [k[2:] for k, v in f.items() if k.startswith("b_") and v] if f.get("brochure") else None
+        ticked = [k[2:] for k, v in f.items() if k.startswith("b_") and v]
+        if ticked and not f.get("brochure"):  # never thrown away silently: the clinician says which was meant
+            view = sh.falls_screen_of(c, record_id)
+            return _screen_page(request, u, record_id, view, status=422,
+                                errors={"brochure": lang_of(request, u).gettext(BROCHURE_NOT_TICKED)},
+                                sent={"key_questions": answers, "ticked": ticked, "brochure": False})
+        items = ticked if f.get("brochure") else None
         sh.set_falls_screen(c, record_id, key_questions=answers, brochure_items=items)
     except NotFound:
         raise

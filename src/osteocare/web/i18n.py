@@ -23,6 +23,7 @@ from babel.messages.pofile import read_po
 from babel.numbers import format_decimal
 from markupsafe import Markup, escape
 
+from ..core.status import status_warning
 from .translations.en_vocabulary import EN_VOCABULARY
 
 LOCALES = ("en", "vi")
@@ -126,7 +127,9 @@ class Lang:
 
     def advice(self, item: Mapping[str, Any]) -> str:
         """A generated advice item (``text`` and its ``parts``): each sentence's template translated when the
-        catalogue has it and filled with the same values; the English text if a translation does not fit."""
+        catalogue has it and filled with the same values, numbers and dates as this locale writes them (the
+        template's own format, e.g. ``{ng:.1f}``, is kept: ``30,4`` in Vietnamese); the English text if a translation
+        does not fit."""
         parts = item.get("parts") or []
         if not parts:
             return self.knowledge(item.get("text"))
@@ -134,11 +137,50 @@ class Lang:
         for p in parts:
             template = self.knowledge(p.get("template"))
             params = p.get("params") or {}
+            kinds = p.get("kinds") or {}
             try:
-                out.append(template.format(**params) if params else template)
-            except (KeyError, IndexError, ValueError):
+                values = {k: (str(self._value(kinds[k], v)) if kinds.get(k) in _PLAIN_KINDS else self._advice_value(v))
+                          for k, v in params.items()}
+                out.append(template.format(**values) if params else template)
+            except (KeyError, IndexError, ValueError, TypeError):
                 return str(item.get("text") or "")
         return " ".join(out)
+
+    def _advice_value(self, v: Any) -> Any:
+        """An advice value without a kind: a number formatted by the template's spec, then in this locale; an ISO
+        date (``YYYY-MM-DD``, as JSON gives a date) in this locale; anything else as it is. English pages get the
+        value itself, so the English text stays what the API and the CLI give."""
+        if self.code == DEFAULT:
+            return v
+        if isinstance(v, int | float) and not isinstance(v, bool):
+            return _LocalNumber(v, self)
+        if isinstance(v, str) and _ISO_DATE.fullmatch(v):
+            try:
+                return self.date(dt.date.fromisoformat(v))
+            except ValueError:
+                return v
+        return v
+
+    def problem_detail(self, text: Any) -> Markup:
+        """An error page's detail: a fixed message (the CSRF check's) from the catalogue; the service's "no {what}
+        {key}" (``services.errors.NotFound``) translated with its key kept as it was asked for; anything else
+        English, marked ``lang="en"`` on pages in another language."""
+        text = "" if text is None else str(text)
+        if self.code == DEFAULT or not text:
+            return escape(text)
+        if self._known(text):
+            return escape(self.t.gettext(text))
+        found = _NOT_FOUND.fullmatch(text)
+        if found and self._known(found.group("what")) and self._known("No {what} {key}"):
+            return escape(self.t.gettext("No {what} {key}")).format(what=self.t.gettext(found.group("what")),
+                                                                   key=found.group("key"))
+        return _in_english(escape(text))
+
+    def status_note(self, status: Any, what: str) -> Markup:
+        """The visible warning a result from non-verified facts carries (``core.status.status_warning``, e.g. for
+        ``what`` = "This due date"), in this language; empty for a verified one."""
+        warning = status_warning(status, what) if status in ("secondary", "unverified") else None
+        return self.status_warning(warning) if warning else Markup("")
 
     def text_parts(self, item: Any) -> Markup:
         """A generated text with its ``parts`` (an alert: templates with named values, see
@@ -255,6 +297,25 @@ class Lang:
 
 
 _NUMBER = re.compile(r"([+-]?)(\d+)(?:\.(\d+))?")
+#: ``services.errors.NotFound``'s message: ``no {what} {key!r}``.
+_NOT_FOUND = re.compile(r"no (?P<what>[a-z ]+?) (?P<key>'.*'|\d+)", re.DOTALL)
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+#: Part kinds whose value :meth:`Lang._value` shows as plain text (the advice is plain text, escaped by the page).
+_PLAIN_KINDS = ("date", "num", "drug", "lab", "days", "months")
+
+
+class _LocalNumber:
+    """A number for ``str.format`` in a translated template: formatted by the field's spec as English writes it
+    (``{ng:.1f}`` -> ``30.4``), then with the same digits in the reader's locale (``30,4``, ``1.200``)."""
+
+    def __init__(self, value: float, lang: Lang) -> None:
+        self.value, self.lang = value, lang
+
+    def __format__(self, spec: str) -> str:
+        return self.lang.num_text(format(self.value, spec))
+
+    def __str__(self) -> str:
+        return format(self)
 #: ``core.status.status_warning``'s sentences after ``{what}: `` (the catalogue has each as ``{what}: <sentence>``).
 _STATUS_WARNING = re.compile(r"(?P<what>.+): (?P<sentence>based on facts [^:]*\(status: (?:secondary|unverified)\)\.)",
                              re.DOTALL)

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from itsdangerous import BadSignature
 from jinja2 import Environment, FileSystemLoader, select_autoescape
-from markupsafe import Markup
+from markupsafe import Markup, escape
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
@@ -78,7 +78,6 @@ env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select
 DXA_SITES = [s for s in get_args(Site) if s in ("femoral_neck", "total_hip", "lumbar_spine")]
 FRACTURE_SITES = list(get_args(FractureSite))
 LAB_NAMES = ("creatinine", "calcium", "vitamin_d_25oh", "phosphate", "magnesium", "albumin")
-ORAL_BISPHOSPHONATES = ("alendronate", "risedronate", "ibandronate")
 
 
 async def page_user(request: Request) -> Principal | None:
@@ -131,17 +130,27 @@ def _redirect(url: str) -> RedirectResponse:
 
 
 def field_errors(exc: Exception, lang: Lang) -> dict[str, str]:
+    """Each field's error message in ``lang`` (HTML): the fixed sentence translated; the allowed range, the
+    validator's message or the error's own text translated where the catalogue has it, else English, marked
+    ``lang="en"`` on pages in another language (WCAG 3.1.2). The value is shown as it was typed."""
     if isinstance(exc, InputError):
-        return {exc.field: lang.gettext("{value} is not allowed: expected {allowed}", value=exc.value,
-                                        allowed=exc.allowed + (f" ({exc.unit})" if exc.unit else ""))}
+        allowed = exc.allowed + (f" ({exc.unit})" if exc.unit else "")
+        return {exc.field: _message(lang, "{value} is not allowed: expected {allowed}", value=exc.value,
+                                    allowed=lang.sentence(allowed))}
     if isinstance(exc, ValidationError):
-        out = {}
+        out: dict[str, str] = {}
         for e in exc.errors():
             loc = [str(x) for x in e.get("loc", ())]
-            out[loc[-1] if loc else "form"] = lang.gettext("{value} is not allowed: {message}",
-                                                           value=e.get("input"), message=e.get("msg"))
+            out[loc[-1] if loc else "form"] = _message(lang, "{value} is not allowed: {message}", value=e.get("input"),
+                                                       message=lang.sentence(e.get("msg")))
         return out
-    return {"form": str(exc)}
+    return {"form": lang.sentence(str(exc))}
+
+
+def _message(lang: Lang, msgid: str, **values: Any) -> Markup:
+    """``msgid`` translated and filled in as HTML: a value that is already HTML (``lang.sentence``) kept, any other
+    escaped."""
+    return Markup(escape(lang.gettext(msgid))).format(**values)
 
 
 def _date(value: str, field: str, *, required: bool = True) -> dt.date | None:
@@ -459,15 +468,16 @@ def _after_form(request: Request, u: Principal, record_id: str, which: str, form
     except (InputError, ValidationError) as exc:
         errs = field_errors(exc, lang)
         shown = set(form) | {"t_score", "bmd_g_cm2", "sites"}
-        errs = {(k if k in shown else "form"): (v if k in shown else f"{k}: {v}") for k, v in errs.items()}
+        errs = {(k if k in shown else "form"): (v if k in shown else Markup("{}: {}").format(k, v))
+                for k, v in errs.items()}
         return patient_page_response(request, u, record_id, status=422, errors={which: errs}, form=form,
                                      which=which)
     except OsteoCareError as exc:
         p = problem_of(exc)
         if p.status == 404:
             raise
-        return patient_page_response(request, u, record_id, status=p.status, errors={which: {"form": str(exc)}},
-                                     form=form, which=which)
+        return patient_page_response(request, u, record_id, status=p.status,
+                                     errors={which: {"form": lang.sentence(str(exc))}}, form=form, which=which)
     return _redirect(f"/patients/{quote(record_id)}?done={which}#{which}")
 
 
@@ -675,16 +685,44 @@ def worklist_page(request: Request, user: Principal | None = Depends(page_user))
 # --- patient portal --------------------------------------------------------------------------------------------
 
 def _how_to_take(drugs: list[str]) -> list[dict[str, Any]]:
+    """How to take each drug: its ``administration`` text from its knowledge file, with that fact's status (nothing
+    written here: the label text is the one source of how a drug is taken)."""
     out = []
     for d in drugs:
         try:
             kf = load(f"drug-{d}")
         except Exception:
             continue
-        facts = kf.facts if hasattr(kf, "facts") else {}
-        admin = kf.value("administration") if "administration" in facts else None
-        out.append({"drug": d, "administration": admin, "oral_bisphosphonate": d in ORAL_BISPHOSPHONATES,
-                    "status": kf.fact("administration").status if admin else None})
+        fact = kf.facts.get("administration")
+        out.append({"drug": d, "administration": fact.value if fact else None, "status": fact.status if fact else None})
+    return out
+
+
+def patient_advice(lifestyle: dict[str, Any]) -> list[dict[str, Any]]:
+    """The lifestyle items of the recommendation that are addressed to the patient, for the patient's own page.
+
+    Left out, as they are the clinician's to-do or a rule for the prescriber (the staff page's printable summary
+    has them all): the calcium item when the dietary intake is not recorded (it asks the clinician to ask about it)
+    or the knowledge has no target for the patient's age (a note on the knowledge base); the guideline's
+    supplements rule (``supplements_rule``, e.g. ES-8.1 "for all women on therapies other than anabolic therapy",
+    which is not worked out against the patient's own treatment; the calcium and vitamin D items give her own
+    amounts); and the falls-screen items but a negative screen and the brochure's score (a screen not done or
+    incomplete tells the clinician to ask the key questions; a positive one, STEADI's ASSESS, to assess and
+    intervene). Kept: the patient's own amounts and results (calcium against her diet, vitamin D, a negative
+    screen, her brochure score) and the exercise advice. No text is added or reworded."""
+    out = []
+    for item in lifestyle.get("items") or []:
+        topic = item.get("topic")
+        if topic == "supplements":
+            continue
+        values, rules = item.get("values") or {}, item.get("rule_ids") or []
+        if topic == "calcium" and (values.get("dietary_intake_mg_per_day") is None
+                                   or values.get("target_mg_per_day") is None):
+            continue
+        if topic == "falls" and ("ASSESS" in rules or (rules != ["STEADI-BROCHURE"]
+                                                        and lifestyle.get("falls_screen") != "negative")):
+            continue
+        out.append(item)
     return out
 
 
@@ -695,7 +733,7 @@ def portal_context(request: Request, u: Principal) -> dict[str, Any]:
     active = [co for co in view.courses if co.status == "active"]
     nxt = [it for it in view.schedule if it.status == "open" and it.kind == "dose"]
     result = assessment_json(view.record, guideline=c.settings.guideline, as_of=c.today())
-    lifestyle = ((result.get("recommendation") or {}).get("lifestyle") or {}).get("items", [])
+    lifestyle = patient_advice((result.get("recommendation") or {}).get("lifestyle") or {})
     return {"view": view, "active": active, "next_doses": nxt[:3], "how": _how_to_take([co.drug for co in active]),
             "lifestyle": lifestyle, "reaction_kinds": REACTION_KINDS, "severities": SEVERITIES,
             "questions": qs.mine(c, u), "today": c.today()}
@@ -725,7 +763,7 @@ async def portal_reaction(request: Request) -> Response:
 def portal_calendar(request: Request, user: Principal | None = Depends(page_user)) -> Response:
     u = need(user, "patient")
     assert u.record_id
-    data = scal.patient_calendar(acting(request, u), u.record_id)
+    data = scal.patient_calendar(acting(request, u), u.record_id, lang=lang_of(request, u).code)
     return Response(data, media_type="text/calendar",
                     headers={"Content-Disposition": 'attachment; filename="osteocare-my-plan.ics"'})
 
@@ -926,7 +964,7 @@ async def admin_add_user(request: Request) -> Response:
     except OsteoCareError as exc:
         lang = lang_of(request, u)
         entries, total = queries.audit_page(acting(request, u), limit=50)
-        errs = field_errors(exc, lang) if isinstance(exc, InputError) else {"form": str(exc)}
+        errs = field_errors(exc, lang)
         return render(request, "admin.html", u, status=422 if isinstance(exc, InputError) else problem_of(exc).status,
                       entries=entries, total=total, page=1, pages=max(1, (total + 49) // 50), **_users(request, 1),
                       record_id="", errors=errs, form=f)

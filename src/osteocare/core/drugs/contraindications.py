@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 
-from ..guidelines.conditions import Context, evaluate
+from ..guidelines.conditions import HYPERSENSITIVITY_TERMS, Context, evaluate, is_hypersensitivity
 from ..guidelines.engine import UndecidedRule
 from ..guidelines.facts import DerivedFacts, FactView
 from ..guidelines.rulesets import default_region, drug_file, fact_text, rule_citations, rule_status
+from ..knowledge import load
 from ..records import PatientRecord
 from ..status import lowest
 from .models import ContraindicationHit, DrugCheck, DrugFacts
@@ -35,8 +36,21 @@ def check_drug(record: PatientRecord, facts: DerivedFacts, drug: str, *, as_of: 
         elif o.value is None:
             undecided.append(UndecidedRule(rule_id=rid, text=fact_text(kf, rid), missing=sorted(o.missing),
                                            status=rule_status(kf, rid, o.refs)))
+    hits.extend(intolerance_hits(record, drug))
     hits.sort(key=lambda h: _KIND_ORDER[h.kind])
     return DrugCheck(drug=drug, hits=hits, undecided=undecided)
+
+
+def intolerance_hits(record: PatientRecord, drug: str) -> list[ContraindicationHit]:
+    """A recorded intolerance of ``drug`` that is not a hypersensitivity reaction (that one is each drug's
+    ``must_not`` rule): a caution needing a clinician's override (``conditions#INTOLERANCE-RECORDED``)."""
+    kf = load("conditions")  # OsteoCare's conventions
+    terms = kf.value(HYPERSENSITIVITY_TERMS.split("#", 1)[1])
+    if not any(i.drug == drug and not is_hypersensitivity(i.reaction, terms) for i in record.intolerances):
+        return []
+    rid = "INTOLERANCE-RECORDED"
+    return [ContraindicationHit(drug=drug, kind="caution", rule_id=rid, text=fact_text(kf, rid),
+                                citation=rule_citations(kf, rid)[0], status=lowest([kf.fact(rid).status]))]
 
 
 def check_contraindications(record: PatientRecord, facts: DerivedFacts, drug: str, *, as_of: dt.date,

@@ -26,8 +26,8 @@ from ..results import Citation, RuleFired, cite
 from ..status import Status, lowest, status_warning
 from .contraindications import check_drug, drug_facts
 from .lifestyle import lifestyle_block
-from .models import Action, FollowUp, NotOffered, Option, Recommendation, SequencingAdvice
-from .sequencing import _active, advise
+from .models import Action, ContraindicationHit, FollowUp, NotOffered, Option, Recommendation, SequencingAdvice
+from .sequencing import _active, advise, failing_drugs, guideline_entries
 
 
 def _uniq(items: list[Any]) -> list[Any]:
@@ -47,22 +47,16 @@ def _action(kf: KnowledgeFile, rule: str, text: str | None = None, drug: str | N
 def _options(record: PatientRecord, facts: DerivedFacts, kf: KnowledgeFile, stratum_key: str | None,
              stratum_status: Status, fired: frozenset[str], as_of: dt.date,
              region: str) -> tuple[list[Option], list[NotOffered]]:
-    ctx = context(record, facts, kf, as_of, kf.id, fired=fired)
-    ranked: list[tuple[tuple[int, int, int], Option]] = []
+    ranked: list[tuple[tuple[int, int, int, int], Option]] = []
     not_offered: list[NotOffered] = []
-    seen: set[str] = set()
-    for idx, o in enumerate(kf.data.get("options", {}).get(stratum_key, []) if stratum_key else []):
+    seq = sequencing_file()
+    failing = failing_drugs(record, as_of)  # the drug the patient is failing on: ranked last, with a caution
+    for idx, o, u in guideline_entries(record, facts, kf, stratum_key, fired, as_of):
         drug = str(o["drug"])
-        if drug in seen:
-            continue
-        if "when" in o and evaluate(o["when"], ctx).value is not True:
-            continue
-        seen.add(drug)
         name = str(drug_file(drug).data["name"])
         reason = fired_rule(kf, o["rule"])
         undecided: list[UndecidedRule] = []
-        if "unless" in o:
-            u = evaluate(o["unless"], ctx)
+        if u is not None:
             rid = str(o.get("unless_rule", o["rule"]))
             if u.value is True:
                 ex = fired_rule(kf, rid, u.refs)
@@ -78,14 +72,19 @@ def _options(record: PatientRecord, facts: DerivedFacts, kf: KnowledgeFile, stra
             not_offered.append(NotOffered(drug=drug, name=name, reasons=[h.text for h in hits], hits=hits,
                                           citations=_uniq([h.citation for h in hits])))
             continue
-        cautions = [h for h in check.hits if h.kind == "caution"]
-        fix = [h for h in check.hits if h.kind == "fix_first"]
+        fails = drug in failing
+        extra = [*([ContraindicationHit(
+            drug=drug, kind="caution", rule_id="TF-FAILURE", text=fact_text(seq, "TF-FAILURE"),
+            citation=rule_citations(seq, "TF-FAILURE")[0], status=seq.fact("TF-FAILURE").status)] if fails else [])]
+        hits = [*check.hits, *extra]
+        cautions = [h for h in hits if h.kind == "caution"]
+        fix = [h for h in hits if h.kind == "fix_first"]
         how = drug_facts(drug)
-        status = lowest([reason.status, stratum_status, how.status, *(h.status for h in check.hits)])
-        cites = _uniq([*reason.citations, *(h.citation for h in check.hits)])
+        status = lowest([reason.status, stratum_status, how.status, *(h.status for h in hits)])
+        cites = _uniq([*reason.citations, *(h.citation for h in hits)])
         opt = Option(rank=0, drug=drug, name=name, tier=o["tier"], reasons=[reason], cautions=cautions, fix_first=fix,
                      undecided=undecided + check.undecided, how=how, status=status, citations=cites)
-        ranked.append(((TIERS.index(o["tier"]), 1 if cautions else 0, idx), opt))
+        ranked.append(((1 if fails else 0, TIERS.index(o["tier"]), 1 if cautions else 0, idx), opt))
     ranked.sort(key=lambda x: x[0])
     options = [opt.model_copy(update={"rank": i + 1}) for i, (_, opt) in enumerate(ranked)]
     return options, not_offered
@@ -173,6 +172,11 @@ def _next_drug(record: PatientRecord, options: list[Option], sequencing: list[Se
     return None
 
 
+def _not_offered_status(n: NotOffered) -> Status:
+    """The lowest status of what keeps a drug off the list: its contraindication hits and the excluding rule."""
+    return lowest([*(h.status for h in n.hits), *([n.excluded_by.status] if n.excluded_by else [])])
+
+
 def drug_file_exists(drug: str) -> bool:
     from ..guidelines.rulesets import drug_files
 
@@ -210,14 +214,15 @@ def recommend(record: PatientRecord, facts: DerivedFacts, *, guideline: str, as_
         ("Follow-up", lowest(f.status for f in follow)),
         ("Sequencing advice", lowest(s.status for s in sequencing)),
         ("Lifestyle advice", life.status),
+        ("Drugs not offered", lowest(_not_offered_status(n) for n in not_offered)),
     ]
     warnings = list(stratum.warnings)
     for what, st in parts:
         w = status_warning(st, what)
         if w:
             warnings.append(w)
-    status = lowest([stratum.status, *(st for _, st in parts), *(h.status for n in not_offered for h in n.hits),
-                     *(a.status for a in notes), *([no_drug.status] if no_drug else [])])
+    status = lowest([stratum.status, *(st for _, st in parts), *(a.status for a in notes),
+                     *([no_drug.status] if no_drug else [])])
     cites: list[Citation] = _uniq([
         *stratum.citations, *(c for o in options for c in o.citations), *(c for n in not_offered for c in n.citations),
         *(no_drug.citations if no_drug else ()), *(c for a in before + notes for c in a.citations),

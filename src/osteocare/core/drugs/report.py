@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
-from .models import Recommendation
+from .models import NotOffered, Recommendation
 
 
 def _status(s: str) -> str:
     return "" if s == "verified" else f" [status: {s}]"
+
+
+def _why_not(n: NotOffered) -> str:
+    """Why a drug is not offered: each contraindication hit (or the excluding rule) with its rule id and status."""
+    if n.hits:
+        return "; ".join(f"{h.text} [{h.rule_id}]{_status(h.status)}" for h in n.hits)
+    by = f" [{n.excluded_by.rule_id}]{_status(n.excluded_by.status)}" if n.excluded_by else ""
+    return "; ".join(n.reasons) + by
 
 
 def render(rec: Recommendation) -> str:
@@ -30,7 +38,7 @@ def render(rec: Recommendation) -> str:
         for a in fix:
             lines.append(f"  * {a.text} [{a.rule_id}]{_status(a.status)}")
         for n in rec.not_offered:
-            lines.append(f"  * MUST NOT GIVE {n.name}: {'; '.join(n.reasons)}")
+            lines.append(f"  * MUST NOT GIVE {n.name}: {_why_not(n)}")
 
     s = rec.stratum
     fired = ", ".join(r.rule_id for r in s.rules_fired) or "none"
@@ -60,8 +68,7 @@ def render(rec: Recommendation) -> str:
     else:
         lines.append("  No ranked drug option.")
     for n in rec.not_offered:
-        by = f" [{n.excluded_by.rule_id}]" if n.excluded_by else "".join(f" [{h.rule_id}]" for h in n.hits)
-        lines.append(f"  not offered: {n.name} - {'; '.join(n.reasons)}{by}")
+        lines.append(f"  not offered: {n.name} - {_why_not(n)}")
 
     if rec.before_first_dose:
         lines += ["", "BEFORE THE FIRST DOSE"] + [f"  - {a.text} [{a.rule_id}]{_status(a.status)}"

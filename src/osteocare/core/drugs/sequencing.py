@@ -7,18 +7,21 @@ All intervals come from ``knowledge/drugs/sequencing.yaml`` and the drug files; 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from typing import Any
 
+from ..guidelines.conditions import Outcome, evaluate
 from ..guidelines.dates import add_months, add_years, whole_months_between
-from ..guidelines.engine import StratumResult
-from ..guidelines.facts import HIP_SITES, SPINE_SITES, DerivedFacts, FactView
-from ..guidelines.rulesets import drug_files, fact_text, rule_citations, sequencing_file
-from ..knowledge import KnowledgeFile
-from ..records import Medication, PatientRecord
+from ..guidelines.engine import StratumResult, context
+from ..guidelines.facts import FACTS, HIP_SITES, SPINE_SITES, DerivedFacts, FactView
+from ..guidelines.rulesets import drug_file, drug_files, fact_text, guideline_file, rule_citations, sequencing_file
+from ..knowledge import KnowledgeFile, load
+from ..records import Fracture, Medication, PatientRecord
+from ..results import Citation
 from ..schedule import timeliness
 from ..status import Status, lowest
-from .contraindications import check_drug
-from .models import SequencingAdvice, Urgency
+from .contraindications import check_drug, intolerance_hits
+from .models import ContraindicationHit, DrugCheck, SequencingAdvice, Urgency
 
 BISPHOSPHONATES = ("oral_bisphosphonate", "iv_bisphosphonate")  # drug classes (drugs/*.yaml regimen.class)
 
@@ -40,18 +43,113 @@ def _ended(m: Medication, as_of: dt.date) -> bool:
     return m.end is not None and m.end <= as_of
 
 
+def _conventions() -> KnowledgeFile:
+    """OsteoCare's conventions for advice about a drug already taken (knowledge ``conditions``)."""
+    return load("conditions")
+
+
+def _missing_words(missing: Sequence[str]) -> str:
+    """What is missing, in words: a fact id becomes its description (``crcl_ml_min`` -> Cockcroft-Gault ...)."""
+    return ", ".join(FACTS[m].description if m in FACTS else m for m in missing)
+
+
+def guideline_entries(record: PatientRecord, facts: DerivedFacts, kf: KnowledgeFile, stratum_key: str | None,
+                      fired: frozenset[str], as_of: dt.date) -> list[tuple[int, dict[str, Any], Outcome | None]]:
+    """The guideline's option entries that apply at ``stratum_key``: (position, entry, its ``unless`` outcome or
+    None), the first applicable entry of each drug only (its ``when`` holds)."""
+    ctx = context(record, facts, kf, as_of, kf.id, fired=fired)
+    out: list[tuple[int, dict[str, Any], Outcome | None]] = []
+    seen: set[str] = set()
+    for idx, o in enumerate(kf.data.get("options", {}).get(stratum_key, []) if stratum_key else []):
+        drug = str(o["drug"])
+        if drug in seen or ("when" in o and evaluate(o["when"], ctx).value is not True):
+            continue
+        seen.add(drug)
+        out.append((idx, o, evaluate(o["unless"], ctx) if "unless" in o else None))
+    return out
+
+
+def _fracture_on(f: Fracture, m: Medication, as_of: dt.date) -> bool:
+    """A fragility fracture on ``m``: by its date where the fracture and the course have one (a fracture before the
+    course started is not one on it); the record's on-treatment flag only for an undated fracture."""
+    if not f.fragility or (f.date is not None and f.date > as_of):
+        return False
+    if f.date is not None and m.start is not None:
+        return m.start <= f.date and (m.end is None or f.date <= m.end)
+    return f.on_treatment
+
+
+def bmd_loss(record: PatientRecord, m: Medication) -> bool | None:
+    """A significant BMD decrease since ``m`` started (IOF-TF2012 percentages), None if not measurable."""
+    if m.start is None:
+        return None
+    kf = sequencing_file()
+    start: dt.date = m.start
+    seen: bool | None = None
+    for sites, fact in ((SPINE_SITES, "failure_bmd_loss_spine_percent"), (HIP_SITES, "failure_bmd_loss_hip_percent")):
+        for site in sites:
+            scans = sorted((d for d in record.dxa if d.site == site and d.bmd_g_cm2 and d.date),
+                           key=lambda d: d.date or dt.date.min)
+            before = [d for d in scans if d.date and d.date <= start]
+            base = before[-1] if before else (scans[0] if scans else None)
+            later = [d for d in scans if base is not None and d.date and base.date and d.date > base.date]
+            if base is None or not later or not base.bmd_g_cm2 or not later[-1].bmd_g_cm2:
+                continue
+            pct = (base.bmd_g_cm2 - later[-1].bmd_g_cm2) / base.bmd_g_cm2 * 100
+            seen = bool(seen) or pct >= float(kf.value(fact))
+    return seen
+
+
+def treatment_failure(record: PatientRecord, m: Medication, as_of: dt.date) -> tuple[list[Fracture], bool]:
+    """(the fragility fractures on ``m``, whether they meet TF-FAILURE after the minimum time on it)."""
+    kf = sequencing_file()
+    fx = [f for f in record.fractures if _fracture_on(f, m, as_of)]
+    months = whole_months_between(m.start, as_of) if m.start else None
+    if not fx or months is None or months < int(kf.value("failure_min_months")):
+        return fx, False
+    return fx, len(fx) >= int(kf.value("failure_fractures_min")) or bmd_loss(record, m) is True
+
+
+def failing_drugs(record: PatientRecord, as_of: dt.date) -> list[str]:
+    """The drugs taken on ``as_of`` on which the patient meets the treatment-failure rule (TF-FAILURE)."""
+    return [m.drug for m in record.medications if m.drug in drug_files() and _active(m, as_of)
+            and treatment_failure(record, m, as_of)[1]]
+
+
 class _Seq:
     def __init__(self, record: PatientRecord, facts: DerivedFacts, stratum: StratumResult,
                  option_drugs: list[str], as_of: dt.date, region: str | None) -> None:
         self.record, self.facts, self.stratum, self.as_of = record, facts, stratum, as_of
         self.options, self.region = option_drugs, region
         self.kf: KnowledgeFile = sequencing_file()
+        self.conv: KnowledgeFile = _conventions()
         self.classes = _classes()
         self.anabolic_classes = _anabolic_classes()
         self.out: list[SequencingAdvice] = []
+        self._checks: dict[str, DrugCheck] = {}
+        self.entries = self._entries()
+        # what the guideline's stratum excludes (its 'unless'): never suggested as an alternative either
+        self.excluded = {str(o["drug"]) for _, o, u in self.entries if u is not None and u.value is True}
+
+    def _entries(self) -> list[tuple[int, dict[str, Any], Outcome | None]]:
+        s = self.stratum
+        key = s.stratum if s.treat else None
+        if key is None:
+            return []
+        fired = frozenset([*(r.rule_id for r in s.rules_fired), *s.also_fired])
+        return guideline_entries(self.record, self.facts, guideline_file(s.guideline), key, fired, self.as_of)
 
     def v(self, name: str) -> Any:
         return self.kf.value(name)
+
+    def _file(self, rule: str) -> KnowledgeFile:
+        """The sequencing knowledge, or OsteoCare's conventions (knowledge ``conditions``) for the rules kept there."""
+        return self.kf if rule in self.kf.facts else self.conv
+
+    def check(self, drug: str) -> DrugCheck:
+        if drug not in self._checks:
+            self._checks[drug] = check_drug(self.record, self.facts, drug, as_of=self.as_of, region=self.region)
+        return self._checks[drug]
 
     def drugs(self, name: str) -> list[str]:
         """A drug list of the sequencing file, in its order."""
@@ -59,22 +157,99 @@ class _Seq:
 
     def add(self, action: str, urgency: Urgency, rules: list[str], text: str, *, drug: str | None = None,
             due: dt.date | None = None, alternatives: list[str] | None = None,
-            extra: tuple[Status, ...] = (), facts: tuple[str, ...] = ()) -> None:
-        status = lowest([*(self.kf.fact(r).status for r in rules), *(self.kf.fact(f).status for f in facts),
-                         *extra])
-        cites = []
-        for r in [*rules, *facts]:
-            for c in rule_citations(self.kf, r):
-                if c not in cites:
-                    cites.append(c)
-        body = text + " " + " ".join(fact_text(self.kf, r) for r in rules)
+            extra: tuple[Status, ...] = (), facts: tuple[str, ...] = (),
+            hits: Sequence[ContraindicationHit] = ()) -> None:
+        """One advice: ``text``, then the texts of ``rules`` (sequencing knowledge or OsteoCare's conventions), then
+        the contraindication ``hits`` it rests on, each with its rule id; status and citations of all of them."""
+        if alternatives is not None and not alternatives and action in ("switch", "start_follow_on"):
+            rules = [*rules, "NO-ALTERNATIVE-LEFT"]
+        status = lowest([*(self._file(r).fact(r).status for r in rules), *(self.kf.fact(f).status for f in facts),
+                         *(h.status for h in hits), *extra])
+        cites: list[Citation] = []
+        for c in [*(c for r in [*rules, *facts] for c in rule_citations(self._file(r), r)),
+                  *(h.citation for h in hits)]:
+            if c not in cites:
+                cites.append(c)
+        body = " ".join([text, *(fact_text(self._file(r), r) for r in rules),
+                         *(f"{h.text} [{h.rule_id}]" for h in hits)])
         self.out.append(SequencingAdvice(action=action, urgency=urgency, drug=drug, text=body.strip(),
                                          rule_id=rules[0], due=due, alternatives=alternatives or [],
                                          status=status, citations=cites))
 
     def allowed(self, drugs: tuple[str, ...] | list[str]) -> list[str]:
-        return [d for d in drugs if not check_drug(self.record, self.facts, d, as_of=self.as_of,
-                                                   region=self.region).blocked]
+        """``drugs`` less those contraindicated (must not) and those the guideline's stratum excludes."""
+        out: list[str] = []
+        for d in drugs:
+            if d not in out and d not in self.excluded and not self.check(d).blocked:
+                out.append(d)
+        return out
+
+    def must_not_give(self, drug: str) -> bool:
+        """Blocked: say so (urgent) with the rules that fired instead of any advice to give it."""
+        return self.check(drug).blocked
+
+    def undecided(self, drug: str) -> None:
+        """An absolute contraindication of ``drug`` left undecided: say what is missing before the next dose."""
+        kinds = {str(r["id"]): str(r["kind"]) for r in drug_file(drug).data.get("contraindications", [])}
+        und = [u for u in self.check(drug).undecided if kinds.get(u.rule_id) == "must_not"]
+        if not und:
+            return
+        missing = sorted({m for u in und for m in u.missing})
+        self.add("reassess", "soon", ["CURRENT-UNDECIDED"],
+                 f"{self._name(drug)} ({', '.join(u.rule_id for u in und)}; missing: {_missing_words(missing)}):",
+                 drug=drug, extra=tuple(u.status for u in und))
+
+    def stop_blocked(self, m: Medication, cls: str) -> None:
+        """The drug taken is now absolutely contraindicated: stop / switch (urgent), never a bare denosumab stop."""
+        hits = [h for h in self.check(m.drug).hits if h.kind == "must_not"]
+        name = self._name(m.drug)
+        if cls == "denosumab":  # the follow-on is the advice (DMAB-NOSTOP), with how late the injection is
+            final = m.last_dose
+            due = add_months(final, int(self.v("dmab_switch_after_months"))) if final else None
+            alts = self.allowed(self.drugs("dmab_switch_drugs"))
+            if final is None or due is None:
+                when = f"{name}: date of the last injection not recorded."
+            elif self.as_of > due:
+                when = f"{name} OVERDUE since {due.isoformat()} (last injection {final.isoformat()})."
+            else:
+                when = f"{name}: last injection {final.isoformat()}."
+            self.add("start_follow_on", "urgent", ["DMAB-MUST-NOT", "DMAB-NOSTOP", "DMAB-SWITCH"], when,
+                     drug=alts[0] if alts else None, due=due, alternatives=alts, hits=hits,
+                     facts=("dmab_switch_drugs",))
+        elif cls in self.anabolic_classes:
+            alts = self.allowed(self.drugs("anabolic_followon_drugs"))
+            rule = "ANAB-THEN-AR-ROMO" if cls == "romosozumab" else "ANAB-THEN-AR-PTH"
+            self.add("switch", "urgent", ["CURRENT-MUST-NOT", rule], f"{name}:", drug=m.drug, alternatives=alts,
+                     hits=hits, facts=("anabolic_followon_drugs",))
+        elif self.stratum.treat is True:
+            alts = self.allowed([d for d in self.options if d != m.drug])
+            self.add("switch", "urgent", ["CURRENT-MUST-NOT"], f"{name}:", drug=m.drug, alternatives=alts, hits=hits)
+        else:  # the stratum calls for no drug (or is not determined): stop it, no other drug to suggest
+            why = "CURRENT-NOT-INDICATED" if self.stratum.treat is False else "CURRENT-STRATUM-UNKNOWN"
+            self.add("switch", "urgent", ["CURRENT-MUST-NOT", why], f"{name}:", drug=m.drug, hits=hits,
+                     extra=(self.stratum.status,))
+
+    def keep_going(self, m: Medication) -> None:
+        """No switch or holiday: CONTINUE only where the stratum calls for treatment (it says 'fits the stratum')."""
+        name = f"{self._name(m.drug)}:"
+        nostop = ["DMAB-NOSTOP"] if self.classes[m.drug] == "denosumab" else []
+        if self.stratum.treat is True:
+            self.add("continue", "routine", ["CONTINUE"], name, drug=m.drug)
+        elif self.stratum.treat is False:
+            self.add("review", "routine", ["CURRENT-NOT-INDICATED", *nostop], f"{self.stratum.label}. {name}",
+                     drug=m.drug, extra=(self.stratum.status,))
+        else:
+            missing = _missing_words(self.stratum.missing)
+            self.add("reassess", "routine", ["CURRENT-STRATUM-UNKNOWN", *nostop],
+                     f"{name}" + (f" (missing: {missing})" if missing else ""), drug=m.drug,
+                     extra=(self.stratum.status,))
+
+    def no_option_left(self) -> None:
+        """The stratum treats, the guideline names drugs for it, and none of them is offered: say so."""
+        if self.stratum.treat is True and self.entries and not self.options:
+            names = ", ".join(self._name(str(o["drug"])) for _, o, _ in self.entries)
+            self.add("review", "soon", ["NO-OPTION-LEFT"], f"{self.stratum.label} ({names}):",
+                     extra=(self.stratum.status,))
 
     # ------------------------------------------------------------------------------------------------------------
     def run(self) -> list[SequencingAdvice]:
@@ -86,6 +261,9 @@ class _Seq:
             before = len(self.out)
             cls = self.classes[m.drug]
             self.fracture_on_therapy(m, cls)
+            if self.must_not_give(m.drug):  # checked as a new option would be, before any advice to give it
+                self.stop_blocked(m, cls)
+                continue
             self.intolerance(m)
             if cls == "denosumab":
                 self.denosumab_current(m)
@@ -93,12 +271,14 @@ class _Seq:
                 self.bisphosphonate_current(m, cls)
             elif cls in self.anabolic_classes:
                 self.anabolic_current(m, cls)
-            if not any(a.action in ("switch", "drug_holiday") for a in self.out[before:]):
-                self.add("continue", "routine", ["CONTINUE"], f"{self._name(m.drug)}:", drug=m.drug)
+            if not any(a.action in ("switch", "drug_holiday", "continue") for a in self.out[before:]):
+                self.keep_going(m)
+            self.undecided(m.drug)
         if ended:
             self.after_stopping(ended, current)
         if not current:
             self.fracture_on_therapy_flag_only()
+        self.no_option_left()
         return self.out
 
     def _name(self, drug: str) -> str:
@@ -246,9 +426,16 @@ class _Seq:
         name = self._name(m.drug)
         new_fx = [f for f in self.record.fractures if f.fragility and f.date is not None and stop <= f.date <= self.as_of]
         if new_fx:
-            self.add("restart", "soon", ["BP-HOLIDAY-4"],
-                     f"New fragility fracture on {new_fx[-1].date} after {name} stopped on {stop.isoformat()}: "
-                     "end the holiday.", drug=m.drug)
+            said = (f"New fragility fracture on {new_fx[-1].date} after {name} stopped on {stop.isoformat()}: "
+                    "end the holiday.")
+            if self.must_not_give(m.drug):  # restarting it is not possible: another drug ends the holiday
+                hits = [h for h in self.check(m.drug).hits if h.kind == "must_not"]
+                self.add("switch", "urgent", ["BP-HOLIDAY-4", "CURRENT-MUST-NOT"], f"{said} {name}:", drug=m.drug,
+                         alternatives=self.allowed([d for d in self.options if d != m.drug]), hits=hits)
+                return
+            self.add("restart", "soon", ["BP-HOLIDAY-4"], said, drug=m.drug,
+                     hits=intolerance_hits(self.record, m.drug))
+            self.undecided(m.drug)
             return
         course = whole_months_between(m.start, stop) if m.start else None
         lo, _ = self.v("holiday_reassess_years")
@@ -264,17 +451,11 @@ class _Seq:
 
     # --- fractures on therapy, failure, intolerance ------------------------------------------------------------------
     def fracture_on_therapy(self, m: Medication, cls: str) -> None:
-        fx = [f for f in self.record.fractures if f.fragility and (
-            f.on_treatment or (f.date is not None and m.start is not None and m.start <= f.date <= self.as_of))]
+        fx, failing = treatment_failure(self.record, m, self.as_of)
         if not fx:
             return
         name = self._name(m.drug)
         self.add("review", "soon", ["TF-FRACTURE-ON-TX"], f"{len(fx)} fragility fracture(s) on {name}.", drug=m.drug)
-        months = whole_months_between(m.start, self.as_of) if m.start else None
-        if months is None or months < int(self.v("failure_min_months")):
-            return
-        loss = self.bmd_loss(m)
-        failing = len(fx) >= int(self.v("failure_fractures_min")) or (len(fx) >= 1 and loss is True)
         if not failing:
             return
         lists: tuple[str, ...] = ()
@@ -288,24 +469,6 @@ class _Seq:
             alts = self.allowed([d for d in self.options if d != m.drug])
         self.add("switch", "soon", ["TF-FAILURE", "SWITCH-FAIL"], f"Treatment failure on {name}:", drug=m.drug,
                  alternatives=alts, facts=("failure_min_months", "failure_bmd_loss_spine_percent", *lists))
-
-    def bmd_loss(self, m: Medication) -> bool | None:
-        if m.start is None:
-            return None
-        start: dt.date = m.start
-        seen: bool | None = None
-        for sites, fact in ((SPINE_SITES, "failure_bmd_loss_spine_percent"), (HIP_SITES, "failure_bmd_loss_hip_percent")):
-            for site in sites:
-                scans = sorted((d for d in self.record.dxa if d.site == site and d.bmd_g_cm2 and d.date),
-                               key=lambda d: d.date or dt.date.min)
-                before = [d for d in scans if d.date and d.date <= start]
-                base = before[-1] if before else (scans[0] if scans else None)
-                later = [d for d in scans if base is not None and d.date and base.date and d.date > base.date]
-                if base is None or not later or not base.bmd_g_cm2 or not later[-1].bmd_g_cm2:
-                    continue
-                pct = (base.bmd_g_cm2 - later[-1].bmd_g_cm2) / base.bmd_g_cm2 * 100
-                seen = bool(seen) or pct >= float(self.v(fact))
-        return seen
 
     def fracture_on_therapy_flag_only(self) -> None:
         if any(f.fragility and f.on_treatment for f in self.record.fractures):

@@ -257,15 +257,24 @@ def _falls(spec: dict[str, Any], ctx: Context) -> Outcome:
     return Outcome(value, refs, {"fall dates"} if value is None else set())
 
 
+HYPERSENSITIVITY_TERMS = "conditions#hypersensitivity_reaction_terms"
+
+
+def is_hypersensitivity(reaction: str, terms: Iterable[str]) -> bool:
+    """Is this recorded reaction a hypersensitivity reaction (one of ``terms``, case-insensitive)? The severity
+    of a reaction is not read (knowledge ``conditions#hypersensitivity_reaction_terms``)."""
+    text = reaction.lower()
+    return any(str(t).lower() in text for t in terms)
+
+
 def _intolerance(cond: dict[str, Any], ctx: Context) -> Outcome:
     drugs = _drugs(cond["intolerance"], ctx)
-    ref, fact = resolve_ref("conditions#hypersensitivity_reaction_terms", ctx.file)
-    terms = [str(t).lower() for t in fact.value]
+    ref, fact = resolve_ref(HYPERSENSITIVITY_TERMS, ctx.file)
     want = cond.get("hypersensitivity")
     for i in ctx.view.record.intolerances:
         if i.drug not in drugs:
             continue
-        hyper = any(t in i.reaction.lower() for t in terms)
+        hyper = is_hypersensitivity(i.reaction, fact.value)
         if want is None or want == hyper:
             return Outcome(True, {ref})
     return Outcome(False, {ref})

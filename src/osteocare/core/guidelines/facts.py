@@ -15,7 +15,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..numeric import round_half_away
-from ..records import Medication, PatientRecord
+from ..records import Fall, Medication, PatientRecord
 from ..status import Status
 from .dates import whole_months_between
 
@@ -24,7 +24,16 @@ EnteredCategory = Literal["low", "intermediate", "high", "very_high"]
 
 HIP_SITES = ("femoral_neck", "total_hip")
 SPINE_SITES = ("lumbar_spine",)
-PTH_ANALOGUES = ("teriparatide", "abaloparatide")
+#: The drug class (``data.class`` of knowledge/drugs/*.yaml) whose lifetime days count together (PTH-LIFETIME).
+PTH_ANALOGUE_CLASS = "pth_analogue"
+
+
+def pth_analogues() -> tuple[str, ...]:
+    """The drugs whose knowledge file has ``class: pth_analogue`` (teriparatide, abaloparatide), sorted."""
+    from ..knowledge import all_files
+
+    return tuple(sorted(str(f.data["drug"]) for f in all_files().values()
+                        if f.kind == "drug" and f.data.get("class") == PTH_ANALOGUE_CLASS))
 
 
 class FallsScreen(BaseModel):
@@ -36,6 +45,10 @@ class FallsScreen(BaseModel):
     )
     brochure_items: list[str] | None = Field(
         default=None, description="Ids of the Stay Independent items answered 'yes' (None: not asked)"
+    )
+    answered_on: dt.date | None = Field(
+        default=None, description="The day the screen was recorded (None: not known); shown, never used as a "
+                                  "re-screen interval (the knowledge gives none)"
     )
 
 
@@ -184,18 +197,40 @@ class FactView:
             return None
         return sum(whole_months_between(start, end) + 1 for start, end in spans)
 
-    def falls_screen_positive(self) -> bool | None:
-        fs = self.derived.falls_screen
-        if fs is not None and fs.key_questions:
-            return any(fs.key_questions.values())
+    def recent_fall(self) -> Fall | None:
+        """The latest fall on the record dated within the STEADI look-back (``key_question_lookback_months`` of
+        knowledge steadi) up to the as-of date; None when there is none."""
         from ..knowledge import load
         from .dates import within_months
 
         months = int(load("steadi").value("key_question_lookback_months"))
-        if any(f.date is not None and within_months(f.date, self.as_of, months) for f in self.record.falls_history):
+        recent = [f for f in self.record.falls_history if f.date is not None and within_months(f.date, self.as_of, months)]
+        return max(recent, key=lambda f: f.date or dt.date.min) if recent else None
+
+    def falls_key_answers(self) -> dict[str, bool]:
+        """The STEADI key questions' answers as the screen reads them (knowledge steadi, CONVENTION in its notes):
+        the recorded answers, but the fall question (``data.fall_question``) is a yes when a fall within the
+        look-back is on the record, whatever was answered, and, when it was not asked, when the record's falls flag
+        is set. A question absent from the result was not asked."""
+        from ..knowledge import load
+
+        fs = self.derived.falls_screen
+        answers = dict(fs.key_questions) if fs is not None else {}
+        fall_question = str(load("steadi").data["fall_question"])
+        if self.recent_fall() is not None or (fall_question not in answers and self.record.falls):
+            answers[fall_question] = True
+        return answers
+
+    def falls_screen_positive(self) -> bool | None:
+        """STEADI (KEY-QUESTIONS): any yes - positive; all the key questions answered no - negative; otherwise
+        (none or only some asked, none yes) unknown: the screen is not finished."""
+        from ..knowledge import load
+
+        answers = self.falls_key_answers()
+        if any(answers.values()):
             return True
-        if self.record.falls:
-            return True
+        if all(q in answers for q in load("steadi").data["key_questions"]):
+            return False
         return None
 
 
@@ -252,10 +287,11 @@ FACTS: dict[str, FactSpec] = {
     "current_smoker": FactSpec("{bool}", "Smokes now", lambda v: v.record.smoking in ("light", "moderate", "heavy")),
     "systemic_oestrogen": FactSpec("{bool}", "Takes HRT / oestrogen (record flag)", lambda v: v.record.hrt_oestrogen),
     "falls_screen_positive": FactSpec(
-        "{bool}", "STEADI key-question screen positive (answers, or a fall in the past year on the record)",
+        "{bool}", "STEADI key-question screen: any yes, or a fall in the past year on the record (positive); all "
+                  "three answered no (negative); else unknown",
         lambda v: v.falls_screen_positive(), ("falls_screen",)),
-    "pth_analogue_days": FactSpec("d", "Days of teriparatide and abaloparatide together (lifetime)",
-                                  lambda v: v.medication_days(PTH_ANALOGUES)),
+    "pth_analogue_days": FactSpec("d", "Days of the PTH analogues (drug class pth_analogue) together (lifetime)",
+                                  lambda v: v.medication_days(pth_analogues())),
     "romosozumab_doses": FactSpec("{dose}", "Monthly romosozumab doses received (lifetime)",
                                   lambda v: v.monthly_doses("romosozumab")),
 }

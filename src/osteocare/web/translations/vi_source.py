@@ -400,6 +400,12 @@ VI: dict[str, str] = {
         "CDC STEADI: ba câu hỏi chính và tờ hướng dẫn Stay Independent. Trả lời có với bất kỳ câu hỏi chính nào nghĩa "
         "là bệnh nhân được sàng lọc là có nguy cơ té ngã. Ghi kết quả sàng lọc mới sẽ thay thế các câu trả lời đã ghi "
         "trước đó.",
+    "Brochure statements are ticked, but not the box \"The patient filled in the brochure\": tick that box to record "
+    "them, or untick the statements. Nothing was saved.":
+        "Đã đánh dấu các câu trong tờ hướng dẫn nhưng chưa đánh dấu ô \"Bệnh nhân đã điền tờ hướng dẫn\": hãy đánh "
+        "dấu ô đó để lưu các câu này, hoặc bỏ đánh dấu các câu. Chưa có gì được lưu.",
+    "Last recorded on {date} ({days} ago).": "Ghi nhận lần gần nhất ngày {date} ({days} trước).",
+    "The day this screen was recorded is not known.": "Không rõ ngày ghi nhận lần sàng lọc này.",
     "Have you fallen in the past year?": "Trong năm qua, ông/bà có bị té ngã không?",
     "Do you feel unsteady when standing or walking?": "Ông/bà có cảm thấy không vững khi đứng hoặc đi lại không?",
     "Do you worry about falling?": "Ông/bà có lo sợ bị té ngã không?",
@@ -529,8 +535,25 @@ def _advice() -> dict[str, str]:
             "(ưu tiên ăn uống).",
         "Falls screen not done: ask the three key questions.": "Chưa sàng lọc nguy cơ ngã: hãy hỏi ba câu hỏi chính.",
         "Falls screen positive: assess, then intervene.": "Sàng lọc nguy cơ ngã dương tính: đánh giá, rồi can thiệp.",
-        "Falls screen negative (key questions answered no).":
-            "Sàng lọc nguy cơ ngã âm tính (các câu hỏi chính đều được trả lời là không).",
+        "Falls screen negative (all three key questions answered no).":
+            "Sàng lọc nguy cơ ngã âm tính (cả ba câu hỏi chính đều được trả lời là không).",
+        "Falls screen incomplete (no key question answered yes). Not asked yet:":
+            "Sàng lọc nguy cơ ngã chưa hoàn tất (chưa có câu hỏi chính nào được trả lời là có). Các câu chưa hỏi:",
+        "A fall on {date} is on the record (within the past {months}): it counts as a yes to the first key question.":
+            "Hồ sơ có một lần ngã ngày {date} (trong vòng {months} qua): được tính là trả lời có với câu hỏi chính "
+            "thứ nhất.",
+        "A fall on {date} is on the record (within the past {months}), although the first key question was answered "
+        "no: it counts as a yes.":
+            "Hồ sơ có một lần ngã ngày {date} (trong vòng {months} qua), dù câu hỏi chính thứ nhất được trả lời là "
+            "không: được tính là trả lời có.",
+        "The record's falls flag counts as a yes to the first key question (not asked).":
+            "Dấu hiệu tiền sử ngã trong hồ sơ được tính là trả lời có với câu hỏi chính thứ nhất (chưa hỏi).",
+        "Screen recorded on {date}.": "Sàng lọc được ghi nhận ngày {date}.",
+        "Screen recorded on {date} ({days} ago).": "Sàng lọc được ghi nhận ngày {date} ({days} trước).",
+        "No calcium intake target for age {age} in the knowledge base (its targets start at age {start}).":
+            "Cơ sở tri thức không có mục tiêu canxi cho tuổi {age} (các mục tiêu bắt đầu từ {start} tuổi).",
+        "Calcium target {target} mg/day; diet provides {intake:g} mg/day ({gap:g} mg/day below the target).":
+            "Mục tiêu canxi {target} mg/ngày; ăn uống cung cấp {intake:g} mg/ngày (thấp hơn mục tiêu {gap:g} mg/ngày).",
         "Intake is above the upper limit of {upper} mg/day.": "Lượng đưa vào vượt giới hạn trên {upper} mg/ngày.",
         "No 25(OH)D result on the record.": "Hồ sơ chưa có kết quả 25(OH)D.",
         "Resistance training at least 2 days a week; 8-12 repetitions; intensity 5-8 of 10; 1-3 sets; at least one "
@@ -557,6 +580,7 @@ def _advice() -> dict[str, str]:
                              + hi_vi + who_vi)
     for when_en, when_vi in (("", ""), (" on {date}", " ngày {date}")):
         for end_en, end_vi in ((" is BELOW target: replete.", " THẤP HƠN mục tiêu: cần bù."),
+                               (" is BELOW target.", " THẤP HƠN mục tiêu."),
                                (" is above {hi} ng/mL.", " cao hơn {hi} ng/mL."),
                                (" is within target.", " nằm trong mục tiêu.")):
             out["Latest 25(OH)D {ng:.1f} ng/mL" + when_en + end_en] = "25(OH)D gần nhất {ng:.1f} ng/mL" + when_vi + end_vi
@@ -620,6 +644,18 @@ VI.update({
     "Calcitriol monitoring: {lab} every {n} months": "Theo dõi calcitriol: {lab} mỗi {n} tháng",
     "{lab} {lo}-{hi} days after the denosumab injection of {date} (predisposed to hypocalcaemia)":
         "{lab} {lo}-{hi} ngày sau mũi tiêm denosumab ngày {date} (có yếu tố dễ bị hạ canxi máu)",
+    "{lab} {when} after the denosumab injection of {date} (advanced CKD: weekly for the first month, then monthly; "
+    "DMAB-CKD)":
+        "{lab} {when} sau mũi tiêm denosumab ngày {date} (bệnh thận mạn giai đoạn nặng: mỗi tuần trong tháng đầu, sau "
+        "đó mỗi tháng; DMAB-CKD)",
+    "{drug} stopped on {date}.": "Đã ngừng {drug} ngày {date}.",
+    # the calendar export (services/calendar.py): no drug name, no diagnosis
+    "Clinic schedule": "Lịch khám",
+    "Clinic appointment": "Lịch hẹn khám",
+    "Blood test": "Xét nghiệm máu",
+    "Medicine reminder": "Nhắc dùng thuốc",
+    "Reminder": "Lời nhắc",
+    "Overdue - please contact the clinic": "Quá hạn - vui lòng liên hệ phòng khám",
     "This alert: based on facts seen only in a secondary source, not yet confirmed from the primary source (status: "
     "secondary).":
         "Cảnh báo này: dựa trên dữ kiện chỉ thấy trong nguồn thứ cấp, chưa được xác nhận từ nguồn sơ cấp (trạng thái: "
@@ -931,6 +967,26 @@ VI.update({
 })
 VI["Recommendation texts translated by OsteoCare, not yet reviewed by a clinician; the printable summary is in English."] = (
     "Nội dung khuyến nghị do OsteoCare dịch, chưa được bác sĩ duyệt; bản tóm tắt để in bằng tiếng Anh.")
+# statuses shown beside the drugs not offered, the due dates and on the patient's own page; error pages' details
+VI.update({
+    "Drugs not offered": "Các thuốc không được đề xuất",
+    "This due date": "Ngày đến hạn này",
+    "Taken from a secondary source; not yet checked against the original.":
+        "Lấy từ nguồn thứ cấp; chưa được đối chiếu với nguồn gốc.",
+    "Not yet confirmed from the original source.": "Chưa được xác nhận từ nguồn gốc.",
+    "the form has no valid CSRF token; reload the page and submit again":
+        "biểu mẫu không có mã CSRF hợp lệ; hãy tải lại trang và gửi lại",
+    "the form's CSRF token belongs to another session; reload the page and submit again":
+        "mã CSRF của biểu mẫu thuộc về một phiên khác; hãy tải lại trang và gửi lại",
+    "No {what} {key}": "Không tìm thấy {what} {key}",
+    "question": "câu hỏi",
+    "published question": "câu hỏi đã công bố",
+    "course": "đợt điều trị",
+    "appointment": "lịch hẹn",
+    "reaction": "phản ứng",
+    "lab result": "kết quả xét nghiệm",
+    "calendar": "lịch",
+})
 
 
 def _knowledge_sentences() -> dict[str, str]:
