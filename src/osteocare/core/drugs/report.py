@@ -2,11 +2,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+from ..guidelines.facts import FACTS
+from ..guidelines.rulesets import drug_files
 from .models import NotOffered, Recommendation
 
 
 def _status(s: str) -> str:
     return "" if s == "verified" else f" [status: {s}]"
+
+
+def _names(drugs: Sequence[str]) -> str:
+    """Drugs by the names their knowledge files give (an id the knowledge does not know stays as it is)."""
+    files = drug_files()
+    return ", ".join(str(files[d].data["name"]) if d in files else d for d in drugs)
+
+
+def _missing(missing: Sequence[str]) -> str:
+    """What is missing, in words (a fact id becomes its description: ``crcl_ml_min`` -> creatinine clearance...)."""
+    return ", ".join(FACTS[m].description if m in FACTS else m for m in missing)
 
 
 def _why_not(n: NotOffered) -> str:
@@ -33,7 +48,7 @@ def render(rec: Recommendation) -> str:
         lines += ["", "ACT ON THIS FIRST"]
         for adv in act:
             due = f" (due {adv.due.isoformat()})" if adv.due else ""
-            alts = f" Options: {', '.join(adv.alternatives)}." if adv.alternatives else ""
+            alts = f" Options: {_names(adv.alternatives)}." if adv.alternatives else ""
             lines.append(f"  * {adv.urgency.upper()}: {adv.text}{due}{alts} [{adv.rule_id}]{_status(adv.status)}")
         for a in fix:
             lines.append(f"  * {a.text} [{a.rule_id}]{_status(a.status)}")
@@ -46,7 +61,7 @@ def render(rec: Recommendation) -> str:
     for r in s.rules_fired:
         lines.append(f"  - {r.rule_id}: {r.text}")
     if s.missing:
-        lines.append(f"  Missing facts: {', '.join(s.missing)}")
+        lines.append(f"  Missing facts: {_missing(s.missing)}")
     for a in rec.notes:
         lines.append(f"  > {a.text} [{a.rule_id}]{_status(a.status)}")
 
@@ -62,7 +77,7 @@ def render(rec: Recommendation) -> str:
             for h in o.fix_first:
                 lines.append(f"     FIX FIRST: {h.text} [{h.rule_id}]")
             for u in o.undecided:
-                lines.append(f"     check: {u.text} (missing: {', '.join(u.missing)}) [{u.rule_id}]")
+                lines.append(f"     check: {u.text} (missing: {_missing(u.missing)}) [{u.rule_id}]")
     elif rec.no_drug_reason:
         lines.append(f"  No drug: {rec.no_drug_reason.text} [{rec.no_drug_reason.rule_id}]")
     else:
