@@ -260,7 +260,8 @@ def _allowed_id(rid: str) -> bool:
     s = rid.strip()
     return (0 < len(s) <= 64 and s not in (".", "..") and not any(
         ch in "/?#%\\" or unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp")
-        or (unicodedata.category(ch) == "Zs" and ch != " ") for ch in s))
+        or (unicodedata.category(ch) == "Zs" and ch != " ") for ch in s)
+        and unicodedata.normalize("NFKC", s) == s)  # no look-alike of another id (full-width, NFD, ligatures)
 
 
 _ID_CHARS = st.one_of(st.characters(codec="utf-8", exclude_categories=("Cs",)),

@@ -11,6 +11,7 @@ import json
 import re
 import subprocess
 import sys
+import unicodedata
 from collections import Counter
 from pathlib import Path
 from types import SimpleNamespace
@@ -252,7 +253,10 @@ _LABS = {"calcium": ["mg/dL", "mmol/L", "mmol / l"], "creatinine": ["umol/L", "Â
 #: record ids: letters, digits, punctuation and symbols of any script (no control or invisible characters, none
 #: of / ? # % \ that end a URL path segment)
 _ID = st.text(st.characters(codec="utf-8", categories=("L", "N", "P", "S"), exclude_characters="/?#%\\"),
-              min_size=1, max_size=40).filter(lambda t: t not in (".", ".."))
+              min_size=1, max_size=40).filter(lambda t: t not in (".", "..")).map(
+    lambda t: unicodedata.normalize("NFKC", t)).filter(  # a record id is in its normal form (no look-alikes)
+    lambda t: t.strip() == t and t not in ("", ".", "..") and unicodedata.normalize("NFKC", t) == t
+    and not any(c in "/?#%\\" or unicodedata.category(c)[0] in "CZ" for c in t))
 _LEVELS = st.sampled_from(LEVELS)  # the assessment refuses any other level
 _HEIGHT = st.integers(30, 600).map(lambda x: x / 10)
 _DRUGS = [d for d in ("alendronate", "risedronate", "zoledronic_acid", "denosumab", "teriparatide", "raloxifene",

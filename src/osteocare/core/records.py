@@ -165,6 +165,10 @@ def check_record_id(value: str, field: str = "id") -> str:
         cat = unicodedata.category(ch)
         if ch in ID_FORBIDDEN_CHARS or cat in _ID_FORBIDDEN_CATEGORIES or (cat == "Zs" and ch != " "):
             raise InputError(field, value, f"{ID_ALLOWED} (character {i + 1} is U+{ord(ch):04X} {ch!r})")
+    plain = unicodedata.normalize("NFKC", v)
+    if plain != v:  # look-alikes would be two patients: a full-width digit, a decomposed letter (NFD), a ligature
+        raise InputError(field, value, f"{ID_ALLOWED}, written in Unicode's normal form: {plain!r} (it looks the "
+                         "same and would be another patient)")
     return v
 
 
