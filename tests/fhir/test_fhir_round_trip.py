@@ -138,3 +138,20 @@ def test_a_guideline_category_of_two_disagreeing_observations_is_left_out_and_fl
     [(rec, rep)] = import_bundle(_bundle(cat("high"), cat("low")), as_of=AS_OF)
     assert rec is not None and rec.guideline_categories == {}
     assert any(e.outcome == "flagged" and "disagree" in e.reason for e in rep.entries)
+
+
+def test_the_summary_dxa_fields_come_back_as_summary_fields_not_undated_measurements() -> None:
+    """A review: a record's summary T-score (femoral_neck_t_score) came back as an undated DXA measurement, which
+    the assessment then read as the most recent one ("the DXA measurement has no date") and which dropped the
+    warning that the summary field differs from the dated exam."""
+    rec, back, b = _round_trip(femoral_neck_t_score=-1.2, total_hip_t_score=-1.0, lumbar_spine_t_score=-1.4,
+                               femoral_neck_bmd_g_cm2=0.74,
+                               dxa=[{"site": "femoral_neck", "t_score": -3.1, "date": "2024-11-01"}])
+    assert (back.femoral_neck_t_score, back.total_hip_t_score, back.lumbar_spine_t_score,
+            back.femoral_neck_bmd_g_cm2) == (-1.2, -1.0, -1.4, 0.74)
+    assert [(d.site, d.t_score, d.date) for d in back.dxa] == [("femoral_neck", -3.1, dt.date(2024, 11, 1))]
+    # an EHR still reads a DXA value under LOINC
+    flat = [e["resource"] for e in b["entry"] if e["resource"]["resourceType"] == "Observation"
+            and any(c.get("system") == LOCAL_SYSTEM and c.get("code") == "femoral_neck_t_score"
+                    for c in e["resource"]["code"]["coding"])]
+    assert len(flat) == 1 and any(c["system"] == "http://loinc.org" for c in flat[0]["code"]["coding"])

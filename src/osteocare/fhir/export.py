@@ -209,8 +209,10 @@ def _patient_facts(out: _Out, record: PatientRecord, as_of: dt.date,
     pat = out.add("Patient", _patient_resource(record, identity))
     basis: list[str] = []
     defaults = PatientRecord.model_fields
+    flat = {"femoral_neck_t_score": ("femoral_neck", "t_score"), "total_hip_t_score": ("total_hip", "t_score"),
+            "lumbar_spine_t_score": ("lumbar_spine", "t_score"), "femoral_neck_bmd_g_cm2": ("femoral_neck", "bmd_g_cm2")}
     for name in record_fields():
-        if name in ("sex",):
+        if name in ("sex", *flat):  # the summary DXA fields: below, under LOINC and the local code
             continue
         v = getattr(record, name)
         # age always; prior_fracture and falls always, as an importer may infer them from fractures and falls
@@ -251,8 +253,6 @@ def _patient_facts(out: _Out, record: PatientRecord, as_of: dt.date,
             if comps:
                 extra["component"] = comps
             basis.append(out.add(f"dxa:{i}:{kind}", _obs(pat, [_loinc(e)], category="imaging", when=m.date, **extra)))
-    flat = {"femoral_neck_t_score": ("femoral_neck", "t_score"), "total_hip_t_score": ("total_hip", "t_score"),
-            "lumbar_spine_t_score": ("lumbar_spine", "t_score"), "femoral_neck_bmd_g_cm2": ("femoral_neck", "bmd_g_cm2")}
     for name, (site, kind) in flat.items():
         v = getattr(record, name)
         if v is None:
@@ -265,7 +265,9 @@ def _patient_facts(out: _Out, record: PatientRecord, as_of: dt.date,
         if kind == "bmd_g_cm2" and record.densitometer_manufacturer:
             extra["component"] = [{"code": {"coding": [_local("dxa-manufacturer")]},
                                    "valueString": record.densitometer_manufacturer}]
-        basis.append(out.add(f"flat:{name}", _obs(pat, [_loinc(e)], category="imaging", **extra)))
+        # LOINC for an EHR; the local code beside it gives OsteoCare's importer the summary field back
+        basis.append(out.add(f"flat:{name}", _obs(pat, [_loinc(e), _local(name, name.replace("_", " "))],
+                                                  category="imaging", **extra)))
     labs = [(lab.name, lab.value, lab.unit, lab.date, f"lab:{i}") for i, lab in enumerate(record.labs)]
     if record.creatinine_umol_l is not None:
         labs.append(("creatinine", record.creatinine_umol_l, "umol/L", None, "flat:creatinine_umol_l"))
