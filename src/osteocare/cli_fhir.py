@@ -109,7 +109,7 @@ def _export(record_id: str, day: dt.date | None, guideline: str | None) -> dict[
     """The FHIR bundle of a stored patient (record, assessment, identity); the reads are audited."""
     from .fhir.export import export_record_assessment
     from .services.context import Clinic
-    from .services.patients import get_patient, get_record
+    from .services.patients import get_patient, get_record, phone_of
     from .settings import get_settings, require_existing_database
 
     settings = get_settings()
@@ -120,7 +120,7 @@ def _export(record_id: str, day: dt.date | None, guideline: str | None) -> dict[
         summary = get_patient(clinic, record_id)
         record = get_record(clinic, record_id, as_of=as_of)
         identity = {"given_name": summary.given_name, "family_name": summary.family_name,
-                    "birth_date": summary.birth_date}
+                    "birth_date": summary.birth_date, "phone": phone_of(clinic, record_id)}
         return export_record_assessment(record, as_of=as_of, guideline=guideline, identity=identity)
     finally:
         clinic.close()

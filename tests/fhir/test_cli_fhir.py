@@ -135,3 +135,27 @@ def test_an_update_removes_an_imported_lab_the_ehr_marked_entered_in_error_and_k
     assert [(x.value, str(x.date)) for x in record.labs] == [(1.0, "2024-04-02")]
     assert any(e.resource.startswith("Observation/c1") and e.outcome == "skipped" and "entered-in-error: "
                "labs[creatinine] = 3.1 mg/dL on 2024-04-01 retracted" in e.reason for e in report.entries)
+
+
+def test_the_phone_number_goes_out_and_comes_back(db: Path, tmp_path: Path) -> None:
+    """A review: every demo patient's phone number was null after export-fhir then import-fhir."""
+    from osteocare.services.context import Clinic
+    from osteocare.services.patients import phone_of
+
+    b = _creatinine_bundle(("c0", 0.9, "2023-04-01", "final"))
+    b["entry"][0]["resource"]["telecom"] = [{"system": "email", "value": "a@b.vn"},  # type: ignore[index]
+                                            {"system": "phone", "value": "+84 912 345 678"}]
+    src = tmp_path / "in.json"
+    src.write_text(json.dumps(b))
+    assert CliRunner().invoke(_app(), ["import-fhir", "--as-of", "2024-05-01", str(src)]).exit_code == 0
+    out = tmp_path / "out.json"
+    r = CliRunner().invoke(_app(), ["export-fhir", "r1", "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    [patient] = [e["resource"] for e in json.loads(out.read_text())["entry"]
+                 if e["resource"]["resourceType"] == "Patient"]
+    assert patient["telecom"] == [{"system": "phone", "value": "+84 912 345 678"}]
+    clinic = Clinic.open()
+    try:
+        assert phone_of(clinic, "r1") == "+84 912 345 678"
+    finally:
+        clinic.close()

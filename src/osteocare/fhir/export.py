@@ -185,7 +185,7 @@ def _enumerated(name: str) -> bool:
 
 def _patient_resource(record: PatientRecord, identity: Mapping[str, Any] | None) -> dict[str, Any]:
     """The Patient: sex and record id, and the clinic's identity when given (``given_name``, ``family_name``,
-    ``birth_date``; what ``import-fhir`` reads back into the clinic)."""
+    ``birth_date``, ``phone``; what ``import-fhir`` reads back into the clinic)."""
     p: dict[str, Any] = {"resourceType": "Patient", "gender": record.sex,
                          "identifier": [{"system": record_id_system(), "value": record.id}]}
     identity = identity or {}
@@ -201,6 +201,9 @@ def _patient_resource(record: PatientRecord, identity: Mapping[str, Any] | None)
     birth = identity.get("birth_date")
     if isinstance(birth, dt.date):
         p["birthDate"] = birth.isoformat()
+    phone = _text(identity.get("phone") or "").strip()
+    if phone:
+        p["telecom"] = [{"system": "phone", "value": phone}]
     return p
 
 

@@ -52,6 +52,8 @@ FACT_TYPES = ("Observation", "Condition", "Procedure", "MedicationRequest", "Med
               "MedicationAdministration")
 #: Resources read for their facts whose patient is ``patient`` (kept apart: callers check FACT_TYPES' subject).
 PATIENT_FACT_TYPES = ("AllergyIntolerance",)
+#: The clinic's phone column (``store.models.Patient.phone``): a longer number is left out of the identity.
+PHONE_MAX_LENGTH = 40
 #: Nested Bundles deeper than this are not read (a technical guard against hostile input, not a clinical number).
 MAX_BUNDLE_DEPTH = 16
 #: Bidirectional-text controls (Unicode category Cf) that can make a name display as something else.
@@ -115,7 +117,7 @@ def clean_text(text: str) -> tuple[str, list[str]]:
 
 
 def patient_identity(res: dict[str, Any]) -> tuple[dict[str, str], list[str]]:
-    """Clinic identity (family_name, given_name, birth_date) of a Patient resource, cleaned, and the problems.
+    """Clinic identity (family_name, given_name, birth_date, phone) of a Patient resource, cleaned, and the problems.
 
     Control and bidirectional-override characters are removed from names (the problem names the code points);
     a name part that is not text is left out.
@@ -157,6 +159,18 @@ def patient_identity(res: dict[str, Any]) -> tuple[dict[str, str], list[str]]:
     day, why = parse_fhir_date(birth)
     if day is not None and why is None:
         ident["birth_date"] = day.isoformat()
+    # the first current phone number (ContactPoint system "phone"), as the clinic keeps one
+    phones = [t for t in _list(res.get("telecom")) if isinstance(t, dict) and t.get("system") == "phone"
+              and isinstance(t.get("value"), str) and not (isinstance(t.get("period"), dict) and t["period"].get("end"))]
+    if phones:
+        text, gone = clean_text(phones[0]["value"])
+        if gone:
+            problems.append("Patient.telecom: control or bidirectional-override characters removed ("
+                            + ", ".join(sorted(set(gone))) + ")")
+        if len(text) > PHONE_MAX_LENGTH:  # the clinic's column: left out, not the whole import refused
+            problems.append(f"Patient.telecom phone of {len(text)} characters left out (at most {PHONE_MAX_LENGTH})")
+        elif text:
+            ident["phone"] = text
     return ident, problems
 
 
