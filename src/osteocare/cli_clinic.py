@@ -81,6 +81,14 @@ def _check_patient_day(field: str, day: dt.date | None, clinic: Any, record_id: 
         _check_day(field, day, clinic, earliest=earliest, earliest_what=what)
 
 
+def _local_time(when: dt.datetime, zone: dt.tzinfo, zone_name: str) -> str:
+    """A stored instant in the clinic's time zone, as the clinic reads it: ``YYYY-MM-DD HH:MM (zone)`` (a stored
+    naive time is UTC)."""
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.UTC)
+    return f"{when.astimezone(zone):%Y-%m-%d %H:%M} ({zone_name})"
+
+
 def _date(value: str | None, option: str) -> dt.date | None:
     if value is None:
         return None
@@ -94,6 +102,8 @@ def _date(value: str | None, option: str) -> dt.date | None:
 def _clinic(*, create: bool = False) -> Iterator[Any]:
     """A clinic on the configured store; its errors become exit codes. Without ``create`` a configured SQLite file
     that does not exist is an error (a mistyped URL must not give an empty, all-clear clinic)."""
+    from sqlalchemy.exc import DataError
+
     from .services.context import Clinic
     from .services.errors import Conflict, DoseAlreadyRecorded, InvalidState, OverrideRequired
     from .settings import get_settings, require_existing_database
@@ -125,6 +135,10 @@ def _clinic(*, create: bool = False) -> Iterator[Any]:
             raise
         raise _fail(f"a date given is too far from today ({exc}); check the dates and the number of days or "
                     "months") from None
+    except DataError as exc:  # a value the database cannot hold (e.g. past PostgreSQL's 32-bit integer)
+        why = str(getattr(exc, "orig", None) or "").strip().splitlines()
+        raise _fail("a value given is too large or not valid for the database"
+                    + (f" ({why[0]})" if why else "") + "; nothing was saved; check the ids and numbers given") from None
     finally:
         clinic.close()
 
@@ -244,6 +258,7 @@ def patient_show(
 
     with _clinic() as clinic:
         v = show_patient(clinic, record_id)
+        zone, zone_name = clinic.settings.zone, clinic.settings.timezone
     if as_json:
         _print_json(v.model_dump(mode="json"))
         return
@@ -268,9 +283,9 @@ def patient_show(
         t.add_column(col)
     for it in v.schedule:
         if it.status == "open":
+            booked = _local_time(it.scheduled_at, zone, zone_name) if it.scheduled_at else ""
             t.add_row(str(it.id), it.kind + (f" {it.seq}" if it.seq else ""), it.drug or it.lab_name or "",
-                      str(it.due_on), str(it.scheduled_at or ""), it.timeliness or "", _e(it.reason[:70]),
-                      _status(it.fact_status))
+                      str(it.due_on), booked, it.timeliness or "", _e(it.reason[:70]), _status(it.fact_status))
     out.print(t)
     if v.reactions:
         t = Table(title="Reactions")
@@ -819,7 +834,9 @@ def appointment_book(
         raise _fail(f"--at: {at!r} is not YYYY-MM-DDTHH:MM") from None
     with _clinic() as clinic:
         it = book_appointment(clinic, appointment, at=when, location=location)
-    out.print(f"booked appointment {it.id} at {it.scheduled_at}")
+        zone, zone_name = clinic.settings.zone, clinic.settings.timezone
+    at_text = _local_time(it.scheduled_at, zone, zone_name) if it.scheduled_at is not None else "?"
+    out.print(f"booked appointment {it.id} at {at_text}", highlight=False)
 
 
 @appointment_app.command("complete")
@@ -909,10 +926,16 @@ def worklist_cmd(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """The clinic's worklist: today's appointments, due today, due this week, overdue (urgent first)."""
+    from .core.errors import InputError
     from .services.worklist import worklist
 
     with _clinic() as clinic:
-        w = worklist(clinic, today=_date(date, "--date"), days=days, limit=limit)
+        try:
+            w = worklist(clinic, today=_date(date, "--date"), days=days, limit=limit)
+        except InputError as exc:  # the service's "today" is this command's --date
+            if exc.field != "today":
+                raise
+            raise _fail(str(InputError("--date", exc.value, exc.allowed))) from None
     if as_json:
         _print_json(w.model_dump(mode="json"))
         return

@@ -144,7 +144,7 @@ def test_the_summary_dxa_fields_come_back_as_summary_fields_not_undated_measurem
     """A review: a record's summary T-score (femoral_neck_t_score) came back as an undated DXA measurement, which
     the assessment then read as the most recent one ("the DXA measurement has no date") and which dropped the
     warning that the summary field differs from the dated exam."""
-    rec, back, b = _round_trip(femoral_neck_t_score=-1.2, total_hip_t_score=-1.0, lumbar_spine_t_score=-1.4,
+    _rec, back, b = _round_trip(femoral_neck_t_score=-1.2, total_hip_t_score=-1.0, lumbar_spine_t_score=-1.4,
                                femoral_neck_bmd_g_cm2=0.74,
                                dxa=[{"site": "femoral_neck", "t_score": -3.1, "date": "2024-11-01"}])
     assert (back.femoral_neck_t_score, back.total_hip_t_score, back.lumbar_spine_t_score,

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import inspect, select
 
 from osteocare.store.db import Database
-from osteocare.store.migrate import current_revision, downgrade, upgrade
+from osteocare.store.migrate import current_revision, downgrade, head_revision, upgrade
 from osteocare.store.testing import fresh_postgres_database
 
 
@@ -43,7 +43,7 @@ def test_0012_adds_the_falls_screen_date_and_drops_it_keeping_the_patients(empty
     from osteocare.store import models as m
 
     upgrade(empty_db)
-    assert current_revision(empty_db) == "0012"
+    assert current_revision(empty_db) == head_revision()
     today = dt.date(2025, 3, 3)
     clinic = Clinic(empty_db, get_settings({"OSTEOCARE_DATABASE_URL": empty_db.url}), "t", fixed_today=today)
     for rid in ("F1", "F2"):

@@ -26,9 +26,11 @@ from .views import (
     ReactionView,
 )
 
-#: The largest row id either store can hold (a signed 64-bit integer): a larger id names no row, and binding it
-#: would fail in the driver (SQLite: OverflowError; PostgreSQL: integer out of range) instead of "not found".
-MAX_ROW_ID = 2**63 - 1
+#: The largest row id both stores can hold: the id columns are ``Integer``, a signed 32-bit ``integer`` (int4) on
+#: PostgreSQL (SQLite's go to 2**63 - 1). A larger id names no row, and binding it would fail in the driver
+#: (PostgreSQL: "integer out of range", a DataError with the SQL) instead of "not found". web/pages.py's form
+#: numbers use the same bound.
+MAX_ROW_ID = 2**31 - 1
 R = TypeVar("R")
 
 

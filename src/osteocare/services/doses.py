@@ -22,6 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from ..core.errors import InputError
+from ..core.limits import limit
 from ..core.schedule import add_interval, days_late, timeliness
 from ..core.text import checked_text
 from ..store import models as m
@@ -207,8 +208,12 @@ def record_dose(
         raise InputError("given_on", day.isoformat(), f"a date not after today ({clinic.today()})")
     if given_at is not None and given_at.tzinfo is None:
         given_at = given_at.replace(tzinfo=clinic.settings.zone)
-    if observation_minutes is not None and observation_minutes < 0:
-        raise InputError("observation_minutes", observation_minutes, "0 or more", unit="min")
+    if observation_minutes is not None:
+        lo, hi, unit = limit("observation_minutes")  # an OsteoCare plausibility limit (input-limits), not clinical
+        if not lo <= observation_minutes <= hi:
+            raise InputError("observation_minutes", observation_minutes,
+                             f"a whole number from {lo:g} to {hi:g} (an OsteoCare plausibility limit, "
+                             "not a clinical one)", unit=unit)
     col = m.AdministeredDose.__table__.c
     lot, body_site, given_by, dose_unit = (
         checked_text(f, v, max_length=int(col[f].type.length))

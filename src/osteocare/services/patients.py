@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -43,8 +44,12 @@ def _identity(given_name: str | None, family_name: str | None, birth_date: dt.da
 
 
 def _name_text(field: str, value: str | None) -> str | None:
-    """A name or phone number: one line of text that fits its column (``InputError`` naming the field)."""
+    """A name or phone number: one line of text that fits its column (``InputError`` naming the field), composed
+    (Unicode NFC): a name typed decomposed (Unikey's "Unicode tổ hợp", macOS) is stored as the same letters typed
+    composed, so a search finds it whichever way it is typed (migration 0013 composed the names stored before)."""
     width = m.Patient.__table__.c[field].type.length
+    if isinstance(value, str):
+        value = unicodedata.normalize("NFC", value)
     return checked_text(field, value, max_length=int(width))
 
 
@@ -116,12 +121,17 @@ def _exists(clinic: Clinic, record_id: str) -> bool:
 
 
 def split_import_row(row: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(record fields, identity fields) of one import row."""
+    """(record fields, identity fields) of one import row; :class:`InputError` if the row is not a JSON object
+    (a string, a number, a list or null)."""
+    if not isinstance(row, Mapping):
+        raise InputError("record", type(row).__name__, "a JSON object with the patient's fields")
     data = dict(row)
     ident = {k: data.pop(k) for k in IDENTITY_KEYS if k in data}
     for k in ("given_name", "family_name", "phone"):
         if ident.get(k) is not None and not isinstance(ident[k], str):
             raise InputError(k, ident[k], "text (a JSON string) or null")
+        if k in ident:  # one line that fits its column, composed (NFC), as `patient add` stores it
+            ident[k] = _name_text(k, ident[k])
     bd = ident.get("birth_date")
     if isinstance(bd, str):
         try:
@@ -423,7 +433,7 @@ def find_patients(clinic: Clinic, text: str = "", *, limit: int = 50) -> list[Pa
     with clinic.db.read() as s:
         stmt = select(m.Patient)
         if text:
-            like = f"%{text.lower()}%"
+            like = f"%{unicodedata.normalize('NFC', text).lower()}%"
             stmt = stmt.where(or_(func.lower(m.Patient.record_id).like(like),
                                   func.lower(m.Patient.family_name).like(like),
                                   func.lower(m.Patient.given_name).like(like)))

@@ -13,9 +13,11 @@ from ..store import models as m
 from ..store.audit import audit
 from ..store.models import REACTION_KINDS, REACTION_OUTCOMES, SEVERITIES, utcnow
 from ._common import get_row, patient_row, reaction_view
+from .appointments import check_date_range
 from .context import Clinic
 from .drugs import drug_ids
 from .errors import NotFound
+from .patients import earliest_date_of
 from .views import ReactionView
 
 #: How each reaction kind reads in the intolerance text the engine sees.
@@ -48,6 +50,18 @@ def _check_resolution(outcome: str, resolved_on: dt.date | None, onset_on: dt.da
         raise InputError("resolved_on", resolved_on.isoformat(), f"a date not after {today.isoformat()} (today)")
     if onset_on is not None and resolved_on < onset_on:
         raise InputError("resolved_on", resolved_on.isoformat(), f"on or after the onset {onset_on}")
+
+
+def _check_in_life(clinic: Clinic, record_id: str, **days: dt.date | None) -> None:
+    """Refuse a reaction date before the patient was born (the birth date, or the earliest one the recorded age
+    allows), in the words ``entry add`` uses for an intolerance's date: an intolerance dated before birth is
+    dropped by a FHIR export and import."""
+    if all(d is None for d in days.values()):
+        return
+    earliest, what = earliest_date_of(clinic, record_id)  # NotFound for an unknown patient
+    for field, day in days.items():
+        if day is not None:
+            check_date_range(field, day, today=clinic.today(), earliest=earliest, earliest_what=what)
 
 
 def record_reaction(
@@ -84,6 +98,7 @@ def record_reaction(
     if onset_on is not None and onset_on > clinic.today():
         raise InputError("onset_on", onset_on.isoformat(), f"a date not after {clinic.today().isoformat()} (today)")
     _check_resolution(outcome, resolved_on, onset_on, clinic.today())
+    _check_in_life(clinic, record_id, onset_on=onset_on, resolved_on=resolved_on)
     if outcome in RESOLVED_OUTCOMES and resolved_on is None:
         resolved_on = clinic.today()  # known resolved today; the day it resolved was not given
     with clinic.db.write() as s:
@@ -131,6 +146,12 @@ def update_reaction_outcome(clinic: Clinic, reaction_id: int, *, outcome: str,
                             resolved_on: dt.date | None = None) -> ReactionView:
     if outcome not in REACTION_OUTCOMES:
         raise InputError("outcome", outcome, "one of " + ", ".join(REACTION_OUTCOMES))
+    if resolved_on is not None:  # not before the patient was born (the reaction's onset is checked below)
+        with clinic.db.read() as s:
+            found = get_row(s, m.Reaction, reaction_id)
+            rid = s.scalar(select(m.Patient.record_id).where(m.Patient.id == found.patient_id)) if found else None
+        if rid is not None:
+            _check_in_life(clinic, rid, resolved_on=resolved_on)
     with clinic.db.write() as s:
         r = get_row(s, m.Reaction, reaction_id)
         if r is None:

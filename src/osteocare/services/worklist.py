@@ -49,8 +49,13 @@ def worklist_plan(clinic: Clinic, *, today: dt.date | None = None, days: int = 7
     negative ``days`` (or one past the last representable date) or a ``limit`` below 1."""
     day = today or clinic.today()
     max_days = (dt.date.max - day).days - 1
+    if max_days < 0:  # the last representable date: no day follows it, whatever ``days`` is - the date is at fault
+        ahead = days if 0 <= days <= (dt.date.max - dt.date.min).days - 1 else 0
+        last = dt.date.max - dt.timedelta(days=ahead + 1)
+        raise InputError("today", day.isoformat(), f"a date not after {last.isoformat()} (the worklist of {ahead} "
+                         f"days ahead ends by {(dt.date.max - dt.timedelta(days=1)).isoformat()})")
     if not 0 <= days <= max_days:
-        raise InputError("days", days, f"a whole number of days from 0 to {max_days}")
+        raise InputError("days", days, f"a whole number of days from 0 to {max_days} (after {day.isoformat()})")
     if limit < 1:
         raise InputError("limit", limit, "a whole number of rows from 1 up")
     return clinic_plan(clinic, entity="worklist", entity_id=day.isoformat(), key=("worklist", day, days, limit),

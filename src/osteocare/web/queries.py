@@ -22,9 +22,12 @@ from ..store.revision import patient_at
 
 
 class fold(FunctionElement[str]):
-    """A text column folded for a search regardless of case: ``lower()`` on PostgreSQL (Unicode-aware under a UTF-8
-    database), on SQLite a Python function (SQLite's own ``lower()`` folds only ASCII: ``Đặng`` stayed ``Đặng``).
-    A session must call :func:`with_fold` before a statement that uses it."""
+    """A text column folded for a search regardless of case and of how a letter was typed (composed or decomposed,
+    Unicode NFC): ``normalize(lower(x), NFC)`` on PostgreSQL 13+ (Unicode-aware under a UTF-8 database; ``lower()``
+    alone before 13), on SQLite a Python function (SQLite's own ``lower()`` folds only ASCII: ``Đặng`` stayed
+    ``Đặng``). Names are stored composed (services/patients.py, migration 0013); the column side is folded as well
+    for text stored otherwise (questions, rows written before 0013). A session must call :func:`with_fold` before a
+    statement that uses it."""
 
     type = String()
     name = "osteocare_fold"
@@ -36,6 +39,13 @@ def _fold_sql(element: fold, compiler: SQLCompiler, **kw: Any) -> str:
     return f"lower({compiler.process(element.clauses, **kw)})"
 
 
+@compiles(fold, "postgresql")
+def _fold_postgresql(element: fold, compiler: SQLCompiler, **kw: Any) -> str:
+    version = compiler.dialect.server_version_info or (0,)
+    lowered = f"lower({compiler.process(element.clauses, **kw)})"
+    return f"normalize({lowered}, NFC)" if version >= (13,) else lowered
+
+
 @compiles(fold, "sqlite")
 def _fold_sqlite(element: fold, compiler: SQLCompiler, **kw: Any) -> str:
     return f"osteocare_fold({compiler.process(element.clauses, **kw)})"
@@ -44,11 +54,11 @@ def _fold_sqlite(element: fold, compiler: SQLCompiler, **kw: Any) -> str:
 def fold_text(value: str) -> str:
     """The folded form of a search text: what :class:`fold` makes of a column (NFC first: a decomposed letter
     typed on some keyboards is the same letter)."""
-    return unicodedata.normalize("NFC", value).lower()
+    return unicodedata.normalize("NFC", unicodedata.normalize("NFC", value).lower())
 
 
 def _fold_py(value: Any) -> Any:
-    return value.lower() if isinstance(value, str) else value
+    return fold_text(value) if isinstance(value, str) else value
 
 
 def with_fold(s: Session) -> None:
