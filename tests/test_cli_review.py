@@ -76,7 +76,7 @@ def test_a_reaction_before_birth_is_refused_like_an_intolerance_entry(store: Pat
     assert by_entry[0] == by_reaction[0] == 2
     expected = "a date from 1950-05-01 (the patient's birth date) to"
     assert expected in " ".join(by_entry[1].split()) and expected in " ".join(by_reaction[1].split())
-    code, out = run("patient", "show", "R1", "--json")
+    _code, out = run("patient", "show", "R1", "--json")
     assert json.loads(out)["reactions"] == []
 
 

@@ -551,6 +551,9 @@ def entry_add(
         "medication drug= start= end= last_dose=; intolerance drug= reaction= date= severity=; fall date= "
         "injurious=; fracture site= date= fragility= on_treatment=. Dates YYYY-MM-DD, flags true/false or yes/no")]
     = None,
+    confirm_duplicate: Annotated[bool, typer.Option(
+        "--confirm-duplicate", help="Add it although an entry with the same key fields is recorded (another one, "
+        "not the same one again); without it such an entry is refused (exit 4)")] = False,
 ) -> None:
     """Add an entry, checked as the record checks it (a known condition or drug id, dates in order, none after today
     or before the patient was born). Prints its id, and as warnings what the contraindication check now finds for
@@ -561,7 +564,7 @@ def entry_add(
     data = _assigned(assignments or [], fields=tuple(model.model_fields), model=model, example=_ENTRY_EXAMPLE[kind],
                      what=("an " if kind == "intolerance" else "a ") + kind)
     with _clinic() as clinic:
-        res = add_entry(clinic, record_id, kind, data)
+        res = add_entry(clinic, record_id, kind, data, confirm_duplicate=confirm_duplicate)
     _print_entry_result(f"added {kind} {res.entry.id} for {_e(record_id)}", res)
 
 

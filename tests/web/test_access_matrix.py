@@ -46,6 +46,13 @@ API = [
     ("POST", "/api/v1/patients/{own}/reactions/{reaction_id}/outcome", None, "skip"),  # by the concrete row below
     ("POST", "/api/v1/patients/{own}/reactions/2147483647/outcome", {"outcome": "resolved"}, STAFF),  # 404
     ("POST", "/api/v1/patients/{own}/doses", {"course_id": 999999}, STAFF),
+    # the appointment routes by the concrete rows below: no such appointment, 404 for staff, nothing written
+    ("POST", "/api/v1/patients/{own}/appointments/{item_id}/complete", None, "skip"),
+    ("POST", "/api/v1/patients/{own}/appointments/{item_id}/book", None, "skip"),
+    ("POST", "/api/v1/patients/{own}/appointments/{item_id}/cancel", None, "skip"),
+    ("POST", "/api/v1/patients/{own}/appointments/2147483647/complete", {}, STAFF),
+    ("POST", "/api/v1/patients/{own}/appointments/2147483647/book", {"at": "2030-01-01T09:00"}, STAFF),
+    ("POST", "/api/v1/patients/{own}/appointments/2147483647/cancel", {"reason": "access matrix"}, STAFF),
     ("GET", "/api/v1/patients/{own}/calendar.ics", None, (*STAFF, "patient")),
     ("GET", "/api/v1/patients/{own}/audit", None, ("admin",)),
     ("GET", "/api/v1/worklist", None, STAFF),
@@ -105,6 +112,9 @@ FORMS = [
     ("/patients/{own}/labs", STAFF),
     ("/patients/{own}/fractures", STAFF),
     ("/patients/{own}/doses", STAFF),
+    ("/patients/{own}/appointments/2147483647/complete", STAFF),  # no such appointment: 404
+    ("/patients/{own}/appointments/2147483647/book", STAFF),
+    ("/patients/{own}/appointments/2147483647/cancel", STAFF),
     ("/patients/{own}/reactions", STAFF),
     ("/patients/{own}/assess", ("doctor",)),
     ("/patients/{own}/courses", ("doctor",)),
@@ -238,7 +248,7 @@ def test_it_refuses_clinical_forms_to_other_roles(app, records, role) -> None:  
     token = csrf_of(b.get("/ask").text)
     for form in ("dxa", "labs", "fractures", "doses", "reactions", "assess", "courses", "courses/1/stop", "history",
                  "entries/condition", "entries/condition/1/end", "entries/condition/1/delete", "identity",
-                 "falls-screen"):
+                 "falls-screen", "appointments/1/complete", "appointments/1/book", "appointments/1/cancel"):
         r = b.post(f"/patients/{records['patient']}/{form}",
                    data={"csrf_token": token, "exam_date": dt.date.today().isoformat()})
         assert r.status_code in (303, 403), (form, r.status_code)

@@ -178,3 +178,18 @@ def test_the_finding_after_a_change_is_in_vietnamese_on_vietnamese_pages(app, re
     assert "Active course of" not in notices and 'lang="en"' not in notices.split("</ul>")[0]
     c = next(e for e in entries_of(app.state.clinic, rid)["condition"] if e.fields["code"] == "hypocalcaemia")
     b.post(f"/patients/{rid}/entries/condition/{c.id}/delete", data={"csrf_token": token, "reason": "test"})
+
+
+def test_the_same_fall_again_is_refused_and_a_confirmed_second_one_is_saved(app) -> None:  # type: ignore[no-untyped-def]
+    """A resent form must not record the same fall twice (a review: a retried fracture became 'multiple
+    fractures'); the refusal offers a box to save a real second one."""
+    b = browser_for(app, "nurse")
+    rid = _new_patient(b, "WEB-E-DUP")
+    token = csrf_of(b.get(f"/patients/{rid}").text)
+    data = {"csrf_token": token, "date": "2024-01-01"}
+    assert b.post(f"/patients/{rid}/entries/fall", data=data).status_code == 303
+    r = b.post(f"/patients/{rid}/entries/fall", data=data)
+    assert r.status_code == 409 and 'data-testid="confirm-duplicate-fall"' in r.text
+    assert len(entries_of(app.state.clinic, rid)["fall"]) == 1
+    assert b.post(f"/patients/{rid}/entries/fall", data={**data, "confirm_duplicate": "1"}).status_code == 303
+    assert len(entries_of(app.state.clinic, rid)["fall"]) == 2

@@ -31,7 +31,7 @@ from ..store import models as m
 from ..store.audit import audit
 from ._common import get_row, patient_row
 from .context import Clinic
-from .errors import NotFound
+from .errors import Conflict, NotFound
 from .textparts import part, render
 from .views import TextPart
 
@@ -45,6 +45,16 @@ _ROW: dict[str, Any] = {"condition": m.Condition, "medication": m.Medication, "i
 _DATES: dict[str, tuple[str, ...]] = {"condition": ("onset", "resolved"), "medication": ("start", "end", "last_dose"),
                                       "intolerance": ("date",), "fall": ("date",), "fracture": ("date",),
                                       "vertebra": ("date",)}
+
+
+#: The fields that make two entries of a kind the same one (an entry with the same values is refused as a duplicate
+#: unless the caller confirms it is another one): a retried request must not double a fracture, a fall or a condition
+#: that the guideline rules count. A missing date is a value like any other: two undated hip fractures may be a true
+#: history, but are far more often the same one sent twice, so the second one needs the confirmation too. Vertebral
+#: heights have their own rule (one reading per level and day, :func:`_check_level_free`).
+SAME_ENTRY: dict[str, tuple[str, ...]] = {"condition": ("code", "onset"), "medication": ("drug", "start"),
+                                          "intolerance": ("drug", "reaction", "date"), "fall": ("date",),
+                                          "fracture": ("site", "date")}
 
 
 class Entry(BaseModel):
@@ -63,6 +73,22 @@ class EntryResult(BaseModel):
     entry: Entry
     warnings: list[str] = Field(default_factory=list,
                                 description="What the contraindication check now finds for the active courses")
+
+
+class DuplicateEntry(Conflict, InputError):
+    """An entry with the same key fields (:data:`SAME_ENTRY`) as one already recorded: a conflict (409) naming the
+    existing entry; added only with ``confirm_duplicate`` (it is another one, not the same one sent again). Also an
+    :class:`InputError` of the field ``confirm_duplicate``, so that a form shows it beside that box."""
+
+    def __init__(self, kind: str, existing: Entry, same: dict[str, Any]) -> None:
+        self.kind = kind
+        self.existing = existing
+        self.same = same
+        what = ", ".join(f"{k} {'not given' if v is None else v}" for k, v in same.items())
+        allowed = (f"true, if this {kind} is another one and not {kind} {existing.id} ({what}) sent again")
+        InputError.__init__(self, "confirm_duplicate", False, allowed)
+        self.args = (f"{kind} {existing.id} with the same {', '.join(same)} ({what}) is already recorded; if this "
+                     f"is another {kind}, not the same one sent again, send it with confirm_duplicate: true",)
 
 
 def condition_labels() -> dict[str, str]:
@@ -183,8 +209,32 @@ def _findings(clinic: Clinic, record_id: str) -> list[TextPart]:
     return out
 
 
-def add_entry(clinic: Clinic, record_id: str, kind: str, data: dict[str, Any]) -> EntryResult:
-    """Add a condition, medication, intolerance, fall or fracture (``data``: the record's fields of that kind)."""
+def _same_entry(s: Any, patient_id: int, kind: str, item: Any, today: dt.date) -> None:
+    """Refuse (:class:`DuplicateEntry`) an entry whose key fields (:data:`SAME_ENTRY`) match a recorded one's."""
+    keys = SAME_ENTRY.get(kind)
+    if not keys:
+        return
+    row_type = _ROW[kind]
+    stmt = select(row_type).where(row_type.patient_id == patient_id)
+    for k in keys:
+        value = getattr(item, k)
+        if k == "reaction":  # free text: compared below without case and surrounding spaces
+            continue
+        stmt = stmt.where(getattr(row_type, k).is_(None) if value is None else getattr(row_type, k) == value)
+    for row in s.scalars(stmt.order_by(row_type.id)):
+        if kind == "intolerance" and (row.reaction or "").strip().casefold() != item.reaction.strip().casefold():
+            continue
+        values = {k: getattr(item, k) for k in keys}
+        same = {k: v.isoformat() if isinstance(v, dt.date) else v for k, v in values.items()}
+        raise DuplicateEntry(kind, _entry(kind, row, today), same)
+
+
+def add_entry(clinic: Clinic, record_id: str, kind: str, data: dict[str, Any], *,
+              confirm_duplicate: bool = False) -> EntryResult:
+    """Add a condition, medication, intolerance, fall or fracture (``data``: the record's fields of that kind). An
+    entry with the same key fields as a recorded one (:data:`SAME_ENTRY`: a fracture of the same site and date, a
+    fall of the same date, a condition with the same code and onset...) is refused (:class:`DuplicateEntry`, nothing
+    written) unless ``confirm_duplicate`` says it is another one."""
     kind = _kind(kind)
     if not isinstance(data, dict):
         raise InputError(kind, type(data).__name__, "an object with the fields of a " + kind)
@@ -198,9 +248,12 @@ def add_entry(clinic: Clinic, record_id: str, kind: str, data: dict[str, Any]) -
     _check_dates(clinic, record_id, kind, item)
     _check_readable(clinic, record_id)
     with clinic.db.write() as s:
-        p = patient_row(s, record_id, for_update=kind == "vertebra")
+        # the patient's row locked: two retries of one request at once cannot both find no duplicate
+        p = patient_row(s, record_id, for_update=kind == "vertebra" or kind in SAME_ENTRY)
         if kind == "vertebra":
             _check_level_free(s, p.id, item)
+        if not confirm_duplicate:
+            _same_entry(s, p.id, kind, item, clinic.today())
         row = _ROW[kind](patient_id=p.id, entered_in_clinic=True, **item.model_dump())  # kept by an import update
         s.add(row)
         s.flush()

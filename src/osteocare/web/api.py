@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..core.errors import InputError
 from ..core.records import Fracture, PatientRecord
+from ..services import appointments as sa_
 from ..services import assessments as sa
 from ..services import calendar as scal
 from ..services import doses as sd
@@ -55,8 +56,20 @@ class Problem(BaseModel):
     errors: list[dict[str, Any]] | None = Field(default=None, description="Per field: field, value, allowed")
 
 
+_PROBLEM_TEXT = {
+    400: "The body could not be read (not UTF-8, or a form that cannot be parsed)",
+    401: "Not signed in: no bearer token, or one that is no longer valid",
+    403: "This account's role may not do this",
+    404: "No such patient, appointment, entry... (or one of another patient through this patient's path)",
+    409: "The request conflicts with what is stored (nothing was written); an override or a confirmation may be "
+         "needed: the problem's errors name the field",
+    413: "The request body is over the size limit (1 MiB); nothing was read",
+    422: "A value is not allowed: the problem's errors name the field, the value and what is allowed",
+    429: "Too many attempts: see Retry-After",
+}
 PROBLEMS: dict[int | str, dict[str, Any]] = {
-    code: {"model": Problem, "content": {"application/problem+json": {}}} for code in (401, 403, 404, 409, 422, 429)
+    code: {"model": Problem, "content": {"application/problem+json": {}}, "description": text}
+    for code, text in _PROBLEM_TEXT.items()
 }
 
 
@@ -229,10 +242,23 @@ def add_lab(request: Request, user: User, record_id: str, body: LabIn) -> Any:
     return sf.add_lab(acting(request, u), record_id, **body.model_dump())
 
 
+CONFIRM_DUPLICATE_DOC = ("true to add an entry with the same key fields as one already recorded (a fracture of the "
+                         "same site and date, also undated): it is another one, not the same one sent again "
+                         "(without it: 409 naming the recorded entry, nothing written)")
+
+
+class FractureIn(Fracture):
+    confirm_duplicate: bool = Field(default=False, description=CONFIRM_DUPLICATE_DOC)
+
+
 @router.post("/patients/{record_id}/fractures", status_code=201, responses=PROBLEMS, tags=["facts"])
-def add_fracture(request: Request, user: User, record_id: str, body: Fracture) -> dict[str, int]:
+def add_fracture(request: Request, user: User, record_id: str, body: FractureIn) -> dict[str, int]:
+    """A fracture. The same site and date as a recorded fracture (a retried request) is 409 naming it, unless
+    ``confirm_duplicate`` is true."""
     u = require(user, *STAFF)
-    return {"fracture_id": sf.add_fracture(acting(request, u), record_id, body)}
+    data = body.model_dump(mode="json", exclude={"confirm_duplicate"})
+    return {"fracture_id": se.add_entry(acting(request, u), record_id, "fracture", data,
+                                        confirm_duplicate=body.confirm_duplicate).entry.id}
 
 
 # --- conditions, medication history, intolerances, falls, fractures (entries) ----------------------------------
@@ -260,7 +286,9 @@ ENTRY_BODY_SCHEMA: dict[str, Any] = {
                    "medication: drug, start, end, last_dose; intolerance: drug, reaction, date, severity; fall: "
                    "date, injurious; fracture: site, date, fragility, on_treatment; vertebra: level, anterior_mm, "
                    "middle_mm, posterior_mm)",
-    "anyOf": [model.model_json_schema() for model in se.MODELS.values()],
+    "anyOf": [{**schema, "properties": {**schema.get("properties", {}), "confirm_duplicate": {
+        "type": "boolean", "default": False, "description": CONFIRM_DUPLICATE_DOC}}}
+        for schema in (model.model_json_schema() for model in se.MODELS.values())],
 }
 
 
@@ -292,9 +320,16 @@ def add_entry(request: Request, user: User, record_id: str, kind: KindPath,
               body: Annotated[dict[str, Any], Body(description="The record's fields of that kind")]) -> Any:
     """Checked as the record checks it (a known condition or drug id, dates in order, none after today or before the
     patient was born): 422 naming the field, the value and what is allowed, and nothing written. The answer has the
-    entry and ``warnings``: what the contraindication check now finds for the patient's active courses."""
+    entry and ``warnings``: what the contraindication check now finds for the patient's active courses. An entry
+    with the same key fields as a recorded one (a fracture's site and date, a fall's date, a condition's code and
+    onset, a medication's drug and start, an intolerance's drug, reaction and date; undated too) is 409 naming it,
+    unless the body has ``"confirm_duplicate": true``."""
     u = require(user, *STAFF)
-    return se.add_entry(acting(request, u), record_id, kind, body)
+    data = dict(body)
+    confirm = data.pop("confirm_duplicate", False)
+    if not isinstance(confirm, bool):
+        raise InputError("confirm_duplicate", confirm, "true or false")
+    return se.add_entry(acting(request, u), record_id, kind, data, confirm_duplicate=confirm)
 
 
 @router.post("/patients/{record_id}/entries/{kind}/{entry_id}/end", response_model=se.EntryResult,
@@ -492,6 +527,75 @@ def add_dose(request: Request, user: User, record_id: str, body: DoseIn) -> Any:
         raise HTTPProblem(403, "Forbidden", "only a doctor may override the pre-dose contraindication check",
                           errors=[{"field": "override_reason", "value": "(given)", "allowed": "a doctor's account"}])
     return sd.record_dose(acting(request, u), **body.model_dump(), given_by=u.username)
+
+
+# --- appointments (review, DXA and lab items) -------------------------------------------------------------------
+
+ItemId = Annotated[int, Path(ge=1, le=2147483647, description="The appointment (schedule item) id "
+                                                             "(GET /api/v1/patients/{record_id} lists the schedule)")]
+
+
+class CompleteIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    done_on: dt.date | None = Field(default=None, description="The day it was done (default today): not after today, "
+                                                               "nor before the course's start")
+    note: str = Field(default="", max_length=2000)
+
+
+class BookIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    at: dt.datetime = Field(description="The time booked; without an offset, in the clinic's time zone. From today "
+                                        "to the booking horizon")
+    location: str | None = Field(default=None, max_length=120)
+
+
+class CancelIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: str = Field(min_length=1, max_length=500, description="Why it is cancelled (audited)")
+    override_reason: str | None = Field(default=None, max_length=2000, description=(
+        "A doctor's written reason to cancel the follow-on review after denosumab or an anabolic drug "
+        "(DMAB-SWITCH, ANAB-THEN-AR-*) while no course fulfils it (else 409, nothing changed)"))
+
+
+@router.post("/patients/{record_id}/appointments/{item_id}/complete", response_model=v.ItemView, responses=PROBLEMS,
+             tags=["appointments"], summary="Mark a review, DXA or lab appointment done")
+def complete_appointment(request: Request, user: User, record_id: str, item_id: ItemId, body: CompleteIn) -> Any:
+    """As ``osteocare appointment complete``: the annual review (MON-ANNUAL) done schedules the next one from the
+    day it was done. A dose appointment is completed by recording the dose (409); a closed one is 409."""
+    u = require(user, *STAFF)
+    from .app import check_owned
+
+    check_owned(request, record_id, item_id=item_id)
+    note = qs.clean_text(body.note, "note", max_len=2000, required=False)
+    return sa_.complete_item(acting(request, u), item_id, done_on=body.done_on, note=note)
+
+
+@router.post("/patients/{record_id}/appointments/{item_id}/book", response_model=v.ItemView, responses=PROBLEMS,
+             tags=["appointments"], summary="Book a time for an open appointment")
+def book_appointment(request: Request, user: User, record_id: str, item_id: ItemId, body: BookIn) -> Any:
+    """As ``osteocare appointment book``: a time from today to the booking horizon (422 naming ``at`` otherwise)."""
+    u = require(user, *STAFF)
+    from .app import check_owned
+
+    check_owned(request, record_id, item_id=item_id)
+    return sa_.book_appointment(acting(request, u), item_id, at=body.at, location=body.location)
+
+
+@router.post("/patients/{record_id}/appointments/{item_id}/cancel", response_model=v.ItemView, responses=PROBLEMS,
+             tags=["appointments"], summary="Cancel an open review, DXA or lab appointment")
+def cancel_appointment(request: Request, user: User, record_id: str, item_id: ItemId, body: CancelIn) -> Any:
+    """As ``osteocare appointment cancel``: a recurring review falls due again one interval after the cancelled
+    one's due date. The follow-on review after denosumab or an anabolic drug, while no active course fulfils it,
+    needs a doctor's ``override_reason``: without one 409 (as a dose's override), from another role 403."""
+    u = require(user, *STAFF)
+    from .app import check_owned
+
+    check_owned(request, record_id, item_id=item_id)
+    if body.override_reason is not None and u.role != "doctor":
+        raise HTTPProblem(403, "Forbidden", "only a doctor may give an override reason to cancel a follow-on review",
+                          errors=[{"field": "override_reason", "value": "(given)", "allowed": "a doctor's account"}])
+    reason = qs.clean_text(body.reason, "reason", max_len=500)
+    return sa_.cancel_item(acting(request, u), item_id, reason=reason, override_reason=body.override_reason)
 
 
 @router.get("/patients/{record_id}/calendar.ics", responses={200: {"content": {"text/calendar": {}}}, **PROBLEMS},

@@ -29,6 +29,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from ..core.errors import InputError, NotApplicable, OsteoCareError
 from ..core.text import BAD_CHARACTER_RULE, bad_character
 from ..services.context import Clinic
+from ..services.entries import DuplicateEntry
 from ..services.errors import Conflict, DoseAlreadyRecorded, InvalidState, NotFound, OverrideRequired
 from ..settings import Settings, get_settings
 from ..store import models as sm
@@ -256,6 +257,10 @@ def _respond(request: Request, problem: HTTPProblem) -> Response:
 def problem_of(exc: Exception) -> HTTPProblem:
     if isinstance(exc, HTTPProblem):
         return exc
+    if isinstance(exc, DuplicateEntry):  # before InputError: a conflict with what is stored, not a bad value
+        return HTTPProblem(409, "Conflict", str(exc), errors=[
+            {"field": "confirm_duplicate", "value": False, "allowed": exc.allowed,
+             "existing": exc.existing.model_dump(mode="json")}])
     if isinstance(exc, InputError):
         unit = f" ({exc.unit})" if exc.unit else ""
         return HTTPProblem(422, "Invalid input", str(exc),
@@ -285,6 +290,11 @@ def _handlers(app: FastAPI) -> None:
     async def _v(request: Request, exc: RequestValidationError) -> Response:
         errors = []
         for e in exc.errors():
+            if e.get("type") == "json_invalid":  # its loc is the parser's byte offset, not a field
+                why = (e.get("ctx") or {}).get("error") or e.get("msg", "")
+                errors.append({"field": "body", "value": None, "allowed": f"a JSON document ({why} at character "
+                               f"{_offset(e.get('loc', ()))} of the body)"})
+                continue
             loc = [str(x) for x in e.get("loc", ()) if x not in ("body", "query", "path", "header", "cookie")]
             errors.append({"field": ".".join(loc) or "body", "value": _safe(e.get("input")),
                            "allowed": e.get("msg", "")})
@@ -316,6 +326,11 @@ def _handlers(app: FastAPI) -> None:
     @app.exception_handler(ValueError)
     async def _val(request: Request, exc: ValueError) -> Response:
         return _respond(request, HTTPProblem(422, "Invalid input", str(exc)))
+
+
+def _offset(loc: Any) -> str:
+    """The parser's position in a ``json_invalid`` error's ``loc`` (``("body", 19)``), or ``?``."""
+    return next((str(x) for x in loc if isinstance(x, int)), "?")
 
 
 def _safe(value: Any) -> Any:

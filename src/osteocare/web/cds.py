@@ -74,7 +74,28 @@ async def _json_body(request: Request) -> dict[str, Any]:
     return body
 
 
-@router.post("/cds-services/{service_id}", openapi_extra=_BODY_DOC)
+def _problem(description: str) -> dict[str, Any]:
+    from .api import Problem
+
+    return {"model": Problem, "content": {"application/problem+json": {}}, "description": description}
+
+
+#: What a call answers, as the OpenAPI document declares it (the body is read and checked here: 400, not 422).
+CALL_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"description": "The cards (CDS Hooks 2.0)"},
+    400: _problem("The body is not a CDS Hooks request (empty, not a JSON object, a bad Content-Length, a field or "
+                  "a prefetch resource the hook does not allow)"),
+    401: _problem("No bearer token, or one that is no longer valid"),
+    403: _problem("Not a clinician's account"),
+    404: _problem("No CDS service of that id (see GET /cds-services)"),
+    412: _problem("Data the hook requires can be obtained neither from the prefetch nor from the FHIR server"),
+    413: _problem(f"The body is over {cds_hooks.MAX_REQUEST_BYTES} bytes; nothing was read"),
+    415: _problem("Content-Type is not application/json"),
+    502: _problem("The caller's FHIR server answered something that is not what was asked for"),
+}
+
+
+@router.post("/cds-services/{service_id}", openapi_extra=_BODY_DOC, responses=CALL_RESPONSES)
 async def call(request: Request, service_id: str) -> dict[str, Any]:
     require(await run_in_threadpool(bearer_user, request), *STAFF)
     body = await _json_body(request)

@@ -79,7 +79,7 @@ async def post_entry(request: Request, record_id: str, kind: str) -> Response:
     f = await _form(request)
 
     def add(c: Clinic) -> se.EntryResult:
-        return se.add_entry(c, record_id, kind, _data(kind, f))
+        return se.add_entry(c, record_id, kind, _data(kind, f), confirm_duplicate=bool(f.get("confirm_duplicate")))
 
     return _change(request, record_id, f"entry-{kind}", f, add)
 

@@ -24,6 +24,7 @@ from ..core.knowledge import load
 from ..core.records import FractureSite, Site, known_drugs
 from ..core.text import bad_character
 from ..core.vertebral import LEVELS
+from ..services import appointments as sap
 from ..services import assessments as sa
 from ..services import calendar as scal
 from ..services import courses as sc
@@ -34,7 +35,7 @@ from ..services import reactions as sr
 from ..services import worklist as sw
 from ..services.context import Clinic
 from ..services.drugs import course_drug_ids, regimen
-from ..services.entries import active_course_findings
+from ..services.entries import DuplicateEntry, active_course_findings, add_entry
 from ..services.errors import InvalidState, OverrideRequired
 from ..services.reads import cached_async
 from ..services.textparts import render as render_parts
@@ -465,6 +466,10 @@ def _after_form(request: Request, u: Principal, record_id: str, which: str, form
     lang = lang_of(request, u)
     try:
         action()
+    except DuplicateEntry as exc:  # an InputError too, but a conflict with what is stored: 409, naming the entry
+        msg = duplicate_message(lang, exc)
+        return patient_page_response(request, u, record_id, status=409, form=form, which=which,
+                                     errors={which: {"form": msg, "duplicate": True}})
     except (InputError, ValidationError) as exc:
         errs = field_errors(exc, lang)
         shown = set(form) | {"t_score", "bmd_g_cm2", "sites"}
@@ -481,6 +486,26 @@ def _after_form(request: Request, u: Principal, record_id: str, which: str, form
     return _redirect(f"/patients/{quote(record_id)}?done={which}#{which}")
 
 
+def duplicate_message(lang: Lang, exc: DuplicateEntry) -> Markup:
+    """The refusal of an entry already recorded, in ``lang``: the recorded entry's id and key values."""
+    details = []
+    for k, v in exc.same.items():
+        if v is None:
+            details.append(lang.gettext("date not known") if k in ("date", "onset", "start") else "—")
+        elif k in ("date", "onset", "start"):
+            details.append(lang.date(str(v)))
+        else:
+            details.append(lang.gettext(str(v)))
+    return _message(lang, "This is already recorded: {kind} {id} ({details}); nothing was saved.",
+                    kind=lang.gettext(_KIND_LABELS.get(exc.kind, exc.kind)), id=exc.existing.id,
+                    details=", ".join(details))
+
+
+#: An entry's kind as the page names it.
+_KIND_LABELS = {"fracture": "Fracture", "condition": "Condition", "medication": "Medicine",
+                "intolerance": "Intolerance", "fall": "Fall"}
+
+
 #: what a change said (a dose's, a course start's or stop's warnings), carried to the page the redirect shows in a
 #: short-lived cookie of that page's path (not in the address: clinical text stays out of the browser's history and
 #: the proxies' logs), signed, bound to this browser's session and this patient, and removed once shown
@@ -490,13 +515,15 @@ _SAID_MAX = 20
 _SAID_CHARS = 2500  # the text kept under a cookie's 4 kB once signed
 
 
-def _said_redirect(request: Request, record_id: str, which: str, resp: Response, said: list[str]) -> Response:
-    """``resp`` (the redirect after a change), carrying what the change said, if anything."""
+def _said_redirect(request: Request, record_id: str, which: str, resp: Response,
+                   said: list[str] | list[str | dict[str, str]]) -> Response:
+    """``resp`` (the redirect after a change), carrying what the change said, if anything: English text (a
+    warning of the services), or a notice of the page's own (``{"t": msgid, ...values}``, shown translated)."""
     if not said or resp.status_code != 303:
         return resp
-    kept: list[str] = []
+    kept: list[str | dict[str, str]] = []
     for w in said[:_SAID_MAX]:
-        if sum(map(len, kept)) + len(w) > _SAID_CHARS:
+        if sum(len(str(x)) for x in kept) + len(str(w)) > _SAID_CHARS:
             kept.append(f"({len(said) - len(kept)} more not shown: see the course's record)")
             break
         kept.append(w)
@@ -507,7 +534,7 @@ def _said_redirect(request: Request, record_id: str, which: str, resp: Response,
     return resp
 
 
-def _said(request: Request, record_id: str) -> list[str]:
+def _said(request: Request, record_id: str) -> list[str | dict[str, str]]:
     """What the change before this page said (see :func:`_said_redirect`); nothing for a cookie that is not this
     session's, not this patient's, older than ten minutes or altered."""
     token = request.cookies.get(_SAID_COOKIE)
@@ -519,7 +546,8 @@ def _said(request: Request, record_id: str) -> list[str]:
         return []
     if not isinstance(data, dict) or data.get("r") != record_id or data.get("s") != csrf_subject(request):
         return []
-    return [str(w) for w in data.get("w", [])][:_SAID_MAX + 1]
+    return [{str(k): str(x) for k, x in w.items()} if isinstance(w, dict) else str(w)
+            for w in data.get("w", [])][:_SAID_MAX + 1]
 
 
 @router.post("/patients/{record_id}/dxa")
@@ -569,7 +597,9 @@ async def post_fracture(request: Request, record_id: str) -> Response:
 
         fr = Fracture.model_validate({"site": f.get("site", ""), "date": _date(f.get("date", ""), "date"),
                                       "fragility": bool(f.get("fragility"))})
-        sf.add_fracture(acting(request, u), record_id, fr)
+        # the box shown after a refusal as already recorded: another fracture of the same site and date
+        add_entry(acting(request, u), record_id, "fracture", fr.model_dump(mode="json"),
+                  confirm_duplicate=bool(f.get("confirm_duplicate")))
 
     return _after_form(request, u, record_id, "fracture", f, act)
 
@@ -671,6 +701,86 @@ async def post_course_stop(request: Request, record_id: str,
     said: list[str] = []
     return _said_redirect(request, record_id, f"course-{course_id}",
                           _after_form(request, u, record_id, f"course-{course_id}", f, act), said)
+
+
+# --- appointments: review, DXA and lab items of the schedule --------------------------------------------------
+
+ItemPath = Annotated[int, Path(ge=1, le=2147483647)]
+
+
+def _datetime(value: str, field: str) -> dt.datetime:
+    value = (value or "").strip()
+    try:
+        return dt.datetime.fromisoformat(value)
+    except ValueError:
+        raise InputError(field, value, "a date and time YYYY-MM-DDTHH:MM") from None
+
+
+def _appointment(request: Request, record_id: str, item_id: int, f: dict[str, str],
+                 act: Any) -> Response:
+    """Run ``act(clinic)`` on an appointment of this patient (staff); what it scheduled next is said on the page
+    the redirect shows. A follow-on review that needs an override: the page again (409) with the finding and, for a
+    doctor, a request for the written reason; nothing changed."""
+    u = need(cookie_user(request), *STAFF)
+    may_see_patient(u, record_id)
+    which = f"appt-{item_id}"
+    needs_reason: list[OverrideRequired] = []
+    said: list[str | dict[str, str]] = []
+
+    def run() -> None:
+        check_owned(request, record_id, item_id=item_id)
+        c = acting(request, u)
+        before = {it.id for it in sap.patient_schedule(c, record_id)}
+        try:
+            act(c)
+        except OverrideRequired as exc:
+            needs_reason.append(exc)
+            return
+        for it in sap.patient_schedule(c, record_id):
+            if it.id not in before:
+                said.append({"t": "The next {what} is due on {date}.", "what": it.kind, "date": it.due_on.isoformat()})
+
+    resp = _after_form(request, u, record_id, which, f, run)
+    if not needs_reason:
+        return _said_redirect(request, record_id, which, resp, said)
+    lang = lang_of(request, u)
+    msg = (lang.gettext("Write your reason for cancelling this follow-on review despite the finding above.")
+           if u.role == "doctor" else
+           lang.gettext("Only a doctor may cancel this follow-on review, with a written override reason."))
+    return patient_page_response(request, u, record_id, status=409, form=f, which=which,
+                                 errors={which: {"override_reason": msg, "findings": needs_reason[0].findings}})
+
+
+@router.post("/patients/{record_id}/appointments/{item_id}/complete")
+async def post_appointment_complete(request: Request, record_id: str, item_id: ItemPath) -> Response:
+    """Mark a review, DXA or lab appointment done (the annual review done schedules the next one)."""
+    f = await _form(request)
+    return _appointment(request, record_id, item_id, f, lambda c: sap.complete_item(
+        c, item_id, done_on=_date(f.get("done_on", ""), "done_on", required=False),
+        note=qs.clean_text(f.get("note", ""), "note", max_len=2000, required=False)))
+
+
+@router.post("/patients/{record_id}/appointments/{item_id}/book")
+async def post_appointment_book(request: Request, record_id: str, item_id: ItemPath) -> Response:
+    """Book a time (and a place) for an open appointment."""
+    f = await _form(request)
+    return _appointment(request, record_id, item_id, f, lambda c: sap.book_appointment(
+        c, item_id, at=_datetime(f.get("at", ""), "at"),
+        location=qs.clean_text(f.get("location", ""), "location", max_len=120, required=False) or None))
+
+
+@router.post("/patients/{record_id}/appointments/{item_id}/cancel")
+async def post_appointment_cancel(request: Request, record_id: str, item_id: ItemPath) -> Response:
+    """Cancel an open review, DXA or lab appointment, with a reason; the follow-on review after denosumab or an
+    anabolic drug needs a doctor's written override reason while no course fulfils it."""
+    f = await _form(request)
+    u = cookie_user(request)
+    doctor = u is not None and u.role == "doctor"
+    return _appointment(request, record_id, item_id, f, lambda c: sap.cancel_item(
+        c, item_id, reason=qs.clean_text(f.get("reason", ""), "reason", max_len=500),
+        # a follow-on review's cancellation is overridden by a doctor only (as a dose's contraindication)
+        override_reason=(qs.clean_text(f.get("override_reason", ""), "override_reason", max_len=2000,
+                                       required=False) or None) if doctor else None))
 
 
 @router.get("/worklist")

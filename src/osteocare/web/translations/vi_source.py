@@ -962,6 +962,39 @@ VI.update({
     "missing": "còn thiếu",
     "Checks before the dose of {drug} due {date}": "Kiểm tra trước liều {drug} đến hạn {date}",
     "Read before you go on:": "Hãy đọc trước khi tiếp tục:",
+    # the patient page's appointments (review, DXA and lab items): done, booked, cancelled
+    "Appointments: reviews, DXA and lab tests": "Lịch hẹn: tái khám, đo DXA và xét nghiệm",
+    "booked for {when}": "đã đặt lịch lúc {when}",
+    "Mark as done": "Đánh dấu đã thực hiện",
+    "Done on": "Ngày thực hiện",
+    "Note": "Ghi chú",
+    "Save as done": "Lưu là đã thực hiện",
+    "Book a time": "Đặt giờ hẹn",
+    "Date and time": "Ngày và giờ",
+    "Book": "Đặt lịch",
+    "Cancel this appointment": "Hủy lịch hẹn này",
+    "Why it is not simply cancelled:": "Vì sao không thể hủy ngay:",
+    "Reason for cancelling": "Lý do hủy",
+    "Override reason (required to cancel a follow-on review that no course fulfils yet)":
+        "Lý do vẫn hủy (bắt buộc khi hủy lần tái khám chuyển tiếp mà chưa có đợt điều trị nào đáp ứng)",
+    "Cancel appointment": "Hủy lịch hẹn",
+    "No open appointment.": "Không có lịch hẹn nào đang chờ.",
+    "Appointment reasons translated by OsteoCare, not yet reviewed by a clinician.":
+        "Lý do lịch hẹn do OsteoCare dịch, chưa được bác sĩ duyệt.",
+    "The next {what} is due on {date}.": "Lần {what} tiếp theo đến hạn vào {date}.",
+    "Write your reason for cancelling this follow-on review despite the finding above.":
+        "Hãy ghi lý do vẫn hủy lần tái khám chuyển tiếp này dù có cảnh báo ở trên.",
+    "Only a doctor may cancel this follow-on review, with a written override reason.":
+        "Chỉ bác sĩ mới được hủy lần tái khám chuyển tiếp này, kèm lý do bằng văn bản.",
+    # an entry already recorded (a retried form): refused unless confirmed as another one
+    "This is already recorded: {kind} {id} ({details}); nothing was saved.":
+        "Mục này đã được ghi nhận: {kind} {id} ({details}); chưa lưu gì.",
+    "Intolerance": "Không dung nạp thuốc",
+    "Fall": "Lần té ngã",
+    "This is another fracture of the same site and date, not the same one again: save it too":
+        "Đây là một lần gãy xương khác cùng vị trí và cùng ngày, không phải lần cũ nhập lại: vẫn lưu",
+    "This is another one, not the same one sent again: save it too":
+        "Đây là một mục khác, không phải mục cũ gửi lại: vẫn lưu",
     "Resolved on (with a resolved outcome; empty: today)":
         "Ngày hết (khi kết cục là đã hết; để trống: hôm nay)",
 })
