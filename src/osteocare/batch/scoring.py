@@ -14,6 +14,7 @@ import threading
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
 import numpy as np
@@ -322,6 +323,12 @@ def score_bone_density(c: Columns) -> tuple[Outputs, list[Note]]:
     return {"who_category": who, "lowest_t_score": pa.array(low, pa.float64(), from_pandas=True)}, notes
 
 
+@cache
+def _ost_refer_below() -> float:
+    """OST for US women: refer for DXA below this index (knowledge ``osta``)."""
+    return float(load(osta.KNOWLEDGE_ID).value("ost_us_women_refer_for_dxa_below"))
+
+
 def osta_screen(c: Columns) -> tuple[npt.NDArray[np.float64], IntArray, IntArray]:
     """OSTA/OST (index, category code, tool code) of every row, computed once per chunk."""
     if "osta" not in c.shared:
@@ -336,8 +343,10 @@ def osta_screen(c: Columns) -> tuple[npt.NDArray[np.float64], IntArray, IntArray
 def score_osta(c: Columns) -> tuple[Outputs, list[Note]]:
     idx, cat, tool = osta_screen(c)
     has = ~np.isnan(idx)
-    # the tool and the whole-number index decide every rule of assess's OSTA/OST
-    _status_key(c, "osta", has, [tool, np.where(has, idx, 0).astype(np.int64)])
+    # what decides which of assess's OSTA/OST rules fire: the tool, the category, and (OST for US women) whether
+    # the index is below the refer-for-DXA limit; not the index itself (76 classes at 1 M rows instead of 18)
+    refer = np.where(has, idx, np.inf) < _ost_refer_below()
+    _status_key(c, "osta", has, [tool, np.where(has, cat, 0).astype(np.int64), refer])
     return (
         {
             "osta_index": pa.array(idx, pa.float64(), from_pandas=True),
