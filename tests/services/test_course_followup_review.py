@@ -229,3 +229,21 @@ def test_the_calendar_speaks_the_patients_language(clinic: Clinic, patient: Call
     assert {str(a["description"]) for a in cal.walk("VALARM")} == {VI["Reminder"]}
     with pytest.raises(InputError, match="lang"):
         patient_calendar(clinic, rid, lang="fr")
+
+
+def test_a_late_denosumab_injection_comes_before_older_late_doses_of_the_same_severity(
+        clinic: Clinic, patient: Callable[..., str]) -> None:
+    """The worklist's promise, "late denosumab first": a denosumab injection a few days late was listed below a
+    zoledronic acid infusion late for longer (both warnings), after the sort by severity was added."""
+    z = patient("Z")
+    start_course(clinic, z, "zoledronic_acid", start_date=TODAY - dt.timedelta(days=60))
+    d = patient("DM")
+    co = start_course(clinic, d, "denosumab", start_date=D(2024, 1, 1))
+    res = record_dose(clinic, course_id=co.id, given_on=D(2024, 1, 1), lot_number="L")
+    assert res.next_item is not None
+    from osteocare.store import models as m
+
+    with clinic.db.write() as s:
+        s.get(m.ScheduleItem, res.next_item.id).due_on = TODAY - dt.timedelta(days=5)  # type: ignore[union-attr]
+    overdue = [x for x in worklist(clinic).overdue if x.kind == "dose_overdue"]
+    assert [(x.record_id, x.severity) for x in overdue][:2] == [("DM", "warning"), ("Z", "warning")], overdue

@@ -84,8 +84,10 @@ def _worklist(clinic: Clinic, day: dt.date, days: int, limit: int) -> Worklist:
             overdue += [alert_for(it, record_id=rid, patient_name=display_name(g, f, rid), drug=drug, today=day)
                         for it, rid, g, f, drug in rows]
         # most pressing first (an urgent follow-on after stopping denosumab above a routine late dose, as
-        # clinic_alerts orders them); within a severity, late doses before the other items, then the oldest first
-        overdue.sort(key=lambda a: (_ORDER[a.severity], a.kind != "dose_overdue", a.due_on))
+        # clinic_alerts orders them); within a severity, late doses before the other items, a late denosumab
+        # injection before other late doses (its lateness is the dangerous one), then the oldest first
+        overdue.sort(key=lambda a: (_ORDER[a.severity], a.kind != "dose_overdue",
+                                    not (a.kind == "dose_overdue" and a.drug == "denosumab"), a.due_on))
         counts = {
             "appointments_today": _count(s, si.scheduled_at >= start, si.scheduled_at < end),
             "due_today": _count(s, si.due_on == day),
