@@ -220,23 +220,26 @@ def _after_lab(session: Session, patient_id: int, name: str, on: dt.date) -> Non
     after_monitoring_lab(session, patient_id, name, on)
 
 
-def add_fracture(clinic: Clinic, record_id: str, fracture: RFracture) -> int:
+def add_fracture(clinic: Clinic, record_id: str, fracture: RFracture, *, confirm_duplicate: bool = False) -> int:
     """A fracture (:func:`osteocare.services.entries.add_entry`: dates checked, audited)."""
     from .entries import add_entry
 
-    return add_entry(clinic, record_id, "fracture", fracture.model_dump(mode="json")).entry.id
+    return add_entry(clinic, record_id, "fracture", fracture.model_dump(mode="json"),
+                     confirm_duplicate=confirm_duplicate).entry.id
 
 
-def add_fall(clinic: Clinic, record_id: str, fall: RFall) -> int:
+def add_fall(clinic: Clinic, record_id: str, fall: RFall, *, confirm_duplicate: bool = False) -> int:
     from .entries import add_entry
 
-    return add_entry(clinic, record_id, "fall", fall.model_dump(mode="json")).entry.id
+    return add_entry(clinic, record_id, "fall", fall.model_dump(mode="json"),
+                     confirm_duplicate=confirm_duplicate).entry.id
 
 
-def add_condition(clinic: Clinic, record_id: str, condition: RCondition) -> int:
+def add_condition(clinic: Clinic, record_id: str, condition: RCondition, *, confirm_duplicate: bool = False) -> int:
     from .entries import add_entry
 
-    return add_entry(clinic, record_id, "condition", condition.model_dump(mode="json")).entry.id
+    return add_entry(clinic, record_id, "condition", condition.model_dump(mode="json"),
+                     confirm_duplicate=confirm_duplicate).entry.id
 
 
 def latest_labs(session: Session, patient_id: int, names: list[str]) -> dict[str, m.Lab]:
