@@ -247,3 +247,35 @@ def test_a_late_denosumab_injection_comes_before_older_late_doses_of_the_same_se
         s.get(m.ScheduleItem, res.next_item.id).due_on = TODAY - dt.timedelta(days=5)  # type: ignore[union-attr]
     overdue = [x for x in worklist(clinic).overdue if x.kind == "dose_overdue"]
     assert [(x.record_id, x.severity) for x in overdue][:2] == [("DM", "warning"), ("Z", "warning")], overdue
+
+
+def test_a_caution_overridden_at_one_dose_is_a_warning_at_the_next_not_asked_again(
+        clinic: Clinic, patient: Callable[..., str]) -> None:
+    """A review of this session's change: after a mild injection-site reaction recorded as an intolerance
+    (INTOLERANCE-RECORDED, a caution), every later injection asked for a new written reason, even right after one
+    was given; asking at every dose trains staff to click through. Overridden once, it is said again as a warning."""
+    from osteocare.services.reactions import record_reaction
+
+    rid = patient()
+    co = start_course(clinic, rid, "denosumab", start_date=TODAY)
+    d1 = record_dose(clinic, course_id=co.id, given_on=TODAY, lot_number="A")
+    record_reaction(clinic, rid, kind="injection_site_reaction", severity="mild", dose_id=d1.dose.id,
+                    onset_on=TODAY, outcome="resolved", intolerance=True)
+    assert d1.next_item is not None
+
+    def at(day: D) -> Clinic:
+        c = Clinic(clinic.db, clinic.settings, "t", fixed_today=day)
+        add_lab(c, rid, name="calcium", value=2.35, unit="mmol/L", date=day - dt.timedelta(days=5),
+                reference_low=2.1, reference_high=2.6)
+        add_lab(c, rid, name="creatinine", value=70, unit="umol/L", date=day - dt.timedelta(days=5))
+        return c
+
+    c2 = at(d1.next_item.due_on)
+    with pytest.raises(OverrideRequired, match="INTOLERANCE-RECORDED"):
+        record_dose(c2, item_id=d1.next_item.id, given_on=d1.next_item.due_on, lot_number="B")
+    d2 = record_dose(c2, item_id=d1.next_item.id, given_on=d1.next_item.due_on, lot_number="B",
+                     override_reason="mild local reaction reviewed: continue")
+    assert d2.next_item is not None
+    c3 = at(d2.next_item.due_on)
+    d3 = record_dose(c3, item_id=d2.next_item.id, given_on=d2.next_item.due_on, lot_number="C")
+    assert any("INTOLERANCE-RECORDED" in w and "earlier dose" in w for w in d3.warnings), d3.warnings

@@ -163,6 +163,16 @@ def _started_with(c: m.TreatmentCourse) -> set[str]:
     return {str(f["rule_id"]) for f in blocking_findings(stored)}
 
 
+def _overridden_at_doses(session: Any, c: m.TreatmentCourse) -> set[str]:
+    """Rule ids a clinician overrode, with a written reason, at an earlier dose of this course (the ``override``
+    pre-dose snapshot: "RULE, RULE overridden: reason")."""
+    details = session.scalars(
+        select(m.PreDoseCheck.detail).join(m.ScheduleItem, m.ScheduleItem.id == m.PreDoseCheck.item_id)
+        .where(m.ScheduleItem.course_id == c.id, m.PreDoseCheck.check_id == "override"))
+    return {rid.strip() for d in details if d and " overridden: " in d
+            for rid in d.split(" overridden: ", 1)[0].split(",")}
+
+
 def _late_warning(reg: Regimen, due: dt.date, day: dt.date) -> str | None:
     """'This dose is N days late' for a clinic dose given after its due date, with the drug's late-dose rule."""
     late = days_late(due, day)
@@ -279,7 +289,11 @@ def record_dose(
                 warnings.append(f"Contraindication check not run: {report.reason}")
             earlier = _started_with(c)
             blocking = blocking_findings(report)
-            new = [f for f in blocking if str(f["rule_id"]) not in earlier]
+            # a caution (not a must-not or a fix-first) overridden at an earlier dose of this course was reviewed:
+            # it is said again as a warning, not asked again at every dose (a review: after a mild reaction
+            # recorded as an intolerance, every later injection needed a new written reason)
+            at_doses = {str(f["rule_id"]) for f in blocking if f["kind"] == "caution"} & _overridden_at_doses(s, c)
+            new = [f for f in blocking if str(f["rule_id"]) not in earlier | at_doses]
             # A dose given today is gated; a dose entered for a past date was already given: it is recorded (the
             # record must show it) with the finding as a warning.
             checks: list[Any] = []
@@ -305,6 +319,9 @@ def record_dose(
                 if str(f["rule_id"]) in earlier:
                     warnings.append(f"Contraindication {f['rule_id']} still applies (overridden when the course "
                                     f"started: {c.override_reason}): {f['text']}")
+                elif str(f["rule_id"]) in at_doses:
+                    warnings.append(f"Caution {f['rule_id']} still applies (overridden at an earlier dose of this "
+                                    f"course): {f['text']}")
                 elif day < clinic.today():
                     warnings.append(f"Contraindication {f['kind']} {f['rule_id']} applied on {day.isoformat()} "
                                     f"(dose entered afterwards, recorded as given): {f['text']}")
