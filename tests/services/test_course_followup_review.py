@@ -279,3 +279,21 @@ def test_a_caution_overridden_at_one_dose_is_a_warning_at_the_next_not_asked_aga
     c3 = at(d2.next_item.due_on)
     d3 = record_dose(c3, item_id=d2.next_item.id, given_on=d2.next_item.due_on, lot_number="C")
     assert any("INTOLERANCE-RECORDED" in w and "earlier dose" in w for w in d3.warnings), d3.warnings
+
+
+def test_starting_a_treatment_cancels_the_holiday_review_and_its_scan(
+        clinic: Clinic, patient: Callable[..., str]) -> None:
+    """A review of this session's change: after an alendronate stop and a denosumab start, the holiday's DXA
+    (BP-HOLIDAY-3) stayed open on the stopped course, and its review was closed as done though no reassessment
+    took place."""
+    rid = patient()
+    aln = start_course(clinic, rid, "alendronate", start_date=D(2019, 9, 2))
+    stop_course(clinic, aln.id, reason="drug holiday", stop_date=TODAY)
+    assert {(k, s) for _, _, s, k in _holiday(clinic, rid)} == {("review", "open"), ("dxa", "open")}
+    start_course(clinic, rid, "denosumab", start_date=TODAY)
+    assert {(k, s) for _, _, s, k in _holiday(clinic, rid)} == {("review", "cancelled"), ("dxa", "cancelled")}
+
+
+def _holiday(clinic: Clinic, rid: str) -> list[tuple[str | None, D, str, str]]:
+    return [(i.rule_id, i.due_on, i.status, i.kind) for i in patient_schedule(clinic, rid, include_closed=True)
+            if i.rule_id == "BP-HOLIDAY-3"]

@@ -184,12 +184,14 @@ def plan_course_start(session: Session, course: m.TreatmentCourse, reg: Regimen,
             notes.append(f"First dose due {first_due.isoformat()}: {reg.name} is given {reg.interval}, and the last "
                          f"dose was on {last[0].isoformat()} ({last[1]}).")
     for it in session.scalars(select(m.ScheduleItem).where(  # treatment again: the holiday's reassessment is moot
-            m.ScheduleItem.patient_id == pid, m.ScheduleItem.kind == "review", m.ScheduleItem.status == "open",
-            m.ScheduleItem.rule_id == HOLIDAY_RULE, m.ScheduleItem.course_id != course.id)
+            m.ScheduleItem.patient_id == pid, m.ScheduleItem.kind.in_(("review", "dxa")),
+            m.ScheduleItem.status == "open", m.ScheduleItem.rule_id == HOLIDAY_RULE,
+            m.ScheduleItem.course_id != course.id)
             if reg.action in TREATMENT_ACTIONS else ()):
-        it.status, it.closed_at = "done", utcnow()
-        notes.append(f"The drug-holiday reassessment due {it.due_on.isoformat()} ({HOLIDAY_RULE}) is closed: "
-                     f"{reg.name} is started.")
+        # cancelled, not done: no reassessment took place (its review and its DXA both go)
+        it.status, it.closed_at = "cancelled", utcnow()
+        notes.append(f"The drug-holiday reassessment {'scan' if it.kind == 'dxa' else 'review'} due "
+                     f"{it.due_on.isoformat()} ({HOLIDAY_RULE}) is cancelled: {reg.name} is started.")
     if reg.given_in_clinic:
         add_item(session, course, patient_id=pid, kind="dose", seq=1, due_on=first_due or start,
               reason=dose_reason(reg.drug, 1), rule_id=reg.overdue_rule, status=reg.interval_status)
