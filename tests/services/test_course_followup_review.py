@@ -297,3 +297,37 @@ def test_starting_a_treatment_cancels_the_holiday_review_and_its_scan(
 def _holiday(clinic: Clinic, rid: str) -> list[tuple[str | None, D, str, str]]:
     return [(i.rule_id, i.due_on, i.status, i.kind) for i in patient_schedule(clinic, rid, include_closed=True)
             if i.rule_id == "BP-HOLIDAY-3"]
+
+
+def test_deleting_the_3_month_calcium_reopens_its_item_though_the_1_month_result_remains(
+        clinic: Clinic, patient: Callable[..., str]) -> None:
+    """A review of this session's change: the 1-month calcium, dated after the course start, was read as
+    answering the 3-month check too, so deleting the 3-month result left that check done."""
+    rid = patient(labs=False)
+    start_course(clinic, rid, "calcitriol", start_date=D(2025, 1, 6))
+    add_lab(Clinic(clinic.db, clinic.settings, "t", fixed_today=D(2025, 2, 7)), rid, name="calcium", value=2.3,
+            unit="mmol/L", date=D(2025, 2, 7))
+    later = Clinic(clinic.db, clinic.settings, "t", fixed_today=D(2025, 4, 8))
+    lab = add_lab(later, rid, name="calcium", value=2.3, unit="mmol/L", date=D(2025, 4, 8))
+    before = [s for _, _, s in _items(later, rid, "lab") if s != "cancelled"]
+    delete_lab(later, lab.id, reason="another patient's sample")
+    calcium = sorted((i.due_on, i.status) for i in patient_schedule(later, rid, include_closed=True)
+                     if i.kind == "lab" and i.lab_name == "calcium")
+    assert before and [s for _, s in calcium[:2]] == ["done", "open"], calcium
+
+
+def test_a_lab_id_used_again_does_not_reopen_what_an_earlier_lab_of_that_id_closed(
+        clinic: Clinic, patient: Callable[..., str]) -> None:
+    """SQLite gives a deleted lab's id to the next lab: deleting that next lab reopened an item the first one had
+    closed and a clinician had since completed by hand."""
+    rid = patient(labs=False)
+    start_course(clinic, rid, "calcitriol", start_date=D(2025, 1, 6))
+    c1 = Clinic(clinic.db, clinic.settings, "t", fixed_today=D(2025, 2, 7))
+    a = add_lab(c1, rid, name="calcium", value=2.3, unit="mmol/L", date=D(2025, 2, 7))
+    [item] = [i for i in patient_schedule(c1, rid, include_closed=True) if i.kind == "lab"
+              and i.lab_name == "calcium" and i.status == "done"]
+    delete_lab(c1, a.id, reason="wrong patient")
+    complete_item(c1, item.id, done_on=D(2025, 2, 7), note="result on paper")
+    b = add_lab(c1, rid, name="creatinine", value=70, unit="umol/L", date=D(2025, 2, 7))
+    delete_lab(c1, b.id, reason="wrong patient")
+    assert [i.status for i in patient_schedule(c1, rid, include_closed=True) if i.id == item.id] == ["done"]

@@ -85,9 +85,12 @@ def _answered_by_another(session: Session, it: m.ScheduleItem, *, except_lab: in
     from .schedule import answers
 
     if it.kind == "lab":
-        days = session.scalars(select(m.Lab.date).where(
+        # a result that answered another item of the series (the 1-month calcium for the 3-month check) is used:
+        # it does not answer this one too
+        days = [d for lab_id, d in session.execute(select(m.Lab.id, m.Lab.date).where(
             m.Lab.patient_id == it.patient_id, m.Lab.name == it.lab_name, m.Lab.date.is_not(None),
             m.Lab.id != (except_lab if except_lab is not None else -1)))
+            if not (set(closed_by_lab(session, lab_id)) - {it.id})]
     elif it.kind == "dxa":
         days = session.scalars(select(m.DxaExam.exam_date).where(m.DxaExam.patient_id == it.patient_id))
     else:
@@ -110,10 +113,16 @@ def reopen_items(session: Session, item_ids: list[int], *, except_lab: int | Non
 
 
 def closed_by_lab(session: Session, lab_id: int) -> list[int]:
-    """The items lab ``lab_id`` closed when it was recorded (its ``create`` audit entry's ``closed_items``)."""
+    """The items lab ``lab_id`` closed when it was recorded (its ``create`` audit entry's ``closed_items``). Only
+    the entries since the id was last deleted count: SQLite may give a deleted row's id to a new lab."""
     out: list[int] = []
-    for detail in session.scalars(select(m.AuditEntry.detail).where(
-            m.AuditEntry.entity == "lab", m.AuditEntry.action == "create", m.AuditEntry.entity_id == str(lab_id))):
+    entries = session.execute(select(m.AuditEntry.action, m.AuditEntry.detail).where(
+        m.AuditEntry.entity == "lab", m.AuditEntry.action.in_(("create", "delete")),
+        m.AuditEntry.entity_id == str(lab_id)).order_by(m.AuditEntry.id)).all()
+    last_delete = max((i for i, (action, _) in enumerate(entries) if action == "delete"), default=-1)
+    for action, detail in entries[last_delete + 1:]:
+        if action != "create":
+            continue
         try:
             out += [int(x) for x in json.loads(detail or "{}").get("closed_items", [])]
         except (ValueError, TypeError, AttributeError):
