@@ -155,3 +155,17 @@ def test_the_summary_dxa_fields_come_back_as_summary_fields_not_undated_measurem
             and any(c.get("system") == LOCAL_SYSTEM and c.get("code") == "femoral_neck_t_score"
                     for c in e["resource"]["code"]["coding"])]
     assert len(flat) == 1 and any(c["system"] == "http://loinc.org" for c in flat[0]["code"]["coding"])
+
+
+def test_a_summary_dxa_observation_given_a_date_since_is_read_as_a_dated_measurement() -> None:
+    """A review: an exported summary T-score that a sender re-sent with a date came back as the undated summary
+    field, its date dropped without a word; it is read by its LOINC code as a dated measurement."""
+    rec = PatientRecord.model_validate({**BASE, "femoral_neck_t_score": -2.7})
+    b = export_record_assessment(rec, as_of=AS_OF)
+    [obs] = [e["resource"] for e in b["entry"] if e["resource"]["resourceType"] == "Observation"
+             and any(c.get("code") == "femoral_neck_t_score" for c in e["resource"]["code"]["coding"])]
+    obs["effectiveDateTime"] = "2024-06-01"
+    [(back, rep)] = import_bundle(b, as_of=AS_OF)
+    assert back is not None, rep.summary()
+    assert back.femoral_neck_t_score is None
+    assert [(d.site, d.t_score, d.date) for d in back.dxa] == [("femoral_neck", -2.7, dt.date(2024, 6, 1))]

@@ -193,3 +193,18 @@ def test_the_same_fall_again_is_refused_and_a_confirmed_second_one_is_saved(app)
     assert len(entries_of(app.state.clinic, rid)["fall"]) == 1
     assert b.post(f"/patients/{rid}/entries/fall", data={**data, "confirm_duplicate": "1"}).status_code == 303
     assert len(entries_of(app.state.clinic, rid)["fall"]) == 2
+
+
+def test_the_same_condition_again_is_named_by_its_label_in_vietnamese(app) -> None:  # type: ignore[no-untyped-def]
+    """A review: the refusal named a condition by its knowledge id (pagets_disease) on English and Vietnamese
+    pages alike."""
+    b = browser_for(app, "nurse")
+    b.cookies.set("oc_lang", "vi")
+    rid = _new_patient(b, "WEB-E-DUPC")
+    token = csrf_of(b.get(f"/patients/{rid}").text)
+    data = {"csrf_token": token, "code": "stroke"}
+    assert b.post(f"/patients/{rid}/entries/condition", data=data).status_code == 303
+    r = b.post(f"/patients/{rid}/entries/condition", data=data)
+    assert r.status_code == 409
+    page = html.unescape(r.text)
+    assert "(stroke," not in page and f"({VI[condition_labels()['stroke']]}," in page

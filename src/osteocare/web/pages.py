@@ -494,6 +494,8 @@ def duplicate_message(lang: Lang, exc: DuplicateEntry) -> Markup:
             details.append(lang.gettext("date not known") if k in ("date", "onset", "start") else "—")
         elif k in ("date", "onset", "start"):
             details.append(lang.date(str(v)))
+        elif k == "code" and exc.existing.label:  # a condition by its knowledge label, not its id
+            details.append(lang.knowledge(exc.existing.label))
         else:
             details.append(lang.gettext(str(v)))
     return _message(lang, "This is already recorded: {kind} {id} ({details}); nothing was saved.",
