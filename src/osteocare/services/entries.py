@@ -264,10 +264,11 @@ def add_entry(clinic: Clinic, record_id: str, kind: str, data: dict[str, Any], *
 
 
 def _own_row(s: Any, kind: str, entry_id: int, record_id: str | None) -> Any:
+    owner = patient_row(s, record_id).id if record_id is not None else None  # an unknown patient is said first
     row = get_row(s, _ROW[kind], entry_id)
     if row is None:
         raise NotFound(kind, entry_id)
-    if record_id is not None and patient_row(s, record_id).id != row.patient_id:
+    if owner is not None and owner != row.patient_id:
         raise NotFound(kind, entry_id)  # another patient's entry is not found through this one
     return row
 
