@@ -331,3 +331,16 @@ def test_a_lab_id_used_again_does_not_reopen_what_an_earlier_lab_of_that_id_clos
     b = add_lab(c1, rid, name="creatinine", value=70, unit="umol/L", date=D(2025, 2, 7))
     delete_lab(c1, b.id, reason="wrong patient")
     assert [i.status for i in patient_schedule(c1, rid, include_closed=True) if i.id == item.id] == ["done"]
+
+
+def test_a_bisphosphonate_stopped_before_its_review_point_is_not_called_a_drug_holiday(
+        clinic: Clinic, patient: Callable[..., str]) -> None:
+    """A review: alendronate stopped after 6 months for GI upset was scheduled and announced as a 'drug holiday'
+    reassessment in 2 years; the stop now says it is not a holiday and that another treatment needs deciding."""
+    rid = patient()
+    co = start_course(clinic, rid, "alendronate", start_date=D(2024, 9, 2))
+    stopped = stop_course(clinic, co.id, reason="GI upset", stop_date=TODAY)
+    said = " ".join(stopped.warnings)
+    assert "not a drug holiday" in said and "BP-HOLIDAY-1" in said, said
+    long = start_course(clinic, patient("P2"), "alendronate", start_date=D(2019, 9, 2))
+    assert "not a drug holiday" not in " ".join(stop_course(clinic, long.id, reason="holiday", stop_date=TODAY).warnings)

@@ -490,6 +490,12 @@ def on_course_stop(session: Session, course: m.TreatmentCourse, *, stop_date: dt
         it.status, it.closed_at = "cancelled", now
     warnings: list[str] = reopen_followon_reviews(session, course)
     if holiday:
+        review_on = course.review_on if course.review_rule == "BP-HOLIDAY-1" else None
+        if review_on is not None and stop_date < review_on:  # a review found that this is said as a holiday
+            warnings.append(f"{reg.name} stopped on {stop_date.isoformat()}, before its treatment review point "
+                            f"({review_on.isoformat()}, BP-HOLIDAY-1): this is not a drug holiday. The reassessment "
+                            "below keeps the patient on the schedule; a patient still at risk needs another "
+                            "treatment decided now, not in the holiday's interval.")
         warnings.append(_plan_holiday(session, course, reg, stop_date))
     if reg.drug_class == "denosumab":
         months, text, status = dmab_switch()
