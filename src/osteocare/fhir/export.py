@@ -44,6 +44,7 @@ from ..core.units import canonical_creatinine_unit, canonical_vitamin_d_unit
 from . import codes
 from .local import (
     LOCAL_SYSTEM,
+    SUMMARY_DXA_FIELDS,
     calculator_system,
     fracture_code,
     outcome_system,
@@ -212,8 +213,7 @@ def _patient_facts(out: _Out, record: PatientRecord, as_of: dt.date,
     pat = out.add("Patient", _patient_resource(record, identity))
     basis: list[str] = []
     defaults = PatientRecord.model_fields
-    flat = {"femoral_neck_t_score": ("femoral_neck", "t_score"), "total_hip_t_score": ("total_hip", "t_score"),
-            "lumbar_spine_t_score": ("lumbar_spine", "t_score"), "femoral_neck_bmd_g_cm2": ("femoral_neck", "bmd_g_cm2")}
+    flat = SUMMARY_DXA_FIELDS
     for name in record_fields():
         if name in ("sex", *flat):  # the summary DXA fields: below, under LOINC and the local code
             continue

@@ -39,7 +39,7 @@ from ..core.units import (
 )
 from . import codes
 from .codes import CodeEntry, lookup
-from .local import LOCAL_SYSTEM, local_entry, record_id_system, structure_code
+from .local import LOCAL_SYSTEM, SUMMARY_DXA_FIELDS, local_entry, record_id_system, structure_code
 from .report import Diagnosis, ImportReport, ReportEntry, SiteUnknownScore
 
 UCUM = "http://unitsofmeasure.org"
@@ -52,9 +52,6 @@ FACT_TYPES = ("Observation", "Condition", "Procedure", "MedicationRequest", "Med
               "MedicationAdministration")
 #: Resources read for their facts whose patient is ``patient`` (kept apart: callers check FACT_TYPES' subject).
 PATIENT_FACT_TYPES = ("AllergyIntolerance",)
-#: The record's summary DXA fields, exported with OsteoCare's local code beside LOINC (``fhir.export``).
-_SUMMARY_DXA_FIELDS = frozenset({"femoral_neck_t_score", "total_hip_t_score", "lumbar_spine_t_score",
-                                 "femoral_neck_bmd_g_cm2"})
 #: The clinic's phone column (``store.models.Patient.phone``): a longer number is left out of the identity.
 PHONE_MAX_LENGTH = 40
 #: Nested Bundles deeper than this are not read (a technical guard against hostile input, not a clinical number).
@@ -667,7 +664,7 @@ class _Builder:
         ce, coding = _first_known(r.get("code"), ("local", "loinc"))
         day, problems = self.date_of(e, ("effective", r.get("effectiveDateTime") or r.get("effectivePeriod")
                                          or r.get("effectiveInstant")), ("issued", r.get("issued")))
-        if (ce is not None and ce.system == "local" and ce.get("field") in _SUMMARY_DXA_FIELDS
+        if (ce is not None and ce.system == "local" and ce.get("field") in SUMMARY_DXA_FIELDS
                 and (r.get("effectiveDateTime") or r.get("effectivePeriod") or r.get("effectiveInstant"))):
             # OsteoCare writes its undated summary DXA fields with this code beside LOINC; one that carries a date
             # has been given one since: read it by its LOINC code as a dated measurement (the date is kept)

@@ -24,6 +24,13 @@ def _file_system() -> str:
     return str(load(KNOWLEDGE_ID).value("system"))
 
 
+#: The record's summary DXA fields -> (site, kind): exported under their LOINC code with the local code beside it
+#: (``fhir.export``), read back as the summary field while undated (``fhir.importer``).
+SUMMARY_DXA_FIELDS: dict[str, tuple[str, str]] = {
+    "femoral_neck_t_score": ("femoral_neck", "t_score"), "total_hip_t_score": ("total_hip", "t_score"),
+    "lumbar_spine_t_score": ("lumbar_spine", "t_score"), "femoral_neck_bmd_g_cm2": ("femoral_neck", "bmd_g_cm2")}
+
+
 @cache
 def record_fields() -> tuple[str, ...]:
     return tuple(load(KNOWLEDGE_ID).value("record_fields"))

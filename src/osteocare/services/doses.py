@@ -34,7 +34,7 @@ from .checks import blocking_findings, clinic_record, contraindication_check, ev
 from .context import Clinic
 from .drugs import Regimen, regimen, sequencing_rule
 from .errors import DoseAlreadyRecorded, InvalidState, NotFound, OverrideRequired
-from .schedule import after_dose
+from .schedule import OVERRIDDEN, after_dose, overridden_rules
 from .views import ContraindicationReport, DoseResult, DoseView, PreDoseCheckResult
 
 CONFIRMABLE_OUTCOMES = ("ok", "not_ok", "to_review")
@@ -165,12 +165,11 @@ def _started_with(c: m.TreatmentCourse) -> set[str]:
 
 def _overridden_at_doses(session: Any, c: m.TreatmentCourse) -> set[str]:
     """Rule ids a clinician overrode, with a written reason, at an earlier dose of this course (the ``override``
-    pre-dose snapshot: "RULE, RULE overridden: reason")."""
+    pre-dose snapshot, :func:`~osteocare.services.schedule.overridden_rules`)."""
     details = session.scalars(
         select(m.PreDoseCheck.detail).join(m.ScheduleItem, m.ScheduleItem.id == m.PreDoseCheck.item_id)
         .where(m.ScheduleItem.course_id == c.id, m.PreDoseCheck.check_id == "override"))
-    return {rid.strip() for d in details if d and " overridden: " in d
-            for rid in d.split(" overridden: ", 1)[0].split(",")}
+    return {rid for d in details for rid in overridden_rules(d)}
 
 
 def _late_warning(reg: Regimen, due: dt.date, day: dt.date) -> str | None:
@@ -335,7 +334,7 @@ def record_dose(
                 has_snapshot = s.scalar(select(m.PreDoseCheck.id).where(m.PreDoseCheck.item_id == it.id).limit(1))
                 if need:
                     s.add(m.PreDoseCheck(item_id=it.id, check_id="override", outcome="not_ok",
-                                         detail=f"{', '.join(str(f['rule_id']) for f in need)} overridden: {reason}",
+                                         detail=f"{', '.join(str(f['rule_id']) for f in need)}{OVERRIDDEN}{reason}",
                                          checked_by=clinic.actor, checked_at=utcnow()))
                 for ch in checks:
                     if has_snapshot is None or ch.lab_id is not None:

@@ -17,6 +17,7 @@ import json
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from ..core.drugs.sequencing import BISPHOSPHONATES
 from ..core.schedule import add_months, days_covered, next_due
 from ..core.status import Status, lowest
 from ..store import models as m
@@ -69,7 +70,7 @@ DOSE_TIED_RULES = frozenset({"MON-LAB-DMAB"})
 HOLIDAY_RULE = "BP-HOLIDAY-3"
 #: Drug classes (drugs/*.yaml ``class``) whose stop starts a drug holiday, and the actions (``action``) that are
 #: osteoporosis treatment (a supplement course is not).
-BISPHOSPHONATE_CLASSES = frozenset({"oral_bisphosphonate", "iv_bisphosphonate"})
+BISPHOSPHONATE_CLASSES = frozenset(BISPHOSPHONATES)
 TREATMENT_ACTIONS = frozenset({"antiresorptive", "anabolic"})
 
 
@@ -247,14 +248,24 @@ def _started_with_finding(course: m.TreatmentCourse, rule_id: str) -> bool:
     return any(f.get("rule_id") == rule_id for f in report.get("findings", []))
 
 
+#: The ``override`` pre-dose snapshot's detail (``services.doses.record_dose``): "RULE, RULE" + this + the reason.
+OVERRIDDEN = " overridden: "
+
+
+def overridden_rules(detail: str | None) -> set[str]:
+    """The rule ids an ``override`` pre-dose snapshot's detail names."""
+    if not detail or OVERRIDDEN not in detail:
+        return set()
+    return {r.strip() for r in detail.split(OVERRIDDEN, 1)[0].split(",")}
+
+
 def _dose_overrode(session: Session, item: m.ScheduleItem | None, rule_id: str) -> bool:
-    """Whether the dose of ``item`` was given on an override of ``rule_id`` (the dose's 'override' snapshot,
-    ``services.doses.record_dose``: "RULE, RULE overridden: reason")."""
+    """Whether the dose of ``item`` was given on an override of ``rule_id`` (the dose's 'override' snapshot)."""
     if item is None:
         return False
     for detail in session.scalars(select(m.PreDoseCheck.detail).where(m.PreDoseCheck.item_id == item.id,
                                                                       m.PreDoseCheck.check_id == "override")):
-        if rule_id in (detail or "").split(" overridden:")[0].split(", "):
+        if rule_id in overridden_rules(detail):
             return True
     return False
 

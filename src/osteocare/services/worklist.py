@@ -4,7 +4,7 @@ Every section is one indexed query on ``schedule_items`` (``(status, due_on)`` a
 joined to the patient's name and the course's drug, with a row limit per section and exact counts, so it stays
 fast on a clinic of 100,000 patients (see ``benchmarks/worklist.py``). "This week" is the ``days`` days after
 today. Overdue is ordered by severity (urgent on top, whatever its kind); within a severity late doses come before
-the other items, then the oldest first.
+the other items (a late denosumab injection first), then the oldest first.
 """
 
 from __future__ import annotations

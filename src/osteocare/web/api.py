@@ -23,6 +23,7 @@ from ..services import patients as sp
 from ..services import reactions as sr
 from ..services import views as v
 from ..services import worklist as sw
+from ..services._common import MAX_ROW_ID
 from ..services.context import Clinic
 from ..services.errors import Conflict, NotFound
 from ..services.reads import cached_async
@@ -279,7 +280,7 @@ assert tuple(EntriesOut.model_fields) == se.KINDS, "EntriesOut must have one lis
 KindPath = Annotated[se.EntryKind, Path(description="condition, medication, intolerance, fall, fracture or vertebra")]
 EndKindPath = Annotated[Literal["condition", "medication"], Path(
     description="condition (sets resolved) or medication (sets end); the other kinds have nothing to end")]
-EntryId = Annotated[int, Path(ge=1, le=2**31 - 1, description="The entry's id (GET .../entries gives it)")]
+EntryId = Annotated[int, Path(ge=1, le=MAX_ROW_ID, description="The entry's id (GET .../entries gives it)")]
 #: The POST body as documented: the record's fields of the kind named in the path (the service checks the values).
 ENTRY_BODY_SCHEMA: dict[str, Any] = {
     "description": "The record's fields of the kind named in the path (condition: code, onset, resolved; "
@@ -463,8 +464,8 @@ class ReactionIn(BaseModel):
     resolved_on: dt.date | None = Field(default=None, description="With a resolved outcome; without it, today")
     description: str | None = Field(default=None, max_length=2000)
     intolerance: bool = False
-    course_id: int | None = Field(default=None, ge=1, le=2**31 - 1)
-    dose_id: int | None = Field(default=None, ge=1, le=2**31 - 1)
+    course_id: int | None = Field(default=None, ge=1, le=MAX_ROW_ID)
+    dose_id: int | None = Field(default=None, ge=1, le=MAX_ROW_ID)
 
 
 class ReactionOutcomeIn(BaseModel):
@@ -491,7 +492,7 @@ def add_reaction(request: Request, user: User, record_id: str, body: ReactionIn)
              responses=PROBLEMS, tags=["doses"],
              summary="Change a reaction's outcome (a resolved hypocalcaemia stops holding back the drug from its date)")
 def change_reaction_outcome(request: Request, user: User, record_id: str,
-                            reaction_id: Annotated[int, Path(ge=1, le=2**31 - 1)], body: ReactionOutcomeIn) -> Any:
+                            reaction_id: Annotated[int, Path(ge=1, le=MAX_ROW_ID)], body: ReactionOutcomeIn) -> Any:
     u = may_see_patient(user, record_id, write=True)
     from .app import check_owned
 
@@ -502,8 +503,8 @@ def change_reaction_outcome(request: Request, user: User, record_id: str,
 
 class DoseIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    item_id: int | None = Field(default=None, ge=1, le=2**31 - 1, description="The appointment (schedule item)")
-    course_id: int | None = Field(default=None, ge=1, le=2**31 - 1)
+    item_id: int | None = Field(default=None, ge=1, le=MAX_ROW_ID, description="The appointment (schedule item)")
+    course_id: int | None = Field(default=None, ge=1, le=MAX_ROW_ID)
     given_on: dt.date | None = None
     lot_number: str | None = Field(default=None, max_length=40)
     body_site: str | None = Field(default=None, max_length=40)
@@ -531,7 +532,7 @@ def add_dose(request: Request, user: User, record_id: str, body: DoseIn) -> Any:
 
 # --- appointments (review, DXA and lab items) -------------------------------------------------------------------
 
-ItemId = Annotated[int, Path(ge=1, le=2147483647, description="The appointment (schedule item) id "
+ItemId = Annotated[int, Path(ge=1, le=MAX_ROW_ID, description="The appointment (schedule item) id "
                                                              "(GET /api/v1/patients/{record_id} lists the schedule)")]
 
 
@@ -710,7 +711,7 @@ def question_queue(request: Request, user: User, status: Literal["open", "answer
     return {"items": items, "total": total, "offset": offset, "limit": limit}
 
 
-QuestionId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+QuestionId = Annotated[int, Path(ge=1, le=MAX_ROW_ID)]
 QUESTION_PROBLEMS: dict[int | str, dict[str, Any]] = {
     **PROBLEMS,
     412: {"model": Problem, "content": {"application/problem+json": {}},
@@ -848,5 +849,5 @@ def public_qa(request: Request, q: Annotated[str, Query(max_length=200)] = "", o
 
 
 @router.get("/qa/{question_id}", response_model=qs.PublicQuestion, tags=["questions"], responses=PROBLEMS)
-def public_one(request: Request, question_id: Annotated[int, Path(ge=1, le=2**31 - 1)]) -> Any:
+def public_one(request: Request, question_id: Annotated[int, Path(ge=1, le=MAX_ROW_ID)]) -> Any:
     return qs.public_one(request.app.state.clinic, question_id)

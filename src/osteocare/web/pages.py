@@ -33,6 +33,7 @@ from ..services import facts as sf
 from ..services import patients as sp
 from ..services import reactions as sr
 from ..services import worklist as sw
+from ..services._common import MAX_ROW_ID
 from ..services.context import Clinic
 from ..services.drugs import course_drug_ids, regimen
 from ..services.entries import DuplicateEntry, active_course_findings, add_entry
@@ -189,8 +190,8 @@ def _int(value: str | None, field: str) -> int | None:
         n = int(value)
     except ValueError:
         raise InputError(field, value, "a whole number") from None
-    if not 0 <= n < 2**31:
-        raise InputError(field, value, "a whole number between 0 and 2147483647")
+    if not 0 <= n <= MAX_ROW_ID:
+        raise InputError(field, value, f"a whole number between 0 and {MAX_ROW_ID}")
     return n
 
 
@@ -689,7 +690,7 @@ async def post_course_start(request: Request, record_id: str) -> Response:
 
 @router.post("/patients/{record_id}/courses/{course_id}/stop")
 async def post_course_stop(request: Request, record_id: str,
-                           course_id: Annotated[int, Path(ge=1, le=2**31 - 1)]) -> Response:
+                           course_id: Annotated[int, Path(ge=1, le=MAX_ROW_ID)]) -> Response:
     """Stop an active course of this patient (doctors), with a written reason."""
     f = await _form(request)
     u = need(cookie_user(request), "doctor")
@@ -707,7 +708,7 @@ async def post_course_stop(request: Request, record_id: str,
 
 # --- appointments: review, DXA and lab items of the schedule --------------------------------------------------
 
-ItemPath = Annotated[int, Path(ge=1, le=2147483647)]
+ItemPath = Annotated[int, Path(ge=1, le=MAX_ROW_ID)]
 
 
 def _datetime(value: str, field: str) -> dt.datetime:
@@ -924,7 +925,7 @@ def qa_page(request: Request, q: str = "", page: int = 1, user: Principal | None
 
 @router.get("/qa/{question_id}")
 def qa_one(request: Request, question_id: int, user: Principal | None = Depends(page_user)) -> Response:
-    if not 0 < question_id < 2**31:
+    if not 0 < question_id <= MAX_ROW_ID:
         raise HTTPProblem(404, "Not found")
     return render(request, "qa_one.html", user, item=qs.public_one(request.app.state.clinic, question_id))
 
@@ -990,7 +991,7 @@ def _version(f: dict[str, str], *, required: bool) -> int | None:
 
 
 @router.post("/doctor/questions/{question_id}/answer")
-async def doctor_answer(request: Request, question_id: Annotated[int, Path(ge=1, le=2**31 - 1)]) -> Response:
+async def doctor_answer(request: Request, question_id: Annotated[int, Path(ge=1, le=MAX_ROW_ID)]) -> Response:
     """Answer an open question (an answered one: 409, its answer changes only through the edit form)."""
     f = await _form(request)
     u = need(cookie_user(request), "doctor")
@@ -1003,7 +1004,7 @@ async def doctor_answer(request: Request, question_id: Annotated[int, Path(ge=1,
 
 
 @router.post("/doctor/questions/{question_id}/edit")
-async def doctor_edit(request: Request, question_id: Annotated[int, Path(ge=1, le=2**31 - 1)]) -> Response:
+async def doctor_edit(request: Request, question_id: Annotated[int, Path(ge=1, le=MAX_ROW_ID)]) -> Response:
     """Edit an answer, made from the version the page showed; a published answer goes off the public page until it
     is published again."""
     f = await _form(request)
@@ -1018,7 +1019,7 @@ async def doctor_edit(request: Request, question_id: Annotated[int, Path(ge=1, l
 
 
 @router.post("/doctor/questions/{question_id}/publish")
-async def doctor_publish(request: Request, question_id: Annotated[int, Path(ge=1, le=2**31 - 1)]) -> Response:
+async def doctor_publish(request: Request, question_id: Annotated[int, Path(ge=1, le=MAX_ROW_ID)]) -> Response:
     """Publish anonymised: the public topic, question and answer as edited on the form."""
     f = await _form(request)
     u = need(cookie_user(request), "doctor")
@@ -1031,7 +1032,7 @@ async def doctor_publish(request: Request, question_id: Annotated[int, Path(ge=1
 
 
 @router.post("/doctor/questions/{question_id}/unpublish")
-async def doctor_unpublish(request: Request, question_id: Annotated[int, Path(ge=1, le=2**31 - 1)]) -> Response:
+async def doctor_unpublish(request: Request, question_id: Annotated[int, Path(ge=1, le=MAX_ROW_ID)]) -> Response:
     """Take a published question off the public Q&A."""
     f = await _form(request)
     u = need(cookie_user(request), "doctor")

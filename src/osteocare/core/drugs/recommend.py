@@ -27,7 +27,7 @@ from ..status import Status, lowest, status_warning
 from .contraindications import check_drug, drug_facts
 from .lifestyle import lifestyle_block
 from .models import Action, ContraindicationHit, FollowUp, NotOffered, Option, Recommendation, SequencingAdvice
-from .sequencing import _active, _missing_words, advise, failing_drugs, guideline_entries
+from .sequencing import _active, advise, failing_drugs, guideline_entries, missing_words
 
 
 def _uniq(items: list[Any]) -> list[Any]:
@@ -103,7 +103,7 @@ def _before_first_dose(record: PatientRecord, facts: DerivedFacts, drug: str, as
                               citations=[h.citation]))
     for u in check.undecided:
         parts = [part("Check before starting: {rule} (missing: {missing})", {"rule": "part", "missing": "en"},
-                      rule=part(u.text), missing=_missing_words(u.missing))]
+                      rule=part(u.text), missing=missing_words(u.missing))]
         out.append(Action(text=joined(parts), parts=parts, rule_id=u.rule_id, drug=drug, status=u.status,
                           citations=list(rule_citations(kf, u.rule_id))))
     items = [seq.data["check_items"][i] for i in kf.data.get("checks", {}).get("items", [])]

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ..guidelines.facts import FACTS
-from ..guidelines.rulesets import drug_files
+from ..guidelines.rulesets import drug_name
 from .models import NotOffered, Recommendation
+from .sequencing import missing_words
 
 
 def _status(s: str) -> str:
@@ -14,14 +14,7 @@ def _status(s: str) -> str:
 
 
 def _names(drugs: Sequence[str]) -> str:
-    """Drugs by the names their knowledge files give (an id the knowledge does not know stays as it is)."""
-    files = drug_files()
-    return ", ".join(str(files[d].data["name"]) if d in files else d for d in drugs)
-
-
-def _missing(missing: Sequence[str]) -> str:
-    """What is missing, in words (a fact id becomes its description: ``crcl_ml_min`` -> creatinine clearance...)."""
-    return ", ".join(FACTS[m].description if m in FACTS else m for m in missing)
+    return ", ".join(drug_name(d) for d in drugs)
 
 
 def _why_not(n: NotOffered) -> str:
@@ -61,7 +54,7 @@ def render(rec: Recommendation) -> str:
     for r in s.rules_fired:
         lines.append(f"  - {r.rule_id}: {r.text}")
     if s.missing:
-        lines.append(f"  Missing facts: {_missing(s.missing)}")
+        lines.append(f"  Missing facts: {missing_words(s.missing)}")
     for a in rec.notes:
         lines.append(f"  > {a.text} [{a.rule_id}]{_status(a.status)}")
 
@@ -77,7 +70,7 @@ def render(rec: Recommendation) -> str:
             for h in o.fix_first:
                 lines.append(f"     FIX FIRST: {h.text} [{h.rule_id}]")
             for u in o.undecided:
-                lines.append(f"     check: {u.text} (missing: {_missing(u.missing)}) [{u.rule_id}]")
+                lines.append(f"     check: {u.text} (missing: {missing_words(u.missing)}) [{u.rule_id}]")
     elif rec.no_drug_reason:
         lines.append(f"  No drug: {rec.no_drug_reason.text} [{rec.no_drug_reason.rule_id}]")
     else:

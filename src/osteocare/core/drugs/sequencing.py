@@ -14,7 +14,15 @@ from ..guidelines.conditions import Outcome, evaluate
 from ..guidelines.dates import add_months, add_years, whole_months_between
 from ..guidelines.engine import StratumResult, context
 from ..guidelines.facts import FACTS, HIP_SITES, SPINE_SITES, DerivedFacts, FactView
-from ..guidelines.rulesets import drug_file, drug_files, fact_text, guideline_file, rule_citations, sequencing_file
+from ..guidelines.rulesets import (
+    drug_file,
+    drug_files,
+    drug_name,
+    fact_text,
+    guideline_file,
+    rule_citations,
+    sequencing_file,
+)
 from ..knowledge import KnowledgeFile, load
 from ..records import Fracture, Medication, PatientRecord
 from ..results import Citation
@@ -48,7 +56,7 @@ def _conventions() -> KnowledgeFile:
     return load("conditions")
 
 
-def _missing_words(missing: Sequence[str]) -> str:
+def missing_words(missing: Sequence[str]) -> str:
     """What is missing, in words: a fact id becomes its description (``crcl_ml_min`` -> Cockcroft-Gault ...)."""
     return ", ".join(FACTS[m].description if m in FACTS else m for m in missing)
 
@@ -196,7 +204,7 @@ class _Seq:
             return
         missing = sorted({m for u in und for m in u.missing})
         self.add("reassess", "soon", ["CURRENT-UNDECIDED"],
-                 f"{self._name(drug)} ({', '.join(u.rule_id for u in und)}; missing: {_missing_words(missing)}):",
+                 f"{self._name(drug)} ({', '.join(u.rule_id for u in und)}; missing: {missing_words(missing)}):",
                  drug=drug, extra=tuple(u.status for u in und))
 
     def stop_blocked(self, m: Medication, cls: str) -> None:
@@ -239,7 +247,7 @@ class _Seq:
             self.add("review", "routine", ["CURRENT-NOT-INDICATED", *nostop], f"{self.stratum.label}. {name}",
                      drug=m.drug, extra=(self.stratum.status,))
         else:
-            missing = _missing_words(self.stratum.missing)
+            missing = missing_words(self.stratum.missing)
             self.add("reassess", "routine", ["CURRENT-STRATUM-UNKNOWN", *nostop],
                      f"{name}" + (f" (missing: {missing})" if missing else ""), drug=m.drug,
                      extra=(self.stratum.status,))
@@ -282,7 +290,7 @@ class _Seq:
         return self.out
 
     def _name(self, drug: str) -> str:
-        return str(drug_files()[drug].data["name"])
+        return drug_name(drug)
 
     # --- denosumab ------------------------------------------------------------------------------------------------
     def denosumab_current(self, m: Medication) -> None:

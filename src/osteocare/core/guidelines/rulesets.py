@@ -41,6 +41,12 @@ def drug_files() -> dict[str, KnowledgeFile]:
     return {str(f.data["drug"]): f for f in all_files().values() if f.kind == DRUG_KIND}
 
 
+def drug_name(drug: str) -> str:
+    """The drug's name as its knowledge file gives it (an id the knowledge does not know stays as it is)."""
+    f = drug_files().get(drug)
+    return str(f.data["name"]) if f is not None else drug
+
+
 @cache
 def guideline_file(guideline: str) -> KnowledgeFile:
     ids = available_guidelines()
